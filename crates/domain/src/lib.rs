@@ -1,1 +1,15 @@
-//! placeholder
+//! Domain types, rules and the access policy of the patient portal.
+//!
+//! No I/O, no async, no database and no HTTP live here: only the words the portal speaks and the
+//! rules that decide what may happen.
+
+pub mod access;
+pub mod audit;
+pub mod fields;
+pub mod ids;
+pub mod password;
+pub mod user;
+
+pub use access::{AccessBasis, AccessFacts, Action, PatientAccess, Principal, ProxyScope};
+pub use ids::{PatientId, UserId};
+pub use user::Role;

@@ -1,1 +1,164 @@
-//! placeholder
+//! The portal's database: one pool over SQLite or PostgreSQL, versioned migrations for both, and
+//! one module of plain SQL per aggregate.
+//!
+//! Every query is written once with `$1` placeholders and runs on either backend through sqlx's
+//! `Any` driver; the few statements where the dialects differ live in [`dialect`]. Times are
+//! stored as Unix microseconds and ids as UUID text, which both backends hold the same way.
+
+pub mod access;
+pub mod audit;
+pub mod codes;
+pub mod dialect;
+pub mod migrate;
+pub mod outbox;
+pub mod patients;
+pub mod sessions;
+pub mod testdb;
+pub mod throttle;
+pub mod users;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx::AnyConnection as Conn;
+
+/// A transaction on either backend.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Which database the portal runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (one file, one machine).
+    Sqlite,
+    /// PostgreSQL (several portal processes may share it).
+    Postgres,
+}
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL is neither `sqlite://` nor `postgres://`.
+    #[error("unsupported database URL: it must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// A unique constraint refused the write (e.g. an e-mail already in use).
+    #[error("a record with the same {0} already exists")]
+    Conflict(&'static str),
+    /// A stored migration differs from the one this build carries.
+    #[error("migration {0} was changed after it was applied")]
+    MigrationChanged(i64),
+    /// The database holds migrations newer than this build knows.
+    #[error("the database was migrated by a newer portal (version {0})")]
+    MigrationTooNew(i64),
+    /// A stored value could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The connection pool and what the store needs to know about it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Microseconds since the Unix epoch, as stored.
+pub fn to_micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+/// Reads a stored time back.
+pub fn from_micros(us: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(us).map_err(|e| Error::Corrupt(format!("time {us}: {e}")))
+}
+
+/// Parses a stored id back into its typed form.
+pub fn parse_id<T: FromStr>(s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| Error::Corrupt(format!("id {s:?} is not a UUID")))
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`). SQLite files are created when
+    /// missing and run in WAL mode with foreign keys on.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::UnsupportedUrl);
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for reads that need no transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes waits for other writers instead of failing.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Maps a unique-constraint violation to [`Error::Conflict`] naming `what`.
+pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
+        _ => Error::Database(e),
+    }
+}

@@ -1,0 +1,91 @@
+//! Typed identifiers, so that a patient id can never be passed where a user id belongs.
+
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered (UUID v7) identifier.
+            pub fn new_v7(ts: jiff::Timestamp) -> Self {
+                let secs = ts.as_second().max(0) as u64;
+                let nanos = ts.subsec_nanosecond().max(0) as u32;
+                Self(Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos)))
+            }
+            /// Wraps an existing UUID.
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.as_hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// Identifies a patient record (whether or not anyone has an account for it).
+    PatientId
+);
+typed_id!(
+    /// Identifies a portal account: a patient, proxy, clinician, staff member or admin.
+    UserId
+);
+typed_id!(
+    /// Identifies a signed-in session (never the secret token itself).
+    SessionId
+);
+typed_id!(
+    /// Identifies a system client (an EHR or other system holding an API token).
+    ClientId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = PatientId::new_v7(jiff::Timestamp::UNIX_EPOCH);
+        let back: PatientId = id.to_string().parse().expect("a displayed id parses");
+        assert_eq!(id, back);
+    }
+
+    #[test]
+    fn v7_ids_sort_by_time() {
+        let a = UserId::new_v7(jiff::Timestamp::from_second(1_000).expect("valid"));
+        let b = UserId::new_v7(jiff::Timestamp::from_second(2_000).expect("valid"));
+        assert!(a < b);
+    }
+
+    #[test]
+    fn garbage_is_not_an_id() {
+        assert!("not-an-id".parse::<PatientId>().is_err());
+    }
+}

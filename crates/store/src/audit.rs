@@ -1,0 +1,310 @@
+//! The audit trail: append-only, hash-chained, with a keyed head so a cut-off tail shows.
+//!
+//! Each event's hash covers its fields, its position and the previous event's hash
+//! ([`portal_domain::audit::canonical_bytes`]). The head row holds the last position and hash
+//! with an HMAC under the portal's secret key: whoever can rewrite the table but does not hold
+//! the key cannot hide removed events at the end.
+
+use crate::{Backend, Conn, Error, Result, dialect, from_micros, to_micros};
+use hmac::{Hmac, Mac};
+use portal_domain::audit::{
+    AuditAction, AuditEvent, GENESIS_HASH, Outcome, RequestContext, StoredAuditEvent,
+    canonical_bytes,
+};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The key that signs the chain's head.
+#[derive(Clone)]
+pub struct HeadKey(pub [u8; 32]);
+
+impl std::fmt::Debug for HeadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeadKey(***)")
+    }
+}
+
+fn event_hash(seq: i64, id: &str, event: &AuditEvent, prev: &str) -> String {
+    hex::encode(Sha256::digest(canonical_bytes(seq, id, event, prev)))
+}
+
+fn head_mac(key: &HeadKey, seq: i64, hash: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    mac.update(format!("portal-audit-head-v1:{seq}:{hash}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Creates the chain's head if the trail is new.
+pub async fn ensure_head(conn: &mut Conn, key: &HeadKey) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(GENESIS_HASH)
+    .bind(head_mac(key, 0, GENESIS_HASH))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends one event inside the caller's transaction; returns its position.
+pub async fn append(
+    conn: &mut Conn,
+    backend: Backend,
+    key: &HeadKey,
+    id: &str,
+    event: &AuditEvent,
+) -> Result<i64> {
+    let head = sqlx::query(dialect::lock_audit_head(backend))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::Corrupt("the audit trail has no head row".into()))?;
+    let prev_seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let seq = prev_seq + 1;
+    let hash = event_hash(seq, id, event, &prev_hash);
+    sqlx::query(
+        "INSERT INTO audit_events (seq, id, at, actor_id, actor_role, on_behalf_of, patient_id, \
+         action, resource_type, resource_id, outcome, break_glass, detail, client_addr, \
+         user_agent, request_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(seq)
+    .bind(id)
+    .bind(to_micros(event.at))
+    .bind(&event.actor_id)
+    .bind(&event.actor_role)
+    .bind(&event.on_behalf_of)
+    .bind(event.patient_id.as_deref())
+    .bind(event.action.as_str())
+    .bind(&event.resource_type)
+    .bind(event.resource_id.as_deref())
+    .bind(event.outcome.as_str())
+    .bind(i64::from(event.break_glass))
+    .bind(&event.detail)
+    .bind(&event.context.client_addr)
+    .bind(&event.context.user_agent)
+    .bind(&event.context.request_id)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
+        .bind(head_mac(key, seq, &hash))
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+const COLUMNS: &str = "seq, id, at, actor_id, actor_role, on_behalf_of, patient_id, action, \
+                       resource_type, resource_id, outcome, break_glass, detail, client_addr, \
+                       user_agent, request_id, prev_hash, hash";
+
+fn from_row(row: &AnyRow) -> Result<StoredAuditEvent> {
+    let action: String = row.try_get("action")?;
+    let outcome: String = row.try_get("outcome")?;
+    let seq: i64 = row.try_get("seq")?;
+    let bad = |what: &str| Error::Corrupt(format!("audit event {seq}: {what}"));
+    Ok(StoredAuditEvent {
+        seq,
+        id: row.try_get("id")?,
+        event: AuditEvent {
+            at: from_micros(row.try_get("at")?)?,
+            actor_id: row.try_get("actor_id")?,
+            actor_role: row.try_get("actor_role")?,
+            on_behalf_of: row.try_get("on_behalf_of")?,
+            patient_id: row.try_get("patient_id")?,
+            action: AuditAction::from_stored(&action).ok_or_else(|| bad("unknown action"))?,
+            resource_type: row.try_get("resource_type")?,
+            resource_id: row.try_get("resource_id")?,
+            outcome: Outcome::from_stored(&outcome).ok_or_else(|| bad("unknown outcome"))?,
+            break_glass: row.try_get::<i64, _>("break_glass")? != 0,
+            detail: row.try_get("detail")?,
+            context: RequestContext {
+                client_addr: row.try_get("client_addr")?,
+                user_agent: row.try_get("user_agent")?,
+                request_id: row.try_get("request_id")?,
+            },
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// An event with the actor's name, for pages.
+#[derive(Clone, Debug)]
+pub struct NamedEvent {
+    /// The event.
+    pub stored: StoredAuditEvent,
+    /// The actor's display name, when the actor is a known account.
+    pub actor_name: Option<String>,
+}
+
+/// The events about one patient's data, newest first, at most `limit`.
+pub async fn for_patient(conn: &mut Conn, patient: &str, limit: i64) -> Result<Vec<NamedEvent>> {
+    let sql = "SELECT e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, e.patient_id, \
+               e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
+               e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name \
+               FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+               WHERE e.patient_id = $1 ORDER BY e.seq DESC LIMIT $2";
+    let rows = sqlx::query(sql)
+        .bind(patient)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(NamedEvent {
+                stored: from_row(r)?,
+                actor_name: r.try_get("actor_name")?,
+            })
+        })
+        .collect()
+}
+
+/// The newest events, optionally only those of one patient or one actor, at most `limit`,
+/// before position `before` (for paging).
+pub async fn recent(
+    conn: &mut Conn,
+    patient: Option<&str>,
+    actor: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<NamedEvent>> {
+    let sql = "SELECT e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, e.patient_id, \
+               e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
+               e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name \
+               FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+               WHERE ($1 = '' OR e.patient_id = $1) AND ($2 = '' OR e.actor_id = $2) AND e.seq < $3 \
+               ORDER BY e.seq DESC LIMIT $4";
+    let rows = sqlx::query(sql)
+        .bind(patient.unwrap_or(""))
+        .bind(actor.unwrap_or(""))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(NamedEvent {
+                stored: from_row(r)?,
+                actor_name: r.try_get("actor_name")?,
+            })
+        })
+        .collect()
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every event is in place and the head matches.
+    Intact {
+        /// How many events were checked.
+        events: i64,
+    },
+    /// The first problem found.
+    Broken {
+        /// The position of the first bad event (or where the missing ones start).
+        seq: i64,
+        /// What is wrong, in words.
+        problem: String,
+    },
+}
+
+/// Walks the whole chain and checks every event and the head.
+pub async fn verify(conn: &mut Conn, key: &HeadKey) -> Result<Verdict> {
+    const PAGE: i64 = 5_000;
+    let mut expected_seq = 1_i64;
+    let mut expected_prev = GENESIS_HASH.to_string();
+    loop {
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(expected_seq)
+            .bind(PAGE)
+            .fetch_all(&mut *conn)
+            .await?;
+        let n = rows.len() as i64;
+        for row in &rows {
+            let stored = match from_row(row) {
+                Ok(s) => s,
+                Err(e) => {
+                    return Ok(Verdict::Broken {
+                        seq: expected_seq,
+                        problem: format!("event {expected_seq} cannot be read: {e}"),
+                    });
+                }
+            };
+            if stored.seq != expected_seq {
+                return Ok(Verdict::Broken {
+                    seq: expected_seq,
+                    problem: format!(
+                        "events {expected_seq} to {} are missing (removed)",
+                        stored.seq - 1
+                    ),
+                });
+            }
+            let recomputed = event_hash(stored.seq, &stored.id, &stored.event, &stored.prev_hash);
+            if recomputed != stored.hash {
+                return Ok(Verdict::Broken {
+                    seq: stored.seq,
+                    problem: format!("event {} was changed (its hash does not match)", stored.seq),
+                });
+            }
+            if stored.prev_hash != expected_prev {
+                return Ok(Verdict::Broken {
+                    seq: stored.seq,
+                    problem: format!(
+                        "event {} does not follow event {} (removed or reordered events)",
+                        stored.seq,
+                        stored.seq - 1
+                    ),
+                });
+            }
+            expected_prev = stored.hash;
+            expected_seq += 1;
+        }
+        if n < PAGE {
+            break;
+        }
+    }
+    let last_seq = expected_seq - 1;
+    let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(head) = head else {
+        return Ok(Verdict::Broken {
+            seq: last_seq + 1,
+            problem: "the chain's head record is missing".into(),
+        });
+    };
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+    let mac: String = head.try_get("mac")?;
+    if mac != head_mac(key, head_seq, &head_hash) {
+        return Ok(Verdict::Broken {
+            seq: head_seq,
+            problem: "the chain's head record was changed (its signature does not match)".into(),
+        });
+    }
+    if head_seq > last_seq {
+        return Ok(Verdict::Broken {
+            seq: last_seq + 1,
+            problem: format!(
+                "events {} to {head_seq} are missing from the end",
+                last_seq + 1
+            ),
+        });
+    }
+    if head_seq < last_seq || head_hash != expected_prev {
+        return Ok(Verdict::Broken {
+            seq: head_seq + 1,
+            problem: format!("events after {head_seq} were not written through the portal"),
+        });
+    }
+    Ok(Verdict::Intact { events: last_seq })
+}

@@ -1,0 +1,148 @@
+//! One-time codes: patient activation codes and password-reset tokens, stored only as hashes.
+
+use crate::{Conn, Result, from_micros, parse_id, to_micros};
+use jiff::Timestamp;
+use portal_domain::{PatientId, UserId};
+use sqlx::Row;
+
+/// An activation code as stored.
+#[derive(Clone, Debug)]
+pub struct ActivationRow {
+    /// The patient record it activates.
+    pub patient_id: PatientId,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// When it was used, if it was.
+    pub used_at: Option<Timestamp>,
+    /// Wrong birth dates typed with it.
+    pub failed_attempts: i64,
+}
+
+/// Stores a new activation code; earlier unused codes of the same patient stop working.
+pub async fn insert_activation(
+    conn: &mut Conn,
+    code_hash: &str,
+    patient: PatientId,
+    created_by: &str,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE activation_codes SET expires_at = $1 \
+         WHERE patient_id = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(to_micros(now))
+    .bind(patient.to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO activation_codes (code_hash, patient_id, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(code_hash)
+    .bind(patient.to_string())
+    .bind(created_by)
+    .bind(to_micros(now))
+    .bind(to_micros(expires_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Finds an activation code by hash.
+pub async fn find_activation(conn: &mut Conn, code_hash: &str) -> Result<Option<ActivationRow>> {
+    let row = sqlx::query(
+        "SELECT patient_id, expires_at, used_at, failed_attempts FROM activation_codes \
+         WHERE code_hash = $1",
+    )
+    .bind(code_hash)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        let used: Option<i64> = r.try_get("used_at")?;
+        Ok(ActivationRow {
+            patient_id: parse_id(&r.try_get::<String, _>("patient_id")?)?,
+            expires_at: from_micros(r.try_get("expires_at")?)?,
+            used_at: used.map(from_micros).transpose()?,
+            failed_attempts: r.try_get("failed_attempts")?,
+        })
+    })
+    .transpose()
+}
+
+/// Marks an activation code used; false when someone else used it first.
+pub async fn use_activation(conn: &mut Conn, code_hash: &str, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+    )
+    .bind(to_micros(now))
+    .bind(code_hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Counts a wrong birth date typed with a code.
+pub async fn count_activation_failure(conn: &mut Conn, code_hash: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE activation_codes SET failed_attempts = failed_attempts + 1 WHERE code_hash = $1",
+    )
+    .bind(code_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores a reset token; earlier unused tokens of the account stop working.
+pub async fn insert_reset(
+    conn: &mut Conn,
+    token_hash: &str,
+    user: UserId,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<()> {
+    sqlx::query("UPDATE reset_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(to_micros(now))
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO reset_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(user.to_string())
+    .bind(to_micros(now))
+    .bind(to_micros(expires_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The account of a reset token that is unused and unexpired at `now`.
+pub async fn valid_reset(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<UserId>> {
+    let row = sqlx::query(
+        "SELECT user_id FROM reset_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| parse_id(&r.try_get::<String, _>("user_id")?))
+        .transpose()
+}
+
+/// Uses up a reset token; false when it was already used or has expired.
+pub async fn use_reset(conn: &mut Conn, token_hash: &str, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE reset_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(to_micros(now))
+    .bind(token_hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

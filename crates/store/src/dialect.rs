@@ -1,0 +1,43 @@
+//! The few statements whose SQL differs between SQLite and PostgreSQL.
+
+use crate::Backend;
+
+/// Takes the lock that serialises migrations across portal processes (PostgreSQL only; SQLite
+/// serialises writers by itself).
+pub fn migration_lock(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7202611260001)"),
+    }
+}
+
+/// Claims the next due outbox message for one worker: `$1` = now, `$2` = lock-until.
+/// On PostgreSQL `SKIP LOCKED` lets several processes drain the queue without taking the same
+/// message twice; SQLite has one writer at a time, so a plain sub-select is enough.
+pub fn claim_outbox(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+                         AND (locked_until IS NULL OR locked_until <= $1) \
+                         ORDER BY next_attempt_at, id LIMIT 1) \
+             RETURNING id, kind, recipient, subject, body, attempts"
+        }
+        Backend::Postgres => {
+            "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+                         AND (locked_until IS NULL OR locked_until <= $1) \
+                         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, recipient, subject, body, attempts"
+        }
+    }
+}
+
+/// Reads the audit chain's head and, on PostgreSQL, locks its row until the transaction ends.
+/// SQLite transactions already hold the database's write lock (`BEGIN IMMEDIATE`).
+pub fn lock_audit_head(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    }
+}

@@ -1,0 +1,145 @@
+//! Patient records: who the patient is (demographics). The clinical record comes with imports.
+
+use crate::{Conn, Result, conflict_as, parse_id, to_micros};
+use jiff::Timestamp;
+use portal_domain::{PatientAccess, PatientId, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A patient's demographics.
+#[derive(Clone)]
+pub struct PatientRow {
+    /// The record's id.
+    pub id: PatientId,
+    /// The medical record number.
+    pub mrn: String,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Birth date, YYYY-MM-DD.
+    pub birth_date: String,
+    /// Administrative sex.
+    pub sex: String,
+}
+
+impl std::fmt::Debug for PatientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a name or a birth date into a log.
+        f.debug_struct("PatientRow")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PatientRow {
+    /// "Given Family".
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
+}
+
+const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex";
+
+fn from_row(row: &AnyRow) -> Result<PatientRow> {
+    Ok(PatientRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        mrn: row.try_get("mrn")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        birth_date: row.try_get("birth_date")?,
+        sex: row.try_get("sex")?,
+    })
+}
+
+/// Creates a patient record; a repeated MRN is a conflict.
+pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(p.id.to_string())
+    .bind(&p.mrn)
+    .bind(&p.given_name)
+    .bind(&p.family_name)
+    .bind(&p.birth_date)
+    .bind(&p.sex)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await
+    .map_err(conflict_as("medical record number"))?;
+    Ok(())
+}
+
+/// Reads the demographics the policy allowed.
+pub async fn get(conn: &mut Conn, access: &PatientAccess) -> Result<Option<PatientRow>> {
+    find_unchecked(conn, access.patient()).await
+}
+
+/// Reads a record by id without a policy decision. Only for the access check itself (does the
+/// record exist?) and for system work such as activation; never to show data to a person.
+pub async fn find_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<PatientRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM patients WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Finds a record's id by MRN (for break-glass and enrolment, which then go through the policy).
+pub async fn id_by_mrn(conn: &mut Conn, mrn: &str) -> Result<Option<PatientId>> {
+    let row = sqlx::query("SELECT id FROM patients WHERE mrn = $1")
+        .bind(mrn)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| parse_id(&r.try_get::<String, _>("id")?))
+        .transpose()
+}
+
+/// The patients on a clinician's care team, by family name.
+pub async fn on_care_team(conn: &mut Conn, clinician: UserId) -> Result<Vec<PatientRow>> {
+    let sql = "SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
+               FROM patients p JOIN care_team c ON c.patient_id = p.id \
+               WHERE c.user_id = $1 ORDER BY p.family_name, p.given_name, p.id";
+    let rows = sqlx::query(sql)
+        .bind(clinician.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Searches the directory by name or MRN (case-insensitive prefix), at most `limit` rows.
+pub async fn search(conn: &mut Conn, term: &str, limit: i64) -> Result<Vec<PatientRow>> {
+    let pattern = format!(
+        "{}%",
+        term.to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let sql = format!(
+        "SELECT {COLUMNS} FROM patients WHERE LOWER(family_name) LIKE $1 ESCAPE '\\' \
+         OR LOWER(given_name) LIKE $1 ESCAPE '\\' OR LOWER(mrn) LIKE $1 ESCAPE '\\' \
+         ORDER BY family_name, given_name, id LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The patients a proxy holds grants for (active or not; the policy decides per request).
+pub async fn with_grants_for(conn: &mut Conn, proxy: UserId) -> Result<Vec<PatientRow>> {
+    let sql = "SELECT DISTINCT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
+               FROM patients p JOIN proxy_grants g ON g.patient_id = p.id \
+               WHERE g.proxy_user_id = $1 AND g.revoked_at IS NULL \
+               ORDER BY p.family_name, p.given_name, p.id";
+    let rows = sqlx::query(sql)
+        .bind(proxy.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}

@@ -1,0 +1,144 @@
+//! Sessions, stored by the SHA-256 hash of their token so a database dump yields no usable cookie.
+
+use crate::{Conn, Result, from_micros, parse_id, to_micros};
+use jiff::Timestamp;
+use portal_domain::UserId;
+use portal_domain::ids::SessionId;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A session as stored.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    /// The public id (shown in the session list; never the token).
+    pub id: SessionId,
+    /// The account.
+    pub user_id: UserId,
+    /// How far sign-in got: "second-factor", "enrol" or "full".
+    pub stage: String,
+    /// The CSRF token bound to this session.
+    pub csrf_token: String,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// When it was last used.
+    pub last_seen_at: Timestamp,
+    /// When it ends whatever happens.
+    pub absolute_expires_at: Timestamp,
+    /// Where it was opened from.
+    pub client_addr: String,
+    /// The browser that opened it.
+    pub user_agent: String,
+}
+
+fn from_row(row: &AnyRow) -> Result<SessionRow> {
+    Ok(SessionRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
+        stage: row.try_get("stage")?,
+        csrf_token: row.try_get("csrf_token")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        last_seen_at: from_micros(row.try_get("last_seen_at")?)?,
+        absolute_expires_at: from_micros(row.try_get("absolute_expires_at")?)?,
+        client_addr: row.try_get("client_addr")?,
+        user_agent: row.try_get("user_agent")?,
+    })
+}
+
+const COLUMNS: &str = "id, user_id, stage, csrf_token, created_at, last_seen_at, \
+                       absolute_expires_at, client_addr, user_agent";
+
+/// Stores a new session under the hash of its token.
+pub async fn insert(conn: &mut Conn, token_hash: &str, s: &SessionRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, id, user_id, stage, csrf_token, created_at, \
+         last_seen_at, absolute_expires_at, client_addr, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(token_hash)
+    .bind(s.id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(&s.stage)
+    .bind(&s.csrf_token)
+    .bind(to_micros(s.created_at))
+    .bind(to_micros(s.last_seen_at))
+    .bind(to_micros(s.absolute_expires_at))
+    .bind(&s.client_addr)
+    .bind(&s.user_agent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Finds a session by the hash of its token.
+pub async fn find(conn: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Marks a session as used now.
+pub async fn touch(conn: &mut Conn, token_hash: &str, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+        .bind(to_micros(now))
+        .bind(token_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session by its token hash.
+pub async fn delete(conn: &mut Conn, token_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of an account except the one with `keep` (a session id), if given.
+pub async fn delete_for_user(
+    conn: &mut Conn,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user.to_string())
+        .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The account's sessions that have not timed out, newest first.
+pub async fn list_for_user(
+    conn: &mut Conn,
+    user: UserId,
+    idle_since: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<SessionRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND stage = 'full' \
+         AND last_seen_at > $2 AND absolute_expires_at > $3 ORDER BY last_seen_at DESC"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(to_micros(idle_since))
+        .bind(to_micros(now))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Deletes sessions that have timed out; returns how many.
+pub async fn delete_expired(conn: &mut Conn, idle_since: Timestamp, now: Timestamp) -> Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM sessions WHERE last_seen_at <= $1 OR absolute_expires_at <= $2")
+            .bind(to_micros(idle_since))
+            .bind(to_micros(now))
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,239 @@
+//! Accounts: who can sign in, with what role, password hash and second factor.
+
+use crate::{Conn, Result, conflict_as, from_micros, parse_id, to_micros};
+use jiff::Timestamp;
+use portal_domain::user::{AccountStatus, Role};
+use portal_domain::{PatientId, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// An account as stored.
+#[derive(Clone)]
+pub struct UserRow {
+    /// The account's id.
+    pub id: UserId,
+    /// The sign-in e-mail (lower case).
+    pub email: String,
+    /// The display name.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// Whether it may sign in.
+    pub status: AccountStatus,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// The patient record of a patient's own account.
+    pub patient_id: Option<PatientId>,
+    /// The TOTP secret, encrypted under the portal key.
+    pub totp_secret_enc: Option<String>,
+    /// The last TOTP time step accepted (replay protection).
+    pub totp_last_step: i64,
+    /// When the second factor was enrolled.
+    pub totp_enabled_at: Option<Timestamp>,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, email, name, role, status, password_hash, patient_id, totp_secret_enc, \
+                       totp_last_step, totp_enabled_at, created_at";
+
+fn from_row(row: &AnyRow) -> Result<UserRow> {
+    let role: String = row.try_get("role")?;
+    let patient: Option<String> = row.try_get("patient_id")?;
+    let enabled: Option<i64> = row.try_get("totp_enabled_at")?;
+    Ok(UserRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: role
+            .parse()
+            .map_err(|_| crate::Error::Corrupt(format!("role {role:?}")))?,
+        status: AccountStatus::from_stored(&row.try_get::<String, _>("status")?),
+        password_hash: row.try_get("password_hash")?,
+        patient_id: patient.as_deref().map(parse_id).transpose()?,
+        totp_secret_enc: row.try_get("totp_secret_enc")?,
+        totp_last_step: row.try_get("totp_last_step")?,
+        totp_enabled_at: enabled.map(from_micros).transpose()?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+/// What it takes to create an account.
+pub struct NewUser<'a> {
+    /// The new id.
+    pub id: UserId,
+    /// The sign-in e-mail (already lower case).
+    pub email: &'a str,
+    /// The display name.
+    pub name: &'a str,
+    /// The role.
+    pub role: Role,
+    /// The argon2id PHC string.
+    pub password_hash: &'a str,
+    /// The patient record, for a patient's own account.
+    pub patient_id: Option<PatientId>,
+}
+
+/// Creates an account; an e-mail already in use, or a patient record that already has an
+/// account, is a conflict.
+pub async fn insert(conn: &mut Conn, user: &NewUser<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, role, status, password_hash, patient_id, \
+         created_at, password_changed_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $7)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.email)
+    .bind(user.name)
+    .bind(user.role.as_str())
+    .bind(user.password_hash)
+    .bind(user.patient_id.map(|p| p.to_string()))
+    .bind(to_micros(now))
+    .execute(conn)
+    .await
+    .map_err(conflict_as("e-mail address"))?;
+    Ok(())
+}
+
+/// Finds an account by sign-in e-mail.
+pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Finds an account by id.
+pub async fn find(conn: &mut Conn, id: UserId) -> Result<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Every account, newest first, for the admin's user list.
+pub async fn list(conn: &mut Conn) -> Result<Vec<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Replaces the password hash.
+pub async fn set_password(
+    conn: &mut Conn,
+    id: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(to_micros(now))
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Enrols (or replaces) the TOTP second factor; `last_step` is the step of the code that proved it.
+pub async fn set_totp(
+    conn: &mut Conn,
+    id: UserId,
+    secret_enc: &str,
+    last_step: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET totp_secret_enc = $1, totp_last_step = $2, totp_enabled_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(secret_enc)
+    .bind(last_step)
+    .bind(to_micros(now))
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that a TOTP code of `step` was used, unless a code of that step or later was used
+/// already. Returns false for a replay; the check and the write are one statement, so two
+/// requests racing with the same code cannot both win.
+pub async fn consume_totp_step(conn: &mut Conn, id: UserId, step: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(id.to_string())
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Enables or disables an account.
+pub async fn set_status(conn: &mut Conn, id: UserId, status: AccountStatus) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2")
+        .bind(status.as_str())
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the recovery codes (stored as SHA-256 hashes).
+pub async fn replace_recovery_codes(conn: &mut Conn, id: UserId, hashes: &[String]) -> Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Uses up one recovery code; false when it is unknown or already used.
+pub async fn consume_recovery_code(
+    conn: &mut Conn,
+    id: UserId,
+    hash: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 \
+         WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(to_micros(now))
+    .bind(id.to_string())
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many recovery codes are left.
+pub async fn recovery_codes_left(conn: &mut Conn, id: UserId) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(id.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
+}

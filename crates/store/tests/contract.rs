@@ -1,0 +1,164 @@
+//! The store's contract, run on SQLite and (when `PORTAL_TEST_POSTGRES` is set) PostgreSQL.
+
+use jiff::Timestamp;
+use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use portal_domain::{PatientId, Role, UserId};
+use portal_store::audit::{HeadKey, Verdict};
+use portal_store::testdb::TestDatabase;
+use portal_store::{Backend, Error, Store, audit, outbox, patients, users};
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).expect("valid")
+}
+
+async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(Store, Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDatabase::create(backend).await.expect("test database") else {
+            continue;
+        };
+        let store = db.store().await.expect("migrated store");
+        f(store.clone(), backend).await;
+        store.close().await;
+        db.cleanup().await.expect("cleanup");
+    }
+}
+
+fn event(n: usize) -> AuditEvent {
+    AuditEvent {
+        at: now(),
+        actor_id: format!("actor-{n}"),
+        actor_role: "patient".into(),
+        on_behalf_of: "own-record".into(),
+        patient_id: Some("p1".into()),
+        action: AuditAction::Read,
+        resource_type: "Record".into(),
+        resource_id: None,
+        outcome: Outcome::Success,
+        break_glass: false,
+        detail: String::new(),
+        context: RequestContext::default(),
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    each_backend(|store, _| async move {
+        assert!(store.migrate(now()).await.expect("again").is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicate_email_is_a_conflict() {
+    each_backend(|store, _| async move {
+        let mut tx = store.begin().await.expect("tx");
+        let new = |id: u128| users::NewUser {
+            id: UserId::from_uuid(uuid::Uuid::from_u128(id)),
+            email: "a@example.org",
+            name: "A",
+            role: Role::Staff,
+            password_hash: "x",
+            patient_id: None,
+        };
+        users::insert(&mut tx, &new(1), now()).await.expect("first");
+        let err = users::insert(&mut tx, &new(2), now())
+            .await
+            .expect_err("second");
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_detects_a_cut_tail() {
+    each_backend(|store, backend| async move {
+        let key = HeadKey([7; 32]);
+        let mut tx = store.begin().await.expect("tx");
+        audit::ensure_head(&mut tx, &key).await.expect("head");
+        for n in 0..5 {
+            audit::append(&mut tx, backend, &key, &format!("e{n}"), &event(n))
+                .await
+                .expect("append");
+        }
+        tx.commit().await.expect("commit");
+        let mut conn = store.pool().acquire().await.expect("conn");
+        assert_eq!(
+            audit::verify(&mut conn, &key).await.expect("verify"),
+            Verdict::Intact { events: 5 }
+        );
+        // The application cannot change or remove events.
+        let update = sqlx::query("UPDATE audit_events SET detail = 'x' WHERE seq = 2")
+            .execute(&mut *conn)
+            .await;
+        assert!(update.is_err(), "update must be refused");
+        let delete = sqlx::query("DELETE FROM audit_events WHERE seq = 5")
+            .execute(&mut *conn)
+            .await;
+        assert!(delete.is_err(), "delete must be refused");
+        // A wrong key does not verify the head.
+        let verdict = audit::verify(&mut conn, &HeadKey([8; 32]))
+            .await
+            .expect("verify");
+        assert!(matches!(verdict, Verdict::Broken { .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn outbox_message_is_claimed_once() {
+    each_backend(|store, backend| async move {
+        let mut tx = store.begin().await.expect("tx");
+        outbox::enqueue(&mut tx, "m1", "test", "a@example.org", "Hi", "Body", now())
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+        let later = now() + jiff::SignedDuration::from_secs(60);
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let first = outbox::claim(&mut conn, backend, now(), later)
+            .await
+            .expect("claim");
+        assert_eq!(first.map(|m| m.id), Some("m1".to_string()));
+        let second = outbox::claim(&mut conn, backend, now(), later)
+            .await
+            .expect("claim");
+        assert!(
+            second.is_none(),
+            "a claimed message is not handed out twice"
+        );
+        outbox::mark_sent(&mut conn, "m1", now())
+            .await
+            .expect("sent");
+        assert_eq!(outbox::pending(&mut conn).await.expect("pending"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn patient_search_escapes_wildcards() {
+    each_backend(|store, _| async move {
+        let mut tx = store.begin().await.expect("tx");
+        for (n, family) in [(1u128, "Lee"), (2, "L%e")] {
+            let row = patients::PatientRow {
+                id: PatientId::from_uuid(uuid::Uuid::from_u128(n)),
+                mrn: format!("MRN{n}"),
+                given_name: "Ann".into(),
+                family_name: family.into(),
+                birth_date: "1980-01-01".into(),
+                sex: "female".into(),
+            };
+            patients::insert(&mut tx, &row, now())
+                .await
+                .expect("insert");
+        }
+        let hits = patients::search(&mut tx, "l%", 10).await.expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].family_name, "L%e");
+        let hits = patients::search(&mut tx, "le", 10).await.expect("search");
+        assert_eq!(hits.len(), 1);
+    })
+    .await;
+}
