@@ -1,1 +1,251 @@
-//! placeholder
+//! The portal's use cases. Each takes the acting principal, asks the access policy, runs the
+//! store in one transaction with its audit event, and queues outbox work. Both faces (pages and
+//! the FHIR API) and the command line call only this crate.
+
+pub mod accounts;
+pub mod audit_trail;
+pub mod auth;
+pub mod chart;
+pub mod clinic;
+pub mod clock;
+pub mod crypto;
+pub mod demo;
+pub mod enrolment;
+pub mod mail;
+pub mod metrics;
+pub mod throttle;
+pub mod totp;
+
+use jiff::{SignedDuration, Timestamp};
+use portal_domain::Principal;
+use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use portal_domain::fields::FieldErrors;
+use portal_store::audit::HeadKey;
+use portal_store::{Conn, Store};
+use std::sync::Arc;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use crypto::SecretKey;
+
+/// What can go wrong in a use case, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input was refused; each message names its field.
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// Not there, or not the caller's to see (the two are never told apart).
+    #[error("not found")]
+    NotFound,
+    /// The caller's role may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// No valid session.
+    #[error("sign-in required")]
+    Unauthenticated,
+    /// Too many failed attempts; try again later.
+    #[error("too many attempts; try again in {minutes} minute(s)")]
+    Throttled {
+        /// Whole minutes to wait, at least 1.
+        minutes: i64,
+    },
+    /// The change clashes with existing data.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error("storage failure: {0}")]
+    Store(#[from] portal_store::Error),
+    /// Something else failed inside the portal.
+    #[error("internal failure: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// One field error.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid(FieldErrors::single(field, message))
+    }
+}
+
+/// Shorthand for use-case results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The settings the use cases need.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Sessions end after this long without a request.
+    pub idle_timeout: SignedDuration,
+    /// Sessions end this long after sign-in, whatever happens.
+    pub absolute_timeout: SignedDuration,
+    /// Activation codes work for this long.
+    pub activation_ttl: SignedDuration,
+    /// Password-reset links work for this long.
+    pub reset_ttl: SignedDuration,
+    /// Whether patients must use a second factor too.
+    pub require_patient_second_factor: bool,
+    /// The address people reach the portal at, for links in e-mails (no trailing slash).
+    pub public_url: String,
+    /// The clinic's name, shown in pages and e-mails.
+    pub clinic_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            idle_timeout: SignedDuration::from_mins(15),
+            absolute_timeout: SignedDuration::from_hours(12),
+            activation_ttl: SignedDuration::from_hours(14 * 24),
+            reset_ttl: SignedDuration::from_mins(30),
+            require_patient_second_factor: false,
+            public_url: "http://127.0.0.1:8080".into(),
+            clinic_name: "Patient Portal".into(),
+        }
+    }
+}
+
+/// Who is acting, and from where.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The principal the policy decides on.
+    pub principal: Principal,
+    /// The request it came with.
+    pub context: RequestContext,
+}
+
+impl Actor {
+    /// The server's command line.
+    pub fn operator() -> Self {
+        Self {
+            principal: Principal::Operator,
+            context: RequestContext {
+                client_addr: "local".into(),
+                user_agent: "portal-cli".into(),
+                request_id: String::new(),
+            },
+        }
+    }
+}
+
+/// The application: the store, the clock, the keys and the settings, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    key: SecretKey,
+    head_key: HeadKey,
+    dummy_hash: String,
+    metrics: metrics::Metrics,
+    mail_wakeup: tokio::sync::Notify,
+}
+
+impl App {
+    /// Builds the application; creates the audit chain's head if the trail is new.
+    pub async fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        key: SecretKey,
+    ) -> Result<Self> {
+        let head_key = HeadKey(key.derive(b"audit-head"));
+        let mut conn = store
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        portal_store::audit::ensure_head(&mut conn, &head_key).await?;
+        drop(conn);
+        let dummy_hash = crypto::hash_password_blocking("dummy password for unknown accounts")?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                key,
+                head_key,
+                dummy_hash,
+                metrics: metrics::Metrics::default(),
+                mail_wakeup: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// Counters for /metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+    pub(crate) fn key(&self) -> &SecretKey {
+        &self.inner.key
+    }
+    pub(crate) fn head_key(&self) -> &HeadKey {
+        &self.inner.head_key
+    }
+    pub(crate) fn dummy_hash(&self) -> &str {
+        &self.inner.dummy_hash
+    }
+    pub(crate) fn mail_wakeup(&self) -> &tokio::sync::Notify {
+        &self.inner.mail_wakeup
+    }
+
+    /// Writes one audit event inside the caller's transaction.
+    pub(crate) async fn audit(&self, conn: &mut Conn, event: &AuditEvent) -> Result<()> {
+        let id = uuid::Uuid::now_v7().to_string();
+        portal_store::audit::append(conn, self.store().backend(), self.head_key(), &id, event)
+            .await?;
+        self.metrics().audit_events.inc();
+        Ok(())
+    }
+
+    /// Writes one audit event in a transaction of its own (reads, refusals, sign-in failures).
+    pub(crate) async fn audit_alone(&self, event: &AuditEvent) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        self.audit(&mut tx, event).await?;
+        tx.commit().await.map_err(portal_store::Error::from)?;
+        Ok(())
+    }
+
+    /// A new event by `actor`, to be completed by the caller.
+    pub(crate) fn event(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        resource_type: &str,
+        outcome: Outcome,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: self.now(),
+            actor_id: actor.principal.actor_id(),
+            actor_role: actor.principal.role_label().to_string(),
+            on_behalf_of: String::new(),
+            patient_id: None,
+            action,
+            resource_type: resource_type.to_string(),
+            resource_id: None,
+            outcome,
+            break_glass: false,
+            detail: String::new(),
+            context: actor.context.clone(),
+        }
+    }
+}
+
+/// Commits a transaction, mapping the error.
+pub(crate) async fn commit(tx: portal_store::Tx) -> Result<()> {
+    tx.commit().await.map_err(portal_store::Error::from)?;
+    Ok(())
+}

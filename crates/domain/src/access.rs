@@ -20,6 +20,9 @@ pub enum Principal {
         /// The patient record the account belongs to, for a patient's own account.
         own_patient: Option<PatientId>,
     },
+    /// The command line on the server: trusted with enrolment and accounts, never with
+    /// clinical data.
+    Operator,
     /// An EHR or other system authenticated by an API token.
     System {
         /// The token's client.
@@ -36,6 +39,7 @@ impl Principal {
     pub fn role_label(&self) -> &'static str {
         match self {
             Principal::User { role, .. } => role.as_str(),
+            Principal::Operator => "operator",
             Principal::System { .. } => "system",
         }
     }
@@ -44,6 +48,7 @@ impl Principal {
     pub fn actor_id(&self) -> String {
         match self {
             Principal::User { id, .. } => id.to_string(),
+            Principal::Operator => "cli".to_string(),
             Principal::System { client, .. } => client.to_string(),
         }
     }
@@ -52,7 +57,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<UserId> {
         match self {
             Principal::User { id, .. } => Some(*id),
-            Principal::System { .. } => None,
+            Principal::Operator | Principal::System { .. } => None,
         }
     }
 }
@@ -199,6 +204,8 @@ pub enum AccessBasis {
     ClinicStaff,
     /// An administrator doing enrolment.
     Administration,
+    /// The server's command line.
+    Operator,
     /// A system client under its token's scopes.
     SystemClient,
 }
@@ -214,6 +221,7 @@ impl AccessBasis {
             AccessBasis::BreakGlass => "break-glass",
             AccessBasis::ClinicStaff => "clinic-staff",
             AccessBasis::Administration => "administration",
+            AccessBasis::Operator => "operator",
             AccessBasis::SystemClient => "system-client",
         }
     }
@@ -350,6 +358,7 @@ pub fn authorize(
         Principal::User {
             role: Role::Admin, ..
         } if admin_may(action) => AccessBasis::Administration,
+        Principal::Operator if admin_may(action) => AccessBasis::Operator,
         Principal::System {
             can_read,
             can_write,
@@ -417,8 +426,10 @@ pub fn authorize_clinic(
     principal: &Principal,
     action: ClinicAction,
 ) -> Result<ClinicCapability, Denied> {
-    let Principal::User { role, .. } = principal else {
-        return Err(Denied);
+    let role = match principal {
+        Principal::User { role, .. } => role,
+        Principal::Operator if action == ClinicAction::ManageUsers => &Role::Admin,
+        _ => return Err(Denied),
     };
     let allowed = match action {
         ClinicAction::ManageUsers | ClinicAction::ReadAuditTrail => *role == Role::Admin,
@@ -594,6 +605,24 @@ mod tests {
         assert!(authorize(&writer, pid(6), Action::WriteRecord, &facts, now()).is_ok());
         assert!(authorize(&writer, pid(6), Action::ViewRecord, &facts, now()).is_err());
         assert!(authorize(&writer, pid(6), Action::SendMessage, &facts, now()).is_err());
+    }
+
+    #[test]
+    fn the_operator_enrols_but_sees_no_clinical_data() {
+        let facts = AccessFacts::default();
+        assert!(authorize(&Principal::Operator, pid(5), Action::Enrol, &facts, now()).is_ok());
+        assert!(
+            authorize(
+                &Principal::Operator,
+                pid(5),
+                Action::ViewRecord,
+                &facts,
+                now()
+            )
+            .is_err()
+        );
+        assert!(authorize_clinic(&Principal::Operator, ClinicAction::ManageUsers).is_ok());
+        assert!(authorize_clinic(&Principal::Operator, ClinicAction::ReadAuditTrail).is_err());
     }
 
     #[test]

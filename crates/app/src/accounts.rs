@@ -1,0 +1,346 @@
+//! Accounts: creating staff accounts, changing and resetting passwords, enabling and disabling.
+
+use crate::throttle::{PER_ADDRESS, address_key};
+use crate::{Actor, App, Error, Result, auth::CurrentUser, commit, crypto};
+use portal_domain::access::{ClinicAction, authorize_clinic};
+use portal_domain::audit::{AuditAction, Outcome, RequestContext};
+use portal_domain::fields::{Email, FieldErrors, PersonName};
+use portal_domain::password::NewPassword;
+use portal_domain::user::AccountStatus;
+use portal_domain::{Role, UserId};
+use portal_store::users::{self, NewUser, UserRow};
+use portal_store::{outbox, sessions};
+
+/// A staff account to create, parsed from its form.
+pub struct NewStaffAccount {
+    /// Sign-in e-mail.
+    pub email: Email,
+    /// Display name.
+    pub name: PersonName,
+    /// Role (never patient: patients activate their own accounts).
+    pub role: Role,
+    /// First password.
+    pub password: NewPassword,
+}
+
+impl NewStaffAccount {
+    /// Parses the fields; every problem names its field.
+    pub fn parse(email: &str, name: &str, role: &str, password: &str) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let email = errors.take("email", Email::parse(email));
+        let name = errors.take("name", PersonName::parse(name));
+        let role = match role.parse::<Role>() {
+            Ok(Role::Patient) | Err(_) => {
+                errors.add("role", "Role must be admin, clinician or staff.");
+                None
+            }
+            Ok(r) => Some(r),
+        };
+        let context: Vec<&str> = [
+            email.as_ref().map(Email::as_str),
+            name.as_ref().map(PersonName::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let password = errors.take("password", NewPassword::parse(password, &context));
+        match (email, name, role, password) {
+            (Some(email), Some(name), Some(role), Some(password)) if errors.is_empty() => {
+                Ok(Self {
+                    email,
+                    name,
+                    role,
+                    password,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+impl App {
+    /// Creates a clinician, staff or admin account (by an admin or the operator).
+    pub async fn create_staff_account(
+        &self,
+        actor: &Actor,
+        new: NewStaffAccount,
+    ) -> Result<UserId> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let hash = crypto::hash_password(new.password.into_inner()).await?;
+        let now = self.now();
+        let id = UserId::new_v7(now);
+        let mut tx = self.store().begin().await?;
+        users::insert(
+            &mut tx,
+            &NewUser {
+                id,
+                email: new.email.as_str(),
+                name: new.name.as_str(),
+                role: new.role,
+                password_hash: &hash,
+                patient_id: None,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            portal_store::Error::Conflict(_) => {
+                Error::field("email", "E-mail is already used by another account.")
+            }
+            other => other.into(),
+        })?;
+        let mut event = self.event(actor, AuditAction::Create, "Account", Outcome::Success);
+        event.resource_id = Some(id.to_string());
+        event.detail = format!("role {}", new.role);
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(id)
+    }
+
+    /// Every account, for the admin's list.
+    pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<UserRow>> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(users::list(&mut conn).await?)
+    }
+
+    /// Enables or disables an account; disabling ends its sessions at once.
+    pub async fn set_account_status(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        status: AccountStatus,
+    ) -> Result<()> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        if actor.principal.user_id() == Some(user) {
+            return Err(Error::Conflict(
+                "You cannot disable your own account.".into(),
+            ));
+        }
+        let mut tx = self.store().begin().await?;
+        if !users::set_status(&mut tx, user, status).await? {
+            return Err(Error::NotFound);
+        }
+        if status == AccountStatus::Disabled {
+            sessions::delete_for_user(&mut tx, user, None).await?;
+        }
+        let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
+        event.resource_id = Some(user.to_string());
+        event.detail = format!("status {}", status.as_str());
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+
+    /// Changes the signed-in user's password after checking the current one; ends the account's
+    /// other sessions.
+    pub async fn change_password(
+        &self,
+        current: &CurrentUser,
+        current_password: &str,
+        new_password: &str,
+        context: &RequestContext,
+    ) -> Result<()> {
+        let key = format!("password-change:{}", current.id);
+        self.check_throttle(&[&key]).await?;
+        let user = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            users::find(&mut conn, current.id)
+                .await?
+                .ok_or(Error::Unauthenticated)?
+        };
+        let mut errors = FieldErrors::new();
+        if !crypto::verify_password(current_password.to_string(), user.password_hash.clone()).await
+        {
+            self.record_failures(&[(&key, crate::throttle::PER_ACCOUNT)])
+                .await?;
+            errors.add("current_password", "Current password is not right.");
+        }
+        let new = errors.take(
+            "new_password",
+            NewPassword::parse(new_password, &[&user.email, &user.name]),
+        );
+        let Some(new) = new.filter(|_| errors.is_empty()) else {
+            return Err(Error::Invalid(errors));
+        };
+        let hash = crypto::hash_password(new.into_inner()).await?;
+        let mut tx = self.store().begin().await?;
+        users::set_password(&mut tx, user.id, &hash, self.now()).await?;
+        sessions::delete_for_user(&mut tx, user.id, Some(current.session.id)).await?;
+        let actor = current.actor(context.clone());
+        let mut event = self.event(&actor, AuditAction::Update, "Password", Outcome::Success);
+        event.resource_id = Some(user.id.to_string());
+        event.detail = "password changed; other sessions ended".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.clear_throttle(&key).await
+    }
+
+    /// Sends a password-reset link if the address belongs to an active account. The answer is
+    /// the same either way, so it tells nobody whether an account exists.
+    pub async fn request_password_reset(
+        &self,
+        email_raw: &str,
+        context: &RequestContext,
+    ) -> Result<()> {
+        let email = Email::parse(email_raw).map_err(|e| Error::field("email", e.0))?;
+        let addr_key = address_key("reset", &context.client_addr);
+        self.check_throttle(&[&addr_key]).await?;
+        // Every request counts against the address, found or not, so the throttle does not
+        // tell the two apart either.
+        self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+        let token = crypto::random_token();
+        let token_hash = crypto::sha256_hex(&token);
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let user = users::find_by_email(&mut tx, email.as_str()).await?;
+        let Some(user) = user.filter(|u| u.status == AccountStatus::Active) else {
+            return Ok(());
+        };
+        portal_store::codes::insert_reset(
+            &mut tx,
+            &token_hash,
+            user.id,
+            now,
+            now + self.config().reset_ttl,
+        )
+        .await?;
+        let link = format!("{}/reset/{token}", self.config().public_url);
+        let body = format!(
+            "Hello,\n\nSomeone asked to reset the password of your {clinic} account. \
+             To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+             The link works once. If you did not ask for this, ignore this message: \
+             your password stays as it is.\n\n{clinic}\n",
+            clinic = self.config().clinic_name
+        );
+        outbox::enqueue(
+            &mut tx,
+            &uuid::Uuid::now_v7().to_string(),
+            "password-reset",
+            &user.email,
+            &format!("Reset your {} password", self.config().clinic_name),
+            &body,
+            now,
+        )
+        .await?;
+        let actor = Actor {
+            principal: crate::auth::principal_of(&user),
+            context: context.clone(),
+        };
+        let mut event = self.event(
+            &actor,
+            AuditAction::Create,
+            "PasswordReset",
+            Outcome::Success,
+        );
+        event.resource_id = Some(user.id.to_string());
+        event.detail = "reset link e-mailed".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.mail_wakeup().notify_one();
+        Ok(())
+    }
+
+    /// Whether a reset link is still good (to show the form or an "expired" page).
+    pub async fn reset_link_is_valid(&self, token: &str) -> Result<bool> {
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(
+            portal_store::codes::valid_reset(&mut conn, &crypto::sha256_hex(token), self.now())
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Sets a new password through a reset link. The link works once; it never signs anyone in
+    /// (the second factor is still asked at sign-in); every session of the account ends.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        context: &RequestContext,
+    ) -> Result<()> {
+        let token_hash = crypto::sha256_hex(token);
+        let now = self.now();
+        let expired = || {
+            Error::field(
+                "token",
+                "This reset link has expired or was already used. Ask for a new one.",
+            )
+        };
+        let user = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            let id = portal_store::codes::valid_reset(&mut conn, &token_hash, now)
+                .await?
+                .ok_or_else(expired)?;
+            users::find(&mut conn, id).await?.ok_or_else(expired)?
+        };
+        let new = NewPassword::parse(new_password, &[&user.email, &user.name])
+            .map_err(|e| Error::field("new_password", e.to_string()))?;
+        let hash = crypto::hash_password(new.into_inner()).await?;
+        let mut tx = self.store().begin().await?;
+        if !portal_store::codes::use_reset(&mut tx, &token_hash, now).await? {
+            return Err(expired());
+        }
+        users::set_password(&mut tx, user.id, &hash, now).await?;
+        sessions::delete_for_user(&mut tx, user.id, None).await?;
+        let actor = Actor {
+            principal: crate::auth::principal_of(&user),
+            context: context.clone(),
+        };
+        let mut event = self.event(&actor, AuditAction::Update, "Password", Outcome::Success);
+        event.resource_id = Some(user.id.to_string());
+        event.detail = "password reset by e-mailed link; all sessions ended".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_account_form_names_each_bad_field() {
+        let errors = NewStaffAccount::parse("nope", "", "patient", "short")
+            .err()
+            .expect("errors");
+        for field in ["email", "name", "role", "password"] {
+            assert!(errors.get(field).is_some(), "{field}");
+        }
+    }
+
+    #[test]
+    fn staff_account_password_may_not_contain_the_name() {
+        let errors = NewStaffAccount::parse(
+            "ann@example.org",
+            "Annabel Lee",
+            "staff",
+            "annabel-rocks-2026",
+        )
+        .err()
+        .expect("errors");
+        assert!(errors.get("password").is_some());
+    }
+}

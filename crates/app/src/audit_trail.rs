@@ -1,0 +1,57 @@
+//! Reading and verifying the audit trail.
+
+use crate::{Actor, App, Error, Result};
+use portal_domain::access::{ClinicAction, authorize_clinic};
+use portal_store::audit::{self, NamedEvent, Verdict};
+
+/// Filters of the admin's audit page.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only events about this patient id.
+    pub patient: Option<String>,
+    /// Only events by this actor id.
+    pub actor: Option<String>,
+    /// Only events before this position (paging).
+    pub before: Option<i64>,
+}
+
+impl App {
+    /// The newest audit events matching `filter` (admins only).
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
+    ) -> Result<Vec<NamedEvent>> {
+        authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(audit::recent(
+            &mut conn,
+            filter.patient.as_deref(),
+            filter.actor.as_deref(),
+            filter.before,
+            100,
+        )
+        .await?)
+    }
+
+    /// Walks the whole chain (admins, and the operator's `portal audit verify`).
+    pub async fn verify_audit_trail(&self, actor: &Actor) -> Result<Verdict> {
+        if !matches!(actor.principal, portal_domain::Principal::Operator) {
+            authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
+                .map_err(|_| Error::Forbidden)?;
+        }
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(audit::verify(&mut conn, self.head_key()).await?)
+    }
+}

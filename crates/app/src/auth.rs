@@ -1,0 +1,545 @@
+//! Sign-in (password, then second factor), sessions, second-factor enrolment and sign-out.
+
+use crate::throttle::{PER_ACCOUNT, PER_ADDRESS, account_key, address_key};
+use crate::{Actor, App, Error, Result, commit, crypto, totp};
+use jiff::SignedDuration;
+use portal_domain::audit::{AuditAction, Outcome, RequestContext};
+use portal_domain::fields::{Email, SecondFactorCode};
+use portal_domain::ids::SessionId;
+use portal_domain::user::AccountStatus;
+use portal_domain::{PatientId, Principal, Role, UserId};
+use portal_store::sessions::{self, SessionRow};
+use portal_store::users::{self, UserRow};
+
+/// How far sign-in has got for a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Password accepted; the second factor is still to come.
+    SecondFactor,
+    /// Password accepted; the account must enrol a second factor before anything else.
+    Enrol,
+    /// Fully signed in.
+    Full,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::SecondFactor => "second-factor",
+            Stage::Enrol => "enrol",
+            Stage::Full => "full",
+        }
+    }
+    fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "second-factor" => Some(Stage::SecondFactor),
+            "enrol" => Some(Stage::Enrol),
+            "full" => Some(Stage::Full),
+            _ => None,
+        }
+    }
+}
+
+/// A session just opened: the secret token goes into the cookie and nowhere else.
+pub struct NewSession {
+    /// The cookie value.
+    pub token: String,
+    /// How far sign-in got.
+    pub stage: Stage,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The signed-in account behind a request.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    /// The account.
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// A patient's own record.
+    pub patient_id: Option<PatientId>,
+    /// Whether a second factor is enrolled.
+    pub has_second_factor: bool,
+    /// The session.
+    pub session: SessionRow,
+    /// How far sign-in got.
+    pub stage: Stage,
+    token_hash: String,
+}
+
+impl CurrentUser {
+    /// The principal the policy decides on.
+    pub fn principal(&self) -> Principal {
+        Principal::User {
+            id: self.id,
+            role: self.role,
+            own_patient: self.patient_id,
+        }
+    }
+    /// This user acting through a request.
+    pub fn actor(&self, context: RequestContext) -> Actor {
+        Actor {
+            principal: self.principal(),
+            context,
+        }
+    }
+    /// The CSRF token bound to the session.
+    pub fn csrf_token(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+/// What a person needs to enrol an authenticator app.
+pub struct Enrolment {
+    /// The secret, sealed for the round trip through the form (useless without the portal key).
+    pub sealed_secret: String,
+    /// The QR code, as an SVG element.
+    pub qr_svg: String,
+    /// The secret for typing by hand.
+    pub manual_key: String,
+}
+
+/// How long a half-finished sign-in lasts.
+const PENDING_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
+/// How often a session's last-seen time is written (idle time-out precision).
+const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(30);
+const TOTP_PURPOSE: &[u8] = b"totp-secret";
+const ENROL_PURPOSE: &[u8] = b"totp-enrolment";
+
+fn wrong_credentials() -> Error {
+    Error::field("password", "E-mail or password is not right.")
+}
+
+fn wrong_code() -> Error {
+    Error::field(
+        "code",
+        "Code is not right, or was already used. Try the next code from your app.",
+    )
+}
+
+impl App {
+    /// First step of sign-in: e-mail and password. Unknown accounts take the same path and time
+    /// as wrong passwords, and get the same answer.
+    pub async fn sign_in(
+        &self,
+        email_raw: &str,
+        password: &str,
+        context: &RequestContext,
+    ) -> Result<NewSession> {
+        let email = Email::parse(email_raw).map_err(|e| Error::field("email", e.0))?;
+        if password.is_empty() {
+            return Err(Error::field("password", "Password is required."));
+        }
+        let acct_key = account_key("sign-in", email.as_str());
+        let addr_key = address_key("sign-in", &context.client_addr);
+        let anonymous = Actor {
+            principal: Principal::Operator,
+            context: context.clone(),
+        };
+        if let Err(e) = self.check_throttle(&[&acct_key, &addr_key]).await {
+            let mut event = self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
+            event.actor_id = String::new();
+            event.actor_role = "anonymous".into();
+            event.detail = "refused: too many failed attempts".into();
+            self.audit_alone(&event).await?;
+            return Err(e);
+        }
+        let user = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            users::find_by_email(&mut conn, email.as_str()).await?
+        };
+        let hash = user.as_ref().map_or_else(
+            || self.dummy_hash().to_string(),
+            |u| u.password_hash.clone(),
+        );
+        let password_ok = crypto::verify_password(password.to_string(), hash).await;
+        let user = match user {
+            Some(u) if password_ok && u.status == AccountStatus::Active => u,
+            other => {
+                self.metrics().sign_in_failures.inc();
+                self.record_failures(&[(&acct_key, PER_ACCOUNT), (&addr_key, PER_ADDRESS)])
+                    .await?;
+                let mut event =
+                    self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
+                match &other {
+                    Some(u) => {
+                        event.actor_id = u.id.to_string();
+                        event.actor_role = u.role.as_str().into();
+                        event.detail = if u.status == AccountStatus::Active {
+                            "wrong password".into()
+                        } else {
+                            "account disabled".into()
+                        };
+                    }
+                    None => {
+                        event.actor_id = String::new();
+                        event.actor_role = "anonymous".into();
+                        event.detail = "unknown account".into();
+                    }
+                }
+                self.audit_alone(&event).await?;
+                return Err(wrong_credentials());
+            }
+        };
+        self.clear_throttle(&acct_key).await?;
+        let stage = if user.totp_secret_enc.is_some() {
+            Stage::SecondFactor
+        } else if user.role.requires_second_factor() || self.config().require_patient_second_factor
+        {
+            Stage::Enrol
+        } else {
+            Stage::Full
+        };
+        let mut tx = self.store().begin().await?;
+        let session = self.open_session(&mut tx, &user, stage, context).await?;
+        let actor = Actor {
+            principal: principal_of(&user),
+            context: context.clone(),
+        };
+        let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Success);
+        event.resource_id = Some(session.1.to_string());
+        event.detail = match stage {
+            Stage::Full => "signed in with password".into(),
+            Stage::SecondFactor => "password accepted; second factor pending".into(),
+            Stage::Enrol => "password accepted; second-factor enrolment pending".into(),
+        };
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        if stage == Stage::Full {
+            self.metrics().sign_ins.inc();
+        }
+        Ok(session.0)
+    }
+
+    async fn open_session(
+        &self,
+        conn: &mut portal_store::Conn,
+        user: &UserRow,
+        stage: Stage,
+        context: &RequestContext,
+    ) -> Result<(NewSession, SessionId)> {
+        let now = self.now();
+        let token = crypto::random_token();
+        let id = SessionId::new_v7(now);
+        let lifetime = if stage == Stage::Full {
+            self.config().absolute_timeout
+        } else {
+            PENDING_LIFETIME
+        };
+        let row = SessionRow {
+            id,
+            user_id: user.id,
+            stage: stage.as_str().into(),
+            csrf_token: crypto::random_token(),
+            created_at: now,
+            last_seen_at: now,
+            absolute_expires_at: now + lifetime,
+            client_addr: context.client_addr.clone(),
+            user_agent: context.user_agent.chars().take(300).collect(),
+        };
+        sessions::insert(conn, &crypto::sha256_hex(&token), &row).await?;
+        Ok((NewSession { token, stage }, id))
+    }
+
+    /// Finds the account behind a session cookie; `None` when the session is unknown, timed out
+    /// or its account disabled. Timed-out sessions are deleted.
+    pub async fn resolve_session(&self, token: &str) -> Result<Option<CurrentUser>> {
+        let now = self.now();
+        let token_hash = crypto::sha256_hex(token);
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        let Some(session) = sessions::find(&mut conn, &token_hash).await? else {
+            return Ok(None);
+        };
+        let stage = Stage::from_stored(&session.stage);
+        let idle_expired = now.duration_since(session.last_seen_at) >= self.config().idle_timeout;
+        if stage.is_none() || idle_expired || now >= session.absolute_expires_at {
+            sessions::delete(&mut conn, &token_hash).await?;
+            return Ok(None);
+        }
+        let Some(user) = users::find(&mut conn, session.user_id).await? else {
+            return Ok(None);
+        };
+        if user.status != AccountStatus::Active {
+            sessions::delete(&mut conn, &token_hash).await?;
+            return Ok(None);
+        }
+        if now.duration_since(session.last_seen_at) >= TOUCH_EVERY {
+            sessions::touch(&mut conn, &token_hash, now).await?;
+        }
+        Ok(Some(CurrentUser {
+            id: user.id,
+            name: user.name,
+            email: user.email,
+            role: user.role,
+            patient_id: user.patient_id,
+            has_second_factor: user.totp_secret_enc.is_some(),
+            stage: stage.unwrap_or(Stage::SecondFactor),
+            session,
+            token_hash,
+        }))
+    }
+
+    /// Second step of sign-in: a TOTP code (each accepted once) or a recovery code. Opens a new
+    /// session (new id) and ends the half-finished one.
+    pub async fn verify_second_factor(
+        &self,
+        current: &CurrentUser,
+        code_raw: &str,
+        context: &RequestContext,
+    ) -> Result<NewSession> {
+        if current.stage != Stage::SecondFactor {
+            return Err(Error::Unauthenticated);
+        }
+        let code = SecondFactorCode::parse(code_raw).map_err(|e| Error::field("code", e.0))?;
+        let key = format!("second-factor:{}", current.id);
+        self.check_throttle(&[&key]).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let user = users::find(&mut tx, current.id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let accepted = match &code {
+            SecondFactorCode::Totp(digits) => {
+                let secret = self.totp_secret(&user)?;
+                match totp::matching_step(&secret, digits, now) {
+                    Some(step) => users::consume_totp_step(&mut tx, user.id, step).await?,
+                    None => false,
+                }
+            }
+            SecondFactorCode::Recovery(rc) => {
+                users::consume_recovery_code(&mut tx, user.id, &crypto::sha256_hex(rc), now).await?
+            }
+        };
+        let actor = current.actor(context.clone());
+        if !accepted {
+            drop(tx);
+            self.metrics().sign_in_failures.inc();
+            self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
+            let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Denied);
+            event.detail = "wrong second-factor code".into();
+            self.audit_alone(&event).await?;
+            return Err(wrong_code());
+        }
+        sessions::delete(&mut tx, &current.token_hash).await?;
+        let (session, id) = self
+            .open_session(&mut tx, &user, Stage::Full, context)
+            .await?;
+        let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Success);
+        event.resource_id = Some(id.to_string());
+        event.detail = match code {
+            SecondFactorCode::Totp(_) => "signed in with authenticator code".into(),
+            SecondFactorCode::Recovery(_) => "signed in with a recovery code".into(),
+        };
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.clear_throttle(&key).await?;
+        self.metrics().sign_ins.inc();
+        Ok(session)
+    }
+
+    fn totp_secret(&self, user: &UserRow) -> Result<Vec<u8>> {
+        let sealed = user
+            .totp_secret_enc
+            .as_deref()
+            .ok_or(Error::Unauthenticated)?;
+        self.key()
+            .open(TOTP_PURPOSE, user.id.to_string().as_bytes(), sealed)
+            .ok_or_else(|| Error::Internal("a stored TOTP secret does not decrypt".into()))
+    }
+
+    /// Starts enrolling an authenticator app: a new secret, its QR code and manual key.
+    pub fn start_enrolment(&self, current: &CurrentUser) -> Result<Enrolment> {
+        let secret = crypto::random_bytes::<20>();
+        let sealed_secret =
+            self.key()
+                .seal(ENROL_PURPOSE, current.id.to_string().as_bytes(), &secret)?;
+        let uri = totp::provisioning_uri(&secret, &self.config().clinic_name, &current.email);
+        let qr_svg = totp::qr_svg(&uri)
+            .ok_or_else(|| Error::Internal("the QR code could not be drawn".into()))?;
+        Ok(Enrolment {
+            sealed_secret,
+            qr_svg,
+            manual_key: totp::manual_key(&secret),
+        })
+    }
+
+    /// Finishes enrolment with a code from the app. From the account page (a full session) the
+    /// current password is asked again. Returns the ten recovery codes (shown once) and, when
+    /// enrolment was part of sign-in, the new full session.
+    pub async fn finish_enrolment(
+        &self,
+        current: &CurrentUser,
+        sealed_secret: &str,
+        code_raw: &str,
+        current_password: Option<&str>,
+        context: &RequestContext,
+    ) -> Result<(Vec<String>, Option<NewSession>)> {
+        if current.stage == Stage::SecondFactor {
+            return Err(Error::Unauthenticated);
+        }
+        let secret = self
+            .key()
+            .open(
+                ENROL_PURPOSE,
+                current.id.to_string().as_bytes(),
+                sealed_secret,
+            )
+            .ok_or_else(|| Error::field("code", "The enrolment expired; start again."))?;
+        let code = match SecondFactorCode::parse(code_raw) {
+            Ok(SecondFactorCode::Totp(c)) => c,
+            _ => {
+                return Err(Error::field(
+                    "code",
+                    "Code must be the 6 digits your authenticator app shows.",
+                ));
+            }
+        };
+        let key = format!("second-factor:{}", current.id);
+        self.check_throttle(&[&key]).await?;
+        let now = self.now();
+        let user = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            users::find(&mut conn, current.id)
+                .await?
+                .ok_or(Error::Unauthenticated)?
+        };
+        if current.stage == Stage::Full {
+            let typed = current_password.unwrap_or_default().to_string();
+            if !crypto::verify_password(typed, user.password_hash.clone()).await {
+                self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
+                return Err(Error::field(
+                    "current_password",
+                    "Current password is not right.",
+                ));
+            }
+        }
+        let Some(step) = totp::matching_step(&secret, &code, now) else {
+            self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
+            return Err(wrong_code());
+        };
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| crypto::sha256_hex(c)).collect();
+        let sealed = self
+            .key()
+            .seal(TOTP_PURPOSE, user.id.to_string().as_bytes(), &secret)?;
+        let mut tx = self.store().begin().await?;
+        users::set_totp(&mut tx, user.id, &sealed, step, now).await?;
+        users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+        let new_session = if current.stage == Stage::Enrol {
+            sessions::delete(&mut tx, &current.token_hash).await?;
+            Some(
+                self.open_session(&mut tx, &user, Stage::Full, context)
+                    .await?
+                    .0,
+            )
+        } else {
+            None
+        };
+        let actor = current.actor(context.clone());
+        let mut event = self.event(
+            &actor,
+            AuditAction::Update,
+            "SecondFactor",
+            Outcome::Success,
+        );
+        event.resource_id = Some(user.id.to_string());
+        event.detail = "authenticator app enrolled; recovery codes issued".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.clear_throttle(&key).await?;
+        if new_session.is_some() {
+            self.metrics().sign_ins.inc();
+        }
+        Ok((codes, new_session))
+    }
+
+    /// Signs out: the session is deleted on the server, so a replayed cookie is refused.
+    pub async fn sign_out(&self, current: &CurrentUser, context: &RequestContext) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        sessions::delete(&mut tx, &current.token_hash).await?;
+        let actor = current.actor(context.clone());
+        let mut event = self.event(&actor, AuditAction::SignOut, "Session", Outcome::Success);
+        event.resource_id = Some(current.session.id.to_string());
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+
+    /// The account's active sessions, newest first.
+    pub async fn active_sessions(&self, current: &CurrentUser) -> Result<Vec<SessionRow>> {
+        let now = self.now();
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(
+            sessions::list_for_user(&mut conn, current.id, now - self.config().idle_timeout, now)
+                .await?,
+        )
+    }
+
+    /// Ends every other session of the account; returns how many.
+    pub async fn sign_out_everywhere_else(
+        &self,
+        current: &CurrentUser,
+        context: &RequestContext,
+    ) -> Result<u64> {
+        let mut tx = self.store().begin().await?;
+        let ended =
+            sessions::delete_for_user(&mut tx, current.id, Some(current.session.id)).await?;
+        let actor = current.actor(context.clone());
+        let mut event = self.event(&actor, AuditAction::SignOut, "Session", Outcome::Success);
+        event.detail = format!("signed out {ended} other session(s)");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(ended)
+    }
+
+    /// Deletes timed-out sessions (housekeeping).
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
+        let now = self.now();
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(sessions::delete_expired(&mut conn, now - self.config().idle_timeout, now).await?)
+    }
+}
+
+/// The principal of an account.
+pub(crate) fn principal_of(user: &UserRow) -> Principal {
+    Principal::User {
+        id: user.id,
+        role: user.role,
+        own_patient: user.patient_id,
+    }
+}

@@ -1,0 +1,221 @@
+//! Demo data: a few patient records and one account of each role, with fresh random passwords
+//! and authenticator secrets that are printed and written to `demo-accounts.json`.
+
+use crate::accounts::NewStaffAccount;
+use crate::{Actor, App, Result, commit, crypto};
+use portal_domain::access::ProxyScope;
+use portal_domain::audit::{AuditAction, Outcome};
+use portal_domain::{PatientId, Role, UserId};
+use portal_store::patients::PatientRow;
+use portal_store::{access, patients, users};
+use serde::Serialize;
+
+/// One demo sign-in.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoAccount {
+    /// Role.
+    pub role: Role,
+    /// Display name.
+    pub name: String,
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Password (random per demo database).
+    pub password: String,
+    /// The authenticator secret, base32, for scripts and browser tests.
+    pub totp_secret: String,
+    /// Which records this account sees.
+    pub sees: String,
+}
+
+/// A record that has no account yet, with a code to activate it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoActivation {
+    /// The patient's name.
+    pub patient: String,
+    /// The record's date of birth (asked at activation).
+    pub birth_date: String,
+    /// The activation code.
+    pub code: String,
+}
+
+/// What `portal demo` prints and writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoAccounts {
+    /// The portal's address.
+    pub url: String,
+    /// The sign-ins.
+    pub accounts: Vec<DemoAccount>,
+    /// An activation to try.
+    pub activation: DemoActivation,
+    /// Patient record ids by name, for scripts.
+    pub patients: Vec<(String, PatientId)>,
+}
+
+fn record(app: &App, mrn: &str, given: &str, family: &str, birth: &str, sex: &str) -> PatientRow {
+    PatientRow {
+        id: PatientId::new_v7(app.now()),
+        mrn: mrn.into(),
+        given_name: given.into(),
+        family_name: family.into(),
+        birth_date: birth.into(),
+        sex: sex.into(),
+    }
+}
+
+fn demo_password() -> String {
+    format!("demo-{}", crypto::random_code(12).to_lowercase())
+}
+
+impl App {
+    /// Creates a patient record (demo data and tests; imports come with the FHIR issue).
+    pub async fn create_patient_record(&self, actor: &Actor, row: &PatientRow) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        patients::insert(&mut tx, row, self.now()).await?;
+        let mut event = self.event(actor, AuditAction::Create, "Patient", Outcome::Success);
+        event.patient_id = Some(row.id.to_string());
+        event.resource_id = Some(row.id.to_string());
+        event.on_behalf_of = "operator".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+
+    async fn enrol_demo_totp(&self, user: UserId) -> Result<String> {
+        let secret = crypto::random_bytes::<20>();
+        let sealed = self
+            .key()
+            .seal(b"totp-secret", user.to_string().as_bytes(), &secret)?;
+        let mut tx = self.store().begin().await?;
+        users::set_totp(&mut tx, user, &sealed, 0, self.now()).await?;
+        let hashes: Vec<String> = crate::totp::new_recovery_codes()
+            .iter()
+            .map(|c| crypto::sha256_hex(c))
+            .collect();
+        users::replace_recovery_codes(&mut tx, user, &hashes).await?;
+        commit(tx).await?;
+        Ok(data_encoding::BASE32_NOPAD.encode(&secret))
+    }
+
+    /// Fills an empty database with the demo records and accounts.
+    pub async fn seed_demo(&self) -> Result<DemoAccounts> {
+        let operator = Actor::operator();
+        let sofia = record(
+            self,
+            "DEMO-1001",
+            "Sofia",
+            "Martinez",
+            "1985-03-14",
+            "female",
+        );
+        let leo = record(self, "DEMO-1002", "Leo", "Martinez", "2016-07-02", "male");
+        let marcus = record(self, "DEMO-1003", "Marcus", "Chen", "1972-11-05", "male");
+        for row in [&sofia, &leo, &marcus] {
+            self.create_patient_record(&operator, row).await?;
+        }
+        let mut accounts = Vec::new();
+        for (role, name, email, sees) in [
+            (
+                Role::Clinician,
+                "Dr. Maya Okafor",
+                "clinician@demo.portal.test",
+                "Sofia Martinez and Leo Martinez (care team)",
+            ),
+            (
+                Role::Staff,
+                "Sam Rivera",
+                "staff@demo.portal.test",
+                "any patient's appointments and messages; no clinical data",
+            ),
+            (
+                Role::Admin,
+                "Alex Morgan",
+                "admin@demo.portal.test",
+                "accounts and the audit trail; no clinical data",
+            ),
+        ] {
+            let password = demo_password();
+            let new = NewStaffAccount::parse(email, name, role.as_str(), &password)
+                .map_err(crate::Error::Invalid)?;
+            let id = self.create_staff_account(&operator, new).await?;
+            let totp_secret = self.enrol_demo_totp(id).await?;
+            if role == Role::Clinician {
+                let mut tx = self.store().begin().await?;
+                access::add_to_care_team(&mut tx, sofia.id, id).await?;
+                access::add_to_care_team(&mut tx, leo.id, id).await?;
+                commit(tx).await?;
+            }
+            accounts.push(DemoAccount {
+                role,
+                name: name.into(),
+                email: email.into(),
+                password,
+                totp_secret,
+                sees: sees.into(),
+            });
+        }
+        // The patient: her own record, and her son's as his parent (proxy).
+        let password = demo_password();
+        let hash = crypto::hash_password(password.clone()).await?;
+        let patient_user = UserId::new_v7(self.now());
+        let mut tx = self.store().begin().await?;
+        users::insert(
+            &mut tx,
+            &users::NewUser {
+                id: patient_user,
+                email: "patient@demo.portal.test",
+                name: &sofia.display_name(),
+                role: Role::Patient,
+                password_hash: &hash,
+                patient_id: Some(sofia.id),
+            },
+            self.now(),
+        )
+        .await?;
+        access::add_proxy_grant(
+            &mut tx,
+            &access::NewGrant {
+                id: uuid::Uuid::now_v7(),
+                proxy: patient_user,
+                patient: leo.id,
+                scope: ProxyScope::Full,
+                relationship: "parent",
+                starts_at: self.now(),
+                ends_at: None,
+            },
+            self.now(),
+        )
+        .await?;
+        let mut event = self.event(&operator, AuditAction::Create, "Account", Outcome::Success);
+        event.resource_id = Some(patient_user.to_string());
+        event.detail = "demo patient account with proxy grant".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        let totp_secret = self.enrol_demo_totp(patient_user).await?;
+        accounts.insert(
+            0,
+            DemoAccount {
+                role: Role::Patient,
+                name: sofia.display_name(),
+                email: "patient@demo.portal.test".into(),
+                password,
+                totp_secret,
+                sees: "her own record (Sofia Martinez) and her son's (Leo Martinez) as his parent"
+                    .into(),
+            },
+        );
+        let invitation = self.invite(&operator, marcus.id).await?;
+        Ok(DemoAccounts {
+            url: self.config().public_url.clone(),
+            accounts,
+            activation: DemoActivation {
+                patient: marcus.display_name(),
+                birth_date: marcus.birth_date.clone(),
+                code: invitation.code,
+            },
+            patients: vec![
+                (sofia.display_name(), sofia.id),
+                (leo.display_name(), leo.id),
+                (marcus.display_name(), marcus.id),
+            ],
+        })
+    }
+}

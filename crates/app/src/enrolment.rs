@@ -1,0 +1,264 @@
+//! Enrolment: clinics issue single-use activation codes; patients activate their accounts with
+//! the code and their date of birth.
+
+use crate::throttle::{PER_ADDRESS, address_key};
+use crate::{Actor, App, Error, Result, commit, crypto};
+use jiff::Timestamp;
+use portal_domain::access::{Action, authorize};
+use portal_domain::audit::{AuditAction, Outcome, RequestContext};
+use portal_domain::fields::{ActivationCode, BirthDate, Email, FieldErrors, format_code};
+use portal_domain::password::NewPassword;
+use portal_domain::{PatientId, Principal, Role, UserId};
+use portal_store::{access, codes, patients, users};
+
+/// A code just issued: shown once, stored only as a hash.
+pub struct Invitation {
+    /// The code, grouped for reading (ABCD-EFGH-JKMN-PQRS).
+    pub code: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// The activation form, parsed.
+pub struct Activation {
+    code: ActivationCode,
+    birth_date: BirthDate,
+    email: Email,
+    password: String,
+}
+
+impl Activation {
+    /// Parses the fields; every problem names its field. The password is checked against the
+    /// record's name later, once the code has found the record.
+    pub fn parse(
+        code: &str,
+        birth_date: &str,
+        email: &str,
+        password: &str,
+        today: jiff::civil::Date,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let code = errors.take("code", ActivationCode::parse(code));
+        let birth_date = errors.take("birth_date", BirthDate::parse(birth_date, today));
+        let email = errors.take("email", Email::parse(email));
+        let context: Vec<&str> = email.iter().map(Email::as_str).collect();
+        errors.take("password", NewPassword::parse(password, &context));
+        match (code, birth_date, email) {
+            (Some(code), Some(birth_date), Some(email)) if errors.is_empty() => Ok(Self {
+                code,
+                birth_date,
+                email,
+                password: password.to_string(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Wrong birth dates allowed per code before it stops working.
+const MAX_BIRTH_DATE_FAILURES: i64 = 5;
+
+fn code_not_valid() -> Error {
+    Error::field(
+        "code",
+        "Activation code is not valid. Codes work once and expire after 14 days; \
+         ask the clinic for a new one.",
+    )
+}
+
+impl App {
+    /// Issues an activation code for a patient record (admin, staff or the operator). Earlier
+    /// unused codes for the same record stop working.
+    pub async fn invite(&self, actor: &Actor, patient: PatientId) -> Result<Invitation> {
+        let access = self
+            .authorize_patient(actor, patient, Action::Enrol)
+            .await?;
+        let code = crypto::random_code(16);
+        let now = self.now();
+        let expires_at = now + self.config().activation_ttl;
+        let mut tx = self.store().begin().await?;
+        codes::insert_activation(
+            &mut tx,
+            &crypto::sha256_hex(&code),
+            access.patient(),
+            &actor.principal.actor_id(),
+            now,
+            expires_at,
+        )
+        .await?;
+        let mut event = self.patient_event(actor, &access, AuditAction::Create, "ActivationCode");
+        event.detail = "activation code issued".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(Invitation {
+            code: format_code(&code),
+            expires_at,
+        })
+    }
+
+    /// Creates a patient's account from an activation code and their date of birth.
+    pub async fn activate(&self, form: Activation, context: &RequestContext) -> Result<UserId> {
+        let addr_key = address_key("activate", &context.client_addr);
+        self.check_throttle(&[&addr_key]).await?;
+        let now = self.now();
+        let code_hash = crypto::sha256_hex(form.code.as_str());
+        let found = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            codes::find_activation(&mut conn, &code_hash).await?
+        };
+        let Some(code) = found.filter(|c| {
+            c.used_at.is_none() && c.expires_at > now && c.failed_attempts < MAX_BIRTH_DATE_FAILURES
+        }) else {
+            self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+            return Err(code_not_valid());
+        };
+        let patient = {
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            patients::find_unchecked(&mut conn, code.patient_id)
+                .await?
+                .ok_or_else(code_not_valid)?
+        };
+        if patient.birth_date != form.birth_date.date().to_string() {
+            let mut tx = self.store().begin().await?;
+            codes::count_activation_failure(&mut tx, &code_hash).await?;
+            commit(tx).await?;
+            self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+            return Err(Error::field(
+                "birth_date",
+                "Date of birth does not match the clinic's record for this code.",
+            ));
+        }
+        let name = patient.display_name();
+        let password = NewPassword::parse(&form.password, &[form.email.as_str(), &name])
+            .map_err(|e| Error::field("password", e.to_string()))?;
+        let hash = crypto::hash_password(password.into_inner()).await?;
+        let id = UserId::new_v7(now);
+        let mut tx = self.store().begin().await?;
+        if !codes::use_activation(&mut tx, &code_hash, now).await? {
+            return Err(code_not_valid());
+        }
+        users::insert(
+            &mut tx,
+            &users::NewUser {
+                id,
+                email: form.email.as_str(),
+                name: &name,
+                role: Role::Patient,
+                password_hash: &hash,
+                patient_id: Some(patient.id),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            portal_store::Error::Conflict(_) => Error::field(
+                "email",
+                "E-mail is already in use, or this record already has an account. \
+                 Sign in, or reset your password.",
+            ),
+            other => other.into(),
+        })?;
+        let actor = Actor {
+            principal: Principal::User {
+                id,
+                role: Role::Patient,
+                own_patient: Some(patient.id),
+            },
+            context: context.clone(),
+        };
+        let mut event = self.event(&actor, AuditAction::Create, "Account", Outcome::Success);
+        event.patient_id = Some(patient.id.to_string());
+        event.on_behalf_of = "own-record".into();
+        event.resource_id = Some(id.to_string());
+        event.detail = "account activated with activation code".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.clear_throttle(&addr_key).await?;
+        Ok(id)
+    }
+
+    /// Asks the policy whether `actor` may do `action` on `patient`'s data. A refusal is written
+    /// to the audit trail and answered exactly like a missing record.
+    pub async fn authorize_patient(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<portal_domain::PatientAccess> {
+        let now = self.now();
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        let exists = patients::find_unchecked(&mut conn, patient)
+            .await?
+            .is_some();
+        let facts = match (&actor.principal, exists) {
+            (Principal::User { id, .. }, true) => access::facts(&mut conn, *id, patient).await?,
+            _ => Default::default(),
+        };
+        drop(conn);
+        let decision = if exists {
+            authorize(&actor.principal, patient, action, &facts, now).ok()
+        } else {
+            None
+        };
+        match decision {
+            Some(access) => Ok(access),
+            None => {
+                let mut event = self.event(actor, AuditAction::Read, "Patient", Outcome::Denied);
+                event.patient_id = Some(patient.to_string());
+                event.detail = format!(
+                    "refused {}{}",
+                    action.as_str(),
+                    if exists { "" } else { " (no such record)" }
+                );
+                self.audit_alone(&event).await?;
+                Err(Error::NotFound)
+            }
+        }
+    }
+
+    /// An audit event about one patient's data under an access decision.
+    pub(crate) fn patient_event(
+        &self,
+        actor: &Actor,
+        access: &portal_domain::PatientAccess,
+        action: AuditAction,
+        resource_type: &str,
+    ) -> portal_domain::audit::AuditEvent {
+        let mut event = self.event(actor, action, resource_type, Outcome::Success);
+        event.patient_id = Some(access.patient().to_string());
+        event.on_behalf_of = access.basis().as_str().into();
+        event.break_glass = access.is_break_glass();
+        event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_form_names_each_bad_field() {
+        let today = jiff::civil::date(2026, 11, 26);
+        let errors = Activation::parse("x", "31/12/1990", "nope", "short", today)
+            .err()
+            .expect("errors");
+        for field in ["code", "birth_date", "email", "password"] {
+            assert!(errors.get(field).is_some(), "{field}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! E-mail delivery: a background worker drains the outbox through SMTP, or (in demo mode and
+//! when no SMTP server is configured) writes each message as an `.eml` file in a folder.
+
+use crate::{App, Result};
+use jiff::SignedDuration;
+use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use portal_store::outbox::{self, OutboxMessage};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where e-mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    /// Written as files into this folder.
+    Directory(PathBuf),
+    /// Sent through an SMTP server.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Directory(dir) => write!(f, "Directory({})", dir.display()),
+            Transport::Smtp(_) => f.write_str("Smtp(***)"),
+        }
+    }
+}
+
+impl Transport {
+    /// An SMTP transport from a URL such as `smtps://user:pass@mail.example.org` or
+    /// `smtp://127.0.0.1:25`.
+    pub fn smtp(url: &str) -> Result<Self> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| crate::Error::Internal(format!("bad SMTP URL: {e}")))?
+            .build();
+        Ok(Transport::Smtp(transport))
+    }
+}
+
+/// How long a claimed message stays with one worker before another may retry it.
+const CLAIM_FOR: SignedDuration = SignedDuration::from_mins(2);
+
+fn backoff(attempts: i64) -> SignedDuration {
+    let secs = 30_i64.saturating_mul(1 << attempts.clamp(0, 7));
+    SignedDuration::from_secs(secs.min(3600))
+}
+
+fn build(from: &Mailbox, msg: &OutboxMessage) -> std::result::Result<Message, String> {
+    let to: Mailbox = msg
+        .recipient
+        .parse()
+        .map_err(|e| format!("bad recipient: {e}"))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(msg.subject.clone())
+        .header(ContentType::TEXT_PLAIN)
+        .body(msg.body.clone())
+        .map_err(|e| format!("cannot build message: {e}"))
+}
+
+async fn deliver(
+    transport: &Transport,
+    from: &Mailbox,
+    msg: &OutboxMessage,
+) -> std::result::Result<(), String> {
+    let email = build(from, msg)?;
+    match transport {
+        Transport::Directory(dir) => {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| format!("cannot create mail folder: {e}"))?;
+            let path = dir.join(format!("{}.eml", msg.id));
+            tokio::fs::write(&path, email.formatted())
+                .await
+                .map_err(|e| format!("cannot write mail file: {e}"))
+        }
+        Transport::Smtp(smtp) => smtp
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}")),
+    }
+}
+
+impl App {
+    /// Delivers every message that is due; returns how many went.
+    pub async fn drain_outbox(&self, transport: &Transport, from: &Mailbox) -> Result<usize> {
+        let mut sent = 0;
+        loop {
+            let now = self.now();
+            let claimed = {
+                let mut conn = self
+                    .store()
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(portal_store::Error::from)?;
+                outbox::claim(&mut conn, self.store().backend(), now, now + CLAIM_FOR).await?
+            };
+            let Some(msg) = claimed else {
+                return Ok(sent);
+            };
+            let result = deliver(transport, from, &msg).await;
+            let mut conn = self
+                .store()
+                .pool()
+                .acquire()
+                .await
+                .map_err(portal_store::Error::from)?;
+            match result {
+                Ok(()) => {
+                    outbox::mark_sent(&mut conn, &msg.id, self.now()).await?;
+                    self.metrics().mail_sent.inc();
+                    sent += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(message_id = %msg.id, kind = %msg.kind, attempts = msg.attempts, %error, "e-mail delivery failed; will retry");
+                    self.metrics().mail_failures.inc();
+                    let retry = self.now() + backoff(msg.attempts);
+                    outbox::mark_failed(&mut conn, &msg.id, &error, retry).await?;
+                }
+            }
+        }
+    }
+
+    /// Runs until `shutdown` fires: drains the outbox when woken by a new message and every
+    /// few seconds (messages written by other portal processes, retries).
+    pub async fn run_mail_worker(
+        &self,
+        transport: Transport,
+        from: Mailbox,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if let Err(e) = self.drain_outbox(&transport, &from).await {
+                tracing::error!(error = %e, "outbox worker failed; will try again");
+            }
+            tokio::select! {
+                _ = self.mail_wakeup().notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_an_hour() {
+        assert_eq!(backoff(0), SignedDuration::from_secs(30));
+        assert_eq!(backoff(1), SignedDuration::from_secs(60));
+        assert_eq!(backoff(50), SignedDuration::from_secs(3600));
+    }
+}
