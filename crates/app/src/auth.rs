@@ -384,6 +384,20 @@ impl App {
         })
     }
 
+    /// The enrolment page again for a secret already shown (after a mistyped code), so the
+    /// person does not have to scan a new QR code; `None` if the sealed secret is not valid.
+    pub fn enrolment_from_sealed(&self, current: &CurrentUser, sealed: &str) -> Option<Enrolment> {
+        let secret = self
+            .key()
+            .open(ENROL_PURPOSE, current.id.to_string().as_bytes(), sealed)?;
+        let uri = totp::provisioning_uri(&secret, &self.config().clinic_name, &current.email);
+        Some(Enrolment {
+            sealed_secret: sealed.to_string(),
+            qr_svg: totp::qr_svg(&uri)?,
+            manual_key: totp::manual_key(&secret),
+        })
+    }
+
     /// Finishes enrolment with a code from the app. From the account page (a full session) the
     /// current password is asked again. Returns the ten recovery codes (shown once) and, when
     /// enrolment was part of sign-in, the new full session.
@@ -520,6 +534,17 @@ impl App {
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
         Ok(ended)
+    }
+
+    /// How many unused recovery codes the account has.
+    pub async fn recovery_codes_left(&self, current: &CurrentUser) -> Result<i64> {
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(users::recovery_codes_left(&mut conn, current.id).await?)
     }
 
     /// Deletes timed-out sessions (housekeeping).

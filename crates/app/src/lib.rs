@@ -249,3 +249,29 @@ pub(crate) async fn commit(tx: portal_store::Tx) -> Result<()> {
     tx.commit().await.map_err(portal_store::Error::from)?;
     Ok(())
 }
+
+/// Records the store hands back that pages show as they are.
+pub mod types {
+    pub use portal_store::audit::{NamedEvent, Verdict};
+    pub use portal_store::patients::PatientRow;
+    pub use portal_store::sessions::SessionRow;
+    pub use portal_store::users::UserRow;
+}
+
+impl App {
+    /// How many e-mails wait in the outbox (for /metrics).
+    pub async fn outbox_pending(&self) -> Result<i64> {
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(portal_store::outbox::pending(&mut conn).await?)
+    }
+
+    /// Whether the database answers (for /readyz).
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.store().ping().await?)
+    }
+}

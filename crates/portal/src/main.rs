@@ -1,1 +1,283 @@
-fn main() {}
+//! `portal`: serve the patient portal, run its demo, and administer it from the command line.
+
+use clap::{Parser, Subcommand};
+use portal::settings::Settings;
+use portal::{StartError, build_app, open_store, serve};
+use portal_app::accounts::NewStaffAccount;
+use portal_app::{Actor, Clock, SystemClock};
+use portal_domain::PatientId;
+use portal_store::audit::Verdict;
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Patient Portal: a secure portal where patients see their health record and talk to their
+/// care team. Every flag can also be set with the PORTAL_* environment variable shown.
+#[derive(Parser)]
+#[command(name = "portal", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Start a fresh demo: a new SQLite database with demo patients and one account of each
+    /// role, then serve. The sign-ins are printed and written to demo-accounts.json.
+    Demo {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print a one-time activation code for a patient record.
+    Invite {
+        /// The patient record's id.
+        #[arg(long)]
+        patient: String,
+    },
+    /// Work with the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a clinic account. The password is read from standard input (never a flag).
+    Create {
+        /// admin, clinician or staff.
+        #[arg(long)]
+        role: String,
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every event of the hash chain and its signed head; exit 1 and name the first bad
+    /// event if anything was changed, removed, reordered or cut off.
+    Verify,
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, StartError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut settings = cli.settings;
+    match cli.command {
+        Command::Migrate => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            store.close().await;
+            println!("The database is up to date.");
+        }
+        Command::Serve { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            tracing::info!(address = %listener.local_addr()?, "portal listening");
+            serve(&settings, app, listener, shutdown_signal().await).await?;
+        }
+        Command::Demo { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let address = listener.local_addr()?;
+            if settings.public_url == "http://127.0.0.1:8080" {
+                settings.public_url = format!("http://{address}");
+            }
+            std::fs::create_dir_all(&settings.data_dir)?;
+            if settings.database.is_none() {
+                // A fresh demo database each time; other data in the folder is left alone.
+                for name in ["demo.db", "demo.db-wal", "demo.db-shm"] {
+                    let path = settings.data_dir.join(name);
+                    if path.exists() {
+                        std::fs::remove_file(path)?;
+                    }
+                }
+                let url = format!("sqlite://{}", settings.data_dir.join("demo.db").display());
+                settings.database = Some(
+                    url.parse()
+                        .map_err(|_| StartError::Config("database".into()))?,
+                );
+            }
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            if !app.list_accounts(&Actor::operator()).await?.is_empty() {
+                return Err(StartError::Config(
+                    "the demo needs an empty database; this one already has accounts".into(),
+                ));
+            }
+            let demo = app.seed_demo().await?;
+            let json = serde_json::to_string_pretty(&demo)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            let accounts_file = settings.data_dir.join("demo-accounts.json");
+            std::fs::write(&accounts_file, json)?;
+            println!("Patient Portal demo is running at {}", settings.public_url);
+            println!();
+            for a in &demo.accounts {
+                println!(
+                    "  {:<10} {:<28} password {}",
+                    a.role.as_str(),
+                    a.email,
+                    a.password
+                );
+                println!("             sees {}", a.sees);
+            }
+            println!();
+            println!(
+                "Every demo account signs in with a second step: the authenticator secrets are in {}.",
+                accounts_file.display()
+            );
+            println!(
+                "To try activation: code {} with date of birth {} ({}).",
+                demo.activation.code, demo.activation.birth_date, demo.activation.patient
+            );
+            println!(
+                "E-mails (password resets) are written to {}.",
+                settings.data_dir.join("mail").display()
+            );
+            println!("Press Ctrl-C to stop.");
+            serve(&settings, app, listener, shutdown_signal().await).await?;
+        }
+        Command::User {
+            command: UserCommand::Create { role, email, name },
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            // A trailing newline from `echo` or a terminal is not part of the password.
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let new = match NewStaffAccount::parse(&email, &name, &role, password) {
+                Ok(new) => new,
+                Err(errors) => {
+                    for (field, message) in errors.iter() {
+                        eprintln!("{field}: {message}");
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app.create_staff_account(&Actor::operator(), new).await {
+                Ok(id) => println!(
+                    "Created {role} account {id}. It sets up its authenticator app at first sign-in."
+                ),
+                Err(portal_app::Error::Invalid(errors)) => {
+                    eprintln!("{errors}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Invite { patient } => {
+            let Ok(patient) = patient.parse::<PatientId>() else {
+                eprintln!("patient: must be a patient record id (a UUID)");
+                return Ok(ExitCode::from(2));
+            };
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app.invite(&Actor::operator(), patient).await {
+                Ok(invitation) => {
+                    println!("{}", invitation.code);
+                    eprintln!(
+                        "Single use, together with the patient's date of birth, until {} UTC.",
+                        invitation.expires_at.strftime("%Y-%m-%d %H:%M")
+                    );
+                }
+                Err(portal_app::Error::NotFound) => {
+                    eprintln!("patient: no patient record has this id");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app.verify_audit_trail(&Actor::operator()).await? {
+                Verdict::Intact { events } => {
+                    println!("The audit trail is intact ({events} events).")
+                }
+                Verdict::Broken { seq, problem } => {
+                    println!("The audit trail is damaged: first bad event {seq}: {problem}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.settings);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,45 @@
-//! placeholder
+//! The HTTP face of the portal: routes, pages, extractors and error mapping.
+//!
+//! Handlers are thin: they parse the request into typed input, call one `portal_app` service and
+//! render a page. Every route is declared in [`routes`], so tests can enumerate them.
+
+pub mod error;
+pub mod layout;
+pub mod pages;
+pub mod routes;
+pub mod security;
+pub mod session;
+
+use portal_app::App;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The application services.
+    pub app: App,
+    /// Whether the portal is reached over TLS (secure cookies with the `__Host-` prefix, HSTS).
+    pub tls: bool,
+    /// Whether to take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    /// The session cookie's name.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.tls {
+            "__Host-portal_session"
+        } else {
+            "portal_session"
+        }
+    }
+    /// The anonymous forms' CSRF cookie's name.
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.tls {
+            "__Host-portal_csrf"
+        } else {
+            "portal_csrf"
+        }
+    }
+}
+
+pub use routes::router;

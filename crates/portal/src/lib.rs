@@ -1,0 +1,104 @@
+//! Start-up and shutdown of the portal, shared by the `portal` command and the integration tests.
+
+pub mod settings;
+
+use portal_app::mail::Transport;
+use portal_app::{App, Clock, SecretKey};
+use portal_store::Store;
+use portal_web::AppState;
+use settings::Settings;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What can stop the portal from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] portal_store::Error),
+    /// The application could not be set up.
+    #[error("{0}")]
+    App(#[from] portal_app::Error),
+    /// A file or socket failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A setting is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Opens the database (creating the data directory for SQLite) and applies migrations.
+pub async fn open_store(settings: &Settings, clock: &dyn Clock) -> Result<Store, StartError> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let url = settings.database_url();
+    let store = Store::connect(&url, settings.max_connections).await?;
+    store.migrate(clock.now()).await?;
+    Ok(store)
+}
+
+/// The secret key: `PORTAL_SECRET_KEY`, or `secret.key` in the data directory.
+pub fn secret_key(settings: &Settings) -> Result<SecretKey, StartError> {
+    match &settings.secret_key {
+        Some(hex) => Ok(SecretKey::from_hex(hex.expose())?),
+        None => Ok(SecretKey::load_or_create(&settings.data_dir)?),
+    }
+}
+
+/// Builds the application on an open store.
+pub async fn build_app(
+    settings: &Settings,
+    store: Store,
+    clock: Arc<dyn Clock>,
+) -> Result<App, StartError> {
+    let key = secret_key(settings)?;
+    Ok(App::new(store, clock, settings.app_config(), key).await?)
+}
+
+/// Where e-mail goes: SMTP when configured, otherwise `.eml` files under the data directory.
+pub fn mail_transport(settings: &Settings) -> Result<Transport, StartError> {
+    match &settings.smtp_url {
+        Some(url) => Ok(Transport::smtp(url.expose())?),
+        None => Ok(Transport::Directory(settings.data_dir.join("mail"))),
+    }
+}
+
+/// Serves the portal on `listener` until `shutdown` turns true; runs the outbox worker beside it.
+pub async fn serve(
+    settings: &Settings,
+    app: App,
+    listener: TcpListener,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    let transport = mail_transport(settings)?;
+    let from = settings
+        .mail_from
+        .parse()
+        .map_err(|e| StartError::Config(format!("--mail-from: {e}")))?;
+    let worker_app = app.clone();
+    let worker_shutdown = shutdown.clone();
+    let worker = tokio::spawn(async move {
+        worker_app
+            .run_mail_worker(transport, from, worker_shutdown)
+            .await;
+    });
+    let state = AppState {
+        app,
+        tls: settings.public_url.starts_with("https://"),
+        trust_forwarded_for: settings.trust_forwarded_for,
+    };
+    let router = portal_web::router(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await?;
+    let _ = worker.await;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Configuration: defaults, then `PORTAL_*` environment variables, then command-line flags.
+
+use clap::Args;
+use jiff::SignedDuration;
+use std::path::PathBuf;
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Settings shared by every command.
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// Folder for the SQLite database, the secret key and (without SMTP) outgoing e-mail.
+    #[arg(
+        long,
+        env = "PORTAL_DATA_DIR",
+        default_value = "./portal-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. Default: portal.db in the data directory.
+    #[arg(long, env = "PORTAL_DATABASE", global = true)]
+    pub database: Option<Secret>,
+    /// Most database connections this process opens.
+    #[arg(
+        long,
+        env = "PORTAL_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_connections: u32,
+    /// 64 hex digits; every portal process sharing a database needs the same key.
+    /// Default: generated once into secret.key in the data directory.
+    #[arg(long, env = "PORTAL_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<Secret>,
+    /// The address people use to reach the portal (used in e-mailed links; https:// turns on
+    /// secure cookies and HSTS).
+    #[arg(
+        long,
+        env = "PORTAL_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_url: String,
+    /// The clinic's name, shown in the authenticator app and e-mails.
+    #[arg(
+        long,
+        env = "PORTAL_CLINIC_NAME",
+        default_value = "Patient Portal",
+        global = true
+    )]
+    pub clinic_name: String,
+    /// SMTP server for e-mail, e.g. smtps://user:pass@mail.example.org. Without it, e-mails are
+    /// written as .eml files to the data directory's mail folder.
+    #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of e-mails.
+    #[arg(
+        long,
+        env = "PORTAL_MAIL_FROM",
+        default_value = "Patient Portal <no-reply@portal.invalid>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// Minutes without activity after which a session ends.
+    #[arg(
+        long,
+        env = "PORTAL_IDLE_TIMEOUT_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
+    pub idle_timeout_minutes: i64,
+    /// Hours after sign-in after which a session ends whatever happens.
+    #[arg(
+        long,
+        env = "PORTAL_ABSOLUTE_TIMEOUT_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub absolute_timeout_hours: i64,
+    /// Days an activation code works.
+    #[arg(
+        long,
+        env = "PORTAL_ACTIVATION_DAYS",
+        default_value_t = 14,
+        global = true
+    )]
+    pub activation_days: i64,
+    /// Require patients to use a second factor too (clinic accounts always must).
+    #[arg(long, env = "PORTAL_REQUIRE_PATIENT_SECOND_FACTOR", global = true)]
+    pub require_patient_second_factor: bool,
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: bool,
+    /// Log format: "text" or "json".
+    #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database.as_ref().map(|_| "***"))
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("portal.db").display()),
+        }
+    }
+
+    /// The settings the use cases need.
+    pub fn app_config(&self) -> portal_app::Config {
+        portal_app::Config {
+            idle_timeout: SignedDuration::from_mins(self.idle_timeout_minutes.max(1)),
+            absolute_timeout: SignedDuration::from_hours(self.absolute_timeout_hours.max(1)),
+            activation_ttl: SignedDuration::from_hours(self.activation_days.max(1) * 24),
+            reset_ttl: SignedDuration::from_mins(30),
+            require_patient_second_factor: self.require_patient_second_factor,
+            public_url: self.public_url.trim_end_matches('/').to_string(),
+            clinic_name: self.clinic_name.clone(),
+        }
+    }
+}

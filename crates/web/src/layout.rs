@@ -1,0 +1,187 @@
+//! The page shell: title, navigation for each role, the CSRF token for forms.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use portal_app::auth::{CurrentUser, Stage};
+use portal_domain::{PatientId, Role};
+
+/// One navigation link.
+#[derive(Clone, Debug)]
+pub struct NavItem {
+    /// The link text.
+    pub label: &'static str,
+    /// Where it goes.
+    pub href: String,
+    /// Whether it is the page being shown.
+    pub current: bool,
+}
+
+/// Which navigation entry a page belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nav {
+    /// Patient home.
+    Home,
+    /// The health record.
+    Record,
+    /// Messages.
+    Messages,
+    /// Appointments.
+    Appointments,
+    /// Medications.
+    Medications,
+    /// The account page.
+    Account,
+    /// The in-basket.
+    InBasket,
+    /// The patient list.
+    Patients,
+    /// The schedule.
+    Schedule,
+    /// Users (admin).
+    Users,
+    /// The audit trail (admin).
+    Audit,
+    /// None highlighted.
+    None,
+}
+
+/// What the shell of every page needs.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The page's title (also the `<h1>`).
+    pub title: String,
+    /// The signed-in person's name.
+    pub user_name: Option<String>,
+    /// Their role, in words.
+    pub role_label: &'static str,
+    /// The navigation.
+    pub nav: Vec<NavItem>,
+    /// The CSRF token for this page's forms.
+    pub csrf: String,
+}
+
+impl Page {
+    /// A page for someone not signed in (forms carry the anonymous CSRF token).
+    pub fn anonymous(title: &str) -> Self {
+        Self {
+            title: title.to_string(),
+            user_name: None,
+            role_label: "",
+            nav: Vec::new(),
+            csrf: String::new(),
+        }
+    }
+
+    /// An anonymous page whose forms carry `csrf`.
+    pub fn anonymous_form(title: &str, csrf: &str) -> Self {
+        let mut page = Self::anonymous(title);
+        page.csrf = csrf.to_string();
+        page
+    }
+
+    /// A page for a signed-in user; `patient` is the record a patient-side account is viewing.
+    pub fn signed_in(
+        title: &str,
+        user: &CurrentUser,
+        active: Nav,
+        patient: Option<PatientId>,
+    ) -> Self {
+        let nav = if user.stage == Stage::Full {
+            nav_for(user, active, patient)
+        } else {
+            Vec::new()
+        };
+        Self {
+            title: title.to_string(),
+            user_name: Some(user.name.clone()),
+            role_label: user.role.label(),
+            nav,
+            csrf: user.csrf_token().to_string(),
+        }
+    }
+}
+
+fn item(label: &'static str, href: String, this: Nav, active: Nav) -> NavItem {
+    NavItem {
+        label,
+        href,
+        current: this == active,
+    }
+}
+
+fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<NavItem> {
+    let account = item("Account", "/account".into(), Nav::Account, active);
+    match user.role {
+        Role::Patient => {
+            let mut items = Vec::new();
+            if let Some(p) = patient.or(user.patient_id) {
+                items.push(item("Home", format!("/patients/{p}"), Nav::Home, active));
+                items.push(item(
+                    "Health record",
+                    format!("/patients/{p}/record"),
+                    Nav::Record,
+                    active,
+                ));
+                items.push(item(
+                    "Messages",
+                    format!("/patients/{p}/messages"),
+                    Nav::Messages,
+                    active,
+                ));
+                items.push(item(
+                    "Appointments",
+                    format!("/patients/{p}/appointments"),
+                    Nav::Appointments,
+                    active,
+                ));
+                items.push(item(
+                    "Medications",
+                    format!("/patients/{p}/medications"),
+                    Nav::Medications,
+                    active,
+                ));
+            } else {
+                items.push(item("Home", "/".into(), Nav::Home, active));
+            }
+            items.push(account);
+            items
+        }
+        Role::Clinician | Role::Staff => vec![
+            item("In-basket", "/inbasket".into(), Nav::InBasket, active),
+            item("Patients", "/patients".into(), Nav::Patients, active),
+            item("Schedule", "/schedule".into(), Nav::Schedule, active),
+            account,
+        ],
+        Role::Admin => vec![
+            item("Users", "/admin/users".into(), Nav::Users, active),
+            item("Audit", "/admin/audit".into(), Nav::Audit, active),
+            item("Patients", "/patients".into(), Nav::Patients, active),
+            account,
+        ],
+    }
+}
+
+/// Renders a template into an HTML response; a template failure is a 500 with a plain message.
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown. Please try again.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Renders with a status other than 200 (e.g. 422 for a form with errors).
+pub fn render_status<T: Template>(status: StatusCode, template: &T) -> Response {
+    let mut response = render(template);
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = status;
+    }
+    response
+}

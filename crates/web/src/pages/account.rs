@@ -1,0 +1,220 @@
+//! The account page: password, second factor, sessions, and the way to one's access history.
+
+use crate::AppState;
+use crate::error::PageResult;
+use crate::layout::{Nav, Page, render, render_status};
+use crate::pages::auth::{EnrolForm, RecoveryCodesPage, enrol_page};
+use crate::pages::patient::minute;
+use crate::security::Ctx;
+use crate::session::SignedIn;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use portal_app::Error;
+use portal_app::auth::CurrentUser;
+use portal_app::types::PatientRow;
+use portal_domain::fields::FieldErrors;
+use serde::Deserialize;
+
+/// One row of the sessions table.
+pub struct SessionLine {
+    started: String,
+    last_seen: String,
+    browser: String,
+    address: String,
+    this_one: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    page: Page,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    has_second_factor: bool,
+    recovery_left: i64,
+    sessions: Vec<SessionLine>,
+    records: Vec<PatientRow>,
+}
+
+/// A short name for a browser from its user agent.
+fn browser_name(ua: &str) -> String {
+    let name = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/"]
+        .iter()
+        .find(|marker| ua.contains(*marker))
+        .map(|m| m.trim_end_matches('/').replace("Edg", "Edge"));
+    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"]
+        .iter()
+        .find(|marker| ua.contains(*marker));
+    match (name, os) {
+        (Some(n), Some(o)) => format!("{n} on {o}"),
+        (Some(n), None) => n,
+        _ if ua.is_empty() => "Unknown".into(),
+        _ => ua.chars().take(40).collect(),
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> PageResult {
+    let sessions = state
+        .app
+        .active_sessions(user)
+        .await?
+        .into_iter()
+        .map(|s| SessionLine {
+            started: minute(s.created_at),
+            last_seen: minute(s.last_seen_at),
+            browser: browser_name(&s.user_agent),
+            address: s.client_addr,
+            this_one: s.id == user.session.id,
+        })
+        .collect();
+    let records = state.app.my_patients(&user.actor(ctx)).await?;
+    let recovery_left = state.app.recovery_codes_left(user).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        status,
+        &AccountPage {
+            page: Page::signed_in("Account", user, Nav::Account, None),
+            notice,
+            errors,
+            has_second_factor: user.has_second_factor,
+            recovery_left,
+            sessions,
+            records,
+        },
+    ))
+}
+
+/// The `?done=` key after a change.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// GET /account
+pub async fn show(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let notice = match done.done.as_deref() {
+        Some("password") => Some("Your password was changed. Your other sessions were signed out."),
+        Some("sessions") => Some("You were signed out everywhere else."),
+        _ => None,
+    };
+    account_page(&state, &user, ctx, FieldErrors::new(), notice).await
+}
+
+/// The change-password form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// POST /account/password
+pub async fn change_password(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
+    match state
+        .app
+        .change_password(&user, &form.current_password, &form.new_password, &ctx)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(Error::Invalid(errors)) => account_page(&state, &user, ctx, errors, None).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /account/sessions/end-others
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+) -> PageResult {
+    state.app.sign_out_everywhere_else(&user, &ctx).await?;
+    Ok(Redirect::to("/account?done=sessions").into_response())
+}
+
+/// GET /account/second-factor
+pub async fn second_factor_form(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+) -> PageResult {
+    enrol_page(
+        &state,
+        &user,
+        FieldErrors::new(),
+        "/account/second-factor",
+        None,
+    )
+}
+
+/// POST /account/second-factor
+pub async fn second_factor(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<EnrolForm>,
+) -> PageResult {
+    match state
+        .app
+        .finish_enrolment(
+            &user,
+            &form.secret,
+            &form.code,
+            Some(&form.current_password),
+            &ctx,
+        )
+        .await
+    {
+        Ok((codes, _)) => Ok(render(&RecoveryCodesPage {
+            page: Page::signed_in("Save your recovery codes", &user, Nav::Account, None),
+            codes,
+            next: "/account",
+        })),
+        Err(Error::Invalid(errors)) => enrol_page(
+            &state,
+            &user,
+            errors,
+            "/account/second-factor",
+            Some(form.secret),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_get_short_names() {
+        assert_eq!(
+            browser_name(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+            ),
+            "Chrome on Linux"
+        );
+        assert_eq!(browser_name(""), "Unknown");
+    }
+}

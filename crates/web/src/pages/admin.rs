@@ -1,0 +1,289 @@
+//! Administration: accounts and the audit trail.
+
+use crate::AppState;
+use crate::error::PageResult;
+use crate::layout::{Nav, Page, render, render_status};
+use crate::pages::patient::minute;
+use crate::security::Ctx;
+use crate::session::SignedIn;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use portal_app::Error;
+use portal_app::accounts::NewStaffAccount;
+use portal_app::audit_trail::AuditFilter;
+use portal_app::auth::CurrentUser;
+use portal_app::types::Verdict;
+use portal_domain::UserId;
+use portal_domain::fields::FieldErrors;
+use portal_domain::user::AccountStatus;
+use serde::Deserialize;
+
+/// One row of the users table.
+pub struct UserLine {
+    id: UserId,
+    name: String,
+    email: String,
+    role: &'static str,
+    has_second_factor: bool,
+    active: bool,
+    is_me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    page: Page,
+    notice: Option<&'static str>,
+    users: Vec<UserLine>,
+    errors: FieldErrors,
+    form_name: String,
+    form_email: String,
+    form_role: String,
+}
+
+async fn users_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+    form: Option<&NewUserForm>,
+) -> PageResult {
+    let users = state
+        .app
+        .list_accounts(&user.actor(ctx))
+        .await?
+        .into_iter()
+        .map(|u| UserLine {
+            is_me: u.id == user.id,
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            role: u.role.label(),
+            has_second_factor: u.totp_secret_enc.is_some(),
+            active: u.status == AccountStatus::Active,
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        status,
+        &UsersPage {
+            page: Page::signed_in("Users", user, Nav::Users, None),
+            notice,
+            users,
+            errors,
+            form_name: form.map(|f| f.name.clone()).unwrap_or_default(),
+            form_email: form.map(|f| f.email.clone()).unwrap_or_default(),
+            form_role: form
+                .map(|f| f.role.clone())
+                .unwrap_or_else(|| "clinician".into()),
+        },
+    ))
+}
+
+/// The `?done=` key after a change.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// GET /admin/users
+pub async fn users(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let notice = match done.done.as_deref() {
+        Some("created") => Some("The account was added."),
+        Some("status") => Some("The account's status was changed."),
+        _ => None,
+    };
+    users_page(&state, &user, ctx, FieldErrors::new(), notice, None).await
+}
+
+/// The new-account form.
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// POST /admin/users
+pub async fn create_user(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<NewUserForm>,
+) -> PageResult {
+    let actor = user.actor(ctx.clone());
+    // Only an admin may get as far as seeing field errors.
+    portal_domain::access::authorize_clinic(
+        &actor.principal,
+        portal_domain::access::ClinicAction::ManageUsers,
+    )
+    .map_err(|_| Error::Forbidden)?;
+    let result = match NewStaffAccount::parse(&form.email, &form.name, &form.role, &form.password) {
+        Ok(new) => state
+            .app
+            .create_staff_account(&actor, new)
+            .await
+            .map(|_| ()),
+        Err(errors) => Err(Error::Invalid(errors)),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/users?done=created").into_response()),
+        Err(Error::Invalid(errors)) => {
+            users_page(&state, &user, ctx, errors, None, Some(&form)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The enable/disable form.
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+/// POST /admin/users/{id}/status
+pub async fn set_status(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path(id): Path<UserId>,
+    Form(form): Form<StatusForm>,
+) -> PageResult {
+    let status = match form.status.as_str() {
+        "active" => AccountStatus::Active,
+        "disabled" => AccountStatus::Disabled,
+        _ => return Err(Error::field("status", "Status must be active or disabled.").into()),
+    };
+    state
+        .app
+        .set_account_status(&user.actor(ctx), id, status)
+        .await?;
+    Ok(Redirect::to("/admin/users?done=status").into_response())
+}
+
+/// One row of the audit table.
+pub struct EventLine {
+    seq: i64,
+    when: String,
+    who: String,
+    action: String,
+    resource: String,
+    patient: String,
+    outcome: &'static str,
+    address: String,
+    flagged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    page: Page,
+    verdict: Option<String>,
+    events: Vec<EventLine>,
+    older: Option<i64>,
+}
+
+/// Filters and paging of the audit page.
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    before: Option<i64>,
+}
+
+async fn audit_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    before: Option<i64>,
+    verdict: Option<String>,
+) -> PageResult {
+    let filter = AuditFilter {
+        before,
+        ..Default::default()
+    };
+    let events = state.app.audit_events(&user.actor(ctx), &filter).await?;
+    let older = (events.len() == 100)
+        .then(|| events.last().map(|e| e.stored.seq))
+        .flatten();
+    let events = events
+        .into_iter()
+        .map(|named| {
+            let e = named.stored.event;
+            EventLine {
+                seq: named.stored.seq,
+                when: e.at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                who: match named.actor_name {
+                    Some(name) => format!("{name} ({})", e.actor_role),
+                    None if e.actor_id.is_empty() => format!("unknown ({})", e.actor_role),
+                    None => format!("{} ({})", e.actor_id, e.actor_role),
+                },
+                action: if e.detail.is_empty() {
+                    e.action.as_str().to_string()
+                } else {
+                    format!("{}: {}", e.action.as_str(), e.detail)
+                },
+                resource: e.resource_type,
+                patient: e.patient_id.unwrap_or_default(),
+                outcome: e.outcome.as_str(),
+                address: e.context.client_addr,
+                flagged: e.break_glass,
+            }
+        })
+        .collect();
+    Ok(render(&AuditPage {
+        page: Page::signed_in("Audit trail", user, Nav::Audit, None),
+        verdict,
+        events,
+        older,
+    }))
+}
+
+/// GET /admin/audit
+pub async fn audit(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Query(query): Query<AuditQuery>,
+) -> PageResult {
+    audit_page(&state, &user, ctx, query.before, None).await
+}
+
+/// POST /admin/audit/verify
+pub async fn verify(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+) -> PageResult {
+    let verdict = match state
+        .app
+        .verify_audit_trail(&user.actor(ctx.clone()))
+        .await?
+    {
+        Verdict::Intact { events } => format!(
+            "The audit trail is intact: {events} events checked at {}.",
+            minute(state.app.now())
+        ),
+        Verdict::Broken { seq, problem } => {
+            format!("The audit trail is damaged at event {seq}: {problem}.")
+        }
+    };
+    audit_page(&state, &user, ctx, None, Some(verdict)).await
+}

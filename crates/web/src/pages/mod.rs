@@ -1,0 +1,8 @@
+//! Page handlers, one module per area.
+
+pub mod account;
+pub mod admin;
+pub mod auth;
+pub mod clinic;
+pub mod ops;
+pub mod patient;

@@ -1,0 +1,299 @@
+//! A patient's chart pages, for the patient, a proxy, and the clinic.
+
+use crate::AppState;
+use crate::error::PageResult;
+use crate::layout::{Nav, Page, render};
+use crate::security::Ctx;
+use crate::session::SignedIn;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use portal_app::chart::{ChartView, Section};
+use portal_app::types::PatientRow;
+use portal_domain::access::{AccessBasis, ProxyScope};
+use portal_domain::audit::AuditAction;
+use portal_domain::{PatientId, Role};
+
+/// The words under the patient's name that say on what basis the viewer sees the record.
+fn basis_words(view: &ChartView) -> Option<&'static str> {
+    match view.access.basis() {
+        AccessBasis::OwnRecord => None,
+        AccessBasis::Proxy(ProxyScope::Full) => Some("You are viewing this record as a proxy."),
+        AccessBasis::Proxy(ProxyScope::NonClinical) => {
+            Some("You are viewing this record as a proxy for appointments and messages.")
+        }
+        AccessBasis::CareTeam => Some("On your care team."),
+        AccessBasis::BreakGlass => {
+            Some("Emergency (break-glass) access: every view is flagged for review.")
+        }
+        AccessBasis::ClinicStaff | AccessBasis::Administration | AccessBasis::Operator => {
+            Some("Front-desk view: no clinical information.")
+        }
+        AccessBasis::SystemClient => None,
+    }
+}
+
+fn nav_of(section: Section) -> Nav {
+    match section {
+        Section::Overview => Nav::Home,
+        Section::HealthRecord => Nav::Record,
+        Section::Medications => Nav::Medications,
+        Section::Messages => Nav::Messages,
+        Section::Appointments => Nav::Appointments,
+        Section::AccessLog => Nav::Account,
+    }
+}
+
+fn page_for(
+    title: &str,
+    user: &portal_app::auth::CurrentUser,
+    section: Section,
+    patient: PatientId,
+) -> Page {
+    let nav = if user.role == Role::Patient {
+        nav_of(section)
+    } else {
+        Nav::Patients
+    };
+    Page::signed_in(title, user, nav, Some(patient))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    page: Page,
+    patient: PatientRow,
+    basis: Option<&'static str>,
+    others: Vec<PatientRow>,
+    show_clinic_links: bool,
+    can_invite: bool,
+}
+
+/// GET /patients/{id}: the patient's home (for the clinic, the chart's front page).
+pub async fn home(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path(id): Path<PatientId>,
+) -> PageResult {
+    let actor = user.actor(ctx);
+    let view = state
+        .app
+        .open_section(&actor, id, Section::Overview)
+        .await?;
+    let others = state.app.my_patients(&actor).await?;
+    let title = if view.is_own() {
+        format!("Welcome, {}", view.patient.given_name)
+    } else {
+        format!("{} {}", view.patient.given_name, view.patient.family_name)
+    };
+    Ok(render(&HomePage {
+        page: page_for(&title, &user, Section::Overview, id),
+        basis: basis_words(&view),
+        show_clinic_links: user.role == Role::Clinician,
+        can_invite: matches!(user.role, Role::Staff | Role::Admin),
+        patient: view.patient,
+        others,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "section.html")]
+struct SectionPage {
+    page: Page,
+    patient: PatientRow,
+    basis: Option<&'static str>,
+    empty_text: &'static str,
+}
+
+fn section_words(section: Section) -> (&'static str, &'static str) {
+    match section {
+        Section::HealthRecord => (
+            "Health record",
+            "There is nothing in this health record yet. Problems, allergies, test results, immunizations and vital signs will show here once the clinic's records are connected.",
+        ),
+        Section::Medications => (
+            "Medications",
+            "No medications are on record yet. Current and past medications will show here once the clinic's records are connected.",
+        ),
+        Section::Messages => (
+            "Messages",
+            "No messages yet. Secure messaging with the care team is coming soon.",
+        ),
+        Section::Appointments => (
+            "Appointments",
+            "No appointments yet. Booking, cancelling and rescheduling online is coming soon.",
+        ),
+        Section::Overview | Section::AccessLog => ("", ""),
+    }
+}
+
+/// GET /patients/{id}/record, /medications, /messages, /appointments.
+pub async fn section(
+    state: AppState,
+    user: portal_app::auth::CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    id: PatientId,
+    section: Section,
+) -> PageResult {
+    let view = state
+        .app
+        .open_section(&user.actor(ctx), id, section)
+        .await?;
+    let (title, empty_text) = section_words(section);
+    Ok(render(&SectionPage {
+        page: page_for(title, &user, section, id),
+        basis: basis_words(&view),
+        patient: view.patient,
+        empty_text,
+    }))
+}
+
+/// One entry of the "who accessed my record" list, in plain words.
+pub struct AccessEntry {
+    /// When, UTC, to the minute.
+    pub when: String,
+    /// Who, by name and role.
+    pub who: String,
+    /// What they did.
+    pub what: String,
+    /// Flagged (break-glass).
+    pub flagged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "access_log.html")]
+struct AccessLogPage {
+    page: Page,
+    patient: PatientRow,
+    basis: Option<&'static str>,
+    entries: Vec<AccessEntry>,
+}
+
+/// Formats an audit time for people: UTC, to the minute.
+pub fn minute(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+fn data_words(resource_type: &str) -> &'static str {
+    match resource_type {
+        "Patient" => "the record's summary",
+        "HealthRecord" => "the health record",
+        "MedicationList" => "the medication list",
+        "MessageList" => "the messages",
+        "AppointmentList" => "the appointments",
+        "AccessLog" => "this access history",
+        "ActivationCode" => "an activation code for the portal",
+        "Account" => "the portal account",
+        "BreakGlass" => "emergency access to the record",
+        _ => "the record",
+    }
+}
+
+/// GET /patients/{id}/access-log
+pub async fn access_log(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path(id): Path<PatientId>,
+) -> PageResult {
+    let (view, events) = state.app.access_log(&user.actor(ctx), id).await?;
+    let entries = events
+        .into_iter()
+        .map(|named| {
+            let e = &named.stored.event;
+            let who = match (&named.actor_name, e.actor_role.as_str()) {
+                (Some(name), role) if e.actor_id == user.id.to_string() => {
+                    format!("You ({name}, {role})")
+                }
+                (Some(name), role) => format!("{name} ({role})"),
+                (None, "operator") => "Clinic administration".to_string(),
+                (None, "system") => "The clinic's record system".to_string(),
+                (None, role) => format!("Someone ({role})"),
+            };
+            let verb = AuditAction::plain_words(e.action.as_str());
+            let mut what = format!("{verb} {}", data_words(&e.resource_type));
+            if e.outcome != portal_domain::audit::Outcome::Success {
+                what = format!("tried: {what} (refused)");
+            }
+            if e.break_glass {
+                what.push_str(" — emergency access, flagged for review");
+            }
+            AccessEntry {
+                when: minute(e.at),
+                who,
+                what,
+                flagged: e.break_glass,
+            }
+        })
+        .collect();
+    Ok(render(&AccessLogPage {
+        page: page_for("Who accessed this record", &user, Section::AccessLog, id),
+        basis: basis_words(&view),
+        patient: view.patient,
+        entries,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    page: Page,
+    patient: PatientRow,
+    basis: Option<&'static str>,
+    code: String,
+    expires: String,
+}
+
+/// POST /patients/{id}/invite: a new activation code, shown once.
+pub async fn invite(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path(id): Path<PatientId>,
+) -> PageResult {
+    let actor = user.actor(ctx);
+    let invitation = state.app.invite(&actor, id).await?;
+    let view = state
+        .app
+        .open_section(&actor, id, Section::Overview)
+        .await?;
+    Ok(render(&InvitePage {
+        page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
+        basis: basis_words(&view),
+        patient: view.patient,
+        code: invitation.code,
+        expires: minute(invitation.expires_at),
+    }))
+}
+
+/// GET /: each role's start page.
+pub async fn start(
+    State(state): State<AppState>,
+    crate::session::MaybeUser(user): crate::session::MaybeUser,
+    Ctx(ctx): Ctx,
+) -> PageResult {
+    let Some(user) = user else {
+        return Ok(Redirect::to("/signin").into_response());
+    };
+    if user.stage != portal_app::auth::Stage::Full {
+        return Ok(Redirect::to("/signin/second-factor").into_response());
+    }
+    let to = match user.role {
+        Role::Patient => {
+            let records = state.app.my_patients(&user.actor(ctx)).await?;
+            match user.patient_id.or_else(|| records.first().map(|r| r.id)) {
+                Some(p) => format!("/patients/{p}"),
+                None => "/account".to_string(),
+            }
+        }
+        Role::Clinician | Role::Staff => "/inbasket".to_string(),
+        Role::Admin => "/admin/users".to_string(),
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// Turns a missing page into the same 404 as another patient's record.
+pub async fn not_found() -> Response {
+    crate::error::PageError(portal_app::Error::NotFound).into_response()
+}
