@@ -1,0 +1,257 @@
+//! `TestApp`: the real portal on a random port, on its own database (a temporary SQLite file or
+//! a fresh PostgreSQL database), seeded with the demo accounts, with a clock the test moves.
+
+use jiff::{SignedDuration, Timestamp};
+use portal::settings::Settings;
+use portal_app::demo::{DemoAccount, DemoAccounts};
+use portal_app::{App, Clock, FixedClock, totp};
+use portal_domain::{PatientId, Role};
+use portal_store::Backend;
+use portal_store::testdb::TestDatabase;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use std::sync::Arc;
+
+/// Runs the test body once per backend; PostgreSQL only when `PORTAL_TEST_POSTGRES` is set.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(portal_store::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(portal_store::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A running portal for one test.
+pub struct TestApp {
+    /// Base URL, e.g. http://127.0.0.1:40123.
+    pub url: String,
+    /// The application (to reach the store and services directly).
+    pub app: App,
+    /// The clock the portal runs on.
+    pub clock: Arc<FixedClock>,
+    /// The demo accounts and records.
+    pub demo: DemoAccounts,
+    /// The data directory (mail files land in `mail/`).
+    #[allow(dead_code)] // read by the tests that look at e-mail files
+    pub data_dir: tempfile::TempDir,
+    db: Option<TestDatabase>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// The instant every test starts at.
+pub fn start_time() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).expect("valid time")
+}
+
+fn settings(data_dir: &std::path::Path, database: &str) -> Settings {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    let mut s = Wrapper::parse_from(["portal"]).settings;
+    s.data_dir = data_dir.to_path_buf();
+    s.database = Some(database.parse().expect("infallible"));
+    s.max_connections = 5;
+    s
+}
+
+impl TestApp {
+    /// Starts the portal on `backend`; `None` when that backend is not configured for tests.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = TestDatabase::create(backend)
+            .await
+            .expect("test database")?;
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let settings = settings(data_dir.path(), &db.url);
+        let clock = Arc::new(FixedClock::new(start_time()));
+        let store = portal::open_store(&settings, clock.as_ref())
+            .await
+            .expect("store");
+        let app = portal::build_app(&settings, store, clock.clone())
+            .await
+            .expect("app");
+        let demo = app.seed_demo().await.expect("demo data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let server_app = app.clone();
+        let server = tokio::spawn(async move {
+            portal::serve(&settings, server_app, listener, rx)
+                .await
+                .expect("serve");
+        });
+        Some(TestApp {
+            url,
+            app,
+            clock,
+            demo,
+            data_dir,
+            db: Some(db),
+            shutdown,
+            server,
+        })
+    }
+
+    /// Stops the server and drops the test database.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = (&mut self.server).await;
+        self.app.store().close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await.expect("drop test database");
+        }
+    }
+
+    /// A browser-like client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .user_agent("portal-tests")
+            .build()
+            .expect("client")
+    }
+
+    /// The demo account of `role`.
+    pub fn account(&self, role: Role) -> &DemoAccount {
+        self.demo
+            .accounts
+            .iter()
+            .find(|a| a.role == role)
+            .expect("demo account")
+    }
+
+    /// A demo record's id by name ("Sofia Martinez", "Leo Martinez", "Marcus Chen").
+    pub fn patient(&self, name: &str) -> PatientId {
+        self.demo
+            .patients
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+            .expect("demo record")
+    }
+
+    /// Moves the portal's clock.
+    pub fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+
+    /// The current TOTP code for a base32 secret at the portal's time.
+    pub fn totp_code(&self, secret_b32: &str) -> String {
+        let secret = data_encoding::BASE32_NOPAD
+            .decode(secret_b32.as_bytes())
+            .expect("base32");
+        totp::code_for_step(&secret, totp::step_at(self.clock.now()))
+    }
+
+    /// GET a path.
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// The CSRF token of the form on the page at `path`.
+    pub async fn csrf_from(&self, client: &Client, path: &str) -> String {
+        let html = self.get(client, path).await.text().await.expect("body");
+        csrf_in(&html).unwrap_or_else(|| panic!("no CSRF field on {path}"))
+    }
+
+    /// POST a form to `path`, with the CSRF token taken from the page at `form_page`.
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let csrf = self.csrf_from(client, form_page).await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &csrf));
+        client
+            .post(format!("{}{path}", self.url))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Signs in `role`'s demo account through both steps; returns the signed-in client.
+    pub async fn sign_in(&self, role: Role) -> Client {
+        let client = self.client();
+        let account = self.account(role).clone();
+        let r = self
+            .post_form(
+                &client,
+                "/signin",
+                "/signin",
+                &[("email", &account.email), ("password", &account.password)],
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "password step for {role}"
+        );
+        assert_eq!(location(&r), "/signin/second-factor");
+        // Each code is accepted once: move to a fresh time step for every sign-in.
+        self.advance(SignedDuration::from_secs(30));
+        let code = self.totp_code(&account.totp_secret);
+        let r = self
+            .post_form(
+                &client,
+                "/signin/second-factor",
+                "/signin/second-factor",
+                &[("code", &code)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "second step for {role}");
+        client
+    }
+
+    /// Rows in a table (to prove a refused request wrote nothing).
+    #[allow(dead_code)]
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Row;
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(self.app.store().pool())
+            .await
+            .expect("count")
+            .try_get("n")
+            .expect("n")
+    }
+}
+
+/// The value of the first `name="csrf"` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// The Location header of a redirect.
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the real portal on a random port, spoken to over HTTP, on SQLite and on
+//! PostgreSQL (when `PORTAL_TEST_POSTGRES` is set; `.ci/run` sets it, so CI always runs both).
+
+mod access;
+mod audit;
+mod auth;
+mod forms;
+mod helpers;
+mod secrets;
+mod sessions;
+mod smoke;
