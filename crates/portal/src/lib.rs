@@ -81,6 +81,19 @@ pub async fn serve(
             .run_mail_worker(transport, from, worker_shutdown)
             .await;
     });
+    let housekeeping_app = app.clone();
+    let mut housekeeping_shutdown = shutdown.clone();
+    let housekeeping = tokio::spawn(async move {
+        loop {
+            if let Err(e) = housekeeping_app.purge_expired_sessions().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+                _ = housekeeping_shutdown.changed() => return,
+            }
+        }
+    });
     let state = AppState {
         app,
         tls: settings.public_url.starts_with("https://"),
@@ -100,5 +113,6 @@ pub async fn serve(
     })
     .await?;
     let _ = worker.await;
+    let _ = housekeeping.await;
     Ok(())
 }

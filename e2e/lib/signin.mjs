@@ -1,0 +1,55 @@
+// Signing in through the pages, as a person does: e-mail and password, then (if the portal
+// asks) the code from the authenticator app.
+
+import { totp } from './totp.mjs';
+
+/**
+ * Clicks `button`, which sends a form, and waits until the page the browser ends up on (after
+ * any redirects) has loaded. Resolves with that page's path.
+ */
+export async function submit(page, button) {
+  const loaded = page.waitForEvent('load');
+  await button.click();
+  await loaded;
+  return new URL(page.url()).pathname;
+}
+
+/** The text of the page's error summary, or '' when there is none. */
+export async function errorSummary(page) {
+  const summary = page.locator('.error-summary');
+  return (await summary.count()) > 0 ? (await summary.innerText()).trim() : '';
+}
+
+/**
+ * Opens /signin, fills in `email` and `password` and sends the form. Resolves with the path of
+ * the page the portal answers with.
+ */
+export async function submitPassword(page, portal, email, password) {
+  await page.goto(portal.href('/signin'));
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  return submit(page, page.getByRole('button', { name: 'Sign in' }));
+}
+
+/**
+ * Signs `account` ({email, password, totp_secret?}) in and resolves with the path of the page
+ * the portal lands on. The authenticator code is used once: signing the same account in again
+ * within the same 30-second step is refused by the portal's replay protection.
+ */
+export async function signIn(page, portal, account) {
+  let path = await submitPassword(page, portal, account.email, account.password);
+  if (path === '/signin') {
+    throw new Error(`sign-in of ${account.email} was refused: ${await errorSummary(page)}`);
+  }
+  if (path === '/signin/second-factor') {
+    if (!account.totp_secret) {
+      throw new Error(`${account.email} was asked for an authenticator code but has no secret`);
+    }
+    await page.getByLabel('Code').fill(totp(account.totp_secret));
+    path = await submit(page, page.getByRole('button', { name: 'Continue' }));
+    if (path === '/signin/second-factor') {
+      throw new Error(`the authenticator code of ${account.email} was refused: ${await errorSummary(page)}`);
+    }
+  }
+  return path;
+}

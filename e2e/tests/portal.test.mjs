@@ -1,0 +1,339 @@
+// The portal in a real browser: every page a patient, the clinic and an administrator see, at a
+// phone's and a desktop's width, checked with axe and photographed; keyboard use; a patient
+// kept out of another's record; and activation of a new account from end to end.
+//
+// One demo portal serves the whole file. Each demo account signs in once, because the portal
+// accepts each authenticator code only once per account.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, newPerson } from '../lib/browser.mjs';
+import { checkPage, screenshot } from '../lib/page-checks.mjs';
+import { startPortal } from '../lib/portal.mjs';
+import { errorSummary, signIn, submit, submitPassword } from '../lib/signin.mjs';
+
+const TEST_TIMEOUT_MS = 90_000;
+
+let portal;
+let browser;
+
+before(async () => {
+  portal = await startPortal();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await portal?.stop();
+});
+
+/** The text of the page's <h1>. */
+async function heading(page) {
+  return (await page.getByRole('heading', { level: 1 }).innerText()).trim();
+}
+
+/** The current path of the page. */
+function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+/** Follows the link called `label` in the main navigation. */
+async function followNav(page, label) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+  await page.waitForLoadState('load');
+}
+
+/** A new person at a new browser, with short waits so a missing element fails fast. */
+async function person() {
+  const p = await newPerson(browser);
+  p.context.setDefaultTimeout(10_000);
+  return p;
+}
+
+describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }, () => {
+  let context;
+  let page;
+  let landing;
+  let sofiaId;
+
+  before(async () => {
+    ({ context, page } = await person());
+    sofiaId = portal.patientId('Sofia Martinez');
+    landing = await signIn(page, portal, portal.account('patient'));
+  });
+
+  after(async () => {
+    await context?.close();
+  });
+
+  /** Opens the patient's home, as the brand link in the header does. */
+  async function home() {
+    await page.goto(portal.href('/'));
+    assert.equal(pathOf(page), `/patients/${sofiaId}`);
+  }
+
+  test('signs in with password and authenticator code and lands on her own home', async (t) => {
+    assert.equal(landing, `/patients/${sofiaId}`);
+    assert.equal(await heading(page), 'Welcome, Sofia');
+    await checkPage(t, page, 'patient-home');
+  });
+
+  for (const [label, name] of [
+    ['Health record', 'patient-record'],
+    ['Messages', 'patient-messages'],
+    ['Appointments', 'patient-appointments'],
+    ['Medications', 'patient-medications'],
+  ]) {
+    test(`opens ${label} from the navigation`, async (t) => {
+      await home();
+      await followNav(page, label);
+      assert.equal(await heading(page), label);
+      assert.match(await page.locator('.patient-banner').innerText(), /Sofia Martinez/);
+      await checkPage(t, page, name);
+    });
+  }
+
+  test('opens her Account page', async (t) => {
+    await home();
+    await followNav(page, 'Account');
+    assert.equal(pathOf(page), '/account');
+    assert.equal(await heading(page), 'Account');
+    await checkPage(t, page, 'patient-account');
+  });
+
+  test('sees who accessed her record, starting from the Account page', async (t) => {
+    await page.goto(portal.href('/account'));
+    await page.getByRole('link', { name: 'Access history of Sofia Martinez' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(pathOf(page), `/patients/${sofiaId}/access-log`);
+    assert.equal(await heading(page), 'Who accessed this record');
+    // Her own visits of this session are in the list.
+    assert.match(await page.locator('main table').innerText(), /You \(Sofia Martinez/);
+    await checkPage(t, page, 'patient-access-log');
+  });
+
+  test('opens her son’s record from "Records you can open"', async (t) => {
+    await home();
+    const records = page.getByRole('navigation', { name: 'Records you can open' });
+    await records.getByRole('link', { name: 'Leo Martinez' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(pathOf(page), `/patients/${portal.patientId('Leo Martinez')}`);
+    assert.equal(await heading(page), 'Leo Martinez');
+    assert.match(await page.locator('.patient-banner').innerText(), /viewing this record as a proxy/);
+    await checkPage(t, page, 'patient-son-home');
+  });
+
+  test('gets "Not found" for another patient’s record, with nothing of it shown', async (t) => {
+    const marcusId = portal.patientId('Marcus Chen');
+    const response = await page.goto(portal.href(`/patients/${marcusId}`));
+    assert.equal(response.status(), 404);
+    assert.equal(await heading(page), 'Not found');
+    const text = await page.locator('body').innerText();
+    assert.doesNotMatch(text, /Marcus|Chen|DEMO-1003|1972-11-05/);
+    await checkPage(t, page, 'patient-not-found');
+  });
+});
+
+describe('pages before sign-in', { timeout: TEST_TIMEOUT_MS }, () => {
+  let context;
+  let page;
+
+  before(async () => {
+    ({ context, page } = await person());
+  });
+
+  after(async () => {
+    await context?.close();
+  });
+
+  test('the sign-in page', async (t) => {
+    await page.goto(portal.href('/signin'));
+    assert.equal(await heading(page), 'Sign in');
+    await checkPage(t, page, 'signin');
+  });
+
+  test('the activation page', async (t) => {
+    await page.goto(portal.href('/activate'));
+    assert.equal(await heading(page), 'Activate your account');
+    await checkPage(t, page, 'activate');
+  });
+
+  test('the password reset pages: ask for a link, the answer, and the e-mailed link’s form', async (t) => {
+    await page.goto(portal.href('/reset'));
+    assert.equal(await heading(page), 'Reset your password');
+    await checkPage(t, page, 'reset-request');
+
+    const staff = portal.account('staff');
+    await page.getByLabel('E-mail', { exact: true }).fill(staff.email);
+    await submit(page, page.getByRole('button', { name: 'Send the link' }));
+    assert.match(await page.getByRole('status').innerText(), /we have sent it a link/);
+    await checkPage(t, page, 'reset-sent');
+
+    const mail = await portal.waitForMail(new RegExp(staff.email.replace(/\./g, '\\.')));
+    const link = /\/reset\/[A-Za-z0-9]+/.exec(mail);
+    assert.ok(link, `no reset link in the e-mail:\n${mail}`);
+    await page.goto(portal.href(link[0]));
+    assert.equal(await heading(page), 'Choose a new password');
+    await checkPage(t, page, 'reset-form');
+  });
+
+  test('a wrong password shows the error summary, linked to the field', async (t) => {
+    const patient = portal.account('patient');
+    const path = await submitPassword(page, portal, patient.email, 'not-the-password');
+    assert.equal(path, '/signin');
+    assert.match(await errorSummary(page), /There is a problem[\s\S]*E-mail or password is not right/);
+    const summaryLink = page.locator('.error-summary a');
+    assert.equal(await summaryLink.getAttribute('href'), '#password');
+    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('aria-invalid'), 'true');
+    await checkPage(t, page, 'signin-wrong-password');
+  });
+
+  test('the second-factor page, after a right password', async (t) => {
+    // A separate browser: this leaves a half-signed-in session behind.
+    const other = await person();
+    try {
+      const patient = portal.account('patient');
+      const path = await submitPassword(other.page, portal, patient.email, patient.password);
+      assert.equal(path, '/signin/second-factor');
+      assert.equal(await heading(other.page), 'Enter your code');
+      await checkPage(t, other.page, 'second-factor');
+    } finally {
+      await other.context.close();
+    }
+  });
+});
+
+describe('clinic and administration accounts', { timeout: TEST_TIMEOUT_MS }, () => {
+  // `listed`: the patients the Patients page lists before any search.
+  for (const { role, landing, pages, listed } of [
+    {
+      role: 'clinician',
+      landing: '/inbasket',
+      listed: ['Martinez, Leo', 'Martinez, Sofia'],
+      pages: [['In-basket', '/inbasket'], ['Patients', '/patients'], ['Schedule', '/schedule'], ['Account', '/account']],
+    },
+    {
+      role: 'staff',
+      landing: '/inbasket',
+      listed: [],
+      pages: [['In-basket', '/inbasket'], ['Patients', '/patients'], ['Schedule', '/schedule'], ['Account', '/account']],
+    },
+    {
+      role: 'admin',
+      landing: '/admin/users',
+      listed: [],
+      pages: [['Users', '/admin/users'], ['Audit', '/admin/audit'], ['Patients', '/patients'], ['Account', '/account']],
+    },
+  ]) {
+    test(`${role} signs in with an authenticator code and opens ${pages.map(([l]) => l).join(', ')}`, async (t) => {
+      const { context, page } = await person();
+      try {
+        assert.equal(await signIn(page, portal, portal.account(role)), landing);
+        for (const [label, path] of pages) {
+          await followNav(page, label);
+          assert.equal(pathOf(page), path);
+          if (path === '/patients') {
+            const names = await page.locator('main table a').allInnerTexts();
+            assert.deepEqual(names.map((n) => n.trim()).sort(), listed);
+          }
+          await checkPage(t, page, `${role}-${path.split('/').pop()}`);
+        }
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
+
+describe('keyboard', { timeout: TEST_TIMEOUT_MS }, () => {
+  let context;
+  let page;
+
+  before(async () => {
+    ({ context, page } = await person());
+  });
+
+  after(async () => {
+    await context?.close();
+  });
+
+  /** What has the keyboard focus, in words: `a "text"`, `input#id` or `button "text"`. */
+  function focused() {
+    return page.evaluate(() => {
+      const el = document.activeElement;
+      const tag = el.tagName.toLowerCase();
+      if (tag === 'input' || tag === 'main') {
+        return `${tag}#${el.id}`;
+      }
+      return `${tag} "${el.textContent.trim()}"`;
+    });
+  }
+
+  test('Tab from the top of /signin goes to the skip link, then the form, with a visible outline', async () => {
+    await page.goto(portal.href('/signin'));
+    const stops = [];
+    for (let i = 0; i < 5; i += 1) {
+      await page.keyboard.press('Tab');
+      stops.push(await focused());
+      if (i === 0) {
+        const box = await page.locator('a.skip').boundingBox();
+        assert.ok(box && box.x >= 0 && box.y >= 0, `the focused skip link is off screen: ${JSON.stringify(box)}`);
+      }
+      if (stops[i] === 'input#email') {
+        const outline = await page.evaluate(() => {
+          const style = getComputedStyle(document.activeElement);
+          return { style: style.outlineStyle, width: style.outlineWidth };
+        });
+        assert.notEqual(outline.style, 'none', 'the focused e-mail field has no outline');
+        assert.ok(parseFloat(outline.width) > 0, `the focused e-mail field's outline is ${outline.width} wide`);
+        await screenshot(page, 'signin-focus-360');
+      }
+    }
+    assert.deepEqual(stops, [
+      'a "Skip to main content"',
+      'a "Patient Portal"',
+      'input#email',
+      'input#password',
+      'button "Sign in"',
+    ]);
+  });
+
+  test('the skip link moves the focus to the main content', async () => {
+    await page.goto(portal.href('/signin'));
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'a "Skip to main content"');
+    await page.keyboard.press('Enter');
+    assert.equal(await focused(), 'main#main');
+  });
+});
+
+describe('activation', { timeout: TEST_TIMEOUT_MS }, () => {
+  test('Marcus activates his record with the clinic’s code and signs in without an authenticator', async (t) => {
+    const { context, page } = await person();
+    try {
+      const { code, birth_date: birthDate } = portal.demo.activation;
+      const email = 'marcus.chen@example.test';
+      const password = 'river lantern copper seven';
+
+      await page.goto(portal.href('/signin'));
+      await page.getByRole('link', { name: 'Activate your account with a code from the clinic' }).click();
+      await page.waitForLoadState('load');
+      assert.equal(await heading(page), 'Activate your account');
+      await page.getByLabel('Activation code', { exact: true }).fill(code);
+      await page.getByLabel('Date of birth', { exact: true }).fill(birthDate);
+      await page.getByLabel('E-mail', { exact: true }).fill(email);
+      await page.getByLabel('Choose a password', { exact: true }).fill(password);
+      const path = await submit(page, page.getByRole('button', { name: 'Activate' }));
+      assert.equal(path, '/signin', `activation was refused: ${await errorSummary(page)}`);
+      assert.match(await page.getByRole('status').innerText(), /Your account is ready/);
+      await checkPage(t, page, 'signin-activated');
+
+      const landing = await signIn(page, portal, { email, password });
+      assert.equal(landing, `/patients/${portal.patientId('Marcus Chen')}`);
+      assert.equal(await heading(page), 'Welcome, Marcus');
+      await checkPage(t, page, 'new-patient-home');
+    } finally {
+      await context.close();
+    }
+  });
+});
