@@ -225,13 +225,14 @@ impl App {
              your password stays as it is.\n\n{clinic}\n",
             clinic = self.config().clinic_name
         );
+        let message_id = uuid::Uuid::now_v7().to_string();
         outbox::enqueue(
             &mut tx,
-            &uuid::Uuid::now_v7().to_string(),
+            &message_id,
             "password-reset",
             &user.email,
             &format!("Reset your {} password", self.config().clinic_name),
-            &body,
+            &self.seal_mail_body(&message_id, &body)?,
             now,
         )
         .await?;

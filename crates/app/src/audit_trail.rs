@@ -55,3 +55,34 @@ impl App {
         Ok(audit::verify(&mut conn, self.head_key()).await?)
     }
 }
+
+impl App {
+    /// The chain's head as `SEQ:HASH`, to keep outside the database as a checkpoint.
+    pub async fn audit_checkpoint(&self) -> Result<String> {
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        let (seq, hash) = audit::head(&mut conn)
+            .await?
+            .ok_or_else(|| Error::Internal("the audit trail has no head".into()))?;
+        Ok(format!("{seq}:{hash}"))
+    }
+
+    /// Whether a checkpoint taken earlier (`SEQ:HASH`) still matches the chain.
+    pub async fn audit_matches_checkpoint(&self, checkpoint: &str) -> Result<bool> {
+        let (seq, hash) = checkpoint
+            .split_once(':')
+            .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
+            .ok_or_else(|| Error::field("checkpoint", "Checkpoint must look like SEQ:HASH."))?;
+        let mut conn = self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?;
+        Ok(audit::matches_checkpoint(&mut conn, seq, hash).await?)
+    }
+}

@@ -132,7 +132,7 @@ impl App {
         {
             out.push(row);
         }
-        out.extend(patients::with_grants_for(&mut conn, *id).await?);
+        out.extend(patients::with_grants_for(&mut conn, *id, self.now()).await?);
         Ok(out)
     }
 }

@@ -41,6 +41,10 @@ impl Transport {
 /// How long a claimed message stays with one worker before another may retry it.
 const CLAIM_FOR: SignedDuration = SignedDuration::from_mins(2);
 
+/// What outbox bodies are sealed for: a body may carry a reset link, so the database keeps it
+/// encrypted under the portal key, bound to the message's id.
+const BODY_PURPOSE: &[u8] = b"outbox-body";
+
 fn backoff(attempts: i64) -> SignedDuration {
     let secs = 30_i64.saturating_mul(1 << attempts.clamp(0, 7));
     SignedDuration::from_secs(secs.min(3600))
@@ -85,6 +89,19 @@ async fn deliver(
 }
 
 impl App {
+    /// Seals an e-mail body for the outbox row `message_id`.
+    pub(crate) fn seal_mail_body(&self, message_id: &str, body: &str) -> Result<String> {
+        self.key()
+            .seal(BODY_PURPOSE, message_id.as_bytes(), body.as_bytes())
+    }
+
+    fn open_mail_body(&self, msg: &OutboxMessage) -> Option<String> {
+        let plain = self
+            .key()
+            .open(BODY_PURPOSE, msg.id.as_bytes(), &msg.body)?;
+        String::from_utf8(plain).ok()
+    }
+
     /// Delivers every message that is due; returns how many went.
     pub async fn drain_outbox(&self, transport: &Transport, from: &Mailbox) -> Result<usize> {
         let mut sent = 0;
@@ -99,10 +116,16 @@ impl App {
                     .map_err(portal_store::Error::from)?;
                 outbox::claim(&mut conn, self.store().backend(), now, now + CLAIM_FOR).await?
             };
-            let Some(msg) = claimed else {
+            let Some(mut msg) = claimed else {
                 return Ok(sent);
             };
-            let result = deliver(transport, from, &msg).await;
+            let result = match self.open_mail_body(&msg) {
+                Some(body) => {
+                    msg.body = body;
+                    deliver(transport, from, &msg).await
+                }
+                None => Err("the message body does not open with this portal's key".to_string()),
+            };
             let mut conn = self
                 .store()
                 .pool()

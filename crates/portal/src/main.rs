@@ -76,8 +76,14 @@ enum UserCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check every event of the hash chain and its signed head; exit 1 and name the first bad
-    /// event if anything was changed, removed, reordered or cut off.
-    Verify,
+    /// event if anything was changed, removed, reordered or cut off. Prints a checkpoint
+    /// (SEQ:HASH) to keep outside the database; pass it back with --checkpoint later to detect
+    /// a database rolled back or rewritten by someone holding the key.
+    Verify {
+        /// A checkpoint printed by an earlier run.
+        #[arg(long)]
+        checkpoint: Option<String>,
+    },
 }
 
 fn init_logging(settings: &Settings) {
@@ -251,7 +257,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { checkpoint },
         } => {
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
@@ -264,6 +270,25 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     return Ok(ExitCode::from(1));
                 }
             }
+            if let Some(checkpoint) = checkpoint {
+                match app.audit_matches_checkpoint(&checkpoint).await {
+                    Ok(true) => println!("The earlier checkpoint {checkpoint} still matches."),
+                    Ok(false) => {
+                        println!(
+                            "The audit trail is damaged: it no longer contains checkpoint \
+                             {checkpoint} (events were removed or rewritten, or the database was \
+                             rolled back)."
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                    Err(portal_app::Error::Invalid(e)) => {
+                        eprintln!("{e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            println!("Checkpoint: {}", app.audit_checkpoint().await?);
         }
     }
     Ok(ExitCode::SUCCESS)

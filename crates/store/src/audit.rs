@@ -300,11 +300,46 @@ pub async fn verify(conn: &mut Conn, key: &HeadKey) -> Result<Verdict> {
             ),
         });
     }
-    if head_seq < last_seq || head_hash != expected_prev {
+    if head_seq < last_seq {
         return Ok(Verdict::Broken {
             seq: head_seq + 1,
             problem: format!("events after {head_seq} were not written through the portal"),
         });
     }
+    if head_hash != expected_prev {
+        return Ok(Verdict::Broken {
+            seq: last_seq,
+            problem: format!(
+                "the chain up to event {last_seq} was rewritten and re-hashed (it does not match \
+                 the signed head)"
+            ),
+        });
+    }
     Ok(Verdict::Intact { events: last_seq })
+}
+
+/// The chain's current head as stored: position and hash, to keep somewhere else as a
+/// checkpoint.
+pub async fn head(conn: &mut Conn) -> Result<Option<(i64, String)>> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+        .transpose()
+}
+
+/// Whether the event at `seq` still has `hash`: a checkpoint kept outside the database shows
+/// that nothing up to it was removed or rewritten, even by someone holding the key.
+pub async fn matches_checkpoint(conn: &mut Conn, seq: i64, hash: &str) -> Result<bool> {
+    if seq == 0 {
+        return Ok(hash == GENESIS_HASH);
+    }
+    let row = sqlx::query("SELECT hash FROM audit_events WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<String, _>("hash")? == hash,
+        None => false,
+    })
 }

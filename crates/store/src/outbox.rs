@@ -16,7 +16,8 @@ pub struct OutboxMessage {
     pub recipient: String,
     /// The subject line.
     pub subject: String,
-    /// The plain-text body (never health data).
+    /// The body as the app stored it (the app seals it: it may carry a reset link; never
+    /// health data).
     pub body: String,
     /// How many times delivery was tried, including this one.
     pub attempts: i64,

@@ -131,14 +131,21 @@ pub async fn search(conn: &mut Conn, term: &str, limit: i64) -> Result<Vec<Patie
     rows.iter().map(from_row).collect()
 }
 
-/// The patients a proxy holds grants for (active or not; the policy decides per request).
-pub async fn with_grants_for(conn: &mut Conn, proxy: UserId) -> Result<Vec<PatientRow>> {
+/// The patients a proxy holds a grant for that is in force at `now` (the policy still decides
+/// per request).
+pub async fn with_grants_for(
+    conn: &mut Conn,
+    proxy: UserId,
+    now: Timestamp,
+) -> Result<Vec<PatientRow>> {
     let sql = "SELECT DISTINCT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
                FROM patients p JOIN proxy_grants g ON g.patient_id = p.id \
-               WHERE g.proxy_user_id = $1 AND g.revoked_at IS NULL \
+               WHERE g.proxy_user_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
+               AND (g.ends_at IS NULL OR g.ends_at > $2) \
                ORDER BY p.family_name, p.given_name, p.id";
     let rows = sqlx::query(sql)
         .bind(proxy.to_string())
+        .bind(to_micros(now))
         .fetch_all(conn)
         .await?;
     rows.iter().map(from_row).collect()

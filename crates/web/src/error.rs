@@ -87,3 +87,27 @@ impl IntoResponse for PageError {
 
 /// Shorthand for page handlers.
 pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// An id taken from the path; a malformed one answers the same 404 page as a missing record.
+pub struct IdPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for IdPath<T>
+where
+    T: std::str::FromStr + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| PageError(Error::NotFound).into_response())?;
+        raw.parse()
+            .map(IdPath)
+            .map_err(|_| PageError(Error::NotFound).into_response())
+    }
+}

@@ -2,10 +2,11 @@
 //! [`PATIENT_ROUTES`] with the policy action each needs, so tests can try every one of them as
 //! every role, for one's own and for another patient.
 
+use crate::error::IdPath;
 use crate::pages::{account, admin, auth, clinic, ops, patient};
 use crate::{AppState, security, session};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderName, Request};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
@@ -120,7 +121,7 @@ fn patient_routes() -> Router<AppState> {
                     move |State(state): State<AppState>,
                           session::SignedIn(user): session::SignedIn,
                           security::Ctx(ctx): security::Ctx,
-                          Path(id): Path<PatientId>| async move {
+                          IdPath(id): IdPath<PatientId>| async move {
                         patient::section(state, user, ctx, id, section).await
                     },
                 ),

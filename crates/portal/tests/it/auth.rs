@@ -85,15 +85,13 @@ fn minutes_to_wait(html: &str) -> i64 {
 /// Sign-in events with a given outcome in the audit trail.
 async fn sign_in_events(t: &TestApp, outcome: &str) -> i64 {
     use sqlx::Row;
-    sqlx::query(
-        "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'sign-in' AND outcome = $1",
-    )
-    .bind(outcome)
-    .fetch_one(t.app.store().pool())
-    .await
-    .expect("count audit events")
-    .try_get("n")
-    .expect("n")
+    sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'sign-in' AND outcome = $1")
+        .bind(outcome)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("count audit events")
+        .try_get("n")
+        .expect("n")
 }
 
 /// Follows the portal's redirects from `path` (at most 5) and returns the last answer's status,
@@ -547,7 +545,13 @@ async fn clinic_accounts_without_an_authenticator_must_enrol_first(backend: Back
     let r = password_step(&t, &c, "nia.park@clinic.test", password).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/signin/enrol");
-    for path in ["/", "/inbasket", "/patients", "/account", "/signin/second-factor"] {
+    for path in [
+        "/",
+        "/inbasket",
+        "/patients",
+        "/account",
+        "/signin/second-factor",
+    ] {
         let (status, landed, html) = follow(&t, &c, path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(landed, "/signin/enrol", "{path}");
@@ -714,7 +718,12 @@ async fn reset_request_answers_the_same_for_known_and_unknown_addresses(backend:
     let tokens = t.count("reset_tokens").await;
 
     let unknown = t
-        .post_form(&c, "/reset", "/reset", &[("email", "nobody@demo.portal.test")])
+        .post_form(
+            &c,
+            "/reset",
+            "/reset",
+            &[("email", "nobody@demo.portal.test")],
+        )
         .await;
     let unknown_status = unknown.status();
     let unknown_body = body(unknown).await;
@@ -747,7 +756,10 @@ async fn reset_link_is_mailed_without_health_data_and_works_once(backend: Backen
     assert_eq!(r.status(), StatusCode::OK);
     let mail = next_reset_mail(&t, &seen).await;
     for health_data in ["1985-03-14", "DEMO-1001", &sofia.to_string()] {
-        assert!(!mail.contains(health_data), "the e-mail holds {health_data}");
+        assert!(
+            !mail.contains(health_data),
+            "the e-mail holds {health_data}"
+        );
     }
     let link = reset_path_in(&mail);
 
@@ -773,7 +785,10 @@ async fn reset_link_is_mailed_without_health_data_and_works_once(backend: Backen
     let csrf = t.csrf_from(&reader, "/signin").await;
     let r = reader
         .post(format!("{}{link}", t.url))
-        .form(&[("new_password", "another fresh password 8"), ("csrf", &csrf)])
+        .form(&[
+            ("new_password", "another fresh password 8"),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .expect("POST");
@@ -828,7 +843,12 @@ async fn reset_ends_every_session_of_the_account(backend: Backend) {
     let link = reset_link_for(&t, &patient.email).await;
     let c = t.client();
     let r = t
-        .post_form(&c, &link, &link, &[("new_password", "copper meadow signal 7")])
+        .post_form(
+            &c,
+            &link,
+            &link,
+            &[("new_password", "copper meadow signal 7")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     for (name, client) in [("first", &first), ("second", &second)] {

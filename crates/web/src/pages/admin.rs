@@ -1,14 +1,14 @@
 //! Administration: accounts and the audit trail.
 
 use crate::AppState;
-use crate::error::PageResult;
+use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, render, render_status};
 use crate::pages::patient::minute;
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use portal_app::Error;
@@ -165,7 +165,7 @@ pub async fn set_status(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
-    Path(id): Path<UserId>,
+    IdPath(id): IdPath<UserId>,
     Form(form): Form<StatusForm>,
 ) -> PageResult {
     let status = match form.status.as_str() {

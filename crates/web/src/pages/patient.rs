@@ -1,12 +1,12 @@
 //! A patient's chart pages, for the patient, a proxy, and the clinic.
 
 use crate::AppState;
-use crate::error::PageResult;
+use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, render};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use portal_app::chart::{ChartView, Section};
 use portal_app::types::PatientRow;
@@ -74,7 +74,7 @@ pub async fn home(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
-    Path(id): Path<PatientId>,
+    IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
     let actor = user.actor(ctx);
     let view = state
@@ -195,7 +195,7 @@ pub async fn access_log(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
-    Path(id): Path<PatientId>,
+    IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
     let (view, events) = state.app.access_log(&user.actor(ctx), id).await?;
     let entries = events
@@ -250,7 +250,7 @@ pub async fn invite(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
-    Path(id): Path<PatientId>,
+    IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
     let actor = user.actor(ctx);
     let invitation = state.app.invite(&actor, id).await?;
