@@ -47,3 +47,14 @@ export async function newPerson(browser) {
   const page = await context.newPage();
   return { context, page };
 }
+
+/**
+ * Clicks `target` (a link, or a button that sends a form) and waits until the page it leads to,
+ * after any redirects, has loaded. Resolves with that page's path.
+ */
+export async function clickThrough(page, target) {
+  const loaded = page.waitForEvent('load');
+  await target.click();
+  await loaded;
+  return new URL(page.url()).pathname;
+}

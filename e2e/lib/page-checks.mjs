@@ -43,15 +43,22 @@ export function describeViolations(violations) {
     .join('\n');
 }
 
-/** Elements that stick out to the right of a `width`-pixel-wide window (at most 5). */
+/** The (at most 5) elements that stick out furthest to the right of a `width`-pixel-wide window. */
 async function overflowingElements(page, width) {
   return page.evaluate((limit) => {
-    // An element inside a box that scrolls or clips on its own does not widen the page.
+    // A box that scrolls or clips on its own keeps what is inside it from widening the page,
+    // except an absolutely positioned element whose containing block lies outside that box.
     const clipped = (el) => {
-      for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      for (let node = el; node && node !== document.body; ) {
+        const position = getComputedStyle(node).position;
+        const up = position === 'fixed' ? null : position === 'absolute' ? node.offsetParent : node.parentElement;
+        if (!up || up === document.body) {
+          return false;
+        }
         if (getComputedStyle(up).overflowX !== 'visible') {
           return true;
         }
+        node = up;
       }
       return false;
     };
@@ -64,10 +71,11 @@ async function overflowingElements(page, width) {
       if (right > limit + 0.5) {
         const id = el.id ? `#${el.id}` : '';
         const classes = el.classList.length ? `.${[...el.classList].join('.')}` : '';
-        out.push(`${el.tagName.toLowerCase()}${id}${classes} (right edge at ${Math.round(right)} px)`);
+        out.push({ right, name: `${el.tagName.toLowerCase()}${id}${classes}` });
       }
     }
-    return out.slice(0, 5);
+    out.sort((a, b) => b.right - a.right);
+    return out.slice(0, 5).map(({ right, name }) => `${name} (right edge at ${Math.round(right)} px)`);
   }, width);
 }
 

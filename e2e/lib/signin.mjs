@@ -1,18 +1,8 @@
 // Signing in through the pages, as a person does: e-mail and password, then (if the portal
 // asks) the code from the authenticator app.
 
+import { clickThrough } from './browser.mjs';
 import { totp } from './totp.mjs';
-
-/**
- * Clicks `button`, which sends a form, and waits until the page the browser ends up on (after
- * any redirects) has loaded. Resolves with that page's path.
- */
-export async function submit(page, button) {
-  const loaded = page.waitForEvent('load');
-  await button.click();
-  await loaded;
-  return new URL(page.url()).pathname;
-}
 
 /** The text of the page's error summary, or '' when there is none. */
 export async function errorSummary(page) {
@@ -26,9 +16,9 @@ export async function errorSummary(page) {
  */
 export async function submitPassword(page, portal, email, password) {
   await page.goto(portal.href('/signin'));
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  return submit(page, page.getByRole('button', { name: 'Sign in' }));
+  await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  return clickThrough(page, page.getByRole('button', { name: 'Sign in' }));
 }
 
 /**
@@ -45,8 +35,8 @@ export async function signIn(page, portal, account) {
     if (!account.totp_secret) {
       throw new Error(`${account.email} was asked for an authenticator code but has no secret`);
     }
-    await page.getByLabel('Code').fill(totp(account.totp_secret));
-    path = await submit(page, page.getByRole('button', { name: 'Continue' }));
+    await page.getByLabel('Code', { exact: true }).fill(totp(account.totp_secret));
+    path = await clickThrough(page, page.getByRole('button', { name: 'Continue' }));
     if (path === '/signin/second-factor') {
       throw new Error(`the authenticator code of ${account.email} was refused: ${await errorSummary(page)}`);
     }

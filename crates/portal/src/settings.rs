@@ -40,7 +40,7 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. Default: portal.db in the data directory.
-    #[arg(long, env = "PORTAL_DATABASE", global = true)]
+    #[arg(long, env = "PORTAL_DATABASE", hide_env_values = true, global = true)]
     pub database: Option<Secret>,
     /// Most database connections this process opens.
     #[arg(
