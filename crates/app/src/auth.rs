@@ -110,6 +110,15 @@ pub struct Enrolment {
     pub manual_key: String,
 }
 
+/// What a signed-in person types again to change their second factor.
+#[derive(Clone, Copy)]
+pub struct Reauth<'a> {
+    /// The current password.
+    pub password: &'a str,
+    /// A code from the current authenticator app, or a recovery code (when one is enrolled).
+    pub current_code: &'a str,
+}
+
 /// How long a half-finished sign-in lasts.
 const PENDING_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
 /// How often a session's last-seen time is written (idle time-out precision).
@@ -313,7 +322,8 @@ impl App {
         }
         let code = SecondFactorCode::parse(code_raw).map_err(|e| Error::field("code", e.0))?;
         let key = format!("second-factor:{}", current.id);
-        self.check_throttle(&[&key]).await?;
+        let addr_key = address_key("second-factor", &context.client_addr);
+        self.check_throttle(&[&key, &addr_key]).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let user = users::find(&mut tx, current.id)
@@ -335,7 +345,8 @@ impl App {
         if !accepted {
             drop(tx);
             self.metrics().sign_in_failures.inc();
-            self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
+            self.record_failures(&[(&key, PER_ACCOUNT), (&addr_key, PER_ADDRESS)])
+                .await?;
             let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Denied);
             event.detail = "wrong second-factor code".into();
             self.audit_alone(&event).await?;
@@ -406,7 +417,7 @@ impl App {
         current: &CurrentUser,
         sealed_secret: &str,
         code_raw: &str,
-        current_password: Option<&str>,
+        reauth: Option<Reauth<'_>>,
         context: &RequestContext,
     ) -> Result<(Vec<String>, Option<NewSession>)> {
         if current.stage == Stage::SecondFactor {
@@ -443,8 +454,12 @@ impl App {
                 .await?
                 .ok_or(Error::Unauthenticated)?
         };
+        let reauth = reauth.unwrap_or(Reauth {
+            password: "",
+            current_code: "",
+        });
         if current.stage == Stage::Full {
-            let typed = current_password.unwrap_or_default().to_string();
+            let typed = reauth.password.to_string();
             if !crypto::verify_password(typed, user.password_hash.clone()).await {
                 self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
                 return Err(Error::field(
@@ -463,6 +478,32 @@ impl App {
             .key()
             .seal(TOTP_PURPOSE, user.id.to_string().as_bytes(), &secret)?;
         let mut tx = self.store().begin().await?;
+        // Replacing an authenticator from the account page also needs a code from the current
+        // one (or a recovery code): a password alone must not move the second factor.
+        if current.stage == Stage::Full && user.totp_secret_enc.is_some() {
+            let accepted = match SecondFactorCode::parse(reauth.current_code) {
+                Ok(SecondFactorCode::Totp(digits)) => {
+                    let old = self.totp_secret(&user)?;
+                    match totp::matching_step(&old, &digits, now) {
+                        Some(s) => users::consume_totp_step(&mut tx, user.id, s).await?,
+                        None => false,
+                    }
+                }
+                Ok(SecondFactorCode::Recovery(rc)) => {
+                    users::consume_recovery_code(&mut tx, user.id, &crypto::sha256_hex(&rc), now)
+                        .await?
+                }
+                Err(_) => false,
+            };
+            if !accepted {
+                drop(tx);
+                self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
+                return Err(Error::field(
+                    "current_code",
+                    "Code from your current authenticator app (or a recovery code) is not right.",
+                ));
+            }
+        }
         users::set_totp(&mut tx, user.id, &sealed, step, now).await?;
         users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
         let new_session = if current.stage == Stage::Enrol {

@@ -62,6 +62,12 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let Some(patient) = patients::id_by_mrn(&mut tx, mrn).await? else {
+            drop(tx);
+            let mut event = self.event(actor, AuditAction::Create, "BreakGlass", Outcome::Denied);
+            event.break_glass = true;
+            event.detail =
+                "break-glass refused: no patient has the medical record number given".into();
+            self.audit_alone(&event).await?;
             return Err(Error::field(
                 "mrn",
                 "No patient has this medical record number.",

@@ -100,7 +100,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-            && !domain.contains('@');
+            && !local.contains('@');
         if !ok {
             return Err(invalid("E-mail must look like name@example.org."));
         }
@@ -306,6 +306,7 @@ mod tests {
             "ann@x",
             "a b@x.org",
             "ann@.org",
+            "ann@lee@x.org",
         ] {
             let err = Email::parse(bad).expect_err(bad);
             assert!(err.0.starts_with("E-mail"), "{bad}: {err}");

@@ -244,19 +244,49 @@ async fn five_wrong_passwords_lock_the_account_until_the_lock_runs_out(backend: 
     t.stop().await;
 }
 
+async fn a_locked_unknown_account_looks_like_a_locked_real_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let patient = t.account(Role::Patient).clone();
+    let mut answers = Vec::new();
+    for email in [patient.email.as_str(), "nobody@demo.portal.test"] {
+        let c = t.client();
+        for attempt in 1..=5 {
+            let r = password_step(&t, &c, email, "wrong-password-guess").await;
+            assert_eq!(
+                r.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{email}, attempt {attempt}"
+            );
+        }
+        let r = password_step(&t, &c, email, "wrong-password-guess").await;
+        answers.push((r.status(), body(r).await));
+    }
+    assert_eq!(answers[0].0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answers[0], answers[1], "the lockouts differ");
+    t.stop().await;
+}
+
 async fn twenty_failures_from_one_address_lock_every_account(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
     };
     let c = t.client();
+    let csrf = t.csrf_from(&c, "/signin").await;
     for i in 0..20 {
-        let r = password_step(
-            &t,
-            &c,
-            &format!("sprayed{i}@demo.portal.test"),
-            "Summer2027!",
-        )
-        .await;
+        // A forged X-Forwarded-For does not make each attempt look like a new address.
+        let r = c
+            .post(format!("{}/signin", t.url))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .form(&[
+                ("email", format!("sprayed{i}@demo.portal.test").as_str()),
+                ("password", "Summer2027!"),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .expect("POST");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "attempt {i}");
     }
     let sessions = t.count("sessions").await;
@@ -384,9 +414,17 @@ async fn codes_one_step_away_are_accepted_and_two_steps_away_refused(backend: Ba
     t.stop().await;
 }
 
-/// Enrols a new authenticator from the account page; returns the new secret (base32) and the
-/// recovery codes shown.
-async fn enrol_new_authenticator(t: &TestApp, c: &Client, password: &str) -> (String, Vec<String>) {
+/// Enrols a new authenticator from the account page, proving the current one with a code from
+/// `current_secret`; returns the new secret (base32) and the recovery codes shown.
+async fn enrol_new_authenticator(
+    t: &TestApp,
+    c: &Client,
+    password: &str,
+    current_secret: &str,
+) -> (String, Vec<String>) {
+    // The sign-in used this step's code of the current app; codes work once.
+    t.advance(SignedDuration::from_secs(30));
+    let current_code = t.totp_code(current_secret);
     let page = body(t.get(c, "/account/second-factor").await).await;
     let sealed = input_value(&page, "secret").expect("sealed secret in the form");
     let csrf = input_value(&page, "csrf").expect("csrf in the form");
@@ -400,6 +438,7 @@ async fn enrol_new_authenticator(t: &TestApp, c: &Client, password: &str) -> (St
             ("csrf", csrf.as_str()),
             ("secret", sealed.as_str()),
             ("current_password", password),
+            ("current_code", current_code.as_str()),
             ("code", code.as_str()),
         ])
         .send()
@@ -423,7 +462,7 @@ async fn a_recovery_code_signs_in_once(backend: Backend) {
     };
     let patient = t.account(Role::Patient).clone();
     let c = t.sign_in(Role::Patient).await;
-    let (_, codes) = enrol_new_authenticator(&t, &c, &patient.password).await;
+    let (_, codes) = enrol_new_authenticator(&t, &c, &patient.password, &patient.totp_secret).await;
 
     let recovering = t.client();
     password_step(&t, &recovering, &patient.email, &patient.password).await;
@@ -444,6 +483,70 @@ async fn a_recovery_code_signs_in_once(backend: Backend) {
         location(&t.get(&again, "/account").await),
         "/signin/second-factor"
     );
+    t.stop().await;
+}
+
+async fn a_new_authenticator_voids_the_old_recovery_codes(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let patient = t.account(Role::Patient).clone();
+    let c = t.sign_in(Role::Patient).await;
+    let (first_secret, old_codes) =
+        enrol_new_authenticator(&t, &c, &patient.password, &patient.totp_secret).await;
+    let (new_secret, new_codes) =
+        enrol_new_authenticator(&t, &c, &patient.password, &first_secret).await;
+    assert!(old_codes.iter().all(|code| !new_codes.contains(code)));
+
+    let other = t.client();
+    password_step(&t, &other, &patient.email, &patient.password).await;
+    let r = code_step(&t, &other, &old_codes[0]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "old code");
+    t.advance(SignedDuration::from_secs(30));
+    let r = code_step(&t, &other, &t.totp_code(&patient.totp_secret)).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "old app");
+    let r = code_step(&t, &other, &t.totp_code(&new_secret)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "new app");
+    t.stop().await;
+}
+
+async fn a_new_authenticator_needs_a_code_from_the_current_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let patient = t.account(Role::Patient).clone();
+    let c = t.sign_in(Role::Patient).await;
+    let page = body(t.get(&c, "/account/second-factor").await).await;
+    assert!(page.contains("Code from your current authenticator app"));
+    let sealed = input_value(&page, "secret").expect("sealed secret");
+    let csrf = input_value(&page, "csrf").expect("csrf");
+    let key_start = page.find("<code class=\"key\">").expect("manual key") + 18;
+    let key_end = key_start + page[key_start..].find("</code>").expect("end of key");
+    let new_secret = page[key_start..key_end].replace(' ', "");
+    let audit = t.count("audit_events").await;
+    for wrong in ["", "000000", "ABCDEFGHJK"] {
+        let r = c
+            .post(format!("{}/account/second-factor", t.url))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("secret", sealed.as_str()),
+                ("current_password", patient.password.as_str()),
+                ("current_code", wrong),
+                ("code", t.totp_code(&new_secret).as_str()),
+            ])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "current code {wrong:?}"
+        );
+        let html = body(r).await;
+        let message = field_error(&html, "current_code").expect("error at the current code");
+        assert!(message.contains("current authenticator"), "{message}");
+    }
+    assert_eq!(t.count("audit_events").await, audit, "nothing changed");
     t.stop().await;
 }
 
@@ -866,12 +969,15 @@ async fn reset_ends_every_session_of_the_account(backend: Backend) {
 both_backends!(
     wrong_password_and_unknown_account_get_the_same_answer,
     five_wrong_passwords_lock_the_account_until_the_lock_runs_out,
+    a_locked_unknown_account_looks_like_a_locked_real_one,
     twenty_failures_from_one_address_lock_every_account,
     second_factor_cannot_be_skipped_by_going_elsewhere,
     a_totp_code_is_accepted_once_only,
     codes_one_step_away_are_accepted_and_two_steps_away_refused,
     a_recovery_code_signs_in_once,
+    a_new_authenticator_voids_the_old_recovery_codes,
     a_new_authenticator_needs_the_current_password,
+    a_new_authenticator_needs_a_code_from_the_current_one,
     five_wrong_codes_lock_the_second_factor,
     clinic_accounts_without_an_authenticator_must_enrol_first,
     activation_creates_a_patient_account_that_can_sign_in,

@@ -381,6 +381,9 @@ async fn disabling_an_account_ends_its_sessions(backend: Backend) {
     t.stop().await;
 }
 
+/// One forged request: what it tries, its form fields and its extra headers.
+type ForgedRequest<'a> = (&'a str, Vec<(&'a str, String)>, Vec<(&'a str, &'a str)>);
+
 async fn forged_state_changes_are_refused_and_change_nothing(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
@@ -405,8 +408,8 @@ async fn forged_state_changes_are_refused_and_change_nothing(backend: Backend) {
     };
     let sessions = t.count("sessions").await;
     let audit = t.count("audit_events").await;
-    let origin = format!("{}", t.url);
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<(&str, &str)>)> = vec![
+    let origin = t.url.clone();
+    let cases: Vec<ForgedRequest> = vec![
         ("no token", change(None), vec![]),
         (
             "a wrong token",

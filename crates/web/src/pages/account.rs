@@ -182,7 +182,10 @@ pub async fn second_factor(
             &user,
             &form.secret,
             &form.code,
-            Some(&form.current_password),
+            Some(portal_app::auth::Reauth {
+                password: &form.current_password,
+                current_code: &form.current_code,
+            }),
             &ctx,
         )
         .await

@@ -171,6 +171,7 @@ pub(crate) struct EnrolPage {
     pub(crate) errors: FieldErrors,
     pub(crate) required: bool,
     pub(crate) ask_password: bool,
+    pub(crate) ask_current_code: bool,
     pub(crate) action: &'static str,
     pub(crate) sealed_secret: String,
     pub(crate) qr_svg: String,
@@ -216,6 +217,7 @@ pub(crate) fn enrol_page(
             errors,
             required: user.stage == Stage::Enrol,
             ask_password: user.stage == Stage::Full,
+            ask_current_code: user.stage == Stage::Full && user.has_second_factor,
             action,
             sealed_secret: enrolment.sealed_secret,
             qr_svg: enrolment.qr_svg,
@@ -241,6 +243,8 @@ pub struct EnrolForm {
     pub(crate) code: String,
     #[serde(default)]
     pub(crate) current_password: String,
+    #[serde(default)]
+    pub(crate) current_code: String,
 }
 
 /// POST /signin/enrol

@@ -66,6 +66,7 @@ struct HomePage {
     basis: Option<&'static str>,
     others: Vec<PatientRow>,
     show_clinic_links: bool,
+    show_front_desk_links: bool,
     can_invite: bool,
 }
 
@@ -91,6 +92,7 @@ pub async fn home(
         page: page_for(&title, &user, Section::Overview, id),
         basis: basis_words(&view),
         show_clinic_links: user.role == Role::Clinician,
+        show_front_desk_links: user.role == Role::Staff,
         can_invite: matches!(user.role, Role::Staff | Role::Admin),
         patient: view.patient,
         others,
