@@ -102,12 +102,7 @@ impl App {
     pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<UserRow>> {
         authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(users::list(&mut conn).await?)
     }
 
@@ -151,12 +146,7 @@ impl App {
         let key = format!("password-change:{}", current.id);
         self.check_throttle(&[&key]).await?;
         let user = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             users::find(&mut conn, current.id)
                 .await?
                 .ok_or(Error::Unauthenticated)?
@@ -256,12 +246,7 @@ impl App {
 
     /// Whether a reset link is still good (to show the form or an "expired" page).
     pub async fn reset_link_is_valid(&self, token: &str) -> Result<bool> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(
             portal_store::codes::valid_reset(&mut conn, &crypto::sha256_hex(token), self.now())
                 .await?
@@ -286,12 +271,7 @@ impl App {
             )
         };
         let user = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             let id = portal_store::codes::valid_reset(&mut conn, &token_hash, now)
                 .await?
                 .ok_or_else(expired)?;

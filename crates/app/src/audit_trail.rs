@@ -24,12 +24,7 @@ impl App {
     ) -> Result<Vec<NamedEvent>> {
         authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
             .map_err(|_| Error::Forbidden)?;
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(audit::recent(
             &mut conn,
             filter.patient.as_deref(),
@@ -46,12 +41,7 @@ impl App {
             authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
                 .map_err(|_| Error::Forbidden)?;
         }
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(audit::verify(&mut conn, self.head_key()).await?)
     }
 }
@@ -59,12 +49,7 @@ impl App {
 impl App {
     /// The chain's head as `SEQ:HASH`, to keep outside the database as a checkpoint.
     pub async fn audit_checkpoint(&self) -> Result<String> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         let (seq, hash) = audit::head(&mut conn)
             .await?
             .ok_or_else(|| Error::Internal("the audit trail has no head".into()))?;
@@ -77,12 +62,7 @@ impl App {
             .split_once(':')
             .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
             .ok_or_else(|| Error::field("checkpoint", "Checkpoint must look like SEQ:HASH."))?;
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(audit::matches_checkpoint(&mut conn, seq, hash).await?)
     }
 }

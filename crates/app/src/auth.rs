@@ -165,12 +165,7 @@ impl App {
             return Err(e);
         }
         let user = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             users::find_by_email(&mut conn, email.as_str()).await?
         };
         let hash = user.as_ref().map_or_else(
@@ -271,12 +266,7 @@ impl App {
     pub async fn resolve_session(&self, token: &str) -> Result<Option<CurrentUser>> {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         let Some(session) = sessions::find(&mut conn, &token_hash).await? else {
             return Ok(None);
         };
@@ -444,12 +434,7 @@ impl App {
         self.check_throttle(&[&key]).await?;
         let now = self.now();
         let user = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             users::find(&mut conn, current.id)
                 .await?
                 .ok_or(Error::Unauthenticated)?
@@ -548,12 +533,7 @@ impl App {
     /// The account's active sessions, newest first.
     pub async fn active_sessions(&self, current: &CurrentUser) -> Result<Vec<SessionRow>> {
         let now = self.now();
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(
             sessions::list_for_user(&mut conn, current.id, now - self.config().idle_timeout, now)
                 .await?,
@@ -579,24 +559,14 @@ impl App {
 
     /// How many unused recovery codes the account has.
     pub async fn recovery_codes_left(&self, current: &CurrentUser) -> Result<i64> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(users::recovery_codes_left(&mut conn, current.id).await?)
     }
 
     /// Deletes timed-out sessions (housekeeping).
     pub async fn purge_expired_sessions(&self) -> Result<u64> {
         let now = self.now();
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(sessions::delete_expired(&mut conn, now - self.config().idle_timeout, now).await?)
     }
 }

@@ -98,12 +98,7 @@ impl App {
         let view = self
             .open_section(actor, patient, Section::AccessLog)
             .await?;
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         let events =
             portal_store::audit::for_patient(&mut conn, &view.access.patient().to_string(), 200)
                 .await?;
@@ -120,12 +115,7 @@ impl App {
         else {
             return Ok(Vec::new());
         };
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         let mut out = Vec::new();
         if let Some(own) = own_patient
             && let Some(row) = patients::find_unchecked(&mut conn, *own).await?

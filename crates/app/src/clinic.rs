@@ -11,12 +11,7 @@ impl App {
     /// The patients the acting clinician may see through their care team; for staff and admins,
     /// the directory matching `term` (at least 2 characters).
     pub async fn patient_list(&self, actor: &Actor, term: &str) -> Result<Vec<PatientRow>> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         if let Ok(cap) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients) {
             let Principal::User { id, .. } = cap.principal() else {
                 return Err(Error::Forbidden);

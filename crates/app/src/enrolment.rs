@@ -103,12 +103,7 @@ impl App {
         let now = self.now();
         let code_hash = crypto::sha256_hex(form.code.as_str());
         let found = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             codes::find_activation(&mut conn, &code_hash).await?
         };
         let Some(code) = found.filter(|c| {
@@ -118,12 +113,7 @@ impl App {
             return Err(code_not_valid());
         };
         let patient = {
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             patients::find_unchecked(&mut conn, code.patient_id)
                 .await?
                 .ok_or_else(code_not_valid)?
@@ -196,12 +186,7 @@ impl App {
         action: Action,
     ) -> Result<portal_domain::PatientAccess> {
         let now = self.now();
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         let exists = patients::find_unchecked(&mut conn, patient)
             .await?
             .is_some();

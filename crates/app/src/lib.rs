@@ -202,6 +202,16 @@ impl App {
         &self.inner.mail_wakeup
     }
 
+    /// A connection from the pool, for reads and single statements.
+    pub(crate) async fn conn(&self) -> Result<portal_store::PoolConn> {
+        Ok(self
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(portal_store::Error::from)?)
+    }
+
     /// Writes one audit event inside the caller's transaction.
     pub(crate) async fn audit(&self, conn: &mut Conn, event: &AuditEvent) -> Result<()> {
         let id = uuid::Uuid::now_v7().to_string();
@@ -261,12 +271,7 @@ pub mod types {
 impl App {
     /// How many e-mails wait in the outbox (for /metrics).
     pub async fn outbox_pending(&self) -> Result<i64> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         Ok(portal_store::outbox::pending(&mut conn).await?)
     }
 

@@ -108,12 +108,7 @@ impl App {
         loop {
             let now = self.now();
             let claimed = {
-                let mut conn = self
-                    .store()
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(portal_store::Error::from)?;
+                let mut conn = self.conn().await?;
                 outbox::claim(&mut conn, self.store().backend(), now, now + CLAIM_FOR).await?
             };
             let Some(mut msg) = claimed else {
@@ -126,12 +121,7 @@ impl App {
                 }
                 None => Err("the message body does not open with this portal's key".to_string()),
             };
-            let mut conn = self
-                .store()
-                .pool()
-                .acquire()
-                .await
-                .map_err(portal_store::Error::from)?;
+            let mut conn = self.conn().await?;
             match result {
                 Ok(()) => {
                     outbox::mark_sent(&mut conn, &msg.id, self.now()).await?;

@@ -75,12 +75,7 @@ impl App {
     /// Refuses with [`Error::Throttled`] while any of `keys` is locked.
     pub(crate) async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
         let now = self.now();
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         for key in keys {
             if let Some(state) = throttle::get(&mut conn, key).await?
                 && state.locked_until > now
@@ -108,12 +103,7 @@ impl App {
 
     /// Forgets the failures of `key` after a success.
     pub(crate) async fn clear_throttle(&self, key: &str) -> Result<()> {
-        let mut conn = self
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(portal_store::Error::from)?;
+        let mut conn = self.conn().await?;
         throttle::clear(&mut conn, key).await?;
         Ok(())
     }

@@ -144,18 +144,11 @@ pub struct NamedEvent {
     pub actor_name: Option<String>,
 }
 
-/// The events about one patient's data, newest first, at most `limit`.
-pub async fn for_patient(conn: &mut Conn, patient: &str, limit: i64) -> Result<Vec<NamedEvent>> {
-    let sql = "SELECT e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, e.patient_id, \
-               e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
-               e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name \
-               FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-               WHERE e.patient_id = $1 ORDER BY e.seq DESC LIMIT $2";
-    let rows = sqlx::query(sql)
-        .bind(patient)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
+const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, \
+    e.patient_id, e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
+    e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name";
+
+fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
     rows.iter()
         .map(|r| {
             Ok(NamedEvent {
@@ -164,6 +157,20 @@ pub async fn for_patient(conn: &mut Conn, patient: &str, limit: i64) -> Result<V
             })
         })
         .collect()
+}
+
+/// The events about one patient's data, newest first, at most `limit`.
+pub async fn for_patient(conn: &mut Conn, patient: &str, limit: i64) -> Result<Vec<NamedEvent>> {
+    let sql = format!(
+        "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+         WHERE e.patient_id = $1 ORDER BY e.seq DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(patient)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    named(&rows)
 }
 
 /// The newest events, optionally only those of one patient or one actor, at most `limit`,
@@ -175,27 +182,19 @@ pub async fn recent(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NamedEvent>> {
-    let sql = "SELECT e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, e.patient_id, \
-               e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
-               e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name \
-               FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-               WHERE ($1 = '' OR e.patient_id = $1) AND ($2 = '' OR e.actor_id = $2) AND e.seq < $3 \
-               ORDER BY e.seq DESC LIMIT $4";
-    let rows = sqlx::query(sql)
+    let sql = format!(
+        "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+         WHERE ($1 = '' OR e.patient_id = $1) AND ($2 = '' OR e.actor_id = $2) AND e.seq < $3 \
+         ORDER BY e.seq DESC LIMIT $4"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(patient.unwrap_or(""))
         .bind(actor.unwrap_or(""))
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NamedEvent {
-                stored: from_row(r)?,
-                actor_name: r.try_get("actor_name")?,
-            })
-        })
-        .collect()
+    named(&rows)
 }
 
 /// What `verify` found.

@@ -25,6 +25,9 @@ use std::time::Duration;
 
 pub use sqlx::AnyConnection as Conn;
 
+/// A connection taken from the pool, on either backend.
+pub type PoolConn = sqlx::pool::PoolConnection<sqlx::Any>;
+
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 

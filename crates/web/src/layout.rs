@@ -185,3 +185,12 @@ pub fn render_status<T: Template>(status: StatusCode, template: &T) -> Response 
     }
     response
 }
+
+/// 422 for a form shown again with errors, 200 otherwise.
+pub fn form_status(errors: &portal_domain::fields::FieldErrors) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}

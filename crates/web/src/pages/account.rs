@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::error::PageResult;
-use crate::layout::{Nav, Page, render, render_status};
+use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::pages::auth::{EnrolForm, RecoveryCodesPage, enrol_page};
 use crate::pages::patient::minute;
 use crate::security::Ctx;
@@ -10,7 +10,6 @@ use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use portal_app::Error;
 use portal_app::auth::CurrentUser;
@@ -78,11 +77,7 @@ async fn account_page(
         .collect();
     let records = state.app.my_patients(&user.actor(ctx)).await?;
     let recovery_left = state.app.recovery_codes_left(user).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(&errors);
     Ok(render_status(
         status,
         &AccountPage {

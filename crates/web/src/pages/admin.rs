@@ -2,14 +2,13 @@
 
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
-use crate::layout::{Nav, Page, render, render_status};
+use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::pages::patient::minute;
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use portal_app::Error;
 use portal_app::accounts::NewStaffAccount;
@@ -67,11 +66,7 @@ async fn users_page(
             active: u.status == AccountStatus::Active,
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(&errors);
     Ok(render_status(
         status,
         &UsersPage {

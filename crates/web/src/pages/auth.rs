@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::layout::{Page, render, render_status};
+use crate::layout::{Page, form_status, render, render_status};
 use crate::security::Ctx;
 use crate::session::{
     MaybeUser, Pending, anonymous_csrf, clear_session_cookie, redirect_with_session,
@@ -200,11 +200,7 @@ pub(crate) fn enrol_page(
             Some(e) => e,
             None => state.app.start_enrolment(user)?,
         };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(&errors);
     Ok(render_status(
         status,
         &EnrolPage {

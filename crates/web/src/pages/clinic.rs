@@ -2,13 +2,12 @@
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::layout::{Nav, Page, render, render_status};
+use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use portal_app::Error;
 use portal_app::auth::CurrentUser;
@@ -71,11 +70,7 @@ async fn patients_page(
     reason: String,
 ) -> PageResult {
     let patients = state.app.patient_list(&user.actor(ctx), &term).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(&errors);
     Ok(render_status(
         status,
         &PatientsPage {
