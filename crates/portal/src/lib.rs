@@ -27,9 +27,24 @@ pub enum StartError {
     Config(String),
 }
 
+/// Creates the data directory readable by its owner only (it holds the database, the key and
+/// outgoing mail); an existing directory keeps its permissions.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Opens the database (creating the data directory for SQLite) and applies migrations.
 pub async fn open_store(settings: &Settings, clock: &dyn Clock) -> Result<Store, StartError> {
-    std::fs::create_dir_all(&settings.data_dir)?;
+    create_private_dir(&settings.data_dir)?;
     let url = settings.database_url();
     let store = Store::connect(&url, settings.max_connections).await?;
     store.migrate(clock.now()).await?;

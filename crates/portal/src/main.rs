@@ -150,7 +150,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             if settings.public_url == "http://127.0.0.1:8080" {
                 settings.public_url = format!("http://{address}");
             }
-            std::fs::create_dir_all(&settings.data_dir)?;
+            portal::create_private_dir(&settings.data_dir)?;
             if settings.database.is_none() {
                 // A fresh demo database each time; other data in the folder is left alone.
                 for name in ["demo.db", "demo.db-wal", "demo.db-shm"] {
