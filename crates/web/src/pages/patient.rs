@@ -205,9 +205,7 @@ pub async fn access_log(
         .map(|named| {
             let e = &named.stored.event;
             let who = match (&named.actor_name, e.actor_role.as_str()) {
-                (Some(name), role) if e.actor_id == user.id.to_string() => {
-                    format!("You ({name}, {role})")
-                }
+                (Some(_), _) if e.actor_id == user.id.to_string() => "You".to_string(),
                 (Some(name), role) => format!("{name} ({role})"),
                 (None, "operator") => "Clinic administration".to_string(),
                 (None, "system") => "The clinic's record system".to_string(),
