@@ -11,9 +11,11 @@ pub mod clock;
 pub mod crypto;
 pub mod demo;
 pub mod enrolment;
+pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod throttle;
+pub mod tokens;
 pub mod totp;
 
 use jiff::{SignedDuration, Timestamp};
@@ -51,6 +53,9 @@ pub enum Error {
     /// The change clashes with existing data.
     #[error("{0}")]
     Conflict(String),
+    /// Incoming data was refused as a whole; the message names the entry, type and element.
+    #[error("{0}")]
+    Rejected(String),
     /// The store failed.
     #[error("storage failure: {0}")]
     Store(#[from] portal_store::Error),
@@ -279,4 +284,10 @@ impl App {
     pub async fn ready(&self) -> Result<()> {
         Ok(self.store().ping().await?)
     }
+}
+
+/// Reads a patient id the portal itself wrote.
+pub(crate) fn parse_patient_id(s: &str) -> Result<portal_domain::PatientId> {
+    s.parse()
+        .map_err(|_| Error::Internal(format!("{s:?} is not a patient id")))
 }

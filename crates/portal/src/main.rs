@@ -44,11 +44,24 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import FHIR R4 JSON: Bundles (transaction, batch, collection) and NDJSON files, or folders
+    /// of them (in name order). Each file is imported whole or not at all; a summary per file
+    /// is printed, and the exit status is 1 if any file failed.
+    Import {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
     /// Print a one-time activation code for a patient record.
     Invite {
         /// The patient record's id.
         #[arg(long)]
         patient: String,
+    },
+    /// Manage API tokens of system clients (EHRs sending records).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Work with the audit trail.
     Audit {
@@ -70,6 +83,19 @@ enum UserCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        /// What the token is for (e.g. the EHR's name).
+        #[arg(long)]
+        name: String,
+        /// SMART system scopes: system/*.write, system/*.read or both (space-separated).
+        #[arg(long)]
+        scope: String,
     },
 }
 
@@ -229,6 +255,36 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 ),
                 Err(portal_app::Error::Invalid(errors)) => {
                     eprintln!("{errors}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Import { paths } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            return Ok(portal::import::run(&app, &paths).await);
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, scope },
+        } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app
+                .create_api_token(&Actor::operator(), &name, &scope)
+                .await
+            {
+                Ok(token) => {
+                    println!("{}", token.token);
+                    eprintln!(
+                        "Client {}: send it as \"Authorization: Bearer …\". It is shown only now.",
+                        token.id
+                    );
+                }
+                Err(portal_app::Error::Invalid(errors)) => {
+                    for (field, message) in errors.iter() {
+                        eprintln!("{field}: {message}");
+                    }
                     return Ok(ExitCode::from(2));
                 }
                 Err(e) => return Err(e.into()),

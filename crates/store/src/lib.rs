@@ -12,9 +12,11 @@ pub mod dialect;
 pub mod migrate;
 pub mod outbox;
 pub mod patients;
+pub mod resources;
 pub mod sessions;
 pub mod testdb;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 use jiff::Timestamp;
@@ -149,6 +151,12 @@ impl Store {
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Refreshes the query planner's statistics (after a bulk load).
+    pub async fn analyze(&self) -> Result<()> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
         Ok(())
     }
 

@@ -150,3 +150,35 @@ pub async fn with_grants_for(
         .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// Creates or updates the demographics of an imported Patient resource (`resource_id` is the
+/// portal id of the resource; `details` the mapped demographics as JSON). The record keeps its
+/// id across re-imports.
+pub async fn upsert_imported(
+    conn: &mut Conn,
+    p: &PatientRow,
+    resource_id: &str,
+    details: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
+         details, resource_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET mrn = excluded.mrn, given_name = excluded.given_name, \
+         family_name = excluded.family_name, birth_date = excluded.birth_date, sex = excluded.sex, \
+         details = excluded.details, resource_id = excluded.resource_id",
+    )
+    .bind(p.id.to_string())
+    .bind(&p.mrn)
+    .bind(&p.given_name)
+    .bind(&p.family_name)
+    .bind(&p.birth_date)
+    .bind(&p.sex)
+    .bind(to_micros(now))
+    .bind(details)
+    .bind(resource_id)
+    .execute(conn)
+    .await
+    .map_err(conflict_as("medical record number"))?;
+    Ok(())
+}

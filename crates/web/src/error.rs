@@ -62,6 +62,11 @@ impl IntoResponse for PageError {
                 "Please check what you entered",
                 errors.iter().map(|(_, m)| m.clone()).collect(),
             ),
+            Error::Rejected(message) => error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The data was refused",
+                vec![message],
+            ),
             Error::Conflict(message) => {
                 error_page(StatusCode::CONFLICT, "Cannot do that", vec![message])
             }

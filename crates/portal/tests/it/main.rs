@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod forms;
 mod helpers;
+mod import;
 mod secrets;
 mod sessions;
 mod smoke;

@@ -1,0 +1,576 @@
+//! Importing FHIR R4: Bundles (transaction, batch, collection) and NDJSON, each imported whole
+//! or not at all, idempotently (same source id or identifier: update or no change), with every
+//! reference resolved and every resource's original JSON kept.
+
+pub mod projection;
+
+use crate::{Actor, App, Error, Result, commit, crypto};
+use portal_domain::PatientId;
+use portal_domain::access::{AccessFacts, Action, authorize};
+use portal_domain::audit::{AuditAction, Outcome};
+use portal_fhir::{
+    CodeSet, Entry, ImportError, Mapped, Reference, collect_references, map_resource,
+};
+use portal_store::patients::PatientRow;
+use portal_store::resources::{self, ClinicalItem, KnownResource, ResourceRow};
+use portal_store::{Conn, patients};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What happened to the resources of one type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TypeCounts {
+    /// Resources read.
+    pub read: u64,
+    /// New resources written.
+    pub created: u64,
+    /// Known resources that changed.
+    pub updated: u64,
+    /// Known resources that were the same.
+    pub unchanged: u64,
+    /// Of those read, how many are of a type the portal keeps only as JSON.
+    pub kept_unmapped: u64,
+}
+
+/// The outcome of importing one Bundle or NDJSON file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Counts per resource type.
+    pub per_type: BTreeMap<String, TypeCounts>,
+}
+
+impl ImportSummary {
+    /// Resources read in all.
+    pub fn total(&self) -> u64 {
+        self.per_type.values().map(|c| c.read).sum()
+    }
+    /// Adds another summary's counts.
+    pub fn add(&mut self, other: &ImportSummary) {
+        for (t, c) in &other.per_type {
+            let e = self.per_type.entry(t.clone()).or_default();
+            e.read += c.read;
+            e.created += c.created;
+            e.updated += c.updated;
+            e.unchanged += c.unchanged;
+            e.kept_unmapped += c.kept_unmapped;
+        }
+    }
+}
+
+fn rejected(e: ImportError) -> Error {
+    Error::Rejected(e.to_string())
+}
+
+/// One resource on its way in.
+struct Item {
+    entry: Entry,
+    mapped: Mapped,
+    resource_type: String,
+    source_id: Option<String>,
+    existing: Option<KnownResource>,
+    id: String,
+    json: String,
+    hash: String,
+}
+
+/// Where references point, as far as this import knows.
+#[derive(Default)]
+struct Index {
+    by_full_url: HashMap<String, (String, String)>,
+    by_source: HashMap<(String, String), String>,
+    by_identifier: HashMap<(String, String, String), Vec<String>>,
+    types: HashMap<String, String>,
+}
+
+/// The identifiers of a resource as (system, value), read from its JSON.
+fn identifiers_of(resource: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = resource
+        .get("identifier")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| {
+                    let value = id.get("value")?.as_str()?;
+                    let system = id.get("system").and_then(Value::as_str).unwrap_or("");
+                    Some((system.to_string(), value.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn error_at(item: &Item, path: &str, message: String) -> Error {
+    rejected(ImportError {
+        entry: Some(item.entry.index),
+        line: None,
+        resource_type: Some(item.resource_type.clone()),
+        path: path.to_string(),
+        message,
+    })
+}
+
+impl App {
+    /// Imports one Bundle (JSON bytes) as a whole.
+    pub async fn import_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<ImportSummary> {
+        let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
+        bundle.check_references().map_err(rejected)?;
+        self.import_entries(actor, bundle.entries).await
+    }
+
+    /// Imports NDJSON text (one resource per line) as a whole.
+    pub async fn import_ndjson(&self, actor: &Actor, text: &str) -> Result<ImportSummary> {
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let resource = portal_fhir::parse_ndjson_line(line, n + 1).map_err(rejected)?;
+            entries.push(Entry {
+                index: n + 1,
+                full_url: None,
+                resource,
+                request: None,
+            });
+        }
+        self.import_entries(actor, entries).await
+    }
+
+    /// Refreshes the planner's statistics after a bulk load (PostgreSQL runs without autovacuum
+    /// here; SQLite's planner benefits too).
+    pub async fn analyze_after_import(&self) -> Result<()> {
+        Ok(self.store().analyze().await?)
+    }
+
+    async fn import_entries(&self, actor: &Actor, entries: Vec<Entry>) -> Result<ImportSummary> {
+        // Everything is checked and mapped before anything is written.
+        let mut items = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
+                if entry.full_url.is_none() && entry.request.is_none() {
+                    rejected(ImportError {
+                        entry: None,
+                        line: Some(entry.index),
+                        ..e
+                    })
+                } else {
+                    rejected(e)
+                }
+            })?;
+            let resource_type = entry.resource_type().to_string();
+            let source_id = entry
+                .request
+                .as_ref()
+                .and_then(|r| r.put_id())
+                .map(str::to_string)
+                .or_else(|| {
+                    entry
+                        .resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            let json = serde_json::to_string(&entry.resource)
+                .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
+            let hash = crypto::sha256_hex(&json);
+            items.push(Item {
+                entry,
+                mapped,
+                resource_type,
+                source_id,
+                existing: None,
+                id: String::new(),
+                json,
+                hash,
+            });
+        }
+        // Patients first: other resources point at them.
+        items.sort_by_key(|i| (i.resource_type != "Patient", i.entry.index));
+
+        let mut tx = self.store().begin().await?;
+        let mut index = Index::default();
+        let mut seen_sources = HashSet::new();
+        for item in &mut items {
+            if let Some(sid) = &item.source_id
+                && !seen_sources.insert((item.resource_type.clone(), sid.clone()))
+            {
+                return Err(error_at(
+                    item,
+                    &format!("{}.id", item.resource_type),
+                    format!("the id {sid:?} appears twice in this import"),
+                ));
+            }
+            item.existing = find_existing(&mut tx, item).await?;
+            item.id = match &item.existing {
+                Some(known) => known.id.clone(),
+                None if item.resource_type == "Patient" => {
+                    PatientId::new_v7(self.now()).to_string()
+                }
+                None => uuid::Uuid::now_v7().to_string(),
+            };
+            if let Some(url) = &item.entry.full_url {
+                index
+                    .by_full_url
+                    .insert(url.clone(), (item.resource_type.clone(), item.id.clone()));
+            }
+            if let Some(sid) = &item.source_id {
+                index
+                    .by_source
+                    .insert((item.resource_type.clone(), sid.clone()), item.id.clone());
+            }
+            for (system, value) in identifiers_of(&item.entry.resource) {
+                index
+                    .by_identifier
+                    .entry((item.resource_type.clone(), system, value))
+                    .or_default()
+                    .push(item.id.clone());
+            }
+            index
+                .types
+                .insert(item.id.clone(), item.resource_type.clone());
+        }
+
+        // Resolve references; find each resource's patient.
+        let mut compartments: Vec<Option<PatientId>> = Vec::with_capacity(items.len());
+        let mut encounters: Vec<Option<String>> = Vec::with_capacity(items.len());
+        for item in &items {
+            let mut patient = if item.resource_type == "Patient" {
+                Some(crate::parse_patient_id(&item.id)?)
+            } else {
+                None
+            };
+            let mut encounter = None;
+            for (path, reference) in collect_references(&item.entry.resource) {
+                let Some((target_type, target)) =
+                    resolve(&mut tx, &index, item, &path, &reference).await?
+                else {
+                    continue;
+                };
+                let field = path.rsplit_once('.').map_or(path.as_str(), |(_, f)| f);
+                if target_type == "Patient"
+                    && patient.is_none()
+                    && matches!(field, "subject" | "patient" | "beneficiary")
+                {
+                    patient = Some(crate::parse_patient_id(&target)?);
+                }
+                if target_type == "Encounter"
+                    && encounter.is_none()
+                    && field.starts_with("encounter")
+                {
+                    encounter = Some(target);
+                }
+            }
+            compartments.push(patient);
+            encounters.push(encounter);
+        }
+
+        // The policy decides for every patient touched.
+        let now = self.now();
+        let mut per_patient: BTreeMap<PatientId, (u64, u64)> = BTreeMap::new();
+        for patient in compartments.iter().flatten() {
+            if !per_patient.contains_key(patient) {
+                authorize(
+                    &actor.principal,
+                    *patient,
+                    Action::WriteRecord,
+                    &AccessFacts::default(),
+                    now,
+                )
+                .map_err(|_| Error::Forbidden)?;
+                per_patient.insert(*patient, (0, 0));
+            }
+        }
+
+        let mut summary = ImportSummary::default();
+        let mut other_changes = (0_u64, 0_u64);
+        for ((item, patient), encounter) in items.iter().zip(&compartments).zip(&encounters) {
+            let counts = summary
+                .per_type
+                .entry(item.resource_type.clone())
+                .or_default();
+            counts.read += 1;
+            if !item.mapped.is_mapped() {
+                counts.kept_unmapped += 1;
+            }
+            if item
+                .existing
+                .as_ref()
+                .is_some_and(|k| k.content_hash == item.hash)
+            {
+                counts.unchanged += 1;
+                continue;
+            }
+            if let Mapped::Patient(data) = &item.mapped {
+                let row = patient_row(item, data)?;
+                let details = serde_json::to_string(data)
+                    .map_err(|e| Error::Internal(format!("cannot serialise a patient: {e}")))?;
+                patients::upsert_imported(&mut tx, &row, &item.id, &details, now)
+                    .await
+                    .map_err(|e| match e {
+                        portal_store::Error::Conflict(_) => error_at(
+                            item,
+                            "Patient.identifier",
+                            format!(
+                                "the medical record number {:?} belongs to another patient",
+                                row.mrn
+                            ),
+                        ),
+                        other => other.into(),
+                    })?;
+            }
+            let row = ResourceRow {
+                id: &item.id,
+                resource_type: &item.resource_type,
+                source_id: item.source_id.as_deref(),
+                patient_id: *patient,
+                content_hash: &item.hash,
+                json: &item.json,
+            };
+            let created = item.existing.is_none();
+            if created {
+                resources::insert(&mut tx, &row, now).await?;
+                counts.created += 1;
+            } else {
+                resources::update(&mut tx, &row, now).await?;
+                counts.updated += 1;
+            }
+            resources::replace_identifiers(
+                &mut tx,
+                &item.id,
+                &item.resource_type,
+                &identifiers_of(&item.entry.resource),
+            )
+            .await?;
+            if let (Some(kind), Some(patient)) = (projection::kind_of(&item.mapped), patient) {
+                let p = projection::project(kind, &item.entry.resource);
+                let details = serde_json::to_string(&item.mapped)
+                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
+                resources::put_clinical_item(
+                    &mut tx,
+                    &ClinicalItem {
+                        resource_id: &item.id,
+                        patient_id: *patient,
+                        kind,
+                        category: &p.category,
+                        code_system: &p.code_system,
+                        code: &p.code,
+                        label: &p.label,
+                        status: &p.status,
+                        sort_at: p.sort_at,
+                        encounter_id: encounter.as_deref(),
+                        details: &details,
+                    },
+                )
+                .await?;
+            }
+            let tally = match patient {
+                Some(p) => per_patient.entry(*p).or_default(),
+                None => &mut other_changes,
+            };
+            if created {
+                tally.0 += 1;
+            } else {
+                tally.1 += 1;
+            }
+        }
+
+        // One audit event per patient whose record changed, and one for directory data.
+        for (patient, (created, updated)) in &per_patient {
+            if created + updated == 0 {
+                continue;
+            }
+            let mut event = self.event(
+                actor,
+                if *created > 0 {
+                    AuditAction::Create
+                } else {
+                    AuditAction::Update
+                },
+                "HealthRecord",
+                Outcome::Success,
+            );
+            event.patient_id = Some(patient.to_string());
+            event.on_behalf_of = match actor.principal {
+                portal_domain::Principal::Operator => "operator".into(),
+                _ => "system-client".into(),
+            };
+            event.detail = format!("FHIR import: {created} created, {updated} updated");
+            self.audit(&mut tx, &event).await?;
+        }
+        if other_changes.0 + other_changes.1 > 0 {
+            let mut event = self.event(actor, AuditAction::Create, "Directory", Outcome::Success);
+            event.detail = format!(
+                "FHIR import: {} created, {} updated (practitioners, organizations, locations, …)",
+                other_changes.0, other_changes.1
+            );
+            self.audit(&mut tx, &event).await?;
+        }
+        commit(tx).await?;
+        Ok(summary)
+    }
+}
+
+/// Finds the stored resource an incoming one updates: by the sender's id, else by the
+/// conditional-create identifier, else by one of its identifiers.
+async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResource>> {
+    if let Some(sid) = &item.source_id
+        && let Some(found) = resources::find_by_source(conn, &item.resource_type, sid).await?
+    {
+        return Ok(Some(found));
+    }
+    let mut searches: Vec<(String, String)> = Vec::new();
+    if let Some(search) = item
+        .entry
+        .request
+        .as_ref()
+        .and_then(|r| r.if_none_exist_identifier())
+    {
+        searches.push((search.system.unwrap_or_default(), search.value));
+    }
+    if item.source_id.is_none() {
+        searches.extend(identifiers_of(&item.entry.resource));
+    }
+    for (system, value) in searches {
+        let found =
+            resources::find_by_identifier(conn, &item.resource_type, &system, &value).await?;
+        if let [one] = found.as_slice() {
+            return Ok(Some(one.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Resolves one reference to (type, portal id). Logical references to identifiers nobody here
+/// holds, contained and absolute external references are kept as they are (`None`); anything
+/// else that does not resolve refuses the whole import.
+async fn resolve(
+    conn: &mut Conn,
+    index: &Index,
+    item: &Item,
+    path: &str,
+    reference: &Reference,
+) -> Result<Option<(String, String)>> {
+    let broken = |what: String| error_at(item, path, what);
+    match reference {
+        Reference::Internal(url) => match index.by_full_url.get(url) {
+            Some(found) => Ok(Some(found.clone())),
+            None => Err(broken(format!(
+                "reference {url:?} does not resolve to an entry"
+            ))),
+        },
+        Reference::Relative { resource_type, id } => {
+            if let Some(found) = index.by_source.get(&(resource_type.clone(), id.clone())) {
+                return Ok(Some((resource_type.clone(), found.clone())));
+            }
+            match resources::find_by_source(conn, resource_type, id).await? {
+                Some(known) => Ok(Some((resource_type.clone(), known.id))),
+                None => Err(broken(format!(
+                    "reference \"{resource_type}/{id}\" does not resolve"
+                ))),
+            }
+        }
+        Reference::Conditional {
+            resource_type,
+            system,
+            value,
+        } => {
+            let found = by_identifier(conn, index, resource_type, system.as_deref(), value).await?;
+            match found.as_slice() {
+                [one] => Ok(Some((resource_type.clone(), one.clone()))),
+                [] => Err(broken(format!(
+                    "reference \"{resource_type}?identifier={}{value}\" matches no resource",
+                    system
+                        .as_deref()
+                        .map(|s| format!("{s}|"))
+                        .unwrap_or_default()
+                ))),
+                _ => Err(broken(format!(
+                    "reference \"{resource_type}?identifier={value}\" matches more than one resource"
+                ))),
+            }
+        }
+        Reference::Logical {
+            resource_type: Some(resource_type),
+            system,
+            value,
+        } => {
+            let found = by_identifier(conn, index, resource_type, system.as_deref(), value).await?;
+            Ok(match found.as_slice() {
+                [one] => Some((resource_type.clone(), one.clone())),
+                _ => None,
+            })
+        }
+        Reference::Logical {
+            resource_type: None,
+            ..
+        }
+        | Reference::Contained(_)
+        | Reference::External(_) => Ok(None),
+        Reference::Unsupported { reference, reason } => Err(broken(format!(
+            "reference {reference:?} is not supported: {reason}"
+        ))),
+    }
+}
+
+async fn by_identifier(
+    conn: &mut Conn,
+    index: &Index,
+    resource_type: &str,
+    system: Option<&str>,
+    value: &str,
+) -> Result<Vec<String>> {
+    let mut found: Vec<String> = match system {
+        Some(system) => index
+            .by_identifier
+            .get(&(
+                resource_type.to_string(),
+                system.to_string(),
+                value.to_string(),
+            ))
+            .cloned()
+            .unwrap_or_default(),
+        None => index
+            .by_identifier
+            .iter()
+            .filter(|((t, _, v), _)| t == resource_type && v == value)
+            .flat_map(|(_, ids)| ids.iter().cloned())
+            .collect(),
+    };
+    if found.is_empty() {
+        found = resources::find_by_identifier(conn, resource_type, system.unwrap_or(""), value)
+            .await?
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn patient_row(item: &Item, data: &portal_fhir::model::PatientData) -> Result<PatientRow> {
+    let name = data
+        .names
+        .iter()
+        .find(|n| n.use_.map(CodeSet::code) == Some("official"))
+        .or_else(|| data.names.first());
+    let given = name.map(|n| n.given.join(" ")).unwrap_or_default();
+    let family = name.and_then(|n| n.family.clone()).unwrap_or_default();
+    let mrn = data
+        .mrn
+        .clone()
+        .or_else(|| item.source_id.as_ref().map(|id| format!("FHIR-{id}")))
+        .unwrap_or_else(|| format!("FHIR-{}", item.id));
+    Ok(PatientRow {
+        id: crate::parse_patient_id(&item.id)?,
+        mrn,
+        given_name: given,
+        family_name: family,
+        birth_date: data.birth_date.clone().unwrap_or_default(),
+        sex: data
+            .gender
+            .map_or_else(|| "unknown".to_string(), |g| g.code().to_string()),
+    })
+}

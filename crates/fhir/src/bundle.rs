@@ -1,0 +1,509 @@
+//! Reading an import file: a transaction, batch or collection Bundle, or NDJSON with one resource
+//! per line; and telling the two apart.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ImportError, shown, shown_str};
+use crate::primitives::{is_id, is_uri};
+use crate::refs::{IdentifierSearch, Reference, collect_references, parse_identifier_search};
+use crate::types::is_r4_resource_type;
+
+/// The kinds of Bundle the importer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleKind {
+    /// All entries succeed or the whole Bundle fails (`Bundle.type` `transaction`).
+    Transaction,
+    /// Each entry stands alone (`batch`).
+    Batch,
+    /// A set of resources with no request (`collection`).
+    Collection,
+}
+
+/// The HTTP methods an import entry may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Create (or, with `ifNoneExist`, create unless one matches).
+    Post,
+    /// Create or replace the resource at `Type/id`.
+    Put,
+}
+
+impl Method {
+    /// The method as written in FHIR JSON (`POST`, `PUT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Bundle.entry.request` of a transaction or batch entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// What to do with the resource.
+    pub method: Method,
+    /// `Type` for POST, `Type/id` (of the entry's own type) for PUT.
+    pub url: String,
+    /// A conditional create's search, checked to be `identifier=[system|]value`.
+    pub if_none_exist: Option<String>,
+}
+
+impl Request {
+    /// The parsed `ifNoneExist` search, if there is one.
+    pub fn if_none_exist_identifier(&self) -> Option<IdentifierSearch> {
+        self.if_none_exist
+            .as_deref()
+            .and_then(|query| parse_identifier_search(query).ok())
+    }
+
+    /// The id a PUT names (`85` of `Patient/85`); `None` for POST.
+    pub fn put_id(&self) -> Option<&str> {
+        match self.method {
+            Method::Put => self.url.split_once('/').map(|(_, id)| id),
+            Method::Post => None,
+        }
+    }
+}
+
+/// One `Bundle.entry`: its resource as JSON, kept whole for the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Position in `Bundle.entry` (0-based), for error messages.
+    pub index: usize,
+    /// `Bundle.entry.fullUrl`, which references in the Bundle may use.
+    pub full_url: Option<String>,
+    /// The resource, exactly as sent (a JSON object with a known R4 `resourceType`).
+    pub resource: Value,
+    /// The request, for transaction and batch Bundles (always `Some` there, `None` otherwise).
+    pub request: Option<Request>,
+}
+
+impl Entry {
+    /// The entry's `resourceType` (checked by [`parse_bundle`] to be an R4 type).
+    pub fn resource_type(&self) -> &str {
+        self.resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A parsed import Bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    /// Transaction, batch or collection.
+    pub kind: BundleKind,
+    /// The entries, in file order.
+    pub entries: Vec<Entry>,
+}
+
+impl Bundle {
+    /// Checks the references that must resolve inside the Bundle itself: every `urn:` reference
+    /// names an entry's `fullUrl`, every `#id` a contained resource, and no reference is of an
+    /// unsupported form. Conditional, relative, logical and external references are left to the
+    /// importer, which may find their targets in the database.
+    pub fn check_references(&self) -> Result<(), ImportError> {
+        let full_urls: HashSet<&str> = self
+            .entries
+            .iter()
+            .filter_map(|entry| entry.full_url.as_deref())
+            .collect();
+        for entry in &self.entries {
+            let resource_type = Some(entry.resource_type());
+            for (path, reference) in collect_references(&entry.resource) {
+                let problem = match &reference {
+                    Reference::Internal(url) if !full_urls.contains(url.as_str()) => Some(format!(
+                        "{} matches no entry's fullUrl in this Bundle",
+                        shown_str(url)
+                    )),
+                    Reference::Contained(id)
+                        if !id.is_empty() && !has_contained(&entry.resource, id) =>
+                    {
+                        Some(format!("#{id} names no contained resource"))
+                    }
+                    Reference::Unsupported { reference, reason } => {
+                        Some(format!("{}: {reason}", shown_str(reference)))
+                    }
+                    _ => None,
+                };
+                if let Some(message) = problem {
+                    return Err(ImportError::at(
+                        Some(entry.index),
+                        resource_type,
+                        path,
+                        message,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_contained(resource: &Value, id: &str) -> bool {
+    resource
+        .get("contained")
+        .and_then(Value::as_array)
+        .is_some_and(|contained| {
+            contained
+                .iter()
+                .any(|inner| inner.get("id").and_then(Value::as_str) == Some(id))
+        })
+}
+
+/// What kind of import file a byte prefix looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// One JSON document (a Bundle, or a single resource).
+    Json,
+    /// Newline-delimited JSON, one resource per line.
+    Ndjson,
+}
+
+/// Guesses the kind of a file from its first bytes: NDJSON when the first non-space byte is `{`,
+/// the first line is a complete JSON object, and a later line starts with `{`; JSON otherwise.
+/// Give a prefix long enough to hold the first line and the start of the second; a one-line
+/// NDJSON file reads as JSON (a single resource).
+pub fn detect(bytes_prefix: &[u8]) -> InputKind {
+    let text = bytes_prefix
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(bytes_prefix);
+    let start = text
+        .iter()
+        .position(|byte| !byte.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let text = &text[start..];
+    if text.first() != Some(&b'{') {
+        return InputKind::Json;
+    }
+    let Some(newline) = text.iter().position(|&byte| byte == b'\n') else {
+        return InputKind::Json;
+    };
+    let first_is_object =
+        serde_json::from_slice::<Value>(&text[..newline]).is_ok_and(|value| value.is_object());
+    let next_starts_object = text[newline..]
+        .split(|&byte| byte == b'\n')
+        .map(|line| line.trim_ascii_start())
+        .find(|line| !line.is_empty())
+        .is_some_and(|line| line.first() == Some(&b'{'));
+    if first_is_object && next_starts_object {
+        InputKind::Ndjson
+    } else {
+        InputKind::Json
+    }
+}
+
+/// Parses a Bundle file: checks that it is JSON, a Bundle of type transaction, batch or
+/// collection, that each entry holds a resource of a known R4 type, that fullUrls do not repeat,
+/// and (transaction and batch) that each request is a POST to the entry's type or a PUT to
+/// `Type/id` of its own type and id, with any `ifNoneExist` an identifier search. The resources
+/// themselves are checked by [`crate::map_resource`]; references by [`Bundle::check_references`].
+pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut document: Value = serde_json::from_slice(bytes)
+        .map_err(|error| ImportError::document(format!("not JSON: {error}")))?;
+    let Value::Object(bundle) = &mut document else {
+        return Err(ImportError::document(
+            "not a FHIR resource: expected a JSON object",
+        ));
+    };
+    match bundle.get("resourceType") {
+        Some(Value::String(name)) if name == "Bundle" => {}
+        Some(Value::String(name)) if is_r4_resource_type(name) => {
+            return Err(ImportError::document(format!(
+                "expected a Bundle, found a {name} (a single resource is imported as NDJSON)"
+            )));
+        }
+        Some(other) => {
+            return Err(ImportError::document(format!(
+                "not a FHIR resource: resourceType {} is not a FHIR R4 resource type",
+                shown(other)
+            )));
+        }
+        None => {
+            return Err(ImportError::document(
+                "not a FHIR resource: resourceType is missing",
+            ));
+        }
+    }
+    let kind = bundle_kind(bundle)?;
+    if let Some(id) = bundle.get("id")
+        && !id.as_str().is_some_and(is_id)
+    {
+        return Err(bundle_error(
+            "Bundle.id",
+            format!("{} is not a FHIR id", shown(id)),
+        ));
+    }
+    // The entries are moved out of the document, so each resource is held once, not copied.
+    let raw_entries = match bundle.get_mut("entry") {
+        None => Vec::new(),
+        Some(Value::Array(entries)) => std::mem::take(entries),
+        Some(_) => return Err(bundle_error("Bundle.entry", "expected an array")),
+    };
+    let mut seen_full_urls: HashMap<String, usize> = HashMap::new();
+    let mut entries = Vec::with_capacity(raw_entries.len());
+    for (index, raw) in raw_entries.into_iter().enumerate() {
+        let entry = parse_entry(index, raw, kind)?;
+        if let Some(url) = &entry.full_url
+            && let Some(first) = seen_full_urls.insert(url.clone(), index)
+        {
+            return Err(ImportError::at(
+                Some(index),
+                Some(entry.resource_type()),
+                "Bundle.entry.fullUrl",
+                format!("{} repeats the fullUrl of entry {first}", shown_str(url)),
+            ));
+        }
+        entries.push(entry);
+    }
+    Ok(Bundle { kind, entries })
+}
+
+fn bundle_error(path: &str, message: impl Into<String>) -> ImportError {
+    ImportError::at(None, Some("Bundle"), path, message)
+}
+
+fn bundle_kind(bundle: &Map<String, Value>) -> Result<BundleKind, ImportError> {
+    const OTHER_TYPES: [&str; 6] = [
+        "document",
+        "message",
+        "transaction-response",
+        "batch-response",
+        "history",
+        "searchset",
+    ];
+    match bundle.get("type") {
+        None => Err(bundle_error("Bundle.type", "required element missing")),
+        Some(Value::String(kind)) => match kind.as_str() {
+            "transaction" => Ok(BundleKind::Transaction),
+            "batch" => Ok(BundleKind::Batch),
+            "collection" => Ok(BundleKind::Collection),
+            other if OTHER_TYPES.contains(&other) => Err(bundle_error(
+                "Bundle.type",
+                format!(
+                    "{} Bundles are not imported (expected transaction, batch or collection)",
+                    shown_str(other)
+                ),
+            )),
+            other => Err(bundle_error(
+                "Bundle.type",
+                format!("{} is not a Bundle type", shown_str(other)),
+            )),
+        },
+        Some(_) => Err(bundle_error("Bundle.type", "expected a string")),
+    }
+}
+
+fn parse_entry(index: usize, raw: Value, kind: BundleKind) -> Result<Entry, ImportError> {
+    let fail = |resource_type: Option<&str>, path: &str, message: String| {
+        ImportError::at(Some(index), resource_type, path, message)
+    };
+    let Value::Object(mut entry) = raw else {
+        return Err(fail(None, "Bundle.entry", "expected an object".to_owned()));
+    };
+    let resource = match entry.get("resource") {
+        Some(resource @ Value::Object(_)) => resource,
+        Some(_) => {
+            return Err(fail(
+                None,
+                "Bundle.entry.resource",
+                "expected an object".to_owned(),
+            ));
+        }
+        None => {
+            return Err(fail(
+                None,
+                "Bundle.entry.resource",
+                "required element missing".to_owned(),
+            ));
+        }
+    };
+    let resource_type = match resource.get("resourceType") {
+        Some(Value::String(name)) if is_r4_resource_type(name) => name.as_str(),
+        Some(other) => {
+            return Err(fail(
+                None,
+                "Bundle.entry.resource.resourceType",
+                format!("{} is not a FHIR R4 resource type", shown(other)),
+            ));
+        }
+        None => {
+            return Err(fail(
+                None,
+                "Bundle.entry.resource.resourceType",
+                "required element missing".to_owned(),
+            ));
+        }
+    };
+    let full_url = match entry.get("fullUrl") {
+        None => None,
+        Some(Value::String(url)) if is_uri(url) => Some(url.clone()),
+        Some(other) => {
+            return Err(fail(
+                Some(resource_type),
+                "Bundle.entry.fullUrl",
+                format!("{} is not a FHIR uri", shown(other)),
+            ));
+        }
+    };
+    let request = match kind {
+        BundleKind::Collection => None,
+        BundleKind::Transaction | BundleKind::Batch => Some(
+            parse_request(entry.get("request"), resource_type, resource)
+                .map_err(|(path, message)| fail(Some(resource_type), &path, message))?,
+        ),
+    };
+    Ok(Entry {
+        index,
+        full_url,
+        // Checked above to be an object.
+        resource: entry.remove("resource").unwrap_or_default(),
+        request,
+    })
+}
+
+fn parse_request(
+    raw: Option<&Value>,
+    resource_type: &str,
+    resource: &Value,
+) -> Result<Request, (String, String)> {
+    let fail = |element: &str, message: String| (format!("Bundle.entry.request{element}"), message);
+    let request = match raw {
+        Some(Value::Object(request)) => request,
+        Some(_) => return Err(fail("", "expected an object".to_owned())),
+        None => {
+            return Err(fail(
+                "",
+                "required in a transaction or batch (method and url)".to_owned(),
+            ));
+        }
+    };
+    let method = match request.get("method") {
+        None => return Err(fail(".method", "required element missing".to_owned())),
+        Some(Value::String(method)) => match method.as_str() {
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "GET" | "HEAD" | "DELETE" | "PATCH" => {
+                return Err(fail(
+                    ".method",
+                    format!("{method} is not imported (only POST and PUT)"),
+                ));
+            }
+            _ => {
+                return Err(fail(
+                    ".method",
+                    format!("{} is not an HTTP method FHIR allows", shown_str(method)),
+                ));
+            }
+        },
+        Some(_) => return Err(fail(".method", "expected a string".to_owned())),
+    };
+    let url = match request.get("url") {
+        None => return Err(fail(".url", "required element missing".to_owned())),
+        Some(Value::String(url)) if is_uri(url) => url.clone(),
+        Some(other) => return Err(fail(".url", format!("{} is not a FHIR uri", shown(other)))),
+    };
+    match method {
+        Method::Post if url != resource_type => {
+            return Err(fail(
+                ".url",
+                format!(
+                    "a POST of a {resource_type} must go to {resource_type:?}, not {}",
+                    shown_str(&url)
+                ),
+            ));
+        }
+        Method::Put => {
+            let own_id = resource.get("id").and_then(Value::as_str);
+            match url.split_once('/') {
+                Some((url_type, id)) if url_type == resource_type && is_id(id) => {
+                    if let Some(own) = own_id.filter(|own| *own != id) {
+                        return Err(fail(
+                            ".url",
+                            format!(
+                                "{} does not match the resource's id {}",
+                                shown_str(&url),
+                                shown_str(own)
+                            ),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(fail(
+                        ".url",
+                        format!(
+                            "a PUT of a {resource_type} must go to {resource_type}/id, not {}",
+                            shown_str(&url)
+                        ),
+                    ));
+                }
+            }
+        }
+        Method::Post => {}
+    }
+    let if_none_exist = match request.get("ifNoneExist") {
+        None => None,
+        Some(Value::String(query)) => {
+            parse_identifier_search(query).map_err(|reason| {
+                fail(".ifNoneExist", format!("{}: {reason}", shown_str(query)))
+            })?;
+            Some(query.clone())
+        }
+        Some(_) => return Err(fail(".ifNoneExist", "expected a string".to_owned())),
+    };
+    Ok(Request {
+        method,
+        url,
+        if_none_exist,
+    })
+}
+
+/// Parses one NDJSON line (blank lines are the caller's to skip) into a resource: a JSON object
+/// with a known R4 `resourceType` other than `Bundle`. Errors name the line as `line 7`.
+pub fn parse_ndjson_line(line: &str, line_no: usize) -> Result<Value, ImportError> {
+    let value: Value = serde_json::from_str(line)
+        .map_err(|error| ImportError::document(format!("not JSON: {error}")).on_line(line_no))?;
+    let fail = |resource_type: Option<&str>, path: &str, message: String| {
+        ImportError::at(None, resource_type, path, message).on_line(line_no)
+    };
+    if !value.is_object() {
+        return Err(fail(
+            None,
+            "",
+            "not a FHIR resource: expected a JSON object".to_owned(),
+        ));
+    }
+    match value.get("resourceType") {
+        Some(Value::String(name)) if name == "Bundle" => Err(fail(
+            Some("Bundle"),
+            "",
+            "a Bundle cannot be a line of NDJSON (import it as a file of its own)".to_owned(),
+        )),
+        Some(Value::String(name)) if is_r4_resource_type(name) => Ok(value),
+        Some(other) => Err(fail(
+            None,
+            "resourceType",
+            format!("{} is not a FHIR R4 resource type", shown(other)),
+        )),
+        None => Err(fail(
+            None,
+            "resourceType",
+            "required element missing".to_owned(),
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "bundle_tests.rs"]
+mod tests;

@@ -1,0 +1,38 @@
+//! FHIR R4 (4.0.1) JSON for the patient portal: what `portal import` reads.
+//!
+//! - [`parse_bundle`] reads a transaction, batch or collection Bundle, [`parse_ndjson_line`] one
+//!   line of NDJSON, and [`detect`] tells the two kinds of file apart.
+//! - [`map_resource`] checks one resource and maps it into plain structs ([`Mapped`]): Patient,
+//!   Practitioner, Organization, Location, Encounter, Condition, AllergyIntolerance, Medication,
+//!   MedicationRequest, Immunization, Observation, DiagnosticReport, DocumentReference,
+//!   Procedure, CarePlan and CareTeam; any other R4 type is [`Mapped::Unmapped`]. The caller
+//!   keeps each resource's original JSON ([`Entry::resource`]) beside what is mapped.
+//! - [`collect_references`] lists every reference a resource holds, as a [`Reference`] the
+//!   importer can resolve; [`Bundle::check_references`] checks those that must resolve inside
+//!   the Bundle.
+//! - Every rejection is an [`ImportError`] naming the entry (or line), the resource type and the
+//!   element path, e.g. `entry 12 (Observation): Observation.effectiveDateTime: "2020-13-45" is
+//!   not a FHIR dateTime`.
+//!
+//! No database, no HTTP, no async: bytes and JSON in, checked data out.
+
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod codes;
+pub mod error;
+pub mod map;
+pub mod model;
+pub mod primitives;
+pub mod refs;
+pub mod types;
+
+pub use bundle::{
+    Bundle, BundleKind, Entry, InputKind, Method, Request, detect, parse_bundle, parse_ndjson_line,
+};
+pub use codes::CodeSet;
+pub use error::ImportError;
+pub use map::{MAPPED_TYPES, Mapped, map_resource};
+pub use primitives::to_instant_micros;
+pub use refs::{IdentifierSearch, Reference, collect_references, parse_reference};
+pub use types::{R4_RESOURCE_TYPES, is_r4_resource_type};

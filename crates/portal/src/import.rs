@@ -1,0 +1,109 @@
+//! `portal import`: files and folders of FHIR R4 JSON in, a summary per file out.
+
+use portal_app::import::ImportSummary;
+use portal_app::{Actor, App};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The files to import under `paths`: files as given, folders' `.json` and `.ndjson` files in
+/// name order.
+pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(
+                            p.extension().and_then(|e| e.to_str()),
+                            Some("json" | "ndjson")
+                        )
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Imports one file: NDJSON by extension or content, otherwise a Bundle.
+pub async fn import_file(app: &App, actor: &Actor, path: &Path) -> Result<ImportSummary, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let ndjson = path.extension().and_then(|e| e.to_str()) == Some("ndjson")
+        || portal_fhir::detect(&bytes) == portal_fhir::InputKind::Ndjson;
+    let result = if ndjson {
+        let text =
+            String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())?;
+        app.import_ndjson(actor, &text).await
+    } else {
+        app.import_bundle(actor, &bytes).await
+    };
+    result.map_err(|e| match e {
+        portal_app::Error::Rejected(message) => message,
+        portal_app::Error::Forbidden => "the importer may not write these records".to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// Prints one file's summary.
+pub fn print_summary(path: &Path, summary: &ImportSummary) {
+    println!("{}: {} resources", path.display(), summary.total());
+    println!(
+        "  {:<26} {:>7} {:>8} {:>8} {:>10} {:>11}",
+        "type", "read", "created", "updated", "unchanged", "not mapped"
+    );
+    for (resource_type, c) in &summary.per_type {
+        println!(
+            "  {:<26} {:>7} {:>8} {:>8} {:>10} {:>11}",
+            resource_type, c.read, c.created, c.updated, c.unchanged, c.kept_unmapped
+        );
+    }
+}
+
+/// Runs `portal import`: every file in turn, then refreshes the planner's statistics.
+pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
+    let files = match files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("portal import: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if files.is_empty() {
+        eprintln!("portal import: no .json or .ndjson files found");
+        return ExitCode::from(2);
+    }
+    let actor = Actor::operator();
+    let mut failed = 0;
+    let mut total = ImportSummary::default();
+    for path in &files {
+        match import_file(app, &actor, path).await {
+            Ok(summary) => {
+                print_summary(path, &summary);
+                total.add(&summary);
+            }
+            Err(message) => {
+                failed += 1;
+                println!("{}: REJECTED, nothing imported: {message}", path.display());
+            }
+        }
+    }
+    if let Err(e) = app.analyze_after_import().await {
+        eprintln!("portal import: could not refresh database statistics: {e}");
+    }
+    println!(
+        "{} file(s), {} resources read; {} file(s) rejected.",
+        files.len(),
+        total.total(),
+        failed
+    );
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

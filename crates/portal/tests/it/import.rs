@@ -1,0 +1,404 @@
+//! FHIR import: every fixture imports with the right counts on both backends, re-import changes
+//! nothing, an edited resource updates, and every kind of bad Bundle is refused with a message
+//! naming where, leaving the database exactly as it was.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use portal_app::Actor;
+use portal_store::Backend;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// The fixture folder: the full shared set when `PORTAL_FHIR_FIXTURES` is set (it must then
+/// exist), otherwise the copies in the repository.
+fn fixture_dir() -> PathBuf {
+    match std::env::var("PORTAL_FHIR_FIXTURES") {
+        Ok(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "PORTAL_FHIR_FIXTURES={} is not a folder",
+                dir.display()
+            );
+            dir
+        }
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea"),
+    }
+}
+
+fn fixture_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures found");
+    files
+}
+
+/// Distinct resources per type, counted from the raw JSON: a resource sent again with the same
+/// type and id (or the same conditional-create identifier) is the same resource.
+fn expected_counts(files: &[PathBuf]) -> BTreeMap<String, i64> {
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for file in files {
+        let bundle: Value =
+            serde_json::from_slice(&std::fs::read(file).expect("read")).expect("json");
+        for entry in bundle["entry"].as_array().expect("entries") {
+            let resource = &entry["resource"];
+            let t = resource["resourceType"].as_str().expect("type").to_string();
+            let key = entry["request"]["ifNoneExist"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| resource["id"].as_str().map(str::to_string))
+                .or_else(|| entry["fullUrl"].as_str().map(str::to_string))
+                .expect("some key");
+            seen.insert((t, key));
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for (t, _) in seen {
+        *counts.entry(t).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn stored_counts(t: &TestApp) -> BTreeMap<String, i64> {
+    let rows = sqlx::query(
+        "SELECT resource_type, COUNT(*) AS n FROM fhir_resources GROUP BY resource_type",
+    )
+    .fetch_all(t.app.store().pool())
+    .await
+    .expect("counts");
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("resource_type").expect("t"),
+                r.try_get("n").expect("n"),
+            )
+        })
+        .collect()
+}
+
+/// Row counts of every table the import writes, and a checksum of the stored resources.
+async fn fingerprint(t: &TestApp) -> (Vec<i64>, String) {
+    let mut counts = Vec::new();
+    for table in [
+        "patients",
+        "fhir_resources",
+        "fhir_identifiers",
+        "clinical_items",
+        "audit_events",
+    ] {
+        counts.push(t.count(table).await);
+    }
+    let rows =
+        sqlx::query("SELECT id, content_hash, version, json FROM fhir_resources ORDER BY id")
+            .fetch_all(t.app.store().pool())
+            .await
+            .expect("rows");
+    let mut hasher = Sha256::new();
+    for r in rows {
+        for col in ["id", "content_hash", "json"] {
+            hasher.update(r.try_get::<String, _>(col).expect("col").as_bytes());
+        }
+        hasher.update(
+            r.try_get::<i64, _>("version")
+                .expect("version")
+                .to_be_bytes(),
+        );
+    }
+    (counts, format!("{:x}", hasher.finalize()))
+}
+
+async fn import_all(t: &TestApp, files: &[PathBuf]) -> portal_app::import::ImportSummary {
+    let mut total = portal_app::import::ImportSummary::default();
+    for file in files {
+        let bytes = std::fs::read(file).expect("read");
+        let summary = t
+            .app
+            .import_bundle(&Actor::operator(), &bytes)
+            .await
+            .unwrap_or_else(|e| panic!("{} was refused: {e}", file.display()));
+        total.add(&summary);
+    }
+    total
+}
+
+async fn every_fixture_imports_with_counts_matching_the_json(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let files = fixture_files();
+    let summary = import_all(&t, &files).await;
+    assert_eq!(stored_counts(&t).await, expected_counts(&files));
+    let read: u64 = files
+        .iter()
+        .map(|f| {
+            let b: Value = serde_json::from_slice(&std::fs::read(f).expect("read")).expect("json");
+            b["entry"].as_array().expect("entries").len() as u64
+        })
+        .sum();
+    assert_eq!(summary.total(), read, "every entry is counted as read");
+    // Claims and the like are kept, not dropped.
+    assert!(stored_counts(&t).await.get("Claim").copied().unwrap_or(0) > 0);
+    // Every patient bundle created a patient record with its MRN.
+    let patients: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM patients WHERE resource_id IS NOT NULL")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("patients");
+    assert_eq!(patients, expected_counts(&files)["Patient"]);
+    t.stop().await;
+}
+
+async fn importing_the_same_bundles_again_changes_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let files = fixture_files();
+    import_all(&t, &files).await;
+    let before = fingerprint(&t).await;
+    let again = import_all(&t, &files).await;
+    assert_eq!(fingerprint(&t).await, before);
+    for (resource_type, c) in &again.per_type {
+        assert_eq!(
+            (c.created, c.updated),
+            (0, 0),
+            "{resource_type} changed on re-import"
+        );
+    }
+    t.stop().await;
+}
+
+fn small_patient() -> Value {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea/lucien-bosco.json");
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+async fn an_edited_resource_updates_the_record(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut bundle = small_patient();
+    t.app
+        .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
+        .await
+        .expect("first import");
+    let entry = bundle["entry"]
+        .as_array_mut()
+        .expect("entries")
+        .iter_mut()
+        .find(|e| {
+            e["resource"]["resourceType"] == "Observation"
+                && e["resource"]["valueQuantity"].is_object()
+        })
+        .expect("an observation with a quantity");
+    entry["resource"]["valueQuantity"]["value"] = json!(123.5);
+    let id = entry["resource"]["id"].as_str().expect("id").to_string();
+    let summary = t
+        .app
+        .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
+        .await
+        .expect("second import");
+    let obs = summary.per_type["Observation"];
+    assert_eq!((obs.created, obs.updated), (0, 1));
+    let stored: String = sqlx::query_scalar(
+        "SELECT json FROM fhir_resources WHERE resource_type = 'Observation' AND source_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("stored");
+    let stored: Value = serde_json::from_str(&stored).expect("json");
+    assert_eq!(stored["valueQuantity"]["value"], json!(123.5));
+    t.stop().await;
+}
+
+async fn kept_json_comes_back_unchanged(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let bundle = small_patient();
+    t.app
+        .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
+        .await
+        .expect("import");
+    for entry in bundle["entry"].as_array().expect("entries") {
+        let resource = &entry["resource"];
+        let stored: String = sqlx::query_scalar(
+            "SELECT json FROM fhir_resources WHERE resource_type = $1 AND source_id = $2",
+        )
+        .bind(resource["resourceType"].as_str().expect("type"))
+        .bind(resource["id"].as_str().expect("id"))
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("stored");
+        let stored: Value = serde_json::from_str(&stored).expect("json");
+        assert_eq!(&stored, resource);
+    }
+    t.stop().await;
+}
+
+fn bad_bundles() -> Vec<(&'static str, String, &'static [&'static str])> {
+    let good = small_patient();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b.to_string()
+    };
+    let first = |b: &mut Value, t: &str| -> usize {
+        b["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .position(|e| e["resource"]["resourceType"] == t)
+            .expect("resource of type")
+    };
+    vec![
+        (
+            "not JSON",
+            "{\"resourceType\": \"Bundle\", ".to_string(),
+            &["JSON"],
+        ),
+        (
+            "not FHIR",
+            "{\"hello\": \"world\"}".to_string(),
+            &["resourceType"],
+        ),
+        (
+            "wrong resourceType",
+            json!({"resourceType": "Patient", "id": "x"}).to_string(),
+            &["Bundle"],
+        ),
+        (
+            "missing required element",
+            with(&|b| {
+                let i = first(b, "Observation");
+                b["entry"][i]["resource"]
+                    .as_object_mut()
+                    .expect("obj")
+                    .remove("status");
+            }),
+            &["entry", "Observation", "Observation.status"],
+        ),
+        (
+            "broken reference",
+            with(&|b| {
+                let i = first(b, "Observation");
+                b["entry"][i]["resource"]["subject"] =
+                    json!({"reference": "urn:uuid:00000000-0000-0000-0000-000000000000"});
+            }),
+            &["entry", "Observation", "Observation.subject"],
+        ),
+        (
+            "wrong value type",
+            with(&|b| {
+                let i = first(b, "Observation");
+                b["entry"][i]["resource"]["status"] = json!(5);
+            }),
+            &["entry", "Observation", "Observation.status"],
+        ),
+        (
+            "a date that is not a date",
+            with(&|b| {
+                let i = first(b, "Patient");
+                b["entry"][i]["resource"]["birthDate"] = json!("1950-02-30");
+            }),
+            &["entry", "Patient", "Patient.birthDate"],
+        ),
+    ]
+}
+
+async fn bad_bundles_are_refused_and_change_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Something already there, so "unchanged" is about more than an empty database.
+    let conchita = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea");
+    import_all(&t, &[conchita.join("00-organizations-ma-2025.json")]).await;
+    let before = fingerprint(&t).await;
+    for (case, body, words) in bad_bundles() {
+        let err = t
+            .app
+            .import_bundle(&Actor::operator(), body.as_bytes())
+            .await
+            .expect_err(case);
+        let message = err.to_string();
+        for word in words {
+            assert!(
+                message.contains(word),
+                "{case}: {message:?} should name {word:?}"
+            );
+        }
+        assert_eq!(fingerprint(&t).await, before, "{case} changed the database");
+    }
+    t.stop().await;
+}
+
+async fn the_import_command_reports_per_file_and_fails_on_a_bad_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("bad.json"), "{\"resourceType\": \"Bundle\", \"type\": \"transaction\", \"entry\": [{\"resource\": {\"resourceType\": \"Nonsense\"}}]}").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("--data-dir")
+        .arg(t.data_dir.path())
+        .arg("--database")
+        .arg(crate::import::database_url(&t).await)
+        .arg("import")
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/synthea/lucien-bosco.json"),
+        )
+        .arg(dir.path().join("bad.json"))
+        .output()
+        .expect("run portal import");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("lucien-bosco.json:"), "{stdout}");
+    assert!(stdout.contains("Observation"), "{stdout}");
+    assert!(stdout.contains("bad.json: REJECTED"), "{stdout}");
+    assert!(stdout.contains("Nonsense"), "{stdout}");
+    t.stop().await;
+}
+
+/// The test database's URL, read back from the database itself.
+pub async fn database_url(t: &TestApp) -> String {
+    match t.app.store().backend() {
+        Backend::Sqlite => {
+            let file: String =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(t.app.store().pool())
+                    .await
+                    .expect("file");
+            format!("sqlite://{file}")
+        }
+        Backend::Postgres => {
+            let name: String = sqlx::query_scalar("SELECT current_database()::text")
+                .fetch_one(t.app.store().pool())
+                .await
+                .expect("name");
+            let base = portal_store::testdb::postgres_url().expect("postgres url");
+            let base = base
+                .rsplit_once('/')
+                .map_or(base.as_str(), |(b, _)| b)
+                .to_string();
+            format!("{base}/{name}")
+        }
+    }
+}
+
+both_backends!(
+    every_fixture_imports_with_counts_matching_the_json,
+    importing_the_same_bundles_again_changes_nothing,
+    an_edited_resource_updates_the_record,
+    kept_json_comes_back_unchanged,
+    bad_bundles_are_refused_and_change_nothing,
+    the_import_command_reports_per_file_and_fails_on_a_bad_one,
+);

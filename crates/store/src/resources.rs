@@ -1,0 +1,234 @@
+//! Imported FHIR resources: the original JSON of each, the identifiers it is found by, and the
+//! projection of its clinical data that the record pages read.
+
+use crate::{Conn, Result, conflict_as, parse_id, to_micros};
+use jiff::Timestamp;
+use portal_domain::PatientId;
+use sqlx::Row;
+
+/// A resource as the store knows it, for deciding create / update / unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownResource {
+    /// The portal's id of the resource.
+    pub id: String,
+    /// The hash of its JSON when last imported.
+    pub content_hash: String,
+    /// How many times it was written.
+    pub version: i64,
+    /// The patient it belongs to, if any.
+    pub patient_id: Option<PatientId>,
+}
+
+fn known(row: &sqlx::any::AnyRow) -> Result<KnownResource> {
+    let patient: Option<String> = row.try_get("patient_id")?;
+    Ok(KnownResource {
+        id: row.try_get("id")?,
+        content_hash: row.try_get("content_hash")?,
+        version: row.try_get("version")?,
+        patient_id: patient.as_deref().map(parse_id).transpose()?,
+    })
+}
+
+/// Finds a resource by the id its sender gave it.
+pub async fn find_by_source(
+    conn: &mut Conn,
+    resource_type: &str,
+    source_id: &str,
+) -> Result<Option<KnownResource>> {
+    let row = sqlx::query(
+        "SELECT id, content_hash, version, patient_id FROM fhir_resources \
+         WHERE resource_type = $1 AND source_id = $2",
+    )
+    .bind(resource_type)
+    .bind(source_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(known).transpose()
+}
+
+/// Finds a resource by its portal id.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<KnownResource>> {
+    let row = sqlx::query(
+        "SELECT id, content_hash, version, patient_id FROM fhir_resources WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(known).transpose()
+}
+
+/// The resources of `resource_type` carrying an identifier (`system` empty: any system).
+pub async fn find_by_identifier(
+    conn: &mut Conn,
+    resource_type: &str,
+    system: &str,
+    value: &str,
+) -> Result<Vec<KnownResource>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.content_hash, r.version, r.patient_id FROM fhir_identifiers i \
+         JOIN fhir_resources r ON r.id = i.resource_id \
+         WHERE i.resource_type = $1 AND ($2 = '' OR i.system = $2) AND i.value = $3 \
+         ORDER BY r.id",
+    )
+    .bind(resource_type)
+    .bind(system)
+    .bind(value)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(known).collect()
+}
+
+/// One resource to write.
+pub struct ResourceRow<'a> {
+    /// The portal's id.
+    pub id: &'a str,
+    /// The FHIR resource type.
+    pub resource_type: &'a str,
+    /// The sender's id, if it gave one.
+    pub source_id: Option<&'a str>,
+    /// The patient compartment it belongs to.
+    pub patient_id: Option<PatientId>,
+    /// SHA-256 of the JSON.
+    pub content_hash: &'a str,
+    /// The original JSON.
+    pub json: &'a str,
+}
+
+/// Creates a resource (version 1).
+pub async fn insert(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, json, \
+         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+    )
+    .bind(row.id)
+    .bind(row.resource_type)
+    .bind(row.source_id)
+    .bind(row.patient_id.map(|p| p.to_string()))
+    .bind(row.content_hash)
+    .bind(row.json)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await
+    .map_err(conflict_as("resource id"))?;
+    Ok(())
+}
+
+/// Replaces a resource's JSON, bumping its version.
+pub async fn update(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE fhir_resources SET source_id = $2, patient_id = $3, content_hash = $4, json = $5, \
+         version = version + 1, updated_at = $6 WHERE id = $1",
+    )
+    .bind(row.id)
+    .bind(row.source_id)
+    .bind(row.patient_id.map(|p| p.to_string()))
+    .bind(row.content_hash)
+    .bind(row.json)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await
+    .map_err(conflict_as("resource id"))?;
+    Ok(())
+}
+
+/// Replaces the identifiers a resource is found by.
+pub async fn replace_identifiers(
+    conn: &mut Conn,
+    resource_id: &str,
+    resource_type: &str,
+    identifiers: &[(String, String)],
+) -> Result<()> {
+    sqlx::query("DELETE FROM fhir_identifiers WHERE resource_id = $1")
+        .bind(resource_id)
+        .execute(&mut *conn)
+        .await?;
+    for (system, value) in identifiers {
+        sqlx::query(
+            "INSERT INTO fhir_identifiers (resource_type, system, value, resource_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(resource_type)
+        .bind(system)
+        .bind(value)
+        .bind(resource_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The original JSON of a resource.
+pub async fn json(conn: &mut Conn, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT json FROM fhir_resources WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("json")).transpose()?)
+}
+
+/// One clinical item for the record pages.
+pub struct ClinicalItem<'a> {
+    /// The resource it projects.
+    pub resource_id: &'a str,
+    /// Whose record it is in.
+    pub patient_id: PatientId,
+    /// "observation", "condition", "allergy", …
+    pub kind: &'a str,
+    /// E.g. "laboratory", "vital-signs".
+    pub category: &'a str,
+    /// The main code's system.
+    pub code_system: &'a str,
+    /// The main code.
+    pub code: &'a str,
+    /// What to call it.
+    pub label: &'a str,
+    /// Its status.
+    pub status: &'a str,
+    /// When, for sorting (UTC microseconds).
+    pub sort_at: Option<i64>,
+    /// The visit it belongs to (portal resource id).
+    pub encounter_id: Option<&'a str>,
+    /// The mapped details, as JSON.
+    pub details: &'a str,
+}
+
+/// Writes (or rewrites) the projection of one resource.
+pub async fn put_clinical_item(conn: &mut Conn, item: &ClinicalItem<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, code, \
+         label, status, sort_at, encounter_id, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
+         kind = excluded.kind, category = excluded.category, code_system = excluded.code_system, \
+         code = excluded.code, label = excluded.label, status = excluded.status, \
+         sort_at = excluded.sort_at, encounter_id = excluded.encounter_id, \
+         details = excluded.details",
+    )
+    .bind(item.resource_id)
+    .bind(item.patient_id.to_string())
+    .bind(item.kind)
+    .bind(item.category)
+    .bind(item.code_system)
+    .bind(item.code)
+    .bind(item.label)
+    .bind(item.status)
+    .bind(item.sort_at)
+    .bind(item.encounter_id)
+    .bind(item.details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts of resources by type (for import summaries and tests).
+pub async fn count_by_type(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT resource_type, COUNT(*) AS n FROM fhir_resources GROUP BY resource_type \
+         ORDER BY resource_type",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("resource_type")?, r.try_get("n")?)))
+        .collect()
+}
