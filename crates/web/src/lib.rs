@@ -4,6 +4,7 @@
 //! render a page. Every route is declared in [`routes`], so tests can enumerate them.
 
 pub mod error;
+pub mod fhir;
 pub mod layout;
 pub mod pages;
 pub mod routes;

@@ -3,9 +3,11 @@
 //! every role, for one's own and for another patient.
 
 use crate::error::IdPath;
+use crate::fhir;
 use crate::pages::{account, admin, auth, clinic, ops, patient};
 use crate::{AppState, security, session};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderName, Request};
 use axum::middleware::from_fn_with_state;
@@ -157,6 +159,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/status", post(admin::set_status))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit/verify", post(admin::verify))
+        .route(
+            "/fhir",
+            post(fhir::transaction).layer(DefaultBodyLimit::max(fhir::MAX_BUNDLE_BYTES)),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -32,11 +32,37 @@ pub struct TypeCounts {
     pub kept_unmapped: u64,
 }
 
+/// What happened to one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryStatus {
+    /// A new resource.
+    Created,
+    /// A known resource that changed.
+    Updated,
+    /// A known resource that was the same.
+    Unchanged,
+}
+
+/// The outcome of one entry (for a transaction-response Bundle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryOutcome {
+    /// The entry's index in the Bundle (or line number in NDJSON).
+    pub index: usize,
+    /// Its resource type.
+    pub resource_type: String,
+    /// The portal's id of the resource.
+    pub id: String,
+    /// What happened.
+    pub status: EntryStatus,
+}
+
 /// The outcome of importing one Bundle or NDJSON file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {
     /// Counts per resource type.
     pub per_type: BTreeMap<String, TypeCounts>,
+    /// Each entry's outcome, in entry order.
+    pub entries: Vec<EntryOutcome>,
 }
 
 impl ImportSummary {
@@ -294,11 +320,18 @@ impl App {
             if !item.mapped.is_mapped() {
                 counts.kept_unmapped += 1;
             }
-            if item
-                .existing
-                .as_ref()
-                .is_some_and(|k| k.content_hash == item.hash)
-            {
+            let status = match &item.existing {
+                None => EntryStatus::Created,
+                Some(k) if k.content_hash == item.hash => EntryStatus::Unchanged,
+                Some(_) => EntryStatus::Updated,
+            };
+            summary.entries.push(EntryOutcome {
+                index: item.entry.index,
+                resource_type: item.resource_type.clone(),
+                id: item.id.clone(),
+                status,
+            });
+            if status == EntryStatus::Unchanged {
                 counts.unchanged += 1;
                 continue;
             }
@@ -408,6 +441,7 @@ impl App {
             self.audit(&mut tx, &event).await?;
         }
         commit(tx).await?;
+        summary.entries.sort_by_key(|e| e.index);
         Ok(summary)
     }
 }

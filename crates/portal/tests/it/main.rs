@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod auth;
+mod fhir_api;
 mod forms;
 mod helpers;
 mod import;
