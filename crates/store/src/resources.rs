@@ -131,17 +131,21 @@ pub async fn update(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> R
     Ok(())
 }
 
-/// Replaces the identifiers a resource is found by.
+/// Replaces the identifiers a resource is found by (`had_any`: false for a new resource, which
+/// has none to delete).
 pub async fn replace_identifiers(
     conn: &mut Conn,
     resource_id: &str,
     resource_type: &str,
     identifiers: &[(String, String)],
+    had_any: bool,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM fhir_identifiers WHERE resource_id = $1")
-        .bind(resource_id)
-        .execute(&mut *conn)
-        .await?;
+    if had_any {
+        sqlx::query("DELETE FROM fhir_identifiers WHERE resource_id = $1")
+            .bind(resource_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     for (system, value) in identifiers {
         sqlx::query(
             "INSERT INTO fhir_identifiers (resource_type, system, value, resource_id) \

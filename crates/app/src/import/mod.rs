@@ -106,6 +106,8 @@ struct Index {
     by_source: HashMap<(String, String), String>,
     by_identifier: HashMap<(String, String, String), Vec<String>>,
     types: HashMap<String, String>,
+    /// Identifier look-ups already answered by the database during this import.
+    stored: HashMap<(String, String, String), Vec<String>>,
 }
 
 /// The identifiers of a resource as (system, value), read from its JSON.
@@ -270,7 +272,7 @@ impl App {
             let mut encounter = None;
             for (path, reference) in collect_references(&item.entry.resource) {
                 let Some((target_type, target)) =
-                    resolve(&mut tx, &index, item, &path, &reference).await?
+                    resolve(&mut tx, &mut index, item, &path, &reference).await?
                 else {
                     continue;
                 };
@@ -374,6 +376,7 @@ impl App {
                 &item.id,
                 &item.resource_type,
                 &identifiers_of(&item.entry.resource),
+                !created,
             )
             .await?;
             if let (Some(kind), Some(patient)) = (projection::kind_of(&item.mapped), patient) {
@@ -481,7 +484,7 @@ async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResou
 /// else that does not resolve refuses the whole import.
 async fn resolve(
     conn: &mut Conn,
-    index: &Index,
+    index: &mut Index,
     item: &Item,
     path: &str,
     reference: &Reference,
@@ -550,7 +553,7 @@ async fn resolve(
 
 async fn by_identifier(
     conn: &mut Conn,
-    index: &Index,
+    index: &mut Index,
     resource_type: &str,
     system: Option<&str>,
     value: &str,
@@ -573,11 +576,24 @@ async fn by_identifier(
             .collect(),
     };
     if found.is_empty() {
-        found = resources::find_by_identifier(conn, resource_type, system.unwrap_or(""), value)
-            .await?
-            .into_iter()
-            .map(|k| k.id)
-            .collect();
+        let key = (
+            resource_type.to_string(),
+            system.unwrap_or("").to_string(),
+            value.to_string(),
+        );
+        found = match index.stored.get(&key) {
+            Some(ids) => ids.clone(),
+            None => {
+                let ids: Vec<String> =
+                    resources::find_by_identifier(conn, resource_type, &key.1, value)
+                        .await?
+                        .into_iter()
+                        .map(|k| k.id)
+                        .collect();
+                index.stored.insert(key, ids.clone());
+                ids
+            }
+        };
     }
     found.sort();
     found.dedup();
