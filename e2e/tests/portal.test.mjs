@@ -207,7 +207,14 @@ describe('clinic and administration accounts', { timeout: TEST_TIMEOUT_MS }, () 
     {
       role: 'clinician',
       landing: '/inbasket',
-      listed: ['Martinez, Leo', 'Martinez, Sofia'],
+      // The demo's own records and the Synthea sample records it loads.
+      listed: [
+        'Bosco882, Lucien408',
+        'Lesch175, Sandee884 Jinny850',
+        'Martinez, Leo',
+        'Martinez, Sofia',
+        'Ramón841, Conchita9 Marilu588',
+      ],
       pages: [['In-basket', '/inbasket'], ['Patients', '/patients'], ['Schedule', '/schedule'], ['Account', '/account']],
     },
     {

@@ -219,3 +219,80 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// Links imported sample records to the demo accounts: the demo patient becomes the parent
+    /// (full proxy) of `children`, and every record in `care_team` joins the demo clinician's
+    /// care team. Updates what each demo sign-in sees.
+    pub async fn link_demo_records(
+        &self,
+        demo: &mut DemoAccounts,
+        children: &[PatientId],
+        care_team: &[PatientId],
+    ) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        let patient_email = "patient@demo.portal.test";
+        let clinician_email = "clinician@demo.portal.test";
+        let parent = users::find_by_email(&mut tx, patient_email)
+            .await?
+            .ok_or_else(|| crate::Error::Internal("the demo patient account is missing".into()))?;
+        let clinician = users::find_by_email(&mut tx, clinician_email)
+            .await?
+            .ok_or_else(|| {
+                crate::Error::Internal("the demo clinician account is missing".into())
+            })?;
+        let mut names = Vec::new();
+        for child in children {
+            access::add_proxy_grant(
+                &mut tx,
+                &access::NewGrant {
+                    id: uuid::Uuid::now_v7(),
+                    proxy: parent.id,
+                    patient: *child,
+                    scope: ProxyScope::Full,
+                    relationship: "parent",
+                    starts_at: self.now(),
+                    ends_at: None,
+                },
+                self.now(),
+            )
+            .await?;
+        }
+        for patient in care_team {
+            access::add_to_care_team(&mut tx, *patient, clinician.id).await?;
+            if let Some(row) = patients::find_unchecked(&mut tx, *patient).await? {
+                names.push((row.display_name(), row.id, children.contains(patient)));
+            }
+        }
+        let mut event = self.event(
+            &Actor::operator(),
+            AuditAction::Create,
+            "Account",
+            Outcome::Success,
+        );
+        event.resource_id = Some(parent.id.to_string());
+        event.detail = "demo proxy grants and care team for sample records".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        let kids: Vec<&str> = names.iter().filter(|n| n.2).map(|n| n.0.as_str()).collect();
+        let all: Vec<&str> = names.iter().map(|n| n.0.as_str()).collect();
+        for account in &mut demo.accounts {
+            match account.role {
+                Role::Patient if !kids.is_empty() => {
+                    account.sees = format!(
+                        "her own record (Sofia Martinez) and, as their parent, the records of Leo \
+                         Martinez, {}",
+                        kids.join(" and ")
+                    );
+                }
+                Role::Clinician if !all.is_empty() => {
+                    account.sees = format!("{}, and {} (care team)", account.sees, all.join(", "));
+                }
+                _ => {}
+            }
+        }
+        demo.patients
+            .extend(names.into_iter().map(|(n, id, _)| (n, id)));
+        Ok(())
+    }
+}

@@ -198,7 +198,31 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     "the demo needs an empty database; this one already has accounts".into(),
                 ));
             }
-            let demo = app.seed_demo().await?;
+            let mut demo = app.seed_demo().await?;
+            let mut children = Vec::new();
+            let mut sample = Vec::new();
+            for (name, bytes) in portal::demo_data::BUNDLES {
+                let summary = app
+                    .import_bundle(&Actor::operator(), bytes)
+                    .await
+                    .map_err(|e| StartError::Config(format!("sample record {name}: {e}")))?;
+                for entry in summary
+                    .entries
+                    .iter()
+                    .filter(|e| e.resource_type == "Patient")
+                {
+                    let id: PatientId = entry
+                        .id
+                        .parse()
+                        .map_err(|_| StartError::Config(format!("sample record {name}: bad id")))?;
+                    sample.push(id);
+                    if portal::demo_data::CHILDREN.contains(name) {
+                        children.push(id);
+                    }
+                }
+            }
+            app.link_demo_records(&mut demo, &children, &sample).await?;
+            app.analyze_after_import().await?;
             let json = serde_json::to_string_pretty(&demo)
                 .map_err(|e| StartError::Config(e.to_string()))?;
             let accounts_file = settings.data_dir.join("demo-accounts.json");
