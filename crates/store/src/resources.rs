@@ -236,3 +236,163 @@ pub async fn count_by_type(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
         .map(|r| Ok((r.try_get("resource_type")?, r.try_get("n")?)))
         .collect()
 }
+
+/// Rows per multi-row statement: well under both backends' limits on bound parameters.
+const BATCH_ROWS: usize = 200;
+
+/// `($1, $2, …), ($n, …)` for `rows` rows of `cols` columns, numbered from `first`. On SQLite
+/// the placeholders are plain `?`: SQLite looks named ones up by scanning a list, which makes
+/// a statement with thousands of `$N` quadratic.
+fn values_list(conn: &Conn, first: usize, rows: usize, cols: usize) -> String {
+    let numbered = !is_sqlite(conn);
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(first + r * cols + c).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn is_sqlite(conn: &Conn) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
+/// The stored resources of one type with any of these sender ids, by sender id.
+pub async fn find_many_by_source(
+    conn: &mut Conn,
+    resource_type: &str,
+    source_ids: &[&str],
+) -> Result<std::collections::HashMap<String, KnownResource>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in source_ids.chunks(BATCH_ROWS * 2) {
+        let (first, list) = if is_sqlite(conn) {
+            ("?", vec!["?"; chunk.len()].join(", "))
+        } else {
+            let numbered: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            ("$1", numbered.join(", "))
+        };
+        let sql = format!(
+            "SELECT id, content_hash, version, patient_id, source_id FROM fhir_resources \
+             WHERE resource_type = {first} AND source_id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(resource_type);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let source: String = row.try_get("source_id")?;
+            found.insert(source, known(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Creates many resources (version 1) in few statements.
+pub async fn insert_many(conn: &mut Conn, rows: &[ResourceRow<'_>], now: Timestamp) -> Result<()> {
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, \
+             json, version, created_at, updated_at) VALUES {}",
+            values_list(conn, 1, chunk.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            query = query
+                .bind(row.id)
+                .bind(row.resource_type)
+                .bind(row.source_id)
+                .bind(row.patient_id.map(|p| p.to_string()))
+                .bind(row.content_hash)
+                .bind(row.json)
+                .bind(1_i64)
+                .bind(to_micros(now))
+                .bind(to_micros(now));
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(conflict_as("resource id"))?;
+    }
+    Ok(())
+}
+
+/// Adds identifiers (resource type, system, value, resource id) of new resources.
+pub async fn insert_identifiers_many(
+    conn: &mut Conn,
+    rows: &[(&str, &str, &str, &str)],
+) -> Result<()> {
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO fhir_identifiers (resource_type, system, value, resource_id) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values_list(conn, 1, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (t, system, value, id) in chunk {
+            query = query.bind(*t).bind(*system).bind(*value).bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes (or rewrites) many clinical items in few statements.
+pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> Result<()> {
+    for chunk in items.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, \
+             code, label, status, sort_at, encounter_id, details) VALUES {} \
+             ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
+             kind = excluded.kind, category = excluded.category, \
+             code_system = excluded.code_system, code = excluded.code, label = excluded.label, \
+             status = excluded.status, sort_at = excluded.sort_at, \
+             encounter_id = excluded.encounter_id, details = excluded.details",
+            values_list(conn, 1, chunk.len(), 11)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for item in chunk {
+            query = query
+                .bind(item.resource_id)
+                .bind(item.patient_id.to_string())
+                .bind(item.kind)
+                .bind(item.category)
+                .bind(item.code_system)
+                .bind(item.code)
+                .bind(item.label)
+                .bind(item.status)
+                .bind(item.sort_at)
+                .bind(item.encounter_id)
+                .bind(item.details);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn values_lists_number_placeholders_row_by_row_or_use_question_marks_on_sqlite() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = crate::Store::connect(&url, 1).await.expect("store");
+        let conn = store.pool().acquire().await.expect("conn");
+        assert_eq!(values_list(&conn, 1, 2, 2), "(?, ?), (?, ?)");
+    }
+}

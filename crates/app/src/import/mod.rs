@@ -218,6 +218,19 @@ impl App {
         items.sort_by_key(|i| (i.resource_type != "Patient", i.entry.index));
 
         let mut tx = self.store().begin().await?;
+        // What is stored already, found in one query per resource type.
+        let mut known_by_source: HashMap<(String, String), KnownResource> = HashMap::new();
+        let mut source_ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for item in &items {
+            if let Some(sid) = &item.source_id {
+                source_ids.entry(&item.resource_type).or_default().push(sid);
+            }
+        }
+        for (resource_type, ids) in &source_ids {
+            for (sid, known) in resources::find_many_by_source(&mut tx, resource_type, ids).await? {
+                known_by_source.insert((resource_type.to_string(), sid), known);
+            }
+        }
         let mut index = Index::default();
         let mut seen_sources = HashSet::new();
         for item in &mut items {
@@ -230,7 +243,14 @@ impl App {
                     format!("the id {sid:?} appears twice in this import"),
                 ));
             }
-            item.existing = find_existing(&mut tx, item).await?;
+            item.existing = match item
+                .source_id
+                .as_ref()
+                .and_then(|sid| known_by_source.get(&(item.resource_type.clone(), sid.clone())))
+            {
+                Some(known) => Some(known.clone()),
+                None => find_existing(&mut tx, item).await?,
+            };
             item.id = match &item.existing {
                 Some(known) => known.id.clone(),
                 None if item.resource_type == "Patient" => {
@@ -313,7 +333,12 @@ impl App {
 
         let mut summary = ImportSummary::default();
         let mut other_changes = (0_u64, 0_u64);
-        for ((item, patient), encounter) in items.iter().zip(&compartments).zip(&encounters) {
+        let mut new_rows: Vec<(usize, Option<PatientId>)> = Vec::new();
+        let mut new_identifiers: Vec<(usize, String, String)> = Vec::new();
+        let mut projections = Vec::new();
+        for (i, ((item, patient), encounter)) in
+            items.iter().zip(&compartments).zip(&encounters).enumerate()
+        {
             let counts = summary
                 .per_type
                 .entry(item.resource_type.clone())
@@ -355,51 +380,43 @@ impl App {
                         other => other.into(),
                     })?;
             }
-            let row = ResourceRow {
-                id: &item.id,
-                resource_type: &item.resource_type,
-                source_id: item.source_id.as_deref(),
-                patient_id: *patient,
-                content_hash: &item.hash,
-                json: &item.json,
-            };
             let created = item.existing.is_none();
+            let identifiers = identifiers_of(&item.entry.resource);
             if created {
-                resources::insert(&mut tx, &row, now).await?;
+                // New resources are written in batches below.
+                new_rows.push((i, *patient));
+                new_identifiers.extend(identifiers.into_iter().map(|(s, v)| (i, s, v)));
                 counts.created += 1;
             } else {
+                let row = ResourceRow {
+                    id: &item.id,
+                    resource_type: &item.resource_type,
+                    source_id: item.source_id.as_deref(),
+                    patient_id: *patient,
+                    content_hash: &item.hash,
+                    json: &item.json,
+                };
                 resources::update(&mut tx, &row, now).await?;
-                counts.updated += 1;
-            }
-            resources::replace_identifiers(
-                &mut tx,
-                &item.id,
-                &item.resource_type,
-                &identifiers_of(&item.entry.resource),
-                !created,
-            )
-            .await?;
-            if let (Some(kind), Some(patient)) = (projection::kind_of(&item.mapped), patient) {
-                let p = projection::project(kind, &item.entry.resource);
-                let details = serde_json::to_string(&item.mapped)
-                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
-                resources::put_clinical_item(
+                resources::replace_identifiers(
                     &mut tx,
-                    &ClinicalItem {
-                        resource_id: &item.id,
-                        patient_id: *patient,
-                        kind,
-                        category: &p.category,
-                        code_system: &p.code_system,
-                        code: &p.code,
-                        label: &p.label,
-                        status: &p.status,
-                        sort_at: p.sort_at,
-                        encounter_id: encounter.as_deref(),
-                        details: &details,
-                    },
+                    &item.id,
+                    &item.resource_type,
+                    &identifiers,
+                    true,
                 )
                 .await?;
+                counts.updated += 1;
+            }
+            if let (Some(kind), Some(patient)) = (projection::kind_of(&item.mapped), patient) {
+                let details = serde_json::to_string(&item.mapped)
+                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
+                projections.push((
+                    i,
+                    *patient,
+                    projection::project(kind, &item.entry.resource),
+                    details,
+                    encounter.clone(),
+                ));
             }
             let tally = match patient {
                 Some(p) => per_patient.entry(*p).or_default(),
@@ -411,6 +428,52 @@ impl App {
                 tally.1 += 1;
             }
         }
+
+        let rows: Vec<ResourceRow<'_>> = new_rows
+            .iter()
+            .map(|(i, patient)| {
+                let item = &items[*i];
+                ResourceRow {
+                    id: &item.id,
+                    resource_type: &item.resource_type,
+                    source_id: item.source_id.as_deref(),
+                    patient_id: *patient,
+                    content_hash: &item.hash,
+                    json: &item.json,
+                }
+            })
+            .collect();
+        resources::insert_many(&mut tx, &rows, now).await?;
+        let identifier_rows: Vec<(&str, &str, &str, &str)> = new_identifiers
+            .iter()
+            .map(|(i, system, value)| {
+                let item = &items[*i];
+                (
+                    item.resource_type.as_str(),
+                    system.as_str(),
+                    value.as_str(),
+                    item.id.as_str(),
+                )
+            })
+            .collect();
+        resources::insert_identifiers_many(&mut tx, &identifier_rows).await?;
+        let clinical: Vec<ClinicalItem<'_>> = projections
+            .iter()
+            .map(|(i, patient, p, details, encounter)| ClinicalItem {
+                resource_id: &items[*i].id,
+                patient_id: *patient,
+                kind: p.kind,
+                category: &p.category,
+                code_system: &p.code_system,
+                code: &p.code,
+                label: &p.label,
+                status: &p.status,
+                sort_at: p.sort_at,
+                encounter_id: encounter.as_deref(),
+                details,
+            })
+            .collect();
+        resources::put_clinical_items(&mut tx, &clinical).await?;
 
         // One audit event per patient whose record changed, and one for directory data.
         for (patient, (created, updated)) in &per_patient {
@@ -449,14 +512,9 @@ impl App {
     }
 }
 
-/// Finds the stored resource an incoming one updates: by the sender's id, else by the
-/// conditional-create identifier, else by one of its identifiers.
+/// Finds the stored resource an incoming one updates when its sender's id found none: by the
+/// conditional-create identifier, else (for a resource without an id) by one of its identifiers.
 async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResource>> {
-    if let Some(sid) = &item.source_id
-        && let Some(found) = resources::find_by_source(conn, &item.resource_type, sid).await?
-    {
-        return Ok(Some(found));
-    }
     let mut searches: Vec<(String, String)> = Vec::new();
     if let Some(search) = item
         .entry
