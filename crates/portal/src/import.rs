@@ -78,6 +78,7 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
         return ExitCode::from(2);
     }
     let actor = Actor::operator();
+    let started = std::time::Instant::now();
     let mut failed = 0;
     let mut total = ImportSummary::default();
     for path in &files {
@@ -95,15 +96,32 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     if let Err(e) = app.analyze_after_import().await {
         eprintln!("portal import: could not refresh database statistics: {e}");
     }
+    let seconds = started.elapsed().as_secs_f64();
     println!(
         "{} file(s), {} resources read; {} file(s) rejected.",
         files.len(),
         total.total(),
         failed
     );
+    println!(
+        "{:.2} s, {:.0} resources/s{}",
+        seconds,
+        total.total() as f64 / seconds.max(1e-9),
+        peak_memory_mb()
+            .map(|mb| format!(", peak memory {mb} MB"))
+            .unwrap_or_default()
+    );
     if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The process's peak resident memory in MB (Linux), for the import's closing line.
+pub fn peak_memory_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
