@@ -30,23 +30,28 @@ pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Imports one file: NDJSON by extension or content, otherwise a Bundle.
-pub async fn import_file(app: &App, actor: &Actor, path: &Path) -> Result<ImportSummary, String> {
+/// Reads and checks one file (NDJSON by extension or content, otherwise a Bundle): the part of
+/// an import that needs no database.
+pub fn prepare_file(path: &Path) -> Result<portal_app::import::Prepared, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let ndjson = path.extension().and_then(|e| e.to_str()) == Some("ndjson")
         || portal_fhir::detect(&bytes) == portal_fhir::InputKind::Ndjson;
-    let result = if ndjson {
+    let prepared = if ndjson {
         let text =
             String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())?;
-        app.import_ndjson(actor, &text).await
+        portal_app::import::prepare_ndjson(&text)
     } else {
-        app.import_bundle(actor, &bytes).await
+        portal_app::import::prepare_bundle(&bytes)
     };
-    result.map_err(|e| match e {
+    prepared.map_err(describe)
+}
+
+fn describe(e: portal_app::Error) -> String {
+    match e {
         portal_app::Error::Rejected(message) => message,
         portal_app::Error::Forbidden => "the importer may not write these records".to_string(),
         other => other.to_string(),
-    })
+    }
 }
 
 /// Prints one file's summary.
@@ -81,8 +86,27 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let started = std::time::Instant::now();
     let mut failed = 0;
     let mut total = ImportSummary::default();
-    for path in &files {
-        match import_file(app, &actor, path).await {
+    // While one file is written, the next is read and checked on another thread.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let to_prepare = files.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        for path in to_prepare {
+            let prepared = prepare_file(&path);
+            if tx.blocking_send((path, prepared)).is_err() {
+                return;
+            }
+        }
+    });
+    while let Some((path, prepared)) = rx.recv().await {
+        let path = &path;
+        let result = match prepared {
+            Ok(prepared) => app
+                .import_prepared(&actor, prepared)
+                .await
+                .map_err(describe),
+            Err(message) => Err(message),
+        };
+        match result {
             Ok(summary) => {
                 print_summary(path, &summary);
                 total.add(&summary);
@@ -93,6 +117,7 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
             }
         }
     }
+    let _ = producer.await;
     if let Err(e) = app.analyze_after_import().await {
         eprintln!("portal import: could not refresh database statistics: {e}");
     }

@@ -91,6 +91,7 @@ fn rejected(e: ImportError) -> Error {
 struct Item {
     entry: Entry,
     mapped: Mapped,
+    refs: Vec<(String, Reference)>,
     resource_type: String,
     source_id: Option<String>,
     existing: Option<KnownResource>,
@@ -140,30 +141,105 @@ fn error_at(item: &Item, path: &str, message: String) -> Error {
     })
 }
 
+/// A Bundle or NDJSON file checked, mapped and hashed, ready to be written: the part of an
+/// import that needs no database, so it can run on another thread while the previous file is
+/// written.
+pub struct Prepared {
+    items: Vec<Item>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("resources", &self.items.len())
+            .finish()
+    }
+}
+
+/// Checks and maps a Bundle (JSON bytes). CPU only.
+pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
+    let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
+    bundle.check_references().map_err(rejected)?;
+    prepare_entries(bundle.entries)
+}
+
+/// Checks and maps NDJSON text (one resource per line). CPU only.
+pub fn prepare_ndjson(text: &str) -> Result<Prepared> {
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let resource = portal_fhir::parse_ndjson_line(line, n + 1).map_err(rejected)?;
+        entries.push(Entry {
+            index: n + 1,
+            full_url: None,
+            resource,
+            request: None,
+        });
+    }
+    prepare_entries(entries)
+}
+
+fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
+    let mut items = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
+            if entry.full_url.is_none() && entry.request.is_none() {
+                rejected(ImportError {
+                    entry: None,
+                    line: Some(entry.index),
+                    ..e
+                })
+            } else {
+                rejected(e)
+            }
+        })?;
+        let resource_type = entry.resource_type().to_string();
+        let source_id = entry
+            .request
+            .as_ref()
+            .and_then(|r| r.put_id())
+            .map(str::to_string)
+            .or_else(|| {
+                entry
+                    .resource
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        let json = serde_json::to_string(&entry.resource)
+            .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
+        let hash = crypto::sha256_hex(&json);
+        let refs = collect_references(&entry.resource);
+        items.push(Item {
+            entry,
+            mapped,
+            refs,
+            resource_type,
+            source_id,
+            existing: None,
+            id: String::new(),
+            json,
+            hash,
+        });
+    }
+    Ok(Prepared { items })
+}
+
 impl App {
     /// Imports one Bundle (JSON bytes) as a whole.
     pub async fn import_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<ImportSummary> {
-        let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
-        bundle.check_references().map_err(rejected)?;
-        self.import_entries(actor, bundle.entries).await
+        let bytes = bytes.to_vec();
+        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(&bytes))
+            .await
+            .map_err(|e| Error::Internal(format!("import task failed: {e}")))??;
+        self.import_prepared(actor, prepared).await
     }
 
     /// Imports NDJSON text (one resource per line) as a whole.
     pub async fn import_ndjson(&self, actor: &Actor, text: &str) -> Result<ImportSummary> {
-        let mut entries = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let resource = portal_fhir::parse_ndjson_line(line, n + 1).map_err(rejected)?;
-            entries.push(Entry {
-                index: n + 1,
-                full_url: None,
-                resource,
-                request: None,
-            });
-        }
-        self.import_entries(actor, entries).await
+        self.import_prepared(actor, prepare_ndjson(text)?).await
     }
 
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL runs without autovacuum
@@ -172,48 +248,13 @@ impl App {
         Ok(self.store().analyze().await?)
     }
 
-    async fn import_entries(&self, actor: &Actor, entries: Vec<Entry>) -> Result<ImportSummary> {
-        // Everything is checked and mapped before anything is written.
-        let mut items = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
-                if entry.full_url.is_none() && entry.request.is_none() {
-                    rejected(ImportError {
-                        entry: None,
-                        line: Some(entry.index),
-                        ..e
-                    })
-                } else {
-                    rejected(e)
-                }
-            })?;
-            let resource_type = entry.resource_type().to_string();
-            let source_id = entry
-                .request
-                .as_ref()
-                .and_then(|r| r.put_id())
-                .map(str::to_string)
-                .or_else(|| {
-                    entry
-                        .resource
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-            let json = serde_json::to_string(&entry.resource)
-                .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
-            let hash = crypto::sha256_hex(&json);
-            items.push(Item {
-                entry,
-                mapped,
-                resource_type,
-                source_id,
-                existing: None,
-                id: String::new(),
-                json,
-                hash,
-            });
-        }
+    /// Writes a prepared Bundle or file: whole, or not at all.
+    pub async fn import_prepared(
+        &self,
+        actor: &Actor,
+        prepared: Prepared,
+    ) -> Result<ImportSummary> {
+        let mut items = prepared.items;
         // Patients first: other resources point at them.
         items.sort_by_key(|i| (i.resource_type != "Patient", i.entry.index));
 
@@ -290,7 +331,7 @@ impl App {
                 None
             };
             let mut encounter = None;
-            for (path, reference) in collect_references(&item.entry.resource) {
+            for (path, reference) in &item.refs {
                 let Some((target_type, target)) =
                     resolve(&mut tx, &mut index, item, &path, &reference).await?
                 else {
