@@ -333,7 +333,7 @@ impl App {
             let mut encounter = None;
             for (path, reference) in &item.refs {
                 let Some((target_type, target)) =
-                    resolve(&mut tx, &mut index, item, &path, &reference).await?
+                    resolve(&mut tx, &mut index, item, path, reference).await?
                 else {
                     continue;
                 };
