@@ -1,6 +1,7 @@
 //! Start-up and shutdown of the portal, shared by the `portal` command and the integration tests.
 
 pub mod demo_data;
+pub mod generate;
 pub mod import;
 pub mod settings;
 

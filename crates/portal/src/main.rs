@@ -52,6 +52,20 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<std::path::PathBuf>,
     },
+    /// Write synthetic FHIR R4 transaction Bundles, one file per patient, for load and scale
+    /// tests: realistic records (encounters, conditions, medicines, vaccines, vital signs, flagged
+    /// lab results, notes) that depend only on the seed. Needs no database.
+    Generate {
+        /// How many patients.
+        #[arg(long)]
+        patients: u32,
+        /// Folder to write patient-NNNNNN.json files into (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The same seed gives byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Print a one-time activation code for a patient record.
     Invite {
         /// The patient record's id.
@@ -314,6 +328,25 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 Err(e) => return Err(e.into()),
             }
         }
+        Command::Generate {
+            patients,
+            out,
+            seed,
+        } => match portal::generate::run(patients, &out, seed) {
+            Ok(written) => println!(
+                "Wrote {} file(s) to {}: {} resources ({}-{} per patient), {} bytes (seed {seed}).",
+                written.files,
+                out.display(),
+                written.resources,
+                written.fewest_resources,
+                written.most_resources,
+                written.bytes
+            ),
+            Err(e) => {
+                eprintln!("portal generate: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
         Command::Invite { patient } => {
             let Ok(patient) = patient.parse::<PatientId>() else {
                 eprintln!("patient: must be a patient record id (a UUID)");
