@@ -30,20 +30,30 @@ pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads and checks one file (NDJSON by extension or content, otherwise a Bundle): the part of
-/// an import that needs no database.
-pub fn prepare_file(path: &Path) -> Result<portal_app::import::Prepared, String> {
+/// Whether a file holds NDJSON: by its extension, or by its first 64 KiB.
+pub fn is_ndjson(path: &Path) -> Result<bool, String> {
+    if path.extension().and_then(|e| e.to_str()) == Some("ndjson") {
+        return Ok(true);
+    }
+    use std::io::Read;
+    let mut prefix = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut prefix))
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    Ok(portal_fhir::detect(&prefix) == portal_fhir::InputKind::Ndjson)
+}
+
+/// Reads and checks one Bundle file: the part of an import that needs no database.
+pub fn prepare_bundle_file(path: &Path) -> Result<portal_app::import::Prepared, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let ndjson = path.extension().and_then(|e| e.to_str()) == Some("ndjson")
-        || portal_fhir::detect(&bytes) == portal_fhir::InputKind::Ndjson;
-    let prepared = if ndjson {
-        let text =
-            String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())?;
-        portal_app::import::prepare_ndjson(&text)
-    } else {
-        portal_app::import::prepare_bundle(&bytes)
-    };
-    prepared.map_err(describe)
+    portal_app::import::prepare_bundle(&bytes).map_err(describe)
+}
+
+/// A file on its way in: a Bundle checked on the reading thread, or NDJSON to be streamed.
+enum Next {
+    Bundle(Result<portal_app::import::Prepared, String>),
+    Ndjson,
+    Unreadable(String),
 }
 
 fn describe(e: portal_app::Error) -> String {
@@ -86,25 +96,37 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let started = std::time::Instant::now();
     let mut failed = 0;
     let mut total = ImportSummary::default();
-    // While one file is written, the next is read and checked on another thread.
+    // While one Bundle is written, the next is read and checked on another thread. NDJSON is
+    // streamed a chunk at a time, so a file of any size fits in memory.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     let to_prepare = files.clone();
     let producer = tokio::task::spawn_blocking(move || {
         for path in to_prepare {
-            let prepared = prepare_file(&path);
-            if tx.blocking_send((path, prepared)).is_err() {
+            let next = match is_ndjson(&path) {
+                Ok(true) => Next::Ndjson,
+                Ok(false) => Next::Bundle(prepare_bundle_file(&path)),
+                Err(message) => Next::Unreadable(message),
+            };
+            if tx.blocking_send((path, next)).is_err() {
                 return;
             }
         }
     });
-    while let Some((path, prepared)) = rx.recv().await {
+    while let Some((path, next)) = rx.recv().await {
         let path = &path;
-        let result = match prepared {
-            Ok(prepared) => app
+        let result = match next {
+            Next::Bundle(Ok(prepared)) => app
                 .import_prepared(&actor, prepared)
                 .await
                 .map_err(describe),
-            Err(message) => Err(message),
+            Next::Bundle(Err(message)) | Next::Unreadable(message) => Err(message),
+            Next::Ndjson => match std::fs::File::open(path) {
+                Ok(file) => app
+                    .import_ndjson_stream(&actor, std::io::BufReader::new(file))
+                    .await
+                    .map_err(describe),
+                Err(e) => Err(format!("cannot read the file: {e}")),
+            },
         };
         match result {
             Ok(summary) => {

@@ -163,24 +163,6 @@ pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
     prepare_entries(bundle.entries)
 }
 
-/// Checks and maps NDJSON text (one resource per line). CPU only.
-pub fn prepare_ndjson(text: &str) -> Result<Prepared> {
-    let mut entries = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let resource = portal_fhir::parse_ndjson_line(line, n + 1).map_err(rejected)?;
-        entries.push(Entry {
-            index: n + 1,
-            full_url: None,
-            resource,
-            request: None,
-        });
-    }
-    prepare_entries(entries)
-}
-
 fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
     let mut items = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -237,11 +219,6 @@ impl App {
         self.import_prepared(actor, prepared).await
     }
 
-    /// Imports NDJSON text (one resource per line) as a whole.
-    pub async fn import_ndjson(&self, actor: &Actor, text: &str) -> Result<ImportSummary> {
-        self.import_prepared(actor, prepare_ndjson(text)?).await
-    }
-
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL runs without autovacuum
     /// here; SQLite's planner benefits too).
     pub async fn analyze_after_import(&self) -> Result<()> {
@@ -254,11 +231,84 @@ impl App {
         actor: &Actor,
         prepared: Prepared,
     ) -> Result<ImportSummary> {
+        let mut tx = self.store().begin().await?;
+        let summary = self.write_prepared(&mut tx, actor, prepared).await?;
+        commit(tx).await?;
+        Ok(summary)
+    }
+
+    /// Imports NDJSON from a reader a chunk of lines at a time, all in one transaction: the
+    /// whole file lands or nothing does, and memory holds one chunk, not the file.
+    pub async fn import_ndjson_stream<R>(&self, actor: &Actor, reader: R) -> Result<ImportSummary>
+    where
+        R: std::io::BufRead + Send + 'static,
+    {
+        const CHUNK_LINES: usize = 2_000;
+        let (tx_lines, mut rx_lines) = tokio::sync::mpsc::channel::<Result<Prepared>>(1);
+        let reader_task = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(CHUNK_LINES);
+            for (n, line) in reader.lines().enumerate() {
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = tx_lines.blocking_send(Err(Error::Rejected(format!(
+                            "line {}: cannot be read: {e}",
+                            n + 1
+                        ))));
+                        return;
+                    }
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match portal_fhir::parse_ndjson_line(&line, n + 1) {
+                    Ok(resource) => chunk.push(Entry {
+                        index: n + 1,
+                        full_url: None,
+                        resource,
+                        request: None,
+                    }),
+                    Err(e) => {
+                        let _ = tx_lines.blocking_send(Err(rejected(e)));
+                        return;
+                    }
+                }
+                if chunk.len() == CHUNK_LINES {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
+                    if tx_lines.blocking_send(prepare_entries(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx_lines.blocking_send(prepare_entries(chunk));
+            }
+        });
+        let mut tx = self.store().begin().await?;
+        let mut total = ImportSummary::default();
+        while let Some(prepared) = rx_lines.recv().await {
+            let summary = self.write_prepared(&mut tx, actor, prepared?).await?;
+            total.add(&summary);
+            total.entries.extend(summary.entries);
+        }
+        reader_task
+            .await
+            .map_err(|e| Error::Internal(format!("reading task failed: {e}")))?;
+        commit(tx).await?;
+        Ok(total)
+    }
+
+    async fn write_prepared(
+        &self,
+        tx: &mut portal_store::Tx,
+        actor: &Actor,
+        prepared: Prepared,
+    ) -> Result<ImportSummary> {
+        let tx: &mut Conn = tx;
         let mut items = prepared.items;
         // Patients first: other resources point at them.
         items.sort_by_key(|i| (i.resource_type != "Patient", i.entry.index));
 
-        let mut tx = self.store().begin().await?;
         // What is stored already, found in one query per resource type.
         let mut known_by_source: HashMap<(String, String), KnownResource> = HashMap::new();
         let mut source_ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -268,7 +318,7 @@ impl App {
             }
         }
         for (resource_type, ids) in &source_ids {
-            for (sid, known) in resources::find_many_by_source(&mut tx, resource_type, ids).await? {
+            for (sid, known) in resources::find_many_by_source(tx, resource_type, ids).await? {
                 known_by_source.insert((resource_type.to_string(), sid), known);
             }
         }
@@ -290,7 +340,7 @@ impl App {
                 .and_then(|sid| known_by_source.get(&(item.resource_type.clone(), sid.clone())))
             {
                 Some(known) => Some(known.clone()),
-                None => find_existing(&mut tx, item).await?,
+                None => find_existing(tx, item).await?,
             };
             item.id = match &item.existing {
                 Some(known) => known.id.clone(),
@@ -333,7 +383,7 @@ impl App {
             let mut encounter = None;
             for (path, reference) in &item.refs {
                 let Some((target_type, target)) =
-                    resolve(&mut tx, &mut index, item, path, reference).await?
+                    resolve(tx, &mut index, item, path, reference).await?
                 else {
                     continue;
                 };
@@ -407,7 +457,7 @@ impl App {
                 let row = patient_row(item, data)?;
                 let details = serde_json::to_string(data)
                     .map_err(|e| Error::Internal(format!("cannot serialise a patient: {e}")))?;
-                patients::upsert_imported(&mut tx, &row, &item.id, &details, now)
+                patients::upsert_imported(tx, &row, &item.id, &details, now)
                     .await
                     .map_err(|e| match e {
                         portal_store::Error::Conflict(_) => error_at(
@@ -437,9 +487,9 @@ impl App {
                     content_hash: &item.hash,
                     json: &item.json,
                 };
-                resources::update(&mut tx, &row, now).await?;
+                resources::update(tx, &row, now).await?;
                 resources::replace_identifiers(
-                    &mut tx,
+                    tx,
                     &item.id,
                     &item.resource_type,
                     &identifiers,
@@ -484,7 +534,7 @@ impl App {
                 }
             })
             .collect();
-        resources::insert_many(&mut tx, &rows, now).await?;
+        resources::insert_many(tx, &rows, now).await?;
         let identifier_rows: Vec<(&str, &str, &str, &str)> = new_identifiers
             .iter()
             .map(|(i, system, value)| {
@@ -497,7 +547,7 @@ impl App {
                 )
             })
             .collect();
-        resources::insert_identifiers_many(&mut tx, &identifier_rows).await?;
+        resources::insert_identifiers_many(tx, &identifier_rows).await?;
         let clinical: Vec<ClinicalItem<'_>> = projections
             .iter()
             .map(|(i, patient, p, details, encounter)| ClinicalItem {
@@ -514,7 +564,7 @@ impl App {
                 details,
             })
             .collect();
-        resources::put_clinical_items(&mut tx, &clinical).await?;
+        resources::put_clinical_items(tx, &clinical).await?;
 
         // One audit event per patient whose record changed, and one for directory data.
         for (patient, (created, updated)) in &per_patient {
@@ -537,7 +587,7 @@ impl App {
                 _ => "system-client".into(),
             };
             event.detail = format!("FHIR import: {created} created, {updated} updated");
-            self.audit(&mut tx, &event).await?;
+            self.audit(tx, &event).await?;
         }
         if other_changes.0 + other_changes.1 > 0 {
             let mut event = self.event(actor, AuditAction::Create, "Directory", Outcome::Success);
@@ -545,9 +595,8 @@ impl App {
                 "FHIR import: {} created, {} updated (practitioners, organizations, locations, …)",
                 other_changes.0, other_changes.1
             );
-            self.audit(&mut tx, &event).await?;
+            self.audit(tx, &event).await?;
         }
-        commit(tx).await?;
         summary.entries.sort_by_key(|e| e.index);
         Ok(summary)
     }

@@ -402,3 +402,77 @@ both_backends!(
     bad_bundles_are_refused_and_change_nothing,
     the_import_command_reports_per_file_and_fails_on_a_bad_one,
 );
+
+fn ndjson_patient_and_observations(n: usize, bad_line: Option<usize>) -> String {
+    let mut lines = vec![
+        json!({"resourceType": "Patient", "id": "nd-1", "birthDate": "1970-01-02",
+               "name": [{"family": "Stream", "given": ["Nora"]}], "gender": "female"})
+        .to_string(),
+    ];
+    for i in 0..n {
+        let date = if bad_line == Some(i + 2) {
+            "2020-13-45".to_string()
+        } else {
+            format!("2020-01-{:02}", i % 28 + 1)
+        };
+        lines.push(
+            json!({"resourceType": "Observation", "id": format!("nd-obs-{i}"), "status": "final",
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]},
+                   "subject": {"reference": "Patient/nd-1"}, "effectiveDateTime": date,
+                   "valueQuantity": {"value": 90 + (i % 40), "unit": "mg/dL"}})
+            .to_string(),
+        );
+    }
+    lines.join("\n") + "\n"
+}
+
+async fn ndjson_streams_across_chunks_and_lands_whole(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let text = ndjson_patient_and_observations(4_500, None);
+    let summary = t
+        .app
+        .import_ndjson_stream(&Actor::operator(), std::io::Cursor::new(text.into_bytes()))
+        .await
+        .expect("import");
+    assert_eq!(summary.per_type["Observation"].created, 4_500);
+    assert_eq!(summary.per_type["Patient"].created, 1);
+    // Observations of later chunks point at the patient of the first.
+    let linked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clinical_items c JOIN patients p ON p.id = c.patient_id \
+         WHERE p.family_name = 'Stream' AND c.kind = 'observation'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count");
+    assert_eq!(linked, 4_500);
+    t.stop().await;
+}
+
+async fn a_bad_ndjson_line_late_in_the_file_changes_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let before = fingerprint(&t).await;
+    // The bad line sits in the third chunk: two chunks were already written in the transaction.
+    let text = ndjson_patient_and_observations(4_500, Some(4_400));
+    let err = t
+        .app
+        .import_ndjson_stream(&Actor::operator(), std::io::Cursor::new(text.into_bytes()))
+        .await
+        .expect_err("refused");
+    let message = err.to_string();
+    assert!(message.contains("line 4400"), "{message}");
+    assert!(
+        message.contains("Observation.effectiveDateTime"),
+        "{message}"
+    );
+    assert_eq!(fingerprint(&t).await, before, "nothing was written");
+    t.stop().await;
+}
+
+both_backends!(
+    ndjson_streams_across_chunks_and_lands_whole,
+    a_bad_ndjson_line_late_in_the_file_changes_nothing,
+);
