@@ -92,6 +92,8 @@ struct Item {
     entry: Entry,
     mapped: Mapped,
     refs: Vec<(String, Reference)>,
+    /// The list columns and mapped details of a clinical resource, worked out while preparing.
+    projection: Option<(projection::Projection, String)>,
     resource_type: String,
     source_id: Option<String>,
     existing: Option<KnownResource>,
@@ -194,10 +196,19 @@ fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
             .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
         let hash = crypto::sha256_hex(&json);
         let refs = collect_references(&entry.resource);
+        let projection = match projection::kind_of(&mapped) {
+            Some(kind) => Some((
+                projection::project(kind, &entry.resource),
+                serde_json::to_string(&mapped)
+                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
+            )),
+            None => None,
+        };
         items.push(Item {
             entry,
             mapped,
             refs,
+            projection,
             resource_type,
             source_id,
             existing: None,
@@ -499,16 +510,8 @@ impl App {
                 .await?;
                 counts.updated += 1;
             }
-            if let (Some(kind), Some(patient)) = (projection::kind_of(&item.mapped), patient) {
-                let details = serde_json::to_string(&item.mapped)
-                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
-                projections.push((
-                    i,
-                    *patient,
-                    projection::project(kind, &item.entry.resource),
-                    details,
-                    encounter.clone(),
-                ));
+            if let (Some((projection, details)), Some(patient)) = (&item.projection, patient) {
+                projections.push((i, *patient, projection, details.as_str(), encounter.clone()));
             }
             let tally = match patient {
                 Some(p) => per_patient.entry(*p).or_default(),
