@@ -112,11 +112,11 @@ fn section_words(section: Section) -> (&'static str, &'static str) {
     match section {
         Section::HealthRecord => (
             "Health record",
-            "There is nothing in this health record yet. Problems, allergies, test results, immunizations and vital signs will show here once the clinic's records are connected.",
+            "This page does not show the health record yet. Problems, allergies, test results, immunizations and vital signs the clinic has sent will appear here in a coming version; ask the clinic if you need them now.",
         ),
         Section::Medications => (
             "Medications",
-            "No medications are on record yet. Current and past medications will show here once the clinic's records are connected.",
+            "This page does not show medications yet. Current and past medications the clinic has sent will appear here in a coming version; ask the clinic if you need the list now.",
         ),
         Section::Messages => (
             "Messages",
