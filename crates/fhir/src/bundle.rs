@@ -113,15 +113,30 @@ impl Bundle {
     /// unsupported form. Conditional, relative, logical and external references are left to the
     /// importer, which may find their targets in the database.
     pub fn check_references(&self) -> Result<(), ImportError> {
+        let refs: Vec<_> = self
+            .entries
+            .iter()
+            .map(|entry| collect_references(&entry.resource))
+            .collect();
+        self.check_collected_references(&refs)
+    }
+
+    /// [`Bundle::check_references`] with each entry's references already collected (by
+    /// [`collect_references`], in entry order), so an importer that needs them anyway walks each
+    /// resource once.
+    pub fn check_collected_references(
+        &self,
+        refs: &[Vec<(String, Reference)>],
+    ) -> Result<(), ImportError> {
         let full_urls: HashSet<&str> = self
             .entries
             .iter()
             .filter_map(|entry| entry.full_url.as_deref())
             .collect();
-        for entry in &self.entries {
+        for (entry, entry_refs) in self.entries.iter().zip(refs) {
             let resource_type = Some(entry.resource_type());
-            for (path, reference) in collect_references(&entry.resource) {
-                let problem = match &reference {
+            for (path, reference) in entry_refs {
+                let problem = match reference {
                     Reference::Internal(url) if !full_urls.contains(url.as_str()) => Some(format!(
                         "{} matches no entry's fullUrl in this Bundle",
                         shown_str(url)
@@ -140,7 +155,7 @@ impl Bundle {
                     return Err(ImportError::at(
                         Some(entry.index),
                         resource_type,
-                        path,
+                        path.clone(),
                         message,
                     ));
                 }

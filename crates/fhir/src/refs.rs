@@ -279,14 +279,18 @@ pub fn collect_references(resource: &Value) -> Vec<(String, Reference)> {
         .unwrap_or("Resource");
     let mut found = Vec::new();
     if let Some(obj) = resource.as_object() {
-        walk_object(obj, root, true, &mut found);
+        // One path buffer, grown and cut back as the walk goes down and up: a path string is
+        // only copied when a reference is found.
+        let mut path = String::with_capacity(64);
+        path.push_str(root);
+        walk_object(obj, &mut path, true, &mut found);
     }
     found
 }
 
 fn walk_object(
     obj: &Map<String, Value>,
-    path: &str,
+    path: &mut String,
     top: bool,
     found: &mut Vec<(String, Reference)>,
 ) {
@@ -296,23 +300,34 @@ fn walk_object(
             "extension" | "modifierExtension" | "resourceType"
         ) || key.starts_with('_')
             || (top && matches!(key.as_str(), "contained" | "text" | "meta"));
-        if !skipped {
-            walk_value(value, &format!("{path}.{key}"), found);
+        if !skipped && (value.is_object() || value.is_array()) {
+            let len = path.len();
+            path.push('.');
+            path.push_str(key);
+            walk_value(value, path, found);
+            path.truncate(len);
         }
     }
 }
 
-fn walk_value(value: &Value, path: &str, found: &mut Vec<(String, Reference)>) {
+fn walk_value(value: &Value, path: &mut String, found: &mut Vec<(String, Reference)>) {
     match value {
         Value::Object(obj) if is_reference_element(obj) => {
             if let Some(reference) = parse_reference_element(obj) {
-                found.push((path.to_owned(), reference));
+                found.push((path.clone(), reference));
             }
         }
         Value::Object(obj) => walk_object(obj, path, false, found),
         Value::Array(items) => {
+            use std::fmt::Write;
             for (index, item) in items.iter().enumerate() {
-                walk_value(item, &format!("{path}[{index}]"), found);
+                if item.is_object() || item.is_array() {
+                    let len = path.len();
+                    // Writing to a String cannot fail.
+                    let _ = write!(path, "[{index}]");
+                    walk_value(item, path, found);
+                    path.truncate(len);
+                }
             }
         }
         _ => {}

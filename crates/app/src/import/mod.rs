@@ -89,7 +89,12 @@ fn rejected(e: ImportError) -> Error {
 
 /// One resource on its way in.
 struct Item {
-    entry: Entry,
+    /// The entry's index in the Bundle (or line number in NDJSON).
+    index: usize,
+    full_url: Option<String>,
+    request: Option<portal_fhir::Request>,
+    /// The resource's identifiers as (system, value), sorted.
+    identifiers: Vec<(String, String)>,
     mapped: Mapped,
     refs: Vec<(String, Reference)>,
     /// The list columns and mapped details of a clinical resource, worked out while preparing.
@@ -135,7 +140,7 @@ fn identifiers_of(resource: &Value) -> Vec<(String, String)> {
 
 fn error_at(item: &Item, path: &str, message: String) -> Error {
     rejected(ImportError {
-        entry: Some(item.entry.index),
+        entry: Some(item.index),
         line: None,
         resource_type: Some(item.resource_type.clone()),
         path: path.to_string(),
@@ -161,13 +166,21 @@ impl std::fmt::Debug for Prepared {
 /// Checks and maps a Bundle (JSON bytes). CPU only.
 pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
     let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
-    bundle.check_references().map_err(rejected)?;
-    prepare_entries(bundle.entries)
+    let refs: Vec<_> = bundle
+        .entries
+        .iter()
+        .map(|entry| collect_references(&entry.resource))
+        .collect();
+    bundle
+        .check_collected_references(&refs)
+        .map_err(rejected)?;
+    prepare_entries(bundle.entries.into_iter().zip(refs).collect())
 }
 
-fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
+/// Checks, maps and hashes entries, each with the references [`collect_references`] found in it.
+fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Prepared> {
     let mut items = Vec::with_capacity(entries.len());
-    for entry in entries {
+    for (entry, refs) in entries {
         let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
             if entry.full_url.is_none() && entry.request.is_none() {
                 rejected(ImportError {
@@ -194,8 +207,7 @@ fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
             });
         let json = serde_json::to_string(&entry.resource)
             .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
-        let hash = crypto::sha256_hex(&json);
-        let refs = collect_references(&entry.resource);
+        let hash = crypto::content_hash(&json);
         let projection = match projection::kind_of(&mapped) {
             Some(kind) => Some((
                 projection::project(kind, &entry.resource),
@@ -204,8 +216,20 @@ fn prepare_entries(entries: Vec<Entry>) -> Result<Prepared> {
             )),
             None => None,
         };
+        let identifiers = identifiers_of(&entry.resource);
+        // The parsed JSON is freed here, on the thread that built it, which the allocator does
+        // faster than a free from the writing thread.
+        let Entry {
+            index,
+            full_url,
+            request,
+            resource: _,
+        } = entry;
         items.push(Item {
-            entry,
+            index,
+            full_url,
+            request,
+            identifiers,
             mapped,
             refs,
             projection,
@@ -274,12 +298,18 @@ impl App {
                     continue;
                 }
                 match portal_fhir::parse_ndjson_line(&line, n + 1) {
-                    Ok(resource) => chunk.push(Entry {
-                        index: n + 1,
-                        full_url: None,
-                        resource,
-                        request: None,
-                    }),
+                    Ok(resource) => {
+                        let refs = collect_references(&resource);
+                        chunk.push((
+                            Entry {
+                                index: n + 1,
+                                full_url: None,
+                                resource,
+                                request: None,
+                            },
+                            refs,
+                        ));
+                    }
                     Err(e) => {
                         let _ = tx_lines.blocking_send(Err(rejected(e)));
                         return;
@@ -319,7 +349,7 @@ impl App {
         let tx: &mut Conn = tx;
         let mut items = prepared.items;
         // Patients first: other resources point at them.
-        items.sort_by_key(|i| (i.resource_type != "Patient", i.entry.index));
+        items.sort_by_key(|i| (i.resource_type != "Patient", i.index));
 
         // What is stored already, found in one query per resource type.
         let mut known_by_source: HashMap<(String, String), KnownResource> = HashMap::new();
@@ -361,7 +391,7 @@ impl App {
                 }
                 None => uuid::Uuid::now_v7().to_string(),
             };
-            if let Some(url) = &item.entry.full_url {
+            if let Some(url) = &item.full_url {
                 index
                     .by_full_url
                     .insert(url.clone(), (item.resource_type.clone(), item.id.clone()));
@@ -371,10 +401,10 @@ impl App {
                     .by_source
                     .insert((item.resource_type.clone(), sid.clone()), item.id.clone());
             }
-            for (system, value) in identifiers_of(&item.entry.resource) {
+            for (system, value) in &item.identifiers {
                 index
                     .by_identifier
-                    .entry((item.resource_type.clone(), system, value))
+                    .entry((item.resource_type.clone(), system.clone(), value.clone()))
                     .or_default()
                     .push(item.id.clone());
             }
@@ -456,7 +486,7 @@ impl App {
                 Some(_) => EntryStatus::Updated,
             };
             summary.entries.push(EntryOutcome {
-                index: item.entry.index,
+                index: item.index,
                 resource_type: item.resource_type.clone(),
                 id: item.id.clone(),
                 status,
@@ -484,7 +514,7 @@ impl App {
                     })?;
             }
             let created = item.existing.is_none();
-            let identifiers = identifiers_of(&item.entry.resource);
+            let identifiers = item.identifiers.clone();
             if created {
                 // New resources are written in batches below.
                 new_rows.push((i, *patient));
@@ -611,7 +641,6 @@ impl App {
 async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResource>> {
     let mut searches: Vec<(String, String)> = Vec::new();
     if let Some(search) = item
-        .entry
         .request
         .as_ref()
         .and_then(|r| r.if_none_exist_identifier())
@@ -619,7 +648,7 @@ async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResou
         searches.push((search.system.unwrap_or_default(), search.value));
     }
     if item.source_id.is_none() {
-        searches.extend(identifiers_of(&item.entry.resource));
+        searches.extend(item.identifiers.iter().cloned());
     }
     for (system, value) in searches {
         let found =
