@@ -171,9 +171,7 @@ pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
         .iter()
         .map(|entry| collect_references(&entry.resource))
         .collect();
-    bundle
-        .check_collected_references(&refs)
-        .map_err(rejected)?;
+    bundle.check_collected_references(&refs).map_err(rejected)?;
     prepare_entries(bundle.entries.into_iter().zip(refs).collect())
 }
 
