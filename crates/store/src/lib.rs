@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod migrate;
 pub mod outbox;
 pub mod patients;
+pub mod records;
 pub mod resources;
 pub mod sessions;
 pub mod testdb;

@@ -38,6 +38,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_records.sql"),
         postgres: include_str!("../migrations/postgres/0002_records.sql"),
     },
+    Migration {
+        version: 3,
+        name: "record views",
+        sqlite: include_str!("../migrations/sqlite/0003_record_views.sql"),
+        postgres: include_str!("../migrations/postgres/0003_record_views.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

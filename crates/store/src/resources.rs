@@ -194,34 +194,17 @@ pub struct ClinicalItem<'a> {
     pub encounter_id: Option<&'a str>,
     /// The mapped details, as JSON.
     pub details: &'a str,
-}
-
-/// Writes (or rewrites) the projection of one resource.
-pub async fn put_clinical_item(conn: &mut Conn, item: &ClinicalItem<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, code, \
-         label, status, sort_at, encounter_id, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
-         kind = excluded.kind, category = excluded.category, code_system = excluded.code_system, \
-         code = excluded.code, label = excluded.label, status = excluded.status, \
-         sort_at = excluded.sort_at, encounter_id = excluded.encounter_id, \
-         details = excluded.details",
-    )
-    .bind(item.resource_id)
-    .bind(item.patient_id.to_string())
-    .bind(item.kind)
-    .bind(item.category)
-    .bind(item.code_system)
-    .bind(item.code)
-    .bind(item.label)
-    .bind(item.status)
-    .bind(item.sort_at)
-    .bind(item.encounter_id)
-    .bind(item.details)
-    .execute(conn)
-    .await?;
-    Ok(())
+    /// Who ordered, performed or wrote it (a practitioner's or organization's resource id).
+    pub who_id: Option<&'a str>,
+    /// Where (a location's or organization's resource id).
+    pub where_id: Option<&'a str>,
+    /// For a result: the report that lists it.
+    pub report_id: Option<&'a str>,
+    /// For a result: its abnormal flag ("", "N", "H", "L", "HH", "LL", "A", "AA").
+    pub flag: &'a str,
+    /// When the patient may see it (UTC microseconds); `None`: held until released. A
+    /// rewritten item keeps an earlier release.
+    pub released_at: Option<i64>,
 }
 
 /// Counts of resources by type (for import summaries and tests).
@@ -355,13 +338,18 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> 
     for chunk in items.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, \
-             code, label, status, sort_at, encounter_id, details) VALUES {} \
+             code, label, status, sort_at, encounter_id, details, who_id, where_id, report_id, \
+             flag, released_at) VALUES {} \
              ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
              kind = excluded.kind, category = excluded.category, \
              code_system = excluded.code_system, code = excluded.code, label = excluded.label, \
              status = excluded.status, sort_at = excluded.sort_at, \
-             encounter_id = excluded.encounter_id, details = excluded.details",
-            values_list(conn, 1, chunk.len(), 11)
+             encounter_id = excluded.encounter_id, details = excluded.details, \
+             who_id = excluded.who_id, where_id = excluded.where_id, \
+             report_id = COALESCE(excluded.report_id, clinical_items.report_id), \
+             flag = excluded.flag, \
+             released_at = COALESCE(clinical_items.released_at, excluded.released_at)",
+            values_list(conn, 1, chunk.len(), 16)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
@@ -376,7 +364,58 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> 
                 .bind(item.status)
                 .bind(item.sort_at)
                 .bind(item.encounter_id)
-                .bind(item.details);
+                .bind(item.details)
+                .bind(item.who_id)
+                .bind(item.where_id)
+                .bind(item.report_id)
+                .bind(item.flag)
+                .bind(item.released_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Links results stored earlier to the report that lists them, and gives them the report's
+/// release (a held report holds its results).
+pub async fn link_report_members(
+    conn: &mut Conn,
+    report_id: &str,
+    members: &[&str],
+    released_at: Option<i64>,
+) -> Result<()> {
+    for chunk in members.chunks(BATCH_ROWS) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hold = if released_at.is_none() {
+            ", released_at = NULL"
+        } else {
+            ""
+        };
+        let sql =
+            format!("UPDATE clinical_items SET report_id = $1{hold} WHERE resource_id IN ({list})");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(report_id);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records the display names of directory resources (practitioners, organizations, locations).
+pub async fn put_directory_names(conn: &mut Conn, rows: &[(&str, &str, &str)]) -> Result<()> {
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO directory_names (resource_id, resource_type, name) VALUES {} \
+             ON CONFLICT (resource_id) DO UPDATE SET name = excluded.name",
+            values_list(conn, 1, chunk.len(), 3)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, t, name) in chunk {
+            query = query.bind(*id).bind(*t).bind(*name);
         }
         query.execute(&mut *conn).await?;
     }

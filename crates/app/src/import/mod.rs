@@ -99,6 +99,10 @@ struct Item {
     refs: Vec<(String, Reference)>,
     /// The list columns and mapped details of a clinical resource, worked out while preparing.
     projection: Option<(projection::Projection, String)>,
+    /// A result's abnormal flag.
+    flag: &'static str,
+    /// The name of a practitioner, organization or location, for the record pages.
+    directory_name: Option<String>,
     resource_type: String,
     source_id: Option<String>,
     existing: Option<KnownResource>,
@@ -215,6 +219,8 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
             None => None,
         };
         let identifiers = identifiers_of(&entry.resource);
+        let flag = projection::flag_of(&mapped);
+        let directory_name = directory_name(&mapped);
         // The parsed JSON is freed here, on the thread that built it, which the allocator does
         // faster than a free from the writing thread.
         let Entry {
@@ -228,6 +234,8 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
             full_url,
             request,
             identifiers,
+            flag,
+            directory_name,
             mapped,
             refs,
             projection,
@@ -414,7 +422,9 @@ impl App {
         // Resolve references; find each resource's patient.
         let mut compartments: Vec<Option<PatientId>> = Vec::with_capacity(items.len());
         let mut encounters: Vec<Option<String>> = Vec::with_capacity(items.len());
+        let mut links: Vec<Links> = Vec::with_capacity(items.len());
         for item in &items {
+            let mut link = Links::default();
             let mut patient = if item.resource_type == "Patient" {
                 Some(crate::parse_patient_id(&item.id)?)
             } else {
@@ -434,6 +444,7 @@ impl App {
                 {
                     patient = Some(crate::parse_patient_id(&target)?);
                 }
+                link.note(&item.resource_type, path, field, &target_type, &target);
                 if target_type == "Encounter"
                     && encounter.is_none()
                     && field.starts_with("encounter")
@@ -443,6 +454,30 @@ impl App {
             }
             compartments.push(patient);
             encounters.push(encounter);
+            links.push(link);
+        }
+        // Results a report lists belong to it, and are held while it is.
+        let holds = portal_store::records::holds(tx).await?;
+        let now_micros = portal_store::to_micros(self.now());
+        let release_of = |item: &Item| -> Option<i64> {
+            let Some((p, _)) = &item.projection else {
+                return Some(now_micros);
+            };
+            if !matches!(p.kind, "observation" | "diagnostic-report") {
+                return Some(now_micros);
+            }
+            match holds.iter().find(|h| h.category == p.category) {
+                None => Some(now_micros),
+                Some(hold) => hold
+                    .days
+                    .map(|d| now_micros.saturating_add(d.saturating_mul(86_400_000_000))),
+            }
+        };
+        let mut report_of: HashMap<String, (String, Option<i64>)> = HashMap::new();
+        for (item, link) in items.iter().zip(&links) {
+            for member in &link.members {
+                report_of.insert(member.clone(), (item.id.clone(), release_of(item)));
+            }
         }
 
         // The policy decides for every patient touched.
@@ -467,6 +502,7 @@ impl App {
         let mut new_rows: Vec<(usize, Option<PatientId>)> = Vec::new();
         let mut new_identifiers: Vec<(usize, String, String)> = Vec::new();
         let mut projections = Vec::new();
+        let mut directory: Vec<(&str, &str, &str)> = Vec::new();
         for (i, ((item, patient), encounter)) in
             items.iter().zip(&compartments).zip(&encounters).enumerate()
         {
@@ -541,6 +577,9 @@ impl App {
             if let (Some((projection, details)), Some(patient)) = (&item.projection, patient) {
                 projections.push((i, *patient, projection, details.as_str(), encounter.clone()));
             }
+            if let Some(name) = &item.directory_name {
+                directory.push((item.id.as_str(), item.resource_type.as_str(), name.as_str()));
+            }
             let tally = match patient {
                 Some(p) => per_patient.entry(*p).or_default(),
                 None => &mut other_changes,
@@ -582,21 +621,55 @@ impl App {
         resources::insert_identifiers_many(tx, &identifier_rows).await?;
         let clinical: Vec<ClinicalItem<'_>> = projections
             .iter()
-            .map(|(i, patient, p, details, encounter)| ClinicalItem {
-                resource_id: &items[*i].id,
-                patient_id: *patient,
-                kind: p.kind,
-                category: &p.category,
-                code_system: &p.code_system,
-                code: &p.code,
-                label: &p.label,
-                status: &p.status,
-                sort_at: p.sort_at,
-                encounter_id: encounter.as_deref(),
-                details,
+            .map(|(i, patient, p, details, encounter)| {
+                let item = &items[*i];
+                let link = &links[*i];
+                let own_release = release_of(item);
+                let (report_id, released_at) = match report_of.get(&item.id) {
+                    Some((report, report_release)) => (
+                        Some(report.as_str()),
+                        match (own_release, report_release) {
+                            (Some(a), Some(b)) => Some(a.max(*b)),
+                            _ => None,
+                        },
+                    ),
+                    None => (None, own_release),
+                };
+                ClinicalItem {
+                    resource_id: &item.id,
+                    patient_id: *patient,
+                    kind: p.kind,
+                    category: &p.category,
+                    code_system: &p.code_system,
+                    code: &p.code,
+                    label: &p.label,
+                    status: &p.status,
+                    sort_at: p.sort_at,
+                    encounter_id: encounter.as_deref(),
+                    details,
+                    who_id: link.who.as_deref(),
+                    where_id: link.place.as_deref(),
+                    report_id,
+                    flag: item.flag,
+                    released_at,
+                }
             })
             .collect();
+        resources::put_directory_names(tx, &directory).await?;
         resources::put_clinical_items(tx, &clinical).await?;
+        // Results stored by an earlier import that a report of this one lists.
+        let written: HashSet<&str> = clinical.iter().map(|c| c.resource_id).collect();
+        for (item, link) in items.iter().zip(&links) {
+            let earlier: Vec<&str> = link
+                .members
+                .iter()
+                .map(String::as_str)
+                .filter(|m| !written.contains(m))
+                .collect();
+            if !earlier.is_empty() {
+                resources::link_report_members(tx, &item.id, &earlier, release_of(item)).await?;
+            }
+        }
 
         // One audit event per patient whose record changed, and one for directory data.
         for (patient, (created, updated)) in &per_patient {
@@ -632,6 +705,78 @@ impl App {
         summary.entries.sort_by_key(|e| e.index);
         Ok(summary)
     }
+}
+
+/// What an item's references say about who and where it is from, and (for a report) which
+/// results it lists: resource ids, resolved.
+#[derive(Default)]
+struct Links {
+    who: Option<String>,
+    /// Whether `who` is an organization, which a practitioner found later replaces.
+    who_is_organization: bool,
+    place: Option<String>,
+    members: Vec<String>,
+}
+
+impl Links {
+    fn note(
+        &mut self,
+        resource_type: &str,
+        path: &str,
+        field: &str,
+        target_type: &str,
+        target: &str,
+    ) {
+        if resource_type == "DiagnosticReport"
+            && target_type == "Observation"
+            && path.starts_with("DiagnosticReport.result")
+        {
+            self.members.push(target.to_string());
+            return;
+        }
+        if matches!(
+            field,
+            "subject" | "patient" | "beneficiary" | "basedOn" | "partOf"
+        ) {
+            return;
+        }
+        match target_type {
+            "Practitioner" if self.who.is_none() || self.who_is_organization => {
+                self.who = Some(target.to_string());
+                self.who_is_organization = false;
+            }
+            "Organization"
+                if (field == "serviceProvider" || field == "managingOrganization")
+                    && self.place.is_none() =>
+            {
+                self.place = Some(target.to_string());
+            }
+            "Organization" if self.who.is_none() => {
+                self.who = Some(target.to_string());
+                self.who_is_organization = true;
+            }
+            "Location" => {
+                self.place = Some(target.to_string());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The name a practitioner, organization or location is shown by.
+fn directory_name(mapped: &Mapped) -> Option<String> {
+    let name = match mapped {
+        Mapped::Practitioner(p) => p
+            .names
+            .iter()
+            .find(|n| n.use_.map(CodeSet::code) == Some("official"))
+            .or_else(|| p.names.first())
+            .map(|n| n.display())?,
+        Mapped::Organization(o) => o.name.clone()?,
+        Mapped::Location(l) => l.name.clone()?,
+        _ => return None,
+    };
+    (!name.trim().is_empty()).then_some(name)
 }
 
 /// Finds the stored resource an incoming one updates when its sender's id found none: by the

@@ -1,6 +1,7 @@
 //! What the record pages list about each imported resource: kind, category, code, label,
 //! status and date, read from the resource in a way that holds for every mapped type.
 
+use portal_fhir::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
 use portal_fhir::{Mapped, to_instant_micros};
 use serde_json::Value;
 
@@ -131,6 +132,98 @@ pub fn project(kind: &'static str, resource: &Value) -> Projection {
     }
 }
 
+/// The interpretation code system (HL7 v3 ObservationInterpretation).
+const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+
+/// The abnormal flag of a result: the sender's interpretation when it gave one we know, else the
+/// value compared with the reference range ("H" above, "L" below, "N" within), else "".
+pub fn flag_of(mapped: &Mapped) -> &'static str {
+    match mapped {
+        Mapped::Observation(obs) => observation_flag(obs),
+        _ => "",
+    }
+}
+
+fn interpretation_flag(concepts: &[Concept]) -> Option<&'static str> {
+    concepts.iter().find_map(|concept| {
+        concept.codings.iter().find_map(|coding| {
+            if coding
+                .system
+                .as_deref()
+                .is_some_and(|s| s != INTERPRETATION)
+            {
+                return None;
+            }
+            Some(match coding.code.as_deref()? {
+                "HH" | "HU" | ">" => "HH",
+                "LL" | "LU" | "<" => "LL",
+                "H" => "H",
+                "L" => "L",
+                "AA" => "AA",
+                "A" | "POS" | "DET" | "R" => "A",
+                "N" | "NEG" | "ND" | "S" => "N",
+                _ => return None,
+            })
+        })
+    })
+}
+
+/// Compares a number with the first range that has a bound.
+fn range_flag(value: f64, ranges: &[ReferenceRange]) -> Option<&'static str> {
+    let range = ranges.iter().find(|r| {
+        r.low.as_ref().and_then(|q| q.value).is_some()
+            || r.high.as_ref().and_then(|q| q.value).is_some()
+    })?;
+    let low = range.low.as_ref().and_then(|q| q.value);
+    let high = range.high.as_ref().and_then(|q| q.value);
+    Some(match (low, high) {
+        (_, Some(h)) if value > h => "H",
+        (Some(l), _) if value < l => "L",
+        _ => "N",
+    })
+}
+
+fn observation_flag(obs: &ObservationData) -> &'static str {
+    if let Some(flag) = interpretation_flag(&obs.interpretation) {
+        return flag;
+    }
+    let value = match &obs.value {
+        Some(ObservationValue::Quantity(q)) if q.comparator.is_none() => q.value,
+        Some(ObservationValue::Integer(n)) => Some(*n as f64),
+        _ => None,
+    };
+    if let Some(flag) = value.and_then(|v| range_flag(v, &obs.reference_ranges)) {
+        return flag;
+    }
+    // A panel such as blood pressure: the worst of its parts.
+    let mut worst = "";
+    for component in &obs.components {
+        let flag =
+            interpretation_flag(&component.interpretation).or_else(|| match &component.value {
+                Some(ObservationValue::Quantity(q)) if q.comparator.is_none() => q
+                    .value
+                    .and_then(|v| range_flag(v, &component.reference_ranges)),
+                _ => None,
+            });
+        if let Some(flag) = flag
+            && severity(flag) > severity(worst)
+        {
+            worst = flag;
+        }
+    }
+    worst
+}
+
+/// How much a flag asks for attention, for picking the worst.
+pub fn severity(flag: &str) -> u8 {
+    match flag {
+        "HH" | "LL" | "AA" => 3,
+        "H" | "L" | "A" => 2,
+        "N" => 1,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +254,44 @@ mod tests {
         assert_eq!(p.label, "44054006 (http://snomed.info/sct)");
         assert_eq!(p.status, "active");
         assert!(p.sort_at.is_some());
+    }
+
+    fn observation(json: serde_json::Value) -> Mapped {
+        portal_fhir::map_resource(&json, Some(0)).expect("maps")
+    }
+
+    #[test]
+    fn flags_come_from_the_interpretation_first_then_the_range() {
+        let base = json!({"resourceType": "Observation", "status": "final",
+            "code": {"text": "Glucose"},
+            "valueQuantity": {"value": 130, "unit": "mg/dL"},
+            "referenceRange": [{"low": {"value": 70}, "high": {"value": 99}}]});
+        assert_eq!(flag_of(&observation(base.clone())), "H");
+        let mut low = base.clone();
+        low["valueQuantity"]["value"] = json!(50);
+        assert_eq!(flag_of(&observation(low)), "L");
+        let mut normal = base.clone();
+        normal["valueQuantity"]["value"] = json!(80);
+        assert_eq!(flag_of(&observation(normal)), "N");
+        let mut critical = base.clone();
+        critical["interpretation"] =
+            json!([{"coding": [{"system": INTERPRETATION, "code": "HH"}]}]);
+        assert_eq!(flag_of(&observation(critical)), "HH");
+        let mut bare = base;
+        bare.as_object_mut()
+            .expect("object")
+            .remove("referenceRange");
+        assert_eq!(flag_of(&observation(bare)), "");
+    }
+
+    #[test]
+    fn a_panel_takes_its_worst_component() {
+        let bp = json!({"resourceType": "Observation", "status": "final", "code": {"text": "Blood pressure"},
+            "component": [
+              {"code": {"text": "Systolic"}, "valueQuantity": {"value": 150},
+               "referenceRange": [{"high": {"value": 120}}]},
+              {"code": {"text": "Diastolic"}, "valueQuantity": {"value": 70},
+               "referenceRange": [{"low": {"value": 60}, "high": {"value": 80}}]}]});
+        assert_eq!(flag_of(&observation(bp)), "H");
     }
 }
