@@ -14,6 +14,7 @@ pub mod enrolment;
 pub mod import;
 pub mod mail;
 pub mod metrics;
+pub mod record;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;

@@ -404,6 +404,8 @@ pub enum ClinicAction {
     ListCareTeamPatients,
     /// Open break-glass access to a patient outside one's care team.
     BreakGlass,
+    /// Set the clinic's result-release rules (which result categories are held).
+    ConfigureResultRelease,
 }
 
 /// Proof that the policy allowed a piece of clinic work.
@@ -435,7 +437,9 @@ pub fn authorize_clinic(
         _ => return Err(Denied),
     };
     let allowed = match action {
-        ClinicAction::ManageUsers | ClinicAction::ReadAuditTrail => *role == Role::Admin,
+        ClinicAction::ManageUsers
+        | ClinicAction::ReadAuditTrail
+        | ClinicAction::ConfigureResultRelease => *role == Role::Admin,
         ClinicAction::ViewInBasket | ClinicAction::ViewSchedule => {
             matches!(role, Role::Clinician | Role::Staff)
         }

@@ -114,6 +114,8 @@ pub struct ItemQuery<'a> {
     pub report_id: Option<&'a str>,
     /// Only items with this code system and code.
     pub code: Option<(&'a str, &'a str)>,
+    /// Only items of this category.
+    pub category: Option<&'a str>,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -155,6 +157,9 @@ pub async fn list(
     if query.report_id.is_some() {
         sql.push_str(&format!(" AND c.report_id = ${}", next()));
     }
+    if query.category.is_some() {
+        sql.push_str(&format!(" AND c.category = ${}", next()));
+    }
     if query.code.is_some() {
         let (a, b) = (next(), next());
         sql.push_str(&format!(" AND c.code_system = ${a} AND c.code = ${b}"));
@@ -183,6 +188,9 @@ pub async fn list(
     }
     if let Some(report) = query.report_id {
         q = q.bind(report);
+    }
+    if let Some(category) = query.category {
+        q = q.bind(category);
     }
     if let Some((system, code)) = query.code {
         q = q.bind(system).bind(code);

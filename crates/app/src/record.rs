@@ -1,0 +1,743 @@
+//! The patient's health record as the pages show it: summary, results (with release holds and
+//! trends), visits and documents. Every read is one policy decision and one audit event; the
+//! patient and their proxies see results only once released, the care team sees them all.
+
+use crate::{Actor, App, Error, Result, commit};
+use portal_domain::access::{AccessBasis, Action, ClinicAction, authorize_clinic};
+use portal_domain::audit::AuditAction;
+use portal_domain::{PatientAccess, PatientId, Principal};
+use portal_fhir::Mapped;
+use portal_fhir::model::Attachment;
+use portal_store::Conn;
+use portal_store::patients::{self, PatientRow};
+use portal_store::records::{self, Hold, ItemQuery, ItemRow, Visibility};
+use std::collections::{HashMap, HashSet};
+
+pub use portal_store::records::Hold as ResultHold;
+
+/// A clinical item with its mapped details.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The stored row.
+    pub row: ItemRow,
+    /// The mapped resource (`None` if the stored details cannot be read, which is logged).
+    pub mapped: Option<Mapped>,
+}
+
+impl Item {
+    fn from_row(row: ItemRow) -> Self {
+        let mapped = match serde_json::from_str::<Mapped>(&row.details) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(resource = %row.resource_id, error = %e, "stored details unreadable");
+                None
+            }
+        };
+        Item { row, mapped }
+    }
+}
+
+fn items(rows: Vec<ItemRow>) -> Vec<Item> {
+    rows.into_iter().map(Item::from_row).collect()
+}
+
+/// A record page's header data: who the patient is and on what basis the viewer sees them.
+#[derive(Debug)]
+pub struct RecordHead {
+    /// The patient.
+    pub patient: PatientRow,
+    /// The policy's decision.
+    pub access: PatientAccess,
+}
+
+/// What the health summary shows.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Problems (conditions), newest first.
+    pub conditions: Vec<Item>,
+    /// Allergies and intolerances.
+    pub allergies: Vec<Item>,
+    /// Medication orders, newest first.
+    pub medications: Vec<Item>,
+    /// Immunizations given, newest first.
+    pub immunizations: Vec<Item>,
+    /// The latest value of each vital sign.
+    pub vitals: Vec<Item>,
+}
+
+/// A line of the results list: a report with its results, or a result on its own.
+#[derive(Debug)]
+pub struct ResultLine {
+    /// The report or result.
+    pub item: Item,
+    /// For a report: how many results it lists, and the worst flag among them.
+    pub members: usize,
+    /// The worst flag ("" none).
+    pub worst_flag: String,
+    /// Not yet opened by this account.
+    pub unread: bool,
+    /// Not yet visible to the patient.
+    pub held: bool,
+}
+
+/// Filters of the results list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultFilter {
+    /// Part of the test's name.
+    pub name: String,
+    /// From this date (UTC microseconds), inclusive.
+    pub from: Option<i64>,
+    /// Up to this date, exclusive.
+    pub until: Option<i64>,
+}
+
+/// One result or report opened.
+#[derive(Debug)]
+pub struct ResultDetail {
+    /// The result or report.
+    pub item: Item,
+    /// For a report: its results.
+    pub members: Vec<Item>,
+    /// For a result: the same test over time, oldest first.
+    pub history: Vec<Item>,
+    /// The clinician who ordered it, or the visit's clinician.
+    pub ordered_by: Option<String>,
+    /// Not yet visible to the patient.
+    pub held: bool,
+}
+
+/// A visit opened.
+#[derive(Debug)]
+pub struct VisitDetail {
+    /// The encounter.
+    pub visit: Item,
+    /// Everything recorded at it: diagnoses, notes, results, medications, procedures, …
+    pub items: Vec<Item>,
+}
+
+/// A document to download.
+#[derive(Debug)]
+pub struct Download {
+    /// A file name without health data in it.
+    pub file_name: String,
+    /// The MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+const RESULT_KINDS: &[&str] = &["diagnostic-report", "observation"];
+/// Observation categories that are not test results (shown in the summary instead).
+const NOT_RESULTS: &[&str] = &["vital-signs", "social-history", "survey"];
+
+fn is_result(row: &ItemRow) -> bool {
+    row.kind == "diagnostic-report"
+        || (row.kind == "observation" && !NOT_RESULTS.contains(&row.category.as_str()))
+}
+
+fn held(row: &ItemRow, now: i64) -> bool {
+    row.released_at.is_none_or(|at| at > now)
+}
+
+impl App {
+    /// The patient and their proxies see released results only; the care team sees all.
+    fn visibility(&self, access: &PatientAccess) -> Visibility {
+        match access.basis() {
+            AccessBasis::CareTeam | AccessBasis::BreakGlass | AccessBasis::SystemClient => {
+                Visibility::All
+            }
+            _ => Visibility::ReleasedBy(self.now()),
+        }
+    }
+
+    /// Authorises `action` on the patient, reads their header, and writes the audit event.
+    async fn open_record(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+        audit_type: &str,
+        resource_id: Option<&str>,
+    ) -> Result<(RecordHead, portal_store::Tx)> {
+        let access = self.authorize_patient(actor, patient, action).await?;
+        let mut tx = self.store().begin().await?;
+        let row = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
+        event.resource_id = resource_id.map(str::to_string);
+        self.audit(&mut tx, &event).await?;
+        Ok((
+            RecordHead {
+                patient: row,
+                access,
+            },
+            tx,
+        ))
+    }
+
+    /// The health summary: problems, allergies, medications, immunizations, latest vitals.
+    pub async fn health_summary(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+    ) -> Result<(RecordHead, Summary)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewRecord, "HealthSummary", None)
+            .await?;
+        let visibility = self.visibility(&head.access);
+        let listed = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: &["condition", "allergy", "medication-request", "immunization"],
+                limit: 5_000,
+                ..ItemQuery::default()
+            },
+            visibility,
+        )
+        .await?;
+        let vitals = latest_vitals(&mut tx, &head.access, visibility).await?;
+        commit(tx).await?;
+        let mut summary = Summary {
+            vitals,
+            ..Summary::default()
+        };
+        for item in items(listed) {
+            match item.row.kind.as_str() {
+                "condition" => summary.conditions.push(item),
+                "allergy" => summary.allergies.push(item),
+                "medication-request" => summary.medications.push(item),
+                _ => summary.immunizations.push(item),
+            }
+        }
+        Ok((head, summary))
+    }
+
+    /// Test results, newest first: reports with their results, and results on their own.
+    pub async fn test_results(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        filter: &ResultFilter,
+    ) -> Result<(RecordHead, Vec<ResultLine>)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
+            .await?;
+        let visibility = self.visibility(&head.access);
+        let rows = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: RESULT_KINDS,
+                label_contains: filter.name.trim(),
+                from: filter.from,
+                until: filter.until,
+                limit: 2_000,
+                ..ItemQuery::default()
+            },
+            visibility,
+        )
+        .await?;
+        // Results whose name matched bring their report in.
+        let mut reports: Vec<ItemRow> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stand_alone: Vec<ItemRow> = Vec::new();
+        let mut members_of: HashMap<String, Vec<ItemRow>> = HashMap::new();
+        for row in rows.into_iter().filter(is_result) {
+            if row.kind == "diagnostic-report" {
+                if seen.insert(row.resource_id.clone()) {
+                    reports.push(row);
+                }
+            } else if let Some(report) = row.report_id.clone() {
+                members_of.entry(report).or_default().push(row);
+            } else {
+                stand_alone.push(row);
+            }
+        }
+        for report_id in members_of.keys() {
+            if !seen.contains(report_id)
+                && let Some(report) =
+                    records::get(&mut tx, &head.access, report_id, visibility).await?
+            {
+                seen.insert(report_id.clone());
+                reports.push(report);
+            }
+        }
+        let ids: Vec<&str> = reports
+            .iter()
+            .chain(&stand_alone)
+            .map(|r| r.resource_id.as_str())
+            .collect();
+        let read = match viewer(actor) {
+            Some(user) => records::read_among(&mut tx, user, &ids).await?,
+            None => HashSet::new(),
+        };
+        commit(tx).await?;
+        let now = portal_store::to_micros(self.now());
+        let mut lines: Vec<ResultLine> = reports
+            .into_iter()
+            .chain(stand_alone)
+            .map(|row| {
+                let members = members_of.get(&row.resource_id);
+                let worst = members
+                    .into_iter()
+                    .flatten()
+                    .map(|m| m.flag.as_str())
+                    .chain(std::iter::once(row.flag.as_str()))
+                    .max_by_key(|f| crate::import::projection::severity(f))
+                    .unwrap_or("")
+                    .to_string();
+                ResultLine {
+                    members: members.map_or(0, Vec::len),
+                    worst_flag: worst,
+                    unread: viewer(actor).is_some() && !read.contains(&row.resource_id),
+                    held: held(&row, now),
+                    item: Item::from_row(row),
+                }
+            })
+            .collect();
+        lines.sort_by(|a, b| {
+            b.item
+                .row
+                .sort_at
+                .cmp(&a.item.row.sort_at)
+                .then_with(|| a.item.row.resource_id.cmp(&b.item.row.resource_id))
+        });
+        Ok((head, lines))
+    }
+
+    /// One result or report, with its results or its history; marks it read for the viewer.
+    pub async fn test_result(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        resource_id: &str,
+    ) -> Result<(RecordHead, ResultDetail)> {
+        let (head, mut tx) = self
+            .open_record(
+                actor,
+                patient,
+                Action::ViewRecord,
+                "Result",
+                Some(resource_id),
+            )
+            .await?;
+        let visibility = self.visibility(&head.access);
+        let row = records::get(&mut tx, &head.access, resource_id, visibility)
+            .await?
+            .filter(|r| RESULT_KINDS.contains(&r.kind.as_str()))
+            .ok_or(Error::NotFound)?;
+        let (members, history) = if row.kind == "diagnostic-report" {
+            let members = records::list(
+                &mut tx,
+                &head.access,
+                &ItemQuery {
+                    kinds: &["observation"],
+                    report_id: Some(&row.resource_id),
+                    limit: 500,
+                    ..ItemQuery::default()
+                },
+                visibility,
+            )
+            .await?;
+            (members, Vec::new())
+        } else {
+            let mut history = records::list(
+                &mut tx,
+                &head.access,
+                &ItemQuery {
+                    kinds: &["observation"],
+                    code: Some((&row.code_system, &row.code)),
+                    limit: 500,
+                    ..ItemQuery::default()
+                },
+                visibility,
+            )
+            .await?;
+            history.reverse();
+            (Vec::new(), history)
+        };
+        let ordered_by = match (&row.who_name, &row.encounter_id) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(encounter)) => records::get(&mut tx, &head.access, encounter, visibility)
+                .await?
+                .and_then(|e| e.who_name),
+            (None, None) => None,
+        };
+        if let Some(user) = viewer(actor) {
+            let mut opened = vec![row.resource_id.as_str()];
+            opened.extend(members.iter().map(|m| m.resource_id.as_str()));
+            records::mark_read(&mut tx, user, &opened, self.now()).await?;
+        }
+        commit(tx).await?;
+        let now = portal_store::to_micros(self.now());
+        Ok((
+            head,
+            ResultDetail {
+                held: held(&row, now),
+                item: Item::from_row(row),
+                members: items(members),
+                history: items(history),
+                ordered_by,
+            },
+        ))
+    }
+
+    /// Releases a held result (or report, with its results) to the patient now.
+    pub async fn release_result(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        resource_id: &str,
+    ) -> Result<u64> {
+        let access = self
+            .authorize_patient(actor, patient, Action::WriteRecord)
+            .await?;
+        if !matches!(
+            access.basis(),
+            AccessBasis::CareTeam | AccessBasis::BreakGlass
+        ) {
+            return Err(Error::NotFound);
+        }
+        let mut tx = self.store().begin().await?;
+        let released = records::release(&mut tx, &access, resource_id, self.now()).await?;
+        if released == 0 {
+            return Err(Error::NotFound);
+        }
+        let mut event = self.patient_event(actor, &access, AuditAction::Update, "ResultRelease");
+        event.resource_id = Some(resource_id.to_string());
+        event.detail = format!("released {released} item(s) to the patient");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(released)
+    }
+
+    /// Results not yet visible to the patient (for the care team).
+    pub async fn held_results(&self, actor: &Actor, patient: PatientId) -> Result<Vec<Item>> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::WriteRecord, "HeldResults", None)
+            .await?;
+        let rows = records::held(&mut tx, &head.access, self.now()).await?;
+        commit(tx).await?;
+        Ok(items(rows))
+    }
+
+    /// Past visits, newest first.
+    pub async fn visits(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+    ) -> Result<(RecordHead, Vec<Item>)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewNotes, "VisitList", None)
+            .await?;
+        let rows = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: &["encounter"],
+                limit: 1_000,
+                ..ItemQuery::default()
+            },
+            self.visibility(&head.access),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok((head, items(rows)))
+    }
+
+    /// One visit with what was recorded at it.
+    pub async fn visit(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        visit_id: &str,
+    ) -> Result<(RecordHead, VisitDetail)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewNotes, "Visit", Some(visit_id))
+            .await?;
+        let visibility = self.visibility(&head.access);
+        let visit = records::get(&mut tx, &head.access, visit_id, visibility)
+            .await?
+            .filter(|r| r.kind == "encounter")
+            .ok_or(Error::NotFound)?;
+        let rows = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: &[
+                    "condition",
+                    "document",
+                    "diagnostic-report",
+                    "observation",
+                    "medication-request",
+                    "procedure",
+                    "immunization",
+                    "care-plan",
+                    "allergy",
+                ],
+                encounter_id: Some(visit_id),
+                limit: 2_000,
+                ..ItemQuery::default()
+            },
+            visibility,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok((
+            head,
+            VisitDetail {
+                visit: Item::from_row(visit),
+                items: items(rows),
+            },
+        ))
+    }
+
+    /// Clinical documents (notes), newest first.
+    pub async fn documents(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+    ) -> Result<(RecordHead, Vec<Item>)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewNotes, "DocumentList", None)
+            .await?;
+        let rows = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: &["document"],
+                limit: 2_000,
+                ..ItemQuery::default()
+            },
+            self.visibility(&head.access),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok((head, items(rows)))
+    }
+
+    /// One document's content, to download.
+    pub async fn document_download(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        document_id: &str,
+    ) -> Result<Download> {
+        let (head, mut tx) = self
+            .open_record(
+                actor,
+                patient,
+                Action::ViewNotes,
+                "Document",
+                Some(document_id),
+            )
+            .await?;
+        let row = records::get(
+            &mut tx,
+            &head.access,
+            document_id,
+            self.visibility(&head.access),
+        )
+        .await?
+        .filter(|r| r.kind == "document")
+        .ok_or(Error::NotFound)?;
+        let raw = portal_store::resources::json(&mut tx, &row.resource_id).await?;
+        commit(tx).await?;
+        let attachment = match Item::from_row(row.clone()).mapped {
+            Some(Mapped::DocumentReference(doc)) => doc.contents.into_iter().next(),
+            _ => None,
+        }
+        .ok_or(Error::NotFound)?;
+        let date = row
+            .sort_at
+            .and_then(|at| jiff::Timestamp::from_microsecond(at).ok())
+            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "undated".into());
+        download_of(&attachment, raw.as_deref(), &date)
+    }
+
+    /// How many released results this viewer has not opened yet.
+    pub async fn unread_result_count(&self, actor: &Actor, patient: PatientId) -> Result<i64> {
+        let Some(user) = viewer(actor) else {
+            return Ok(0);
+        };
+        let Ok(access) = self
+            .authorize_patient(actor, patient, Action::ViewRecord)
+            .await
+        else {
+            return Ok(0);
+        };
+        let mut conn = self.conn().await?;
+        Ok(records::unread_results(&mut conn, &access, user, self.visibility(&access)).await?)
+    }
+
+    /// The clinic's result holds (admins).
+    pub async fn result_holds(&self, actor: &Actor) -> Result<Vec<Hold>> {
+        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        Ok(records::holds(&mut conn).await?)
+    }
+
+    /// Holds results of a category for `days` days, or until released (`None`).
+    pub async fn set_result_hold(
+        &self,
+        actor: &Actor,
+        category: &str,
+        days: Option<i64>,
+    ) -> Result<()> {
+        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+            .map_err(|_| Error::Forbidden)?;
+        let Principal::User { id, .. } = &actor.principal else {
+            return Err(Error::Forbidden);
+        };
+        let category = category.trim();
+        if category.is_empty()
+            || category.len() > 64
+            || !category
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(Error::Rejected(
+                "Category: enter a category code such as laboratory or PAT (letters, digits, - _ .)."
+                    .into(),
+            ));
+        }
+        if days.is_some_and(|d| !(1..=365).contains(&d)) {
+            return Err(Error::Rejected(
+                "Days: enter a whole number from 1 to 365, or leave it empty to hold until a clinician releases."
+                    .into(),
+            ));
+        }
+        let mut tx = self.store().begin().await?;
+        records::set_hold(
+            &mut tx,
+            &Hold {
+                category: category.to_string(),
+                days,
+            },
+            *id,
+            self.now(),
+        )
+        .await?;
+        let mut event = self.event(
+            actor,
+            AuditAction::Update,
+            "ResultReleaseRule",
+            portal_domain::audit::Outcome::Success,
+        );
+        event.detail = match days {
+            Some(d) => format!("hold {category} results for {d} day(s)"),
+            None => format!("hold {category} results until released"),
+        };
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+
+    /// Stops holding a category.
+    pub async fn remove_result_hold(&self, actor: &Actor, category: &str) -> Result<()> {
+        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+            .map_err(|_| Error::Forbidden)?;
+        let mut tx = self.store().begin().await?;
+        if records::remove_hold(&mut tx, category).await? == 0 {
+            return Err(Error::NotFound);
+        }
+        let mut event = self.event(
+            actor,
+            AuditAction::Delete,
+            "ResultReleaseRule",
+            portal_domain::audit::Outcome::Success,
+        );
+        event.detail = format!("stop holding {category} results");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+}
+
+/// The account whose "read" markers apply: patient-side users (the patient and proxies).
+fn viewer(actor: &Actor) -> Option<portal_domain::UserId> {
+    match &actor.principal {
+        Principal::User {
+            id,
+            role: portal_domain::Role::Patient,
+            ..
+        } => Some(*id),
+        _ => None,
+    }
+}
+
+/// The latest value of each vital sign (by code).
+async fn latest_vitals(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    visibility: Visibility,
+) -> Result<Vec<Item>> {
+    let rows = records::list(
+        conn,
+        access,
+        &ItemQuery {
+            kinds: &["observation"],
+            category: Some("vital-signs"),
+            limit: 300,
+            ..ItemQuery::default()
+        },
+        visibility,
+    )
+    .await?;
+    let mut seen = HashSet::new();
+    Ok(items(
+        rows.into_iter()
+            .filter(|r| seen.insert((r.code_system.clone(), r.code.clone())))
+            .collect(),
+    ))
+}
+
+/// The bytes of an attachment: its decoded text, or its inline data read from the stored JSON.
+fn download_of(attachment: &Attachment, raw: Option<&str>, date: &str) -> Result<Download> {
+    let content_type = attachment
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let extension = match content_type.split(';').next().unwrap_or("").trim() {
+        "text/plain" => "txt",
+        "text/html" => "html.txt",
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "bin",
+    };
+    let file_name = format!("clinical-note-{date}.{extension}");
+    if let Some(text) = &attachment.text {
+        // Text is always served as plain text, so HTML in a note is never rendered.
+        return Ok(Download {
+            file_name,
+            content_type: "text/plain; charset=utf-8".into(),
+            bytes: text.clone().into_bytes(),
+        });
+    }
+    if attachment.has_binary {
+        let data = raw
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .and_then(|v| {
+                v.get("content")?
+                    .as_array()?
+                    .first()?
+                    .get("attachment")?
+                    .get("data")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .ok_or(Error::NotFound)?;
+        let bytes = data_encoding::BASE64
+            .decode(data.as_bytes())
+            .map_err(|_| Error::Internal("stored attachment is not base64".into()))?;
+        return Ok(Download {
+            file_name,
+            content_type,
+            bytes,
+        });
+    }
+    Err(Error::NotFound)
+}
