@@ -30,6 +30,12 @@ pub enum Nav {
     Appointments,
     /// Medications.
     Medications,
+    /// Test results.
+    Results,
+    /// Visits.
+    Visits,
+    /// Documents.
+    Documents,
     /// The account page.
     Account,
     /// The in-basket.
@@ -42,6 +48,8 @@ pub enum Nav {
     Users,
     /// The audit trail (admin).
     Audit,
+    /// Result-release rules (admin).
+    ResultRelease,
     /// None highlighted.
     None,
 }
@@ -117,30 +125,16 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
             let mut items = Vec::new();
             if let Some(p) = patient.or(user.patient_id) {
                 items.push(item("Home", format!("/patients/{p}"), Nav::Home, active));
-                items.push(item(
-                    "Health record",
-                    format!("/patients/{p}/record"),
-                    Nav::Record,
-                    active,
-                ));
-                items.push(item(
-                    "Messages",
-                    format!("/patients/{p}/messages"),
-                    Nav::Messages,
-                    active,
-                ));
-                items.push(item(
-                    "Appointments",
-                    format!("/patients/{p}/appointments"),
-                    Nav::Appointments,
-                    active,
-                ));
-                items.push(item(
-                    "Medications",
-                    format!("/patients/{p}/medications"),
-                    Nav::Medications,
-                    active,
-                ));
+                for (label, path, nav) in [
+                    ("Summary", "record", Nav::Record),
+                    ("Results", "results", Nav::Results),
+                    ("Visits", "visits", Nav::Visits),
+                    ("Documents", "documents", Nav::Documents),
+                    ("Messages", "messages", Nav::Messages),
+                    ("Appointments", "appointments", Nav::Appointments),
+                ] {
+                    items.push(item(label, format!("/patients/{p}/{path}"), nav, active));
+                }
             } else {
                 items.push(item("Home", "/".into(), Nav::Home, active));
             }
@@ -155,6 +149,12 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
         ],
         Role::Admin => vec![
             item("Users", "/admin/users".into(), Nav::Users, active),
+            item(
+                "Result release",
+                "/admin/results-release".into(),
+                Nav::ResultRelease,
+                active,
+            ),
             item("Audit", "/admin/audit".into(), Nav::Audit, active),
             item("Patients", "/patients".into(), Nav::Patients, active),
             account,

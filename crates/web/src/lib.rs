@@ -10,6 +10,7 @@ pub mod pages;
 pub mod routes;
 pub mod security;
 pub mod session;
+pub mod trend;
 
 use portal_app::App;
 

@@ -4,7 +4,7 @@
 
 use crate::error::IdPath;
 use crate::fhir;
-use crate::pages::{account, admin, auth, clinic, ops, patient};
+use crate::pages::{account, admin, auth, clinic, ops, patient, record};
 use crate::{AppState, security, session};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +33,19 @@ pub enum PatientPage {
     AccessLog,
     /// Issue an activation code.
     Invite,
+    /// A list page of the health record.
+    Record(RecordList),
+}
+
+/// The list pages of the health record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordList {
+    /// Test results.
+    Results,
+    /// Past visits.
+    Visits,
+    /// Clinical documents.
+    Documents,
 }
 
 /// A route that touches one patient's data.
@@ -54,6 +67,8 @@ impl PatientRoute {
             PatientPage::Section(s) => s.action(),
             PatientPage::AccessLog => Action::ViewAccessLog,
             PatientPage::Invite => Action::Enrol,
+            PatientPage::Record(RecordList::Results) => Action::ViewRecord,
+            PatientPage::Record(RecordList::Visits | RecordList::Documents) => Action::ViewNotes,
         }
     }
 }
@@ -91,10 +106,36 @@ pub const PATIENT_ROUTES: &[PatientRoute] = &[
         page: PatientPage::AccessLog,
     },
     PatientRoute {
+        method: "GET",
+        path: "/patients/{id}/results",
+        page: PatientPage::Record(RecordList::Results),
+    },
+    PatientRoute {
+        method: "GET",
+        path: "/patients/{id}/visits",
+        page: PatientPage::Record(RecordList::Visits),
+    },
+    PatientRoute {
+        method: "GET",
+        path: "/patients/{id}/documents",
+        page: PatientPage::Record(RecordList::Documents),
+    },
+    PatientRoute {
         method: "POST",
         path: "/patients/{id}/invite",
         page: PatientPage::Invite,
     },
+];
+
+/// Routes about one item of a patient's record (`{item}` is its resource id), and the results
+/// filter. They pass the same policy gate as [`PATIENT_ROUTES`]; `tests/it/record.rs` tries each
+/// with another patient's item.
+pub const RECORD_ITEM_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/patients/{id}/results/{item}"),
+    ("POST", "/patients/{id}/results/{item}/release"),
+    ("GET", "/patients/{id}/visits/{item}"),
+    ("GET", "/patients/{id}/documents/{item}"),
+    ("POST", "/patients/{id}/results"),
 ];
 
 #[derive(Clone, Copy)]
@@ -117,6 +158,21 @@ fn patient_routes() -> Router<AppState> {
             PatientPage::Home => router.route(route.path, get(patient::home)),
             PatientPage::AccessLog => router.route(route.path, get(patient::access_log)),
             PatientPage::Invite => router.route(route.path, post(patient::invite)),
+            PatientPage::Record(list) => router.route(
+                route.path,
+                get(
+                    move |State(state): State<AppState>,
+                          session::SignedIn(user): session::SignedIn,
+                          security::Ctx(ctx): security::Ctx,
+                          IdPath(id): IdPath<PatientId>| async move {
+                        match list {
+                            RecordList::Results => record::results(state, user, ctx, id).await,
+                            RecordList::Visits => record::visits(state, user, ctx, id).await,
+                            RecordList::Documents => record::documents(state, user, ctx, id).await,
+                        }
+                    },
+                ),
+            ),
             PatientPage::Section(section) => router.route(
                 route.path,
                 get(
@@ -131,6 +187,14 @@ fn patient_routes() -> Router<AppState> {
         };
     }
     router
+        .route("/patients/{id}/results", post(record::filter_results))
+        .route("/patients/{id}/results/{item}", get(record::result))
+        .route(
+            "/patients/{id}/results/{item}/release",
+            post(record::release),
+        )
+        .route("/patients/{id}/visits/{item}", get(record::visit))
+        .route("/patients/{id}/documents/{item}", get(record::download))
 }
 
 /// The whole application, with its security layers.
@@ -158,6 +222,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/status", post(admin::set_status))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/results-release", get(admin::result_release).post(admin::set_result_release))
+        .route("/admin/results-release/remove", post(admin::remove_result_release))
         .route("/admin/audit/verify", post(admin::verify))
         .route(
             "/fhir",

@@ -47,7 +47,10 @@ pub fn trend_svg(
 const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 260.0;
 const FONT_SIZE: f64 = 18.0;
-const PLOT_LEFT: f64 = 72.0;
+/// The plot's left edge when the tick labels are short; longer labels push it right.
+const MIN_PLOT_LEFT: f64 = 56.0;
+/// Room between a tick label's end and the plot, enough for a marker on the first point.
+const LABEL_GAP: f64 = 14.0;
 const PLOT_RIGHT: f64 = WIDTH - 16.0;
 const PLOT_TOP: f64 = 44.0;
 const PLOT_BOTTOM: f64 = HEIGHT - 44.0;
@@ -176,20 +179,30 @@ fn nice_step(raw: f64) -> f64 {
     nice * power
 }
 
+/// Where the plot starts so that the widest tick label fits to its left.
+fn plot_left<'a>(labels: impl Iterator<Item = &'a str>) -> f64 {
+    // No font metrics on the server: digits in common sans-serif faces are about 0.6 em wide,
+    // so 0.62 em a character errs on the roomy side.
+    let widest = labels.map(|l| l.chars().count()).max().unwrap_or(0);
+    let needed = 8.0 + widest as f64 * 0.62 * FONT_SIZE + LABEL_GAP;
+    needed.ceil().clamp(MIN_PLOT_LEFT, WIDTH / 2.0)
+}
+
 /// The horizontal axis: time mapped linearly onto the plot's width.
 struct TimeAxis {
     start: i64,
     end: i64,
+    left: f64,
 }
 
 impl TimeAxis {
     fn x(&self, at: i64) -> f64 {
         let span = i128::from(self.end) - i128::from(self.start);
         if span <= 0 {
-            return (PLOT_LEFT + PLOT_RIGHT) / 2.0;
+            return (self.left + PLOT_RIGHT) / 2.0;
         }
         let share = (i128::from(at) - i128::from(self.start)) as f64 / span as f64;
-        PLOT_LEFT + share * (PLOT_RIGHT - PLOT_LEFT)
+        self.left + share * (PLOT_RIGHT - self.left)
     }
 }
 
@@ -215,9 +228,12 @@ fn render(
         (lo.min(v), hi.max(v))
     });
     let scale = Scale::covering(min, max);
+    let ticks: Vec<(f64, String)> = scale.ticks().map(|t| (t, format_number(t))).collect();
+    let left = plot_left(ticks.iter().map(|(_, label)| label.as_str()));
     let time = TimeAxis {
         start: first.at,
         end: last.at,
+        left,
     };
 
     let id = chart_id(title, unit, points, band);
@@ -240,27 +256,27 @@ fn render(
         write!(
             svg,
             r#"<rect class="band" x="{}" y="{}" width="{}" height="{}" fill="{BAND_FILL}"/>"#,
-            coord(PLOT_LEFT),
+            coord(left),
             coord(top),
-            coord(PLOT_RIGHT - PLOT_LEFT),
+            coord(PLOT_RIGHT - left),
             coord(bottom - top)
         )?;
     }
 
-    for tick in scale.ticks() {
-        let y = coord(scale.y(tick));
+    for (tick, label) in &ticks {
+        let y = coord(scale.y(*tick));
         write!(
             svg,
             r#"<line class="grid" x1="{}" x2="{}" y1="{y}" y2="{y}" stroke="{GRID_COLOUR}" stroke-width="1"/>"#,
-            coord(PLOT_LEFT),
+            coord(left),
             coord(PLOT_RIGHT)
         )?;
         write!(
             svg,
             r#"<text class="tick" x="{}" y="{}" text-anchor="end" fill="{TEXT_COLOUR}">{}</text>"#,
-            coord(PLOT_LEFT - 8.0),
-            coord(scale.y(tick) + FONT_SIZE / 3.0),
-            escape(&format_number(tick))
+            coord(left - LABEL_GAP),
+            coord(scale.y(*tick) + FONT_SIZE / 3.0),
+            escape(label)
         )?;
     }
 
@@ -271,7 +287,7 @@ fn render(
             write!(
                 svg,
                 r#"<line class="band-edge" x1="{}" x2="{}" y1="{y}" y2="{y}" stroke="{BAND_EDGE}" stroke-width="1.5" stroke-dasharray="6 4"/>"#,
-                coord(PLOT_LEFT),
+                coord(left),
                 coord(PLOT_RIGHT)
             )?;
         }
@@ -280,7 +296,7 @@ fn render(
     write!(
         svg,
         r#"<line class="axis" x1="{}" x2="{}" y1="{bottom}" y2="{bottom}" stroke="{AXIS_COLOUR}" stroke-width="1.5"/>"#,
-        coord(PLOT_LEFT),
+        coord(left),
         coord(PLOT_RIGHT),
         bottom = coord(PLOT_BOTTOM)
     )?;
@@ -290,14 +306,14 @@ fn render(
         write!(
             svg,
             r#"<text class="date" x="{}" y="{date_y}" text-anchor="middle" fill="{TEXT_COLOUR}">{}</text>"#,
-            coord((PLOT_LEFT + PLOT_RIGHT) / 2.0),
+            coord((left + PLOT_RIGHT) / 2.0),
             escape(&first.date)
         )?;
     } else {
         write!(
             svg,
             r#"<text class="date" x="{}" y="{date_y}" text-anchor="start" fill="{TEXT_COLOUR}">{}</text>"#,
-            coord(PLOT_LEFT),
+            coord(left),
             escape(&first.date)
         )?;
         write!(
@@ -591,6 +607,15 @@ mod tests {
             .collect()
     }
 
+    /// The plot's left and right edges, read off the time axis.
+    fn plot_edges(svg: &str) -> (f64, f64) {
+        let axis = tags(svg, "line")
+            .into_iter()
+            .find(|l| attr(l, "class") == Some("axis"))
+            .expect("the chart has a time axis");
+        (number(axis, "x1"), number(axis, "x2"))
+    }
+
     fn desc(svg: &str) -> &str {
         let start = svg
             .find("<desc")
@@ -675,7 +700,8 @@ mod tests {
         let svg = trend_svg("Glucose", "mmol/L", &[at(0, 5.4)], None, None);
         let circles = tags(&svg, "circle");
         assert_eq!(circles.len(), 1);
-        assert_eq!(number(circles[0], "cx"), (PLOT_LEFT + PLOT_RIGHT) / 2.0);
+        let (left, right) = plot_edges(&svg);
+        assert_eq!(number(circles[0], "cx"), (left + right) / 2.0);
         assert!(!svg.contains("<polyline"));
         assert_eq!(desc(&svg), "1 result on 2024-01-01, 5.4 mmol/L");
         assert_eq!(texts(&svg, "date"), ["2024-01-01"]);
@@ -690,15 +716,16 @@ mod tests {
             .iter()
             .map(|c| number(c, "cx"))
             .collect();
-        let width = PLOT_RIGHT - PLOT_LEFT;
-        assert_eq!(xs, [PLOT_LEFT, PLOT_LEFT + width / 4.0, PLOT_RIGHT]);
+        let (left, right) = plot_edges(&svg);
+        let quarter = left + (right - left) / 4.0;
+        assert_eq!(xs, [left, quarter, right]);
         let line = tags(&svg, "polyline")[0];
         let line_xs: Vec<f64> = attr(line, "points")
             .expect("the line has points")
             .split(' ')
             .filter_map(|pair| pair.split_once(',')?.0.parse().ok())
             .collect();
-        assert_eq!(line_xs, [PLOT_LEFT, PLOT_LEFT + width / 4.0, PLOT_RIGHT]);
+        assert_eq!(line_xs, [left, quarter, right]);
     }
 
     #[test]
@@ -854,6 +881,22 @@ mod tests {
         assert!(desc(&svg).starts_with("2 results from 2024-01-01 to 2024-01-04, latest 2"));
         // The highlight index still refers to the caller's slice.
         assert!(svg.contains("class=\"point highlight\""));
+    }
+
+    #[test]
+    fn long_tick_labels_push_the_plot_right_instead_of_off_the_edge() {
+        let short = trend_svg("Glucose", "", &[at(0, 4.0), at(1, 6.0)], None, None);
+        let long = trend_svg("TSH", "", &[at(0, 0.0011), at(1, 0.0019)], None, None);
+        assert_eq!(texts(&long, "tick")[0], "0.001");
+        assert!(plot_edges(&long).0 > plot_edges(&short).0);
+        let anchors = tags(&long, "text")
+            .into_iter()
+            .filter(|t| attr(t, "class") == Some("tick"));
+        for (tag, label) in anchors.zip(texts(&long, "tick")) {
+            // Right-aligned, so the label starts its own width left of x; digits are ~0.6 em.
+            let width = label.chars().count() as f64 * 0.6 * FONT_SIZE;
+            assert!(number(tag, "x") - width >= 0.0, "{label} is cut off");
+        }
     }
 
     #[test]

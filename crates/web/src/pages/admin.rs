@@ -282,3 +282,125 @@ pub async fn verify(
     };
     audit_page(&state, &user, ctx, None, Some(verdict)).await
 }
+
+#[derive(Template)]
+#[template(path = "admin_results_release.html")]
+struct ResultReleasePage {
+    page: Page,
+    holds: Vec<portal_app::record::ResultHold>,
+    errors: Vec<(String, String)>,
+    category: String,
+    days: String,
+}
+
+async fn result_release_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    errors: Vec<(String, String)>,
+    category: String,
+    days: String,
+) -> PageResult {
+    let holds = state.app.result_holds(&user.actor(ctx)).await?;
+    let status = if errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        status,
+        &ResultReleasePage {
+            page: Page::signed_in("Result release", user, Nav::ResultRelease, None),
+            holds,
+            errors,
+            category,
+            days,
+        },
+    ))
+}
+
+/// GET /admin/results-release: which result categories the clinic holds back.
+pub async fn result_release(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+) -> PageResult {
+    result_release_page(&state, &user, ctx, Vec::new(), String::new(), String::new()).await
+}
+
+/// The hold form.
+#[derive(Deserialize)]
+pub struct HoldForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// POST /admin/results-release: hold a category for some days or until released.
+pub async fn set_result_release(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<HoldForm>,
+) -> PageResult {
+    let days = form.days.trim();
+    let parsed = if days.is_empty() {
+        Ok(None)
+    } else {
+        days.parse::<i64>().map(Some).map_err(|_| ())
+    };
+    let result = match parsed {
+        Ok(d) => {
+            state
+                .app
+                .set_result_hold(&user.actor(ctx.clone()), &form.category, d)
+                .await
+        }
+        Err(()) => Err(Error::Rejected(
+            "Days: enter a whole number from 1 to 365, or leave it empty to hold until a clinician releases."
+                .into(),
+        )),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/results-release").into_response()),
+        Err(Error::Rejected(message)) => {
+            let field = if message.starts_with("Days") {
+                "days"
+            } else {
+                "category"
+            };
+            result_release_page(
+                &state,
+                &user,
+                ctx,
+                vec![(field.to_string(), message)],
+                form.category,
+                form.days,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The remove form.
+#[derive(Deserialize)]
+pub struct RemoveHoldForm {
+    #[serde(default)]
+    category: String,
+}
+
+/// POST /admin/results-release/remove: stop holding a category.
+pub async fn remove_result_release(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<RemoveHoldForm>,
+) -> PageResult {
+    state
+        .app
+        .remove_result_hold(&user.actor(ctx), &form.category)
+        .await?;
+    Ok(Redirect::to("/admin/results-release").into_response())
+}

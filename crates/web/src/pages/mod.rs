@@ -6,3 +6,4 @@ pub mod auth;
 pub mod clinic;
 pub mod ops;
 pub mod patient;
+pub mod record;

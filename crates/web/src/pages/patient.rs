@@ -8,15 +8,15 @@ use crate::session::SignedIn;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use portal_app::chart::{ChartView, Section};
+use portal_app::chart::Section;
 use portal_app::types::PatientRow;
 use portal_domain::access::{AccessBasis, ProxyScope};
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientId, Role};
 
 /// The words under the patient's name that say on what basis the viewer sees the record.
-fn basis_words(view: &ChartView) -> Option<&'static str> {
-    match view.access.basis() {
+pub fn basis_words(access: &portal_domain::PatientAccess) -> Option<&'static str> {
+    match access.basis() {
         AccessBasis::OwnRecord => None,
         AccessBasis::Proxy(ProxyScope::Full) => Some("You are viewing this record as a proxy."),
         AccessBasis::Proxy(ProxyScope::NonClinical) => {
@@ -68,6 +68,7 @@ struct HomePage {
     show_clinic_links: bool,
     show_front_desk_links: bool,
     can_invite: bool,
+    new_results: i64,
 }
 
 /// GET /patients/{id}: the patient's home (for the clinic, the chart's front page).
@@ -83,6 +84,7 @@ pub async fn home(
         .open_section(&actor, id, Section::Overview)
         .await?;
     let others = state.app.my_patients(&actor).await?;
+    let new_results = state.app.unread_result_count(&actor, id).await?;
     let title = if view.is_own() {
         format!("Welcome, {}", view.patient.given_name)
     } else {
@@ -90,10 +92,11 @@ pub async fn home(
     };
     Ok(render(&HomePage {
         page: page_for(&title, &user, Section::Overview, id),
-        basis: basis_words(&view),
+        basis: basis_words(&view.access),
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: matches!(user.role, Role::Staff | Role::Admin),
+        new_results,
         patient: view.patient,
         others,
     }))
@@ -110,14 +113,6 @@ struct SectionPage {
 
 fn section_words(section: Section) -> (&'static str, &'static str) {
     match section {
-        Section::HealthRecord => (
-            "Health record",
-            "This page does not show the health record yet. Problems, allergies, test results, immunizations and vital signs the clinic has sent will appear here in a coming version; ask the clinic if you need them now.",
-        ),
-        Section::Medications => (
-            "Medications",
-            "This page does not show medications yet. Current and past medications the clinic has sent will appear here in a coming version; ask the clinic if you need the list now.",
-        ),
         Section::Messages => (
             "Messages",
             "No messages yet. Secure messaging with the care team is coming soon.",
@@ -126,7 +121,9 @@ fn section_words(section: Section) -> (&'static str, &'static str) {
             "Appointments",
             "No appointments yet. Booking, cancelling and rescheduling online is coming soon.",
         ),
-        Section::Overview | Section::AccessLog => ("", ""),
+        Section::Overview | Section::AccessLog | Section::HealthRecord | Section::Medications => {
+            ("", "")
+        }
     }
 }
 
@@ -138,6 +135,13 @@ pub async fn section(
     id: PatientId,
     section: Section,
 ) -> PageResult {
+    match section {
+        Section::HealthRecord => return crate::pages::record::summary(state, user, ctx, id).await,
+        Section::Medications => {
+            return crate::pages::record::medications(state, user, ctx, id).await;
+        }
+        _ => {}
+    }
     let view = state
         .app
         .open_section(&user.actor(ctx), id, section)
@@ -145,7 +149,7 @@ pub async fn section(
     let (title, empty_text) = section_words(section);
     Ok(render(&SectionPage {
         page: page_for(title, &user, section, id),
-        basis: basis_words(&view),
+        basis: basis_words(&view.access),
         patient: view.patient,
         empty_text,
     }))
@@ -229,7 +233,7 @@ pub async fn access_log(
         .collect();
     Ok(render(&AccessLogPage {
         page: page_for("Who accessed this record", &user, Section::AccessLog, id),
-        basis: basis_words(&view),
+        basis: basis_words(&view.access),
         patient: view.patient,
         entries,
     }))
@@ -260,7 +264,7 @@ pub async fn invite(
         .await?;
     Ok(render(&InvitePage {
         page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
-        basis: basis_words(&view),
+        basis: basis_words(&view.access),
         patient: view.patient,
         code: invitation.code,
         expires: minute(invitation.expires_at),
