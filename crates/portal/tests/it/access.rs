@@ -83,6 +83,7 @@ const EXPECTED: &[(Action, [May; 5])] = {
         //                          patient  proxy    clinician staff  admin
         (Action::ViewDemographics, [Related, Related, Related,  Any,   Any]),
         (Action::ViewRecord,       [Related, Related, Related,  Never, Never]),
+        (Action::ViewNotes,        [Related, Related, Related,  Never, Never]),
         (Action::ViewMessages,     [Related, Related, Related,  Any,   Never]),
         (Action::ViewAppointments, [Related, Related, Related,  Any,   Never]),
         (Action::ViewAccessLog,    [Related, Related, Never,    Never, Never]),
