@@ -164,7 +164,10 @@ pub async fn list(
         let (a, b) = (next(), next());
         sql.push_str(&format!(" AND c.code_system = ${a} AND c.code = ${b}"));
     }
-    let (visible, at) = visibility.condition(next());
+    let (visible, at) = match visibility {
+        Visibility::All => (String::new(), None),
+        Visibility::ReleasedBy(_) => visibility.condition(next()),
+    };
     sql.push_str(&visible);
     sql.push_str(&format!(
         " ORDER BY c.sort_at DESC, c.resource_id LIMIT ${}",
@@ -243,13 +246,13 @@ pub async fn release(
     now: Timestamp,
 ) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE clinical_items SET released_at = $3 WHERE patient_id = $1 \
-         AND (resource_id = $2 OR report_id = $2) \
-         AND (released_at IS NULL OR released_at > $3)",
+        "UPDATE clinical_items SET released_at = $1 WHERE patient_id = $2 \
+         AND (resource_id = $3 OR report_id = $3) \
+         AND (released_at IS NULL OR released_at > $1)",
     )
+    .bind(to_micros(now))
     .bind(access.patient().to_string())
     .bind(resource_id)
-    .bind(to_micros(now))
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

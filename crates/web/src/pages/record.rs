@@ -230,7 +230,11 @@ fn condition_line(item: &Item) -> Line {
             parts.push(format!("Resolved {}", occurrence(Some(end))));
         }
         if let Some(v) = &c.verification_status {
-            let v = v.label();
+            let v = v
+                .codings
+                .iter()
+                .find_map(|coding| coding.code.clone())
+                .unwrap_or_else(|| v.label());
             if v != "confirmed" && !v.is_empty() {
                 parts.push(format!("Verification: {v}"));
             }
