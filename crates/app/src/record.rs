@@ -14,6 +14,7 @@ use portal_store::records::{self, Hold, ItemQuery, ItemRow, Visibility};
 use std::collections::{HashMap, HashSet};
 
 pub use portal_store::records::Hold as ResultHold;
+pub use portal_store::records::NOTE_REPORT_CATEGORIES;
 
 /// A clinical item with its mapped details.
 #[derive(Clone, Debug)]
@@ -127,12 +128,13 @@ pub struct Download {
 }
 
 const RESULT_KINDS: &[&str] = &["diagnostic-report", "observation"];
-/// Observation categories that are not test results (shown in the summary instead).
-const NOT_RESULTS: &[&str] = &["vital-signs", "social-history", "survey"];
 
 fn is_result(row: &ItemRow) -> bool {
-    row.kind == "diagnostic-report"
-        || (row.kind == "observation" && !NOT_RESULTS.contains(&row.category.as_str()))
+    match row.kind.as_str() {
+        "diagnostic-report" => !records::NOTE_REPORT_CATEGORIES.contains(&row.category.as_str()),
+        "observation" => records::RESULT_CATEGORIES.contains(&row.category.as_str()),
+        _ => false,
+    }
 }
 
 fn held(row: &ItemRow, now: i64) -> bool {

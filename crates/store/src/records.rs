@@ -6,6 +6,23 @@ use jiff::Timestamp;
 use portal_domain::{PatientAccess, UserId};
 use sqlx::Row;
 
+/// Observation categories that are test results (the others, such as vital signs, social history
+/// and surveys, are shown elsewhere). An observation with no category counts as a result.
+pub const RESULT_CATEGORIES: &[&str] = &["laboratory", "imaging", "procedure", "clinical-test", ""];
+
+/// DiagnosticReport categories that are clinical notes (LOINC document types), not results;
+/// the visit pages show them as notes.
+pub const NOTE_REPORT_CATEGORIES: &[&str] =
+    &["34117-2", "11506-3", "18842-5", "11488-4", "28570-0"];
+
+fn sql_list(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One clinical item with the names of who and where it is from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemRow {
@@ -383,10 +400,12 @@ pub async fn unread_results(
     let (visible, at) = visibility.condition(3);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM clinical_items c WHERE c.patient_id = $1 \
-         AND (c.kind = 'diagnostic-report' OR (c.kind = 'observation' AND c.report_id IS NULL \
-         AND c.category NOT IN ('vital-signs', 'social-history', 'survey'))) \
+         AND ((c.kind = 'diagnostic-report' AND c.category NOT IN ({notes})) \
+         OR (c.kind = 'observation' AND c.report_id IS NULL AND c.category IN ({results}))) \
          AND NOT EXISTS (SELECT 1 FROM result_reads r WHERE r.user_id = $2 \
-         AND r.resource_id = c.resource_id){visible}"
+         AND r.resource_id = c.resource_id){visible}",
+        notes = sql_list(NOTE_REPORT_CATEGORIES),
+        results = sql_list(RESULT_CATEGORIES),
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(access.patient().to_string())

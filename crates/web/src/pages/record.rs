@@ -958,7 +958,12 @@ pub async fn visit(
                 }
             }
             "diagnostic-report" | "observation" => {
-                if item.row.kind == "diagnostic-report" || item.row.report_id.is_none() {
+                let is_note = item.row.kind == "diagnostic-report"
+                    && portal_app::record::NOTE_REPORT_CATEGORIES
+                        .contains(&item.row.category.as_str());
+                if !is_note
+                    && (item.row.kind == "diagnostic-report" || item.row.report_id.is_none())
+                {
                     results.push(Line {
                         title: label(item),
                         detail: value_row(id, item, false).value,
