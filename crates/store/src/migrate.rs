@@ -40,7 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "record views",
+        name: "record_views",
         sqlite: include_str!("../migrations/sqlite/0003_record_views.sql"),
         postgres: include_str!("../migrations/postgres/0003_record_views.sql"),
     },
