@@ -431,15 +431,27 @@ impl App {
         actor: &Actor,
         patient: PatientId,
     ) -> Result<(RecordHead, Vec<Item>)> {
+        self.list_of(actor, patient, "VisitList", &["encounter"])
+            .await
+    }
+
+    /// One record list of some kinds (notes policy), newest first: policy, read, audit.
+    async fn list_of(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        audit_type: &str,
+        kinds: &[&str],
+    ) -> Result<(RecordHead, Vec<Item>)> {
         let (head, mut tx) = self
-            .open_record(actor, patient, Action::ViewNotes, "VisitList", None)
+            .open_record(actor, patient, Action::ViewNotes, audit_type, None)
             .await?;
         let rows = records::list(
             &mut tx,
             &head.access,
             &ItemQuery {
-                kinds: &["encounter"],
-                limit: 1_000,
+                kinds,
+                limit: 2_000,
                 ..ItemQuery::default()
             },
             self.visibility(&head.access),
@@ -502,22 +514,8 @@ impl App {
         actor: &Actor,
         patient: PatientId,
     ) -> Result<(RecordHead, Vec<Item>)> {
-        let (head, mut tx) = self
-            .open_record(actor, patient, Action::ViewNotes, "DocumentList", None)
-            .await?;
-        let rows = records::list(
-            &mut tx,
-            &head.access,
-            &ItemQuery {
-                kinds: &["document"],
-                limit: 2_000,
-                ..ItemQuery::default()
-            },
-            self.visibility(&head.access),
-        )
-        .await?;
-        commit(tx).await?;
-        Ok((head, items(rows)))
+        self.list_of(actor, patient, "DocumentList", &["document"])
+            .await
     }
 
     /// One document's content, to download.

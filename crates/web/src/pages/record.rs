@@ -341,6 +341,16 @@ fn is_active_medication(item: &Item) -> bool {
     matches!(item.row.status.as_str(), "active" | "on-hold" | "draft")
 }
 
+/// Current and past medication lines.
+fn medication_lines(items: &[Item]) -> (Vec<Line>, Vec<Line>) {
+    let (current, past): (Vec<&Item>, Vec<&Item>) =
+        items.iter().partition(|m| is_active_medication(m));
+    (
+        current.into_iter().map(medication_line).collect(),
+        past.into_iter().map(medication_line).collect(),
+    )
+}
+
 fn is_active_condition(item: &Item) -> bool {
     matches!(
         item.row.status.as_str(),
@@ -421,18 +431,15 @@ pub async fn summary(
         .conditions
         .iter()
         .partition(|c| is_active_condition(c));
-    let (medications, past_medications): (Vec<&Item>, Vec<&Item>) = summary
-        .medications
-        .iter()
-        .partition(|m| is_active_medication(m));
+    let (medications, past_medications) = medication_lines(&summary.medications);
     Ok(render(&SummaryPage {
         page: page("Health summary", &user, Nav::Record, id),
         basis: basis_words(&head.access),
         problems: problems.into_iter().map(condition_line).collect(),
         past_problems: past_problems.into_iter().map(condition_line).collect(),
         allergies: summary.allergies.iter().map(allergy_line).collect(),
-        medications: medications.into_iter().map(medication_line).collect(),
-        past_medications: past_medications.into_iter().map(medication_line).collect(),
+        medications,
+        past_medications,
         due: due_vaccines(&summary.immunizations, state.app.now()),
         immunizations: summary
             .immunizations
@@ -473,15 +480,12 @@ pub async fn medications(
     id: PatientId,
 ) -> PageResult {
     let (head, summary) = state.app.health_summary(&user.actor(ctx), id).await?;
-    let (current, past): (Vec<&Item>, Vec<&Item>) = summary
-        .medications
-        .iter()
-        .partition(|m| is_active_medication(m));
+    let (medications, past_medications) = medication_lines(&summary.medications);
     Ok(render(&MedicationsPage {
         page: page("Medications", &user, Nav::Record, id),
         basis: basis_words(&head.access),
-        medications: current.into_iter().map(medication_line).collect(),
-        past_medications: past.into_iter().map(medication_line).collect(),
+        medications,
+        past_medications,
         patient: head.patient,
     }))
 }
