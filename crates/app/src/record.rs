@@ -129,7 +129,8 @@ pub struct Download {
 
 const RESULT_KINDS: &[&str] = &["diagnostic-report", "observation"];
 
-fn is_result(row: &ItemRow) -> bool {
+/// Whether an item is a test result (not a vital sign, survey or note).
+pub fn is_result(row: &ItemRow) -> bool {
     match row.kind.as_str() {
         "diagnostic-report" => !records::NOTE_REPORT_CATEGORIES.contains(&row.category.as_str()),
         "observation" => records::RESULT_CATEGORIES.contains(&row.category.as_str()),
@@ -142,6 +143,25 @@ fn held(row: &ItemRow, now: i64) -> bool {
 }
 
 impl App {
+    /// The answer when a record the viewer may open has no such item (or it is another
+    /// patient's): the refusal is audited, the page is the same 404 as any missing record.
+    async fn missing_item(
+        &self,
+        actor: &Actor,
+        access: &PatientAccess,
+        audit_type: &str,
+        resource_id: &str,
+    ) -> Error {
+        let mut event = self.patient_event(actor, access, AuditAction::Read, audit_type);
+        event.outcome = portal_domain::audit::Outcome::Denied;
+        event.resource_id = Some(resource_id.to_string());
+        event.detail = "no such item in this record".into();
+        if let Err(e) = self.audit_alone(&event).await {
+            return e;
+        }
+        Error::NotFound
+    }
+
     /// The patient and their proxies see released results only; the care team sees all.
     fn visibility(&self, access: &PatientAccess) -> Visibility {
         match access.basis() {
@@ -326,10 +346,15 @@ impl App {
             )
             .await?;
         let visibility = self.visibility(&head.access);
-        let row = records::get(&mut tx, &head.access, resource_id, visibility)
+        let Some(row) = records::get(&mut tx, &head.access, resource_id, visibility)
             .await?
             .filter(|r| RESULT_KINDS.contains(&r.kind.as_str()))
-            .ok_or(Error::NotFound)?;
+        else {
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &head.access, "Result", resource_id)
+                .await);
+        };
         let (members, history) = if row.kind == "diagnostic-report" {
             let members = records::list(
                 &mut tx,
@@ -405,7 +430,10 @@ impl App {
         let mut tx = self.store().begin().await?;
         let released = records::release(&mut tx, &access, resource_id, self.now()).await?;
         if released == 0 {
-            return Err(Error::NotFound);
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &access, "ResultRelease", resource_id)
+                .await);
         }
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "ResultRelease");
         event.resource_id = Some(resource_id.to_string());
@@ -431,20 +459,40 @@ impl App {
         actor: &Actor,
         patient: PatientId,
     ) -> Result<(RecordHead, Vec<Item>)> {
-        self.list_of(actor, patient, "VisitList", &["encounter"])
-            .await
+        self.list_of(
+            actor,
+            patient,
+            (Action::ViewNotes, "VisitList"),
+            &["encounter"],
+        )
+        .await
     }
 
-    /// One record list of some kinds (notes policy), newest first: policy, read, audit.
+    /// Medication orders, current and past, newest first.
+    pub async fn medications(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+    ) -> Result<(RecordHead, Vec<Item>)> {
+        self.list_of(
+            actor,
+            patient,
+            (Action::ViewRecord, "MedicationList"),
+            &["medication-request"],
+        )
+        .await
+    }
+
+    /// One record list of some kinds, newest first: policy, read, audit.
     async fn list_of(
         &self,
         actor: &Actor,
         patient: PatientId,
-        audit_type: &str,
+        (action, audit_type): (Action, &str),
         kinds: &[&str],
     ) -> Result<(RecordHead, Vec<Item>)> {
         let (head, mut tx) = self
-            .open_record(actor, patient, Action::ViewNotes, audit_type, None)
+            .open_record(actor, patient, action, audit_type, None)
             .await?;
         let rows = records::list(
             &mut tx,
@@ -472,10 +520,15 @@ impl App {
             .open_record(actor, patient, Action::ViewNotes, "Visit", Some(visit_id))
             .await?;
         let visibility = self.visibility(&head.access);
-        let visit = records::get(&mut tx, &head.access, visit_id, visibility)
+        let Some(visit) = records::get(&mut tx, &head.access, visit_id, visibility)
             .await?
             .filter(|r| r.kind == "encounter")
-            .ok_or(Error::NotFound)?;
+        else {
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &head.access, "Visit", visit_id)
+                .await);
+        };
         let rows = records::list(
             &mut tx,
             &head.access,
@@ -514,8 +567,13 @@ impl App {
         actor: &Actor,
         patient: PatientId,
     ) -> Result<(RecordHead, Vec<Item>)> {
-        self.list_of(actor, patient, "DocumentList", &["document"])
-            .await
+        self.list_of(
+            actor,
+            patient,
+            (Action::ViewNotes, "DocumentList"),
+            &["document"],
+        )
+        .await
     }
 
     /// One document's content, to download.
@@ -534,15 +592,19 @@ impl App {
                 Some(document_id),
             )
             .await?;
-        let row = records::get(
+        let Some(row) = records::get(
             &mut tx,
             &head.access,
             document_id,
             self.visibility(&head.access),
         )
         .await?
-        .filter(|r| r.kind == "document")
-        .ok_or(Error::NotFound)?;
+        .filter(|r| r.kind == "document") else {
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &head.access, "Document", document_id)
+                .await);
+        };
         let raw = portal_store::resources::json(&mut tx, &row.resource_id).await?;
         commit(tx).await?;
         let attachment = match Item::from_row(row.clone()).mapped {
@@ -641,6 +703,7 @@ impl App {
         authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
             .map_err(|_| Error::Forbidden)?;
         let mut tx = self.store().begin().await?;
+        let category = category.trim();
         if records::remove_hold(&mut tx, category).await? == 0 {
             return Err(Error::NotFound);
         }

@@ -184,7 +184,15 @@ pub fn minute(at: jiff::Timestamp) -> String {
 fn data_words(resource_type: &str) -> &'static str {
     match resource_type {
         "Patient" => "the record's summary",
-        "HealthRecord" => "the health record",
+        "HealthRecord" | "HealthSummary" => "the health record",
+        "ResultList" => "the list of test results",
+        "Result" => "a test result",
+        "HeldResults" => "the results not yet released",
+        "ResultRelease" => "a test result, releasing it to the patient",
+        "VisitList" => "the list of visits",
+        "Visit" => "a visit and its notes",
+        "DocumentList" => "the list of documents",
+        "Document" => "a document (downloaded)",
         "MedicationList" => "the medication list",
         "MessageList" => "the messages",
         "AppointmentList" => "the appointments",

@@ -479,8 +479,8 @@ pub async fn medications(
     ctx: portal_domain::audit::RequestContext,
     id: PatientId,
 ) -> PageResult {
-    let (head, summary) = state.app.health_summary(&user.actor(ctx), id).await?;
-    let (medications, past_medications) = medication_lines(&summary.medications);
+    let (head, items) = state.app.medications(&user.actor(ctx), id).await?;
+    let (medications, past_medications) = medication_lines(&items);
     Ok(render(&MedicationsPage {
         page: page("Medications", &user, Nav::Record, id),
         basis: basis_words(&head.access),
@@ -895,6 +895,7 @@ pub struct Note {
 #[template(path = "visit.html")]
 struct VisitPage {
     page: Page,
+    id: PatientId,
     patient: PatientRow,
     basis: Option<&'static str>,
     when: String,
@@ -966,6 +967,7 @@ pub async fn visit(
                     && portal_app::record::NOTE_REPORT_CATEGORIES
                         .contains(&item.row.category.as_str());
                 if !is_note
+                    && portal_app::record::is_result(&item.row)
                     && (item.row.kind == "diagnostic-report" || item.row.report_id.is_none())
                 {
                     results.push(Line {
@@ -996,6 +998,7 @@ pub async fn visit(
     }
     Ok(render(&VisitPage {
         page: page(&label(&detail.visit), &user, Nav::Visits, id),
+        id,
         basis: basis_words(&head.access),
         when,
         class,
