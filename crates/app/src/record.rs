@@ -620,19 +620,21 @@ impl App {
         download_of(&attachment, raw.as_deref(), &date)
     }
 
-    /// How many released results this viewer has not opened yet.
-    pub async fn unread_result_count(&self, actor: &Actor, patient: PatientId) -> Result<i64> {
+    /// How many released results this viewer has not opened yet, given the access the policy
+    /// granted for the page asking (the home page); 0 unless that access covers the clinical
+    /// record of a patient-side account (own record, or a proxy with full access).
+    pub async fn unread_result_count(&self, actor: &Actor, access: &PatientAccess) -> Result<i64> {
         let Some(user) = viewer(actor) else {
             return Ok(0);
         };
-        let Ok(access) = self
-            .authorize_patient(actor, patient, Action::ViewRecord)
-            .await
-        else {
+        if !matches!(
+            access.basis(),
+            AccessBasis::OwnRecord | AccessBasis::Proxy(portal_domain::access::ProxyScope::Full)
+        ) {
             return Ok(0);
-        };
+        }
         let mut conn = self.conn().await?;
-        Ok(records::unread_results(&mut conn, &access, user, self.visibility(&access)).await?)
+        Ok(records::unread_results(&mut conn, access, user, self.visibility(access)).await?)
     }
 
     /// The clinic's result holds (admins).

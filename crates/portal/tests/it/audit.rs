@@ -113,7 +113,10 @@ fn assert_from_test_client(e: &Event, t: &TestApp, what: &str) {
 /// The data category each patient page records, written out by hand.
 fn resource_type_of(path: &str) -> &'static str {
     match path.rsplit('/').next().expect("a path") {
-        "record" => "HealthRecord",
+        "record" => "HealthSummary",
+        "results" => "ResultList",
+        "visits" => "VisitList",
+        "documents" => "DocumentList",
         "medications" => "MedicationList",
         "messages" => "MessageList",
         "appointments" => "AppointmentList",

@@ -8,6 +8,7 @@ mod fhir_api;
 mod forms;
 mod helpers;
 mod import;
+mod record;
 mod secrets;
 mod sessions;
 mod smoke;

@@ -84,7 +84,7 @@ pub async fn home(
         .open_section(&actor, id, Section::Overview)
         .await?;
     let others = state.app.my_patients(&actor).await?;
-    let new_results = state.app.unread_result_count(&actor, id).await?;
+
     let title = if view.is_own() {
         format!("Welcome, {}", view.patient.given_name)
     } else {
@@ -96,7 +96,7 @@ pub async fn home(
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: matches!(user.role, Role::Staff | Role::Admin),
-        new_results,
+        new_results: state.app.unread_result_count(&actor, &view.access).await?,
         patient: view.patient,
         others,
     }))
