@@ -1,12 +1,13 @@
 // Starts the real portal binary with `portal demo` on a free port and a throwaway data folder,
 // like the Rust black-box tests' spawn_app(), and stops it again.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** The e2e/ folder. */
 export const E2E_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -112,6 +113,37 @@ export class Portal {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /**
+   * A new API token of a system client (an EHR or lab sending records), made the way an operator
+   * does: `portal token create` on this demo's database. `scope` is `system/*.write`,
+   * `system/*.read` or both. Resolves with the token.
+   */
+  async createApiToken(name, scope) {
+    const { stdout } = await promisify(execFile)(
+      portalBinary(),
+      ['--data-dir', this.dataDir, '--database', `sqlite://${join(this.dataDir, 'demo.db')}`, 'token', 'create', '--name', name, '--scope', scope],
+      { env: demoEnvironment() },
+    );
+    return stdout.trim();
+  }
+
+  /**
+   * Sends a FHIR transaction Bundle to POST /fhir with `token`, as an EHR does, and resolves with
+   * the answering Bundle; a refusal throws with the OperationOutcome.
+   */
+  async sendFhir(token, bundle) {
+    const response = await fetch(this.href('/fhir'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(bundle),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(`POST /fhir answered ${response.status}: ${text}`);
+    }
+    return JSON.parse(text);
   }
 
   /** Stops the portal (SIGTERM, then SIGKILL after a deadline) and removes its data folder. */

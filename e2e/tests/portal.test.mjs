@@ -7,8 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { clickThrough, launchBrowser, newPerson } from '../lib/browser.mjs';
+import { clickThrough, launchBrowser } from '../lib/browser.mjs';
 import { checkPage, screenshot } from '../lib/page-checks.mjs';
+import { followNav, heading, pathOf, person as newPersonAt } from '../lib/pages.mjs';
 import { startPortal } from '../lib/portal.mjs';
 import { errorSummary, signIn, submitPassword } from '../lib/signin.mjs';
 
@@ -27,27 +28,9 @@ after(async () => {
   await portal?.stop();
 });
 
-/** The text of the page's <h1>. */
-async function heading(page) {
-  return (await page.getByRole('heading', { level: 1 }).innerText()).trim();
-}
-
-/** The current path of the page. */
-function pathOf(page) {
-  return new URL(page.url()).pathname;
-}
-
-/** Follows the link called `label` in the main navigation. */
-async function followNav(page, label) {
-  const nav = page.getByRole('navigation', { name: 'Main' });
-  await clickThrough(page, nav.getByRole('link', { name: label, exact: true }));
-}
-
-/** A new person at a new browser, with short waits so a missing element fails fast. */
-async function person() {
-  const p = await newPerson(browser);
-  p.context.setDefaultTimeout(10_000);
-  return p;
+/** A new person at a new browser of this file. */
+function person() {
+  return newPersonAt(browser);
 }
 
 describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }, () => {
@@ -78,20 +61,38 @@ describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }
     await checkPage(t, page, 'patient-home');
   });
 
-  for (const [label, name] of [
-    ['Health record', 'patient-record'],
-    ['Messages', 'patient-messages'],
-    ['Appointments', 'patient-appointments'],
-    ['Medications', 'patient-medications'],
+  // [link in the main navigation, the page's path under /patients/{id}, its heading, screenshot]
+  for (const [label, path, title, name] of [
+    ['Summary', 'record', 'Health summary', 'patient-record'],
+    ['Results', 'results', 'Test results', 'patient-results'],
+    ['Visits', 'visits', 'Visits', 'patient-visits'],
+    ['Documents', 'documents', 'Documents', 'patient-documents'],
+    ['Messages', 'messages', 'Messages', 'patient-messages'],
+    ['Appointments', 'appointments', 'Appointments', 'patient-appointments'],
   ]) {
     test(`opens ${label} from the navigation`, async (t) => {
       await home();
       await followNav(page, label);
-      assert.equal(await heading(page), label);
+      assert.equal(pathOf(page), `/patients/${sofiaId}/${path}`);
+      assert.equal(await heading(page), title);
       assert.match(await page.locator('.patient-banner').innerText(), /Sofia Martinez/);
+      const current = page.getByRole('navigation', { name: 'Main' }).locator('a[aria-current="page"]');
+      assert.equal((await current.innerText()).trim(), label);
       await checkPage(t, page, name);
     });
   }
+
+  test('opens Medications from the summary’s "All medications" link', async (t) => {
+    await home();
+    await followNav(page, 'Summary');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    assert.equal(await nav.getByRole('link', { name: 'Medications', exact: true }).count(), 0);
+    await clickThrough(page, page.getByRole('link', { name: 'All medications', exact: true }));
+    assert.equal(pathOf(page), `/patients/${sofiaId}/medications`);
+    assert.equal(await heading(page), 'Medications');
+    assert.match(await page.locator('.patient-banner').innerText(), /Sofia Martinez/);
+    await checkPage(t, page, 'patient-medications');
+  });
 
   test('opens her Account page', async (t) => {
     await home();

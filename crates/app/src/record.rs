@@ -385,13 +385,14 @@ impl App {
             history.reverse();
             (Vec::new(), history)
         };
-        let ordered_by = match (&row.who_name, &row.encounter_id) {
-            (Some(name), _) => Some(name.clone()),
-            (None, Some(encounter)) => records::get(&mut tx, &head.access, encounter, visibility)
+        // The visit's clinician ordered it; a report's own performer is often the lab.
+        let visit_clinician = match &row.encounter_id {
+            Some(encounter) => records::get(&mut tx, &head.access, encounter, visibility)
                 .await?
                 .and_then(|e| e.who_name),
-            (None, None) => None,
+            None => None,
         };
+        let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
         if let Some(user) = viewer(actor) {
             let mut opened = vec![row.resource_id.as_str()];
             opened.extend(members.iter().map(|m| m.resource_id.as_str()));

@@ -10,10 +10,11 @@ use sqlx::Row;
 /// and surveys, are shown elsewhere). An observation with no category counts as a result.
 pub const RESULT_CATEGORIES: &[&str] = &["laboratory", "imaging", "procedure", "clinical-test", ""];
 
-/// DiagnosticReport categories that are clinical notes (LOINC document types), not results;
-/// the visit pages show them as notes.
-pub const NOTE_REPORT_CATEGORIES: &[&str] =
-    &["34117-2", "11506-3", "18842-5", "11488-4", "28570-0"];
+/// DiagnosticReport categories that are clinical notes, not results: "note" (set at import for
+/// a report with text and no results) and LOINC note types. The visit pages show them as notes.
+pub const NOTE_REPORT_CATEGORIES: &[&str] = &[
+    "note", "34117-2", "11506-3", "18842-5", "11488-4", "28570-0", "34746-8", "57133-1",
+];
 
 fn sql_list(values: &[&str]) -> String {
     values

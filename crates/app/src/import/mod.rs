@@ -212,7 +212,13 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
         let hash = crypto::content_hash(&json);
         let projection = match projection::kind_of(&mapped) {
             Some(kind) => Some((
-                projection::project(kind, &entry.resource),
+                {
+                    let mut p = projection::project(kind, &entry.resource);
+                    if projection::is_note_report(&mapped) {
+                        p.category = projection::NOTE_CATEGORY.to_string();
+                    }
+                    p
+                },
                 serde_json::to_string(&mapped)
                     .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
             )),

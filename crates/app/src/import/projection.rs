@@ -132,6 +132,20 @@ pub fn project(kind: &'static str, resource: &Value) -> Projection {
     }
 }
 
+/// The category given to a DiagnosticReport that is a clinical note rather than a result.
+pub const NOTE_CATEGORY: &str = "note";
+
+/// Whether a DiagnosticReport is a note: it lists no results and carries presented text (as
+/// Synthea's history-and-physical, progress and discharge notes do).
+pub fn is_note_report(mapped: &Mapped) -> bool {
+    match mapped {
+        Mapped::DiagnosticReport(r) => {
+            r.results.is_empty() && r.presented_forms.iter().any(|f| f.text.is_some())
+        }
+        _ => false,
+    }
+}
+
 /// The interpretation code system (HL7 v3 ObservationInterpretation).
 const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 

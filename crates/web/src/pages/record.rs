@@ -172,11 +172,14 @@ fn occurrence(o: Option<&Occurrence>) -> String {
         None => String::new(),
         Some(Occurrence::DateTime(d)) => d.get(..10).unwrap_or(d).to_string(),
         Some(Occurrence::Period(p)) => match (&p.start, &p.end) {
-            (Some(s), Some(e)) => format!(
-                "{} to {}",
-                s.get(..10).unwrap_or(s),
-                e.get(..10).unwrap_or(e)
-            ),
+            (Some(s), Some(e)) => {
+                let (s, e) = (s.get(..10).unwrap_or(s), e.get(..10).unwrap_or(e));
+                if s == e {
+                    s.to_string()
+                } else {
+                    format!("{s} to {e}")
+                }
+            }
             (Some(s), None) => format!("since {}", s.get(..10).unwrap_or(s)),
             (None, Some(e)) => format!("until {}", e.get(..10).unwrap_or(e)),
             (None, None) => String::new(),
@@ -920,11 +923,7 @@ pub async fn visit(
     let (head, detail) = state.app.visit(&user.actor(ctx), id, &path.item).await?;
     let (class, reasons, when) = match &detail.visit.mapped {
         Some(Mapped::Encounter(e)) => (
-            e.class
-                .display
-                .clone()
-                .or(e.class.code.clone())
-                .unwrap_or_default(),
+            class_words(&e.class),
             e.reason_codes
                 .iter()
                 .map(concept)
@@ -978,7 +977,9 @@ pub async fn visit(
                     });
                 }
                 for (title, text) in texts_of(item) {
-                    if item.row.kind == "diagnostic-report" {
+                    // Senders often put the same note in a DocumentReference and a report.
+                    let seen = notes.iter().any(|n: &Note| n.text.trim() == text.trim());
+                    if item.row.kind == "diagnostic-report" && !seen {
                         notes.push(Note {
                             title: format!("{} — {title}", label(item)),
                             when: date_of(item.row.sort_at),
@@ -1011,6 +1012,24 @@ pub async fn visit(
         other,
         patient: head.patient,
     }))
+}
+
+/// The visit's class in words (HL7 v3 ActCode), else its display or code.
+fn class_words(class: &portal_fhir::model::Coding) -> String {
+    let known = match class.code.as_deref() {
+        Some("AMB") => Some("Office visit"),
+        Some("EMER") => Some("Emergency"),
+        Some("IMP") | Some("ACUTE") => Some("Hospital stay"),
+        Some("VR") => Some("Virtual visit"),
+        Some("HH") => Some("Home visit"),
+        Some("OBSENC") => Some("Observation stay"),
+        _ => None,
+    };
+    known
+        .map(str::to_string)
+        .or_else(|| class.display.clone())
+        .or_else(|| class.code.clone())
+        .unwrap_or_default()
 }
 
 fn kind_words(kind: &str) -> &'static str {
