@@ -444,16 +444,6 @@ impl App {
         Ok(released)
     }
 
-    /// Results not yet visible to the patient (for the care team).
-    pub async fn held_results(&self, actor: &Actor, patient: PatientId) -> Result<Vec<Item>> {
-        let (head, mut tx) = self
-            .open_record(actor, patient, Action::WriteRecord, "HeldResults", None)
-            .await?;
-        let rows = records::held(&mut tx, &head.access, self.now()).await?;
-        commit(tx).await?;
-        Ok(items(rows))
-    }
-
     /// Past visits, newest first.
     pub async fn visits(
         &self,

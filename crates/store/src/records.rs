@@ -276,22 +276,6 @@ pub async fn release(
     Ok(done.rows_affected())
 }
 
-/// The results of this record not yet visible to the patient, newest first.
-pub async fn held(conn: &mut Conn, access: &PatientAccess, now: Timestamp) -> Result<Vec<ItemRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} WHERE c.patient_id = $1 \
-         AND c.kind IN ('observation', 'diagnostic-report') \
-         AND (c.released_at IS NULL OR c.released_at > $2) \
-         ORDER BY c.sort_at DESC, c.resource_id LIMIT 500"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(access.patient().to_string())
-        .bind(to_micros(now))
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(item).collect()
-}
-
 /// A clinic's hold on a category of results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
@@ -415,15 +399,6 @@ pub async fn unread_results(
         q = q.bind(at);
     }
     Ok(q.fetch_one(conn).await?.try_get("n")?)
-}
-
-/// The display name of a directory resource (practitioner, organization, location).
-pub async fn directory_name(conn: &mut Conn, resource_id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT name FROM directory_names WHERE resource_id = $1")
-        .bind(resource_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
 #[cfg(test)]

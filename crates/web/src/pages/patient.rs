@@ -187,7 +187,6 @@ fn data_words(resource_type: &str) -> &'static str {
         "HealthRecord" | "HealthSummary" => "the health record",
         "ResultList" => "the list of test results",
         "Result" => "a test result",
-        "HeldResults" => "the results not yet released",
         "ResultRelease" => "a test result, releasing it to the patient",
         "VisitList" => "the list of visits",
         "Visit" => "a visit and its notes",
