@@ -7,7 +7,7 @@ pub mod settings;
 
 use portal_app::mail::Transport;
 use portal_app::{App, Clock, SecretKey};
-use portal_store::Store;
+use portal_store::{SqliteTuning, Store};
 use portal_web::AppState;
 use settings::Settings;
 use std::sync::Arc;
@@ -47,9 +47,18 @@ pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 
 /// Opens the database (creating the data directory for SQLite) and applies migrations.
 pub async fn open_store(settings: &Settings, clock: &dyn Clock) -> Result<Store, StartError> {
+    open_store_tuned(settings, clock, SqliteTuning::SERVING).await
+}
+
+/// [`open_store`] with SQLite connections set up for `tuning` (a bulk import's, for one).
+pub async fn open_store_tuned(
+    settings: &Settings,
+    clock: &dyn Clock,
+    tuning: SqliteTuning,
+) -> Result<Store, StartError> {
     create_private_dir(&settings.data_dir)?;
     let url = settings.database_url();
-    let store = Store::connect(&url, settings.max_connections).await?;
+    let store = Store::connect_tuned(&url, settings.max_connections, tuning).await?;
     store.migrate(clock.now()).await?;
     Ok(store)
 }

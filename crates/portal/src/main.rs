@@ -6,6 +6,7 @@ use portal::{StartError, build_app, open_store, serve};
 use portal_app::accounts::NewStaffAccount;
 use portal_app::{Actor, Clock, SystemClock};
 use portal_domain::PatientId;
+use portal_store::SqliteTuning;
 use portal_store::audit::Verdict;
 use std::io::Read;
 use std::process::ExitCode;
@@ -304,7 +305,8 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             }
         }
         Command::Import { paths } => {
-            let store = open_store(&settings, clock.as_ref()).await?;
+            let store =
+                portal::open_store_tuned(&settings, clock.as_ref(), SqliteTuning::BULK).await?;
             let app = build_app(&settings, store, clock).await?;
             return Ok(portal::import::run(&app, &paths).await);
         }

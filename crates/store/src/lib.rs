@@ -92,10 +92,54 @@ pub fn parse_id<T: FromStr>(s: &str) -> Result<T> {
         .map_err(|_| Error::Corrupt(format!("id {s:?} is not a UUID")))
 }
 
+/// How SQLite connections are set up beyond what every connection gets (WAL, foreign keys,
+/// a busy timeout). PostgreSQL ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqliteTuning {
+    /// Log pages after which a committing connection copies the write-ahead log into the
+    /// database file (SQLite's `wal_autocheckpoint`). 0: commits never do; whoever holds the
+    /// store runs [`Store::checkpoint`] instead, off the writer's path.
+    pub autocheckpoint_pages: u32,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl SqliteTuning {
+    /// SQLite's own defaults: right for a server with many short transactions.
+    pub const SERVING: Self = Self {
+        autocheckpoint_pages: 1000,
+        cache_kib: 2000,
+    };
+    /// For a bulk import: large transactions whose pages stay cached, and no checkpoint inside a
+    /// commit (a checkpoint waits on the disk; the importer runs them beside the writer).
+    pub const BULK: Self = Self {
+        autocheckpoint_pages: 0,
+        cache_kib: 32 * 1024,
+    };
+
+    fn pragmas(self) -> String {
+        format!(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+             PRAGMA wal_autocheckpoint = {}; PRAGMA cache_size = -{};",
+            self.autocheckpoint_pages, self.cache_kib
+        )
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`). SQLite files are created when
     /// missing and run in WAL mode with foreign keys on.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_tuned(url, max_connections, SqliteTuning::SERVING).await
+    }
+
+    /// [`Store::connect`] with SQLite connections set up for `tuning`.
+    pub async fn connect_tuned(
+        url: &str,
+        max_connections: u32,
+        tuning: SqliteTuning,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -115,12 +159,9 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
-                        )
-                        .execute(&mut *conn)
-                        .await?;
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(tuning.pragmas()))
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -158,6 +199,21 @@ impl Store {
     /// Refreshes the query planner's statistics (after a bulk load).
     pub async fn analyze(&self) -> Result<()> {
         sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Copies SQLite's write-ahead log into the database file as far as readers allow
+    /// (`truncate`: all of it, waiting for readers and writers, and empties the log). Nothing on
+    /// PostgreSQL, which checkpoints by itself.
+    pub async fn checkpoint(&self, truncate: bool) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            let sql = if truncate {
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            } else {
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            };
+            sqlx::query(sql).execute(&self.pool).await?;
+        }
         Ok(())
     }
 
