@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use serde_json::{Map, Value};
+use crate::json::{
+    JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Kind, Object, Value, field, kind,
+};
 
 use crate::error::{ImportError, shown, shown_str};
 use crate::primitives::{is_id, is_uri};
@@ -204,8 +206,7 @@ pub fn detect(bytes_prefix: &[u8]) -> InputKind {
     let Some(newline) = text.iter().position(|&byte| byte == b'\n') else {
         return InputKind::Json;
     };
-    let first_is_object =
-        serde_json::from_slice::<Value>(&text[..newline]).is_ok_and(|value| value.is_object());
+    let first_is_object = crate::json::parse(&text[..newline]).is_ok_and(|value| value.is_object());
     let next_starts_object = text[newline..]
         .split(|&byte| byte == b'\n')
         .map(|line| line.trim_ascii_start())
@@ -225,24 +226,24 @@ pub fn detect(bytes_prefix: &[u8]) -> InputKind {
 /// themselves are checked by [`crate::map_resource`]; references by [`Bundle::check_references`].
 pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut document: Value = serde_json::from_slice(bytes)
+    let mut document: Value = crate::json::parse(bytes)
         .map_err(|error| ImportError::document(format!("not JSON: {error}")))?;
-    let Value::Object(bundle) = &mut document else {
+    let Some(bundle) = document.as_object_mut() else {
         return Err(ImportError::document(
             "not a FHIR resource: expected a JSON object",
         ));
     };
-    match bundle.get("resourceType") {
-        Some(Value::String(name)) if name == "Bundle" => {}
-        Some(Value::String(name)) if is_r4_resource_type(name) => {
+    match field(bundle, "resourceType").map(kind) {
+        Some(Kind::String("Bundle")) => {}
+        Some(Kind::String(name)) if is_r4_resource_type(name) => {
             return Err(ImportError::document(format!(
                 "expected a Bundle, found a {name} (a single resource is imported as NDJSON)"
             )));
         }
-        Some(other) => {
+        Some(_) => {
             return Err(ImportError::document(format!(
                 "not a FHIR resource: resourceType {} is not a FHIR R4 resource type",
-                shown(other)
+                field(bundle, "resourceType").map(shown).unwrap_or_default()
             )));
         }
         None => {
@@ -252,7 +253,7 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
         }
     }
     let kind = bundle_kind(bundle)?;
-    if let Some(id) = bundle.get("id")
+    if let Some(id) = field(bundle, "id")
         && !id.as_str().is_some_and(is_id)
     {
         return Err(bundle_error(
@@ -261,10 +262,12 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
         ));
     }
     // The entries are moved out of the document, so each resource is held once, not copied.
-    let raw_entries = match bundle.get_mut("entry") {
+    let raw_entries: Vec<Value> = match bundle.get_mut(&"entry") {
         None => Vec::new(),
-        Some(Value::Array(entries)) => std::mem::take(entries),
-        Some(_) => return Err(bundle_error("Bundle.entry", "expected an array")),
+        Some(entries) => match entries.as_array_mut() {
+            Some(entries) => entries.iter_mut().map(std::mem::take).collect(),
+            None => return Err(bundle_error("Bundle.entry", "expected an array")),
+        },
     };
     let mut seen_full_urls: HashMap<String, usize> = HashMap::new();
     let mut entries = Vec::with_capacity(raw_entries.len());
@@ -289,7 +292,7 @@ fn bundle_error(path: &str, message: impl Into<String>) -> ImportError {
     ImportError::at(None, Some("Bundle"), path, message)
 }
 
-fn bundle_kind(bundle: &Map<String, Value>) -> Result<BundleKind, ImportError> {
+fn bundle_kind(bundle: &Object) -> Result<BundleKind, ImportError> {
     const OTHER_TYPES: [&str; 6] = [
         "document",
         "message",
@@ -298,9 +301,9 @@ fn bundle_kind(bundle: &Map<String, Value>) -> Result<BundleKind, ImportError> {
         "history",
         "searchset",
     ];
-    match bundle.get("type") {
+    match field(bundle, "type").map(kind) {
         None => Err(bundle_error("Bundle.type", "required element missing")),
-        Some(Value::String(kind)) => match kind.as_str() {
+        Some(Kind::String(kind)) => match kind {
             "transaction" => Ok(BundleKind::Transaction),
             "batch" => Ok(BundleKind::Batch),
             "collection" => Ok(BundleKind::Collection),
@@ -320,15 +323,16 @@ fn bundle_kind(bundle: &Map<String, Value>) -> Result<BundleKind, ImportError> {
     }
 }
 
-fn parse_entry(index: usize, raw: Value, kind: BundleKind) -> Result<Entry, ImportError> {
+fn parse_entry(index: usize, raw: Value, bundle_kind: BundleKind) -> Result<Entry, ImportError> {
     let fail = |resource_type: Option<&str>, path: &str, message: String| {
         ImportError::at(Some(index), resource_type, path, message)
     };
-    let Value::Object(mut entry) = raw else {
+    let mut raw = raw;
+    let Some(entry) = raw.as_object_mut() else {
         return Err(fail(None, "Bundle.entry", "expected an object".to_owned()));
     };
-    let resource = match entry.get("resource") {
-        Some(resource @ Value::Object(_)) => resource,
+    let resource = match field(entry, "resource") {
+        Some(resource) if resource.is_object() => resource,
         Some(_) => {
             return Err(fail(
                 None,
@@ -344,13 +348,16 @@ fn parse_entry(index: usize, raw: Value, kind: BundleKind) -> Result<Entry, Impo
             ));
         }
     };
-    let resource_type = match resource.get("resourceType") {
-        Some(Value::String(name)) if is_r4_resource_type(name) => name.as_str(),
-        Some(other) => {
+    let resource_type = match resource.get("resourceType").map(kind) {
+        Some(Kind::String(name)) if is_r4_resource_type(name) => name,
+        Some(_) => {
             return Err(fail(
                 None,
                 "Bundle.entry.resource.resourceType",
-                format!("{} is not a FHIR R4 resource type", shown(other)),
+                format!(
+                    "{} is not a FHIR R4 resource type",
+                    resource.get("resourceType").map(shown).unwrap_or_default()
+                ),
             ));
         }
         None => {
@@ -361,9 +368,9 @@ fn parse_entry(index: usize, raw: Value, kind: BundleKind) -> Result<Entry, Impo
             ));
         }
     };
-    let full_url = match entry.get("fullUrl") {
+    let full_url = match field(entry, "fullUrl") {
         None => None,
-        Some(Value::String(url)) if is_uri(url) => Some(url.clone()),
+        Some(url) if url.as_str().is_some_and(is_uri) => url.as_str().map(str::to_owned),
         Some(other) => {
             return Err(fail(
                 Some(resource_type),
@@ -372,18 +379,19 @@ fn parse_entry(index: usize, raw: Value, kind: BundleKind) -> Result<Entry, Impo
             ));
         }
     };
-    let request = match kind {
+    let request = match bundle_kind {
         BundleKind::Collection => None,
         BundleKind::Transaction | BundleKind::Batch => Some(
-            parse_request(entry.get("request"), resource_type, resource)
+            parse_request(field(entry, "request"), resource_type, resource)
                 .map_err(|(path, message)| fail(Some(resource_type), &path, message))?,
         ),
     };
+    // Checked above to be an object.
+    let resource = entry.remove(&"resource").unwrap_or_default();
     Ok(Entry {
         index,
         full_url,
-        // Checked above to be an object.
-        resource: entry.remove("resource").unwrap_or_default(),
+        resource,
         request,
     })
 }
@@ -394,8 +402,8 @@ fn parse_request(
     resource: &Value,
 ) -> Result<Request, (String, String)> {
     let fail = |element: &str, message: String| (format!("Bundle.entry.request{element}"), message);
-    let request = match raw {
-        Some(Value::Object(request)) => request,
+    let request = match raw.map(kind) {
+        Some(Kind::Object(request)) => request,
         Some(_) => return Err(fail("", "expected an object".to_owned())),
         None => {
             return Err(fail(
@@ -404,9 +412,9 @@ fn parse_request(
             ));
         }
     };
-    let method = match request.get("method") {
+    let method = match field(request, "method").map(kind) {
         None => return Err(fail(".method", "required element missing".to_owned())),
-        Some(Value::String(method)) => match method.as_str() {
+        Some(Kind::String(method)) => match method {
             "POST" => Method::Post,
             "PUT" => Method::Put,
             "GET" | "HEAD" | "DELETE" | "PATCH" => {
@@ -424,9 +432,11 @@ fn parse_request(
         },
         Some(_) => return Err(fail(".method", "expected a string".to_owned())),
     };
-    let url = match request.get("url") {
+    let url = match field(request, "url") {
         None => return Err(fail(".url", "required element missing".to_owned())),
-        Some(Value::String(url)) if is_uri(url) => url.clone(),
+        Some(url) if url.as_str().is_some_and(is_uri) => {
+            url.as_str().unwrap_or_default().to_owned()
+        }
         Some(other) => return Err(fail(".url", format!("{} is not a FHIR uri", shown(other)))),
     };
     match method {
@@ -467,13 +477,13 @@ fn parse_request(
         }
         Method::Post => {}
     }
-    let if_none_exist = match request.get("ifNoneExist") {
+    let if_none_exist = match field(request, "ifNoneExist").map(kind) {
         None => None,
-        Some(Value::String(query)) => {
+        Some(Kind::String(query)) => {
             parse_identifier_search(query).map_err(|reason| {
                 fail(".ifNoneExist", format!("{}: {reason}", shown_str(query)))
             })?;
-            Some(query.clone())
+            Some(query.to_owned())
         }
         Some(_) => return Err(fail(".ifNoneExist", "expected a string".to_owned())),
     };
@@ -487,7 +497,7 @@ fn parse_request(
 /// Parses one NDJSON line (blank lines are the caller's to skip) into a resource: a JSON object
 /// with a known R4 `resourceType` other than `Bundle`. Errors name the line as `line 7`.
 pub fn parse_ndjson_line(line: &str, line_no: usize) -> Result<Value, ImportError> {
-    let value: Value = serde_json::from_str(line)
+    let value: Value = crate::json::parse(line.as_bytes())
         .map_err(|error| ImportError::document(format!("not JSON: {error}")).on_line(line_no))?;
     let fail = |resource_type: Option<&str>, path: &str, message: String| {
         ImportError::at(None, resource_type, path, message).on_line(line_no)
@@ -499,17 +509,21 @@ pub fn parse_ndjson_line(line: &str, line_no: usize) -> Result<Value, ImportErro
             "not a FHIR resource: expected a JSON object".to_owned(),
         ));
     }
-    match value.get("resourceType") {
-        Some(Value::String(name)) if name == "Bundle" => Err(fail(
+    let resource_type = value.get("resourceType");
+    match resource_type.map(kind) {
+        Some(Kind::String("Bundle")) => Err(fail(
             Some("Bundle"),
             "",
             "a Bundle cannot be a line of NDJSON (import it as a file of its own)".to_owned(),
         )),
-        Some(Value::String(name)) if is_r4_resource_type(name) => Ok(value),
-        Some(other) => Err(fail(
+        Some(Kind::String(name)) if is_r4_resource_type(name) => Ok(value),
+        Some(_) => Err(fail(
             None,
             "resourceType",
-            format!("{} is not a FHIR R4 resource type", shown(other)),
+            format!(
+                "{} is not a FHIR R4 resource type",
+                resource_type.map(shown).unwrap_or_default()
+            ),
         )),
         None => Err(fail(
             None,

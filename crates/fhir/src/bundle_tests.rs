@@ -1,8 +1,8 @@
 use super::*;
-use serde_json::json;
+use sonic_rs::json;
 
 fn bytes(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+    sonic_rs::to_vec(value).unwrap_or_default()
 }
 
 fn transaction(entries: Value) -> Vec<u8> {
@@ -78,7 +78,7 @@ fn collection_entries_need_no_request() {
 fn not_json_names_line_and_column() {
     assert_eq!(
         error_text(b"{\n  \"resourceType\": \"Bundle\",\n  oops\n}"),
-        "not JSON: key must be a string at line 3 column 3"
+        "not JSON: Expected this character to be '\"' or '}' at line 3 column 3"
     );
 }
 
@@ -253,7 +253,11 @@ fn ndjson_lines_are_resources_and_errors_name_the_line() {
     let error = |line: &str| parse_ndjson_line(line, 7).map_err(|error| error.to_string());
     assert_eq!(
         error(r#"{"resourceType": "Patient""#),
-        Err("line 7: not JSON: EOF while parsing an object at line 1 column 26".to_owned())
+        Err(
+            "line 7: not JSON: Expected this character to be either a ',' or a ']' while parsing \
+             at line 1 column 27"
+                .to_owned()
+        )
     );
     assert_eq!(
         error(r#"{"resourceType": "Bundle", "type": "batch"}"#),

@@ -84,9 +84,9 @@ impl ImportError {
 }
 
 /// Shows a JSON value inside a message: quoted and escaped as in the file, cut short if long.
-pub(crate) fn shown(value: &serde_json::Value) -> String {
+pub(crate) fn shown(value: &crate::json::Value) -> String {
     const LIMIT: usize = 80;
-    let text = value.to_string();
+    let text = crate::json::to_string(value);
     if text.chars().count() <= LIMIT {
         return text;
     }
@@ -96,7 +96,7 @@ pub(crate) fn shown(value: &serde_json::Value) -> String {
 
 /// Shows a string inside a message the way [`shown`] shows a JSON string.
 pub(crate) fn shown_str(text: &str) -> String {
-    shown(&serde_json::Value::String(text.to_owned()))
+    shown(&crate::json::string(text))
 }
 
 #[cfg(test)]

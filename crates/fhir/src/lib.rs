@@ -21,6 +21,7 @@
 pub mod bundle;
 pub mod codes;
 pub mod error;
+pub mod json;
 pub mod map;
 pub mod model;
 pub mod primitives;

@@ -8,8 +8,8 @@ mod elements;
 mod medication;
 mod results;
 
+use crate::json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::error::ImportError;
 use crate::model::{
@@ -171,7 +171,7 @@ pub fn map_resource(resource: &Value, entry: Option<usize>) -> Result<Mapped, Im
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn unmapped_types_are_kept_with_their_type() {

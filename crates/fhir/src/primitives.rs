@@ -2,7 +2,7 @@
 //! the calendar checks the expressions leave out (no 30 February, 29 February only in leap
 //! years), and a sortable UTC value for dates and times.
 
-use serde_json::Value;
+use crate::json::{JsonValueTrait, Value};
 
 /// A date or date-time taken apart; `month`/`day`/`time` are `None` for partial values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,7 +326,7 @@ pub fn to_instant_micros(date_or_datetime: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn dates_of_each_precision_are_accepted() {

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
+use crate::json::{JsonContainerTrait, JsonValueTrait, Kind, Object, Value, field, kind};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::primitives::is_id;
 use crate::types::is_r4_resource_type;
@@ -228,17 +228,18 @@ pub fn parse_reference(obj: &Value) -> Option<Reference> {
 }
 
 /// [`parse_reference`] of an element already known to be an object.
-pub(crate) fn parse_reference_element(obj: &Map<String, Value>) -> Option<Reference> {
-    if let Some(text) = obj.get("reference").and_then(Value::as_str) {
+pub(crate) fn parse_reference_element(obj: &Object) -> Option<Reference> {
+    if let Some(text) = field(obj, "reference").and_then(Value::as_str) {
         return Some(parse_reference_text(text));
     }
-    let identifier = obj.get("identifier")?.as_object()?;
-    let resource_type = obj.get("type").and_then(Value::as_str).map(str::to_owned);
-    let system = identifier
-        .get("system")
+    let identifier = field(obj, "identifier")?.as_object()?;
+    let resource_type = field(obj, "type")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let Some(value) = identifier.get("value").and_then(Value::as_str) else {
+    let system = field(identifier, "system")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(value) = field(identifier, "value").and_then(Value::as_str) else {
         return Some(unsupported(
             "Reference.identifier",
             "a logical reference needs identifier.value",
@@ -261,15 +262,14 @@ const REFERENCE_KEYS: [&str; 6] = [
     "display",
 ];
 
-fn is_reference_element(obj: &Map<String, Value>) -> bool {
-    let points = obj.get("reference").is_some_and(Value::is_string)
-        || obj.get("identifier").is_some_and(Value::is_object);
-    points && obj.keys().all(|key| REFERENCE_KEYS.contains(&key.as_str()))
+fn is_reference_element(obj: &Object) -> bool {
+    let points = field(obj, "reference").is_some_and(Value::is_str)
+        || field(obj, "identifier").is_some_and(Value::is_object);
+    points && obj.iter().all(|(key, _)| REFERENCE_KEYS.contains(&key))
 }
 
 /// Every reference in `resource`, with its element path (`Encounter.participant[0].individual`),
-/// in the key order of the parsed JSON object (sorted by name, unless some crate turns on
-/// serde_json's `preserve_order`). Skipped: `contained` resources (they resolve within their container),
+/// in the key order of the file. Skipped: `contained` resources (they resolve within their container),
 /// extensions and modifier extensions (their values are not the resource's own links), the
 /// narrative, and `display`-only references.
 pub fn collect_references(resource: &Value) -> Vec<(String, Reference)> {
@@ -288,18 +288,11 @@ pub fn collect_references(resource: &Value) -> Vec<(String, Reference)> {
     found
 }
 
-fn walk_object(
-    obj: &Map<String, Value>,
-    path: &mut String,
-    top: bool,
-    found: &mut Vec<(String, Reference)>,
-) {
-    for (key, value) in obj {
-        let skipped = matches!(
-            key.as_str(),
-            "extension" | "modifierExtension" | "resourceType"
-        ) || key.starts_with('_')
-            || (top && matches!(key.as_str(), "contained" | "text" | "meta"));
+fn walk_object(obj: &Object, path: &mut String, top: bool, found: &mut Vec<(String, Reference)>) {
+    for (key, value) in obj.iter() {
+        let skipped = matches!(key, "extension" | "modifierExtension" | "resourceType")
+            || key.starts_with('_')
+            || (top && matches!(key, "contained" | "text" | "meta"));
         if !skipped && (value.is_object() || value.is_array()) {
             let len = path.len();
             path.push('.');
@@ -311,14 +304,14 @@ fn walk_object(
 }
 
 fn walk_value(value: &Value, path: &mut String, found: &mut Vec<(String, Reference)>) {
-    match value {
-        Value::Object(obj) if is_reference_element(obj) => {
+    match kind(value) {
+        Kind::Object(obj) if is_reference_element(obj) => {
             if let Some(reference) = parse_reference_element(obj) {
                 found.push((path.clone(), reference));
             }
         }
-        Value::Object(obj) => walk_object(obj, path, false, found),
-        Value::Array(items) => {
+        Kind::Object(obj) => walk_object(obj, path, false, found),
+        Kind::Array(items) => {
             use std::fmt::Write;
             for (index, item) in items.iter().enumerate() {
                 if item.is_object() || item.is_array() {
@@ -337,7 +330,7 @@ fn walk_value(value: &Value, path: &mut String, found: &mut Vec<(String, Referen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn urn_uuid_is_internal() {

@@ -8,13 +8,13 @@ use crate::{Actor, App, Error, Result, commit, crypto};
 use portal_domain::PatientId;
 use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
+use portal_fhir::json::{JsonContainerTrait, JsonValueTrait, Value};
 use portal_fhir::{
     CodeSet, Entry, ImportError, Mapped, Reference, collect_references, map_resource,
 };
 use portal_store::patients::PatientRow;
 use portal_store::resources::{self, ClinicalItem, KnownResource, ResourceRow};
 use portal_store::{Conn, patients};
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What happened to the resources of one type.
@@ -207,8 +207,8 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
                     .and_then(Value::as_str)
                     .map(str::to_string)
             });
-        let json = serde_json::to_string(&entry.resource)
-            .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?;
+        // Compact, keys in the sender's order.
+        let json = portal_fhir::json::to_string(&entry.resource);
         let hash = crypto::content_hash(&json);
         let projection = match projection::kind_of(&mapped) {
             Some(kind) => Some((
@@ -219,7 +219,7 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
                     }
                     p
                 },
-                serde_json::to_string(&mapped)
+                portal_fhir::json::write(&mapped)
                     .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
             )),
             None => None,

@@ -1,9 +1,9 @@
 //! What the record pages list about each imported resource: kind, category, code, label,
 //! status and date, read from the resource in a way that holds for every mapped type.
 
+use portal_fhir::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
 use portal_fhir::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
 use portal_fhir::{Mapped, to_instant_micros};
-use serde_json::Value;
 
 /// The list columns of one clinical item.
 #[derive(Debug, Default, PartialEq)]
@@ -78,9 +78,9 @@ pub fn project(kind: &'static str, resource: &Value) -> Projection {
         });
     let category = resource.get("category").and_then(|c| {
         let c = c.as_array().and_then(|a| a.first()).unwrap_or(c);
-        match c {
-            Value::String(s) => Some(s.clone()),
-            other => first_coding(other)
+        match json::kind(c) {
+            Kind::String(s) => Some(s.to_owned()),
+            _ => first_coding(c)
                 .and_then(|coding| coding.get("code"))
                 .and_then(Value::as_str)
                 .map(str::to_string),
@@ -241,7 +241,7 @@ pub fn severity(flag: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use portal_fhir::json::{JsonValueMutTrait, json};
 
     #[test]
     fn an_observation_projects_its_code_category_and_time() {
@@ -270,7 +270,7 @@ mod tests {
         assert!(p.sort_at.is_some());
     }
 
-    fn observation(json: serde_json::Value) -> Mapped {
+    fn observation(json: Value) -> Mapped {
         portal_fhir::map_resource(&json, Some(0)).expect("maps")
     }
 
@@ -294,7 +294,7 @@ mod tests {
         let mut bare = base;
         bare.as_object_mut()
             .expect("object")
-            .remove("referenceRange");
+            .remove(&"referenceRange");
         assert_eq!(flag_of(&observation(bare)), "");
     }
 

@@ -1,4 +1,5 @@
-use serde_json::{Value, json};
+use crate::json::{JsonValueMutTrait as _, Value};
+use sonic_rs::json;
 
 use crate::codes::{
     AllergyClinicalStatus, AllergyIntoleranceCategory, AllergyIntoleranceCriticality,
@@ -29,7 +30,7 @@ fn error(resource: &Value) -> String {
 fn without(resource: &Value, key: &str) -> Value {
     let mut copy = resource.clone();
     if let Some(fields) = copy.as_object_mut() {
-        fields.remove(key);
+        fields.remove(&key);
     }
     copy
 }

@@ -3,14 +3,13 @@
 //! time-valued choice elements), read from a [`Node`] with their paths.
 
 use super::elements::{Node, Read};
-use crate::error::shown;
+use crate::error::shown_str;
 use crate::model::{
     Address, Coding, Concept, ContactPoint, HumanName, Identifier, Occurrence, Period, Quantity,
     Range, Ratio,
 };
 use crate::primitives::{is_date_time, to_instant_micros};
 use crate::refs::{Reference, parse_reference_element};
-use serde_json::Value;
 
 /// The code system of identifier types (`MR`, `SS`, `DL`, `NPI`, ...).
 const IDENTIFIER_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
@@ -250,7 +249,7 @@ fn read_reference(node: &Node<'_>) -> Read<Option<Reference>> {
     }
     match parse_reference_element(node.fields()) {
         Some(Reference::Unsupported { reference, reason }) => {
-            Err(node.error_here(format!("{}: {reason}", shown(&Value::String(reference)))))
+            Err(node.error_here(format!("{}: {reason}", shown_str(&reference))))
         }
         other => Ok(other),
     }
@@ -264,10 +263,7 @@ pub(crate) fn read_timing(node: &Node<'_>) -> Read<Option<String>> {
         if !is_date_time(event) {
             return Err(node.error(
                 &format!("event[{index}]"),
-                format!(
-                    "{} is not a FHIR dateTime",
-                    shown(&Value::String(event.clone()))
-                ),
+                format!("{} is not a FHIR dateTime", shown_str(event)),
             ));
         }
     }

@@ -1,11 +1,10 @@
 use super::*;
-use serde_json::json;
+use crate::json::Value;
+use sonic_rs::json;
 
 fn observation(extra: Value) -> Value {
     let mut resource = json!({"resourceType": "Observation", "id": "o1"});
-    if let (Some(fields), Value::Object(more)) = (resource.as_object_mut(), extra) {
-        fields.extend(more);
-    }
+    crate::json::merge(&mut resource, extra);
     resource
 }
 

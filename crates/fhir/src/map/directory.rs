@@ -114,7 +114,8 @@ pub(super) fn location(node: &Node<'_>) -> Read<LocationData> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use crate::json::Value;
+    use sonic_rs::json;
 
     use crate::codes::{AdministrativeGender, ContactPointSystem, LocationMode, NameUse};
     use crate::map::{Mapped, map_resource};

@@ -1,10 +1,10 @@
 //! Reading FHIR JSON element by element, checking each value's JSON type and primitive format
 //! and naming its path in any error. The shared data types built on this are in `datatypes`.
 
-use serde_json::{Map, Value};
+use crate::json::{JsonValueTrait, Kind, Object, Value, field, kind};
 
 use crate::codes::CodeSet;
-use crate::error::{ImportError, shown};
+use crate::error::{ImportError, shown, shown_str};
 use crate::primitives::{is_code, is_date, is_date_time, is_id, is_instant, is_time, is_uri};
 use crate::types::is_r4_resource_type;
 
@@ -21,7 +21,7 @@ struct Place<'a> {
 /// One JSON object of a resource (the resource itself or an element in it), with its path.
 #[derive(Debug, Clone)]
 pub(crate) struct Node<'a> {
-    obj: &'a Map<String, Value>,
+    obj: &'a Object,
     path: String,
     place: Place<'a>,
 }
@@ -30,7 +30,7 @@ impl<'a> Node<'a> {
     /// The resource as a node, after checking that it is an object with a known R4 type.
     pub(crate) fn root(resource: &'a Value, entry: Option<usize>) -> Read<Self> {
         let fail = |message: String| ImportError::at(entry, None, "resourceType", message);
-        let Value::Object(obj) = resource else {
+        let Kind::Object(obj) = kind(resource) else {
             return Err(ImportError::at(
                 entry,
                 None,
@@ -38,8 +38,10 @@ impl<'a> Node<'a> {
                 "not a FHIR resource: expected a JSON object",
             ));
         };
-        let resource_type = match obj.get("resourceType") {
-            Some(Value::String(name)) if is_r4_resource_type(name) => name.as_str(),
+        let resource_type = match field(obj, "resourceType") {
+            Some(name) if name.as_str().is_some_and(is_r4_resource_type) => {
+                name.as_str().unwrap_or_default()
+            }
             Some(other) => {
                 return Err(fail(format!(
                     "{} is not a FHIR R4 resource type",
@@ -59,7 +61,7 @@ impl<'a> Node<'a> {
     }
 
     /// The JSON object itself.
-    pub(super) fn fields(&self) -> &'a Map<String, Value> {
+    pub(super) fn fields(&self) -> &'a Object {
         self.obj
     }
 
@@ -94,8 +96,8 @@ impl<'a> Node<'a> {
 
     /// The raw value of `key`; JSON `null` is refused, as FHIR JSON has no nulls.
     pub(crate) fn get(&self, key: &str) -> Read<Option<&'a Value>> {
-        match self.obj.get(key) {
-            Some(Value::Null) => {
+        match field(self.obj, key) {
+            Some(value) if value.is_null() => {
                 Err(self.error(key, "null is not allowed (leave the element out)"))
             }
             other => Ok(other),
@@ -106,14 +108,14 @@ impl<'a> Node<'a> {
     fn choice_keys(&self, prefix: &str) -> Vec<&'a str> {
         let mut keys: Vec<&'a str> = self
             .obj
-            .keys()
+            .iter()
+            .map(|(key, _)| key)
             .filter(|key| {
                 key.strip_prefix(prefix)
                     .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
             })
-            .map(String::as_str)
             .collect();
-        // Sorted, so messages do not depend on whether serde_json keeps the file's key order.
+        // Sorted, so messages do not depend on the file's key order.
         keys.sort_unstable();
         keys
     }
@@ -155,12 +157,12 @@ impl<'a> Node<'a> {
 
     /// A FHIR `string`: a non-empty JSON string.
     pub(crate) fn string(&self, key: &str) -> Read<Option<String>> {
-        match self.get(key)? {
+        match self.get(key)?.map(kind) {
             None => Ok(None),
-            Some(Value::String(text)) if text.is_empty() => {
+            Some(Kind::String("")) => {
                 Err(self.error(key, "empty strings are not allowed (leave the element out)"))
             }
-            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Kind::String(text)) => Ok(Some(text.to_owned())),
             Some(_) => Err(self.error(key, "expected a string")),
         }
     }
@@ -168,10 +170,9 @@ impl<'a> Node<'a> {
     /// A string that must pass `check`, described as `what` in the error.
     fn checked(&self, key: &str, check: fn(&str) -> bool, what: &str) -> Read<Option<String>> {
         match self.string(key)? {
-            Some(text) if !check(&text) => Err(self.error(
-                key,
-                format!("{} is not a FHIR {what}", shown(&Value::String(text))),
-            )),
+            Some(text) if !check(&text) => {
+                Err(self.error(key, format!("{} is not a FHIR {what}", shown_str(&text))))
+            }
             other => Ok(other),
         }
     }
@@ -213,16 +214,12 @@ impl<'a> Node<'a> {
 
     /// A code of the required value set `T`.
     pub(crate) fn coded<T: CodeSet>(&self, key: &str) -> Read<Option<T>> {
-        match self.get(key)? {
+        match self.get(key)?.map(kind) {
             None => Ok(None),
-            Some(Value::String(code)) => T::from_code(code).map(Some).ok_or_else(|| {
+            Some(Kind::String(code)) => T::from_code(code).map(Some).ok_or_else(|| {
                 self.error(
                     key,
-                    format!(
-                        "{} is not one of {}",
-                        shown(&Value::String(code.clone())),
-                        T::CODES.join("|")
-                    ),
+                    format!("{} is not one of {}", shown_str(code), T::CODES.join("|")),
                 )
             }),
             Some(_) => Err(self.error(key, "expected a string")),
@@ -239,11 +236,7 @@ impl<'a> Node<'a> {
                 T::from_code(code).ok_or_else(|| {
                     self.error(
                         &format!("{key}[{index}]"),
-                        format!(
-                            "{} is not one of {}",
-                            shown(&Value::String(code.clone())),
-                            T::CODES.join("|")
-                        ),
+                        format!("{} is not one of {}", shown_str(code), T::CODES.join("|")),
                     )
                 })
             })
@@ -252,18 +245,18 @@ impl<'a> Node<'a> {
 
     /// A FHIR `boolean`.
     pub(crate) fn boolean(&self, key: &str) -> Read<Option<bool>> {
-        match self.get(key)? {
+        match self.get(key)?.map(kind) {
             None => Ok(None),
-            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(Kind::Bool(flag)) => Ok(Some(flag)),
             Some(_) => Err(self.error(key, "expected a boolean (true or false)")),
         }
     }
 
     /// A FHIR `decimal`.
     pub(crate) fn decimal(&self, key: &str) -> Read<Option<f64>> {
-        match self.get(key)? {
+        match self.get(key)?.map(kind) {
             None => Ok(None),
-            Some(Value::Number(number)) => Ok(number.as_f64()),
+            Some(Kind::Number(number)) => Ok(number.as_f64()),
             Some(_) => Err(self.error(key, "expected a number")),
         }
     }
@@ -307,14 +300,14 @@ impl<'a> Node<'a> {
         let Some(value) = self.get(key)? else {
             return Ok(Vec::new());
         };
-        let Value::Array(items) = value else {
+        let Kind::Array(items) = kind(value) else {
             return Err(self.error(key, "expected an array"));
         };
         items
             .iter()
             .enumerate()
-            .map(|(index, item)| match item {
-                Value::String(text) if !text.is_empty() => Ok(text.clone()),
+            .map(|(index, item)| match kind(item) {
+                Kind::String(text) if !text.is_empty() => Ok(text.to_owned()),
                 _ => Err(self.error(&format!("{key}[{index}]"), "expected a non-empty string")),
             })
             .collect()
@@ -322,19 +315,19 @@ impl<'a> Node<'a> {
 
     /// A single element `key` that is a JSON object.
     pub(crate) fn object(&self, key: &str) -> Read<Option<Node<'a>>> {
-        match self.get(key)? {
+        match self.get(key)?.map(kind) {
             None => Ok(None),
-            Some(Value::Object(obj)) => Ok(Some(self.child(obj, self.path_of(key)))),
-            Some(Value::Array(_)) => Err(self.error(key, "expected an object, not an array")),
+            Some(Kind::Object(obj)) => Ok(Some(self.child(obj, self.path_of(key)))),
+            Some(Kind::Array(_)) => Err(self.error(key, "expected an object, not an array")),
             Some(_) => Err(self.error(key, "expected an object")),
         }
     }
 
     /// A repeating element `key`: a JSON array of objects.
     pub(crate) fn objects(&self, key: &str) -> Read<Vec<Node<'a>>> {
-        let items = match self.get(key)? {
+        let items = match self.get(key)?.map(kind) {
             None => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items,
+            Some(Kind::Array(items)) => items,
             Some(_) => {
                 return Err(self.error(
                     key,
@@ -347,15 +340,15 @@ impl<'a> Node<'a> {
             .enumerate()
             .map(|(index, item)| {
                 let path = format!("{}[{index}]", self.path_of(key));
-                match item {
-                    Value::Object(obj) => Ok(self.child(obj, path)),
+                match kind(item) {
+                    Kind::Object(obj) => Ok(self.child(obj, path)),
                     _ => Err(self.error_at(path, "expected an object")),
                 }
             })
             .collect()
     }
 
-    fn child(&self, obj: &'a Map<String, Value>, path: String) -> Node<'a> {
+    fn child(&self, obj: &'a Object, path: String) -> Node<'a> {
         Node {
             obj,
             path,

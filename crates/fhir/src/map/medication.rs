@@ -87,7 +87,8 @@ fn read_dosage(node: &Node<'_>) -> Read<Dosage> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use crate::json::{JsonValueMutTrait as _, Value};
+    use sonic_rs::json;
 
     use crate::codes::{MedicationRequestIntent, MedicationRequestStatus, MedicationStatus};
     use crate::map::{Mapped, map_resource};
@@ -158,9 +159,9 @@ mod tests {
     fn medication_reference_is_kept_as_a_reference() {
         let mut with_reference = request();
         let fields = with_reference.as_object_mut().expect("object");
-        fields.remove("medicationCodeableConcept");
+        fields.remove(&"medicationCodeableConcept");
         fields.insert(
-            "medicationReference".into(),
+            "medicationReference",
             json!({"reference": "urn:uuid:med-1"}),
         );
         let Ok(Mapped::MedicationRequest(request)) = map_resource(&with_reference, None) else {
@@ -184,7 +185,7 @@ mod tests {
             ),
         ] {
             let mut incomplete = request();
-            incomplete.as_object_mut().expect("object").remove(key);
+            incomplete.as_object_mut().expect("object").remove(&key);
             assert_eq!(
                 error(incomplete),
                 format!("entry 9 (MedicationRequest): {path}: required element missing")

@@ -1,4 +1,5 @@
-use serde_json::{Value, json};
+use crate::json::{JsonValueMutTrait as _, Value};
+use sonic_rs::json;
 
 use crate::codes::{DiagnosticReportStatus, DocumentReferenceStatus, ObservationStatus};
 use crate::map::{Mapped, map_resource};
@@ -29,9 +30,7 @@ fn observation(extra: Value) -> Value {
         "effectiveDateTime": "2017-08-31T07:28:45+00:00",
         "issued": "2017-08-31T07:28:45.315+00:00"
     });
-    if let (Some(fields), Value::Object(more)) = (resource.as_object_mut(), extra) {
-        fields.extend(more);
-    }
+    crate::json::merge(&mut resource, extra);
     resource
 }
 
@@ -190,7 +189,7 @@ fn observation_errors_name_the_element() {
     let mut no_status = observation(json!({}));
     no_status
         .as_object_mut()
-        .map(|fields| fields.remove("status"));
+        .map(|fields| fields.remove(&"status"));
     assert_eq!(
         error(&no_status),
         "entry 12 (Observation): Observation.status: required element missing"
@@ -232,7 +231,7 @@ fn effective_period_sorts_by_its_start() {
     }));
     resource
         .as_object_mut()
-        .map(|fields| fields.remove("effectiveDateTime"));
+        .map(|fields| fields.remove(&"effectiveDateTime"));
     let Mapped::Observation(observed) = map(&resource) else {
         panic!("expected an Observation");
     };
@@ -374,7 +373,7 @@ fn diagnostic_report_keeps_results_and_presented_text() {
     );
     assert_eq!(report_data.conclusion.as_deref(), Some("Normal"));
     let mut no_code = report.clone();
-    no_code.as_object_mut().map(|fields| fields.remove("code"));
+    no_code.as_object_mut().map(|fields| fields.remove(&"code"));
     assert_eq!(
         error(&no_code),
         "entry 12 (DiagnosticReport): DiagnosticReport.code: required element missing"
