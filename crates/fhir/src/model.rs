@@ -31,10 +31,13 @@ pub use results::{
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coding {
     /// The code system URI, e.g. `http://loinc.org`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// The code within the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The system's words for the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
 }
 
@@ -42,8 +45,10 @@ pub struct Coding {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Concept {
     /// The codings, in the order sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codings: Vec<Coding>,
     /// The words the sender chose for the concept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
@@ -93,14 +98,19 @@ impl Concept {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quantity {
     /// The number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// The unit as shown to people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// The unit's code system (usually UCUM, `http://unitsofmeasure.org`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// The unit's code in that system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// `<`, `<=`, `>=` or `>` when the value is a bound, not exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparator: Option<QuantityComparator>,
 }
 
@@ -108,8 +118,10 @@ pub struct Quantity {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
     /// Start (a FHIR dateTime), inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
     /// End (a FHIR dateTime), inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
 }
 
@@ -117,8 +129,10 @@ pub struct Period {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     /// Lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low: Option<Quantity>,
     /// Upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high: Option<Quantity>,
 }
 
@@ -126,8 +140,10 @@ pub struct Range {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     /// The numerator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numerator: Option<Quantity>,
     /// The denominator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denominator: Option<Quantity>,
 }
 
@@ -135,14 +151,19 @@ pub struct Ratio {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identifier {
     /// `usual`, `official`, ... if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_: Option<IdentifierUse>,
     /// The namespace of the value, e.g. `http://hl7.org/fhir/sid/us-npi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// The identifier itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// The first code of `Identifier.type` (`MR`, `SS`, `DL`, `NPI`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_code: Option<String>,
     /// `Identifier.type` as words, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_text: Option<String>,
 }
 
@@ -150,16 +171,22 @@ pub struct Identifier {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HumanName {
     /// `official`, `usual`, `maiden`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_: Option<NameUse>,
     /// Family name (surname).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
     /// Given names, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub given: Vec<String>,
     /// Prefixes such as `Mr.` or `Dr.`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefix: Vec<String>,
     /// Suffixes such as `PharmD`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suffix: Vec<String>,
     /// The whole name as the sender wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
@@ -184,24 +211,34 @@ impl HumanName {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     /// `home`, `work`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_: Option<AddressUse>,
     /// `postal`, `physical` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<AddressType>,
     /// The whole address as the sender wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Street lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
     /// City or town.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// District or county.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
     /// State or province.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// Country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     /// When the address was or is in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<Period>,
 }
 
@@ -209,10 +246,13 @@ pub struct Address {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactPoint {
     /// `phone`, `email`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<ContactPointSystem>,
     /// The number or address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// `home`, `work`, `mobile`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_: Option<ContactPointUse>,
 }
 
@@ -261,20 +301,27 @@ impl Occurrence {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// The MIME type, e.g. `text/plain; charset=utf-8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The language of the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// A title to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The content decoded as text, for `text/*` data in UTF-8 (or ASCII or Latin-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `Attachment.size` if given, else the decoded length of `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Where the content may be fetched, if it is not inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Inline data that is not text (a PDF, an image): kept only in the raw JSON.
     pub has_binary: bool,
     /// When the content was first created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation: Option<String>,
 }
 
