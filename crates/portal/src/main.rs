@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 // The import allocates and frees many small JSON values on several threads; mimalloc does that
-// far faster than the system allocator, and serves the web handlers well too.
+// far faster than the system allocator, and serves the web handlers well too. It is built
+// without transparent huge pages (the `no_thp` feature): with them, every fresh span of memory
+// the import's threads took was a 2 MiB page the kernel had to zero first, a tenth of the
+// import's time, and peak memory was some 40 MB higher.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
