@@ -230,3 +230,46 @@ pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Err
         _ => Error::Database(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn pragma(store: &Store, name: &str) -> i64 {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(store.pool())
+            .await
+            .expect("pragma");
+        row.try_get(0).expect("a number")
+    }
+
+    #[tokio::test]
+    async fn a_bulk_store_leaves_checkpoints_to_its_holder_and_caches_more() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let serving = Store::connect(&url, 1).await.expect("store");
+        assert_eq!(pragma(&serving, "wal_autocheckpoint").await, 1000);
+        assert_eq!(pragma(&serving, "foreign_keys").await, 1);
+        serving.close().await;
+
+        let bulk = Store::connect_tuned(&url, 1, SqliteTuning::BULK)
+            .await
+            .expect("store");
+        assert_eq!(pragma(&bulk, "wal_autocheckpoint").await, 0);
+        assert_eq!(pragma(&bulk, "cache_size").await, -32 * 1024);
+        assert_eq!(pragma(&bulk, "foreign_keys").await, 1);
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(bulk.pool())
+            .await
+            .expect("write");
+        bulk.checkpoint(false).await.expect("passive checkpoint");
+        bulk.checkpoint(true).await.expect("full checkpoint");
+        let wal = dir.path().join("t.db-wal");
+        assert_eq!(
+            std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+            0,
+            "the log is emptied"
+        );
+    }
+}
