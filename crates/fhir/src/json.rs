@@ -45,6 +45,13 @@ pub fn field<'a>(object: &'a Object, key: &str) -> Option<&'a Value> {
 /// the excerpt of the text that sonic-rs adds: that could hold health data.
 pub fn parse(bytes: &[u8]) -> Result<Value, String> {
     sonic_rs::from_slice(bytes).map_err(|error| {
+        if error.is_eof() || error.offset() >= bytes.trim_ascii_end().len() {
+            return format!(
+                "the text ends before the JSON does (line {} column {})",
+                error.line(),
+                error.column()
+            );
+        }
         let text = error.to_string();
         text.lines()
             .next()
@@ -112,5 +119,10 @@ mod tests {
         let error = parse(b"{\"a\": \"secret\" x}").expect_err("bad");
         assert!(error.contains("line 1 column"), "{error}");
         assert!(!error.contains("secret"), "no excerpt of the text: {error}");
+        let cut = parse(b"{\"a\": [1, 2").expect_err("cut short");
+        assert!(
+            cut.starts_with("the text ends before the JSON does (line 1"),
+            "{cut}"
+        );
     }
 }
