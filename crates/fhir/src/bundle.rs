@@ -323,11 +323,14 @@ fn bundle_kind(bundle: &Object) -> Result<BundleKind, ImportError> {
     }
 }
 
-fn parse_entry(index: usize, raw: Value, bundle_kind: BundleKind) -> Result<Entry, ImportError> {
+fn parse_entry(
+    index: usize,
+    mut raw: Value,
+    bundle_kind: BundleKind,
+) -> Result<Entry, ImportError> {
     let fail = |resource_type: Option<&str>, path: &str, message: String| {
         ImportError::at(Some(index), resource_type, path, message)
     };
-    let mut raw = raw;
     let Some(entry) = raw.as_object_mut() else {
         return Err(fail(None, "Bundle.entry", "expected an object".to_owned()));
     };
@@ -368,10 +371,10 @@ fn parse_entry(index: usize, raw: Value, bundle_kind: BundleKind) -> Result<Entr
             ));
         }
     };
-    let full_url = match field(entry, "fullUrl") {
+    let full_url = match field(entry, "fullUrl").map(|value| (value, value.as_str())) {
         None => None,
-        Some(url) if url.as_str().is_some_and(is_uri) => url.as_str().map(str::to_owned),
-        Some(other) => {
+        Some((_, Some(url))) if is_uri(url) => Some(url.to_owned()),
+        Some((other, _)) => {
             return Err(fail(
                 Some(resource_type),
                 "Bundle.entry.fullUrl",
@@ -432,12 +435,12 @@ fn parse_request(
         },
         Some(_) => return Err(fail(".method", "expected a string".to_owned())),
     };
-    let url = match field(request, "url") {
+    let url = match field(request, "url").map(|value| (value, value.as_str())) {
         None => return Err(fail(".url", "required element missing".to_owned())),
-        Some(url) if url.as_str().is_some_and(is_uri) => {
-            url.as_str().unwrap_or_default().to_owned()
+        Some((_, Some(url))) if is_uri(url) => url.to_owned(),
+        Some((other, _)) => {
+            return Err(fail(".url", format!("{} is not a FHIR uri", shown(other))));
         }
-        Some(other) => return Err(fail(".url", format!("{} is not a FHIR uri", shown(other)))),
     };
     match method {
         Method::Post if url != resource_type => {

@@ -92,8 +92,8 @@ pub fn parse_id<T: FromStr>(s: &str) -> Result<T> {
         .map_err(|_| Error::Corrupt(format!("id {s:?} is not a UUID")))
 }
 
-/// How SQLite connections are set up beyond what every connection gets (WAL, foreign keys,
-/// a busy timeout). PostgreSQL ignores it.
+/// How SQLite connections are set up beyond what every connection gets (WAL with `synchronous =
+/// NORMAL`, foreign keys, a busy timeout, temporary data in memory). PostgreSQL ignores it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SqliteTuning {
     /// Log pages after which a committing connection copies the write-ahead log into the
