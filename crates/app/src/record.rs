@@ -774,8 +774,15 @@ fn download_of(attachment: &Attachment, raw: Option<&str>, date: &str) -> Result
         });
     }
     if attachment.has_binary {
-        let data = raw
-            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        // The stored JSON is read with the importer's parser, which refuses repeated keys: the
+        // bytes served are the ones the import checked, never a second "data" it did not see.
+        use portal_fhir::json::{JsonContainerTrait, JsonValueTrait};
+        let stored = raw
+            .map(|json| portal_fhir::json::parse(json.as_bytes()))
+            .transpose()
+            .map_err(|_| Error::Internal("stored document is not readable JSON".into()))?;
+        let data = stored
+            .as_ref()
             .and_then(|v| {
                 v.get("content")?
                     .as_array()?

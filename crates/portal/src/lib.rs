@@ -125,6 +125,7 @@ pub async fn serve(
         app,
         tls: settings.public_url.starts_with("https://"),
         trust_forwarded_for: settings.trust_forwarded_for,
+        fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
     };
     let router = portal_web::router(state);
     axum::serve(

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::security::Ctx;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,43 @@ use serde_json::{Value, json};
 
 /// The largest Bundle the API takes in one request.
 pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The bytes of Bundles the API holds at once across all requests: two of the largest. A request
+/// waits for room before its body is read, so parallel uploads cannot add up past this.
+pub const BODY_BUDGET_BYTES: usize = 2 * MAX_BUNDLE_BYTES;
+
+/// How long a request waits for room in the budget before it is told to come back later.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The shared allowance of body bytes for `POST /fhir` (cloned handles share one allowance).
+#[derive(Clone, Debug)]
+pub struct BodyBudget {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    kib: u32,
+}
+
+impl BodyBudget {
+    /// An allowance of `bytes` (counted in whole KiB).
+    pub fn new(bytes: usize) -> Self {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(kib as usize)),
+            kib,
+        }
+    }
+
+    /// Room for a body of at most `bytes`, held until the returned permit is dropped; `None` when
+    /// no room came free in time.
+    async fn reserve(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.kib);
+        tokio::time::timeout(BUDGET_WAIT, self.permits.clone().acquire_many_owned(kib))
+            .await
+            .ok()?
+            .ok()
+    }
+}
 
 fn fhir_json(status: StatusCode, body: Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
@@ -61,8 +98,9 @@ pub async fn transaction(
     State(state): State<AppState>,
     Ctx(context): Ctx,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // The body is not read until the token is known good: a request without one costs nothing.
     let Some(token) = bearer(&headers) else {
         return unauthorized();
     };
@@ -84,6 +122,41 @@ pub async fn transaction(
             "This token may not write records (it needs the system/*.write scope).",
         );
     }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BUNDLE_BYTES) {
+        return too_large();
+    }
+    let Some(_room) = state
+        .fhir_bodies
+        .reserve(declared.unwrap_or(MAX_BUNDLE_BYTES))
+        .await
+    else {
+        let mut response = outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            "The portal is busy importing other Bundles; send this one again shortly.",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
+    // Without a Content-Length the whole allowance of one Bundle was reserved above.
+    let limit = declared.unwrap_or(MAX_BUNDLE_BYTES);
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) if declared.is_none() => return too_large(),
+        Err(_) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "The request body did not arrive whole, or was longer than its Content-Length.",
+            );
+        }
+    };
     let actor = Actor { principal, context };
     match state.app.import_bundle(&actor, &body).await {
         Ok(summary) => {
@@ -108,6 +181,18 @@ pub async fn transaction(
         }
         Err(e) => failure(e),
     }
+}
+
+fn too_large() -> Response {
+    outcome(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-costly",
+        &format!(
+            "A Bundle may be at most {} MB; split larger exports into several Bundles or use \
+             `portal import`.",
+            MAX_BUNDLE_BYTES / (1024 * 1024)
+        ),
+    )
 }
 
 fn failure(e: Error) -> Response {

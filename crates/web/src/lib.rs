@@ -23,6 +23,8 @@ pub struct AppState {
     pub tls: bool,
     /// Whether to take the client address from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// The bytes of request bodies `POST /fhir` may hold at once, across all requests.
+    pub fhir_bodies: fhir::BodyBudget,
 }
 
 impl AppState {

@@ -227,7 +227,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit/verify", post(admin::verify))
         .route(
             "/fhir",
-            post(fhir::transaction).layer(DefaultBodyLimit::max(fhir::MAX_BUNDLE_BYTES)),
+            // The handler reads the body itself, after the token and under the shared budget.
+            post(fhir::transaction).layer(DefaultBodyLimit::disable()),
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

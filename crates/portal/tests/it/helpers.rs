@@ -255,3 +255,101 @@ pub fn location(r: &Response) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// The real `portal serve` as a child process on a test's database, for attacks that could take
+/// a process down (a crash in it must not abort the test binary) and for reading its memory.
+pub struct ChildPortal {
+    /// Base URL.
+    pub url: String,
+    child: std::process::Child,
+    log: Arc<std::sync::Mutex<String>>,
+}
+
+impl ChildPortal {
+    /// Starts `portal serve` on `t`'s database and data directory, with `extra` flags before the
+    /// command, and waits until it listens.
+    pub async fn serve(t: &TestApp, extra: &[&str]) -> ChildPortal {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let database = crate::import::database_url(t).await;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+            .arg("--data-dir")
+            .arg(t.data_dir.path())
+            .arg("--database")
+            .arg(database)
+            .args(extra)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PORTAL_LOG", "info")
+            .env("PORTAL_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start portal serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (found, address) = std::sync::mpsc::channel();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                const FIELD: &str = "\"address\":\"";
+                if let Some(at) = line.find(FIELD) {
+                    let address: String = line[at + FIELD.len()..]
+                        .chars()
+                        .take_while(|c| *c != '"')
+                        .collect();
+                    if let Some(found) = found.take() {
+                        let _ = found.send(address);
+                    }
+                }
+                if let Ok(mut log) = kept.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let address = tokio::task::spawn_blocking(move || {
+            address.recv_timeout(std::time::Duration::from_secs(60))
+        })
+        .await
+        .expect("join")
+        .expect("portal serve did not start listening");
+        ChildPortal {
+            url: format!("http://{address}"),
+            child,
+            log,
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's peak resident memory in bytes (VmHWM).
+    #[allow(dead_code)] // read by the memory tests
+    pub fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM")
+            * 1024
+    }
+
+    /// What the process has logged so far.
+    #[allow(dead_code)] // read by the log tests
+    pub fn log(&self) -> String {
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ChildPortal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
