@@ -124,7 +124,7 @@ pub async fn serve(
     let state = AppState {
         app,
         tls: settings.public_url.starts_with("https://"),
-        trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxies: portal_web::proxies::TrustedProxies::new(settings.trusted_proxies.clone()),
         fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
     };
     let router = portal_web::router(state);

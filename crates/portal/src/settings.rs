@@ -110,9 +110,15 @@ pub struct Settings {
     /// Require patients to use a second factor too (clinic accounts always must).
     #[arg(long, env = "PORTAL_REQUIRE_PATIENT_SECOND_FACTOR", global = true)]
     pub require_patient_second_factor: bool,
-    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
-    #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", global = true)]
-    pub trust_forwarded_for: bool,
+    /// A proxy network (CIDR or address) whose X-Forwarded-For names the client; repeat it, or
+    /// separate several with commas. The client is the right-most address that is not one of them.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PORTAL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<portal_web::proxies::Cidr>,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

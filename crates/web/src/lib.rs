@@ -7,6 +7,7 @@ pub mod error;
 pub mod fhir;
 pub mod layout;
 pub mod pages;
+pub mod proxies;
 pub mod routes;
 pub mod security;
 pub mod session;
@@ -21,8 +22,8 @@ pub struct AppState {
     pub app: App,
     /// Whether the portal is reached over TLS (secure cookies with the `__Host-` prefix, HSTS).
     pub tls: bool,
-    /// Whether to take the client address from `X-Forwarded-For` (behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: proxies::TrustedProxies,
     /// The bytes of request bodies `POST /fhir` may hold at once, across all requests.
     pub fhir_bodies: fhir::BodyBudget,
 }

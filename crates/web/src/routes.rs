@@ -8,7 +8,7 @@ use crate::pages::{account, admin, auth, clinic, ops, patient, record};
 use crate::{AppState, security, session};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderName, Request};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
@@ -239,8 +239,13 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), session::load))
         .layer(from_fn_with_state(state.clone(), security::headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            // Method and route only: paths may carry ids, never names; query strings are left out.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(),
+            // Method and route template only (`/reset/{token}`, never the token itself); a path
+            // no route matched is not logged at all, and query strings never are.
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("(no route)", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), route = %route,
                 request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""))
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -194,16 +194,17 @@ pub fn context_of(parts: &Parts, state: &AppState) -> RequestContext {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let forwarded = state
-        .trust_forwarded_for
-        .then(|| parts.headers.get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
+        .map(|c| c.0.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let client = peer.map_or_else(
+        || "unknown".to_owned(),
+        |peer| state.trusted_proxies.client(peer, &forwarded).to_string(),
+    );
     let header = |name: &str| {
         parts
             .headers
@@ -215,7 +216,7 @@ pub fn context_of(parts: &Parts, state: &AppState) -> RequestContext {
             .collect::<String>()
     };
     RequestContext {
-        client_addr: forwarded.unwrap_or(peer),
+        client_addr: client,
         user_agent: header("user-agent"),
         request_id: header("x-request-id"),
     }

@@ -269,6 +269,11 @@ impl ChildPortal {
     /// Starts `portal serve` on `t`'s database and data directory, with `extra` flags before the
     /// command, and waits until it listens.
     pub async fn serve(t: &TestApp, extra: &[&str]) -> ChildPortal {
+        Self::serve_logging(t, extra, "info").await
+    }
+
+    /// [`ChildPortal::serve`] with the log filter `log` (e.g. "debug").
+    pub async fn serve_logging(t: &TestApp, extra: &[&str], log: &str) -> ChildPortal {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
         let database = crate::import::database_url(t).await;
@@ -279,7 +284,7 @@ impl ChildPortal {
             .arg(database)
             .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("PORTAL_LOG", "info")
+            .env("PORTAL_LOG", log)
             .env("PORTAL_LOG_FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ mod auth;
 mod fhir_api;
 mod forms;
 mod helpers;
+mod holes_ops;
 mod holes_parsers;
 mod import;
 mod record;
