@@ -163,7 +163,7 @@ export class Portal {
 export async function startPortal() {
   const bin = portalBinary();
   const dataDir = await mkdtemp(join(tmpdir(), 'portal-e2e-'));
-  const child = spawn(bin, ['--data-dir', dataDir, 'demo', '--listen', '127.0.0.1:0'], {
+  const child = spawn(bin, ['--data-dir', dataDir, '--metrics-listen', 'off', 'demo', '--listen', '127.0.0.1:0'], {
     env: demoEnvironment(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,8 @@
 //! Accounts: creating staff accounts, changing and resetting passwords, enabling and disabling.
 
-use crate::throttle::{PER_ADDRESS, address_key};
+use crate::throttle::{Limits, PER_ADDRESS, account_key, address_key};
 use crate::{Actor, App, Error, Result, auth::CurrentUser, commit, crypto};
+use jiff::SignedDuration;
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome, RequestContext};
 use portal_domain::fields::{Email, FieldErrors, PersonName};
@@ -126,6 +127,7 @@ impl App {
         }
         if status == AccountStatus::Disabled {
             sessions::delete_for_user(&mut tx, user, None).await?;
+            portal_store::codes::end_resets(&mut tx, user, self.now()).await?;
         }
         let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
         event.resource_id = Some(user.to_string());
@@ -169,6 +171,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         users::set_password(&mut tx, user.id, &hash, self.now()).await?;
         sessions::delete_for_user(&mut tx, user.id, Some(current.session.id)).await?;
+        portal_store::codes::end_resets(&mut tx, user.id, self.now()).await?;
         let actor = current.actor(context.clone());
         let mut event = self.event(&actor, AuditAction::Update, "Password", Outcome::Success);
         event.resource_id = Some(user.id.to_string());
@@ -178,8 +181,11 @@ impl App {
         self.clear_throttle(&key).await
     }
 
-    /// Sends a password-reset link if the address belongs to an active account. The answer is
-    /// the same either way, so it tells nobody whether an account exists.
+    /// Sends a password-reset link if the address belongs to an active account, and otherwise a
+    /// note that no account uses the address. The answer, the counters and the audit trail move
+    /// the same either way, so none of them tells whether an account exists. At most
+    /// [`RESET_PER_ADDRESS_ASKED`] messages go to one address an hour; more requests are dropped
+    /// without a word.
     pub async fn request_password_reset(
         &self,
         email_raw: &str,
@@ -191,12 +197,52 @@ impl App {
         // Every request counts against the address, found or not, so the throttle does not
         // tell the two apart either.
         self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+        let asked_key = account_key("reset", email.as_str());
+        if self.check_throttle(&[&asked_key]).await.is_err() {
+            return Ok(());
+        }
+        self.record_failures(&[(&asked_key, RESET_PER_ADDRESS_ASKED)])
+            .await?;
         let token = crypto::random_token();
         let token_hash = crypto::sha256_hex(&token);
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let user = users::find_by_email(&mut tx, email.as_str()).await?;
         let Some(user) = user.filter(|u| u.status == AccountStatus::Active) else {
+            let body = format!(
+                "Hello,\n\nSomeone asked to reset the password of a {clinic} account for this \
+                 e-mail address, but no active account uses it. If you have an account under \
+                 another address, ask for the reset there; if you did not ask, ignore this \
+                 message.\n\n{clinic}\n",
+                clinic = self.config().clinic_name
+            );
+            let message_id = uuid::Uuid::now_v7().to_string();
+            outbox::enqueue(
+                &mut tx,
+                &message_id,
+                "password-reset",
+                email.as_str(),
+                &format!("Reset your {} password", self.config().clinic_name),
+                &self.seal_mail_body(&message_id, &body)?,
+                now,
+            )
+            .await?;
+            let anonymous = Actor {
+                principal: crate::Principal::Operator,
+                context: context.clone(),
+            };
+            let mut event = self.event(
+                &anonymous,
+                AuditAction::Create,
+                "PasswordReset",
+                Outcome::Denied,
+            );
+            event.actor_id = String::new();
+            event.actor_role = "anonymous".into();
+            event.detail = "reset asked for an address with no active account".into();
+            self.audit(&mut tx, &event).await?;
+            commit(tx).await?;
+            self.mail_wakeup().notify_one();
             return Ok(());
         };
         portal_store::codes::insert_reset(
@@ -275,7 +321,10 @@ impl App {
             let id = portal_store::codes::valid_reset(&mut conn, &token_hash, now)
                 .await?
                 .ok_or_else(expired)?;
-            users::find(&mut conn, id).await?.ok_or_else(expired)?
+            users::find(&mut conn, id)
+                .await?
+                .filter(|u| u.status == AccountStatus::Active)
+                .ok_or_else(expired)?
         };
         let new = NewPassword::parse(new_password, &[&user.email, &user.name])
             .map_err(|e| Error::field("new_password", e.to_string()))?;
@@ -297,6 +346,14 @@ impl App {
         commit(tx).await
     }
 }
+
+/// Reset messages one e-mail address may be sent an hour, whether an account uses it or not.
+pub const RESET_PER_ADDRESS_ASKED: Limits = Limits {
+    free_failures: 3,
+    first_lock: SignedDuration::from_hours(1),
+    max_lock: SignedDuration::from_hours(1),
+    forget_after: SignedDuration::from_hours(1),
+};
 
 #[cfg(test)]
 mod tests {

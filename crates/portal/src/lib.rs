@@ -89,11 +89,25 @@ pub fn mail_transport(settings: &Settings) -> Result<Transport, StartError> {
     }
 }
 
-/// Serves the portal on `listener` until `shutdown` turns true; runs the outbox worker beside it.
+/// Binds the metrics listener `--metrics-listen` names (`None` when it is `off`).
+pub async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, StartError> {
+    match settings.metrics_listen.as_str() {
+        "off" | "" => Ok(None),
+        address => Ok(Some(TcpListener::bind(address).await.map_err(|e| {
+            StartError::Config(format!(
+                "--metrics-listen {address}: {e} (choose another address, or `off`)"
+            ))
+        })?)),
+    }
+}
+
+/// Serves the portal on `listener` until `shutdown` turns true; runs the outbox worker beside it,
+/// and `/metrics` on `metrics` (a listener of its own, never the public one).
 pub async fn serve(
     settings: &Settings,
     app: App,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), StartError> {
     let transport = mail_transport(settings)?;
@@ -127,6 +141,28 @@ pub async fn serve(
         trusted_proxies: portal_web::proxies::TrustedProxies::new(settings.trusted_proxies.clone()),
         fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
     };
+    let metrics_server = match metrics {
+        Some(metrics) => {
+            tracing::info!(address = %metrics.local_addr()?, "metrics listening");
+            let router = portal_web::routes::metrics_router(state.clone());
+            let mut metrics_shutdown = shutdown.clone();
+            Some(tokio::spawn(async move {
+                let served = axum::serve(metrics, router)
+                    .with_graceful_shutdown(async move {
+                        while !*metrics_shutdown.borrow() {
+                            if metrics_shutdown.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let router = portal_web::router(state);
     axum::serve(
         listener,
@@ -142,5 +178,8 @@ pub async fn serve(
     .await?;
     let _ = worker.await;
     let _ = housekeeping.await;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     Ok(())
 }

@@ -188,13 +188,15 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
         }
         Command::Serve { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let metrics = portal::bind_metrics(&settings).await?;
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
             tracing::info!(address = %listener.local_addr()?, "portal listening");
-            serve(&settings, app, listener, shutdown_signal().await).await?;
+            serve(&settings, app, listener, metrics, shutdown_signal().await).await?;
         }
         Command::Demo { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let metrics = portal::bind_metrics(&settings).await?;
             let address = listener.local_addr()?;
             if settings.public_url == "http://127.0.0.1:8080" {
                 settings.public_url = format!("http://{address}");
@@ -275,7 +277,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 settings.data_dir.join("mail").display()
             );
             println!("Press Ctrl-C to stop.");
-            serve(&settings, app, listener, shutdown_signal().await).await?;
+            serve(&settings, app, listener, metrics, shutdown_signal().await).await?;
         }
         Command::User {
             command: UserCommand::Create { role, email, name },

@@ -119,6 +119,15 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<portal_web::proxies::Cidr>,
+    /// Where to serve /metrics (Prometheus text), apart from the portal's own address; loopback by
+    /// default, `off` for none.
+    #[arg(
+        long,
+        env = "PORTAL_METRICS_LISTEN",
+        default_value = "127.0.0.1:9464",
+        global = true
+    )]
+    pub metrics_listen: String,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

@@ -93,6 +93,17 @@ pub async fn count_activation_failure(conn: &mut Conn, code_hash: &str) -> Resul
     Ok(())
 }
 
+/// Ends every outstanding reset link of an account (a newer link, a password change, a disable).
+pub async fn end_resets(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<u64> {
+    let done =
+        sqlx::query("UPDATE reset_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(to_micros(now))
+            .bind(user.to_string())
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
+}
+
 /// Stores a reset token; earlier unused tokens of the account stop working.
 pub async fn insert_reset(
     conn: &mut Conn,
@@ -101,11 +112,7 @@ pub async fn insert_reset(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
-    sqlx::query("UPDATE reset_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(to_micros(now))
-        .bind(user.to_string())
-        .execute(&mut *conn)
-        .await?;
+    end_resets(&mut *conn, user, now).await?;
     sqlx::query(
         "INSERT INTO reset_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )

@@ -197,6 +197,13 @@ fn patient_routes() -> Router<AppState> {
         .route("/patients/{id}/documents/{item}", get(record::download))
 }
 
+/// The operators' listener: `/metrics` only, on an address of its own (loopback by default).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(state)
+}
+
 /// The whole application, with its security layers.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -232,7 +239,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/static/portal.css", get(ops::stylesheet))
         .fallback(patient::not_found)
         .layer(from_fn_with_state(state.clone(), security::csrf))

@@ -35,6 +35,8 @@ macro_rules! both_backends {
 pub struct TestApp {
     /// Base URL, e.g. http://127.0.0.1:40123.
     pub url: String,
+    /// The operators' metrics listener.
+    pub metrics_url: String,
     /// The application (to reach the store and services directly).
     pub app: App,
     /// The clock the portal runs on.
@@ -65,6 +67,7 @@ fn settings(data_dir: &std::path::Path, database: &str) -> Settings {
     s.data_dir = data_dir.to_path_buf();
     s.database = Some(database.parse().expect("infallible"));
     s.max_connections = 5;
+    s.metrics_listen = "127.0.0.1:0".into();
     s
 }
 
@@ -88,15 +91,21 @@ impl TestApp {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let metrics = portal::bind_metrics(&settings)
+            .await
+            .expect("metrics listener")
+            .expect("metrics on");
+        let metrics_url = format!("http://{}", metrics.local_addr().expect("addr"));
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let server_app = app.clone();
         let server = tokio::spawn(async move {
-            portal::serve(&settings, server_app, listener, rx)
+            portal::serve(&settings, server_app, listener, Some(metrics), rx)
                 .await
                 .expect("serve");
         });
         Some(TestApp {
             url,
+            metrics_url,
             app,
             clock,
             demo,
@@ -282,6 +291,7 @@ impl ChildPortal {
             .arg(t.data_dir.path())
             .arg("--database")
             .arg(database)
+            .args(["--metrics-listen", "off"])
             .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("PORTAL_LOG", log)
@@ -299,7 +309,10 @@ impl ChildPortal {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 const FIELD: &str = "\"address\":\"";
-                if let Some(at) = line.find(FIELD) {
+                if let Some(at) = line
+                    .find(FIELD)
+                    .filter(|_| line.contains("portal listening"))
+                {
                     let address: String = line[at + FIELD.len()..]
                         .chars()
                         .take_while(|c| *c != '"')

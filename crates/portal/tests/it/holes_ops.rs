@@ -1,9 +1,158 @@
 //! Issue 20, operational holes: the client address behind proxies (item 12).
 
+use crate::auth::{mail_files, reset_link_for};
 use crate::both_backends;
 use crate::helpers::{ChildPortal, TestApp, csrf_in};
+use crate::sessions::user_id_on_admin_page;
+use portal_domain::Role;
 use portal_store::Backend;
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Every counter and gauge on the metrics listener, by name.
+async fn metrics(t: &TestApp) -> BTreeMap<String, i64> {
+    let text = reqwest::get(format!("{}/metrics", t.metrics_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .filter_map(|(name, value)| Some((name.to_owned(), value.trim().parse().ok()?)))
+        .collect()
+}
+
+/// Asks for a reset of `email` and waits until the outbox has delivered everything.
+async fn reset_and_deliver(t: &TestApp, email: &str) {
+    let delivered = mail_files(t).len();
+    let c = t.client();
+    let r = t
+        .post_form(&c, "/reset", "/reset", &[("email", email)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mail_files(t).len() == delivered || metrics(t).await["portal_outbox_pending"] != 0 {
+        assert!(Instant::now() < deadline, "the e-mail was not delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn item_9_metrics_are_off_the_public_address_and_the_same_for_unknown_accounts(
+    backend: Backend,
+) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = t.client();
+    assert_eq!(t.get(&c, "/metrics").await.status(), StatusCode::NOT_FOUND);
+
+    let start = metrics(&t).await;
+    reset_and_deliver(&t, "nobody@demo.portal.test").await;
+    let after_unknown = metrics(&t).await;
+    let patient = t.account(Role::Patient).email.clone();
+    reset_and_deliver(&t, &patient).await;
+    let after_real = metrics(&t).await;
+    for (name, value) in &after_real {
+        let unknown_moved = after_unknown[name] - start[name];
+        let real_moved = value - after_unknown[name];
+        assert_eq!(
+            unknown_moved, real_moved,
+            "{name} moved {unknown_moved} for an unknown account and {real_moved} for a real one"
+        );
+    }
+    assert_eq!(
+        after_real["portal_mail_sent_total"] - start["portal_mail_sent_total"],
+        2
+    );
+    t.stop().await;
+}
+
+async fn item_11_reset_links_are_limited_and_end_on_disable_and_password_change(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let staff = t.account(Role::Staff).clone();
+    // Ask 25 times, from 25 addresses (behind a trusted proxy): the same answer each time, and
+    // at most three e-mails reach the account in an hour.
+    let outbox = t.count("outbox").await;
+    let child = ChildPortal::serve(&t, &["--trusted-proxy", "127.0.0.0/8"]).await;
+    for n in 0..25 {
+        let mut headers = HeaderMap::new();
+        let address = format!("198.51.100.{}", n + 1);
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_str(&address).expect("header"),
+        );
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        let page = client
+            .get(format!("{}/reset", child.url))
+            .send()
+            .await
+            .expect("GET /reset")
+            .text()
+            .await
+            .expect("page");
+        let r = client
+            .post(format!("{}/reset", child.url))
+            .header("origin", &child.url)
+            .form(&[
+                ("email", staff.email.as_str()),
+                ("csrf", &csrf_in(&page).expect("csrf")),
+            ])
+            .send()
+            .await
+            .expect("POST /reset");
+        assert_eq!(r.status(), StatusCode::OK, "the same answer every time");
+    }
+    assert_eq!(t.count("outbox").await, outbox + 3, "three e-mails, not 25");
+    drop(child);
+    t.advance(jiff::SignedDuration::from_mins(61));
+
+    // A link ends when the account is disabled, even if it is enabled again afterwards.
+    let link = reset_link_for(&t, &staff.email).await;
+    let admin = t.sign_in(Role::Admin).await;
+    let id = user_id_on_admin_page(&t, &admin, &staff.email).await;
+    for status in ["disabled", "active"] {
+        let r = t
+            .post_form(
+                &admin,
+                "/admin/users",
+                &format!("/admin/users/{id}/status"),
+                &[("status", status)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let page = t.get(&t.client(), &link).await.text().await.expect("page");
+    assert!(page.contains("expired or was already used"), "{page}");
+
+    // A link ends when the password is changed.
+    let link = reset_link_for(&t, &staff.email).await;
+    let signed_in = t.sign_in(Role::Staff).await;
+    let r = t
+        .post_form(
+            &signed_in,
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", &staff.password),
+                ("new_password", "a brand new passphrase 2026"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "password changed");
+    let page = t.get(&t.client(), &link).await.text().await.expect("page");
+    assert!(page.contains("expired or was already used"), "{page}");
+    t.stop().await;
+}
 
 /// Fails one sign-in at `url` with `X-Forwarded-For: forwarded` and returns the client address
 /// the audit trail recorded for it.
@@ -111,6 +260,8 @@ async fn item_15_the_reset_token_never_reaches_the_log(backend: Backend) {
 }
 
 both_backends!(
+    item_9_metrics_are_off_the_public_address_and_the_same_for_unknown_accounts,
+    item_11_reset_links_are_limited_and_end_on_disable_and_password_change,
     item_12_the_client_address_is_the_rightmost_untrusted_hop,
     item_15_the_reset_token_never_reaches_the_log,
 );

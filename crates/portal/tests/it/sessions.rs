@@ -329,7 +329,7 @@ async fn changing_the_password_ends_the_other_sessions(backend: Backend) {
 }
 
 /// The id of an account, from the admin's user list.
-async fn user_id_on_admin_page(t: &TestApp, admin: &Client, email: &str) -> String {
+pub(crate) async fn user_id_on_admin_page(t: &TestApp, admin: &Client, email: &str) -> String {
     let html = body(t.get(admin, "/admin/users").await).await;
     let at = html.find(email).expect("the account is listed");
     let start = at + html[at..].find("/admin/users/").expect("a status form") + 13;

@@ -13,7 +13,15 @@ async fn health_endpoints_answer(backend: Backend) {
     let c = t.client();
     assert_eq!(t.get(&c, "/healthz").await.status(), StatusCode::OK);
     assert_eq!(t.get(&c, "/readyz").await.status(), StatusCode::OK);
-    let metrics = t.get(&c, "/metrics").await.text().await.expect("body");
+    assert_eq!(t.get(&c, "/metrics").await.status(), StatusCode::NOT_FOUND);
+    let metrics = c
+        .get(format!("{}/metrics", t.metrics_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
     assert!(metrics.contains("portal_sign_ins_total"));
     assert!(!metrics.contains("Sofia"), "no health data in metrics");
     t.stop().await;
