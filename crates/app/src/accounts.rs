@@ -1,6 +1,6 @@
 //! Accounts: creating staff accounts, changing and resetting passwords, enabling and disabling.
 
-use crate::throttle::{Limits, PER_ADDRESS, account_key, address_key};
+use crate::throttle::{Limits, PER_ACCOUNT, PER_ADDRESS, Taken, account_key, address_key};
 use crate::{Actor, App, Error, Result, auth::CurrentUser, commit, crypto};
 use jiff::SignedDuration;
 use portal_domain::access::{ClinicAction, authorize_clinic};
@@ -9,8 +9,8 @@ use portal_domain::fields::{Email, FieldErrors, PersonName};
 use portal_domain::password::NewPassword;
 use portal_domain::user::AccountStatus;
 use portal_domain::{Role, UserId};
+use portal_store::sessions;
 use portal_store::users::{self, NewUser, UserRow};
-use portal_store::{outbox, sessions};
 
 /// A staff account to create, parsed from its form.
 pub struct NewStaffAccount {
@@ -146,7 +146,7 @@ impl App {
         context: &RequestContext,
     ) -> Result<()> {
         let key = format!("password-change:{}", current.id);
-        self.check_throttle(&[&key]).await?;
+        let attempt = self.take_attempt(&[(&key, PER_ACCOUNT)]).await?;
         let user = {
             let mut conn = self.conn().await?;
             users::find(&mut conn, current.id)
@@ -156,9 +156,9 @@ impl App {
         let mut errors = FieldErrors::new();
         if !crypto::verify_password(current_password.to_string(), user.password_hash.clone()).await
         {
-            self.record_failures(&[(&key, crate::throttle::PER_ACCOUNT)])
-                .await?;
             errors.add("current_password", "Current password is not right.");
+        } else {
+            self.attempt_succeeded(attempt, &[&key]).await?;
         }
         let new = errors.take(
             "new_password",
@@ -177,8 +177,7 @@ impl App {
         event.resource_id = Some(user.id.to_string());
         event.detail = "password changed; other sessions ended".into();
         self.audit(&mut tx, &event).await?;
-        commit(tx).await?;
-        self.clear_throttle(&key).await
+        commit(tx).await
     }
 
     /// Sends a password-reset link if the address belongs to an active account, and otherwise a
@@ -193,16 +192,14 @@ impl App {
     ) -> Result<()> {
         let email = Email::parse(email_raw).map_err(|e| Error::field("email", e.0))?;
         let addr_key = address_key("reset", &context.client_addr);
-        self.check_throttle(&[&addr_key]).await?;
         // Every request counts against the address, found or not, so the throttle does not
-        // tell the two apart either.
-        self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+        // tell the two apart either; the count is taken before anything is looked up.
+        let _counted = self.take_attempt(&[(&addr_key, PER_ADDRESS)]).await?;
         let asked_key = account_key("reset", email.as_str());
-        if self.check_throttle(&[&asked_key]).await.is_err() {
+        let asked = [(asked_key.as_str(), RESET_PER_ADDRESS_ASKED)];
+        if let Taken::Locked { .. } = self.try_take_attempt(&asked).await? {
             return Ok(());
         }
-        self.record_failures(&[(&asked_key, RESET_PER_ADDRESS_ASKED)])
-            .await?;
         let token = crypto::random_token();
         let token_hash = crypto::sha256_hex(&token);
         let now = self.now();
@@ -216,15 +213,12 @@ impl App {
                  message.\n\n{clinic}\n",
                 clinic = self.config().clinic_name
             );
-            let message_id = uuid::Uuid::now_v7().to_string();
-            outbox::enqueue(
+            self.queue_mail(
                 &mut tx,
-                &message_id,
                 "password-reset",
                 email.as_str(),
                 &format!("Reset your {} password", self.config().clinic_name),
-                &self.seal_mail_body(&message_id, &body)?,
-                now,
+                &body,
             )
             .await?;
             let anonymous = Actor {
@@ -261,15 +255,12 @@ impl App {
              your password stays as it is.\n\n{clinic}\n",
             clinic = self.config().clinic_name
         );
-        let message_id = uuid::Uuid::now_v7().to_string();
-        outbox::enqueue(
+        self.queue_mail(
             &mut tx,
-            &message_id,
             "password-reset",
             &user.email,
             &format!("Reset your {} password", self.config().clinic_name),
-            &self.seal_mail_body(&message_id, &body)?,
-            now,
+            &body,
         )
         .await?;
         let actor = Actor {

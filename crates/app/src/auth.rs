@@ -1,6 +1,6 @@
 //! Sign-in (password, then second factor), sessions, second-factor enrolment and sign-out.
 
-use crate::throttle::{PER_ACCOUNT, PER_ADDRESS, account_key, address_key};
+use crate::throttle::{PER_ACCOUNT, PER_ADDRESS, Taken, account_key, address_key};
 use crate::{Actor, App, Error, Result, commit, crypto, totp};
 use jiff::SignedDuration;
 use portal_domain::audit::{AuditAction, Outcome, RequestContext};
@@ -137,6 +137,17 @@ fn wrong_code() -> Error {
     )
 }
 
+/// A refused sign-in to one's own account.
+#[derive(Clone, Debug)]
+pub struct RefusedSignIn {
+    /// When.
+    pub at: jiff::Timestamp,
+    /// What happened, in words ("wrong password", "sign-in paused after …").
+    pub what: String,
+    /// From which client address.
+    pub client_addr: String,
+}
+
 impl App {
     /// First step of sign-in: e-mail and password. Unknown accounts take the same path and time
     /// as wrong passwords, and get the same answer.
@@ -156,14 +167,6 @@ impl App {
             principal: Principal::Operator,
             context: context.clone(),
         };
-        if let Err(e) = self.check_throttle(&[&acct_key, &addr_key]).await {
-            let mut event = self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
-            event.actor_id = String::new();
-            event.actor_role = "anonymous".into();
-            event.detail = "refused: too many failed attempts".into();
-            self.audit_alone(&event).await?;
-            return Err(e);
-        }
         let user = {
             let mut conn = self.conn().await?;
             users::find_by_email(&mut conn, email.as_str()).await?
@@ -172,13 +175,34 @@ impl App {
             || self.dummy_hash().to_string(),
             |u| u.password_hash.clone(),
         );
+        // The attempt is taken before the password is checked, so parallel guesses cannot
+        // outrun the count. An address locked by others' failures does not stop an account
+        // that has a second factor: its own count decides, and the right password still needs
+        // the code.
+        let keys = [
+            (acct_key.as_str(), PER_ACCOUNT),
+            (addr_key.as_str(), PER_ADDRESS),
+        ];
+        let two_factor = user
+            .as_ref()
+            .is_some_and(|u| u.status == AccountStatus::Active && u.totp_secret_enc.is_some());
+        let (attempt, address_lock) = match self.try_take_attempt(&keys).await? {
+            Taken::Yes(attempt) => (attempt, None),
+            Taken::Locked { index: 1, minutes } => match self.try_take_attempt(&keys[..1]).await? {
+                Taken::Yes(attempt) => (attempt, Some(minutes)),
+                Taken::Locked { minutes, .. } => {
+                    return self.refuse_sign_in(&anonymous, minutes).await;
+                }
+            },
+            Taken::Locked { minutes, .. } => {
+                return self.refuse_sign_in(&anonymous, minutes).await;
+            }
+        };
         let password_ok = crypto::verify_password(password.to_string(), hash).await;
         let user = match user {
             Some(u) if password_ok && u.status == AccountStatus::Active => u,
             other => {
                 self.metrics().sign_in_failures.inc();
-                self.record_failures(&[(&acct_key, PER_ACCOUNT), (&addr_key, PER_ADDRESS)])
-                    .await?;
                 let mut event =
                     self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
                 match &other {
@@ -198,10 +222,26 @@ impl App {
                     }
                 }
                 self.audit_alone(&event).await?;
-                return Err(wrong_credentials());
+                if let Some(u) = other.as_ref().filter(|u| u.status == AccountStatus::Active)
+                    && attempt.locks(&acct_key)
+                {
+                    self.tell_of_lock(u, "password", context).await?;
+                }
+                return match address_lock {
+                    // Behind a locked address, a wrong password gets the lock's answer, as
+                    // every other account there does.
+                    Some(minutes) => Err(Error::Throttled { minutes }),
+                    None => Err(wrong_credentials()),
+                };
             }
         };
-        self.clear_throttle(&acct_key).await?;
+        if let Some(minutes) = address_lock
+            && !two_factor
+        {
+            self.attempt_succeeded(attempt, &[]).await?;
+            return self.refuse_sign_in(&anonymous, minutes).await;
+        }
+        self.attempt_succeeded(attempt, &[&acct_key]).await?;
         let stage = if user.totp_secret_enc.is_some() {
             Stage::SecondFactor
         } else if user.role.requires_second_factor() || self.config().require_patient_second_factor
@@ -229,6 +269,57 @@ impl App {
             self.metrics().sign_ins.inc();
         }
         Ok(session.0)
+    }
+
+    /// Answers a sign-in refused by a lock, and records it.
+    async fn refuse_sign_in(&self, anonymous: &Actor, minutes: i64) -> Result<NewSession> {
+        self.metrics().throttled.inc();
+        let mut event = self.event(anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
+        event.actor_id = String::new();
+        event.actor_role = "anonymous".into();
+        event.detail = "refused: too many failed attempts".into();
+        self.audit_alone(&event).await?;
+        Err(Error::Throttled { minutes })
+    }
+
+    /// Tells an account's holder, by e-mail and in the audit trail (their Account page reads
+    /// it), that wrong attempts paused signing in to their account.
+    pub(crate) async fn tell_of_lock(
+        &self,
+        user: &UserRow,
+        what: &str,
+        context: &RequestContext,
+    ) -> Result<()> {
+        let clinic = &self.config().clinic_name;
+        let body = format!(
+            "Hello,\n\nSomeone typed a wrong {what} for your {clinic} account several times, \
+             so signing in to it is paused for a short while; each further wrong attempt \
+             makes the pause longer. Your account and your record are safe.\n\n\
+             If this was you, wait a few minutes and try again, or reset your password from the \
+             sign-in page. If it was not you, sign in when the pause ends, change your password \
+             on your Account page, and tell the clinic.\n\n{clinic}\n"
+        );
+        let mut tx = self.store().begin().await?;
+        self.queue_mail(
+            &mut tx,
+            "sign-in-paused",
+            &user.email,
+            &format!("Sign-in to your {clinic} account was paused"),
+            &body,
+        )
+        .await?;
+        let anonymous = Actor {
+            principal: principal_of(user),
+            context: context.clone(),
+        };
+        let mut event = self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
+        event.resource_type = "Account".into();
+        event.resource_id = Some(user.id.to_string());
+        event.detail = format!("sign-in paused after repeated wrong {what}s");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.mail_wakeup().notify_one();
+        Ok(())
     }
 
     async fn open_session(
@@ -313,7 +404,20 @@ impl App {
         let code = SecondFactorCode::parse(code_raw).map_err(|e| Error::field("code", e.0))?;
         let key = format!("second-factor:{}", current.id);
         let addr_key = address_key("second-factor", &context.client_addr);
-        self.check_throttle(&[&key, &addr_key]).await?;
+        // The attempt is taken before the code is checked. The password is already right, so
+        // an address locked by others' failures does not stop this account; its own count does.
+        let keys = [
+            (key.as_str(), PER_ACCOUNT),
+            (addr_key.as_str(), PER_ADDRESS),
+        ];
+        let attempt = match self.try_take_attempt(&keys).await? {
+            Taken::Yes(attempt) => attempt,
+            Taken::Locked { index: 1, .. } => self.take_attempt(&keys[..1]).await?,
+            Taken::Locked { minutes, .. } => {
+                self.metrics().throttled.inc();
+                return Err(Error::Throttled { minutes });
+            }
+        };
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let user = users::find(&mut tx, current.id)
@@ -335,11 +439,13 @@ impl App {
         if !accepted {
             drop(tx);
             self.metrics().sign_in_failures.inc();
-            self.record_failures(&[(&key, PER_ACCOUNT), (&addr_key, PER_ADDRESS)])
-                .await?;
             let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Denied);
             event.detail = "wrong second-factor code".into();
             self.audit_alone(&event).await?;
+            if attempt.locks(&key) {
+                self.tell_of_lock(&user, "second-factor code", context)
+                    .await?;
+            }
             return Err(wrong_code());
         }
         sessions::delete(&mut tx, &current.token_hash).await?;
@@ -354,7 +460,7 @@ impl App {
         };
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
-        self.clear_throttle(&key).await?;
+        self.attempt_succeeded(attempt, &[&key]).await?;
         self.metrics().sign_ins.inc();
         Ok(session)
     }
@@ -431,7 +537,7 @@ impl App {
             }
         };
         let key = format!("second-factor:{}", current.id);
-        self.check_throttle(&[&key]).await?;
+        let attempt = self.take_attempt(&[(&key, PER_ACCOUNT)]).await?;
         let now = self.now();
         let user = {
             let mut conn = self.conn().await?;
@@ -446,7 +552,6 @@ impl App {
         if current.stage == Stage::Full {
             let typed = reauth.password.to_string();
             if !crypto::verify_password(typed, user.password_hash.clone()).await {
-                self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
                 return Err(Error::field(
                     "current_password",
                     "Current password is not right.",
@@ -454,7 +559,6 @@ impl App {
             }
         }
         let Some(step) = totp::matching_step(&secret, &code, now) else {
-            self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
             return Err(wrong_code());
         };
         let codes = totp::new_recovery_codes();
@@ -482,7 +586,6 @@ impl App {
             };
             if !accepted {
                 drop(tx);
-                self.record_failures(&[(&key, PER_ACCOUNT)]).await?;
                 return Err(Error::field(
                     "current_code",
                     "Code from your current authenticator app (or a recovery code) is not right.",
@@ -512,7 +615,7 @@ impl App {
         event.detail = "authenticator app enrolled; recovery codes issued".into();
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
-        self.clear_throttle(&key).await?;
+        self.attempt_succeeded(attempt, &[&key]).await?;
         if new_session.is_some() {
             self.metrics().sign_ins.inc();
         }
@@ -538,6 +641,24 @@ impl App {
             sessions::list_for_user(&mut conn, current.id, now - self.config().idle_timeout, now)
                 .await?,
         )
+    }
+
+    /// The account's refused sign-ins of the last 30 days (wrong passwords and codes, and
+    /// the pauses they caused), newest first, for its holder to see.
+    pub async fn refused_sign_ins(&self, current: &CurrentUser) -> Result<Vec<RefusedSignIn>> {
+        let since = self.now() - SignedDuration::from_hours(30 * 24);
+        let mut conn = self.conn().await?;
+        let events =
+            portal_store::audit::refused_sign_ins(&mut conn, &current.id.to_string(), since, 20)
+                .await?;
+        Ok(events
+            .into_iter()
+            .map(|e| RefusedSignIn {
+                at: e.stored.event.at,
+                what: e.stored.event.detail,
+                client_addr: e.stored.event.context.client_addr,
+            })
+            .collect())
     }
 
     /// Ends every other session of the account; returns how many.

@@ -99,17 +99,19 @@ impl App {
     /// Creates a patient's account from an activation code and their date of birth.
     pub async fn activate(&self, form: Activation, context: &RequestContext) -> Result<UserId> {
         let addr_key = address_key("activate", &context.client_addr);
-        self.check_throttle(&[&addr_key]).await?;
+        // Both counts are taken before the code and the date are compared, so attempts sent
+        // at once cannot outrun them.
+        let attempt = self.take_attempt(&[(&addr_key, PER_ADDRESS)]).await?;
         let now = self.now();
         let code_hash = crypto::sha256_hex(form.code.as_str());
         let found = {
             let mut conn = self.conn().await?;
-            codes::find_activation(&mut conn, &code_hash).await?
+            codes::take_activation_attempt(&mut conn, &code_hash, now, MAX_BIRTH_DATE_FAILURES)
+                .await?
         };
-        let Some(code) = found.filter(|c| {
-            c.used_at.is_none() && c.expires_at > now && c.failed_attempts < MAX_BIRTH_DATE_FAILURES
-        }) else {
-            self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+        let Some(code) = found else {
+            self.audit_failed_activation(context, None, "code unknown, used, expired or void")
+                .await?;
             return Err(code_not_valid());
         };
         let patient = {
@@ -119,15 +121,18 @@ impl App {
                 .ok_or_else(code_not_valid)?
         };
         if patient.birth_date != form.birth_date.date().to_string() {
-            let mut tx = self.store().begin().await?;
-            codes::count_activation_failure(&mut tx, &code_hash).await?;
-            commit(tx).await?;
-            self.record_failures(&[(&addr_key, PER_ADDRESS)]).await?;
+            self.audit_failed_activation(context, Some(patient.id), "date of birth did not match")
+                .await?;
             return Err(Error::field(
                 "birth_date",
                 "Date of birth does not match the clinic's record for this code.",
             ));
         }
+        {
+            let mut conn = self.conn().await?;
+            codes::give_back_activation_attempt(&mut conn, &code_hash).await?;
+        }
+        self.attempt_succeeded(attempt, &[]).await?;
         let name = patient.display_name();
         let password = NewPassword::parse(&form.password, &[form.email.as_str(), &name])
             .map_err(|e| Error::field("password", e.to_string()))?;
@@ -173,8 +178,26 @@ impl App {
         event.detail = "account activated with activation code".into();
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
-        self.clear_throttle(&addr_key).await?;
         Ok(id)
+    }
+
+    /// Records a refused activation (no account exists yet: the actor is anonymous).
+    async fn audit_failed_activation(
+        &self,
+        context: &RequestContext,
+        patient: Option<PatientId>,
+        why: &str,
+    ) -> Result<()> {
+        let anonymous = Actor {
+            principal: Principal::Operator,
+            context: context.clone(),
+        };
+        let mut event = self.event(&anonymous, AuditAction::Create, "Account", Outcome::Denied);
+        event.actor_id = String::new();
+        event.actor_role = "anonymous".into();
+        event.patient_id = patient.map(|p| p.to_string());
+        event.detail = format!("activation refused: {why}");
+        self.audit_alone(&event).await
     }
 
     /// Asks the policy whether `actor` may do `action` on `patient`'s data. A refusal is written

@@ -95,6 +95,24 @@ impl App {
             .seal(BODY_PURPOSE, message_id.as_bytes(), body.as_bytes())
     }
 
+    /// Queues one e-mail in the caller's transaction (sent once it commits; wake the worker
+    /// with [`App::mail_wakeup`] after the commit). Bodies are sealed at rest and never carry
+    /// health data.
+    pub(crate) async fn queue_mail(
+        &self,
+        tx: &mut portal_store::Conn,
+        kind: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<()> {
+        let message_id = uuid::Uuid::now_v7().to_string();
+        let sealed = self.seal_mail_body(&message_id, body)?;
+        portal_store::outbox::enqueue(tx, &message_id, kind, to, subject, &sealed, self.now())
+            .await?;
+        Ok(())
+    }
+
     fn open_mail_body(&self, msg: &OutboxMessage) -> Option<String> {
         let plain = self
             .key()

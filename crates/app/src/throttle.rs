@@ -4,7 +4,7 @@
 
 use crate::{App, Error, Result};
 use jiff::{SignedDuration, Timestamp};
-use portal_store::throttle::{self, ThrottleState};
+use portal_store::throttle::{self, Reservation};
 
 /// How many failures a key may have before it locks, and for how long.
 #[derive(Clone, Copy, Debug)]
@@ -48,64 +48,91 @@ pub fn lock_for(limits: &Limits, failures: i64) -> Option<SignedDuration> {
     ))
 }
 
-/// The state after one more failure at `now`.
-pub fn after_failure(
-    limits: &Limits,
-    prev: Option<ThrottleState>,
-    now: Timestamp,
-) -> ThrottleState {
-    let failures = match prev {
-        Some(p) if now.duration_since(p.last_failure_at) < limits.forget_after => p.failures + 1,
-        _ => 1,
-    };
-    let locked_until = lock_for(limits, failures).map_or(now, |d| now + d);
-    ThrottleState {
-        failures,
-        last_failure_at: now,
-        locked_until,
-    }
-}
-
 fn minutes_left(until: Timestamp, now: Timestamp) -> i64 {
     let secs = until.duration_since(now).as_secs();
     (secs + 59).div_euclid(60).max(1)
 }
 
+/// An attempt taken on throttle keys before it is evaluated (see [`App::take_attempt`]). Each
+/// key already counts it as a failure; [`App::attempt_succeeded`] gives it back.
+#[derive(Debug)]
+#[must_use = "an attempt is given back when it succeeds"]
+pub(crate) struct Attempt {
+    taken: Vec<(String, Limits, i64)>,
+}
+
+impl Attempt {
+    /// Whether this attempt, if it fails, is the one that first locked `key`.
+    pub(crate) fn locks(&self, key: &str) -> bool {
+        self.taken
+            .iter()
+            .any(|(k, limits, failures)| k == key && *failures == limits.free_failures)
+    }
+}
+
+/// What [`App::try_take_attempt`] found.
+#[derive(Debug)]
+pub(crate) enum Taken {
+    /// The attempt may be evaluated.
+    Yes(Attempt),
+    /// `keys[index]` is locked for this many more minutes; nothing was counted.
+    Locked { index: usize, minutes: i64 },
+}
+
 impl App {
-    /// Refuses with [`Error::Throttled`] while any of `keys` is locked.
-    pub(crate) async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
-        let now = self.now();
-        let mut conn = self.conn().await?;
-        for key in keys {
-            if let Some(state) = throttle::get(&mut conn, key).await?
-                && state.locked_until > now
-            {
+    /// Takes an attempt on every key at once, or on none: refuses with [`Error::Throttled`]
+    /// while any key is locked. However many attempts arrive together, at most
+    /// `free_failures` of them are ever evaluated before the lock.
+    pub(crate) async fn take_attempt(&self, keys: &[(&str, Limits)]) -> Result<Attempt> {
+        match self.try_take_attempt(keys).await? {
+            Taken::Yes(attempt) => Ok(attempt),
+            Taken::Locked { minutes, .. } => {
                 self.metrics().throttled.inc();
-                return Err(Error::Throttled {
-                    minutes: minutes_left(state.locked_until, now),
-                });
+                Err(Error::Throttled { minutes })
             }
         }
-        Ok(())
     }
 
-    /// Counts a failure against each key, in its own transaction so it holds even though the
-    /// attempt itself changed nothing.
-    pub(crate) async fn record_failures(&self, keys: &[(&str, Limits)]) -> Result<()> {
+    /// [`App::take_attempt`], saying which key was locked.
+    pub(crate) async fn try_take_attempt(&self, keys: &[(&str, Limits)]) -> Result<Taken> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        for (key, limits) in keys {
-            let prev = throttle::get(&mut tx, key).await?;
-            throttle::put(&mut tx, key, &after_failure(limits, prev, now)).await?;
+        let mut taken = Vec::with_capacity(keys.len());
+        for (index, (key, limits)) in keys.iter().enumerate() {
+            let forget_before = now - limits.forget_after;
+            match throttle::reserve(&mut tx, key, now, forget_before).await? {
+                Reservation::Taken(failures) => {
+                    if let Some(lock) = lock_for(limits, failures) {
+                        throttle::lock(&mut tx, key, now + lock).await?;
+                    }
+                    taken.push(((*key).to_string(), *limits, failures));
+                }
+                Reservation::Locked(until) => {
+                    drop(tx);
+                    return Ok(Taken::Locked {
+                        index,
+                        minutes: minutes_left(until, now),
+                    });
+                }
+            }
         }
-        crate::commit(tx).await
+        crate::commit(tx).await?;
+        Ok(Taken::Yes(Attempt { taken }))
     }
 
-    /// Forgets the failures of `key` after a success.
-    pub(crate) async fn clear_throttle(&self, key: &str) -> Result<()> {
-        let mut conn = self.conn().await?;
-        throttle::clear(&mut conn, key).await?;
-        Ok(())
+    /// An attempt succeeded: the keys in `forget` lose all their failures (the account's own
+    /// counters), the others get this attempt back (a shared address's count).
+    pub(crate) async fn attempt_succeeded(&self, attempt: Attempt, forget: &[&str]) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        for (key, limits, _) in &attempt.taken {
+            if forget.contains(&key.as_str()) {
+                throttle::clear(&mut tx, key).await?;
+            } else {
+                throttle::give_back(&mut tx, key, limits.free_failures, now).await?;
+            }
+        }
+        crate::commit(tx).await
     }
 }
 
@@ -146,20 +173,6 @@ mod tests {
             lock_for(&PER_ACCOUNT, 60),
             Some(SignedDuration::from_mins(15))
         );
-    }
-
-    #[test]
-    fn old_failures_are_forgotten() {
-        let mut state = None;
-        for i in 0..5 {
-            state = Some(after_failure(&PER_ACCOUNT, state, t(i)));
-        }
-        let locked = state.expect("state");
-        assert_eq!(locked.failures, 5);
-        assert!(locked.locked_until > t(4));
-        let later = after_failure(&PER_ACCOUNT, Some(locked), t(2 * 3600));
-        assert_eq!(later.failures, 1);
-        assert_eq!(later.locked_until, t(2 * 3600));
     }
 
     #[test]

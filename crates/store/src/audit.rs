@@ -7,6 +7,7 @@
 
 use crate::{Backend, Conn, Error, Result, dialect, from_micros, to_micros};
 use hmac::{Hmac, Mac};
+use jiff::Timestamp;
 use portal_domain::audit::{
     AuditAction, AuditEvent, GENESIS_HASH, Outcome, RequestContext, StoredAuditEvent,
     canonical_bytes,
@@ -191,6 +192,28 @@ pub async fn recent(
         .bind(patient.unwrap_or(""))
         .bind(actor.unwrap_or(""))
         .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    named(&rows)
+}
+
+/// An account's refused sign-ins (wrong passwords and codes, pauses) since `since`, newest
+/// first, at most `limit`.
+pub async fn refused_sign_ins(
+    conn: &mut Conn,
+    actor: &str,
+    since: Timestamp,
+    limit: i64,
+) -> Result<Vec<NamedEvent>> {
+    let sql = format!(
+        "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+         WHERE e.actor_id = $1 AND e.action = 'sign-in' AND e.outcome = 'denied' AND e.at >= $2 \
+         ORDER BY e.seq DESC LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(actor)
+        .bind(crate::to_micros(since))
         .bind(limit)
         .fetch_all(conn)
         .await?;

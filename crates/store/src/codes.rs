@@ -49,13 +49,24 @@ pub async fn insert_activation(
     Ok(())
 }
 
-/// Finds an activation code by hash.
-pub async fn find_activation(conn: &mut Conn, code_hash: &str) -> Result<Option<ActivationRow>> {
+/// Takes one birth-date attempt on a usable activation code before the date is compared: in
+/// one statement, so parallel attempts each see the ones before them and at most
+/// `max_attempts` are ever compared. `None` when the code is unknown, used, expired or out of
+/// attempts. Give the attempt back with [`give_back_activation_attempt`] when the date matched.
+pub async fn take_activation_attempt(
+    conn: &mut Conn,
+    code_hash: &str,
+    now: Timestamp,
+    max_attempts: i64,
+) -> Result<Option<ActivationRow>> {
     let row = sqlx::query(
-        "SELECT patient_id, expires_at, used_at, failed_attempts FROM activation_codes \
-         WHERE code_hash = $1",
+        "UPDATE activation_codes SET failed_attempts = failed_attempts + 1 \
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND failed_attempts < $3 \
+         RETURNING patient_id, expires_at, used_at, failed_attempts",
     )
     .bind(code_hash)
+    .bind(to_micros(now))
+    .bind(max_attempts)
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
@@ -70,6 +81,18 @@ pub async fn find_activation(conn: &mut Conn, code_hash: &str) -> Result<Option<
     .transpose()
 }
 
+/// Gives back an attempt whose birth date matched.
+pub async fn give_back_activation_attempt(conn: &mut Conn, code_hash: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE activation_codes SET failed_attempts = failed_attempts - 1 \
+         WHERE code_hash = $1 AND failed_attempts > 0",
+    )
+    .bind(code_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks an activation code used; false when someone else used it first.
 pub async fn use_activation(conn: &mut Conn, code_hash: &str, now: Timestamp) -> Result<bool> {
     let done = sqlx::query(
@@ -80,17 +103,6 @@ pub async fn use_activation(conn: &mut Conn, code_hash: &str, now: Timestamp) ->
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Counts a wrong birth date typed with a code.
-pub async fn count_activation_failure(conn: &mut Conn, code_hash: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE activation_codes SET failed_attempts = failed_attempts + 1 WHERE code_hash = $1",
-    )
-    .bind(code_hash)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Ends every outstanding reset link of an account (a newer link, a password change, a disable).

@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_record_views.sql"),
         postgres: include_str!("../migrations/postgres/0003_record_views.sql"),
     },
+    Migration {
+        version: 4,
+        name: "attacked",
+        sqlite: include_str!("../migrations/sqlite/0004_attacked.sql"),
+        postgres: include_str!("../migrations/postgres/0004_attacked.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

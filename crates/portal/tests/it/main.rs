@@ -9,6 +9,7 @@ mod forms;
 mod helpers;
 mod holes_ops;
 mod holes_parsers;
+mod holes_throttles;
 mod import;
 mod record;
 mod secrets;

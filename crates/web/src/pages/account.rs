@@ -35,7 +35,15 @@ struct AccountPage {
     has_second_factor: bool,
     recovery_left: i64,
     sessions: Vec<SessionLine>,
+    refused: Vec<RefusedLine>,
     records: Vec<PatientRow>,
+}
+
+/// One refused sign-in to this account.
+pub struct RefusedLine {
+    at: String,
+    what: String,
+    address: String,
 }
 
 /// A short name for a browser from its user agent.
@@ -75,6 +83,17 @@ async fn account_page(
             this_one: s.id == user.session.id,
         })
         .collect();
+    let refused = state
+        .app
+        .refused_sign_ins(user)
+        .await?
+        .into_iter()
+        .map(|r| RefusedLine {
+            at: minute(r.at),
+            what: refused_in_words(&r.what),
+            address: r.client_addr,
+        })
+        .collect();
     let records = state.app.my_patients(&user.actor(ctx)).await?;
     let recovery_left = state.app.recovery_codes_left(user).await?;
     let status = form_status(&errors);
@@ -87,9 +106,23 @@ async fn account_page(
             has_second_factor: user.has_second_factor,
             recovery_left,
             sessions,
+            refused,
             records,
         },
     ))
+}
+
+/// A refused sign-in as its account holder reads it.
+fn refused_in_words(detail: &str) -> String {
+    match detail {
+        "wrong password" => "Wrong password".into(),
+        "wrong second-factor code" => "Wrong code from the authenticator app".into(),
+        d if d.starts_with("sign-in paused") => {
+            "Signing in was paused after repeated wrong attempts".into()
+        }
+        "account disabled" => "Refused: the account was disabled".into(),
+        _ => "Refused".into(),
+    }
 }
 
 /// The `?done=` key after a change.
