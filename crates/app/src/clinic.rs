@@ -1,11 +1,21 @@
 //! The clinic's side: care-team lists, the patient directory and break-glass access.
 
+use crate::throttle::Limits;
 use crate::{Actor, App, Error, Result, commit};
+use jiff::SignedDuration;
 use portal_domain::access::{BREAK_GLASS_DURATION, ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::fields::BreakGlassReason;
 use portal_domain::{PatientId, Principal};
 use portal_store::patients::{self, PatientRow};
+
+/// Medical record numbers a clinician may try that open nothing, before break-glass pauses.
+const BREAK_GLASS_MISSES: Limits = Limits {
+    free_failures: 5,
+    first_lock: SignedDuration::from_mins(1),
+    max_lock: SignedDuration::from_mins(30),
+    forget_after: SignedDuration::from_hours(1),
+};
 
 impl App {
     /// The patients the acting clinician may see through their care team; for staff and admins,
@@ -54,18 +64,23 @@ impl App {
         let Some(reason) = reason.filter(|_| errors.is_empty()) else {
             return Err(Error::Invalid(errors));
         };
+        // Misses count against the clinician, so the form cannot be used to walk MRNs.
+        let key = format!("break-glass:{user}");
+        let attempt = self.take_attempt(&[(&key, BREAK_GLASS_MISSES)]).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let Some(patient) = patients::id_by_mrn(&mut tx, mrn).await? else {
             drop(tx);
             let mut event = self.event(actor, AuditAction::Create, "BreakGlass", Outcome::Denied);
             event.break_glass = true;
-            event.detail =
-                "break-glass refused: no patient has the medical record number given".into();
+            event.detail = "break-glass refused: the medical record number matched no record \
+                            this access can open"
+                .into();
             self.audit_alone(&event).await?;
             return Err(Error::field(
                 "mrn",
-                "No patient has this medical record number.",
+                "Emergency access cannot be opened with this medical record number. Check the \
+                 number on the patient's wristband or chart.",
             ));
         };
         portal_store::access::open_break_glass(
@@ -85,6 +100,7 @@ impl App {
         event.detail = format!("break-glass opened: {}", reason.as_str());
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
+        self.attempt_succeeded(attempt, &[]).await?;
         Ok(patient)
     }
 }

@@ -259,9 +259,49 @@ async fn item_15_the_reset_token_never_reaches_the_log(backend: Backend) {
     t.stop().await;
 }
 
+async fn item_15_break_glass_does_not_tell_which_records_exist(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let clinician = t.sign_in(Role::Clinician).await;
+    let reason = "Unconscious in the emergency department";
+    let try_mrn = |mrn: String| {
+        let (t, c) = (&t, &clinician);
+        async move {
+            let r = t
+                .post_form(
+                    c,
+                    "/patients",
+                    "/patients/break-glass",
+                    &[("mrn", mrn.as_str()), ("reason", reason)],
+                )
+                .await;
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+    // Missed numbers all get one answer that says nothing about which numbers exist.
+    let (status, first) = try_mrn("DEMO-9001".into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!first.contains("No patient"), "{first}");
+    assert!(first.contains("Emergency access cannot be opened"));
+    for n in 2..=5 {
+        let (status, html) = try_mrn(format!("DEMO-900{n}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            html.replace(&format!("DEMO-900{n}"), "MRN"),
+            first.replace("DEMO-9001", "MRN")
+        );
+    }
+    // After five misses the form pauses, even for a number that exists.
+    let (status, _) = try_mrn("DEMO-1003".into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    t.stop().await;
+}
+
 both_backends!(
     item_9_metrics_are_off_the_public_address_and_the_same_for_unknown_accounts,
     item_11_reset_links_are_limited_and_end_on_disable_and_password_change,
     item_12_the_client_address_is_the_rightmost_untrusted_hop,
     item_15_the_reset_token_never_reaches_the_log,
+    item_15_break_glass_does_not_tell_which_records_exist,
 );
