@@ -57,7 +57,7 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<KnownResource>> {
     row.as_ref().map(known).transpose()
 }
 
-/// The resources of `resource_type` carrying an identifier (`system` empty: any system).
+/// The resources of `resource_type` carrying an identifier with exactly this system.
 pub async fn find_by_identifier(
     conn: &mut Conn,
     resource_type: &str,
@@ -67,7 +67,7 @@ pub async fn find_by_identifier(
     let rows = sqlx::query(
         "SELECT r.id, r.content_hash, r.version, r.patient_id FROM fhir_identifiers i \
          JOIN fhir_resources r ON r.id = i.resource_id \
-         WHERE i.resource_type = $1 AND ($2 = '' OR i.system = $2) AND i.value = $3 \
+         WHERE i.resource_type = $1 AND i.system = $2 AND i.value = $3 \
          ORDER BY r.id",
     )
     .bind(resource_type)

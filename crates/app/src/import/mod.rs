@@ -462,6 +462,49 @@ impl App {
             encounters.push(encounter);
             links.push(link);
         }
+        // An update never moves a resource to another patient's record, and a Patient found
+        // only by an identifier must be the same person.
+        for (item, patient) in items.iter().zip(&compartments) {
+            let Some(known) = &item.existing else {
+                continue;
+            };
+            if item.resource_type != "Patient"
+                && known.patient_id.is_some()
+                && known.patient_id != *patient
+            {
+                return Err(error_at(
+                    item,
+                    &format!("{}.{}", item.resource_type, compartment_field(item)),
+                    "this update would move the resource to another patient's record (or out \
+                     of every record); an update may not change whose record a resource is in"
+                        .into(),
+                ));
+            }
+            if item.resource_type == "Patient"
+                && !matched_by_source(item)
+                && let Mapped::Patient(data) = &item.mapped
+            {
+                let id = crate::parse_patient_id(&known.id)?;
+                if let Some(stored) = patients::find_unchecked(tx, id).await? {
+                    let same_birth = data
+                        .birth_date
+                        .as_deref()
+                        .is_none_or(|b| b == stored.birth_date);
+                    let same_mrn = data.mrn.as_deref().is_none_or(|m| m == stored.mrn);
+                    if !same_birth || !same_mrn {
+                        return Err(error_at(
+                            item,
+                            "Patient.identifier",
+                            "this Patient has no id the portal knows and its identifier matches \
+                             a patient with another date of birth or medical record number; it \
+                             is refused rather than overwrite that record"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+
         // Results a report lists belong to it, and are held while it is.
         let holds = portal_store::records::holds(tx).await?;
         let now_micros = portal_store::to_micros(self.now());
@@ -785,6 +828,30 @@ fn directory_name(mapped: &Mapped) -> Option<String> {
     (!name.trim().is_empty()).then_some(name)
 }
 
+/// Whether an item was found by its sender's id (not by an identifier).
+fn matched_by_source(item: &Item) -> bool {
+    item.source_id.is_some()
+        && item
+            .request
+            .as_ref()
+            .and_then(|r| r.if_none_exist_identifier())
+            .is_none()
+}
+
+/// The element that says whose record a resource is in, for error messages.
+fn compartment_field(item: &Item) -> &'static str {
+    item.refs
+        .iter()
+        .filter_map(|(path, _)| path.rsplit_once('.').map(|(_, f)| f))
+        .find_map(|f| match f {
+            "subject" => Some("subject"),
+            "patient" => Some("patient"),
+            "beneficiary" => Some("beneficiary"),
+            _ => None,
+        })
+        .unwrap_or("subject")
+}
+
 /// Finds the stored resource an incoming one updates when its sender's id found none: by the
 /// conditional-create identifier, else (for a resource without an id) by one of its identifiers.
 async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResource>> {
@@ -794,12 +861,25 @@ async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResou
         .as_ref()
         .and_then(|r| r.if_none_exist_identifier())
     {
-        searches.push((search.system.unwrap_or_default(), search.value));
+        let Some(system) = search.system else {
+            return Err(error_at(
+                item,
+                "request.ifNoneExist",
+                "the condition needs a system (identifier=system|value): an identifier without \
+                 one can match any record"
+                    .into(),
+            ));
+        };
+        searches.push((system, search.value));
     }
     if item.source_id.is_none() {
         searches.extend(item.identifiers.iter().cloned());
     }
-    for (system, value) in searches {
+    // An identifier without a system is unique nowhere: it never picks the resource to update.
+    for (system, value) in searches
+        .into_iter()
+        .filter(|(system, _)| !system.is_empty())
+    {
         let found =
             resources::find_by_identifier(conn, &item.resource_type, &system, &value).await?;
         if let [one] = found.as_slice() {
@@ -843,6 +923,12 @@ async fn resolve(
             system,
             value,
         } => {
+            if system.is_none() {
+                return Err(broken(format!(
+                    "reference \"{resource_type}?identifier={value}\" needs a system \
+                     (identifier=system|value): an identifier without one can match any record"
+                )));
+            }
             let found = by_identifier(conn, index, resource_type, system.as_deref(), value).await?;
             match found.as_slice() {
                 [one] => Ok(Some((resource_type.clone(), one.clone()))),
@@ -898,12 +984,8 @@ async fn by_identifier(
             ))
             .cloned()
             .unwrap_or_default(),
-        None => index
-            .by_identifier
-            .iter()
-            .filter(|((t, _, v), _)| t == resource_type && v == value)
-            .flat_map(|(_, ids)| ids.iter().cloned())
-            .collect(),
+        // Without a system an identifier names nothing for certain: it matches nothing.
+        None => return Ok(Vec::new()),
     };
     if found.is_empty() {
         let key = (

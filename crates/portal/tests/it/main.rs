@@ -8,6 +8,7 @@ mod fhir_api;
 mod forms;
 mod helpers;
 mod holes_ops;
+mod holes_ownership;
 mod holes_parsers;
 mod holes_throttles;
 mod import;
