@@ -4,15 +4,16 @@ use crate::throttle::{Limits, PER_ACCOUNT, PER_ADDRESS, Taken, account_key, addr
 use crate::{Actor, App, Error, Result, auth::CurrentUser, commit, crypto};
 use jiff::SignedDuration;
 use portal_domain::access::{ClinicAction, authorize_clinic};
-use portal_domain::audit::{AuditAction, Outcome, RequestContext};
+use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG, RequestContext};
 use portal_domain::fields::{Email, FieldErrors, PersonName};
 use portal_domain::password::NewPassword;
 use portal_domain::user::AccountStatus;
-use portal_domain::{Role, UserId};
+use portal_domain::{Principal, Role, UserId};
 use portal_store::sessions;
 use portal_store::users::{self, NewUser, UserRow};
 
-/// A staff account to create, parsed from its form.
+/// A staff account to create, parsed from its form. There is no password: the person chooses
+/// it through a one-time set-up link, so whoever creates the account never knows it.
 pub struct NewStaffAccount {
     /// Sign-in e-mail.
     pub email: Email,
@@ -20,13 +21,11 @@ pub struct NewStaffAccount {
     pub name: PersonName,
     /// Role (never patient: patients activate their own accounts).
     pub role: Role,
-    /// First password.
-    pub password: NewPassword,
 }
 
 impl NewStaffAccount {
     /// Parses the fields; every problem names its field.
-    pub fn parse(email: &str, name: &str, role: &str, password: &str) -> Result<Self, FieldErrors> {
+    pub fn parse(email: &str, name: &str, role: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let email = errors.take("email", Email::parse(email));
         let name = errors.take("name", PersonName::parse(name));
@@ -37,40 +36,45 @@ impl NewStaffAccount {
             }
             Ok(r) => Some(r),
         };
-        let context: Vec<&str> = [
-            email.as_ref().map(Email::as_str),
-            name.as_ref().map(PersonName::as_str),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let password = errors.take("password", NewPassword::parse(password, &context));
-        match (email, name, role, password) {
-            (Some(email), Some(name), Some(role), Some(password)) if errors.is_empty() => {
-                Ok(Self {
-                    email,
-                    name,
-                    role,
-                    password,
-                })
+        match (email, name, role) {
+            (Some(email), Some(name), Some(role)) if errors.is_empty() => {
+                Ok(Self { email, name, role })
             }
             _ => Err(errors),
         }
     }
 }
 
+/// A new staff account and its one-time set-up link.
+pub struct CreatedAccount {
+    /// The account.
+    pub id: UserId,
+    /// The set-up link: e-mailed to the person when an admin created the account; printed by
+    /// `portal user create` for the operator to hand over (the very first admin).
+    pub setup_link: String,
+}
+
+/// How long a set-up link works.
+pub const SETUP_LINK_TTL: SignedDuration = SignedDuration::from_hours(72);
+
 impl App {
-    /// Creates a clinician, staff or admin account (by an admin or the operator).
+    /// Creates a clinician, staff or admin account (by an admin or the operator) with no
+    /// usable password, and a one-time link with which the person chooses it; the second
+    /// factor is enrolled at their first sign-in. An admin's creation e-mails the link to the
+    /// person; creating a clinician or admin account is flagged for the other admins' review.
     pub async fn create_staff_account(
         &self,
         actor: &Actor,
         new: NewStaffAccount,
-    ) -> Result<UserId> {
+    ) -> Result<CreatedAccount> {
         authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
-        let hash = crypto::hash_password(new.password.into_inner()).await?;
+        // Nobody knows this password: it is random and thrown away.
+        let hash = crypto::hash_password(crypto::random_token()).await?;
         let now = self.now();
         let id = UserId::new_v7(now);
+        let token = crypto::random_token();
+        let setup_link = format!("{}/reset/{token}", self.config().public_url);
         let mut tx = self.store().begin().await?;
         users::insert(
             &mut tx,
@@ -91,12 +95,53 @@ impl App {
             }
             other => other.into(),
         })?;
+        portal_store::codes::insert_reset(
+            &mut tx,
+            &crypto::sha256_hex(&token),
+            id,
+            now,
+            now + SETUP_LINK_TTL,
+        )
+        .await?;
+        let mailed = !matches!(actor.principal, Principal::Operator);
+        if mailed {
+            let clinic = &self.config().clinic_name;
+            let body = format!(
+                "Hello {name},\n\nAn administrator created a {role} account for you in the \
+                 {clinic} portal. To choose your password, open this link within 3 days:\n\n\
+                 {setup_link}\n\nThe link works once. When you first sign in, you will set up an \
+                 authenticator app on your phone as the second step of signing in.\n\n{clinic}\n",
+                name = new.name.as_str(),
+                role = new.role,
+            );
+            self.queue_mail(
+                &mut tx,
+                "account-setup",
+                new.email.as_str(),
+                &format!("Set up your {clinic} account"),
+                &body,
+            )
+            .await?;
+        }
         let mut event = self.event(actor, AuditAction::Create, "Account", Outcome::Success);
         event.resource_id = Some(id.to_string());
-        event.detail = format!("role {}", new.role);
+        let how = if mailed {
+            "set-up link e-mailed"
+        } else {
+            "set-up link printed for the operator"
+        };
+        event.detail = match new.role {
+            Role::Clinician | Role::Admin => {
+                format!("{REVIEW_FLAG}{} account created; {how}", new.role)
+            }
+            _ => format!("{} account created; {how}", new.role),
+        };
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
-        Ok(id)
+        if mailed {
+            self.mail_wakeup().notify_one();
+        }
+        Ok(CreatedAccount { id, setup_link })
     }
 
     /// Every account, for the admin's list.
@@ -122,6 +167,10 @@ impl App {
             ));
         }
         let mut tx = self.store().begin().await?;
+        let role = users::find(&mut tx, user)
+            .await?
+            .ok_or(Error::NotFound)?
+            .role;
         if !users::set_status(&mut tx, user, status).await? {
             return Err(Error::NotFound);
         }
@@ -131,7 +180,12 @@ impl App {
         }
         let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
         event.resource_id = Some(user.to_string());
-        event.detail = format!("status {}", status.as_str());
+        event.detail = match (status, role) {
+            (AccountStatus::Active, Role::Clinician | Role::Admin) => {
+                format!("{REVIEW_FLAG}{role} account re-enabled")
+            }
+            _ => format!("status {}", status.as_str()),
+        };
         self.audit(&mut tx, &event).await?;
         commit(tx).await
     }

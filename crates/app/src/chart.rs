@@ -4,7 +4,7 @@ use crate::{Actor, App, Error, Result, commit};
 use portal_domain::access::{AccessBasis, Action};
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientAccess, PatientId, Principal, Role};
-use portal_store::audit::NamedEvent;
+use portal_store::audit::{self, NamedEvent, PatientLogFilter};
 use portal_store::patients::{self, PatientRow};
 
 /// A part of a patient's chart, as the pages show it.
@@ -65,6 +65,21 @@ impl ChartView {
     }
 }
 
+/// Entries per page of the access log.
+pub const ACCESS_LOG_PAGE: i64 = 50;
+
+/// One page of a record's access log.
+pub struct AccessLog {
+    /// The record, opened (and the opening audited).
+    pub view: ChartView,
+    /// The page's entries, newest first.
+    pub entries: Vec<NamedEvent>,
+    /// Where the next (older) page starts, if there is one.
+    pub older: Option<i64>,
+    /// Every emergency access (the newest 100), whatever the page shows.
+    pub emergency: Vec<NamedEvent>,
+}
+
 impl App {
     /// Opens one section of a patient's chart: policy, read, audit.
     pub async fn open_section(
@@ -89,20 +104,37 @@ impl App {
         })
     }
 
-    /// Who accessed a patient's record, newest first.
+    /// Who accessed a patient's record: one page of entries matching `filter`, newest first,
+    /// older than `before`, and every emergency (break-glass) access, which a flood of other
+    /// entries can never push out of view.
     pub async fn access_log(
         &self,
         actor: &Actor,
         patient: PatientId,
-    ) -> Result<(ChartView, Vec<NamedEvent>)> {
+        filter: PatientLogFilter,
+        before: Option<i64>,
+    ) -> Result<AccessLog> {
         let view = self
             .open_section(actor, patient, Section::AccessLog)
             .await?;
+        let id = view.access.patient().to_string();
         let mut conn = self.conn().await?;
-        let events =
-            portal_store::audit::for_patient(&mut conn, &view.access.patient().to_string(), 200)
-                .await?;
-        Ok((view, events))
+        let mut entries =
+            audit::for_patient(&mut conn, &id, filter, before, ACCESS_LOG_PAGE + 1).await?;
+        let older = (entries.len() as i64 > ACCESS_LOG_PAGE)
+            .then(|| {
+                entries.truncate(ACCESS_LOG_PAGE as usize);
+                entries.last().map(|e| e.stored.seq)
+            })
+            .flatten();
+        let emergency =
+            audit::for_patient(&mut conn, &id, PatientLogFilter::Emergency, None, 100).await?;
+        Ok(AccessLog {
+            view,
+            entries,
+            older,
+            emergency,
+        })
     }
 
     /// The records a patient-side account may open: its own and those it holds grants for.

@@ -132,10 +132,17 @@ impl App {
                 "accounts and the audit trail; no clinical data",
             ),
         ] {
+            // The demo seeds its own sign-ins directly: a real clinic's accounts choose their
+            // passwords through their set-up links.
             let password = demo_password();
-            let new = NewStaffAccount::parse(email, name, role.as_str(), &password)
+            let new = NewStaffAccount::parse(email, name, role.as_str())
                 .map_err(crate::Error::Invalid)?;
-            let id = self.create_staff_account(&operator, new).await?;
+            let id = self.create_staff_account(&operator, new).await?.id;
+            let hash = crypto::hash_password(password.clone()).await?;
+            let mut tx = self.store().begin().await?;
+            users::set_password(&mut tx, id, &hash, self.now()).await?;
+            portal_store::codes::end_resets(&mut tx, id, self.now()).await?;
+            commit(tx).await?;
             let totp_secret = self.enrol_demo_totp(id).await?;
             if role == Role::Clinician {
                 let mut tx = self.store().begin().await?;

@@ -268,7 +268,7 @@ pub(crate) async fn commit(tx: portal_store::Tx) -> Result<()> {
 
 /// Records the store hands back that pages show as they are.
 pub mod types {
-    pub use portal_store::audit::{NamedEvent, Verdict};
+    pub use portal_store::audit::{NamedEvent, PatientLogFilter, Verdict};
     pub use portal_store::patients::PatientRow;
     pub use portal_store::sessions::SessionRow;
     pub use portal_store::users::UserRow;

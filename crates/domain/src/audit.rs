@@ -83,6 +83,12 @@ pub struct RequestContext {
     pub request_id: String,
 }
 
+/// How an event's detail starts when the event is flagged for the admins' review (an account
+/// able to read clinical data created or re-enabled, an activation that looks like staff
+/// activating a patient's account themselves). Break-glass events are flagged by their own
+/// column.
+pub const REVIEW_FLAG: &str = "flagged for review: ";
+
 /// One event of the trail, before it is chained.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {

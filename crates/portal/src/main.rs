@@ -8,7 +8,6 @@ use portal_app::{Actor, Clock, SystemClock};
 use portal_domain::PatientId;
 use portal_store::SqliteTuning;
 use portal_store::audit::Verdict;
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -95,7 +94,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create a clinic account. The password is read from standard input (never a flag).
+    /// Create a clinic account. Prints a one-time link with which the person chooses their
+    /// password (nobody else ever knows it); they enrol an authenticator at first sign-in.
     Create {
         /// admin, clinician or staff.
         #[arg(long)]
@@ -282,12 +282,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
         Command::User {
             command: UserCommand::Create { role, email, name },
         } => {
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password)?;
-            // A trailing newline from `echo` or a terminal is not part of the password.
-            let password = password.strip_suffix('\n').unwrap_or(&password);
-            let password = password.strip_suffix('\r').unwrap_or(password);
-            let new = match NewStaffAccount::parse(&email, &name, &role, password) {
+            let new = match NewStaffAccount::parse(&email, &name, &role) {
                 Ok(new) => new,
                 Err(errors) => {
                     for (field, message) in errors.iter() {
@@ -299,9 +294,15 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
             match app.create_staff_account(&Actor::operator(), new).await {
-                Ok(id) => println!(
-                    "Created {role} account {id}. It sets up its authenticator app at first sign-in."
-                ),
+                Ok(created) => {
+                    println!(
+                        "Created {role} account {}. Give this one-time link to the person, and \
+                         to nobody else: it lets them choose their password within 3 days, and \
+                         they set up their authenticator app at first sign-in.",
+                        created.id
+                    );
+                    println!("{}", created.setup_link);
+                }
                 Err(portal_app::Error::Invalid(errors)) => {
                     eprintln!("{errors}");
                     return Ok(ExitCode::from(2));

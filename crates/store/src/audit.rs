@@ -160,14 +160,51 @@ fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
         .collect()
 }
 
-/// The events about one patient's data, newest first, at most `limit`.
-pub async fn for_patient(conn: &mut Conn, patient: &str, limit: i64) -> Result<Vec<NamedEvent>> {
+/// Which of a patient's events to list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PatientLogFilter {
+    /// Everything.
+    #[default]
+    All,
+    /// What clinic accounts (clinicians, staff, admins) did, refused or not.
+    Clinic,
+    /// Emergency (break-glass) access only.
+    Emergency,
+    /// Refused attempts only.
+    Refused,
+    /// What the patient's side did (the patient and their proxies), successfully.
+    PatientSide,
+}
+
+impl PatientLogFilter {
+    fn condition(self) -> &'static str {
+        match self {
+            Self::All => "",
+            Self::Clinic => " AND e.actor_role IN ('clinician', 'staff', 'admin')",
+            Self::Emergency => " AND e.break_glass <> 0",
+            Self::Refused => " AND e.outcome <> 'success'",
+            Self::PatientSide => " AND e.actor_role = 'patient' AND e.outcome = 'success'",
+        }
+    }
+}
+
+/// The events about one patient's data matching `filter`, newest first, before position
+/// `before` (paging: pass the last `seq` of the previous page), at most `limit`.
+pub async fn for_patient(
+    conn: &mut Conn,
+    patient: &str,
+    filter: PatientLogFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<NamedEvent>> {
     let sql = format!(
         "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-         WHERE e.patient_id = $1 ORDER BY e.seq DESC LIMIT $2"
+         WHERE e.patient_id = $1 AND e.seq < $2{} ORDER BY e.seq DESC LIMIT $3",
+        filter.condition()
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(patient)
+        .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(conn)
         .await?;

@@ -642,14 +642,21 @@ async fn clinic_accounts_without_an_authenticator_must_enrol_first(backend: Back
         return;
     };
     let password = "quiet lantern harbour 42";
-    let new = NewStaffAccount::parse("nia.park@clinic.test", "Nia Park", "clinician", password)
+    let new = NewStaffAccount::parse("nia.park@clinic.test", "Nia Park", "clinician")
         .expect("valid staff account");
-    t.app
+    let created = t
+        .app
         .create_staff_account(&Actor::operator(), new)
         .await
         .expect("account created");
-
+    // The person chooses the password through the set-up link.
     let c = t.client();
+    let link = reset_path_in(&created.setup_link);
+    let r = t
+        .post_form(&c, &link, &link, &[("new_password", password)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
     let r = password_step(&t, &c, "nia.park@clinic.test", password).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/signin/enrol");

@@ -298,8 +298,145 @@ async fn item_15_break_glass_does_not_tell_which_records_exist(backend: Backend)
     t.stop().await;
 }
 
+/// The entries of the "All entries" part of an access-log page, and its "Older entries" link.
+fn log_page(html: &str) -> (Vec<String>, Option<String>) {
+    let all = html
+        .split("id=\"history\"")
+        .nth(1)
+        .expect("the entries section");
+    let entries = all
+        .split("<li")
+        .skip(1)
+        .filter(|li| li.contains("class=\"when\""))
+        .map(|li| li.split("</li>").next().unwrap_or_default().to_string())
+        .collect();
+    let older = all
+        .split("<a href=\"")
+        .filter_map(|a| a.split_once("\">Older entries"))
+        .map(|(href, _)| href.replace("&#38;", "&").replace("&amp;", "&"))
+        .next();
+    (entries, older)
+}
+
+async fn item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_other_patient(
+    backend: Backend,
+) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let marcus = t.patient("Marcus Chen");
+    // A clinician outside the care team opens Marcus's record in an emergency.
+    let doctor = t.sign_in(Role::Clinician).await;
+    let r = t
+        .post_form(
+            &doctor,
+            "/patients",
+            "/patients/break-glass",
+            &[
+                ("mrn", "DEMO-1003"),
+                ("reason", "Unconscious in the emergency department"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        t.get(&doctor, &format!("/patients/{marcus}/record"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Then another patient floods his log with 210 refused reads.
+    let sofia = t.sign_in(Role::Patient).await;
+    for _ in 0..210 {
+        let r = t.get(&sofia, &format!("/patients/{marcus}/record")).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    // Marcus activates his account and reads his access log.
+    let activation = t.demo.activation.clone();
+    let me = t.client();
+    let r = t
+        .post_form(
+            &me,
+            "/activate",
+            "/activate",
+            &[
+                ("code", &activation.code),
+                ("birth_date", &activation.birth_date),
+                ("email", "m.chen@example.org"),
+                ("password", "violet kettle orbit 9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = t
+        .post_form(
+            &me,
+            "/signin",
+            "/signin",
+            &[
+                ("email", "m.chen@example.org"),
+                ("password", "violet kettle orbit 9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let base = format!("/patients/{marcus}/access-log");
+    let html = t.get(&me, &base).await.text().await.expect("page");
+    assert!(
+        !html.contains("Sofia") && !html.contains("Martinez"),
+        "{html}"
+    );
+    assert!(html.contains("Someone without access to this record"));
+    let emergency = html
+        .split("id=\"emergency\"")
+        .nth(1)
+        .and_then(|s| s.split("id=\"history\"").next())
+        .expect("emergency section");
+    assert!(emergency.contains("Maya Okafor"), "{emergency}");
+    assert!(emergency.contains("flagged for review"));
+
+    // Every entry is reachable page by page.
+    let mut seen = 0;
+    let mut page = html;
+    for pages in 1.. {
+        assert!(pages <= 10, "the pages do not end");
+        let (entries, older) = log_page(&page);
+        assert!(entries.len() <= 50);
+        seen += entries.len();
+        let Some(next) = older else { break };
+        page = t.get(&me, &next).await.text().await.expect("older page");
+    }
+    assert!(seen >= 213, "{seen} entries reachable");
+
+    // Filters: the clinician's reads, and the refusals, each on their own.
+    let clinic = t
+        .get(&me, &format!("{base}?show=clinic"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (entries, _) = log_page(&clinic);
+    assert!(!entries.is_empty());
+    assert!(
+        entries.iter().all(|e| e.contains("Maya Okafor")),
+        "{entries:?}"
+    );
+    let refused = t
+        .get(&me, &format!("{base}?show=refused"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (entries, older) = log_page(&refused);
+    assert_eq!(entries.len(), 50);
+    assert!(older.is_some());
+    assert!(entries.iter().all(|e| e.contains("(refused)")));
+    t.stop().await;
+}
+
 both_backends!(
     item_9_metrics_are_off_the_public_address_and_the_same_for_unknown_accounts,
+    item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_other_patient,
     item_11_reset_links_are_limited_and_end_on_disable_and_password_change,
     item_12_the_client_address_is_the_rightmost_untrusted_hop,
     item_15_the_reset_token_never_reaches_the_log,

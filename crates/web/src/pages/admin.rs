@@ -97,7 +97,9 @@ pub async fn users(
     Query(done): Query<Done>,
 ) -> PageResult {
     let notice = match done.done.as_deref() {
-        Some("created") => Some("The account was added."),
+        Some("created") => Some(
+            "The account was added. A link to choose a password is on its way to the person's e-mail.",
+        ),
         Some("status") => Some("The account's status was changed."),
         _ => None,
     };
@@ -113,8 +115,6 @@ pub struct NewUserForm {
     email: String,
     #[serde(default)]
     role: String,
-    #[serde(default)]
-    password: String,
 }
 
 /// POST /admin/users
@@ -131,7 +131,7 @@ pub async fn create_user(
         portal_domain::access::ClinicAction::ManageUsers,
     )
     .map_err(|_| Error::Forbidden)?;
-    let result = match NewStaffAccount::parse(&form.email, &form.name, &form.role, &form.password) {
+    let result = match NewStaffAccount::parse(&form.email, &form.name, &form.role) {
         Ok(new) => state
             .app
             .create_staff_account(&actor, new)
@@ -239,7 +239,7 @@ async fn audit_page(
                 patient: e.patient_id.unwrap_or_default(),
                 outcome: e.outcome.as_str(),
                 address: e.context.client_addr,
-                flagged: e.break_glass,
+                flagged: e.break_glass || e.detail.starts_with(portal_domain::audit::REVIEW_FLAG),
             }
         })
         .collect();

@@ -6,13 +6,14 @@ use crate::layout::{Nav, Page, render};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use portal_app::chart::Section;
-use portal_app::types::PatientRow;
+use portal_app::types::{PatientLogFilter, PatientRow};
 use portal_domain::access::{AccessBasis, ProxyScope};
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientId, Role};
+use serde::Deserialize;
 
 /// The words under the patient's name that say on what basis the viewer sees the record.
 pub fn basis_words(access: &portal_domain::PatientAccess) -> Option<&'static str> {
@@ -174,7 +175,38 @@ struct AccessLogPage {
     patient: PatientRow,
     basis: Option<&'static str>,
     entries: Vec<AccessEntry>,
+    emergency: Vec<AccessEntry>,
+    filters: Vec<FilterLink>,
+    show: &'static str,
+    older: Option<String>,
+    newest: Option<String>,
 }
+
+/// One of the filters above the access log.
+pub struct FilterLink {
+    label: &'static str,
+    href: String,
+    current: bool,
+}
+
+/// The access log's query: which entries, and from where.
+#[derive(Deserialize)]
+pub struct AccessLogQuery {
+    show: Option<String>,
+    before: Option<String>,
+}
+
+const LOG_FILTERS: [(&str, PatientLogFilter, &str); 5] = [
+    ("all", PatientLogFilter::All, "Everything"),
+    ("clinic", PatientLogFilter::Clinic, "Clinic staff"),
+    ("emergency", PatientLogFilter::Emergency, "Emergency access"),
+    ("refused", PatientLogFilter::Refused, "Refused attempts"),
+    (
+        "patient",
+        PatientLogFilter::PatientSide,
+        "You and your proxies",
+    ),
+];
 
 /// Formats an audit time for people: UTC, to the minute.
 pub fn minute(at: jiff::Timestamp) -> String {
@@ -203,46 +235,84 @@ fn data_words(resource_type: &str) -> &'static str {
     }
 }
 
+/// One audit event as the record's reader sees it. Refusals by patient-side accounts without
+/// access never name who tried: that would show one patient another's name.
+fn access_entry(named: &portal_app::types::NamedEvent, viewer: &str) -> AccessEntry {
+    let e = &named.stored.event;
+    let refused = e.outcome != portal_domain::audit::Outcome::Success;
+    let who = match (&named.actor_name, e.actor_role.as_str()) {
+        _ if e.actor_id == viewer => "You".to_string(),
+        (_, "patient" | "anonymous") if refused => {
+            "Someone without access to this record".to_string()
+        }
+        (Some(name), role) => format!("{name} ({role})"),
+        (None, "operator") => "Clinic administration".to_string(),
+        (None, "system") => "The clinic's record system".to_string(),
+        (None, role) => format!("Someone ({role})"),
+    };
+    let verb = AuditAction::plain_words(e.action.as_str());
+    let mut what = format!("{verb} {}", data_words(&e.resource_type));
+    if refused {
+        what = format!("tried: {what} (refused)");
+    }
+    if e.break_glass {
+        what.push_str(" — emergency access, flagged for review");
+    }
+    AccessEntry {
+        when: minute(e.at),
+        who,
+        what,
+        flagged: e.break_glass,
+    }
+}
+
 /// GET /patients/{id}/access-log
 pub async fn access_log(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
+    Query(query): Query<AccessLogQuery>,
 ) -> PageResult {
-    let (view, events) = state.app.access_log(&user.actor(ctx), id).await?;
-    let entries = events
-        .into_iter()
-        .map(|named| {
-            let e = &named.stored.event;
-            let who = match (&named.actor_name, e.actor_role.as_str()) {
-                (Some(_), _) if e.actor_id == user.id.to_string() => "You".to_string(),
-                (Some(name), role) => format!("{name} ({role})"),
-                (None, "operator") => "Clinic administration".to_string(),
-                (None, "system") => "The clinic's record system".to_string(),
-                (None, role) => format!("Someone ({role})"),
-            };
-            let verb = AuditAction::plain_words(e.action.as_str());
-            let mut what = format!("{verb} {}", data_words(&e.resource_type));
-            if e.outcome != portal_domain::audit::Outcome::Success {
-                what = format!("tried: {what} (refused)");
-            }
-            if e.break_glass {
-                what.push_str(" — emergency access, flagged for review");
-            }
-            AccessEntry {
-                when: minute(e.at),
-                who,
-                what,
-                flagged: e.break_glass,
-            }
+    let (show, filter) = LOG_FILTERS
+        .iter()
+        .find(|(key, _, _)| query.show.as_deref() == Some(*key))
+        .map_or(("all", PatientLogFilter::All), |(key, f, _)| (*key, *f));
+    let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok());
+    let log = state
+        .app
+        .access_log(&user.actor(ctx), id, filter, before)
+        .await?;
+    let viewer = user.id.to_string();
+    let base = format!("/patients/{id}/access-log");
+    let filters = LOG_FILTERS
+        .iter()
+        .map(|(key, _, label)| FilterLink {
+            label,
+            href: format!("{base}?show={key}"),
+            current: *key == show,
         })
         .collect();
     Ok(render(&AccessLogPage {
         page: page_for("Who accessed this record", &user, Section::AccessLog, id),
-        basis: basis_words(&view.access),
-        patient: view.patient,
-        entries,
+        basis: basis_words(&log.view.access),
+        patient: log.view.patient,
+        entries: log
+            .entries
+            .iter()
+            .map(|e| access_entry(e, &viewer))
+            .collect(),
+        emergency: log
+            .emergency
+            .iter()
+            .map(|e| access_entry(e, &viewer))
+            .collect(),
+        filters,
+        show,
+        older: log
+            .older
+            .map(|seq| format!("{base}?show={show}&before={seq}")),
+        newest: before.map(|_| format!("{base}?show={show}")),
     }))
 }
 
