@@ -1,5 +1,6 @@
 //! Start-up and shutdown of the portal, shared by the `portal` command and the integration tests.
 
+pub mod audit_checkpoints;
 pub mod demo_data;
 pub mod generate;
 pub mod import;
