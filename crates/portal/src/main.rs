@@ -128,9 +128,9 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check every event of the hash chain and its signed head; exit 1 and name the first bad
-    /// event if anything was changed, removed, reordered or cut off. Prints a checkpoint
-    /// (SEQ:HASH) to keep outside the database; pass it back with --checkpoint later to detect
-    /// a database rolled back or rewritten by someone holding the key.
+    /// event if anything was changed, removed, reordered or cut off. Checkpoints kept outside
+    /// the database (--checkpoints FILE, or one SEQ:HASH with --checkpoint) also catch a database
+    /// rolled back, an old head put back, or a rewrite by someone holding the key.
     Verify {
         /// A checkpoint printed by an earlier run.
         #[arg(long)]
