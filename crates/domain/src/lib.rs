@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod checkpoint;
 pub mod fields;
 pub mod ids;
 pub mod password;

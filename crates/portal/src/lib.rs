@@ -1,5 +1,6 @@
 //! Start-up and shutdown of the portal, shared by the `portal` command and the integration tests.
 
+pub mod audit_checkpoints;
 pub mod demo_data;
 pub mod generate;
 pub mod import;
@@ -102,7 +103,8 @@ pub async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, St
 }
 
 /// Serves the portal on `listener` until `shutdown` turns true; runs the outbox worker beside it,
-/// and `/metrics` on `metrics` (a listener of its own, never the public one).
+/// `/metrics` on `metrics` (a listener of its own, never the public one), and keeps audit
+/// checkpoints when `--audit-checkpoint-file` is set.
 pub async fn serve(
     settings: &Settings,
     app: App,
@@ -134,6 +136,15 @@ pub async fn serve(
                 _ = housekeeping_shutdown.changed() => return,
             }
         }
+    });
+    let checkpoints = settings.audit_checkpoint_file.clone().map(|path| {
+        let every = std::time::Duration::from_secs(settings.audit_checkpoint_every);
+        tokio::spawn(audit_checkpoints::keep(
+            app.clone(),
+            path,
+            every,
+            shutdown.clone(),
+        ))
     });
     let state = AppState {
         app,
@@ -178,6 +189,9 @@ pub async fn serve(
     .await?;
     let _ = worker.await;
     let _ = housekeeping.await;
+    if let Some(checkpoints) = checkpoints {
+        let _ = checkpoints.await;
+    }
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }

@@ -1,13 +1,16 @@
 //! `portal`: serve the patient portal, run its demo, and administer it from the command line.
 
 use clap::{Parser, Subcommand};
+use portal::audit_checkpoints;
 use portal::settings::Settings;
 use portal::{StartError, build_app, open_store, serve};
 use portal_app::accounts::NewStaffAccount;
 use portal_app::{Actor, Clock, SystemClock};
 use portal_domain::PatientId;
+use portal_domain::checkpoint::Checkpoint;
 use portal_store::SqliteTuning;
 use portal_store::audit::Verdict;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -125,13 +128,25 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check every event of the hash chain and its signed head; exit 1 and name the first bad
-    /// event if anything was changed, removed, reordered or cut off. Prints a checkpoint
-    /// (SEQ:HASH) to keep outside the database; pass it back with --checkpoint later to detect
-    /// a database rolled back or rewritten by someone holding the key.
+    /// event if anything was changed, removed, reordered or cut off. Checkpoints kept outside
+    /// the database (--checkpoints FILE, or one SEQ:HASH with --checkpoint) also catch a database
+    /// rolled back, an old head put back, or a rewrite by someone holding the key.
     Verify {
         /// A checkpoint printed by an earlier run.
         #[arg(long)]
         checkpoint: Option<String>,
+        /// A file of kept checkpoints (`audit checkpoint --append`, `--audit-checkpoint-file`):
+        /// exit 1 and name the first one the chain no longer holds.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Append the chain's head (`TIME SEQ:HASH`) to a file kept outside the database, for
+    /// `audit verify --checkpoints` to check later; run it from cron, or let the server do it
+    /// with --audit-checkpoint-file.
+    Checkpoint {
+        /// The file (created if missing, only ever appended to).
+        #[arg(long, value_name = "FILE")]
+        append: PathBuf,
     },
 }
 
@@ -383,8 +398,43 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { checkpoint },
+            command: AuditCommand::Checkpoint { append },
         } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match audit_checkpoints::append(&app, &append).await {
+                Ok(kept) => println!("{kept}"),
+                Err(e) => {
+                    eprintln!("portal audit checkpoint: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    checkpoint,
+                    checkpoints,
+                },
+        } => {
+            let checkpoint = match checkpoint.map(|c| c.parse::<Checkpoint>()).transpose() {
+                Ok(checkpoint) => checkpoint,
+                Err(e) => {
+                    eprintln!("checkpoint: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let kept = match checkpoints
+                .as_deref()
+                .map(audit_checkpoints::read)
+                .transpose()
+            {
+                Ok(kept) => kept,
+                Err(e) => {
+                    eprintln!("checkpoints: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
             match app.verify_audit_trail(&Actor::operator()).await? {
@@ -397,22 +447,34 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 }
             }
             if let Some(checkpoint) = checkpoint {
-                match app.audit_matches_checkpoint(&checkpoint).await {
-                    Ok(true) => println!("The earlier checkpoint {checkpoint} still matches."),
-                    Ok(false) => {
-                        println!(
-                            "The audit trail is damaged: it no longer contains checkpoint \
-                             {checkpoint} (events were removed or rewritten, or the database was \
-                             rolled back)."
-                        );
-                        return Ok(ExitCode::from(1));
-                    }
-                    Err(portal_app::Error::Invalid(e)) => {
-                        eprintln!("{e}");
-                        return Ok(ExitCode::from(2));
-                    }
-                    Err(e) => return Err(e.into()),
+                if app.audit_matches_checkpoint(&checkpoint).await? {
+                    println!("The earlier checkpoint {checkpoint} still matches.");
+                } else {
+                    println!(
+                        "The audit trail is damaged: it no longer contains checkpoint \
+                         {checkpoint} (events were removed or rewritten, or the database was \
+                         rolled back)."
+                    );
+                    return Ok(ExitCode::from(1));
                 }
+            }
+            if let (Some(kept), Some(file)) = (kept, checkpoints) {
+                if let Some((line, lost)) = app.audit_first_lost_checkpoint(&kept).await? {
+                    println!(
+                        "The audit trail is damaged: it no longer contains checkpoint {} kept at \
+                         {}: events were removed or rewritten, or the database was rolled back \
+                         (line {line} of {}).",
+                        lost.checkpoint.seq,
+                        lost.time(),
+                        file.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                println!(
+                    "All {} checkpoints kept in {} still match.",
+                    kept.len(),
+                    file.display()
+                );
             }
             println!("Checkpoint: {}", app.audit_checkpoint().await?);
         }

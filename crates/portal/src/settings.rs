@@ -128,6 +128,26 @@ pub struct Settings {
         global = true
     )]
     pub metrics_listen: String,
+    /// File the server appends the audit chain's head to (`TIME SEQ:HASH`), at start and then
+    /// every --audit-checkpoint-every seconds; keep it where the database's owner cannot rewrite
+    /// it. Several processes may share it.
+    #[arg(
+        long,
+        env = "PORTAL_AUDIT_CHECKPOINT_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// Seconds between two audit checkpoints the server keeps (1 up to a year).
+    #[arg(
+        long,
+        env = "PORTAL_AUDIT_CHECKPOINT_EVERY",
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000),
+        global = true
+    )]
+    pub audit_checkpoint_every: u64,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

@@ -72,7 +72,7 @@ async fn events_after(t: &TestApp, seq: i64) -> Vec<Event> {
     .collect()
 }
 
-async fn last_seq(t: &TestApp) -> i64 {
+pub(crate) async fn last_seq(t: &TestApp) -> i64 {
     sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM audit_events")
         .fetch_one(t.app.store().pool())
         .await
@@ -591,7 +591,7 @@ async fn assert_broken_at(t: &TestApp, seq: i64, what: &str) -> String {
 }
 
 /// A trail with some of everything: sign-ins, views, a refusal.
-async fn some_activity(t: &TestApp) {
+pub(crate) async fn some_activity(t: &TestApp) {
     let c = t.sign_in(Role::Patient).await;
     let sofia = t.patient("Sofia Martinez");
     let marcus = t.patient("Marcus Chen");
@@ -609,7 +609,7 @@ async fn some_activity(t: &TestApp) {
 }
 
 /// What an attacker with database access does first.
-async fn drop_append_only_triggers(t: &TestApp) {
+pub(crate) async fn drop_append_only_triggers(t: &TestApp) {
     let statements: &[&str] = match t.app.store().backend() {
         Backend::Sqlite => &[
             "DROP TRIGGER audit_events_no_update",

@@ -1,14 +1,19 @@
-//! Issue 20, operational holes: the client address behind proxies (item 12).
+//! Issue 20, operational holes: the client address behind proxies (item 12), audit checkpoints
+//! kept outside the database (item 13).
 
+use crate::audit::{drop_append_only_triggers, last_seq, some_activity};
 use crate::auth::{mail_files, reset_link_for};
 use crate::both_backends;
 use crate::helpers::{ChildPortal, TestApp, csrf_in};
 use crate::sessions::user_id_on_admin_page;
 use portal_domain::Role;
+use portal_domain::checkpoint::{KeptCheckpoint, parse_kept};
 use portal_store::Backend;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
+use sqlx::Row;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Every counter and gauge on the metrics listener, by name.
@@ -434,11 +439,176 @@ async fn item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_oth
     t.stop().await;
 }
 
+/// Runs the `portal` command with `args` on the test's database and key; returns the exit code
+/// and everything it printed.
+async fn run_portal(t: &TestApp, args: &[&str]) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("--data-dir")
+        .arg(t.data_dir.path())
+        .arg("--database")
+        .arg(crate::import::database_url(t).await)
+        .args(args)
+        .env_remove("PORTAL_SECRET_KEY")
+        .env_remove("PORTAL_DATABASE")
+        .env_remove("PORTAL_DATA_DIR")
+        .env_remove("PORTAL_AUDIT_CHECKPOINT_FILE")
+        .env("PORTAL_LOG", "error")
+        .output()
+        .await
+        .expect("run portal");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().expect("exit code"), text)
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// `portal audit checkpoint --append file`; returns the line it says it appended.
+async fn append_checkpoint(t: &TestApp, file: &Path) -> KeptCheckpoint {
+    let (code, out) = run_portal(t, &["audit", "checkpoint", "--append", path_arg(file)]).await;
+    assert_eq!(code, 0, "{out}");
+    let kept: KeptCheckpoint = out.trim().parse().expect("the appended line is printed");
+    let in_file = std::fs::read_to_string(file).expect("checkpoint file");
+    assert_eq!(
+        in_file.lines().last(),
+        Some(kept.to_string().as_str()),
+        "the printed line is the file's last"
+    );
+    kept
+}
+
+/// The `audit_head` row: position, hash and signature.
+async fn audit_head(t: &TestApp) -> (i64, String, String) {
+    let row = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("audit head");
+    (
+        row.try_get("seq").expect("seq"),
+        row.try_get("hash").expect("hash"),
+        row.try_get("mac").expect("mac"),
+    )
+}
+
+async fn item_13_replayed_audit_head_is_caught_by_kept_checkpoints(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let kept_elsewhere = tempfile::tempdir().expect("temp dir");
+    let file = kept_elsewhere.path().join("audit-checkpoints");
+    some_activity(&t).await;
+    let first = append_checkpoint(&t, &file).await;
+    let old_head = audit_head(&t).await;
+    assert_eq!(first.checkpoint.seq, last_seq(&t).await);
+    assert_eq!(
+        (old_head.0, &old_head.1),
+        (first.checkpoint.seq, &first.checkpoint.hash)
+    );
+    some_activity(&t).await;
+    let second = append_checkpoint(&t, &file).await;
+    assert!(second.checkpoint.seq > first.checkpoint.seq);
+    let checkpoints = ["audit", "verify", "--checkpoints", path_arg(&file)];
+    let (code, out) = run_portal(&t, &checkpoints).await;
+    assert_eq!(
+        code, 0,
+        "both checkpoints hold before anything is touched: {out}"
+    );
+    assert!(out.contains("All 2 checkpoints"), "{out}");
+
+    // The replay: the newest events go, and the head saved before them is put back.
+    drop_append_only_triggers(&t).await;
+    let pool = t.app.store().pool();
+    sqlx::query("DELETE FROM audit_events WHERE seq > $1")
+        .bind(first.checkpoint.seq)
+        .execute(pool)
+        .await
+        .expect("delete the newest events");
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+        .bind(old_head.0)
+        .bind(&old_head.1)
+        .bind(&old_head.2)
+        .execute(pool)
+        .await
+        .expect("put the old head back");
+
+    // The hole: the chain and its signed head agree with each other.
+    let (code, out) = run_portal(&t, &["audit", "verify"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("intact ({} events)", first.checkpoint.seq)),
+        "{out}"
+    );
+
+    // The checkpoint kept outside the database does not.
+    let (code, out) = run_portal(&t, &checkpoints).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "no longer contains checkpoint {} kept at {}: events were removed or rewritten",
+            second.checkpoint.seq,
+            second.time()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("line 2 of"), "{out}");
+    t.stop().await;
+}
+
+async fn item_13_the_server_keeps_checkpoints_on_its_schedule(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    some_activity(&t).await;
+    let kept_elsewhere = tempfile::tempdir().expect("temp dir");
+    let file = kept_elsewhere.path().join("audit-checkpoints");
+    let child = ChildPortal::serve(
+        &t,
+        &[
+            "--audit-checkpoint-file",
+            path_arg(&file),
+            "--audit-checkpoint-every",
+            "1",
+        ],
+    )
+    .await;
+    // One line at start, then one a second: wait for the second to see the schedule work.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kept = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let kept = parse_kept(&text).expect("only whole lines are ever written");
+        if kept.len() >= 2 {
+            break kept;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server kept {} checkpoint(s): {}",
+            kept.len(),
+            child.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(child);
+    let head = t.app.audit_checkpoint().await.expect("head");
+    for (line, k) in &kept {
+        assert_eq!(k.checkpoint, head, "line {line}");
+    }
+    let (code, out) = run_portal(&t, &["audit", "verify", "--checkpoints", path_arg(&file)]).await;
+    assert_eq!(code, 0, "{out}");
+    t.stop().await;
+}
+
 both_backends!(
     item_9_metrics_are_off_the_public_address_and_the_same_for_unknown_accounts,
     item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_other_patient,
     item_11_reset_links_are_limited_and_end_on_disable_and_password_change,
     item_12_the_client_address_is_the_rightmost_untrusted_hop,
+    item_13_replayed_audit_head_is_caught_by_kept_checkpoints,
+    item_13_the_server_keeps_checkpoints_on_its_schedule,
     item_15_the_reset_token_never_reaches_the_log,
     item_15_break_glass_does_not_tell_which_records_exist,
 );
