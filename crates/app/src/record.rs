@@ -79,6 +79,8 @@ pub struct ResultLine {
     pub unread: bool,
     /// Not yet visible to the patient.
     pub held: bool,
+    /// A result released before the rest of its panel: its report is still held.
+    pub pending_panel: bool,
 }
 
 /// Filters of the results list.
@@ -105,6 +107,10 @@ pub struct ResultDetail {
     pub ordered_by: Option<String>,
     /// Not yet visible to the patient.
     pub held: bool,
+    /// A result released before the rest of its panel: its report is still held.
+    pub pending_panel: bool,
+    /// Of its results or its history, those not yet visible to the patient.
+    pub held_results: HashSet<String>,
 }
 
 /// A visit opened.
@@ -114,6 +120,11 @@ pub struct VisitDetail {
     pub visit: Item,
     /// Everything recorded at it: diagnoses, notes, results, medications, procedures, …
     pub items: Vec<Item>,
+    /// Results shown on their own line: those of no report, or of a report the viewer cannot
+    /// see yet.
+    pub stand_alone: HashSet<String>,
+    /// Of its items and the reports listing them, those not yet visible to the patient.
+    pub held: HashSet<String>,
 }
 
 /// A document to download.
@@ -136,10 +147,6 @@ pub fn is_result(row: &ItemRow) -> bool {
         "observation" => records::RESULT_CATEGORIES.contains(&row.category.as_str()),
         _ => false,
     }
-}
-
-fn held(row: &ItemRow, now: i64) -> bool {
-    row.released_at.is_none_or(|at| at > now)
 }
 
 impl App {
@@ -277,13 +284,19 @@ impl App {
                 stand_alone.push(row);
             }
         }
-        for report_id in members_of.keys() {
-            if !seen.contains(report_id)
-                && let Some(report) =
-                    records::get(&mut tx, &head.access, report_id, visibility).await?
-            {
-                seen.insert(report_id.clone());
-                reports.push(report);
+        let unlisted: Vec<String> = members_of
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
+        for report_id in unlisted {
+            match records::get(&mut tx, &head.access, &report_id, visibility).await? {
+                Some(report) => {
+                    seen.insert(report_id);
+                    reports.push(report);
+                }
+                // A report the viewer may not see yet: its released results stand on their own.
+                None => stand_alone.extend(members_of.remove(&report_id).unwrap_or_default()),
             }
         }
         let ids: Vec<&str> = reports
@@ -295,8 +308,10 @@ impl App {
             Some(user) => records::read_among(&mut tx, user, &ids).await?,
             None => HashSet::new(),
         };
+        let mut asked = ids.clone();
+        asked.extend(stand_alone.iter().filter_map(|r| r.report_id.as_deref()));
+        let held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
         commit(tx).await?;
-        let now = portal_store::to_micros(self.now());
         let mut lines: Vec<ResultLine> = reports
             .into_iter()
             .chain(stand_alone)
@@ -314,7 +329,8 @@ impl App {
                     members: members.map_or(0, Vec::len),
                     worst_flag: worst,
                     unread: viewer(actor).is_some() && !read.contains(&row.resource_id),
-                    held: held(&row, now),
+                    held: held.contains(&row.resource_id),
+                    pending_panel: pending_panel(&row, &held),
                     item: Item::from_row(row),
                 }
             })
@@ -398,12 +414,27 @@ impl App {
             opened.extend(members.iter().map(|m| m.resource_id.as_str()));
             records::mark_read(&mut tx, user, &opened, self.now()).await?;
         }
+        let mut asked = vec![row.resource_id.as_str()];
+        asked.extend(row.report_id.as_deref());
+        asked.extend(
+            members
+                .iter()
+                .chain(&history)
+                .map(|r| r.resource_id.as_str()),
+        );
+        let mut held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
         commit(tx).await?;
-        let now = portal_store::to_micros(self.now());
+        let pending_panel = pending_panel(&row, &held);
+        let is_held = held.remove(&row.resource_id);
+        if let Some(report) = &row.report_id {
+            held.remove(report);
+        }
         Ok((
             head,
             ResultDetail {
-                held: held(&row, now),
+                held: is_held,
+                pending_panel,
+                held_results: held,
                 item: Item::from_row(row),
                 members: items(members),
                 history: items(history),
@@ -542,12 +573,43 @@ impl App {
             visibility,
         )
         .await?;
+        // A result listed by a report stands on its own only while the viewer cannot see the
+        // report (the report may be of another visit).
+        let here: HashSet<&str> = rows.iter().map(|r| r.resource_id.as_str()).collect();
+        let elsewhere: HashSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.report_id.as_deref())
+            .filter(|report| !here.contains(report))
+            .collect();
+        let mut unseen_reports = HashSet::new();
+        for report in &elsewhere {
+            if records::get(&mut tx, &head.access, report, visibility)
+                .await?
+                .is_none()
+            {
+                unseen_reports.insert(*report);
+            }
+        }
+        let stand_alone = rows
+            .iter()
+            .filter(|r| r.kind == "observation")
+            .filter(|r| {
+                r.report_id
+                    .as_deref()
+                    .is_none_or(|report| unseen_reports.contains(report))
+            })
+            .map(|r| r.resource_id.clone())
+            .collect();
+        let asked: Vec<&str> = here.iter().chain(&elsewhere).copied().collect();
+        let held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
         commit(tx).await?;
         Ok((
             head,
             VisitDetail {
                 visit: Item::from_row(visit),
                 items: items(rows),
+                stand_alone,
+                held,
             },
         ))
     }
@@ -710,6 +772,11 @@ impl App {
         self.audit(&mut tx, &event).await?;
         commit(tx).await
     }
+}
+
+/// Whether a result is out before the rest of its panel: the report listing it is still held.
+fn pending_panel(row: &ItemRow, held: &HashSet<String>) -> bool {
+    row.kind == "observation" && row.report_id.as_ref().is_some_and(|r| held.contains(r))
 }
 
 /// The account whose "read" markers apply: patient-side users (the patient and proxies).

@@ -5,6 +5,7 @@ use crate::{Conn, Result, to_micros};
 use jiff::Timestamp;
 use portal_domain::{PatientAccess, UserId};
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// Observation categories that are test results (the others, such as vital signs, social history
 /// and surveys, are shown elsewhere). An observation with no category counts as a result.
@@ -98,21 +99,33 @@ fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
 pub enum Visibility {
     /// Held items too.
     All,
-    /// Only items released at or before this time.
+    /// Only items released at or before this time; a report only once every result it lists is.
     ReleasedBy(Timestamp),
 }
 
 impl Visibility {
-    /// The SQL condition on `c.released_at`, with the bound value if there is one.
-    fn condition(self, placeholder: usize) -> (String, Option<i64>) {
+    /// The SQL condition on the item aliased `item`, with the bound value if there is one.
+    fn condition(self, item: &str, placeholder: usize) -> (String, Option<i64>) {
         match self {
             Visibility::All => (String::new(), None),
             Visibility::ReleasedBy(now) => (
-                format!(" AND c.released_at IS NOT NULL AND c.released_at <= ${placeholder}"),
+                format!(" AND {}", released(item, placeholder)),
                 Some(to_micros(now)),
             ),
         }
     }
+}
+
+/// SQL: whether the item aliased `item` is released to the patient by the time bound at
+/// `$placeholder`. A report is held while any result it lists is: its conclusion and its flags
+/// are written from those results, so showing it would show them.
+fn released(item: &str, placeholder: usize) -> String {
+    format!(
+        "{item}.released_at IS NOT NULL AND {item}.released_at <= ${placeholder} \
+         AND NOT EXISTS (SELECT 1 FROM clinical_items listed WHERE listed.report_id = {item}.resource_id \
+         AND listed.patient_id = {item}.patient_id \
+         AND (listed.released_at IS NULL OR listed.released_at > ${placeholder}))"
+    )
 }
 
 /// What to list.
@@ -184,7 +197,7 @@ pub async fn list(
     }
     let (visible, at) = match visibility {
         Visibility::All => (String::new(), None),
-        Visibility::ReleasedBy(_) => visibility.condition(next()),
+        Visibility::ReleasedBy(_) => visibility.condition("c", next()),
     };
     sql.push_str(&visible);
     sql.push_str(&format!(
@@ -244,7 +257,7 @@ pub async fn get(
     resource_id: &str,
     visibility: Visibility,
 ) -> Result<Option<ItemRow>> {
-    let (visible, at) = visibility.condition(3);
+    let (visible, at) = visibility.condition("c", 3);
     let sql = format!("SELECT {COLUMNS} WHERE c.patient_id = $1 AND c.resource_id = $2{visible}");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(access.patient().to_string())
@@ -253,6 +266,38 @@ pub async fn get(
         q = q.bind(at);
     }
     q.fetch_optional(conn).await?.as_ref().map(item).transpose()
+}
+
+/// Of these items of the record, the ones the patient side cannot see at `now`: held
+/// themselves, or reports listing a held result.
+pub async fn held_among(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    resource_ids: &[&str],
+    now: Timestamp,
+) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for chunk in resource_ids.chunks(200) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT c.resource_id FROM clinical_items c WHERE c.patient_id = $1 \
+             AND c.resource_id IN ({list}) AND NOT ({released})",
+            released = released("c", 2),
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(access.patient().to_string())
+            .bind(to_micros(now));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.insert(row.try_get("resource_id")?);
+        }
+    }
+    Ok(out)
 }
 
 /// Releases a held result, and the results of a held report, to the patient now. Returns how
@@ -351,8 +396,8 @@ pub async fn read_among(
     conn: &mut Conn,
     user: UserId,
     resource_ids: &[&str],
-) -> Result<std::collections::HashSet<String>> {
-    let mut out = std::collections::HashSet::new();
+) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
     for chunk in resource_ids.chunks(200) {
         if chunk.is_empty() {
             continue;
@@ -375,18 +420,22 @@ pub async fn read_among(
     Ok(out)
 }
 
-/// How many released reports and stand-alone results of this record the account has not opened.
+/// How many released reports and results of this record the account has not opened: the lines
+/// of the results list, where a result stands on its own unless the reader sees its report.
 pub async fn unread_results(
     conn: &mut Conn,
     access: &PatientAccess,
     user: UserId,
     visibility: Visibility,
 ) -> Result<i64> {
-    let (visible, at) = visibility.condition(3);
+    let (visible, at) = visibility.condition("c", 3);
+    let (report_visible, _) = visibility.condition("report", 3);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM clinical_items c WHERE c.patient_id = $1 \
          AND ((c.kind = 'diagnostic-report' AND c.category NOT IN ({notes})) \
-         OR (c.kind = 'observation' AND c.report_id IS NULL AND c.category IN ({results}))) \
+         OR (c.kind = 'observation' AND c.category IN ({results}) \
+         AND NOT EXISTS (SELECT 1 FROM clinical_items report WHERE report.resource_id = c.report_id \
+         AND report.patient_id = c.patient_id{report_visible}))) \
          AND NOT EXISTS (SELECT 1 FROM result_reads r WHERE r.user_id = $2 \
          AND r.resource_id = c.resource_id){visible}",
         notes = sql_list(NOTE_REPORT_CATEGORIES),

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod fhir_api;
 mod forms;
+mod held_reports;
 mod helpers;
 mod holes_ops;
 mod holes_ownership;

@@ -233,7 +233,7 @@ async fn import_nina(t: &mut TestApp) -> PatientId {
 }
 
 /// The portal's id of an imported resource, by the sender's id.
-async fn resource_id(t: &TestApp, source_id: &str) -> String {
+pub(crate) async fn resource_id(t: &TestApp, source_id: &str) -> String {
     sqlx::query_scalar("SELECT id FROM fhir_resources WHERE source_id = $1")
         .bind(source_id)
         .fetch_one(t.app.store().pool())
@@ -259,7 +259,12 @@ async fn user_id(t: &TestApp, email: &str) -> String {
 
 /// Gives the record `patient` an account through activation and signs it in (password only:
 /// patients choose whether to add a second factor).
-async fn sign_in_new_patient(t: &TestApp, patient: PatientId, birth: &str, email: &str) -> Client {
+pub(crate) async fn sign_in_new_patient(
+    t: &TestApp,
+    patient: PatientId,
+    birth: &str,
+    email: &str,
+) -> Client {
     let code = t
         .app
         .invite(&Actor::operator(), patient)
@@ -288,13 +293,13 @@ async fn sign_in_new_patient(t: &TestApp, patient: PatientId, birth: &str, email
     c
 }
 
-async fn page(t: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(t: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
     let r = t.get(c, path).await;
     (r.status(), r.text().await.expect("body"))
 }
 
 /// GETs a page that must open, and returns its HTML.
-async fn open(t: &TestApp, c: &Client, path: &str) -> String {
+pub(crate) async fn open(t: &TestApp, c: &Client, path: &str) -> String {
     let (status, html) = page(t, c, path).await;
     assert_eq!(status, StatusCode::OK, "GET {path}");
     html
@@ -309,7 +314,7 @@ async fn send(t: &TestApp, c: &Client, method: &str, path: &str) -> Response {
     }
 }
 
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 

@@ -21,6 +21,7 @@ use portal_domain::{PatientId, Role};
 use portal_fhir::Mapped;
 use portal_fhir::model::{Concept, ObservationValue, Occurrence, Quantity, ReferenceRange};
 use serde::Deserialize;
+use std::collections::HashSet;
 
 /// The two ids of a record item's path, checked: a patient id and a resource id (a UUID).
 pub struct ItemPath {
@@ -493,6 +494,12 @@ pub async fn medications(
     }))
 }
 
+/// The mark on what the patient cannot see yet (only the care team sees held items).
+const HELD_WORDS: &str = "Held: not yet visible to the patient";
+
+/// What a result released before the rest of its panel says about the rest.
+const PENDING_PANEL_WORDS: &str = "More results from this panel are pending review.";
+
 /// A line of the results list.
 pub struct ResultRow {
     href: String,
@@ -504,6 +511,7 @@ pub struct ResultRow {
     members: usize,
     unread: bool,
     held: bool,
+    pending_panel: bool,
 }
 
 fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
@@ -518,6 +526,7 @@ fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
         members: line.members,
         unread: line.unread,
         held: line.held,
+        pending_panel: line.pending_panel,
     }
 }
 
@@ -673,6 +682,7 @@ pub struct ValueRow {
     range: String,
     flag: &'static str,
     flag_class: &'static str,
+    held: bool,
 }
 
 fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
@@ -707,6 +717,15 @@ fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
         range,
         flag,
         flag_class,
+        held: false,
+    }
+}
+
+/// A result's row, marked when the patient cannot see it yet.
+fn held_row(id: PatientId, item: &Item, link: bool, held: &HashSet<String>) -> ValueRow {
+    ValueRow {
+        held: held.contains(&item.row.resource_id),
+        ..value_row(id, item, link)
     }
 }
 
@@ -727,6 +746,7 @@ struct ResultPage {
     chart: String,
     texts: Vec<(String, String)>,
     held: bool,
+    pending_panel: bool,
     can_release: bool,
 }
 
@@ -816,17 +836,18 @@ pub async fn result(
         members: detail
             .members
             .iter()
-            .map(|m| value_row(id, m, true))
+            .map(|m| held_row(id, m, true, &detail.held_results))
             .collect(),
         history: detail
             .history
             .iter()
             .rev()
-            .map(|h| value_row(id, h, false))
+            .map(|h| held_row(id, h, false, &detail.held_results))
             .collect(),
         chart: chart_of(&title, &detail.history, &detail.item.row.resource_id),
         texts: texts_of(&detail.item),
         held: detail.held,
+        pending_panel: detail.pending_panel,
         can_release: detail.held && user.role == Role::Clinician,
         patient: head.patient,
     }))
@@ -967,11 +988,24 @@ pub async fn visit(
                         .contains(&item.row.category.as_str());
                 if !is_note
                     && portal_app::record::is_result(&item.row)
-                    && (item.row.kind == "diagnostic-report" || item.row.report_id.is_none())
+                    && (item.row.kind == "diagnostic-report"
+                        || detail.stand_alone.contains(&item.row.resource_id))
                 {
+                    let mut parts = vec![value_row(id, item, false).value];
+                    if detail.held.contains(&item.row.resource_id) {
+                        parts.push(HELD_WORDS.into());
+                    }
+                    if item
+                        .row
+                        .report_id
+                        .as_ref()
+                        .is_some_and(|report| detail.held.contains(report))
+                    {
+                        parts.push(PENDING_PANEL_WORDS.into());
+                    }
                     results.push(Line {
                         title: label(item),
-                        detail: value_row(id, item, false).value,
+                        detail: joined(parts),
                         when: date_of(item.row.sort_at),
                         href: Some(format!("/patients/{id}/results/{}", item.row.resource_id)),
                     });
