@@ -3,12 +3,13 @@
 
 use crate::throttle::{PER_ADDRESS, address_key};
 use crate::{Actor, App, Error, Result, commit, crypto};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use portal_domain::access::{Action, authorize};
-use portal_domain::audit::{AuditAction, Outcome, RequestContext};
+use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG, RequestContext};
 use portal_domain::fields::{ActivationCode, BirthDate, Email, FieldErrors, format_code};
 use portal_domain::password::NewPassword;
 use portal_domain::{PatientId, Principal, Role, UserId};
+use portal_fhir::codes::CodeSet;
 use portal_store::{access, codes, patients, users};
 
 /// A code just issued: shown once, stored only as a hash.
@@ -58,6 +59,17 @@ impl Activation {
 /// Wrong birth dates allowed per code before it stops working.
 const MAX_BIRTH_DATE_FAILURES: i64 = 5;
 
+/// An e-mail address with most of its local part hidden: `m•••@example.org`.
+fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
+}
+
 fn code_not_valid() -> Error {
     Error::field(
         "code",
@@ -82,6 +94,7 @@ impl App {
             &crypto::sha256_hex(&code),
             access.patient(),
             &actor.principal.actor_id(),
+            &actor.context.client_addr,
             now,
             expires_at,
         )
@@ -175,10 +188,89 @@ impl App {
         event.patient_id = Some(patient.id.to_string());
         event.on_behalf_of = "own-record".into();
         event.resource_id = Some(id.to_string());
-        event.detail = "account activated with activation code".into();
+        let issuer = self.issuer_words(&mut tx, &code.created_by).await?;
+        // Staff issuing a code and activating it themselves, from the same place soon after,
+        // is what the admins need to look at.
+        let suspicious = !code.created_addr.is_empty()
+            && code.created_addr == context.client_addr
+            && now.duration_since(code.created_at) < SignedDuration::from_hours(1);
+        event.detail = format!(
+            "{}account activated with an activation code issued by {issuer}{}",
+            if suspicious { REVIEW_FLAG } else { "" },
+            if suspicious {
+                ", from the address that issued it, within the hour"
+            } else {
+                ""
+            }
+        );
         self.audit(&mut tx, &event).await?;
+        self.tell_record_of_activation(&mut tx, patient.id, form.email.as_str())
+            .await?;
         commit(tx).await?;
+        self.mail_wakeup().notify_one();
         Ok(id)
+    }
+
+    /// Who issued a code, in words for the audit trail and the patient's access log.
+    async fn issuer_words(
+        &self,
+        conn: &mut portal_store::Conn,
+        created_by: &str,
+    ) -> Result<String> {
+        let user = match created_by.parse::<uuid::Uuid>() {
+            Ok(id) => users::find(conn, UserId::from_uuid(id)).await?,
+            Err(_) => None,
+        };
+        Ok(match user {
+            Some(u) => format!("{} ({})", u.name, u.role),
+            None if created_by == "operator" => "the clinic's administration".into(),
+            None => "the clinic".into(),
+        })
+    }
+
+    /// Tells the e-mail addresses the imported record gives for the patient that an account
+    /// was activated for their record (no health data; the sign-in address half hidden).
+    async fn tell_record_of_activation(
+        &self,
+        tx: &mut portal_store::Conn,
+        patient: PatientId,
+        sign_in_email: &str,
+    ) -> Result<()> {
+        let Some(details) = patients::details_unchecked(tx, patient).await? else {
+            return Ok(());
+        };
+        let Ok(data) = serde_json::from_str::<portal_fhir::model::PatientData>(&details) else {
+            return Ok(());
+        };
+        let addresses: Vec<String> = data
+            .telecom
+            .iter()
+            .filter(|t| t.system.map(CodeSet::code) == Some("email"))
+            .filter_map(|t| t.value.as_deref())
+            .filter_map(|v| Email::parse(v).ok())
+            .map(|e| e.as_str().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let clinic = &self.config().clinic_name;
+        let body = format!(
+            "Hello,\n\nA {clinic} portal account was just activated for the health record that \
+             lists this e-mail address. It signs in as {masked}.\n\nIf this was you or someone \
+             you asked, there is nothing to do. If not, call the clinic now: they can disable the \
+             account and see who issued its activation code.\n\n{clinic}\n",
+            masked = mask_email(sign_in_email),
+        );
+        for to in addresses {
+            self.queue_mail(
+                tx,
+                "account-activated",
+                &to,
+                &format!("A {clinic} portal account was activated for your record"),
+                &body,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Records a refused activation (no account exists yet: the actor is anonymous).

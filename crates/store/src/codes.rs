@@ -16,6 +16,12 @@ pub struct ActivationRow {
     pub used_at: Option<Timestamp>,
     /// Wrong birth dates typed with it.
     pub failed_attempts: i64,
+    /// Who issued it (an actor id: a user's id, or "operator").
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// From which client address (empty for the command line).
+    pub created_addr: String,
 }
 
 /// Stores a new activation code; earlier unused codes of the same patient stop working.
@@ -24,6 +30,7 @@ pub async fn insert_activation(
     code_hash: &str,
     patient: PatientId,
     created_by: &str,
+    created_addr: &str,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
@@ -36,12 +43,14 @@ pub async fn insert_activation(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO activation_codes (code_hash, patient_id, created_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO activation_codes \
+         (code_hash, patient_id, created_by, created_addr, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(code_hash)
     .bind(patient.to_string())
     .bind(created_by)
+    .bind(created_addr)
     .bind(to_micros(now))
     .bind(to_micros(expires_at))
     .execute(conn)
@@ -62,7 +71,8 @@ pub async fn take_activation_attempt(
     let row = sqlx::query(
         "UPDATE activation_codes SET failed_attempts = failed_attempts + 1 \
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND failed_attempts < $3 \
-         RETURNING patient_id, expires_at, used_at, failed_attempts",
+         RETURNING patient_id, expires_at, used_at, failed_attempts, created_by, created_at, \
+         created_addr",
     )
     .bind(code_hash)
     .bind(to_micros(now))
@@ -76,6 +86,9 @@ pub async fn take_activation_attempt(
             expires_at: from_micros(r.try_get("expires_at")?)?,
             used_at: used.map(from_micros).transpose()?,
             failed_attempts: r.try_get("failed_attempts")?,
+            created_by: r.try_get("created_by")?,
+            created_at: from_micros(r.try_get("created_at")?)?,
+            created_addr: r.try_get("created_addr")?,
         })
     })
     .transpose()

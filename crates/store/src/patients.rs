@@ -87,6 +87,17 @@ pub async fn find_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<Pat
     row.as_ref().map(from_row).transpose()
 }
 
+/// The imported demographics of a record (the mapped Patient as JSON), without a policy
+/// decision: only for system work such as telling the record's own e-mail of an activation.
+pub async fn details_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<String>> {
+    let details: Option<Option<String>> =
+        sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(details.flatten())
+}
+
 /// Finds a record's id by MRN (for break-glass and enrolment, which then go through the policy).
 pub async fn id_by_mrn(conn: &mut Conn, mrn: &str) -> Result<Option<PatientId>> {
     let row = sqlx::query("SELECT id FROM patients WHERE mrn = $1")

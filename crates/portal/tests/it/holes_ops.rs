@@ -441,7 +441,7 @@ async fn item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_oth
 
 /// Runs the `portal` command with `args` on the test's database and key; returns the exit code
 /// and everything it printed.
-async fn run_portal(t: &TestApp, args: &[&str]) -> (i32, String) {
+pub(crate) async fn run_portal(t: &TestApp, args: &[&str]) -> (i32, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_portal"))
         .arg("--data-dir")
         .arg(t.data_dir.path())

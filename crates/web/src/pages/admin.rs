@@ -185,7 +185,7 @@ pub struct EventLine {
     patient: String,
     outcome: &'static str,
     address: String,
-    flagged: bool,
+    flag: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -239,7 +239,13 @@ async fn audit_page(
                 patient: e.patient_id.unwrap_or_default(),
                 outcome: e.outcome.as_str(),
                 address: e.context.client_addr,
-                flagged: e.break_glass || e.detail.starts_with(portal_domain::audit::REVIEW_FLAG),
+                flag: if e.break_glass {
+                    Some("break-glass")
+                } else if e.detail.starts_with(portal_domain::audit::REVIEW_FLAG) {
+                    Some("for review")
+                } else {
+                    None
+                },
             }
         })
         .collect();

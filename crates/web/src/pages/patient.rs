@@ -258,6 +258,13 @@ fn access_entry(named: &portal_app::types::NamedEvent, viewer: &str) -> AccessEn
     if e.break_glass {
         what.push_str(" — emergency access, flagged for review");
     }
+    if e.resource_type == "Account"
+        && !refused
+        && let Some((_, issuer)) = e.detail.split_once("issued by ")
+    {
+        let issuer = issuer.split(", from the address").next().unwrap_or(issuer);
+        what.push_str(&format!(", with an activation code issued by {issuer}"));
+    }
     AccessEntry {
         when: minute(e.at),
         who,
