@@ -202,6 +202,73 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// Sends the activation form.
+    #[allow(dead_code)]
+    pub async fn activate(
+        &self,
+        client: &Client,
+        code: &str,
+        birth_date: &str,
+        email: &str,
+        password: &str,
+    ) -> Response {
+        self.post_form(
+            client,
+            "/activate",
+            "/activate",
+            &[
+                ("code", code),
+                ("birth_date", birth_date),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Chooses a password through a reset or set-up link's path (`/reset/<token>`).
+    #[allow(dead_code)]
+    pub async fn choose_password(&self, client: &Client, link: &str, password: &str) -> Response {
+        self.post_form(client, link, link, &[("new_password", password)])
+            .await
+    }
+
+    /// Asks for break-glass access to the record with `mrn` from the patients page.
+    #[allow(dead_code)]
+    pub async fn break_glass(&self, client: &Client, mrn: &str, reason: &str) -> Response {
+        self.post_form(
+            client,
+            "/patients",
+            "/patients/break-glass",
+            &[("mrn", mrn), ("reason", reason)],
+        )
+        .await
+    }
+
+    /// Disables or enables (`status`) the account `user_id` from the admin's Users page.
+    #[allow(dead_code)]
+    pub async fn set_account_status(&self, admin: &Client, user_id: &str, status: &str) {
+        let r = self
+            .post_form(
+                admin,
+                "/admin/users",
+                &format!("/admin/users/{user_id}/status"),
+                &[("status", status)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "status {status}");
+    }
+
+    /// A new API token for a system client that may write records.
+    #[allow(dead_code)]
+    pub async fn write_token(&self) -> String {
+        self.app
+            .create_api_token(&portal_app::Actor::operator(), "Test EHR", "system/*.write")
+            .await
+            .expect("token")
+            .token
+    }
+
     /// Signs in `role`'s demo account through both steps; returns the signed-in client.
     pub async fn sign_in(&self, role: Role) -> Client {
         let client = self.client();

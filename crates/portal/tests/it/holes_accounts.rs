@@ -75,15 +75,7 @@ async fn item_5_accounts_and_codes_are_set_up_by_their_owners_and_flagged(backen
     // Re-enabling a clinician is flagged too.
     let id = user_id_on_admin_page(&t, &admin, &t.account(Role::Clinician).email).await;
     for status in ["disabled", "active"] {
-        let r = t
-            .post_form(
-                &admin,
-                "/admin/users",
-                &format!("/admin/users/{id}/status"),
-                &[("status", status)],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        t.set_account_status(&admin, &id, status).await;
     }
     let enabled = detail_with(&t, "account re-enabled").await.expect("event");
     assert!(enabled.starts_with(REVIEW_FLAG), "{enabled}");
@@ -114,14 +106,7 @@ async fn item_5_accounts_and_codes_are_set_up_by_their_owners_and_flagged(backen
         .await
         .expect("expiry");
     let c = t.client();
-    let r = t
-        .post_form(
-            &c,
-            &link,
-            &link,
-            &[("new_password", "granite meadow 7 owl")],
-        )
-        .await;
+    let r = t.choose_password(&c, &link, "granite meadow 7 owl").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = password_step(&t, &c, "first.admin@clinic.test", "granite meadow 7 owl").await;
     assert_eq!(
@@ -164,16 +149,12 @@ async fn item_5_accounts_and_codes_are_set_up_by_their_owners_and_flagged(backen
     let activation_code = &page[start..start + page[start..].find("</code>").expect("end")];
     let c = t.client();
     let r = t
-        .post_form(
+        .activate(
             &c,
-            "/activate",
-            "/activate",
-            &[
-                ("code", activation_code),
-                ("birth_date", "1985-03-04"),
-                ("email", "not.ines@example.org"),
-                ("password", "violet kettle orbit 9"),
-            ],
+            activation_code,
+            "1985-03-04",
+            "not.ines@example.org",
+            "violet kettle orbit 9",
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -126,15 +126,7 @@ async fn item_11_reset_links_are_limited_and_end_on_disable_and_password_change(
     let admin = t.sign_in(Role::Admin).await;
     let id = user_id_on_admin_page(&t, &admin, &staff.email).await;
     for status in ["disabled", "active"] {
-        let r = t
-            .post_form(
-                &admin,
-                "/admin/users",
-                &format!("/admin/users/{id}/status"),
-                &[("status", status)],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        t.set_account_status(&admin, &id, status).await;
     }
     let page = t.get(&t.client(), &link).await.text().await.expect("page");
     assert!(page.contains("expired or was already used"), "{page}");
@@ -273,14 +265,7 @@ async fn item_15_break_glass_does_not_tell_which_records_exist(backend: Backend)
     let try_mrn = |mrn: String| {
         let (t, c) = (&t, &clinician);
         async move {
-            let r = t
-                .post_form(
-                    c,
-                    "/patients",
-                    "/patients/break-glass",
-                    &[("mrn", mrn.as_str()), ("reason", reason)],
-                )
-                .await;
+            let r = t.break_glass(c, &mrn, reason).await;
             (r.status(), r.text().await.expect("body"))
         }
     };
@@ -333,14 +318,10 @@ async fn item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_oth
     // A clinician outside the care team opens Marcus's record in an emergency.
     let doctor = t.sign_in(Role::Clinician).await;
     let r = t
-        .post_form(
+        .break_glass(
             &doctor,
-            "/patients",
-            "/patients/break-glass",
-            &[
-                ("mrn", "DEMO-1003"),
-                ("reason", "Unconscious in the emergency department"),
-            ],
+            "DEMO-1003",
+            "Unconscious in the emergency department",
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -360,16 +341,12 @@ async fn item_10_the_access_log_pages_keeps_emergencies_in_view_and_names_no_oth
     let activation = t.demo.activation.clone();
     let me = t.client();
     let r = t
-        .post_form(
+        .activate(
             &me,
-            "/activate",
-            "/activate",
-            &[
-                ("code", &activation.code),
-                ("birth_date", &activation.birth_date),
-                ("email", "m.chen@example.org"),
-                ("password", "violet kettle orbit 9"),
-            ],
+            &activation.code,
+            &activation.birth_date,
+            "m.chen@example.org",
+            "violet kettle orbit 9",
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -4,7 +4,6 @@
 
 use crate::both_backends;
 use crate::helpers::TestApp;
-use portal_app::Actor;
 use portal_store::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -120,12 +119,7 @@ async fn item_6_an_import_cannot_move_data_between_patients(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
     };
-    let token = t
-        .app
-        .create_api_token(&Actor::operator(), "Test EHR", "system/*.write")
-        .await
-        .expect("token")
-        .token;
+    let token = t.write_token().await;
     let mrn_system = "urn:oid:2.16.840.1.113883.19.5";
     let setup = transaction(vec![
         patient(

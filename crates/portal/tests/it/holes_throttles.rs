@@ -140,16 +140,12 @@ async fn item_7_parallel_guesses_are_counted_before_they_are_checked(backend: Ba
     t.advance(SignedDuration::from_mins(16));
     let users = t.count("users").await;
     let right = t
-        .post_form(
+        .activate(
             &t.client(),
-            "/activate",
-            "/activate",
-            &[
-                ("code", &activation.code),
-                ("birth_date", &activation.birth_date),
-                ("email", "guesser@example.org"),
-                ("password", "violet kettle orbit 9"),
-            ],
+            &activation.code,
+            &activation.birth_date,
+            "guesser@example.org",
+            "violet kettle orbit 9",
         )
         .await;
     assert_eq!(right.status(), StatusCode::UNPROCESSABLE_ENTITY);
