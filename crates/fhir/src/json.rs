@@ -111,7 +111,7 @@ impl std::fmt::Display for ScanError {
             Self::TooDeep(message) => f.write_str(message),
             Self::TooManyEntries { limit } => write!(
                 f,
-                "Bundle.entry holds more than {limit} entries, the most one Bundle may hold \
+                "the Bundle holds more than {limit} entries, the most one Bundle may hold \
                  (--max-bundle-entries or PORTAL_MAX_BUNDLE_ENTRIES raises it); split the export \
                  into several Bundles"
             ),

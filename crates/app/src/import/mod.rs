@@ -10,7 +10,7 @@ use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_fhir::json::{JsonContainerTrait, JsonValueTrait, Value};
 use portal_fhir::{
-    CodeSet, Entry, ImportError, Mapped, Reference, collect_references, map_resource,
+    CodeSet, Entry, ImportError, Limits, Mapped, Reference, collect_references, map_resource,
 };
 use portal_store::patients::PatientRow;
 use portal_store::resources::{self, ClinicalItem, KnownResource, ResourceRow};
@@ -167,9 +167,9 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Checks and maps a Bundle (JSON bytes). CPU only.
-pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
-    let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
+/// Checks and maps a Bundle (JSON bytes), refusing one over `limits`. CPU only.
+pub fn prepare_bundle(bytes: &[u8], limits: &Limits) -> Result<Prepared> {
+    let bundle = portal_fhir::parse_bundle_limited(bytes, limits).map_err(rejected)?;
     let refs: Vec<_> = bundle
         .entries
         .iter()
@@ -260,7 +260,8 @@ impl App {
     /// Imports one Bundle (JSON bytes) as a whole.
     pub async fn import_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<ImportSummary> {
         let bytes = bytes.to_vec();
-        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(&bytes))
+        let limits = self.config().import_limits;
+        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(&bytes, &limits))
             .await
             .map_err(|e| Error::Internal(format!("import task failed: {e}")))??;
         self.import_prepared(actor, prepared).await
