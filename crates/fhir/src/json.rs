@@ -189,7 +189,8 @@ fn parse_scanned(bytes: &[u8]) -> Result<Value, String> {
 /// `entry` array is longer than `limits` allow, or that holds a string longer than they allow;
 /// in one pass over the bytes that keeps no stack: only brackets, commas and quotes outside
 /// strings count. Text that is not JSON passes, for the parser to say what is wrong.
-fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
+fn scan(bytes: &[u8], limits: &Limits) -> Result<Shape, ScanError> {
+    let mut shape = Shape::default();
     let mut depth = 0usize;
     let mut at = 0usize;
     // The last string that was a key, as (start, end) of its text, and the depth it was at.
@@ -205,7 +206,7 @@ fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
                 at += 1;
                 loop {
                     match memchr::memchr2(b'"', b'\\', &bytes[at..]) {
-                        None => return Ok(()), // cut short: the parser says so
+                        None => return Ok(Shape::default()), // cut short: the parser says so
                         Some(offset) if bytes[at + offset] == b'\\' => at += offset + 2,
                         Some(offset) => {
                             at += offset;
@@ -213,7 +214,7 @@ fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
                         }
                     }
                     if at >= bytes.len() {
-                        return Ok(());
+                        return Ok(Shape::default());
                     }
                 }
                 let length = at - start - 1;
@@ -250,6 +251,9 @@ fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
             b'{' | b'[' => {
                 if bytes[at] == b'[' && depth == 1 && entry_array_next {
                     entry = Some(0);
+                    shape.entry_arrays += 1;
+                    shape.entry_open = at;
+                    shape.entry_commas.clear();
                 }
                 entry_array_next = false;
                 depth += 1;
@@ -263,12 +267,13 @@ fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
             }
             b'}' | b']' => {
                 depth = depth.saturating_sub(1);
-                if depth < 2 {
-                    entry = None;
+                if depth < 2 && entry.take().is_some() {
+                    shape.entry_close = at;
                 }
             }
             b',' if depth == 2 => {
                 if let Some(index) = entry.as_mut() {
+                    shape.entry_commas.push(at);
                     *index += 1;
                     if *index >= limits.max_entries {
                         return Err(ScanError::TooManyEntries {
@@ -282,7 +287,77 @@ fn scan(bytes: &[u8], limits: &Limits) -> Result<(), ScanError> {
         }
         at += 1;
     }
-    Ok(())
+    Ok(shape)
+}
+
+/// Where the top-level `entry` array is, as [`scan`] found it.
+#[derive(Debug, Default)]
+struct Shape {
+    /// How many top-level `entry` arrays the text has (more than one is an error the parser finds).
+    entry_arrays: usize,
+    /// The offset of its `[`.
+    entry_open: usize,
+    /// The offset of its `]`.
+    entry_close: usize,
+    /// The offsets of the commas between its elements.
+    entry_commas: Vec<usize>,
+}
+
+/// A document with a top-level `entry` array, parsed as its envelope (the array left empty) and
+/// one tree per entry: each entry's tree can be freed on its own once it has been read, where
+/// one tree of the whole document lives until its last part is dropped.
+#[derive(Debug)]
+pub struct Split {
+    /// The document with `entry` as an empty array.
+    pub envelope: Value,
+    /// The elements of `entry`, in order.
+    pub entries: Vec<Value>,
+}
+
+/// [`parse_limited`], giving the entries as separate trees. A document that any part fails to
+/// parse is parsed again whole, so the error says what [`parse_limited`] would.
+pub fn parse_split(bytes: &[u8], limits: &Limits) -> Result<Split, ParseError> {
+    let shape = scan(bytes, limits).map_err(ParseError::Limit)?;
+    let whole = || -> Result<Split, ParseError> {
+        let mut envelope = parse_scanned(bytes).map_err(ParseError::Syntax)?;
+        let entries = match envelope.get_mut("entry").and_then(Value::as_array_mut) {
+            Some(entries) => entries.iter_mut().map(std::mem::take).collect(),
+            None => Vec::new(),
+        };
+        Ok(Split { envelope, entries })
+    };
+    if shape.entry_arrays != 1 || shape.entry_close <= shape.entry_open {
+        return whole();
+    }
+    let mut outer = Vec::with_capacity(bytes.len() - (shape.entry_close - shape.entry_open));
+    outer.extend_from_slice(&bytes[..=shape.entry_open]);
+    outer.extend_from_slice(&bytes[shape.entry_close..]);
+    let Ok(envelope) = parse_scanned(&outer) else {
+        return whole();
+    };
+    drop(outer);
+    let inner = &bytes[shape.entry_open + 1..shape.entry_close];
+    if inner.trim_ascii().is_empty() {
+        return Ok(Split {
+            envelope,
+            entries: Vec::new(),
+        });
+    }
+    let mut entries = Vec::with_capacity(shape.entry_commas.len() + 1);
+    let mut from = shape.entry_open + 1;
+    for end in shape
+        .entry_commas
+        .iter()
+        .copied()
+        .chain([shape.entry_close])
+    {
+        match parse_scanned(&bytes[from..end]) {
+            Ok(entry) => entries.push(entry),
+            Err(_) => return whole(),
+        }
+        from = end + 1;
+    }
+    Ok(Split { envelope, entries })
 }
 
 fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {

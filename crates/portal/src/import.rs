@@ -49,7 +49,7 @@ pub fn prepare_bundle_file(
     limits: &portal_fhir::Limits,
 ) -> Result<portal_app::import::Prepared, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    portal_app::import::prepare_bundle(&bytes, limits).map_err(describe)
+    portal_app::import::prepare_bundle(bytes, limits).map_err(describe)
 }
 
 /// A file on its way in: a Bundle checked on the reading thread, or NDJSON to be streamed.
