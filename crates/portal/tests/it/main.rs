@@ -8,6 +8,7 @@ mod fhir_api;
 mod forms;
 mod held_reports;
 mod helpers;
+mod holes_memory;
 mod holes_ops;
 mod holes_ownership;
 mod holes_parsers;
