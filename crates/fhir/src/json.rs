@@ -608,4 +608,31 @@ mod tests {
             Err(ParseError::Limit(ScanError::StringTooLong { key: Some(key), entry: None, .. })) if key == "abcdefgh"
         ));
     }
+
+    #[test]
+    fn entries_are_parsed_apart_and_errors_read_as_for_the_whole_document() {
+        let text = br#"{"resourceType":"Bundle", "entry": [ {"a":1} ,{"b":[1,2]}
+            ], "type":"batch"}"#;
+        let split = parse_split(text, &Limits::default()).expect("valid");
+        assert_eq!(
+            to_string(&split.envelope),
+            r#"{"resourceType":"Bundle","entry":[],"type":"batch"}"#
+        );
+        let entries: Vec<String> = split.entries.iter().map(to_string).collect();
+        assert_eq!(entries, [r#"{"a":1}"#, r#"{"b":[1,2]}"#]);
+        let empty = parse_split(br#"{"entry": [ ]}"#, &Limits::default()).expect("valid");
+        assert!(empty.entries.is_empty());
+        for bad in [
+            &br#"{"entry":[{"a":1},{"b":x}]}"#[..],
+            br#"{"entry":[{"a":1},,{"b":2}]}"#,
+            br#"{"entry":[{"a":1,"a":2}]}"#,
+            br#"{"entry":[1],"entry":[2]}"#,
+            br#"{"entry":[1] x}"#,
+        ] {
+            let Err(ParseError::Syntax(split)) = parse_split(bad, &Limits::default()) else {
+                panic!("{} is refused", String::from_utf8_lossy(bad));
+            };
+            assert_eq!(Err(split), parse(bad).map(|_| ()));
+        }
+    }
 }
