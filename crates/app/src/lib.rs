@@ -92,6 +92,8 @@ pub struct Config {
     pub public_url: String,
     /// The clinic's name, shown in pages and e-mails.
     pub clinic_name: String,
+    /// How many entries one imported Bundle may hold and how long one of its strings may be.
+    pub import_limits: portal_fhir::Limits,
 }
 
 impl Default for Config {
@@ -104,6 +106,7 @@ impl Default for Config {
             require_patient_second_factor: false,
             public_url: "http://127.0.0.1:8080".into(),
             clinic_name: "Patient Portal".into(),
+            import_limits: portal_fhir::Limits::default(),
         }
     }
 }

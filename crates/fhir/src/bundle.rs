@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::json::{
-    JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Kind, Object, Value, field, kind,
+    JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Kind, Limits, Object, ParseError,
+    ScanError, Split, Value, field, kind,
 };
 
 use crate::error::{ImportError, shown, shown_str};
@@ -225,9 +226,27 @@ pub fn detect(bytes_prefix: &[u8]) -> InputKind {
 /// `Type/id` of its own type and id, with any `ifNoneExist` an identifier search. The resources
 /// themselves are checked by [`crate::map_resource`]; references by [`Bundle::check_references`].
 pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
+    parse_bundle_limited(bytes, &Limits::default())
+}
+
+/// [`parse_bundle`] with `limits` on the number of entries and the length of each string,
+/// checked before the document is parsed.
+pub fn parse_bundle_limited(bytes: &[u8], limits: &Limits) -> Result<Bundle, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut document: Value = crate::json::parse(bytes)
-        .map_err(|error| ImportError::document(format!("not JSON: {error}")))?;
+    let Split {
+        envelope: mut document,
+        entries: raw_entries,
+    } = crate::json::parse_split(bytes, limits).map_err(|error| match error {
+        ParseError::Syntax(message) | ParseError::Limit(ScanError::TooDeep(message)) => {
+            ImportError::document(format!("not JSON: {message}"))
+        }
+        ParseError::Limit(limit @ ScanError::TooManyEntries { .. }) => {
+            bundle_error("Bundle.entry", limit.to_string())
+        }
+        ParseError::Limit(limit @ ScanError::StringTooLong { entry, .. }) => {
+            ImportError::at(entry, None, "", limit.to_string())
+        }
+    })?;
     let Some(bundle) = document.as_object_mut() else {
         return Err(ImportError::document(
             "not a FHIR resource: expected a JSON object",
@@ -261,14 +280,10 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
             format!("{} is not a FHIR id", shown(id)),
         ));
     }
-    // The entries are moved out of the document, so each resource is held once, not copied.
-    let raw_entries: Vec<Value> = match bundle.get_mut(&"entry") {
-        None => Vec::new(),
-        Some(entries) => match entries.as_array_mut() {
-            Some(entries) => entries.iter_mut().map(std::mem::take).collect(),
-            None => return Err(bundle_error("Bundle.entry", "expected an array")),
-        },
-    };
+    // The entries were parsed apart from the document, each into a tree of its own.
+    if field(bundle, "entry").is_some_and(|entries| !entries.is_array()) {
+        return Err(bundle_error("Bundle.entry", "expected an array"));
+    }
     let mut seen_full_urls: HashMap<String, usize> = HashMap::new();
     let mut entries = Vec::with_capacity(raw_entries.len());
     for (index, raw) in raw_entries.into_iter().enumerate() {

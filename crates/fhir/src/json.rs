@@ -46,12 +46,124 @@ pub fn field<'a>(object: &'a Object, key: &str) -> Option<&'a Value> {
 /// stops a hostile document from exhausting the stack of the parser or of any walk over the tree.
 pub const MAX_DEPTH: usize = 100;
 
+/// How large one import document may grow: the parsed tree of a Bundle takes several times its
+/// bytes, so the number of entries and the length of each string are capped before it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most elements `Bundle.entry` may hold.
+    pub max_entries: usize,
+    /// The most bytes one string may take, as written in the file (escapes included).
+    pub max_string_bytes: usize,
+}
+
+impl Limits {
+    /// The default cap on entries: a large Synthea patient holds tens of thousands.
+    pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+    /// The default cap on one string: room for a base64 document attachment of 12 MB.
+    pub const DEFAULT_MAX_STRING_BYTES: usize = 16 * 1024 * 1024;
+    /// No cap beyond the size of the input itself.
+    pub const NONE: Limits = Limits {
+        max_entries: usize::MAX,
+        max_string_bytes: usize::MAX,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: Self::DEFAULT_MAX_ENTRIES,
+            max_string_bytes: Self::DEFAULT_MAX_STRING_BYTES,
+        }
+    }
+}
+
+/// Why the text was refused before it was parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanError {
+    /// Arrays and objects nest deeper than [`MAX_DEPTH`]; the message says where.
+    TooDeep(String),
+    /// The top-level `entry` array holds more elements than [`Limits::max_entries`].
+    TooManyEntries {
+        /// The limit.
+        limit: usize,
+    },
+    /// A string is longer than [`Limits::max_string_bytes`].
+    StringTooLong {
+        /// The limit.
+        limit: usize,
+        /// Its length in bytes, as written.
+        bytes: usize,
+        /// The index in the top-level `entry` array of the element that holds it, if any.
+        entry: Option<usize>,
+        /// The key the string is the value of (cut to 64 characters), or the key itself when the
+        /// key is the over-long string.
+        key: Option<String>,
+        /// Line (1-based) where the string starts.
+        line: usize,
+        /// Column (1-based) where the string starts.
+        column: usize,
+    },
+}
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooDeep(message) => f.write_str(message),
+            Self::TooManyEntries { limit } => write!(
+                f,
+                "the Bundle holds more than {limit} entries, the most one Bundle may hold \
+                 (--max-bundle-entries or PORTAL_MAX_BUNDLE_ENTRIES raises it); split the export \
+                 into several Bundles"
+            ),
+            Self::StringTooLong {
+                limit,
+                bytes,
+                key,
+                line,
+                column,
+                ..
+            } => {
+                let what = match key {
+                    Some(key) => format!("the string at \"{key}\""),
+                    None => "a string".to_owned(),
+                };
+                write!(
+                    f,
+                    "{what} (line {line} column {column}) is {bytes} bytes long, more than the \
+                     {limit} bytes one string may take (--max-string-bytes or \
+                     PORTAL_MAX_STRING_BYTES raises it)"
+                )
+            }
+        }
+    }
+}
+
 /// Parses one JSON document. The error says what is wrong and where (line and column), without
 /// the excerpt of the text that sonic-rs adds: that could hold health data. Documents nested
 /// deeper than [`MAX_DEPTH`] are refused before the parser starts, and objects that repeat a key
 /// after it (readers disagree on which of the two values counts).
 pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-    check_depth(bytes)?;
+    scan(bytes, &Limits::NONE).map_err(|error| error.to_string())?;
+    parse_scanned(bytes)
+}
+
+/// [`parse`] with `limits` on the `entry` array of a top-level object and on every string,
+/// checked in the pass over the bytes that measures the nesting, before any tree is built.
+pub fn parse_limited(bytes: &[u8], limits: &Limits) -> Result<Value, ParseError> {
+    scan(bytes, limits).map_err(ParseError::Limit)?;
+    parse_scanned(bytes).map_err(ParseError::Syntax)
+}
+
+/// Why [`parse_limited`] refused a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Too deep, or over one of the [`Limits`].
+    Limit(ScanError),
+    /// Not JSON, or a key repeated; the message says where.
+    Syntax(String),
+}
+
+fn parse_scanned(bytes: &[u8]) -> Result<Value, String> {
     let value: Value = sonic_rs::from_slice(bytes).map_err(|error| {
         if error.is_eof() || error.offset() >= bytes.trim_ascii_end().len() {
             return format!(
@@ -73,19 +185,28 @@ pub fn parse(bytes: &[u8]) -> Result<Value, String> {
     Ok(value)
 }
 
-/// Refuses text whose arrays and objects nest deeper than [`MAX_DEPTH`], in one pass over the
-/// bytes that keeps no stack: only brackets outside strings count.
-fn check_depth(bytes: &[u8]) -> Result<(), String> {
+/// Refuses text whose arrays and objects nest deeper than [`MAX_DEPTH`], whose top-level
+/// `entry` array is longer than `limits` allow, or that holds a string longer than they allow;
+/// in one pass over the bytes that keeps no stack: only brackets, commas and quotes outside
+/// strings count. Text that is not JSON passes, for the parser to say what is wrong.
+fn scan(bytes: &[u8], limits: &Limits) -> Result<Shape, ScanError> {
+    let mut shape = Shape::default();
     let mut depth = 0usize;
     let mut at = 0usize;
+    // The last string that was a key, as (start, end) of its text, and the depth it was at.
+    let mut last_key: Option<(usize, usize, usize)> = None;
+    // Inside the top-level object's `entry` array (at depth 2): the index of the current element.
+    let mut entry: Option<usize> = None;
+    let mut entry_array_next = false;
     while at < bytes.len() {
         match bytes[at] {
             b'"' => {
+                let start = at;
                 // Skip the string: jump from quote or backslash to the next one.
                 at += 1;
                 loop {
                     match memchr::memchr2(b'"', b'\\', &bytes[at..]) {
-                        None => return Ok(()), // cut short: the parser says so
+                        None => return Ok(Shape::default()), // cut short: the parser says so
                         Some(offset) if bytes[at + offset] == b'\\' => at += offset + 2,
                         Some(offset) => {
                             at += offset;
@@ -93,26 +214,150 @@ fn check_depth(bytes: &[u8]) -> Result<(), String> {
                         }
                     }
                     if at >= bytes.len() {
-                        return Ok(());
+                        return Ok(Shape::default());
                     }
+                }
+                let length = at - start - 1;
+                let after = bytes[at + 1..]
+                    .iter()
+                    .position(|byte| !byte.is_ascii_whitespace())
+                    .map(|offset| bytes[at + 1 + offset]);
+                let is_key = after == Some(b':');
+                if length > limits.max_string_bytes {
+                    let (line, column) = line_and_column(bytes, start);
+                    let key = if is_key {
+                        Some((start + 1, at))
+                    } else {
+                        last_key
+                            .filter(|(_, _, key_depth)| *key_depth == depth)
+                            .map(|(from, to, _)| (from, to))
+                    };
+                    return Err(ScanError::StringTooLong {
+                        limit: limits.max_string_bytes,
+                        bytes: length,
+                        entry,
+                        key: key.map(|(from, to)| {
+                            String::from_utf8_lossy(&bytes[from..to.min(from + 64)]).into_owned()
+                        }),
+                        line,
+                        column,
+                    });
+                }
+                if is_key {
+                    last_key = Some((start + 1, at, depth));
+                    entry_array_next = depth == 1 && &bytes[start + 1..at] == b"entry";
                 }
             }
             b'{' | b'[' => {
+                if bytes[at] == b'[' && depth == 1 && entry_array_next {
+                    entry = Some(0);
+                    shape.entry_arrays += 1;
+                    shape.entry_open = at;
+                    shape.entry_commas.clear();
+                }
+                entry_array_next = false;
                 depth += 1;
                 if depth > MAX_DEPTH {
                     let (line, column) = line_and_column(bytes, at);
-                    return Err(format!(
+                    return Err(ScanError::TooDeep(format!(
                         "arrays and objects nest deeper than {MAX_DEPTH} levels \
                          (line {line} column {column})"
-                    ));
+                    )));
                 }
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth < 2 && entry.take().is_some() {
+                    shape.entry_close = at;
+                }
+            }
+            b',' if depth == 2 => {
+                if let Some(index) = entry.as_mut() {
+                    shape.entry_commas.push(at);
+                    *index += 1;
+                    if *index >= limits.max_entries {
+                        return Err(ScanError::TooManyEntries {
+                            limit: limits.max_entries,
+                        });
+                    }
+                }
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b':' | b',' => {}
+            _ => entry_array_next = false,
         }
         at += 1;
     }
-    Ok(())
+    Ok(shape)
+}
+
+/// Where the top-level `entry` array is, as [`scan`] found it.
+#[derive(Debug, Default)]
+struct Shape {
+    /// How many top-level `entry` arrays the text has (more than one is an error the parser finds).
+    entry_arrays: usize,
+    /// The offset of its `[`.
+    entry_open: usize,
+    /// The offset of its `]`.
+    entry_close: usize,
+    /// The offsets of the commas between its elements.
+    entry_commas: Vec<usize>,
+}
+
+/// A document with a top-level `entry` array, parsed as its envelope (the array left empty) and
+/// one tree per entry: each entry's tree can be freed on its own once it has been read, where
+/// one tree of the whole document lives until its last part is dropped.
+#[derive(Debug)]
+pub struct Split {
+    /// The document with `entry` as an empty array.
+    pub envelope: Value,
+    /// The elements of `entry`, in order.
+    pub entries: Vec<Value>,
+}
+
+/// [`parse_limited`], giving the entries as separate trees. A document that any part fails to
+/// parse is parsed again whole, so the error says what [`parse_limited`] would.
+pub fn parse_split(bytes: &[u8], limits: &Limits) -> Result<Split, ParseError> {
+    let shape = scan(bytes, limits).map_err(ParseError::Limit)?;
+    let whole = || -> Result<Split, ParseError> {
+        let mut envelope = parse_scanned(bytes).map_err(ParseError::Syntax)?;
+        let entries = match envelope.get_mut("entry").and_then(Value::as_array_mut) {
+            Some(entries) => entries.iter_mut().map(std::mem::take).collect(),
+            None => Vec::new(),
+        };
+        Ok(Split { envelope, entries })
+    };
+    if shape.entry_arrays != 1 || shape.entry_close <= shape.entry_open {
+        return whole();
+    }
+    let mut outer = Vec::with_capacity(bytes.len() - (shape.entry_close - shape.entry_open));
+    outer.extend_from_slice(&bytes[..=shape.entry_open]);
+    outer.extend_from_slice(&bytes[shape.entry_close..]);
+    let Ok(envelope) = parse_scanned(&outer) else {
+        return whole();
+    };
+    drop(outer);
+    let inner = &bytes[shape.entry_open + 1..shape.entry_close];
+    if inner.trim_ascii().is_empty() {
+        return Ok(Split {
+            envelope,
+            entries: Vec::new(),
+        });
+    }
+    let mut entries = Vec::with_capacity(shape.entry_commas.len() + 1);
+    let mut from = shape.entry_open + 1;
+    for end in shape
+        .entry_commas
+        .iter()
+        .copied()
+        .chain([shape.entry_close])
+    {
+        match parse_scanned(&bytes[from..end]) {
+            Ok(entry) => entries.push(entry),
+            Err(_) => return whole(),
+        }
+        from = end + 1;
+    }
+    Ok(Split { envelope, entries })
 }
 
 fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {
@@ -293,5 +538,101 @@ mod tests {
             parse(br#"{"a": {"x": 1}, "b": {"x": 2}}"#).is_ok(),
             "same key, two objects"
         );
+    }
+
+    fn limits(max_entries: usize, max_string_bytes: usize) -> Limits {
+        Limits {
+            max_entries,
+            max_string_bytes,
+        }
+    }
+
+    #[test]
+    fn a_bundle_with_more_entries_than_the_limit_is_refused_before_parsing() {
+        let entries = |n: usize| {
+            let items: Vec<String> = (0..n).map(|i| format!(r#"{{"i":[{i},{i}]}}"#)).collect();
+            format!(
+                r#"{{"resourceType":"Bundle","meta":{{"tag":[1,2,3,4]}},"entry":[{}],"x":[1,2,3,4,5]}}"#,
+                items.join(",")
+            )
+        };
+        assert!(parse_limited(entries(3).as_bytes(), &limits(3, 100)).is_ok());
+        assert_eq!(
+            parse_limited(entries(4).as_bytes(), &limits(3, 100)),
+            Err(ParseError::Limit(ScanError::TooManyEntries { limit: 3 }))
+        );
+        // Commas in other arrays, in nested ones and in strings do not count.
+        let other = r#"{"entry":[{"a":[1,2,3,4,5,6]},{"b":"x,y,z,w"}],"list":[1,2,3,4,5,6]}"#;
+        assert!(parse_limited(other.as_bytes(), &limits(2, 100)).is_ok());
+        let nested = r#"{"a":{"entry":[1,2,3,4,5]}}"#;
+        assert!(parse_limited(nested.as_bytes(), &limits(2, 100)).is_ok());
+        let message = ScanError::TooManyEntries { limit: 3 }.to_string();
+        assert!(message.contains("more than 3 entries"), "{message}");
+        assert!(message.contains("--max-bundle-entries"), "{message}");
+    }
+
+    #[test]
+    fn a_string_longer_than_the_limit_is_refused_with_its_entry_and_key() {
+        let text = format!(
+            "{{\"entry\":[{{\"a\":\"ok\"}},\n{{\"resource\":{{\"data\": \"{}\"}}}}]}}",
+            "Q".repeat(40)
+        );
+        let Err(ParseError::Limit(error)) = parse_limited(text.as_bytes(), &limits(10, 39)) else {
+            panic!("a string over the limit");
+        };
+        assert_eq!(
+            error,
+            ScanError::StringTooLong {
+                limit: 39,
+                bytes: 40,
+                entry: Some(1),
+                key: Some("data".into()),
+                line: 2,
+                column: 22,
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains("\"data\"") && message.contains("--max-string-bytes"));
+        assert!(
+            !message.contains("QQQ"),
+            "no excerpt of the text: {message}"
+        );
+        assert!(parse_limited(text.as_bytes(), &limits(10, 40)).is_ok());
+        // Escapes count as written; a key is a string too.
+        let escaped = r#"{"k":"\"\"\""}"#;
+        assert!(parse_limited(escaped.as_bytes(), &limits(10, 5)).is_err());
+        assert!(parse_limited(escaped.as_bytes(), &limits(10, 6)).is_ok());
+        let long_key = r#"{"abcdefgh":1}"#;
+        assert!(matches!(
+            parse_limited(long_key.as_bytes(), &limits(10, 7)),
+            Err(ParseError::Limit(ScanError::StringTooLong { key: Some(key), entry: None, .. })) if key == "abcdefgh"
+        ));
+    }
+
+    #[test]
+    fn entries_are_parsed_apart_and_errors_read_as_for_the_whole_document() {
+        let text = br#"{"resourceType":"Bundle", "entry": [ {"a":1} ,{"b":[1,2]}
+            ], "type":"batch"}"#;
+        let split = parse_split(text, &Limits::default()).expect("valid");
+        assert_eq!(
+            to_string(&split.envelope),
+            r#"{"resourceType":"Bundle","entry":[],"type":"batch"}"#
+        );
+        let entries: Vec<String> = split.entries.iter().map(to_string).collect();
+        assert_eq!(entries, [r#"{"a":1}"#, r#"{"b":[1,2]}"#]);
+        let empty = parse_split(br#"{"entry": [ ]}"#, &Limits::default()).expect("valid");
+        assert!(empty.entries.is_empty());
+        for bad in [
+            &br#"{"entry":[{"a":1},{"b":x}]}"#[..],
+            br#"{"entry":[{"a":1},,{"b":2}]}"#,
+            br#"{"entry":[{"a":1,"a":2}]}"#,
+            br#"{"entry":[1],"entry":[2]}"#,
+            br#"{"entry":[1] x}"#,
+        ] {
+            let Err(ParseError::Syntax(split)) = parse_split(bad, &Limits::default()) else {
+                panic!("{} is refused", String::from_utf8_lossy(bad));
+            };
+            assert_eq!(Err(split), parse(bad).map(|_| ()));
+        }
     }
 }

@@ -29,10 +29,12 @@ pub mod refs;
 pub mod types;
 
 pub use bundle::{
-    Bundle, BundleKind, Entry, InputKind, Method, Request, detect, parse_bundle, parse_ndjson_line,
+    Bundle, BundleKind, Entry, InputKind, Method, Request, detect, parse_bundle,
+    parse_bundle_limited, parse_ndjson_line,
 };
 pub use codes::CodeSet;
 pub use error::ImportError;
+pub use json::Limits;
 pub use map::{MAPPED_TYPES, Mapped, map_resource};
 pub use primitives::to_instant_micros;
 pub use refs::{IdentifierSearch, Reference, collect_references, parse_reference};

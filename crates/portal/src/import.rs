@@ -44,9 +44,12 @@ pub fn is_ndjson(path: &Path) -> Result<bool, String> {
 }
 
 /// Reads and checks one Bundle file: the part of an import that needs no database.
-pub fn prepare_bundle_file(path: &Path) -> Result<portal_app::import::Prepared, String> {
+pub fn prepare_bundle_file(
+    path: &Path,
+    limits: &portal_fhir::Limits,
+) -> Result<portal_app::import::Prepared, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    portal_app::import::prepare_bundle(&bytes).map_err(describe)
+    portal_app::import::prepare_bundle(bytes, limits).map_err(describe)
 }
 
 /// A file on its way in: a Bundle checked on the reading thread, or NDJSON to be streamed.
@@ -121,11 +124,12 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
         }
     });
     let to_prepare = files.clone();
+    let limits = app.config().import_limits;
     let producer = tokio::task::spawn_blocking(move || {
         for path in to_prepare {
             let next = match is_ndjson(&path) {
                 Ok(true) => Next::Ndjson,
-                Ok(false) => Next::Bundle(prepare_bundle_file(&path)),
+                Ok(false) => Next::Bundle(prepare_bundle_file(&path, &limits)),
                 Err(message) => Next::Unreadable(message),
             };
             if tx.blocking_send((path, next)).is_err() {

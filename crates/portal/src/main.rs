@@ -243,7 +243,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             let mut sample = Vec::new();
             for (name, bytes) in portal::demo_data::BUNDLES {
                 let summary = app
-                    .import_bundle(&Actor::operator(), bytes)
+                    .import_bundle(&Actor::operator(), *bytes)
                     .await
                     .map_err(|e| StartError::Config(format!("sample record {name}: {e}")))?;
                 for entry in summary

@@ -148,6 +148,27 @@ pub struct Settings {
         global = true
     )]
     pub audit_checkpoint_every: u64,
+    /// The most entries one imported Bundle may hold (`POST /fhir` and `portal import`).
+    #[arg(
+        long,
+        env = "PORTAL_MAX_BUNDLE_ENTRIES",
+        default_value_t = portal_fhir::Limits::DEFAULT_MAX_ENTRIES as u64,
+        value_name = "COUNT",
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub max_bundle_entries: u64,
+    /// The most bytes one string of an imported Bundle may take, as written (a base64 attachment
+    /// is a third longer than the document it holds).
+    #[arg(
+        long,
+        env = "PORTAL_MAX_STRING_BYTES",
+        default_value_t = portal_fhir::Limits::DEFAULT_MAX_STRING_BYTES as u64,
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub max_string_bytes: u64,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -182,6 +203,10 @@ impl Settings {
             require_patient_second_factor: self.require_patient_second_factor,
             public_url: self.public_url.trim_end_matches('/').to_string(),
             clinic_name: self.clinic_name.clone(),
+            import_limits: portal_fhir::Limits {
+                max_entries: usize::try_from(self.max_bundle_entries).unwrap_or(usize::MAX),
+                max_string_bytes: usize::try_from(self.max_string_bytes).unwrap_or(usize::MAX),
+            },
         }
     }
 }

@@ -158,7 +158,8 @@ pub async fn transaction(
         }
     };
     let actor = Actor { principal, context };
-    match state.app.import_bundle(&actor, &body).await {
+    // The body is handed over, not copied, and freed as soon as it is parsed.
+    match state.app.import_bundle(&actor, body).await {
         Ok(summary) => {
             let entries: Vec<Value> = summary
                 .entries

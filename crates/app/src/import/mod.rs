@@ -10,7 +10,7 @@ use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_fhir::json::{JsonContainerTrait, JsonValueTrait, Value};
 use portal_fhir::{
-    CodeSet, Entry, ImportError, Mapped, Reference, collect_references, map_resource,
+    CodeSet, Entry, ImportError, Limits, Mapped, Reference, collect_references, map_resource,
 };
 use portal_store::patients::PatientRow;
 use portal_store::resources::{self, ClinicalItem, KnownResource, ResourceRow};
@@ -95,7 +95,11 @@ struct Item {
     request: Option<portal_fhir::Request>,
     /// The resource's identifiers as (system, value), sorted.
     identifiers: Vec<(String, String)>,
-    mapped: Mapped,
+    /// A Patient's mapped data, the only mapping the writing needs; kept apart (not the whole
+    /// [`Mapped`], whose largest variant is a kilobyte) so a large Bundle's items stay small.
+    patient: Option<Box<portal_fhir::model::PatientData>>,
+    /// Whether the resource's type is one the portal maps.
+    is_mapped: bool,
     refs: Vec<(String, Reference)>,
     /// The list columns and mapped details of a clinical resource, worked out while preparing.
     projection: Option<(projection::Projection, String)>,
@@ -167,9 +171,11 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Checks and maps a Bundle (JSON bytes). CPU only.
-pub fn prepare_bundle(bytes: &[u8]) -> Result<Prepared> {
-    let bundle = portal_fhir::parse_bundle(bytes).map_err(rejected)?;
+/// Checks and maps a Bundle (JSON bytes), refusing one over `limits`. CPU only.
+pub fn prepare_bundle(bytes: Vec<u8>, limits: &Limits) -> Result<Prepared> {
+    let bundle = portal_fhir::parse_bundle_limited(&bytes, limits).map_err(rejected)?;
+    // The tree holds its own copy of every string: the text is not needed any more.
+    drop(bytes);
     let refs: Vec<_> = bundle
         .entries
         .iter()
@@ -227,6 +233,11 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
         let identifiers = identifiers_of(&entry.resource);
         let flag = projection::flag_of(&mapped);
         let directory_name = directory_name(&mapped);
+        let is_mapped = mapped.is_mapped();
+        let patient = match mapped {
+            Mapped::Patient(data) => Some(Box::new(data)),
+            _ => None,
+        };
         // The parsed JSON is freed here, on the thread that built it, which the allocator does
         // faster than a free from the writing thread.
         let Entry {
@@ -242,7 +253,8 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
             identifiers,
             flag,
             directory_name,
-            mapped,
+            patient,
+            is_mapped,
             refs,
             projection,
             resource_type,
@@ -258,9 +270,15 @@ fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Pr
 
 impl App {
     /// Imports one Bundle (JSON bytes) as a whole.
-    pub async fn import_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<ImportSummary> {
-        let bytes = bytes.to_vec();
-        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(&bytes))
+    /// The bytes are taken over (a request body is not copied) and freed once parsed.
+    pub async fn import_bundle(
+        &self,
+        actor: &Actor,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Result<ImportSummary> {
+        let bytes = bytes.into();
+        let limits = self.config().import_limits;
+        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(bytes, &limits))
             .await
             .map_err(|e| Error::Internal(format!("import task failed: {e}")))??;
         self.import_prepared(actor, prepared).await
@@ -482,7 +500,7 @@ impl App {
             }
             if item.resource_type == "Patient"
                 && !matched_by_source(item)
-                && let Mapped::Patient(data) = &item.mapped
+                && let Some(data) = &item.patient
             {
                 let id = crate::parse_patient_id(&known.id)?;
                 if let Some(stored) = patients::find_unchecked(tx, id).await? {
@@ -560,7 +578,7 @@ impl App {
                 .entry(item.resource_type.clone())
                 .or_default();
             counts.read += 1;
-            if !item.mapped.is_mapped() {
+            if !item.is_mapped {
                 counts.kept_unmapped += 1;
             }
             let status = match &item.existing {
@@ -578,7 +596,7 @@ impl App {
                 counts.unchanged += 1;
                 continue;
             }
-            if let Mapped::Patient(data) = &item.mapped {
+            if let Some(data) = &item.patient {
                 let row = patient_row(item, data)?;
                 let details = serde_json::to_string(data)
                     .map_err(|e| Error::Internal(format!("cannot serialise a patient: {e}")))?;

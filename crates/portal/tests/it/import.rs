@@ -120,7 +120,7 @@ async fn import_all(t: &TestApp, files: &[PathBuf]) -> portal_app::import::Impor
         let bytes = std::fs::read(file).expect("read");
         let summary = t
             .app
-            .import_bundle(&Actor::operator(), &bytes)
+            .import_bundle(&Actor::operator(), bytes.as_slice())
             .await
             .unwrap_or_else(|e| panic!("{} was refused: {e}", file.display()));
         total.add(&summary);

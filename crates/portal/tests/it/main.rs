@@ -9,6 +9,7 @@ mod forms;
 mod held_reports;
 mod helpers;
 mod holes_accounts;
+mod holes_memory;
 mod holes_ops;
 mod holes_ownership;
 mod holes_parsers;
