@@ -515,8 +515,25 @@ fn parse_request(
 /// Parses one NDJSON line (blank lines are the caller's to skip) into a resource: a JSON object
 /// with a known R4 `resourceType` other than `Bundle`. Errors name the line as `line 7`.
 pub fn parse_ndjson_line(line: &str, line_no: usize) -> Result<Value, ImportError> {
-    let value: Value = crate::json::parse(line.as_bytes())
-        .map_err(|error| ImportError::document(format!("not JSON: {error}")).on_line(line_no))?;
+    parse_ndjson_line_limited(line, line_no, &Limits::NONE)
+}
+
+/// [`parse_ndjson_line`] with `limits` on the length of every string, checked before the tree
+/// is built.
+pub fn parse_ndjson_line_limited(
+    line: &str,
+    line_no: usize,
+    limits: &Limits,
+) -> Result<Value, ImportError> {
+    let value: Value = crate::json::parse_limited(line.as_bytes(), limits).map_err(|error| {
+        match error {
+            ParseError::Syntax(message) | ParseError::Limit(ScanError::TooDeep(message)) => {
+                ImportError::document(format!("not JSON: {message}"))
+            }
+            ParseError::Limit(limit) => ImportError::document(limit.to_string()),
+        }
+        .on_line(line_no)
+    })?;
     let fail = |resource_type: Option<&str>, path: &str, message: String| {
         ImportError::at(None, resource_type, path, message).on_line(line_no)
     };

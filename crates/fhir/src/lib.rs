@@ -30,7 +30,7 @@ pub mod types;
 
 pub use bundle::{
     Bundle, BundleKind, Entry, InputKind, Method, Request, detect, parse_bundle,
-    parse_bundle_limited, parse_ndjson_line,
+    parse_bundle_limited, parse_ndjson_line, parse_ndjson_line_limited,
 };
 pub use codes::CodeSet;
 pub use error::ImportError;

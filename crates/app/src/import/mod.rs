@@ -171,6 +171,52 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
+/// The longest NDJSON line (one resource) an import reads: room for the longest string the
+/// limits allow twice over, and at least the 64 MB a `POST /fhir` body may take.
+fn max_line_bytes(limits: &Limits) -> usize {
+    limits
+        .max_string_bytes
+        .saturating_mul(2)
+        .max(64 * 1024 * 1024)
+}
+
+/// Reads one line (without its `\n` or `\r\n`) into `line`, refusing one longer than `cap`
+/// bytes before holding more than that; `None` at the end of the input.
+fn read_line_capped(
+    reader: &mut impl std::io::BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<()>> {
+    line.clear();
+    let mut read_any = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            break;
+        }
+        read_any = true;
+        let (take, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) => (at, true),
+            None => (available.len(), false),
+        };
+        if line.len() + take > cap {
+            return Err(std::io::Error::other(format!(
+                "the line is longer than {cap} bytes, the most one resource may take \
+                 (--max-string-bytes raises it)"
+            )));
+        }
+        line.extend_from_slice(&available[..take]);
+        reader.consume(if done { take + 1 } else { take });
+        if done {
+            break;
+        }
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(read_any.then_some(()))
+}
+
 /// Checks and maps a Bundle (JSON bytes), refusing one over `limits`. CPU only.
 pub fn prepare_bundle(bytes: Vec<u8>, limits: &Limits) -> Result<Prepared> {
     let bundle = portal_fhir::parse_bundle_limited(&bytes, limits).map_err(rejected)?;
@@ -310,12 +356,26 @@ impl App {
         R: std::io::BufRead + Send + 'static,
     {
         const CHUNK_LINES: usize = 2_000;
+        let limits = self.config().import_limits;
+        let line_cap = max_line_bytes(&limits);
         let (tx_lines, mut rx_lines) = tokio::sync::mpsc::channel::<Result<Prepared>>(1);
         let reader_task = tokio::task::spawn_blocking(move || {
+            let mut reader = reader;
             let mut chunk = Vec::with_capacity(CHUNK_LINES);
-            for (n, line) in reader.lines().enumerate() {
-                let line = match line {
-                    Ok(l) => l,
+            let mut bytes = Vec::new();
+            for n in 0.. {
+                let line = match read_line_capped(&mut reader, &mut bytes, line_cap) {
+                    Ok(Some(())) => match std::str::from_utf8(&bytes) {
+                        Ok(text) => text,
+                        Err(_) => {
+                            let _ = tx_lines.blocking_send(Err(Error::Rejected(format!(
+                                "line {}: is not UTF-8 text",
+                                n + 1
+                            ))));
+                            return;
+                        }
+                    },
+                    Ok(None) => break,
                     Err(e) => {
                         let _ = tx_lines.blocking_send(Err(Error::Rejected(format!(
                             "line {}: cannot be read: {e}",
@@ -327,7 +387,7 @@ impl App {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match portal_fhir::parse_ndjson_line(&line, n + 1) {
+                match portal_fhir::parse_ndjson_line_limited(line, n + 1, &limits) {
                     Ok(resource) => {
                         let refs = collect_references(&resource);
                         chunk.push((
@@ -1053,4 +1113,39 @@ fn patient_row(item: &Item, data: &portal_fhir::model::PatientData) -> Result<Pa
             .gender
             .map_or_else(|| "unknown".to_string(), |g| g.code().to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &[u8], cap: usize) -> Vec<std::io::Result<String>> {
+        let mut reader = std::io::BufReader::with_capacity(4, text);
+        let mut line = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match read_line_capped(&mut reader, &mut line, cap) {
+                Ok(Some(())) => out.push(Ok(String::from_utf8_lossy(&line).into_owned())),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_read_whole_across_buffers_and_refused_past_the_cap() {
+        let read: Vec<String> = lines(b"first line\r\n\nlast", 64)
+            .into_iter()
+            .map(|l| l.expect("line"))
+            .collect();
+        assert_eq!(read, ["first line", "", "last"]);
+        let capped = lines(b"short\nmuch too long a line\n", 10);
+        assert_eq!(capped[0].as_ref().expect("first"), "short");
+        let error = capped[1].as_ref().expect_err("refused").to_string();
+        assert!(error.contains("longer than 10 bytes"), "{error}");
+    }
 }
