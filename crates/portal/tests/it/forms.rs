@@ -86,28 +86,6 @@ async fn invited_record(t: &TestApp, mrn: &str, given: &str, family: &str) -> (P
     (row.id, invitation.code)
 }
 
-async fn activate(
-    t: &TestApp,
-    c: &Client,
-    code: &str,
-    birth_date: &str,
-    email: &str,
-    password: &str,
-) -> Response {
-    t.post_form(
-        c,
-        "/activate",
-        "/activate",
-        &[
-            ("code", code),
-            ("birth_date", birth_date),
-            ("email", email),
-            ("password", password),
-        ],
-    )
-    .await
-}
-
 async fn password_step(t: &TestApp, c: &Client, email: &str, password: &str) -> Response {
     t.post_form(
         c,
@@ -302,7 +280,7 @@ async fn activation_form_names_each_bad_field_and_keeps_what_was_typed(backend: 
         ),
     ];
     for (case, code, birth, email, password, field, words) in cases {
-        let r = activate(&t, &c, code, birth, email, password).await;
+        let r = t.activate(&c, code, birth, email, password).await;
         let html = refused_at(r, field, words, case).await;
         assert_kept(&html, &[code, birth, email], &[password], case);
         assert_eq!(counts(&t, &tables).await, before, "{case}");
@@ -311,7 +289,7 @@ async fn activation_form_names_each_bad_field_and_keeps_what_was_typed(backend: 
     // the form.
     assert_eq!(t.count("audit_events").await, audited + 1);
     // None of that used up the code.
-    let r = activate(&t, &c, &code, &birth, email, GOOD_PASSWORD).await;
+    let r = t.activate(&c, &code, &birth, email, GOOD_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/signin?done=activated");
     t.stop().await;
@@ -636,7 +614,9 @@ async fn passwords_are_checked_exactly_as_typed(backend: Backend) {
     let birth = t.demo.activation.birth_date.clone();
     let typed = "  Lantern harbour 🌊🦀 drift  ";
     let c = t.client();
-    let r = activate(&t, &c, &code, &birth, "m.chen@example.org", typed).await;
+    let r = t
+        .activate(&c, &code, &birth, "m.chen@example.org", typed)
+        .await;
     assert_eq!(location(&r), "/signin?done=activated");
     for (case, variant) in [
         ("other case", "  lantern harbour 🌊🦀 drift  "),
@@ -670,7 +650,7 @@ async fn passwords_of_128_and_256_characters_are_accepted_at_activation(backend:
         let password = password_of(n);
         assert_eq!(password.chars().count(), n);
         let c = t.client();
-        let r = activate(&t, &c, &code, &birth, email, &password).await;
+        let r = t.activate(&c, &code, &birth, email, &password).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{n} characters");
         // No truncation: one character short does not open the account.
         let shorter: String = password.chars().take(n - 1).collect();
@@ -685,15 +665,15 @@ async fn passwords_of_128_and_256_characters_are_accepted_at_activation(backend:
     let users = t.count("users").await;
     let c = t.client();
     let too_long = password_of(257);
-    let r = activate(
-        &t,
-        &c,
-        &third_code,
-        "1990-06-15",
-        "bo.reed@example.org",
-        &too_long,
-    )
-    .await;
+    let r = t
+        .activate(
+            &c,
+            &third_code,
+            "1990-06-15",
+            "bo.reed@example.org",
+            &too_long,
+        )
+        .await;
     let html = refused_at(r, "password", "at most 256", "257 characters").await;
     assert_kept(
         &html,
