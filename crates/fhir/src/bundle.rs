@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::json::{
     JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Kind, Limits, Object, ParseError,
-    ScanError, Split, Value, field, kind,
+    ScanError, Value, field, kind,
 };
 
 use crate::error::{ImportError, shown, shown_str};
@@ -137,35 +137,43 @@ impl Bundle {
             .filter_map(|entry| entry.full_url.as_deref())
             .collect();
         for (entry, entry_refs) in self.entries.iter().zip(refs) {
-            let resource_type = Some(entry.resource_type());
-            for (path, reference) in entry_refs {
-                let problem = match reference {
-                    Reference::Internal(url) if !full_urls.contains(url.as_str()) => Some(format!(
-                        "{} matches no entry's fullUrl in this Bundle",
-                        shown_str(url)
-                    )),
-                    Reference::Contained(id)
-                        if !id.is_empty() && !has_contained(&entry.resource, id) =>
-                    {
-                        Some(format!("#{id} names no contained resource"))
-                    }
-                    Reference::Unsupported { reference, reason } => {
-                        Some(format!("{}: {reason}", shown_str(reference)))
-                    }
-                    _ => None,
-                };
-                if let Some(message) = problem {
-                    return Err(ImportError::at(
-                        Some(entry.index),
-                        resource_type,
-                        path.clone(),
-                        message,
-                    ));
-                }
-            }
+            check_entry_references(entry, entry_refs, |url| full_urls.contains(url))?;
         }
         Ok(())
     }
+}
+
+/// [`Bundle::check_references`] for one entry, with its references collected and
+/// `is_full_url` telling whether some entry of its Bundle has a fullUrl.
+pub fn check_entry_references(
+    entry: &Entry,
+    refs: &[(String, Reference)],
+    is_full_url: impl Fn(&str) -> bool,
+) -> Result<(), ImportError> {
+    for (path, reference) in refs {
+        let problem = match reference {
+            Reference::Internal(url) if !is_full_url(url) => Some(format!(
+                "{} matches no entry's fullUrl in this Bundle",
+                shown_str(url)
+            )),
+            Reference::Contained(id) if !id.is_empty() && !has_contained(&entry.resource, id) => {
+                Some(format!("#{id} names no contained resource"))
+            }
+            Reference::Unsupported { reference, reason } => {
+                Some(format!("{}: {reason}", shown_str(reference)))
+            }
+            _ => None,
+        };
+        if let Some(message) = problem {
+            return Err(ImportError::at(
+                Some(entry.index),
+                Some(entry.resource_type()),
+                path.clone(),
+                message,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn has_contained(resource: &Value, id: &str) -> bool {
@@ -232,11 +240,78 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, ImportError> {
 /// [`parse_bundle`] with `limits` on the number of entries and the length of each string,
 /// checked before the document is parsed.
 pub fn parse_bundle_limited(bytes: &[u8], limits: &Limits) -> Result<Bundle, ImportError> {
+    let text = open_bundle(bytes, limits)?;
+    let mut seen_full_urls: HashMap<String, usize> = HashMap::new();
+    let mut entries = Vec::with_capacity(text.len());
+    for index in 0..text.len() {
+        let entry = text.entry(index)?;
+        if let Some(url) = &entry.full_url
+            && let Some(first) = seen_full_urls.insert(url.clone(), index)
+        {
+            return Err(repeated_full_url(&entry, url, first));
+        }
+        entries.push(entry);
+    }
+    Ok(Bundle {
+        kind: text.kind,
+        entries,
+    })
+}
+
+/// The error for an entry whose fullUrl an earlier entry (`first`) has.
+pub fn repeated_full_url(entry: &Entry, url: &str, first: usize) -> ImportError {
+    ImportError::at(
+        Some(entry.index),
+        Some(entry.resource_type()),
+        "Bundle.entry.fullUrl",
+        format!("{} repeats the fullUrl of entry {first}", shown_str(url)),
+    )
+}
+
+/// A Bundle whose envelope is checked and whose entries are read one at a time, as often as
+/// needed ([`BundleText::entry`]): an importer holds one entry's tree at a time, not the whole
+/// document's. The fullUrls across entries are the reader's to check ([`repeated_full_url`]).
+#[derive(Debug)]
+pub struct BundleText<'a> {
+    /// Transaction, batch or collection.
+    pub kind: BundleKind,
+    entries: crate::json::Split<'a>,
+}
+
+impl BundleText<'_> {
+    /// How many entries the Bundle has.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many bytes entry `index` takes as text.
+    pub fn text_len(&self, index: usize) -> usize {
+        self.entries.text_len(index)
+    }
+
+    /// Parses and checks entry `index`, as [`parse_bundle`] does each entry.
+    pub fn entry(&self, index: usize) -> Result<Entry, ImportError> {
+        let raw = self.entries.entry(index).map_err(|error| match error {
+            ParseError::Syntax(message) | ParseError::Limit(ScanError::TooDeep(message)) => {
+                ImportError::document(format!("not JSON: {message}"))
+            }
+            ParseError::Limit(limit) => ImportError::document(limit.to_string()),
+        })?;
+        parse_entry(index, raw, self.kind)
+    }
+}
+
+/// Checks a Bundle's text within `limits` and its envelope (a Bundle of type transaction, batch
+/// or collection, with a valid id and an `entry` array), leaving the entries to be read one by
+/// one.
+pub fn open_bundle<'a>(bytes: &'a [u8], limits: &Limits) -> Result<BundleText<'a>, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let Split {
-        envelope: mut document,
-        entries: raw_entries,
-    } = crate::json::parse_split(bytes, limits).map_err(|error| match error {
+    let mut entries = crate::json::parse_split(bytes, limits).map_err(|error| match error {
         ParseError::Syntax(message) | ParseError::Limit(ScanError::TooDeep(message)) => {
             ImportError::document(format!("not JSON: {message}"))
         }
@@ -247,7 +322,7 @@ pub fn parse_bundle_limited(bytes: &[u8], limits: &Limits) -> Result<Bundle, Imp
             ImportError::at(entry, None, "", limit.to_string())
         }
     })?;
-    let Some(bundle) = document.as_object_mut() else {
+    let Some(bundle) = entries.envelope.as_object_mut() else {
         return Err(ImportError::document(
             "not a FHIR resource: expected a JSON object",
         ));
@@ -280,27 +355,10 @@ pub fn parse_bundle_limited(bytes: &[u8], limits: &Limits) -> Result<Bundle, Imp
             format!("{} is not a FHIR id", shown(id)),
         ));
     }
-    // The entries were parsed apart from the document, each into a tree of its own.
     if field(bundle, "entry").is_some_and(|entries| !entries.is_array()) {
         return Err(bundle_error("Bundle.entry", "expected an array"));
     }
-    let mut seen_full_urls: HashMap<String, usize> = HashMap::new();
-    let mut entries = Vec::with_capacity(raw_entries.len());
-    for (index, raw) in raw_entries.into_iter().enumerate() {
-        let entry = parse_entry(index, raw, kind)?;
-        if let Some(url) = &entry.full_url
-            && let Some(first) = seen_full_urls.insert(url.clone(), index)
-        {
-            return Err(ImportError::at(
-                Some(index),
-                Some(entry.resource_type()),
-                "Bundle.entry.fullUrl",
-                format!("{} repeats the fullUrl of entry {first}", shown_str(url)),
-            ));
-        }
-        entries.push(entry);
-    }
-    Ok(Bundle { kind, entries })
+    Ok(BundleText { kind, entries })
 }
 
 fn bundle_error(path: &str, message: impl Into<String>) -> ImportError {

@@ -303,28 +303,75 @@ struct Shape {
     entry_commas: Vec<usize>,
 }
 
-/// A document with a top-level `entry` array, parsed as its envelope (the array left empty) and
-/// one tree per entry: each entry's tree can be freed on its own once it has been read, where
-/// one tree of the whole document lives until its last part is dropped.
+/// A document with a top-level `entry` array, parsed as its envelope (the array left empty) with
+/// its elements kept as text, each parsed when it is read: a reader can hold one entry's tree at
+/// a time, and read the entries more than once, where one tree of the whole document would hold
+/// them all until its last part is dropped.
 #[derive(Debug)]
-pub struct Split {
+pub struct Split<'a> {
     /// The document with `entry` as an empty array.
     pub envelope: Value,
-    /// The elements of `entry`, in order.
-    pub entries: Vec<Value>,
+    bytes: &'a [u8],
+    /// Each element's text as (start, end) offsets into `bytes`.
+    spans: Vec<(usize, usize)>,
+    /// The elements, when the document had to be parsed whole (then `spans` is empty).
+    parsed: Vec<Value>,
 }
 
-/// [`parse_limited`], giving the entries as separate trees. A document that any part fails to
-/// parse is parsed again whole, so the error says what [`parse_limited`] would.
-pub fn parse_split(bytes: &[u8], limits: &Limits) -> Result<Split, ParseError> {
+impl Split<'_> {
+    /// How many elements `entry` has.
+    pub fn len(&self) -> usize {
+        self.spans.len().max(self.parsed.len())
+    }
+
+    /// Whether `entry` is empty (or missing).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many bytes of text element `index` takes (0 for one parsed with the whole document).
+    pub fn text_len(&self, index: usize) -> usize {
+        self.spans.get(index).map_or(0, |(from, to)| to - from)
+    }
+
+    /// Parses element `index` (`Value::default()` past the end). An element that does not parse
+    /// makes the whole document parse again, so the error says what [`parse_limited`] would.
+    pub fn entry(&self, index: usize) -> Result<Value, ParseError> {
+        let Some((from, to)) = self.spans.get(index) else {
+            return Ok(self.parsed.get(index).cloned().unwrap_or_default());
+        };
+        match parse_scanned(&self.bytes[*from..*to]) {
+            Ok(entry) => Ok(entry),
+            Err(_) => {
+                let mut whole = parse_scanned(self.bytes).map_err(ParseError::Syntax)?;
+                Ok(whole
+                    .get_mut("entry")
+                    .and_then(Value::as_array_mut)
+                    .and_then(|entries| entries.get_mut(index))
+                    .map(std::mem::take)
+                    .unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// [`parse_limited`], with the elements of the top-level `entry` array left to be parsed one at a
+/// time ([`Split::entry`]). The envelope is parsed here; an element's own errors appear when it
+/// is read.
+pub fn parse_split<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Split<'a>, ParseError> {
     let shape = scan(bytes, limits).map_err(ParseError::Limit)?;
-    let whole = || -> Result<Split, ParseError> {
+    let whole = || -> Result<Split<'a>, ParseError> {
         let mut envelope = parse_scanned(bytes).map_err(ParseError::Syntax)?;
-        let entries = match envelope.get_mut("entry").and_then(Value::as_array_mut) {
+        let parsed = match envelope.get_mut("entry").and_then(Value::as_array_mut) {
             Some(entries) => entries.iter_mut().map(std::mem::take).collect(),
             None => Vec::new(),
         };
-        Ok(Split { envelope, entries })
+        Ok(Split {
+            envelope,
+            bytes,
+            spans: Vec::new(),
+            parsed,
+        })
     };
     if shape.entry_arrays != 1 || shape.entry_close <= shape.entry_open {
         return whole();
@@ -337,27 +384,26 @@ pub fn parse_split(bytes: &[u8], limits: &Limits) -> Result<Split, ParseError> {
     };
     drop(outer);
     let inner = &bytes[shape.entry_open + 1..shape.entry_close];
-    if inner.trim_ascii().is_empty() {
-        return Ok(Split {
-            envelope,
-            entries: Vec::new(),
-        });
-    }
-    let mut entries = Vec::with_capacity(shape.entry_commas.len() + 1);
-    let mut from = shape.entry_open + 1;
-    for end in shape
-        .entry_commas
-        .iter()
-        .copied()
-        .chain([shape.entry_close])
-    {
-        match parse_scanned(&bytes[from..end]) {
-            Ok(entry) => entries.push(entry),
-            Err(_) => return whole(),
+    let mut spans = Vec::new();
+    if !inner.trim_ascii().is_empty() {
+        spans.reserve_exact(shape.entry_commas.len() + 1);
+        let mut from = shape.entry_open + 1;
+        for end in shape
+            .entry_commas
+            .iter()
+            .copied()
+            .chain([shape.entry_close])
+        {
+            spans.push((from, end));
+            from = end + 1;
         }
-        from = end + 1;
     }
-    Ok(Split { envelope, entries })
+    Ok(Split {
+        envelope,
+        bytes,
+        spans,
+        parsed: Vec::new(),
+    })
 }
 
 fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {
@@ -618,10 +664,15 @@ mod tests {
             to_string(&split.envelope),
             r#"{"resourceType":"Bundle","entry":[],"type":"batch"}"#
         );
-        let entries: Vec<String> = split.entries.iter().map(to_string).collect();
+        let entries: Vec<String> = (0..split.len())
+            .map(|index| to_string(&split.entry(index).expect("parses")))
+            .collect();
         assert_eq!(entries, [r#"{"a":1}"#, r#"{"b":[1,2]}"#]);
+        // Read again, the same.
+        assert_eq!(to_string(&split.entry(1).expect("again")), r#"{"b":[1,2]}"#);
         let empty = parse_split(br#"{"entry": [ ]}"#, &Limits::default()).expect("valid");
-        assert!(empty.entries.is_empty());
+        assert!(empty.is_empty());
+        // Refused with the whole document's error, whether the envelope or an element is bad.
         for bad in [
             &br#"{"entry":[{"a":1},{"b":x}]}"#[..],
             br#"{"entry":[{"a":1},,{"b":2}]}"#,
@@ -629,7 +680,10 @@ mod tests {
             br#"{"entry":[1],"entry":[2]}"#,
             br#"{"entry":[1] x}"#,
         ] {
-            let Err(ParseError::Syntax(split)) = parse_split(bad, &Limits::default()) else {
+            let read = parse_split(bad, &Limits::default()).and_then(|split| {
+                (0..split.len()).try_for_each(|index| split.entry(index).map(|_| ()))
+            });
+            let Err(ParseError::Syntax(split)) = read else {
                 panic!("{} is refused", String::from_utf8_lossy(bad));
             };
             assert_eq!(Err(split), parse(bad).map(|_| ()));

@@ -29,8 +29,9 @@ pub mod refs;
 pub mod types;
 
 pub use bundle::{
-    Bundle, BundleKind, Entry, InputKind, Method, Request, detect, parse_bundle,
-    parse_bundle_limited, parse_ndjson_line, parse_ndjson_line_limited,
+    Bundle, BundleKind, BundleText, Entry, InputKind, Method, Request, check_entry_references,
+    detect, open_bundle, parse_bundle, parse_bundle_limited, parse_ndjson_line,
+    parse_ndjson_line_limited, repeated_full_url,
 };
 pub use codes::CodeSet;
 pub use error::ImportError;
