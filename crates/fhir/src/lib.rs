@@ -39,4 +39,4 @@ pub use json::Limits;
 pub use map::{MAPPED_TYPES, Mapped, map_resource};
 pub use primitives::to_instant_micros;
 pub use refs::{IdentifierSearch, Reference, collect_references, parse_reference};
-pub use types::{R4_RESOURCE_TYPES, is_r4_resource_type};
+pub use types::{R4_RESOURCE_TYPES, is_r4_resource_type, r4_resource_type};

@@ -156,6 +156,15 @@ pub fn is_r4_resource_type(name: &str) -> bool {
     R4_RESOURCE_TYPES.binary_search(&name).is_ok()
 }
 
+/// The R4 resource type named `name`, as a `'static` string (so a reader holding many need not
+/// copy each); `None` if it is not one.
+pub fn r4_resource_type(name: &str) -> Option<&'static str> {
+    R4_RESOURCE_TYPES
+        .binary_search(&name)
+        .ok()
+        .map(|at| R4_RESOURCE_TYPES[at])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

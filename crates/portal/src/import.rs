@@ -43,18 +43,9 @@ pub fn is_ndjson(path: &Path) -> Result<bool, String> {
     Ok(portal_fhir::detect(&prefix) == portal_fhir::InputKind::Ndjson)
 }
 
-/// Reads and checks one Bundle file: the part of an import that needs no database.
-pub fn prepare_bundle_file(
-    path: &Path,
-    limits: &portal_fhir::Limits,
-) -> Result<portal_app::import::Prepared, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    portal_app::import::prepare_bundle(bytes, limits).map_err(describe)
-}
-
-/// A file on its way in: a Bundle checked on the reading thread, or NDJSON to be streamed.
+/// A file on its way in: a Bundle being read on the reading thread, or NDJSON to be streamed.
 enum Next {
-    Bundle(Result<portal_app::import::Prepared, String>),
+    Bundle(portal_app::import::Feed),
     Ndjson,
     Unreadable(String),
 }
@@ -123,28 +114,47 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
             }
         }
     });
-    let to_prepare = files.clone();
+    let to_read = files.clone();
     let limits = app.config().import_limits;
+    // One thread reads every Bundle in turn and sends it in parts: while a part is written the
+    // next is read, and once a file is read the next one starts.
     let producer = tokio::task::spawn_blocking(move || {
-        for path in to_prepare {
-            let next = match is_ndjson(&path) {
-                Ok(true) => Next::Ndjson,
-                Ok(false) => Next::Bundle(prepare_bundle_file(&path, &limits)),
-                Err(message) => Next::Unreadable(message),
+        for path in to_read {
+            let kind = is_ndjson(&path);
+            let bytes = match kind {
+                Ok(false) => match std::fs::read(&path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) => {
+                        let next = Next::Unreadable(format!("cannot read the file: {e}"));
+                        if tx.blocking_send((path, next)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let (next, reading) = match (kind, bytes) {
+                (Ok(false), Some(bytes)) => {
+                    let (sender, feed) = portal_app::import::feed();
+                    (Next::Bundle(feed), Some((sender, bytes)))
+                }
+                (Ok(_), _) => (Next::Ndjson, None),
+                (Err(message), _) => (Next::Unreadable(message), None),
             };
             if tx.blocking_send((path, next)).is_err() {
                 return;
+            }
+            if let Some((sender, bytes)) = reading {
+                portal_app::import::read_bundle(&bytes, &limits, &sender);
             }
         }
     });
     while let Some((path, next)) = rx.recv().await {
         let path = &path;
         let result = match next {
-            Next::Bundle(Ok(prepared)) => app
-                .import_prepared(&actor, prepared)
-                .await
-                .map_err(describe),
-            Next::Bundle(Err(message)) | Next::Unreadable(message) => Err(message),
+            Next::Bundle(feed) => app.import_feed(&actor, feed, false).await.map_err(describe),
+            Next::Unreadable(message) => Err(message),
             Next::Ndjson => match std::fs::File::open(path) {
                 Ok(file) => app
                     .import_ndjson_stream(&actor, std::io::BufReader::new(file))

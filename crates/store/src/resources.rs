@@ -376,27 +376,33 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> 
     Ok(())
 }
 
-/// Links results stored earlier to the report that lists them, and gives them the report's
-/// release (a held report holds its results).
+/// Links results stored earlier to the report that lists them. A report held until staff
+/// release it holds them too. Otherwise, with `same_import` (results written earlier in the
+/// import that writes the report) each is released no sooner than the report, as if the two had
+/// been written together; results of an earlier import keep the release they had.
 pub async fn link_report_members(
     conn: &mut Conn,
     report_id: &str,
     members: &[&str],
     released_at: Option<i64>,
+    same_import: bool,
 ) -> Result<()> {
     for chunk in members.chunks(BATCH_ROWS) {
         let list = (0..chunk.len())
-            .map(|i| format!("${}", i + 2))
+            .map(|i| format!("${}", i + 4))
             .collect::<Vec<_>>()
             .join(", ");
-        let hold = if released_at.is_none() {
-            ", released_at = NULL"
-        } else {
-            ""
-        };
-        let sql =
-            format!("UPDATE clinical_items SET report_id = $1{hold} WHERE resource_id IN ({list})");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(report_id);
+        let sql = format!(
+            "UPDATE clinical_items SET report_id = $1, released_at = CASE \
+             WHEN $2 IS NULL THEN NULL \
+             WHEN $3 AND released_at IS NOT NULL AND released_at < $2 THEN $2 \
+             ELSE released_at END \
+             WHERE resource_id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(report_id)
+            .bind(released_at)
+            .bind(same_import);
         for id in chunk {
             query = query.bind(*id);
         }

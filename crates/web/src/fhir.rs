@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portal_app::import::EntryStatus;
+use portal_app::import::{EntryStatus, ImportSummary};
 use portal_app::{Actor, Error};
 use portal_domain::Principal;
 use serde_json::{Value, json};
@@ -53,7 +53,11 @@ impl BodyBudget {
 }
 
 fn fhir_json(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    fhir_text(status, body.to_string())
+}
+
+fn fhir_text(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/fhir+json; charset=utf-8"),
@@ -146,9 +150,9 @@ pub async fn transaction(
     };
     // Without a Content-Length the whole allowance of one Bundle was reserved above.
     let limit = declared.unwrap_or(MAX_BUNDLE_BYTES);
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match read_body(body, limit, declared).await {
         Ok(bytes) => bytes,
-        Err(_) if declared.is_none() => return too_large(),
+        Err(BodyError::TooLong) if declared.is_none() => return too_large(),
         Err(_) => {
             return outcome(
                 StatusCode::BAD_REQUEST,
@@ -158,30 +162,65 @@ pub async fn transaction(
         }
     };
     let actor = Actor { principal, context };
-    // The body is handed over, not copied, and freed as soon as it is parsed.
+    // The body is handed over, not copied, and freed once the import has read it.
     match state.app.import_bundle(&actor, body).await {
-        Ok(summary) => {
-            let entries: Vec<Value> = summary
-                .entries
-                .iter()
-                .map(|e| {
-                    let status = match e.status {
-                        EntryStatus::Created => "201 Created",
-                        EntryStatus::Updated | EntryStatus::Unchanged => "200 OK",
-                    };
-                    json!({ "response": {
-                        "status": status,
-                        "location": format!("{}/{}", e.resource_type, e.id)
-                    }})
-                })
-                .collect();
-            fhir_json(
-                StatusCode::OK,
-                json!({ "resourceType": "Bundle", "type": "transaction-response", "entry": entries }),
-            )
-        }
+        Ok(summary) => transaction_response(&summary),
         Err(e) => failure(e),
     }
+}
+
+enum BodyError {
+    /// Longer than the limit.
+    TooLong,
+    /// The connection failed before the body was whole.
+    Broken,
+}
+
+/// Reads a request body of at most `limit` bytes into one buffer, sized at once when the
+/// length was declared: collecting the pieces first and joining them would hold the body twice.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    declared: Option<usize>,
+) -> Result<Vec<u8>, BodyError> {
+    use axum::body::HttpBody as _;
+    let mut out = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let frame = frame.map_err(|_| BodyError::Broken)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(BodyError::TooLong);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// The transaction-response Bundle: one entry per entry imported, in order. Written straight
+/// into its text: a JSON tree of a large Bundle's outcomes would take several times the memory.
+fn transaction_response(summary: &ImportSummary) -> Response {
+    use std::fmt::Write as _;
+    let mut body = String::with_capacity(64 + summary.entries.len() * 112);
+    body.push_str(r#"{"resourceType":"Bundle","type":"transaction-response","entry":["#);
+    for (n, e) in summary.entries.iter().enumerate() {
+        let status = match e.status {
+            EntryStatus::Created => "201 Created",
+            EntryStatus::Updated | EntryStatus::Unchanged => "200 OK",
+        };
+        let location = Value::from(format!("{}/{}", e.resource_type, e.id));
+        if n > 0 {
+            body.push(',');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(
+            body,
+            r#"{{"response":{{"status":"{status}","location":{location}}}}}"#
+        );
+    }
+    body.push_str("]}");
+    fhir_text(StatusCode::OK, body)
 }
 
 fn too_large() -> Response {

@@ -87,16 +87,50 @@ fn rejected(e: ImportError) -> Error {
     Error::Rejected(e.to_string())
 }
 
-/// One resource on its way in.
-struct Item {
+/// What the writer must know of an entry before any entry is written: enough to give it its id
+/// and to find what references to it point at.
+struct Key {
     /// The entry's index in the Bundle (or line number in NDJSON).
     index: usize,
+    resource_type: &'static str,
     full_url: Option<String>,
     request: Option<portal_fhir::Request>,
     /// The resource's identifiers as (system, value), sorted.
     identifiers: Vec<(String, String)>,
+    source_id: Option<String>,
+}
+
+impl Key {
+    fn of(entry: &Entry) -> Key {
+        let source_id = entry
+            .request
+            .as_ref()
+            .and_then(|r| r.put_id())
+            .map(str::to_string)
+            .or_else(|| {
+                entry
+                    .resource
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        Key {
+            index: entry.index,
+            // Checked to be an R4 type by the reader.
+            resource_type: portal_fhir::r4_resource_type(entry.resource_type()).unwrap_or(""),
+            full_url: entry.full_url.clone(),
+            request: entry.request.clone(),
+            identifiers: identifiers_of(&entry.resource),
+            source_id,
+        }
+    }
+}
+
+/// One resource checked, mapped and hashed, ready to be written.
+struct Item {
+    key: Key,
     /// A Patient's mapped data, the only mapping the writing needs; kept apart (not the whole
-    /// [`Mapped`], whose largest variant is a kilobyte) so a large Bundle's items stay small.
+    /// [`Mapped`], whose largest variant is a kilobyte) so items stay small.
     patient: Option<Box<portal_fhir::model::PatientData>>,
     /// Whether the resource's type is one the portal maps.
     is_mapped: bool,
@@ -107,23 +141,46 @@ struct Item {
     flag: &'static str,
     /// The name of a practitioner, organization or location, for the record pages.
     directory_name: Option<String>,
-    resource_type: String,
-    source_id: Option<String>,
-    existing: Option<KnownResource>,
-    id: String,
     json: String,
     hash: String,
 }
 
-/// Where references point, as far as this import knows.
+/// The id an item is written under, and what is stored under it already.
+struct Placed {
+    id: String,
+    existing: Option<KnownResource>,
+}
+
+/// A planned entry's place in [`Index::slots`].
+type Slot = u32;
+
+/// A resource type, an identifier system and a value.
+type IdentifierKey = (&'static str, Box<str>, Box<str>);
+
+/// The entries planned so far: the id each is written under, and how references find them.
+/// Kept small, as a large Bundle's entries are all planned before the first is written.
 #[derive(Default)]
 struct Index {
-    by_full_url: HashMap<String, (String, String)>,
-    by_source: HashMap<(String, String), String>,
-    by_identifier: HashMap<(String, String, String), Vec<String>>,
-    types: HashMap<String, String>,
+    /// Each planned entry's type and id, in the order planned.
+    slots: Vec<(&'static str, Box<str>)>,
+    /// An entry's slot, by its index in the Bundle (or line number), until it is written.
+    slot_of: HashMap<usize, Slot>,
+    /// What is stored under an entry's id already, until it is written.
+    existing: HashMap<Slot, KnownResource>,
+    by_full_url: HashMap<Box<str>, Slot>,
+    by_source: HashMap<(&'static str, Box<str>), Slot>,
+    by_identifier: HashMap<IdentifierKey, Vec<Slot>>,
     /// Identifier look-ups already answered by the database during this import.
     stored: HashMap<(String, String, String), Vec<String>>,
+}
+
+impl Index {
+    /// The type and id of a slot, as a resolved reference.
+    fn target(&self, slot: Slot) -> Option<(String, String)> {
+        self.slots
+            .get(slot as usize)
+            .map(|(resource_type, id)| (resource_type.to_string(), id.to_string()))
+    }
 }
 
 /// The identifiers of a resource as (system, value), read from its JSON.
@@ -146,30 +203,62 @@ fn identifiers_of(resource: &Value) -> Vec<(String, String)> {
     out
 }
 
-fn error_at(item: &Item, path: &str, message: String) -> Error {
+fn error_at(key: &Key, path: &str, message: String) -> Error {
     rejected(ImportError {
-        entry: Some(item.index),
+        entry: Some(key.index),
         line: None,
-        resource_type: Some(item.resource_type.clone()),
+        resource_type: Some(key.resource_type.to_string()),
         path: path.to_string(),
         message,
     })
 }
 
-/// A Bundle or NDJSON file checked, mapped and hashed, ready to be written: the part of an
-/// import that needs no database, so it can run on another thread while the previous file is
-/// written.
-pub struct Prepared {
-    items: Vec<Item>,
+/// A part of an import on its way from the thread that reads it to the one that writes it.
+enum Piece {
+    /// The keys of every entry of a Bundle, sent before its items: a reference may point at an
+    /// entry further on, so every entry gets its id before any is written.
+    Plan(Vec<Key>),
+    /// Items ready to be written: of a planned Bundle, or a chunk of NDJSON lines, which the
+    /// writer plans on their own.
+    Items(Vec<Item>),
+    /// The reading reached the end of the input: only now may the import be committed.
+    End,
 }
 
-impl std::fmt::Debug for Prepared {
+/// The reading side of one import ([`read_bundle`], [`read_ndjson`]), used on a blocking thread.
+pub struct FeedSender(tokio::sync::mpsc::Sender<Result<Piece>>);
+
+/// The writing side of one import, given to [`App::import_feed`].
+pub struct Feed(tokio::sync::mpsc::Receiver<Result<Piece>>);
+
+impl std::fmt::Debug for Feed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("resources", &self.items.len())
-            .finish()
+        f.write_str("Feed")
     }
 }
+
+/// A channel for one import. It holds one part at a time: the reader prepares the next part
+/// while the writer writes the last, and memory holds a few parts, never the whole input.
+pub fn feed() -> (FeedSender, Feed) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    (FeedSender(sender), Feed(receiver))
+}
+
+impl FeedSender {
+    /// Sends a part; `false` once the writer has stopped (it failed, and has said why).
+    fn send(&self, piece: Result<Piece>) -> bool {
+        self.0.blocking_send(piece).is_ok()
+    }
+
+    /// Sends the error that ends this import.
+    pub fn fail(&self, error: Error) {
+        self.send(Err(error));
+    }
+}
+
+/// The most entries, and about the most bytes of text, one part of a Bundle holds.
+const PART_ENTRIES: usize = 1_000;
+const PART_BYTES: usize = 2 * 1024 * 1024;
 
 /// The longest NDJSON line (one resource) an import reads: room for the longest string the
 /// limits allow twice over, and at least the 64 MB a `POST /fhir` body may take.
@@ -217,106 +306,186 @@ fn read_line_capped(
     Ok(read_any.then_some(()))
 }
 
-/// Checks and maps a Bundle (JSON bytes), refusing one over `limits`. CPU only.
-pub fn prepare_bundle(bytes: Vec<u8>, limits: &Limits) -> Result<Prepared> {
-    let bundle = portal_fhir::parse_bundle_limited(&bytes, limits).map_err(rejected)?;
-    // The tree holds its own copy of every string: the text is not needed any more.
-    drop(bytes);
-    let refs: Vec<_> = bundle
-        .entries
-        .iter()
-        .map(|entry| collect_references(&entry.resource))
-        .collect();
-    bundle.check_collected_references(&refs).map_err(rejected)?;
-    prepare_entries(bundle.entries.into_iter().zip(refs).collect())
+/// Reads a Bundle (JSON bytes) within `limits` and sends it to `out` in parts. CPU only: run it
+/// on a blocking thread.
+///
+/// Two passes over the text, each holding one entry's tree at a time: the first checks every
+/// entry and sends the keys that give each its id; the second checks references, maps and
+/// hashes, and sends the items (Patients first, which the others point at) a part at a time.
+/// Memory holds the text, the keys and a few parts, not a tree of the whole Bundle.
+pub fn read_bundle(bytes: &[u8], limits: &Limits, out: &FeedSender) {
+    if let Err(error) = read_bundle_parts(bytes, limits, out) {
+        out.fail(error);
+    }
 }
 
-/// Checks, maps and hashes entries, each with the references [`collect_references`] found in it.
-fn prepare_entries(entries: Vec<(Entry, Vec<(String, Reference)>)>) -> Result<Prepared> {
-    let mut items = Vec::with_capacity(entries.len());
-    for (entry, refs) in entries {
-        let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
-            if entry.full_url.is_none() && entry.request.is_none() {
-                rejected(ImportError {
-                    entry: None,
-                    line: Some(entry.index),
-                    ..e
-                })
-            } else {
-                rejected(e)
-            }
-        })?;
-        let resource_type = entry.resource_type().to_string();
-        let source_id = entry
-            .request
-            .as_ref()
-            .and_then(|r| r.put_id())
-            .map(str::to_string)
-            .or_else(|| {
-                entry
-                    .resource
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            });
-        // Compact, keys in the sender's order.
-        let json = portal_fhir::json::to_string(&entry.resource);
-        let hash = crypto::content_hash(&json);
-        let projection = match projection::kind_of(&mapped) {
-            Some(kind) => Some((
-                {
-                    let mut p = projection::project(kind, &entry.resource);
-                    if projection::is_note_report(&mapped) {
-                        p.category = projection::NOTE_CATEGORY.to_string();
-                    }
-                    p
-                },
-                portal_fhir::json::write(&mapped)
-                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
-            )),
-            None => None,
-        };
-        let identifiers = identifiers_of(&entry.resource);
-        let flag = projection::flag_of(&mapped);
-        let directory_name = directory_name(&mapped);
-        let is_mapped = mapped.is_mapped();
-        let patient = match mapped {
-            Mapped::Patient(data) => Some(Box::new(data)),
-            _ => None,
-        };
-        // The parsed JSON is freed here, on the thread that built it, which the allocator does
-        // faster than a free from the writing thread.
-        let Entry {
-            index,
-            full_url,
-            request,
-            resource: _,
-        } = entry;
-        items.push(Item {
-            index,
-            full_url,
-            request,
-            identifiers,
-            flag,
-            directory_name,
-            patient,
-            is_mapped,
-            refs,
-            projection,
-            resource_type,
-            source_id,
-            existing: None,
-            id: String::new(),
-            json,
-            hash,
-        });
+fn read_bundle_parts(bytes: &[u8], limits: &Limits, out: &FeedSender) -> Result<()> {
+    let text = portal_fhir::open_bundle(bytes, limits).map_err(rejected)?;
+    let mut full_urls: HashMap<String, usize> = HashMap::new();
+    let mut keys = Vec::with_capacity(text.len());
+    let mut patients = Vec::new();
+    let mut others = Vec::with_capacity(text.len());
+    for index in 0..text.len() {
+        let entry = text.entry(index).map_err(rejected)?;
+        if let Some(url) = &entry.full_url
+            && let Some(first) = full_urls.insert(url.clone(), index)
+        {
+            return Err(rejected(portal_fhir::repeated_full_url(&entry, url, first)));
+        }
+        let key = Key::of(&entry);
+        if key.resource_type == "Patient" {
+            patients.push(index);
+        } else {
+            others.push(index);
+        }
+        keys.push(key);
     }
-    Ok(Prepared { items })
+    if !out.send(Ok(Piece::Plan(keys))) {
+        return Ok(());
+    }
+    let mut part = Vec::new();
+    let mut part_bytes = 0;
+    for index in patients.into_iter().chain(others) {
+        let entry = text.entry(index).map_err(rejected)?;
+        let refs = collect_references(&entry.resource);
+        portal_fhir::check_entry_references(&entry, &refs, |url| full_urls.contains_key(url))
+            .map_err(rejected)?;
+        part.push(prepare_entry(entry, refs)?);
+        part_bytes += text.text_len(index);
+        if (part.len() >= PART_ENTRIES || part_bytes >= PART_BYTES)
+            && !out.send(Ok(Piece::Items(std::mem::take(&mut part))))
+        {
+            return Ok(());
+        }
+        if part.is_empty() {
+            part_bytes = 0;
+        }
+    }
+    if !part.is_empty() && !out.send(Ok(Piece::Items(part))) {
+        return Ok(());
+    }
+    out.send(Ok(Piece::End));
+    Ok(())
+}
+
+/// Reads NDJSON from `reader` and sends it to `out` a chunk of lines at a time. Blocking: run
+/// it on a blocking thread.
+pub fn read_ndjson(reader: &mut impl std::io::BufRead, limits: &Limits, out: &FeedSender) {
+    if let Err(error) = read_ndjson_parts(reader, limits, out) {
+        out.fail(error);
+    }
+}
+
+fn read_ndjson_parts(
+    reader: &mut impl std::io::BufRead,
+    limits: &Limits,
+    out: &FeedSender,
+) -> Result<()> {
+    let line_cap = max_line_bytes(limits);
+    let mut part = Vec::with_capacity(PART_ENTRIES);
+    let mut part_bytes = 0;
+    let mut bytes = Vec::new();
+    for n in 0.. {
+        let line = match read_line_capped(reader, &mut bytes, line_cap) {
+            Ok(Some(())) => std::str::from_utf8(&bytes)
+                .map_err(|_| Error::Rejected(format!("line {}: is not UTF-8 text", n + 1)))?,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Error::Rejected(format!(
+                    "line {}: cannot be read: {e}",
+                    n + 1
+                )));
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let resource =
+            portal_fhir::parse_ndjson_line_limited(line, n + 1, limits).map_err(rejected)?;
+        let refs = collect_references(&resource);
+        let entry = Entry {
+            index: n + 1,
+            full_url: None,
+            resource,
+            request: None,
+        };
+        part.push(prepare_entry(entry, refs)?);
+        part_bytes += line.len();
+        if (part.len() >= PART_ENTRIES || part_bytes >= PART_BYTES)
+            && !out.send(Ok(Piece::Items(std::mem::take(&mut part))))
+        {
+            return Ok(());
+        }
+        if part.is_empty() {
+            part_bytes = 0;
+        }
+    }
+    if !part.is_empty() && !out.send(Ok(Piece::Items(part))) {
+        return Ok(());
+    }
+    out.send(Ok(Piece::End));
+    Ok(())
+}
+
+/// Checks, maps and hashes one entry, with the references [`collect_references`] found in it.
+/// Its parsed JSON is freed here, on the thread that built it.
+fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
+    let mapped = map_resource(&entry.resource, Some(entry.index)).map_err(|e| {
+        if entry.full_url.is_none() && entry.request.is_none() {
+            rejected(ImportError {
+                entry: None,
+                line: Some(entry.index),
+                ..e
+            })
+        } else {
+            rejected(e)
+        }
+    })?;
+    // Compact, keys in the sender's order.
+    let json = portal_fhir::json::to_string(&entry.resource);
+    let hash = crypto::content_hash(&json);
+    let projected = projection::kind_of(&mapped).map(|kind| {
+        let mut p = projection::project(kind, &entry.resource);
+        if projection::is_note_report(&mapped) {
+            p.category = projection::NOTE_CATEGORY.to_string();
+        }
+        p
+    });
+    let key = Key::of(&entry);
+    // The parsed JSON is not needed any more: freed before the details are written out (a
+    // document's text can take megabytes), on the thread that built it.
+    drop(entry);
+    let projection = match projected {
+        Some(p) => Some((
+            p,
+            portal_fhir::json::write(&mapped)
+                .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
+        )),
+        None => None,
+    };
+    let flag = projection::flag_of(&mapped);
+    let directory_name = directory_name(&mapped);
+    let is_mapped = mapped.is_mapped();
+    let patient = match mapped {
+        Mapped::Patient(data) => Some(Box::new(data)),
+        _ => None,
+    };
+    Ok(Item {
+        key,
+        flag,
+        directory_name,
+        patient,
+        is_mapped,
+        refs,
+        projection,
+        json,
+        hash,
+    })
 }
 
 impl App {
     /// Imports one Bundle (JSON bytes) as a whole.
-    /// The bytes are taken over (a request body is not copied) and freed once parsed.
+    /// The bytes are taken over (a request body is not copied) and freed once read.
     pub async fn import_bundle(
         &self,
         actor: &Actor,
@@ -324,10 +493,33 @@ impl App {
     ) -> Result<ImportSummary> {
         let bytes = bytes.into();
         let limits = self.config().import_limits;
-        let prepared = tokio::task::spawn_blocking(move || prepare_bundle(bytes, &limits))
+        let (sender, feed) = feed();
+        let reader = tokio::task::spawn_blocking(move || read_bundle(&bytes, &limits, &sender));
+        let written = self.import_feed(actor, feed, true).await;
+        reader
             .await
-            .map_err(|e| Error::Internal(format!("import task failed: {e}")))??;
-        self.import_prepared(actor, prepared).await
+            .map_err(|e| Error::Internal(format!("import task failed: {e}")))?;
+        written
+    }
+
+    /// Imports NDJSON from a reader a chunk of lines at a time, all in one transaction: the
+    /// whole file lands or nothing does, and memory holds a few chunks, not the file. The
+    /// summary has counts, not per-entry outcomes.
+    pub async fn import_ndjson_stream<R>(&self, actor: &Actor, reader: R) -> Result<ImportSummary>
+    where
+        R: std::io::BufRead + Send + 'static,
+    {
+        let limits = self.config().import_limits;
+        let (sender, feed) = feed();
+        let reader_task = tokio::task::spawn_blocking(move || {
+            let mut reader = reader;
+            read_ndjson(&mut reader, &limits, &sender);
+        });
+        let written = self.import_feed(actor, feed, false).await;
+        reader_task
+            .await
+            .map_err(|e| Error::Internal(format!("reading task failed: {e}")))?;
+        written
     }
 
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL runs without autovacuum
@@ -336,188 +528,227 @@ impl App {
         Ok(self.store().analyze().await?)
     }
 
-    /// Writes a prepared Bundle or file: whole, or not at all.
-    pub async fn import_prepared(
+    /// Writes what a reader ([`read_bundle`], [`read_ndjson`]) sends, in one transaction: the
+    /// whole input, or nothing when the reader or the writing fails. With `outcomes` the
+    /// summary lists each entry's outcome (for a transaction-response), otherwise counts only.
+    pub async fn import_feed(
         &self,
         actor: &Actor,
-        prepared: Prepared,
+        mut feed: Feed,
+        outcomes: bool,
     ) -> Result<ImportSummary> {
         let mut tx = self.store().begin().await?;
-        let summary = self.write_prepared(&mut tx, actor, prepared).await?;
+        let mut writer = Writer::new(self, actor, &mut tx, outcomes).await?;
+        let mut planned = false;
+        let mut ended = false;
+        while let Some(piece) = feed.0.recv().await {
+            match piece? {
+                Piece::Plan(keys) => {
+                    writer.plan(&mut tx, keys.iter()).await?;
+                    writer.results_written = Some(HashSet::new());
+                    planned = true;
+                }
+                Piece::Items(items) => {
+                    if !planned {
+                        writer.plan(&mut tx, items.iter().map(|i| &i.key)).await?;
+                    }
+                    writer.write(&mut tx, items).await?;
+                    if !planned {
+                        // A chunk of NDJSON: what it resolved to is not kept, so memory holds
+                        // one chunk's worth (later lines find earlier ones in the database).
+                        writer.index = Index::default();
+                        writer.seen_sources.clear();
+                    }
+                }
+                Piece::End => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if !ended {
+            return Err(Error::Internal(
+                "the import's reading stopped before the end of its input".into(),
+            ));
+        }
+        let summary = writer.finish(&mut tx).await?;
         commit(tx).await?;
         Ok(summary)
     }
+}
 
-    /// Imports NDJSON from a reader a chunk of lines at a time, all in one transaction: the
-    /// whole file lands or nothing does, and memory holds one chunk, not the file. The summary
-    /// has counts, not per-entry outcomes.
-    pub async fn import_ndjson_stream<R>(&self, actor: &Actor, reader: R) -> Result<ImportSummary>
-    where
-        R: std::io::BufRead + Send + 'static,
-    {
-        const CHUNK_LINES: usize = 2_000;
-        let limits = self.config().import_limits;
-        let line_cap = max_line_bytes(&limits);
-        let (tx_lines, mut rx_lines) = tokio::sync::mpsc::channel::<Result<Prepared>>(1);
-        let reader_task = tokio::task::spawn_blocking(move || {
-            let mut reader = reader;
-            let mut chunk = Vec::with_capacity(CHUNK_LINES);
-            let mut bytes = Vec::new();
-            for n in 0.. {
-                let line = match read_line_capped(&mut reader, &mut bytes, line_cap) {
-                    Ok(Some(())) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => text,
-                        Err(_) => {
-                            let _ = tx_lines.blocking_send(Err(Error::Rejected(format!(
-                                "line {}: is not UTF-8 text",
-                                n + 1
-                            ))));
-                            return;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = tx_lines.blocking_send(Err(Error::Rejected(format!(
-                            "line {}: cannot be read: {e}",
-                            n + 1
-                        ))));
-                        return;
-                    }
-                };
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match portal_fhir::parse_ndjson_line_limited(line, n + 1, &limits) {
-                    Ok(resource) => {
-                        let refs = collect_references(&resource);
-                        chunk.push((
-                            Entry {
-                                index: n + 1,
-                                full_url: None,
-                                resource,
-                                request: None,
-                            },
-                            refs,
-                        ));
-                    }
-                    Err(e) => {
-                        let _ = tx_lines.blocking_send(Err(rejected(e)));
-                        return;
-                    }
-                }
-                if chunk.len() == CHUNK_LINES {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
-                    if tx_lines.blocking_send(prepare_entries(full)).is_err() {
-                        return;
-                    }
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = tx_lines.blocking_send(prepare_entries(chunk));
-            }
-        });
-        let mut tx = self.store().begin().await?;
-        let mut total = ImportSummary::default();
-        while let Some(prepared) = rx_lines.recv().await {
-            let summary = self.write_prepared(&mut tx, actor, prepared?).await?;
-            // Counts only: per-entry outcomes would grow with the file.
-            total.add(&summary);
-        }
-        reader_task
-            .await
-            .map_err(|e| Error::Internal(format!("reading task failed: {e}")))?;
-        commit(tx).await?;
-        Ok(total)
+/// What one import has written so far, across its parts.
+struct Writer<'a> {
+    app: &'a App,
+    actor: &'a Actor,
+    outcomes: bool,
+    now: jiff::Timestamp,
+    index: Index,
+    seen_sources: HashSet<(&'static str, String)>,
+    holds: Vec<portal_store::records::Hold>,
+    /// For each result a report of this import lists: the report and when it is released.
+    report_of: HashMap<String, (String, Option<i64>)>,
+    /// The results this import has written (for a planned Bundle): a report in a later part
+    /// holds them with it. `None` for NDJSON, which keeps no record of earlier chunks.
+    /// Ids are UUIDs, kept as such to stay small.
+    results_written: Option<HashSet<uuid::Uuid>>,
+    /// Created and updated per patient whose record changed, for the audit trail.
+    per_patient: BTreeMap<PatientId, (u64, u64)>,
+    other_changes: (u64, u64),
+    summary: ImportSummary,
+}
+
+impl<'a> Writer<'a> {
+    async fn new(
+        app: &'a App,
+        actor: &'a Actor,
+        tx: &mut portal_store::Tx,
+        outcomes: bool,
+    ) -> Result<Writer<'a>> {
+        let tx: &mut Conn = tx;
+        Ok(Writer {
+            app,
+            actor,
+            outcomes,
+            now: app.now(),
+            index: Index::default(),
+            seen_sources: HashSet::new(),
+            holds: portal_store::records::holds(tx).await?,
+            report_of: HashMap::new(),
+            results_written: None,
+            per_patient: BTreeMap::new(),
+            other_changes: (0, 0),
+            summary: ImportSummary::default(),
+        })
     }
 
-    async fn write_prepared(
-        &self,
-        tx: &mut portal_store::Tx,
-        actor: &Actor,
-        prepared: Prepared,
-    ) -> Result<ImportSummary> {
-        let tx: &mut Conn = tx;
-        let mut items = prepared.items;
-        // Patients first: other resources point at them.
-        items.sort_by_key(|i| (i.resource_type != "Patient", i.index));
+    /// When a result or report is released to the patient (`None`: held until staff release it).
+    fn release_of(&self, item: &Item) -> Option<i64> {
+        let now_micros = portal_store::to_micros(self.now);
+        let Some((p, _)) = &item.projection else {
+            return Some(now_micros);
+        };
+        if !matches!(p.kind, "observation" | "diagnostic-report") {
+            return Some(now_micros);
+        }
+        match self.holds.iter().find(|h| h.category == p.category) {
+            None => Some(now_micros),
+            Some(hold) => hold
+                .days
+                .map(|d| now_micros.saturating_add(d.saturating_mul(86_400_000_000))),
+        }
+    }
 
+    /// Gives each entry its id (the stored resource's, or a new one) and records where
+    /// references to it point.
+    async fn plan(
+        &mut self,
+        tx: &mut portal_store::Tx,
+        keys: impl Iterator<Item = &Key> + Clone,
+    ) -> Result<()> {
+        let tx: &mut Conn = tx;
         // What is stored already, found in one query per resource type.
-        let mut known_by_source: HashMap<(String, String), KnownResource> = HashMap::new();
-        let mut source_ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for item in &items {
-            if let Some(sid) = &item.source_id {
-                source_ids.entry(&item.resource_type).or_default().push(sid);
+        let mut known_by_source: HashMap<(&'static str, String), KnownResource> = HashMap::new();
+        let mut source_ids: BTreeMap<&'static str, Vec<&str>> = BTreeMap::new();
+        for key in keys.clone() {
+            if let Some(sid) = &key.source_id {
+                source_ids.entry(key.resource_type).or_default().push(sid);
             }
         }
         for (resource_type, ids) in &source_ids {
             for (sid, known) in resources::find_many_by_source(tx, resource_type, ids).await? {
-                known_by_source.insert((resource_type.to_string(), sid), known);
+                known_by_source.insert((resource_type, sid), known);
             }
         }
-        let mut index = Index::default();
-        let mut seen_sources = HashSet::new();
-        for item in &mut items {
-            if let Some(sid) = &item.source_id
-                && !seen_sources.insert((item.resource_type.clone(), sid.clone()))
+        drop(source_ids);
+        for key in keys {
+            if let Some(sid) = &key.source_id
+                && !self.seen_sources.insert((key.resource_type, sid.clone()))
             {
                 return Err(error_at(
-                    item,
-                    &format!("{}.id", item.resource_type),
+                    key,
+                    &format!("{}.id", key.resource_type),
                     format!("the id {sid:?} appears twice in this import"),
                 ));
             }
-            item.existing = match item
+            let existing = match key
                 .source_id
                 .as_ref()
-                .and_then(|sid| known_by_source.get(&(item.resource_type.clone(), sid.clone())))
+                .and_then(|sid| known_by_source.remove(&(key.resource_type, sid.clone())))
             {
-                Some(known) => Some(known.clone()),
-                None => find_existing(tx, item).await?,
+                Some(known) => Some(known),
+                None => find_existing(tx, key).await?,
             };
-            item.id = match &item.existing {
-                Some(known) => known.id.clone(),
-                None if item.resource_type == "Patient" => {
-                    PatientId::new_v7(self.now()).to_string()
+            let id: Box<str> = match &existing {
+                Some(known) => known.id.as_str().into(),
+                None if key.resource_type == "Patient" => {
+                    PatientId::new_v7(self.app.now()).to_string().into()
                 }
-                None => uuid::Uuid::now_v7().to_string(),
+                None => uuid::Uuid::now_v7().to_string().into(),
             };
-            if let Some(url) = &item.full_url {
-                index
-                    .by_full_url
-                    .insert(url.clone(), (item.resource_type.clone(), item.id.clone()));
+            let index = &mut self.index;
+            let slot = Slot::try_from(index.slots.len())
+                .map_err(|_| Error::Internal("too many entries in one import".into()))?;
+            index.slots.push((key.resource_type, id));
+            index.slot_of.insert(key.index, slot);
+            if let Some(known) = existing {
+                index.existing.insert(slot, known);
             }
-            if let Some(sid) = &item.source_id {
+            if let Some(url) = &key.full_url {
+                index.by_full_url.insert(url.as_str().into(), slot);
+            }
+            if let Some(sid) = &key.source_id {
                 index
                     .by_source
-                    .insert((item.resource_type.clone(), sid.clone()), item.id.clone());
+                    .insert((key.resource_type, sid.as_str().into()), slot);
             }
-            for (system, value) in &item.identifiers {
+            for (system, value) in &key.identifiers {
                 index
                     .by_identifier
-                    .entry((item.resource_type.clone(), system.clone(), value.clone()))
+                    .entry((
+                        key.resource_type,
+                        system.as_str().into(),
+                        value.as_str().into(),
+                    ))
                     .or_default()
-                    .push(item.id.clone());
+                    .push(slot);
             }
-            index
-                .types
-                .insert(item.id.clone(), item.resource_type.clone());
+        }
+        Ok(())
+    }
+
+    /// Writes planned items.
+    async fn write(&mut self, tx: &mut portal_store::Tx, mut items: Vec<Item>) -> Result<()> {
+        let tx: &mut Conn = tx;
+        // Patients first: other resources point at them.
+        items.sort_by_key(|i| (i.key.resource_type != "Patient", i.key.index));
+        // Each item's id, and what is stored under it already.
+        let mut placed: Vec<Placed> = Vec::with_capacity(items.len());
+        for item in &items {
+            let slot = self.index.slot_of.remove(&item.key.index).ok_or_else(|| {
+                Error::Internal(format!("entry {} was not given an id", item.key.index))
+            })?;
+            placed.push(Placed {
+                id: self.index.slots[slot as usize].1.to_string(),
+                existing: self.index.existing.remove(&slot),
+            });
         }
 
         // Resolve references; find each resource's patient.
         let mut compartments: Vec<Option<PatientId>> = Vec::with_capacity(items.len());
         let mut encounters: Vec<Option<String>> = Vec::with_capacity(items.len());
         let mut links: Vec<Links> = Vec::with_capacity(items.len());
-        for item in &items {
+        for (item, at) in items.iter().zip(&placed) {
             let mut link = Links::default();
-            let mut patient = if item.resource_type == "Patient" {
-                Some(crate::parse_patient_id(&item.id)?)
+            let mut patient = if item.key.resource_type == "Patient" {
+                Some(crate::parse_patient_id(&at.id)?)
             } else {
                 None
             };
             let mut encounter = None;
             for (path, reference) in &item.refs {
                 let Some((target_type, target)) =
-                    resolve(tx, &mut index, item, path, reference).await?
+                    resolve(tx, &mut self.index, &item.key, path, reference).await?
                 else {
                     continue;
                 };
@@ -528,7 +759,7 @@ impl App {
                 {
                     patient = Some(crate::parse_patient_id(&target)?);
                 }
-                link.note(&item.resource_type, path, field, &target_type, &target);
+                link.note(item.key.resource_type, path, field, &target_type, &target);
                 if target_type == "Encounter"
                     && encounter.is_none()
                     && field.starts_with("encounter")
@@ -542,24 +773,24 @@ impl App {
         }
         // An update never moves a resource to another patient's record, and a Patient found
         // only by an identifier must be the same person.
-        for (item, patient) in items.iter().zip(&compartments) {
-            let Some(known) = &item.existing else {
+        for ((item, at), patient) in items.iter().zip(&placed).zip(&compartments) {
+            let Some(known) = &at.existing else {
                 continue;
             };
-            if item.resource_type != "Patient"
+            if item.key.resource_type != "Patient"
                 && known.patient_id.is_some()
                 && known.patient_id != *patient
             {
                 return Err(error_at(
-                    item,
-                    &format!("{}.{}", item.resource_type, compartment_field(item)),
+                    &item.key,
+                    &format!("{}.{}", item.key.resource_type, compartment_field(item)),
                     "this update would move the resource to another patient's record (or out \
                      of every record); an update may not change whose record a resource is in"
                         .into(),
                 ));
             }
-            if item.resource_type == "Patient"
-                && !matched_by_source(item)
+            if item.key.resource_type == "Patient"
+                && !matched_by_source(&item.key)
                 && let Some(data) = &item.patient
             {
                 let id = crate::parse_patient_id(&known.id)?;
@@ -571,7 +802,7 @@ impl App {
                     let same_mrn = data.mrn.as_deref().is_none_or(|m| m == stored.mrn);
                     if !same_birth || !same_mrn {
                         return Err(error_at(
-                            item,
+                            &item.key,
                             "Patient.identifier",
                             "this Patient has no id the portal knows and its identifier matches \
                              a patient with another date of birth or medical record number; it \
@@ -584,87 +815,85 @@ impl App {
         }
 
         // Results a report lists belong to it, and are held while it is.
-        let holds = portal_store::records::holds(tx).await?;
-        let now_micros = portal_store::to_micros(self.now());
-        let release_of = |item: &Item| -> Option<i64> {
-            let Some((p, _)) = &item.projection else {
-                return Some(now_micros);
-            };
-            if !matches!(p.kind, "observation" | "diagnostic-report") {
-                return Some(now_micros);
+        for ((item, at), link) in items.iter().zip(&placed).zip(&links) {
+            if link.members.is_empty() {
+                continue;
             }
-            match holds.iter().find(|h| h.category == p.category) {
-                None => Some(now_micros),
-                Some(hold) => hold
-                    .days
-                    .map(|d| now_micros.saturating_add(d.saturating_mul(86_400_000_000))),
-            }
-        };
-        let mut report_of: HashMap<String, (String, Option<i64>)> = HashMap::new();
-        for (item, link) in items.iter().zip(&links) {
+            let release = self.release_of(item);
             for member in &link.members {
-                report_of.insert(member.clone(), (item.id.clone(), release_of(item)));
+                self.report_of
+                    .insert(member.clone(), (at.id.clone(), release));
             }
         }
 
         // The policy decides for every patient touched.
-        let now = self.now();
-        let mut per_patient: BTreeMap<PatientId, (u64, u64)> = BTreeMap::new();
         for patient in compartments.iter().flatten() {
-            if !per_patient.contains_key(patient) {
+            if !self.per_patient.contains_key(patient) {
                 authorize(
-                    &actor.principal,
+                    &self.actor.principal,
                     *patient,
                     Action::WriteRecord,
                     &AccessFacts::default(),
-                    now,
+                    self.now,
                 )
                 .map_err(|_| Error::Forbidden)?;
-                per_patient.insert(*patient, (0, 0));
+                self.per_patient.insert(*patient, (0, 0));
             }
         }
 
-        let mut summary = ImportSummary::default();
-        let mut other_changes = (0_u64, 0_u64);
+        let now = self.now;
         let mut new_rows: Vec<(usize, Option<PatientId>)> = Vec::new();
-        let mut new_identifiers: Vec<(usize, String, String)> = Vec::new();
+        let mut new_identifiers: Vec<(usize, &str, &str)> = Vec::new();
         let mut projections = Vec::new();
         let mut directory: Vec<(&str, &str, &str)> = Vec::new();
-        for (i, ((item, patient), encounter)) in
-            items.iter().zip(&compartments).zip(&encounters).enumerate()
+        for (i, (((item, at), patient), encounter)) in items
+            .iter()
+            .zip(&placed)
+            .zip(&compartments)
+            .zip(&encounters)
+            .enumerate()
         {
-            let counts = summary
+            let counts = self
+                .summary
                 .per_type
-                .entry(item.resource_type.clone())
+                .entry(item.key.resource_type.to_string())
                 .or_default();
             counts.read += 1;
             if !item.is_mapped {
                 counts.kept_unmapped += 1;
             }
-            let status = match &item.existing {
+            let status = match &at.existing {
                 None => EntryStatus::Created,
                 Some(k) if k.content_hash == item.hash => EntryStatus::Unchanged,
                 Some(_) => EntryStatus::Updated,
             };
-            summary.entries.push(EntryOutcome {
-                index: item.index,
-                resource_type: item.resource_type.clone(),
-                id: item.id.clone(),
-                status,
-            });
+            if self.outcomes {
+                self.summary.entries.push(EntryOutcome {
+                    index: item.key.index,
+                    resource_type: item.key.resource_type.to_string(),
+                    id: at.id.clone(),
+                    status,
+                });
+            }
             if status == EntryStatus::Unchanged {
                 counts.unchanged += 1;
                 continue;
             }
+            let created = at.existing.is_none();
+            if created {
+                counts.created += 1;
+            } else {
+                counts.updated += 1;
+            }
             if let Some(data) = &item.patient {
-                let row = patient_row(item, data)?;
+                let row = patient_row(&item.key, &at.id, data)?;
                 let details = serde_json::to_string(data)
                     .map_err(|e| Error::Internal(format!("cannot serialise a patient: {e}")))?;
-                patients::upsert_imported(tx, &row, &item.id, &details, now)
+                patients::upsert_imported(tx, &row, &at.id, &details, now)
                     .await
                     .map_err(|e| match e {
                         portal_store::Error::Conflict(_) => error_at(
-                            item,
+                            &item.key,
                             "Patient.identifier",
                             format!(
                                 "the medical record number {:?} belongs to another patient",
@@ -674,18 +903,20 @@ impl App {
                         other => other.into(),
                     })?;
             }
-            let created = item.existing.is_none();
-            let identifiers = item.identifiers.clone();
             if created {
                 // New resources are written in batches below.
                 new_rows.push((i, *patient));
-                new_identifiers.extend(identifiers.into_iter().map(|(s, v)| (i, s, v)));
-                counts.created += 1;
+                new_identifiers.extend(
+                    item.key
+                        .identifiers
+                        .iter()
+                        .map(|(s, v)| (i, s.as_str(), v.as_str())),
+                );
             } else {
                 let row = ResourceRow {
-                    id: &item.id,
-                    resource_type: &item.resource_type,
-                    source_id: item.source_id.as_deref(),
+                    id: &at.id,
+                    resource_type: item.key.resource_type,
+                    source_id: item.key.source_id.as_deref(),
                     patient_id: *patient,
                     content_hash: &item.hash,
                     json: &item.json,
@@ -693,23 +924,22 @@ impl App {
                 resources::update(tx, &row, now).await?;
                 resources::replace_identifiers(
                     tx,
-                    &item.id,
-                    &item.resource_type,
-                    &identifiers,
+                    &at.id,
+                    item.key.resource_type,
+                    &item.key.identifiers,
                     true,
                 )
                 .await?;
-                counts.updated += 1;
             }
             if let (Some((projection, details)), Some(patient)) = (&item.projection, patient) {
                 projections.push((i, *patient, projection, details.as_str(), encounter.clone()));
             }
             if let Some(name) = &item.directory_name {
-                directory.push((item.id.as_str(), item.resource_type.as_str(), name.as_str()));
+                directory.push((at.id.as_str(), item.key.resource_type, name.as_str()));
             }
             let tally = match patient {
-                Some(p) => per_patient.entry(*p).or_default(),
-                None => &mut other_changes,
+                Some(p) => self.per_patient.entry(*p).or_default(),
+                None => &mut self.other_changes,
             };
             if created {
                 tally.0 += 1;
@@ -723,9 +953,9 @@ impl App {
             .map(|(i, patient)| {
                 let item = &items[*i];
                 ResourceRow {
-                    id: &item.id,
-                    resource_type: &item.resource_type,
-                    source_id: item.source_id.as_deref(),
+                    id: &placed[*i].id,
+                    resource_type: item.key.resource_type,
+                    source_id: item.key.source_id.as_deref(),
                     patient_id: *patient,
                     content_hash: &item.hash,
                     json: &item.json,
@@ -733,26 +963,28 @@ impl App {
             })
             .collect();
         resources::insert_many(tx, &rows, now).await?;
+        drop(rows);
         let identifier_rows: Vec<(&str, &str, &str, &str)> = new_identifiers
             .iter()
             .map(|(i, system, value)| {
-                let item = &items[*i];
                 (
-                    item.resource_type.as_str(),
-                    system.as_str(),
-                    value.as_str(),
-                    item.id.as_str(),
+                    items[*i].key.resource_type,
+                    *system,
+                    *value,
+                    placed[*i].id.as_str(),
                 )
             })
             .collect();
         resources::insert_identifiers_many(tx, &identifier_rows).await?;
+        drop(identifier_rows);
         let clinical: Vec<ClinicalItem<'_>> = projections
             .iter()
             .map(|(i, patient, p, details, encounter)| {
                 let item = &items[*i];
                 let link = &links[*i];
-                let own_release = release_of(item);
-                let (report_id, released_at) = match report_of.get(&item.id) {
+                let id = placed[*i].id.as_str();
+                let own_release = self.release_of(item);
+                let (report_id, released_at) = match self.report_of.get(id) {
                     Some((report, report_release)) => (
                         Some(report.as_str()),
                         match (own_release, report_release) {
@@ -763,7 +995,7 @@ impl App {
                     None => (None, own_release),
                 };
                 ClinicalItem {
-                    resource_id: &item.id,
+                    resource_id: id,
                     patient_id: *patient,
                     kind: p.kind,
                     category: &p.category,
@@ -784,26 +1016,54 @@ impl App {
             .collect();
         resources::put_directory_names(tx, &directory).await?;
         resources::put_clinical_items(tx, &clinical).await?;
-        // Results stored by an earlier import that a report of this one lists.
+        // Results written before the report that lists them: by an earlier part of this import
+        // (held with the report, as if written together) or by an earlier import (linked, and
+        // held only if the report is held until released).
         let written: HashSet<&str> = clinical.iter().map(|c| c.resource_id).collect();
-        for (item, link) in items.iter().zip(&links) {
-            let earlier: Vec<&str> = link
+        for ((item, at), link) in items.iter().zip(&placed).zip(&links) {
+            let (this_import, earlier): (Vec<&str>, Vec<&str>) = link
                 .members
                 .iter()
                 .map(String::as_str)
                 .filter(|m| !written.contains(m))
-                .collect();
+                .partition(|m| {
+                    self.results_written.as_ref().is_some_and(|done| {
+                        uuid::Uuid::parse_str(m).is_ok_and(|id| done.contains(&id))
+                    })
+                });
+            let release = self.release_of(item);
+            if !this_import.is_empty() {
+                resources::link_report_members(tx, &at.id, &this_import, release, true).await?;
+            }
             if !earlier.is_empty() {
-                resources::link_report_members(tx, &item.id, &earlier, release_of(item)).await?;
+                resources::link_report_members(tx, &at.id, &earlier, release, false).await?;
             }
         }
+        let results: Vec<uuid::Uuid> = match self.results_written {
+            Some(_) => clinical
+                .iter()
+                .filter(|c| c.kind == "observation" && c.report_id.is_none())
+                .filter_map(|c| uuid::Uuid::parse_str(c.resource_id).ok())
+                .collect(),
+            None => Vec::new(),
+        };
+        drop(clinical);
+        if let Some(done) = &mut self.results_written {
+            done.extend(results);
+        }
+        Ok(())
+    }
 
-        // One audit event per patient whose record changed, and one for directory data.
-        for (patient, (created, updated)) in &per_patient {
+    /// One audit event per patient whose record changed, and one for directory data; the
+    /// summary, entries in input order.
+    async fn finish(mut self, tx: &mut portal_store::Tx) -> Result<ImportSummary> {
+        let tx: &mut Conn = tx;
+        let (app, actor) = (self.app, self.actor);
+        for (patient, (created, updated)) in &self.per_patient {
             if created + updated == 0 {
                 continue;
             }
-            let mut event = self.event(
+            let mut event = app.event(
                 actor,
                 if *created > 0 {
                     AuditAction::Create
@@ -819,18 +1079,19 @@ impl App {
                 _ => "system-client".into(),
             };
             event.detail = format!("FHIR import: {created} created, {updated} updated");
-            self.audit(tx, &event).await?;
+            app.audit(tx, &event).await?;
         }
-        if other_changes.0 + other_changes.1 > 0 {
-            let mut event = self.event(actor, AuditAction::Create, "Directory", Outcome::Success);
+        let (created, updated) = self.other_changes;
+        if created + updated > 0 {
+            let mut event = app.event(actor, AuditAction::Create, "Directory", Outcome::Success);
             event.detail = format!(
-                "FHIR import: {} created, {} updated (practitioners, organizations, locations, …)",
-                other_changes.0, other_changes.1
+                "FHIR import: {created} created, {updated} updated (practitioners, \
+                 organizations, locations, …)"
             );
-            self.audit(tx, &event).await?;
+            app.audit(tx, &event).await?;
         }
-        summary.entries.sort_by_key(|e| e.index);
-        Ok(summary)
+        self.summary.entries.sort_by_key(|e| e.index);
+        Ok(self.summary)
     }
 }
 
@@ -907,9 +1168,9 @@ fn directory_name(mapped: &Mapped) -> Option<String> {
 }
 
 /// Whether an item was found by its sender's id (not by an identifier).
-fn matched_by_source(item: &Item) -> bool {
-    item.source_id.is_some()
-        && item
+fn matched_by_source(key: &Key) -> bool {
+    key.source_id.is_some()
+        && key
             .request
             .as_ref()
             .and_then(|r| r.if_none_exist_identifier())
@@ -932,16 +1193,16 @@ fn compartment_field(item: &Item) -> &'static str {
 
 /// Finds the stored resource an incoming one updates when its sender's id found none: by the
 /// conditional-create identifier, else (for a resource without an id) by one of its identifiers.
-async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResource>> {
+async fn find_existing(conn: &mut Conn, key: &Key) -> Result<Option<KnownResource>> {
     let mut searches: Vec<(String, String)> = Vec::new();
-    if let Some(search) = item
+    if let Some(search) = key
         .request
         .as_ref()
         .and_then(|r| r.if_none_exist_identifier())
     {
         let Some(system) = search.system else {
             return Err(error_at(
-                item,
+                key,
                 "request.ifNoneExist",
                 "the condition needs a system (identifier=system|value): an identifier without \
                  one can match any record"
@@ -950,16 +1211,15 @@ async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResou
         };
         searches.push((system, search.value));
     }
-    if item.source_id.is_none() {
-        searches.extend(item.identifiers.iter().cloned());
+    if key.source_id.is_none() {
+        searches.extend(key.identifiers.iter().cloned());
     }
     // An identifier without a system is unique nowhere: it never picks the resource to update.
     for (system, value) in searches
         .into_iter()
         .filter(|(system, _)| !system.is_empty())
     {
-        let found =
-            resources::find_by_identifier(conn, &item.resource_type, &system, &value).await?;
+        let found = resources::find_by_identifier(conn, key.resource_type, &system, &value).await?;
         if let [one] = found.as_slice() {
             return Ok(Some(one.clone()));
         }
@@ -973,21 +1233,28 @@ async fn find_existing(conn: &mut Conn, item: &Item) -> Result<Option<KnownResou
 async fn resolve(
     conn: &mut Conn,
     index: &mut Index,
-    item: &Item,
+    key: &Key,
     path: &str,
     reference: &Reference,
 ) -> Result<Option<(String, String)>> {
-    let broken = |what: String| error_at(item, path, what);
+    let broken = |what: String| error_at(key, path, what);
     match reference {
-        Reference::Internal(url) => match index.by_full_url.get(url) {
-            Some(found) => Ok(Some(found.clone())),
+        Reference::Internal(url) => match index
+            .by_full_url
+            .get(url.as_str())
+            .and_then(|slot| index.target(*slot))
+        {
+            Some(found) => Ok(Some(found)),
             None => Err(broken(format!(
                 "reference {url:?} does not resolve to an entry"
             ))),
         },
         Reference::Relative { resource_type, id } => {
-            if let Some(found) = index.by_source.get(&(resource_type.clone(), id.clone())) {
-                return Ok(Some((resource_type.clone(), found.clone())));
+            if let Some(found) = portal_fhir::r4_resource_type(resource_type)
+                .and_then(|static_type| index.by_source.get(&(static_type, id.as_str().into())))
+                .and_then(|slot| index.target(*slot))
+            {
+                return Ok(Some(found));
             }
             match resources::find_by_source(conn, resource_type, id).await? {
                 Some(known) => Ok(Some((resource_type.clone(), known.id))),
@@ -1053,15 +1320,19 @@ async fn by_identifier(
     value: &str,
 ) -> Result<Vec<String>> {
     let mut found: Vec<String> = match system {
-        Some(system) => index
-            .by_identifier
-            .get(&(
-                resource_type.to_string(),
-                system.to_string(),
-                value.to_string(),
-            ))
-            .cloned()
-            .unwrap_or_default(),
+        Some(system) => match portal_fhir::r4_resource_type(resource_type) {
+            Some(static_type) => index
+                .by_identifier
+                .get(&(static_type, system.into(), value.into()))
+                .map(|slots| {
+                    slots
+                        .iter()
+                        .filter_map(|slot| index.target(*slot).map(|(_, id)| id))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        },
         // Without a system an identifier names nothing for certain: it matches nothing.
         None => return Ok(Vec::new()),
     };
@@ -1090,7 +1361,7 @@ async fn by_identifier(
     Ok(found)
 }
 
-fn patient_row(item: &Item, data: &portal_fhir::model::PatientData) -> Result<PatientRow> {
+fn patient_row(key: &Key, id: &str, data: &portal_fhir::model::PatientData) -> Result<PatientRow> {
     let name = data
         .names
         .iter()
@@ -1101,10 +1372,10 @@ fn patient_row(item: &Item, data: &portal_fhir::model::PatientData) -> Result<Pa
     let mrn = data
         .mrn
         .clone()
-        .or_else(|| item.source_id.as_ref().map(|id| format!("FHIR-{id}")))
-        .unwrap_or_else(|| format!("FHIR-{}", item.id));
+        .or_else(|| key.source_id.as_ref().map(|id| format!("FHIR-{id}")))
+        .unwrap_or_else(|| format!("FHIR-{id}"));
     Ok(PatientRow {
-        id: crate::parse_patient_id(&item.id)?,
+        id: crate::parse_patient_id(id)?,
         mrn,
         given_name: given,
         family_name: family,

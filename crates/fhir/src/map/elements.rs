@@ -157,12 +157,17 @@ impl<'a> Node<'a> {
 
     /// A FHIR `string`: a non-empty JSON string.
     pub(crate) fn string(&self, key: &str) -> Read<Option<String>> {
+        Ok(self.text(key)?.map(str::to_owned))
+    }
+
+    /// [`Node::string`], borrowed from the document (for long strings not worth a copy).
+    pub(crate) fn text(&self, key: &str) -> Read<Option<&'a str>> {
         match self.get(key)?.map(kind) {
             None => Ok(None),
             Some(Kind::String("")) => {
                 Err(self.error(key, "empty strings are not allowed (leave the element out)"))
             }
-            Some(Kind::String(text)) => Ok(Some(text.to_owned())),
+            Some(Kind::String(text)) => Ok(Some(text)),
             Some(_) => Err(self.error(key, "expected a string")),
         }
     }

@@ -186,7 +186,8 @@ fn decode_text(bytes: Vec<u8>, charset: Option<&str>) -> Result<Option<String>, 
 /// Reads an `Attachment`, decoding inline `text/*` data.
 fn read_attachment(node: &Node<'_>) -> Read<Attachment> {
     let content_type = node.code("contentType")?;
-    let data = node.string("data")?;
+    // Borrowed: inline data can take megabytes.
+    let data = node.text("data")?;
     let mut attachment = Attachment {
         language: node.code("language")?,
         title: node.string("title")?,
@@ -200,7 +201,7 @@ fn read_attachment(node: &Node<'_>) -> Read<Attachment> {
         let Some(content_type) = &content_type else {
             return Err(node.error("contentType", "required when there is data (att-1)"));
         };
-        let Some(bytes) = decode_base64(&data) else {
+        let Some(bytes) = decode_base64(data) else {
             return Err(node.error("data", "is not valid base64"));
         };
         attachment.size = attachment.size.or(u64::try_from(bytes.len()).ok());

@@ -455,7 +455,7 @@ async fn a_bad_ndjson_line_late_in_the_file_changes_nothing(backend: Backend) {
         return;
     };
     let before = fingerprint(&t).await;
-    // The bad line sits in the third chunk: two chunks were already written in the transaction.
+    // The bad line sits in a late part: earlier parts were already written in the transaction.
     let text = ndjson_patient_and_observations(4_500, Some(4_400));
     let err = t
         .app
@@ -476,3 +476,157 @@ both_backends!(
     ndjson_streams_across_chunks_and_lands_whole,
     a_bad_ndjson_line_late_in_the_file_changes_nothing,
 );
+
+/// A transaction Bundle of `observations` laboratory results, far more than one part of an
+/// import (1,000 entries), laid out so references cross parts both ways: a report first that
+/// lists two results of a later part, a report near the end that lists two of an earlier part,
+/// and the visit and the Patient last. `bad` puts an invalid date in that result.
+fn bundle_of_many_parts(observations: usize, bad: Option<usize>) -> Value {
+    let urn = |name: String| format!("urn:uuid:parts-{name}");
+    let patient = urn("patient".into());
+    let visit = urn("visit".into());
+    let result = |i: usize| urn(format!("obs-{i}"));
+    let report = |id: &str, members: [usize; 2]| {
+        json!({"resourceType": "DiagnosticReport", "id": id, "status": "final",
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+               "code": {"text": "Panel"}, "subject": {"reference": patient},
+               "effectiveDateTime": "2026-01-05T08:00:00Z",
+               "result": members.map(|i| json!({"reference": result(i)}))})
+    };
+    let mut entries = vec![(
+        urn("early-report".into()),
+        report("early-report", [1_500, 1_501]),
+    )];
+    for i in 0..observations {
+        let date = if bad == Some(i) {
+            "2026-13-45".to_string()
+        } else {
+            format!("2026-01-{:02}T08:00:00Z", i % 28 + 1)
+        };
+        entries.push((
+            result(i),
+            json!({"resourceType": "Observation", "status": "final",
+                   "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]},
+                   "subject": {"reference": patient}, "encounter": {"reference": visit},
+                   "effectiveDateTime": date, "valueQuantity": {"value": 90 + i % 40, "unit": "mg/dL"}}),
+        ));
+    }
+    entries.push((urn("late-report".into()), report("late-report", [10, 11])));
+    entries.push((
+        visit.clone(),
+        json!({"resourceType": "Encounter", "status": "finished",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+               "subject": {"reference": patient},
+               "period": {"start": "2026-01-05T07:50:00Z"}}),
+    ));
+    entries.push((
+        patient.clone(),
+        json!({"resourceType": "Patient", "identifier": [{"system": "urn:test:mrn", "value": "PARTS-1"}],
+               "name": [{"family": "Parts", "given": ["Paula"]}], "gender": "female", "birthDate": "1980-02-03"}),
+    ));
+    let entry: Vec<Value> = entries
+        .into_iter()
+        .map(|(full_url, resource)| {
+            let kind = resource["resourceType"].clone();
+            json!({"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": kind}})
+        })
+        .collect();
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+}
+
+/// A Bundle is written a part at a time, in one transaction: references cross parts forwards
+/// and backwards, a report holds the results it lists whichever part they are in, and a bad
+/// entry in the last part leaves nothing behind.
+async fn a_bundle_of_many_parts_is_written_as_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Reports (category LAB) are held for 5 days; their results (laboratory) are not held.
+    sqlx::query(
+        "INSERT INTO result_holds (category, days, updated_at, updated_by) \
+         VALUES ('LAB', 5, 0, 'test')",
+    )
+    .execute(t.app.store().pool())
+    .await
+    .expect("hold");
+    let before = fingerprint(&t).await;
+    let bad = bundle_of_many_parts(2_400, Some(2_390)).to_string();
+    let error = t
+        .app
+        .import_bundle(&Actor::operator(), bad.as_bytes())
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        error.contains("entry 2391") && error.contains("Observation.effectiveDateTime"),
+        "{error}"
+    );
+    assert_eq!(fingerprint(&t).await, before, "nothing was written");
+
+    let summary = t
+        .app
+        .import_bundle(
+            &Actor::operator(),
+            bundle_of_many_parts(2_400, None).to_string().as_bytes(),
+        )
+        .await
+        .expect("import");
+    assert_eq!(summary.per_type["Observation"].created, 2_400);
+    assert_eq!(summary.entries.len(), 2_404);
+    assert!(
+        summary
+            .entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.index == i),
+        "outcomes in entry order"
+    );
+    let pool = t.app.store().pool();
+    // Every result found the Patient and the visit, both written after them in the Bundle.
+    let (results, with_visit): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(c.encounter_id) FROM clinical_items c \
+         JOIN patients p ON p.id = c.patient_id \
+         WHERE p.family_name = 'Parts' AND c.kind = 'observation'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!((results, with_visit), (2_400, 2_400));
+    // The four listed results are held with their reports: the early report's from a later
+    // part, the late report's from an earlier one. The others are out at once.
+    let now = portal_store::to_micros(t.app.now());
+    let held_until = now + 5 * 86_400_000_000;
+    let rows: Vec<(Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT report_id, released_at FROM clinical_items WHERE kind = 'observation'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("rows");
+    let reports: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
+        "SELECT source_id, id FROM fhir_resources WHERE resource_type = 'DiagnosticReport'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("reports")
+    .into_iter()
+    .collect();
+    let mut listed = 0;
+    for (report_id, released_at) in rows {
+        match report_id {
+            Some(report) => {
+                listed += 1;
+                assert!(
+                    report == reports["early-report"] || report == reports["late-report"],
+                    "{report}"
+                );
+                assert_eq!(released_at, Some(held_until), "held with its report");
+            }
+            None => assert_eq!(released_at, Some(now), "not listed: released at once"),
+        }
+    }
+    assert_eq!(listed, 4);
+    t.stop().await;
+}
+
+both_backends!(a_bundle_of_many_parts_is_written_as_one);
