@@ -258,7 +258,7 @@ impl FeedSender {
 
 /// The most entries, and about the most bytes of text, one part of a Bundle holds.
 const PART_ENTRIES: usize = 1_000;
-const PART_BYTES: usize = 2 * 1024 * 1024;
+const PART_BYTES: usize = 1024 * 1024;
 
 /// The longest NDJSON line (one resource) an import reads: room for the longest string the
 /// limits allow twice over, and at least the 64 MB a `POST /fhir` body may take.
