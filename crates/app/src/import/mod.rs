@@ -343,29 +343,56 @@ fn read_bundle_parts(bytes: &[u8], limits: &Limits, out: &FeedSender) -> Result<
     if !out.send(Ok(Piece::Plan(keys))) {
         return Ok(());
     }
-    let mut part = Vec::new();
-    let mut part_bytes = 0;
+    let mut parts = Parts::new(out);
     for index in patients.into_iter().chain(others) {
         let entry = text.entry(index).map_err(rejected)?;
         let refs = collect_references(&entry.resource);
         portal_fhir::check_entry_references(&entry, &refs, |url| full_urls.contains_key(url))
             .map_err(rejected)?;
-        part.push(prepare_entry(entry, refs)?);
-        part_bytes += text.text_len(index);
-        if (part.len() >= PART_ENTRIES || part_bytes >= PART_BYTES)
-            && !out.send(Ok(Piece::Items(std::mem::take(&mut part))))
-        {
+        if !parts.push(prepare_entry(entry, refs)?, text.text_len(index)) {
             return Ok(());
         }
-        if part.is_empty() {
-            part_bytes = 0;
+    }
+    parts.finish();
+    Ok(())
+}
+
+/// Gathers prepared items into parts, and sends each part once it is full.
+struct Parts<'a> {
+    out: &'a FeedSender,
+    items: Vec<Item>,
+    /// The bytes of text the items were read from.
+    bytes: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn new(out: &'a FeedSender) -> Self {
+        Self {
+            out,
+            items: Vec::new(),
+            bytes: 0,
         }
     }
-    if !part.is_empty() && !out.send(Ok(Piece::Items(part))) {
-        return Ok(());
+
+    /// Adds an item read from `bytes` of text; `false` once the writer has stopped.
+    fn push(&mut self, item: Item, bytes: usize) -> bool {
+        self.items.push(item);
+        self.bytes += bytes;
+        if self.items.len() < PART_ENTRIES && self.bytes < PART_BYTES {
+            return true;
+        }
+        self.bytes = 0;
+        self.out
+            .send(Ok(Piece::Items(std::mem::take(&mut self.items))))
     }
-    out.send(Ok(Piece::End));
-    Ok(())
+
+    /// Sends the last part and the end of the input.
+    fn finish(self) {
+        if !self.items.is_empty() && !self.out.send(Ok(Piece::Items(self.items))) {
+            return;
+        }
+        self.out.send(Ok(Piece::End));
+    }
 }
 
 /// Reads NDJSON from `reader` and sends it to `out` a chunk of lines at a time. Blocking: run
@@ -382,8 +409,7 @@ fn read_ndjson_parts(
     out: &FeedSender,
 ) -> Result<()> {
     let line_cap = max_line_bytes(limits);
-    let mut part = Vec::with_capacity(PART_ENTRIES);
-    let mut part_bytes = 0;
+    let mut parts = Parts::new(out);
     let mut bytes = Vec::new();
     for n in 0.. {
         let line = match read_line_capped(reader, &mut bytes, line_cap) {
@@ -409,21 +435,12 @@ fn read_ndjson_parts(
             resource,
             request: None,
         };
-        part.push(prepare_entry(entry, refs)?);
-        part_bytes += line.len();
-        if (part.len() >= PART_ENTRIES || part_bytes >= PART_BYTES)
-            && !out.send(Ok(Piece::Items(std::mem::take(&mut part))))
-        {
+        let line_bytes = line.len();
+        if !parts.push(prepare_entry(entry, refs)?, line_bytes) {
             return Ok(());
         }
-        if part.is_empty() {
-            part_bytes = 0;
-        }
     }
-    if !part.is_empty() && !out.send(Ok(Piece::Items(part))) {
-        return Ok(());
-    }
-    out.send(Ok(Piece::End));
+    parts.finish();
     Ok(())
 }
 

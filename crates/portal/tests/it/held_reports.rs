@@ -121,14 +121,7 @@ fn bundle() -> Value {
             "result": [{"reference": glucose}, {"reference": sodium}], "conclusion": CONCLUSION}),
         ),
     ];
-    let entry: Vec<Value> = entries
-        .into_iter()
-        .map(|(full_url, resource)| {
-            let kind = resource["resourceType"].clone();
-            json!({"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": kind}})
-        })
-        .collect();
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+    crate::helpers::transaction(entries)
 }
 
 async fn import_pia(t: &TestApp) -> PatientId {

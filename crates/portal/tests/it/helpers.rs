@@ -438,3 +438,18 @@ impl Drop for ChildPortal {
         let _ = self.child.wait();
     }
 }
+
+/// A transaction Bundle that POSTs each resource under its fullUrl, in the order given.
+pub fn transaction(
+    entries: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> serde_json::Value {
+    let entry: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|(full_url, resource)| {
+            let kind = resource["resourceType"].clone();
+            serde_json::json!({"fullUrl": full_url, "resource": resource,
+                               "request": {"method": "POST", "url": kind}})
+        })
+        .collect();
+    serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+}

@@ -525,14 +525,7 @@ fn bundle_of_many_parts(observations: usize, bad: Option<usize>) -> Value {
         json!({"resourceType": "Patient", "identifier": [{"system": "urn:test:mrn", "value": "PARTS-1"}],
                "name": [{"family": "Parts", "given": ["Paula"]}], "gender": "female", "birthDate": "1980-02-03"}),
     ));
-    let entry: Vec<Value> = entries
-        .into_iter()
-        .map(|(full_url, resource)| {
-            let kind = resource["resourceType"].clone();
-            json!({"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": kind}})
-        })
-        .collect();
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+    crate::helpers::transaction(entries)
 }
 
 /// A Bundle is written a part at a time, in one transaction: references cross parts forwards

@@ -194,14 +194,7 @@ fn bundle(p: &Person) -> Value {
                    "effectiveDateTime": p.visit_start, "result": members}),
         ));
     }
-    let entry: Vec<Value> = entries
-        .into_iter()
-        .map(|(full_url, resource)| {
-            let kind = resource["resourceType"].clone();
-            json!({"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": kind}})
-        })
-        .collect();
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+    crate::helpers::transaction(entries)
 }
 
 fn mrn(p: &Person) -> String {
