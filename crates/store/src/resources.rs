@@ -284,6 +284,41 @@ pub async fn find_many_by_source(
     Ok(found)
 }
 
+/// [`find_by_identifier`] for many values of one type and system, in few queries: the stored
+/// resources each value names, by value.
+pub async fn find_many_by_identifier(
+    conn: &mut Conn,
+    resource_type: &str,
+    system: &str,
+    values: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<KnownResource>>> {
+    let mut found: std::collections::HashMap<String, Vec<KnownResource>> =
+        std::collections::HashMap::new();
+    for chunk in values.chunks(BATCH_ROWS * 2) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT r.id, r.content_hash, r.version, r.patient_id, i.value FROM fhir_identifiers i \
+             JOIN fhir_resources r ON r.id = i.resource_id \
+             WHERE i.resource_type = $1 AND i.system = $2 AND i.value IN ({list}) \
+             ORDER BY r.id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_type)
+            .bind(system);
+        for value in chunk {
+            query = query.bind(*value);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let value: String = row.try_get("value")?;
+            found.entry(value).or_default().push(known(&row)?);
+        }
+    }
+    Ok(found)
+}
+
 /// Creates many resources (version 1) in few statements.
 pub async fn insert_many(conn: &mut Conn, rows: &[ResourceRow<'_>], now: Timestamp) -> Result<()> {
     for chunk in rows.chunks(BATCH_ROWS) {

@@ -176,6 +176,34 @@ impl<'a> Writer<'a> {
             }
         }
         drop(source_ids);
+        // What the others' identifiers find, in one query per type and system.
+        let mut wanted: BTreeMap<(&'static str, String), Vec<String>> = BTreeMap::new();
+        for key in keys.clone() {
+            let by_source = key
+                .source_id
+                .as_ref()
+                .is_some_and(|sid| known_by_source.contains_key(&(key.resource_type, sid.clone())));
+            if by_source {
+                continue;
+            }
+            // A search that is refused is refused below, in entry order.
+            for (system, value) in identifier_searches(key).unwrap_or_default() {
+                wanted
+                    .entry((key.resource_type, system))
+                    .or_default()
+                    .push(value);
+            }
+        }
+        let mut found: HashMap<(&'static str, String, String), Vec<KnownResource>> = HashMap::new();
+        for ((resource_type, system), values) in &wanted {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            for (value, known) in
+                resources::find_many_by_identifier(tx, resource_type, system, &values).await?
+            {
+                found.insert((resource_type, system.clone(), value), known);
+            }
+        }
+        drop(wanted);
         for key in keys {
             if let Some(sid) = &key.source_id
                 && !self.seen_sources.insert((key.resource_type, sid.clone()))
@@ -186,14 +214,25 @@ impl<'a> Writer<'a> {
                     format!("the id {sid:?} appears twice in this import"),
                 ));
             }
-            let existing = match key
-                .source_id
-                .as_ref()
-                .and_then(|sid| known_by_source.remove(&(key.resource_type, sid.clone())))
-            {
-                Some(known) => Some(known),
-                None => find_existing(tx, key).await?,
-            };
+            let existing =
+                match key
+                    .source_id
+                    .as_ref()
+                    .and_then(|sid| known_by_source.remove(&(key.resource_type, sid.clone())))
+                {
+                    Some(known) => Some(known),
+                    None => {
+                        identifier_searches(key)?.into_iter().find_map(
+                            |(system, value)| match found
+                                .get(&(key.resource_type, system, value))
+                                .map(Vec::as_slice)
+                            {
+                                Some([one]) => Some(one.clone()),
+                                _ => None,
+                            },
+                        )
+                    }
+                };
             let id: Box<str> = match &existing {
                 Some(known) => known.id.as_str().into(),
                 None if key.resource_type == "Patient" => {
@@ -708,9 +747,11 @@ fn compartment_field(item: &Item) -> &'static str {
         .unwrap_or("subject")
 }
 
-/// Finds the stored resource an incoming one updates when its sender's id found none: by the
-/// conditional-create identifier, else (for a resource without an id) by one of its identifiers.
-async fn find_existing(conn: &mut Conn, key: &Key) -> Result<Option<KnownResource>> {
+/// The identifier searches that find the stored resource an incoming one updates when its
+/// sender's id found none, in the order they are tried: the conditional-create identifier, else
+/// (for a resource without an id) each of its identifiers. An identifier without a system is
+/// unique nowhere: it never picks the resource to update.
+fn identifier_searches(key: &Key) -> Result<Vec<(String, String)>> {
     let mut searches: Vec<(String, String)> = Vec::new();
     if let Some(search) = key
         .request
@@ -731,17 +772,8 @@ async fn find_existing(conn: &mut Conn, key: &Key) -> Result<Option<KnownResourc
     if key.source_id.is_none() {
         searches.extend(key.identifiers.iter().cloned());
     }
-    // An identifier without a system is unique nowhere: it never picks the resource to update.
-    for (system, value) in searches
-        .into_iter()
-        .filter(|(system, _)| !system.is_empty())
-    {
-        let found = resources::find_by_identifier(conn, key.resource_type, &system, &value).await?;
-        if let [one] = found.as_slice() {
-            return Ok(Some(one.clone()));
-        }
-    }
-    Ok(None)
+    searches.retain(|(system, _)| !system.is_empty());
+    Ok(searches)
 }
 
 /// Resolves one reference to (type, portal id). Logical references to identifiers nobody here
