@@ -11,6 +11,16 @@ pub fn migration_lock(backend: Backend) -> Option<&'static str> {
     }
 }
 
+/// Takes the lock that makes imports of records one at a time across portal processes, until
+/// the transaction ends (PostgreSQL only; SQLite's `BEGIN IMMEDIATE` already holds the write
+/// lock).
+pub fn import_lock(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7202611260002)"),
+    }
+}
+
 /// Claims the next due outbox message for one worker: `$1` = now, `$2` = lock-until.
 /// On PostgreSQL `SKIP LOCKED` lets several processes drain the queue without taking the same
 /// message twice; SQLite has one writer at a time, so a plain sub-select is enough.

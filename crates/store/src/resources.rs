@@ -254,6 +254,21 @@ fn is_sqlite(conn: &Conn) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
+/// Makes this transaction the only import writing until it ends, across every portal process:
+/// another import of the same records waits, then finds them stored (and unchanged) instead of
+/// creating them a second time and failing on a unique key.
+pub async fn lock_for_import(conn: &mut Conn) -> Result<()> {
+    let backend = if is_sqlite(conn) {
+        crate::Backend::Sqlite
+    } else {
+        crate::Backend::Postgres
+    };
+    if let Some(lock) = crate::dialect::import_lock(backend) {
+        sqlx::query(lock).execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// The stored resources of one type with any of these sender ids, by sender id.
 pub async fn find_many_by_source(
     conn: &mut Conn,

@@ -269,6 +269,7 @@ impl App {
         outcomes: bool,
     ) -> Result<ImportSummary> {
         let mut tx = self.store().begin().await?;
+        portal_store::resources::lock_for_import(&mut tx).await?;
         let mut writer = write::Writer::new(self, actor, &mut tx, outcomes).await?;
         let mut ended = false;
         while let Some(piece) = feed.0.recv().await {

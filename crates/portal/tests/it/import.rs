@@ -623,3 +623,45 @@ async fn a_bundle_of_many_parts_is_written_as_one(backend: Backend) {
 }
 
 both_backends!(a_bundle_of_many_parts_is_written_as_one);
+
+/// The same Bundle sent three times at once (an EHR retrying too early) is applied once: the
+/// other two wait, then find every resource stored and unchanged. None fails on a unique key.
+async fn the_same_bundle_three_times_at_once_lands_once(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea");
+    let operator = Actor::operator();
+    // The practitioners and organizations the patient's Bundle points at.
+    for directory in [
+        "00-organizations-ma-2025.json",
+        "00-practitioners-ma-2025.json",
+    ] {
+        let bytes = std::fs::read(repo.join(directory)).expect("read");
+        t.app
+            .import_bundle(&operator, bytes)
+            .await
+            .expect("directory");
+    }
+    let bundle = std::fs::read(repo.join("conchita-ramon.json")).expect("read");
+    let before = t.count("patients").await;
+    let send = || t.app.import_bundle(&operator, bundle.as_slice());
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let mut created = Vec::new();
+    for outcome in [a, b, c] {
+        let summary = outcome.expect("every copy is accepted");
+        let all: u64 = summary.per_type.values().map(|c| c.created).sum();
+        let unchanged: u64 = summary.per_type.values().map(|c| c.unchanged).sum();
+        assert!(all == 0 || unchanged == 0, "all new or all unchanged");
+        created.push(all);
+    }
+    created.sort();
+    assert!(
+        created[0] == 0 && created[1] == 0 && created[2] > 0,
+        "created once, then unchanged: {created:?}"
+    );
+    assert_eq!(t.count("patients").await, before + 1);
+    t.stop().await;
+}
+
+both_backends!(the_same_bundle_three_times_at_once_lands_once);
