@@ -78,6 +78,18 @@ fn code_not_valid() -> Error {
     )
 }
 
+/// How an activation's audit event names who issued the code, and what follows the name when
+/// the activation came from the issuing address within the hour.
+const ISSUED_BY: &str = "account activated with an activation code issued by ";
+const SAME_PLACE_SOON: &str = ", from the address that issued it, within the hour";
+
+/// Who issued the code that activated an account, as the activation's audit event names them
+/// (for the patient's access log); `None` for any other event.
+pub fn activation_issuer(detail: &str) -> Option<&str> {
+    let (_, issuer) = detail.split_once(ISSUED_BY)?;
+    Some(issuer.strip_suffix(SAME_PLACE_SOON).unwrap_or(issuer))
+}
+
 impl App {
     /// Issues an activation code for a patient record (admin, staff or the operator). Earlier
     /// unused codes for the same record stop working.
@@ -195,13 +207,9 @@ impl App {
             && code.created_addr == context.client_addr
             && now.duration_since(code.created_at) < SignedDuration::from_hours(1);
         event.detail = format!(
-            "{}account activated with an activation code issued by {issuer}{}",
+            "{}{ISSUED_BY}{issuer}{}",
             if suspicious { REVIEW_FLAG } else { "" },
-            if suspicious {
-                ", from the address that issued it, within the hour"
-            } else {
-                ""
-            }
+            if suspicious { SAME_PLACE_SOON } else { "" }
         );
         self.audit(&mut tx, &event).await?;
         self.tell_record_of_activation(&mut tx, patient.id, form.email.as_str())
@@ -360,5 +368,14 @@ mod tests {
         for field in ["code", "birth_date", "email", "password"] {
             assert!(errors.get(field).is_some(), "{field}");
         }
+    }
+
+    #[test]
+    fn the_issuer_is_read_back_from_the_activation_event() {
+        let plain = format!("{ISSUED_BY}Sam Rivera (staff)");
+        assert_eq!(activation_issuer(&plain), Some("Sam Rivera (staff)"));
+        let flagged = format!("{REVIEW_FLAG}{ISSUED_BY}Sam Rivera (staff){SAME_PLACE_SOON}");
+        assert_eq!(activation_issuer(&flagged), Some("Sam Rivera (staff)"));
+        assert_eq!(activation_issuer("viewed the summary"), None);
     }
 }

@@ -260,9 +260,8 @@ fn access_entry(named: &portal_app::types::NamedEvent, viewer: &str) -> AccessEn
     }
     if e.resource_type == "Account"
         && !refused
-        && let Some((_, issuer)) = e.detail.split_once("issued by ")
+        && let Some(issuer) = portal_app::enrolment::activation_issuer(&e.detail)
     {
-        let issuer = issuer.split(", from the address").next().unwrap_or(issuer);
         what.push_str(&format!(", with an activation code issued by {issuer}"));
     }
     AccessEntry {
