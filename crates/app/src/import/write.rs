@@ -356,15 +356,7 @@ impl<'a> Writer<'a> {
                 // New resources are written in batches below.
                 new_rows.push(i);
             } else {
-                let row = ResourceRow {
-                    id: &at.id,
-                    resource_type: item.key.resource_type,
-                    source_id: item.key.source_id.as_deref(),
-                    patient_id: at.patient,
-                    content_hash: &item.hash,
-                    json: &item.json,
-                };
-                resources::update(tx, &row, now).await?;
+                resources::update(tx, &resource_row(item, at), now).await?;
                 resources::replace_identifiers(
                     tx,
                     &at.id,
@@ -393,17 +385,7 @@ impl<'a> Writer<'a> {
 
         let rows: Vec<ResourceRow<'_>> = new_rows
             .iter()
-            .map(|i| {
-                let (item, at) = (&items[*i], &placed[*i]);
-                ResourceRow {
-                    id: &at.id,
-                    resource_type: item.key.resource_type,
-                    source_id: item.key.source_id.as_deref(),
-                    patient_id: at.patient,
-                    content_hash: &item.hash,
-                    json: &item.json,
-                }
-            })
+            .map(|i| resource_row(&items[*i], &placed[*i]))
             .collect();
         resources::insert_many(tx, &rows, now).await?;
         drop(rows);
@@ -650,6 +632,18 @@ impl Links {
             }
             _ => {}
         }
+    }
+}
+
+/// The `fhir_resources` row of an item.
+fn resource_row<'i>(item: &'i Item, at: &'i Placed) -> ResourceRow<'i> {
+    ResourceRow {
+        id: &at.id,
+        resource_type: item.key.resource_type,
+        source_id: item.key.source_id.as_deref(),
+        patient_id: at.patient,
+        content_hash: &item.hash,
+        json: &item.json,
     }
 }
 
