@@ -62,6 +62,11 @@ typed_id!(
     SessionId
 );
 typed_id!(
+    /// Identifies a stored FHIR resource and the clinical item made from it (the portal's own
+    /// id, never the sender's).
+    ResourceId
+);
+typed_id!(
     /// Identifies a system client (an EHR or other system holding an API token).
     ClientId
 );

@@ -9,8 +9,9 @@ pub mod checkpoint;
 pub mod fields;
 pub mod ids;
 pub mod password;
+pub mod record;
 pub mod user;
 
 pub use access::{AccessBasis, AccessFacts, Action, PatientAccess, Principal, ProxyScope};
-pub use ids::{PatientId, UserId};
+pub use ids::{PatientId, ResourceId, UserId};
 pub use user::Role;

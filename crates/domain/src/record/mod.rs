@@ -1,0 +1,101 @@
+//! The clinical record in the portal's own terms: the kinds of item, one shape for an item, and
+//! every clinical rule the pages, downloads and APIs share, as pure functions.
+
+mod classify;
+mod flag;
+mod kind;
+mod release;
+mod sensitivity;
+mod vaccines;
+
+pub use classify::{
+    NOTE_CATEGORY, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES, VITAL_SIGNS, is_active_condition,
+    is_active_medication, is_note_report, is_result, report_is_note,
+};
+pub use flag::Flag;
+pub use kind::ItemKind;
+pub use release::{
+    Hold, MAX_HOLD_DAYS, check_hold, is_pending_panel, is_released, release_time, report_release,
+};
+pub use sensitivity::{ACT_CODE_SYSTEM, Sensitivity};
+pub use vaccines::{FluVaccine, YEARLY_FLU_VACCINES, flu_vaccine};
+
+use crate::ids::ResourceId;
+
+/// One item of a patient's clinical record with its details `D` (the store hands the details
+/// as JSON text; the app reads them into the mapped resource).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClinicalItem<D> {
+    /// The resource's id.
+    pub resource_id: ResourceId,
+    /// What it is.
+    pub kind: ItemKind,
+    /// The first category code ("" none).
+    pub category: String,
+    /// The main code's system.
+    pub code_system: String,
+    /// The main code.
+    pub code: String,
+    /// Words for it.
+    pub label: String,
+    /// Its FHIR status (or clinical status).
+    pub status: String,
+    /// When, for sorting (UTC microseconds).
+    pub sort_at: Option<i64>,
+    /// The visit it belongs to.
+    pub encounter_id: Option<ResourceId>,
+    /// Who ordered, performed or wrote it.
+    pub who_id: Option<ResourceId>,
+    /// Their name.
+    pub who_name: Option<String>,
+    /// Where.
+    pub where_id: Option<ResourceId>,
+    /// Its name.
+    pub where_name: Option<String>,
+    /// The report that lists it.
+    pub report_id: Option<ResourceId>,
+    /// The abnormal flag.
+    pub flag: Flag,
+    /// When the patient may see it (UTC microseconds); `None`: held until released.
+    pub released_at: Option<i64>,
+    /// Its confidential category, if any.
+    pub sensitivity: Option<Sensitivity>,
+    /// The details.
+    pub details: D,
+}
+
+impl<D> ClinicalItem<D> {
+    /// The same item with its details turned into another form.
+    pub fn map_details<E>(self, f: impl FnOnce(D) -> E) -> ClinicalItem<E> {
+        ClinicalItem {
+            resource_id: self.resource_id,
+            kind: self.kind,
+            category: self.category,
+            code_system: self.code_system,
+            code: self.code,
+            label: self.label,
+            status: self.status,
+            sort_at: self.sort_at,
+            encounter_id: self.encounter_id,
+            who_id: self.who_id,
+            who_name: self.who_name,
+            where_id: self.where_id,
+            where_name: self.where_name,
+            report_id: self.report_id,
+            flag: self.flag,
+            released_at: self.released_at,
+            sensitivity: self.sensitivity,
+            details: f(self.details),
+        }
+    }
+
+    /// Whether it is a test result (not a vital sign, survey or note).
+    pub fn is_result(&self) -> bool {
+        is_result(self.kind, &self.category)
+    }
+
+    /// Whether it is a clinical note sent as a report.
+    pub fn is_note_report(&self) -> bool {
+        is_note_report(self.kind, &self.category)
+    }
+}

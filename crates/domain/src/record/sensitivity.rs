@@ -1,0 +1,123 @@
+//! Confidential categories of clinical information. An item in one of them is never shown to a
+//! proxy (the access policy filters it), whatever the proxy's grant; the patient and their care
+//! team see it as usual.
+
+/// The HL7 v3 ActCode system that sensitivity security labels come from.
+pub const ACT_CODE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+
+/// A confidential category of clinical information.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sensitivity {
+    /// Sexual and reproductive health, sexually transmitted infections, sexual violence.
+    SexualAndReproductive,
+    /// Mental and behavioural health, psychotherapy.
+    MentalHealth,
+    /// Alcohol and drug use (in the US, 42 CFR Part 2).
+    SubstanceUse,
+    /// HIV/AIDS.
+    Hiv,
+    /// Genetic conditions and tests.
+    Genetic,
+}
+
+impl Sensitivity {
+    /// Every category.
+    pub const ALL: [Sensitivity; 5] = [
+        Sensitivity::SexualAndReproductive,
+        Sensitivity::MentalHealth,
+        Sensitivity::SubstanceUse,
+        Sensitivity::Hiv,
+        Sensitivity::Genetic,
+    ];
+
+    /// The stable text stored with the item.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::SexualAndReproductive => "sexual-reproductive",
+            Sensitivity::MentalHealth => "mental-health",
+            Sensitivity::SubstanceUse => "substance-use",
+            Sensitivity::Hiv => "hiv",
+            Sensitivity::Genetic => "genetic",
+        }
+    }
+
+    /// Reads the stored text. Unknown text reads as sensitive (mental health is as good as any
+    /// category: what matters is that a proxy never sees it), so a value written by a newer
+    /// version never opens an item up.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            return None;
+        }
+        Some(
+            Self::ALL
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .unwrap_or(Sensitivity::MentalHealth),
+        )
+    }
+
+    /// Words for clinic staff.
+    pub fn words(self) -> &'static str {
+        match self {
+            Sensitivity::SexualAndReproductive => "Sexual and reproductive health",
+            Sensitivity::MentalHealth => "Mental health",
+            Sensitivity::SubstanceUse => "Substance use",
+            Sensitivity::Hiv => "HIV",
+            Sensitivity::Genetic => "Genetic information",
+        }
+    }
+
+    /// The category a security label (`meta.security`) marks, for the HL7 v3 ActCode
+    /// information-sensitivity codes; `None` for other labels.
+    pub fn of_security_label(system: Option<&str>, code: &str) -> Option<Self> {
+        if system.is_some_and(|s| s != ACT_CODE_SYSTEM) {
+            return None;
+        }
+        Some(match code {
+            "SEX" | "STD" | "SDV" | "MST" => Sensitivity::SexualAndReproductive,
+            "PSY" | "PSYTHPN" | "BH" | "MH" => Sensitivity::MentalHealth,
+            "ETH" | "SUD" | "ETHUD" | "OPIOIDUD" | "ALCOHOLUD" | "DRGIS" => {
+                Sensitivity::SubstanceUse
+            }
+            "HIV" => Sensitivity::Hiv,
+            "GDIS" => Sensitivity::Genetic,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_reads_back_and_unknown_text_stays_sensitive() {
+        for s in Sensitivity::ALL {
+            assert_eq!(Sensitivity::from_stored(s.as_str()), Some(s));
+            assert!(!s.words().is_empty());
+        }
+        assert_eq!(Sensitivity::from_stored(""), None);
+        assert!(Sensitivity::from_stored("future-category").is_some());
+    }
+
+    #[test]
+    fn security_labels_mark_categories() {
+        assert_eq!(
+            Sensitivity::of_security_label(Some(ACT_CODE_SYSTEM), "PSY"),
+            Some(Sensitivity::MentalHealth)
+        );
+        assert_eq!(
+            Sensitivity::of_security_label(None, "ETH"),
+            Some(Sensitivity::SubstanceUse)
+        );
+        assert_eq!(
+            Sensitivity::of_security_label(Some("http://example.org/labels"), "PSY"),
+            None
+        );
+        // Confidentiality levels (R, V) are not categories.
+        assert_eq!(
+            Sensitivity::of_security_label(Some(ACT_CODE_SYSTEM), "R"),
+            None
+        );
+    }
+}
