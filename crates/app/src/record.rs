@@ -3,43 +3,38 @@
 //! patient and their proxies see results only once released, the care team sees them all.
 
 use crate::{Actor, App, Error, Result, commit};
+use portal_domain::ResourceId;
 use portal_domain::access::{AccessBasis, Action, ClinicAction, authorize_clinic};
 use portal_domain::audit::AuditAction;
+use portal_domain::record::{
+    ClinicalItem, Flag, Hold, ItemKind, VITAL_SIGNS, check_hold, is_pending_panel,
+};
 use portal_domain::{PatientAccess, PatientId, Principal};
 use portal_fhir::Mapped;
 use portal_fhir::model::Attachment;
 use portal_store::Conn;
 use portal_store::patients::{self, PatientRow};
-use portal_store::records::{self, Hold, ItemQuery, ItemRow, Visibility};
+use portal_store::records::{self, ItemQuery, ItemRow};
 use std::collections::{HashMap, HashSet};
 
-pub use portal_store::records::Hold as ResultHold;
-pub use portal_store::records::NOTE_REPORT_CATEGORIES;
+/// A clinical item with its mapped resource (`None` if the stored details cannot be read,
+/// which is logged).
+pub type Item = ClinicalItem<Option<Mapped>>;
 
-/// A clinical item with its mapped details.
-#[derive(Clone, Debug)]
-pub struct Item {
-    /// The stored row.
-    pub row: ItemRow,
-    /// The mapped resource (`None` if the stored details cannot be read, which is logged).
-    pub mapped: Option<Mapped>,
-}
-
-impl Item {
-    fn from_row(row: ItemRow) -> Self {
-        let mapped = match serde_json::from_str::<Mapped>(&row.details) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(resource = %row.resource_id, error = %e, "stored details unreadable");
-                None
-            }
-        };
-        Item { row, mapped }
-    }
+/// Reads a stored item's details into the mapped resource.
+fn item_of(row: ItemRow) -> Item {
+    let id = row.resource_id;
+    row.map_details(|details| match serde_json::from_str::<Mapped>(&details) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(resource = %id, error = %e, "stored details unreadable");
+            None
+        }
+    })
 }
 
 fn items(rows: Vec<ItemRow>) -> Vec<Item> {
-    rows.into_iter().map(Item::from_row).collect()
+    rows.into_iter().map(item_of).collect()
 }
 
 /// A record page's header data: who the patient is and on what basis the viewer sees them.
@@ -73,8 +68,8 @@ pub struct ResultLine {
     pub item: Item,
     /// For a report: how many results it lists, and the worst flag among them.
     pub members: usize,
-    /// The worst flag ("" none).
-    pub worst_flag: String,
+    /// The worst flag of the report and its results.
+    pub worst_flag: Flag,
     /// Not yet opened by this account.
     pub unread: bool,
     /// Not yet visible to the patient.
@@ -110,7 +105,7 @@ pub struct ResultDetail {
     /// A result released before the rest of its panel: its report is still held.
     pub pending_panel: bool,
     /// Of its results or its history, those not yet visible to the patient.
-    pub held_results: HashSet<String>,
+    pub held_results: HashSet<ResourceId>,
 }
 
 /// A visit opened.
@@ -122,9 +117,9 @@ pub struct VisitDetail {
     pub items: Vec<Item>,
     /// Results shown on their own line: those of no report, or of a report the viewer cannot
     /// see yet.
-    pub stand_alone: HashSet<String>,
+    pub stand_alone: HashSet<ResourceId>,
     /// Of its items and the reports listing them, those not yet visible to the patient.
-    pub held: HashSet<String>,
+    pub held: HashSet<ResourceId>,
 }
 
 /// A document to download.
@@ -138,17 +133,6 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
-const RESULT_KINDS: &[&str] = &["diagnostic-report", "observation"];
-
-/// Whether an item is a test result (not a vital sign, survey or note).
-pub fn is_result(row: &ItemRow) -> bool {
-    match row.kind.as_str() {
-        "diagnostic-report" => !records::NOTE_REPORT_CATEGORIES.contains(&row.category.as_str()),
-        "observation" => records::RESULT_CATEGORIES.contains(&row.category.as_str()),
-        _ => false,
-    }
-}
-
 impl App {
     /// The answer when a record the viewer may open has no such item (or it is another
     /// patient's): the refusal is audited, the page is the same 404 as any missing record.
@@ -157,7 +141,7 @@ impl App {
         actor: &Actor,
         access: &PatientAccess,
         audit_type: &str,
-        resource_id: &str,
+        resource_id: ResourceId,
     ) -> Error {
         let mut event = self.patient_event(actor, access, AuditAction::Read, audit_type);
         event.outcome = portal_domain::audit::Outcome::Denied;
@@ -169,16 +153,6 @@ impl App {
         Error::NotFound
     }
 
-    /// The patient and their proxies see released results only; the care team sees all.
-    fn visibility(&self, access: &PatientAccess) -> Visibility {
-        match access.basis() {
-            AccessBasis::CareTeam | AccessBasis::BreakGlass | AccessBasis::SystemClient => {
-                Visibility::All
-            }
-            _ => Visibility::ReleasedBy(self.now()),
-        }
-    }
-
     /// Authorises `action` on the patient, reads their header, and writes the audit event.
     async fn open_record(
         &self,
@@ -186,7 +160,7 @@ impl App {
         patient: PatientId,
         action: Action,
         audit_type: &str,
-        resource_id: Option<&str>,
+        resource_id: Option<ResourceId>,
     ) -> Result<(RecordHead, portal_store::Tx)> {
         let access = self.authorize_patient(actor, patient, action).await?;
         let mut tx = self.store().begin().await?;
@@ -194,7 +168,7 @@ impl App {
             .await?
             .ok_or(Error::NotFound)?;
         let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
-        event.resource_id = resource_id.map(str::to_string);
+        event.resource_id = resource_id.map(|id| id.to_string());
         self.audit(&mut tx, &event).await?;
         Ok((
             RecordHead {
@@ -214,29 +188,34 @@ impl App {
         let (head, mut tx) = self
             .open_record(actor, patient, Action::ViewRecord, "HealthSummary", None)
             .await?;
-        let visibility = self.visibility(&head.access);
+        let now = self.now();
         let listed = records::list(
             &mut tx,
             &head.access,
             &ItemQuery {
-                kinds: &["condition", "allergy", "medication-request", "immunization"],
+                kinds: &[
+                    ItemKind::Condition,
+                    ItemKind::Allergy,
+                    ItemKind::MedicationRequest,
+                    ItemKind::Immunization,
+                ],
                 limit: 5_000,
                 ..ItemQuery::default()
             },
-            visibility,
+            now,
         )
         .await?;
-        let vitals = latest_vitals(&mut tx, &head.access, visibility).await?;
+        let vitals = latest_vitals(&mut tx, &head.access, now).await?;
         commit(tx).await?;
         let mut summary = Summary {
             vitals,
             ..Summary::default()
         };
         for item in items(listed) {
-            match item.row.kind.as_str() {
-                "condition" => summary.conditions.push(item),
-                "allergy" => summary.allergies.push(item),
-                "medication-request" => summary.medications.push(item),
+            match item.kind {
+                ItemKind::Condition => summary.conditions.push(item),
+                ItemKind::Allergy => summary.allergies.push(item),
+                ItemKind::MedicationRequest => summary.medications.push(item),
                 _ => summary.immunizations.push(item),
             }
         }
@@ -253,44 +232,44 @@ impl App {
         let (head, mut tx) = self
             .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
             .await?;
-        let visibility = self.visibility(&head.access);
+        let now = self.now();
         let rows = records::list(
             &mut tx,
             &head.access,
             &ItemQuery {
-                kinds: RESULT_KINDS,
+                kinds: ItemKind::RESULTS,
                 label_contains: filter.name.trim(),
                 from: filter.from,
                 until: filter.until,
                 limit: 2_000,
                 ..ItemQuery::default()
             },
-            visibility,
+            now,
         )
         .await?;
         // Results whose name matched bring their report in.
         let mut reports: Vec<ItemRow> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<ResourceId> = HashSet::new();
         let mut stand_alone: Vec<ItemRow> = Vec::new();
-        let mut members_of: HashMap<String, Vec<ItemRow>> = HashMap::new();
-        for row in rows.into_iter().filter(is_result) {
-            if row.kind == "diagnostic-report" {
-                if seen.insert(row.resource_id.clone()) {
+        let mut members_of: HashMap<ResourceId, Vec<ItemRow>> = HashMap::new();
+        for row in rows.into_iter().filter(ItemRow::is_result) {
+            if row.kind == ItemKind::DiagnosticReport {
+                if seen.insert(row.resource_id) {
                     reports.push(row);
                 }
-            } else if let Some(report) = row.report_id.clone() {
+            } else if let Some(report) = row.report_id {
                 members_of.entry(report).or_default().push(row);
             } else {
                 stand_alone.push(row);
             }
         }
-        let unlisted: Vec<String> = members_of
+        let unlisted: Vec<ResourceId> = members_of
             .keys()
             .filter(|id| !seen.contains(*id))
-            .cloned()
+            .copied()
             .collect();
         for report_id in unlisted {
-            match records::get(&mut tx, &head.access, &report_id, visibility).await? {
+            match records::get(&mut tx, &head.access, report_id, now).await? {
                 Some(report) => {
                     seen.insert(report_id);
                     reports.push(report);
@@ -299,48 +278,46 @@ impl App {
                 None => stand_alone.extend(members_of.remove(&report_id).unwrap_or_default()),
             }
         }
-        let ids: Vec<&str> = reports
+        let ids: Vec<ResourceId> = reports
             .iter()
             .chain(&stand_alone)
-            .map(|r| r.resource_id.as_str())
+            .map(|r| r.resource_id)
             .collect();
         let read = match viewer(actor) {
-            Some(user) => records::read_among(&mut tx, user, &ids).await?,
+            Some(user) => records::read_among(&mut tx, &head.access, user, &ids).await?,
             None => HashSet::new(),
         };
         let mut asked = ids.clone();
-        asked.extend(stand_alone.iter().filter_map(|r| r.report_id.as_deref()));
-        let held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
+        asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
+        let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
         commit(tx).await?;
         let mut lines: Vec<ResultLine> = reports
             .into_iter()
             .chain(stand_alone)
             .map(|row| {
                 let members = members_of.get(&row.resource_id);
-                let worst = members
-                    .into_iter()
-                    .flatten()
-                    .map(|m| m.flag.as_str())
-                    .chain(std::iter::once(row.flag.as_str()))
-                    .max_by_key(|f| crate::import::projection::severity(f))
-                    .unwrap_or("")
-                    .to_string();
+                let worst = Flag::worst(
+                    members
+                        .into_iter()
+                        .flatten()
+                        .map(|m| m.flag)
+                        .chain(std::iter::once(row.flag)),
+                );
                 ResultLine {
                     members: members.map_or(0, Vec::len),
                     worst_flag: worst,
                     unread: viewer(actor).is_some() && !read.contains(&row.resource_id),
                     held: held.contains(&row.resource_id),
                     pending_panel: pending_panel(&row, &held),
-                    item: Item::from_row(row),
+                    item: item_of(row),
                 }
             })
             .collect();
         lines.sort_by(|a, b| {
             b.item
-                .row
                 .sort_at
-                .cmp(&a.item.row.sort_at)
-                .then_with(|| a.item.row.resource_id.cmp(&b.item.row.resource_id))
+                .cmp(&a.item.sort_at)
+                .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
         });
         Ok((head, lines))
     }
@@ -350,7 +327,7 @@ impl App {
         &self,
         actor: &Actor,
         patient: PatientId,
-        resource_id: &str,
+        resource_id: ResourceId,
     ) -> Result<(RecordHead, ResultDetail)> {
         let (head, mut tx) = self
             .open_record(
@@ -361,27 +338,27 @@ impl App {
                 Some(resource_id),
             )
             .await?;
-        let visibility = self.visibility(&head.access);
-        let Some(row) = records::get(&mut tx, &head.access, resource_id, visibility)
+        let now = self.now();
+        let Some(row) = records::get(&mut tx, &head.access, resource_id, now)
             .await?
-            .filter(|r| RESULT_KINDS.contains(&r.kind.as_str()))
+            .filter(|r| ItemKind::RESULTS.contains(&r.kind))
         else {
             drop(tx);
             return Err(self
                 .missing_item(actor, &head.access, "Result", resource_id)
                 .await);
         };
-        let (members, history) = if row.kind == "diagnostic-report" {
+        let (members, history) = if row.kind == ItemKind::DiagnosticReport {
             let members = records::list(
                 &mut tx,
                 &head.access,
                 &ItemQuery {
-                    kinds: &["observation"],
-                    report_id: Some(&row.resource_id),
+                    kinds: &[ItemKind::Observation],
+                    report_id: Some(row.resource_id),
                     limit: 500,
                     ..ItemQuery::default()
                 },
-                visibility,
+                now,
             )
             .await?;
             (members, Vec::new())
@@ -390,39 +367,34 @@ impl App {
                 &mut tx,
                 &head.access,
                 &ItemQuery {
-                    kinds: &["observation"],
+                    kinds: &[ItemKind::Observation],
                     code: Some((&row.code_system, &row.code)),
                     limit: 500,
                     ..ItemQuery::default()
                 },
-                visibility,
+                now,
             )
             .await?;
             history.reverse();
             (Vec::new(), history)
         };
         // The visit's clinician ordered it; a report's own performer is often the lab.
-        let visit_clinician = match &row.encounter_id {
-            Some(encounter) => records::get(&mut tx, &head.access, encounter, visibility)
+        let visit_clinician = match row.encounter_id {
+            Some(encounter) => records::get(&mut tx, &head.access, encounter, now)
                 .await?
                 .and_then(|e| e.who_name),
             None => None,
         };
         let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
         if let Some(user) = viewer(actor) {
-            let mut opened = vec![row.resource_id.as_str()];
-            opened.extend(members.iter().map(|m| m.resource_id.as_str()));
-            records::mark_read(&mut tx, user, &opened, self.now()).await?;
+            let mut opened = vec![row.resource_id];
+            opened.extend(members.iter().map(|m| m.resource_id));
+            records::mark_read(&mut tx, &head.access, user, &opened, now).await?;
         }
-        let mut asked = vec![row.resource_id.as_str()];
-        asked.extend(row.report_id.as_deref());
-        asked.extend(
-            members
-                .iter()
-                .chain(&history)
-                .map(|r| r.resource_id.as_str()),
-        );
-        let mut held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
+        let mut asked = vec![row.resource_id];
+        asked.extend(row.report_id);
+        asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
+        let mut held = records::held_among(&mut tx, &head.access, &asked, now).await?;
         commit(tx).await?;
         let pending_panel = pending_panel(&row, &held);
         let is_held = held.remove(&row.resource_id);
@@ -435,7 +407,7 @@ impl App {
                 held: is_held,
                 pending_panel,
                 held_results: held,
-                item: Item::from_row(row),
+                item: item_of(row),
                 members: items(members),
                 history: items(history),
                 ordered_by,
@@ -448,17 +420,11 @@ impl App {
         &self,
         actor: &Actor,
         patient: PatientId,
-        resource_id: &str,
+        resource_id: ResourceId,
     ) -> Result<u64> {
         let access = self
-            .authorize_patient(actor, patient, Action::WriteRecord)
+            .authorize_patient(actor, patient, Action::ReleaseResult)
             .await?;
-        if !matches!(
-            access.basis(),
-            AccessBasis::CareTeam | AccessBasis::BreakGlass
-        ) {
-            return Err(Error::NotFound);
-        }
         let mut tx = self.store().begin().await?;
         let released = records::release(&mut tx, &access, resource_id, self.now()).await?;
         if released == 0 {
@@ -485,7 +451,7 @@ impl App {
             actor,
             patient,
             (Action::ViewNotes, "VisitList"),
-            &["encounter"],
+            &[ItemKind::Encounter],
         )
         .await
     }
@@ -500,7 +466,7 @@ impl App {
             actor,
             patient,
             (Action::ViewRecord, "MedicationList"),
-            &["medication-request"],
+            &[ItemKind::MedicationRequest],
         )
         .await
     }
@@ -511,7 +477,7 @@ impl App {
         actor: &Actor,
         patient: PatientId,
         (action, audit_type): (Action, &str),
-        kinds: &[&str],
+        kinds: &[ItemKind],
     ) -> Result<(RecordHead, Vec<Item>)> {
         let (head, mut tx) = self
             .open_record(actor, patient, action, audit_type, None)
@@ -524,7 +490,7 @@ impl App {
                 limit: 2_000,
                 ..ItemQuery::default()
             },
-            self.visibility(&head.access),
+            self.now(),
         )
         .await?;
         commit(tx).await?;
@@ -536,15 +502,15 @@ impl App {
         &self,
         actor: &Actor,
         patient: PatientId,
-        visit_id: &str,
+        visit_id: ResourceId,
     ) -> Result<(RecordHead, VisitDetail)> {
         let (head, mut tx) = self
             .open_record(actor, patient, Action::ViewNotes, "Visit", Some(visit_id))
             .await?;
-        let visibility = self.visibility(&head.access);
-        let Some(visit) = records::get(&mut tx, &head.access, visit_id, visibility)
+        let now = self.now();
+        let Some(visit) = records::get(&mut tx, &head.access, visit_id, now)
             .await?
-            .filter(|r| r.kind == "encounter")
+            .filter(|r| r.kind == ItemKind::Encounter)
         else {
             drop(tx);
             return Err(self
@@ -556,34 +522,34 @@ impl App {
             &head.access,
             &ItemQuery {
                 kinds: &[
-                    "condition",
-                    "document",
-                    "diagnostic-report",
-                    "observation",
-                    "medication-request",
-                    "procedure",
-                    "immunization",
-                    "care-plan",
-                    "allergy",
+                    ItemKind::Condition,
+                    ItemKind::Document,
+                    ItemKind::DiagnosticReport,
+                    ItemKind::Observation,
+                    ItemKind::MedicationRequest,
+                    ItemKind::Procedure,
+                    ItemKind::Immunization,
+                    ItemKind::CarePlan,
+                    ItemKind::Allergy,
                 ],
                 encounter_id: Some(visit_id),
                 limit: 2_000,
                 ..ItemQuery::default()
             },
-            visibility,
+            now,
         )
         .await?;
         // A result listed by a report stands on its own only while the viewer cannot see the
         // report (the report may be of another visit).
-        let here: HashSet<&str> = rows.iter().map(|r| r.resource_id.as_str()).collect();
-        let elsewhere: HashSet<&str> = rows
+        let here: HashSet<ResourceId> = rows.iter().map(|r| r.resource_id).collect();
+        let elsewhere: HashSet<ResourceId> = rows
             .iter()
-            .filter_map(|r| r.report_id.as_deref())
+            .filter_map(|r| r.report_id)
             .filter(|report| !here.contains(report))
             .collect();
         let mut unseen_reports = HashSet::new();
         for report in &elsewhere {
-            if records::get(&mut tx, &head.access, report, visibility)
+            if records::get(&mut tx, &head.access, *report, now)
                 .await?
                 .is_none()
             {
@@ -592,21 +558,20 @@ impl App {
         }
         let stand_alone = rows
             .iter()
-            .filter(|r| r.kind == "observation")
+            .filter(|r| r.kind == ItemKind::Observation)
             .filter(|r| {
                 r.report_id
-                    .as_deref()
-                    .is_none_or(|report| unseen_reports.contains(report))
+                    .is_none_or(|report| unseen_reports.contains(&report))
             })
-            .map(|r| r.resource_id.clone())
+            .map(|r| r.resource_id)
             .collect();
-        let asked: Vec<&str> = here.iter().chain(&elsewhere).copied().collect();
-        let held = records::held_among(&mut tx, &head.access, &asked, self.now()).await?;
+        let asked: Vec<ResourceId> = here.iter().chain(&elsewhere).copied().collect();
+        let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
         commit(tx).await?;
         Ok((
             head,
             VisitDetail {
-                visit: Item::from_row(visit),
+                visit: item_of(visit),
                 items: items(rows),
                 stand_alone,
                 held,
@@ -624,7 +589,7 @@ impl App {
             actor,
             patient,
             (Action::ViewNotes, "DocumentList"),
-            &["document"],
+            &[ItemKind::Document],
         )
         .await
     }
@@ -634,7 +599,7 @@ impl App {
         &self,
         actor: &Actor,
         patient: PatientId,
-        document_id: &str,
+        document_id: ResourceId,
     ) -> Result<Download> {
         let (head, mut tx) = self
             .open_record(
@@ -645,28 +610,24 @@ impl App {
                 Some(document_id),
             )
             .await?;
-        let Some(row) = records::get(
-            &mut tx,
-            &head.access,
-            document_id,
-            self.visibility(&head.access),
-        )
-        .await?
-        .filter(|r| r.kind == "document") else {
+        let Some(row) = records::get(&mut tx, &head.access, document_id, self.now())
+            .await?
+            .filter(|r| r.kind == ItemKind::Document)
+        else {
             drop(tx);
             return Err(self
                 .missing_item(actor, &head.access, "Document", document_id)
                 .await);
         };
-        let raw = portal_store::resources::json(&mut tx, &row.resource_id).await?;
+        let raw = portal_store::resources::json(&mut tx, &head.access, row.resource_id).await?;
         commit(tx).await?;
-        let attachment = match Item::from_row(row.clone()).mapped {
+        let sort_at = row.sort_at;
+        let attachment = match item_of(row).details {
             Some(Mapped::DocumentReference(doc)) => doc.contents.into_iter().next(),
             _ => None,
         }
         .ok_or(Error::NotFound)?;
-        let date = row
-            .sort_at
+        let date = sort_at
             .and_then(|at| jiff::Timestamp::from_microsecond(at).ok())
             .map(|t| t.strftime("%Y-%m-%d").to_string())
             .unwrap_or_else(|| "undated".into());
@@ -687,7 +648,7 @@ impl App {
             return Ok(0);
         }
         let mut conn = self.conn().await?;
-        Ok(records::unread_results(&mut conn, access, user, self.visibility(access)).await?)
+        Ok(records::unread_results(&mut conn, access, user, self.now()).await?)
     }
 
     /// The clinic's result holds (admins).
@@ -710,35 +671,10 @@ impl App {
         let Principal::User { id, .. } = &actor.principal else {
             return Err(Error::Forbidden);
         };
-        let category = category.trim();
-        if category.is_empty()
-            || category.len() > 64
-            || !category
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(Error::Rejected(
-                "Category: enter a category code such as laboratory or PAT (letters, digits, - _ .)."
-                    .into(),
-            ));
-        }
-        if days.is_some_and(|d| !(1..=365).contains(&d)) {
-            return Err(Error::Rejected(
-                "Days: enter a whole number from 1 to 365, or leave it empty to hold until a clinician releases."
-                    .into(),
-            ));
-        }
+        let hold = check_hold(category, days).map_err(Error::Rejected)?;
+        let category = hold.category.as_str();
         let mut tx = self.store().begin().await?;
-        records::set_hold(
-            &mut tx,
-            &Hold {
-                category: category.to_string(),
-                days,
-            },
-            *id,
-            self.now(),
-        )
-        .await?;
+        records::set_hold(&mut tx, &hold, *id, self.now()).await?;
         let mut event = self.event(
             actor,
             AuditAction::Update,
@@ -775,8 +711,8 @@ impl App {
 }
 
 /// Whether a result is out before the rest of its panel: the report listing it is still held.
-fn pending_panel(row: &ItemRow, held: &HashSet<String>) -> bool {
-    row.kind == "observation" && row.report_id.as_ref().is_some_and(|r| held.contains(r))
+fn pending_panel(row: &ItemRow, held: &HashSet<ResourceId>) -> bool {
+    is_pending_panel(row.kind, row.report_id.is_some_and(|r| held.contains(&r)))
 }
 
 /// The account whose "read" markers apply: patient-side users (the patient and proxies).
@@ -795,18 +731,18 @@ fn viewer(actor: &Actor) -> Option<portal_domain::UserId> {
 async fn latest_vitals(
     conn: &mut Conn,
     access: &PatientAccess,
-    visibility: Visibility,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Item>> {
     let rows = records::list(
         conn,
         access,
         &ItemQuery {
-            kinds: &["observation"],
-            category: Some("vital-signs"),
+            kinds: &[ItemKind::Observation],
+            category: Some(VITAL_SIGNS),
             limit: 300,
             ..ItemQuery::default()
         },
-        visibility,
+        now,
     )
     .await?;
     let mut seen = HashSet::new();

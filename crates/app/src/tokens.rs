@@ -2,62 +2,12 @@
 //! every request to the FHIR API.
 
 use crate::{Actor, App, Error, Result, commit, crypto};
-use portal_domain::Principal;
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::fields::FieldErrors;
 use portal_domain::ids::ClientId;
+use portal_domain::{ApiScopes, Principal};
 use portal_store::tokens::{self, TokenRow};
-
-/// What a token may do, from its SMART system scopes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scopes {
-    /// `system/*.read`
-    pub read: bool,
-    /// `system/*.write`
-    pub write: bool,
-}
-
-impl Scopes {
-    /// Parses space-separated scopes; only `system/*.read`, `system/*.write` and `system/*.*`
-    /// are known, anything else is refused (no silent widening or narrowing).
-    pub fn parse(raw: &str) -> Result<Self, FieldErrors> {
-        let mut scopes = Scopes {
-            read: false,
-            write: false,
-        };
-        for scope in raw.split_whitespace() {
-            match scope {
-                "system/*.read" => scopes.read = true,
-                "system/*.write" => scopes.write = true,
-                "system/*.*" => {
-                    scopes.read = true;
-                    scopes.write = true;
-                }
-                other => {
-                    return Err(FieldErrors::single(
-                        "scope",
-                        format!(
-                            "Scope {other:?} is not known; use system/*.read, system/*.write or system/*.*."
-                        ),
-                    ));
-                }
-            }
-        }
-        if !scopes.read && !scopes.write {
-            return Err(FieldErrors::single("scope", "Scope is required."));
-        }
-        Ok(scopes)
-    }
-
-    fn as_text(self) -> String {
-        match (self.read, self.write) {
-            (true, true) => "system/*.read system/*.write".into(),
-            (true, false) => "system/*.read".into(),
-            _ => "system/*.write".into(),
-        }
-    }
-}
 
 /// A token just created: the secret is shown once and never stored.
 pub struct NewToken {
@@ -90,12 +40,10 @@ impl App {
         if name.is_empty() || name.chars().count() > 100 {
             errors.add("name", "Name is required (at most 100 characters).");
         }
-        let scopes = match Scopes::parse(scopes) {
+        let scopes = match ApiScopes::parse(scopes) {
             Ok(s) => Some(s),
-            Err(e) => {
-                for (field, message) in e.iter() {
-                    errors.add(field, message.clone());
-                }
+            Err(message) => {
+                errors.add("scope", message);
                 None
             }
         };
@@ -135,40 +83,10 @@ impl App {
             return Ok(None);
         };
         // Stored scopes were checked when the token was made; unknown text gives no access.
-        let scopes = Scopes::parse(&row.scopes).unwrap_or(Scopes {
-            read: false,
-            write: false,
-        });
+        let scopes = ApiScopes::parse(&row.scopes).unwrap_or(ApiScopes::NONE);
         Ok(Some(Principal::System {
             client: row.id,
-            can_read: scopes.read,
-            can_write: scopes.write,
+            scopes,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scopes_are_read_write_or_both() {
-        assert_eq!(
-            Scopes::parse("system/*.write").expect("ok"),
-            Scopes {
-                read: false,
-                write: true
-            }
-        );
-        assert_eq!(
-            Scopes::parse("system/*.read system/*.write").expect("ok"),
-            Scopes {
-                read: true,
-                write: true
-            }
-        );
-        assert!(Scopes::parse("").is_err());
-        assert!(Scopes::parse("patient/*.read").is_err());
-        assert!(Scopes::parse("system/*.write admin").is_err());
     }
 }

@@ -12,6 +12,8 @@ pub mod password;
 pub mod record;
 pub mod user;
 
-pub use access::{AccessBasis, AccessFacts, Action, PatientAccess, Principal, ProxyScope};
+pub use access::{
+    AccessBasis, AccessFacts, Action, ApiScopes, PatientAccess, Principal, ProxyScope, Visibility,
+};
 pub use ids::{PatientId, ResourceId, UserId};
 pub use user::Role;

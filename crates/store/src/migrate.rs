@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_attacked.sql"),
         postgres: include_str!("../migrations/postgres/0004_attacked.sql"),
     },
+    Migration {
+        version: 5,
+        name: "sensitivity",
+        sqlite: include_str!("../migrations/sqlite/0005_sensitivity.sql"),
+        postgres: include_str!("../migrations/postgres/0005_sensitivity.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

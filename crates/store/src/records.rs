@@ -1,21 +1,19 @@
 //! Reading a patient's clinical items for the record pages, and the result-release state.
-//! Every read takes the [`PatientAccess`] the policy granted, so it cannot name another patient.
+//! Every read takes the [`PatientAccess`] the policy granted, so it cannot name another patient,
+//! and shows what that access's [`Visibility`] allows: held results and confidential items are
+//! filtered in the query itself.
 
-use crate::{Conn, Result, to_micros};
+use crate::{Conn, Result, parse_id, to_micros};
 use jiff::Timestamp;
-use portal_domain::{PatientAccess, UserId};
+use portal_domain::record::{
+    ClinicalItem, Flag, Hold, ItemKind, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES, Sensitivity,
+};
+use portal_domain::{PatientAccess, ResourceId, UserId, Visibility};
 use sqlx::Row;
 use std::collections::HashSet;
 
-/// Observation categories that are test results (the others, such as vital signs, social history
-/// and surveys, are shown elsewhere). An observation with no category counts as a result.
-pub const RESULT_CATEGORIES: &[&str] = &["laboratory", "imaging", "procedure", "clinical-test", ""];
-
-/// DiagnosticReport categories that are clinical notes, not results: "note" (set at import for
-/// a report with text and no results) and LOINC note types. The visit pages show them as notes.
-pub const NOTE_REPORT_CATEGORIES: &[&str] = &[
-    "note", "34117-2", "11506-3", "18842-5", "11488-4", "28570-0", "34746-8", "57133-1",
-];
+/// A clinical item as stored: its mapped details are JSON text (of `portal_fhir::Mapped`).
+pub type ItemRow = ClinicalItem<String>;
 
 fn sql_list(values: &[&str]) -> String {
     values
@@ -25,95 +23,84 @@ fn sql_list(values: &[&str]) -> String {
         .join(", ")
 }
 
-/// One clinical item with the names of who and where it is from.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ItemRow {
-    /// The resource id.
-    pub resource_id: String,
-    /// "observation", "condition", …
-    pub kind: String,
-    /// The first category code.
-    pub category: String,
-    /// The main code's system.
-    pub code_system: String,
-    /// The main code.
-    pub code: String,
-    /// Words for it.
-    pub label: String,
-    /// Its status.
-    pub status: String,
-    /// When (UTC microseconds).
-    pub sort_at: Option<i64>,
-    /// The visit it belongs to.
-    pub encounter_id: Option<String>,
-    /// Who ordered, performed or wrote it.
-    pub who_id: Option<String>,
-    /// Their name.
-    pub who_name: Option<String>,
-    /// Where.
-    pub where_id: Option<String>,
-    /// Its name.
-    pub where_name: Option<String>,
-    /// The report that lists it.
-    pub report_id: Option<String>,
-    /// The abnormal flag ("" when none).
-    pub flag: String,
-    /// When the patient may see it; `None`: held until released.
-    pub released_at: Option<i64>,
-    /// The mapped details (JSON of `portal_fhir::Mapped`).
-    pub details: String,
-}
-
 const COLUMNS: &str = "c.resource_id, c.kind, c.category, c.code_system, c.code, c.label, \
      c.status, c.sort_at, c.encounter_id, c.who_id, w.name AS who_name, c.where_id, \
-     l.name AS where_name, c.report_id, c.flag, c.released_at, c.details \
+     l.name AS where_name, c.report_id, c.flag, c.released_at, c.sensitivity, c.details \
      FROM clinical_items c \
      LEFT JOIN directory_names w ON w.resource_id = c.who_id \
      LEFT JOIN directory_names l ON l.resource_id = c.where_id";
 
+fn optional_id(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<ResourceId>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|id| parse_id(&id))
+        .transpose()
+}
+
 fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
-    Ok(ItemRow {
-        resource_id: row.try_get("resource_id")?,
-        kind: row.try_get("kind")?,
+    let kind: String = row.try_get("kind")?;
+    Ok(ClinicalItem {
+        resource_id: parse_id(&row.try_get::<String, _>("resource_id")?)?,
+        kind: ItemKind::from_stored(&kind)
+            .ok_or_else(|| crate::Error::Corrupt(format!("clinical item kind {kind:?}")))?,
         category: row.try_get("category")?,
         code_system: row.try_get("code_system")?,
         code: row.try_get("code")?,
         label: row.try_get("label")?,
         status: row.try_get("status")?,
         sort_at: row.try_get("sort_at")?,
-        encounter_id: row.try_get("encounter_id")?,
-        who_id: row.try_get("who_id")?,
+        encounter_id: optional_id(row, "encounter_id")?,
+        who_id: optional_id(row, "who_id")?,
         who_name: row.try_get("who_name")?,
-        where_id: row.try_get("where_id")?,
+        where_id: optional_id(row, "where_id")?,
         where_name: row.try_get("where_name")?,
-        report_id: row.try_get("report_id")?,
-        flag: row.try_get("flag")?,
+        report_id: optional_id(row, "report_id")?,
+        flag: Flag::from_code(&row.try_get::<String, _>("flag")?),
         released_at: row.try_get("released_at")?,
+        sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
         details: row.try_get("details")?,
     })
 }
 
-/// Which items a reader may see: everything (the care team), or only what has been released by
-/// `now` (the patient and their proxies).
+/// What a reader is shown at a time: the policy's [`Visibility`] for their access, turned
+/// into SQL conditions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    /// Held items too.
-    All,
-    /// Only items released at or before this time; a report only once every result it lists is.
-    ReleasedBy(Timestamp),
+struct Shown {
+    visibility: Visibility,
+    now: Timestamp,
 }
 
-impl Visibility {
-    /// The SQL condition on the item aliased `item`, with the bound value if there is one.
-    fn condition(self, item: &str, placeholder: usize) -> (String, Option<i64>) {
-        match self {
-            Visibility::All => (String::new(), None),
-            Visibility::ReleasedBy(now) => (
-                format!(" AND {}", released(item, placeholder)),
-                Some(to_micros(now)),
-            ),
+impl Shown {
+    fn of(access: &PatientAccess, now: Timestamp) -> Self {
+        Shown {
+            visibility: access.visibility(),
+            now,
         }
     }
+
+    /// The SQL condition on the item aliased `item` (starting with ` AND`, or empty), with the
+    /// time bound at `$placeholder` if the condition uses it.
+    fn condition(self, item: &str, placeholder: usize) -> (String, Option<i64>) {
+        let mut sql = String::new();
+        let mut at = None;
+        if !self.visibility.unreleased {
+            sql.push_str(&format!(" AND {}", released(item, placeholder)));
+            at = Some(to_micros(self.now));
+        }
+        if !self.visibility.sensitive {
+            sql.push_str(&format!(" AND {}", not_sensitive(item)));
+        }
+        (sql, at)
+    }
+}
+
+/// SQL: whether the item aliased `item` is in no confidential category. A report is as
+/// confidential as the most confidential result it lists.
+fn not_sensitive(item: &str) -> String {
+    format!(
+        "{item}.sensitivity = '' AND NOT EXISTS (SELECT 1 FROM clinical_items listed \
+         WHERE listed.report_id = {item}.resource_id AND listed.patient_id = {item}.patient_id \
+         AND listed.sensitivity <> '')"
+    )
 }
 
 /// SQL: whether the item aliased `item` is released to the patient by the time bound at
@@ -132,7 +119,7 @@ fn released(item: &str, placeholder: usize) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ItemQuery<'a> {
     /// The kinds to include.
-    pub kinds: &'a [&'a str],
+    pub kinds: &'a [ItemKind],
     /// Only items whose label contains this (case-insensitive); empty: all.
     pub label_contains: &'a str,
     /// Only items at or after this time (UTC microseconds).
@@ -140,9 +127,9 @@ pub struct ItemQuery<'a> {
     /// Only items before this time.
     pub until: Option<i64>,
     /// Only items of this visit.
-    pub encounter_id: Option<&'a str>,
+    pub encounter_id: Option<ResourceId>,
     /// Only the results this report lists.
-    pub report_id: Option<&'a str>,
+    pub report_id: Option<ResourceId>,
     /// Only items with this code system and code.
     pub code: Option<(&'a str, &'a str)>,
     /// Only items of this category.
@@ -151,12 +138,12 @@ pub struct ItemQuery<'a> {
     pub limit: i64,
 }
 
-/// A patient's items of some kinds, newest first, that the reader may see.
+/// A patient's items of some kinds, newest first, that the reader may see at `now`.
 pub async fn list(
     conn: &mut Conn,
     access: &PatientAccess,
     query: &ItemQuery<'_>,
-    visibility: Visibility,
+    now: Timestamp,
 ) -> Result<Vec<ItemRow>> {
     if query.kinds.is_empty() {
         return Ok(Vec::new());
@@ -195,9 +182,11 @@ pub async fn list(
         let (a, b) = (next(), next());
         sql.push_str(&format!(" AND c.code_system = ${a} AND c.code = ${b}"));
     }
-    let (visible, at) = match visibility {
-        Visibility::All => (String::new(), None),
-        Visibility::ReleasedBy(_) => visibility.condition("c", next()),
+    let shown = Shown::of(access, now);
+    let (visible, at) = if shown.visibility.unreleased {
+        shown.condition("c", 0)
+    } else {
+        shown.condition("c", next())
     };
     sql.push_str(&visible);
     sql.push_str(&format!(
@@ -206,7 +195,7 @@ pub async fn list(
     ));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
     for kind in query.kinds {
-        q = q.bind(*kind);
+        q = q.bind(kind.as_str());
     }
     if !query.label_contains.is_empty() {
         q = q.bind(like_pattern(query.label_contains));
@@ -218,10 +207,10 @@ pub async fn list(
         q = q.bind(until);
     }
     if let Some(encounter) = query.encounter_id {
-        q = q.bind(encounter);
+        q = q.bind(encounter.to_string());
     }
     if let Some(report) = query.report_id {
-        q = q.bind(report);
+        q = q.bind(report.to_string());
     }
     if let Some(category) = query.category {
         q = q.bind(category);
@@ -250,18 +239,18 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
-/// One item of the patient's record by resource id, if the reader may see it.
+/// One item of the patient's record by resource id, if the reader may see it at `now`.
 pub async fn get(
     conn: &mut Conn,
     access: &PatientAccess,
-    resource_id: &str,
-    visibility: Visibility,
+    resource_id: ResourceId,
+    now: Timestamp,
 ) -> Result<Option<ItemRow>> {
-    let (visible, at) = visibility.condition("c", 3);
+    let (visible, at) = Shown::of(access, now).condition("c", 3);
     let sql = format!("SELECT {COLUMNS} WHERE c.patient_id = $1 AND c.resource_id = $2{visible}");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(access.patient().to_string())
-        .bind(resource_id);
+        .bind(resource_id.to_string());
     if let Some(at) = at {
         q = q.bind(at);
     }
@@ -273,9 +262,9 @@ pub async fn get(
 pub async fn held_among(
     conn: &mut Conn,
     access: &PatientAccess,
-    resource_ids: &[&str],
+    resource_ids: &[ResourceId],
     now: Timestamp,
-) -> Result<HashSet<String>> {
+) -> Result<HashSet<ResourceId>> {
     let mut out = HashSet::new();
     for chunk in resource_ids.chunks(200) {
         let list = (0..chunk.len())
@@ -291,10 +280,10 @@ pub async fn held_among(
             .bind(access.patient().to_string())
             .bind(to_micros(now));
         for id in chunk {
-            q = q.bind(*id);
+            q = q.bind(id.to_string());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            out.insert(row.try_get("resource_id")?);
+            out.insert(parse_id(&row.try_get::<String, _>("resource_id")?)?);
         }
     }
     Ok(out)
@@ -305,7 +294,7 @@ pub async fn held_among(
 pub async fn release(
     conn: &mut Conn,
     access: &PatientAccess,
-    resource_id: &str,
+    resource_id: ResourceId,
     now: Timestamp,
 ) -> Result<u64> {
     let done = sqlx::query(
@@ -315,19 +304,10 @@ pub async fn release(
     )
     .bind(to_micros(now))
     .bind(access.patient().to_string())
-    .bind(resource_id)
+    .bind(resource_id.to_string())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// A clinic's hold on a category of results.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hold {
-    /// The category code (e.g. "laboratory", "PAT").
-    pub category: String,
-    /// Days to hold; `None`: until a clinician releases.
-    pub days: Option<i64>,
 }
 
 /// The clinic's result holds.
@@ -370,51 +350,61 @@ pub async fn remove_hold(conn: &mut Conn, category: &str) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// Notes that an account opened these results.
+/// Notes that an account opened these results of the record `access` opens (ids of other
+/// records are ignored).
 pub async fn mark_read(
     conn: &mut Conn,
+    access: &PatientAccess,
     user: UserId,
-    resource_ids: &[&str],
+    resource_ids: &[ResourceId],
     now: Timestamp,
 ) -> Result<()> {
     for id in resource_ids {
         sqlx::query(
-            "INSERT INTO result_reads (user_id, resource_id, read_at) VALUES ($1, $2, $3) \
+            "INSERT INTO result_reads (user_id, resource_id, read_at) \
+             SELECT $1, c.resource_id, $3 FROM clinical_items c \
+             WHERE c.resource_id = $2 AND c.patient_id = $4 \
              ON CONFLICT (user_id, resource_id) DO NOTHING",
         )
         .bind(user.to_string())
-        .bind(*id)
+        .bind(id.to_string())
         .bind(to_micros(now))
+        .bind(access.patient().to_string())
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
-/// Of these results, the ones the account has opened.
+/// Of these results of the record `access` opens, the ones the account has opened.
 pub async fn read_among(
     conn: &mut Conn,
+    access: &PatientAccess,
     user: UserId,
-    resource_ids: &[&str],
-) -> Result<HashSet<String>> {
+    resource_ids: &[ResourceId],
+) -> Result<HashSet<ResourceId>> {
     let mut out = HashSet::new();
     for chunk in resource_ids.chunks(200) {
         if chunk.is_empty() {
             continue;
         }
         let list = (0..chunk.len())
-            .map(|i| format!("${}", i + 2))
+            .map(|i| format!("${}", i + 3))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT resource_id FROM result_reads WHERE user_id = $1 AND resource_id IN ({list})"
+            "SELECT r.resource_id FROM result_reads r JOIN clinical_items c \
+             ON c.resource_id = r.resource_id AND c.patient_id = $2 \
+             WHERE r.user_id = $1 AND r.resource_id IN ({list})"
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.to_string());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.to_string())
+            .bind(access.patient().to_string());
         for id in chunk {
-            q = q.bind(*id);
+            q = q.bind(id.to_string());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            out.insert(row.try_get("resource_id")?);
+            out.insert(parse_id(&row.try_get::<String, _>("resource_id")?)?);
         }
     }
     Ok(out)
@@ -426,10 +416,11 @@ pub async fn unread_results(
     conn: &mut Conn,
     access: &PatientAccess,
     user: UserId,
-    visibility: Visibility,
+    now: Timestamp,
 ) -> Result<i64> {
-    let (visible, at) = visibility.condition("c", 3);
-    let (report_visible, _) = visibility.condition("report", 3);
+    let shown = Shown::of(access, now);
+    let (visible, at) = shown.condition("c", 3);
+    let (report_visible, _) = shown.condition("report", 3);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM clinical_items c WHERE c.patient_id = $1 \
          AND ((c.kind = 'diagnostic-report' AND c.category NOT IN ({notes})) \

@@ -3,7 +3,8 @@
 
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
-use portal_domain::PatientId;
+use portal_domain::record::{Flag, ItemKind, Sensitivity};
+use portal_domain::{PatientAccess, PatientId, ResourceId};
 use sqlx::Row;
 
 /// A resource as the store knows it, for deciding create / update / unchanged.
@@ -161,23 +162,28 @@ pub async fn replace_identifiers(
     Ok(())
 }
 
-/// The original JSON of a resource.
-pub async fn json(conn: &mut Conn, id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT json FROM fhir_resources WHERE id = $1")
-        .bind(id)
+/// The stored JSON of one resource of the record `access` opens (`None`: not in it).
+pub async fn json(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    id: ResourceId,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT json FROM fhir_resources WHERE id = $1 AND patient_id = $2")
+        .bind(id.to_string())
+        .bind(access.patient().to_string())
         .fetch_optional(conn)
         .await?;
     Ok(row.map(|r| r.try_get("json")).transpose()?)
 }
 
-/// One clinical item for the record pages.
-pub struct ClinicalItem<'a> {
+/// One clinical item to write, as the import has it (ids as the text it holds them in).
+pub struct ItemWrite<'a> {
     /// The resource it projects.
     pub resource_id: &'a str,
     /// Whose record it is in.
     pub patient_id: PatientId,
-    /// "observation", "condition", "allergy", …
-    pub kind: &'a str,
+    /// What it is.
+    pub kind: ItemKind,
     /// E.g. "laboratory", "vital-signs".
     pub category: &'a str,
     /// The main code's system.
@@ -200,11 +206,13 @@ pub struct ClinicalItem<'a> {
     pub where_id: Option<&'a str>,
     /// For a result: the report that lists it.
     pub report_id: Option<&'a str>,
-    /// For a result: its abnormal flag ("", "N", "H", "L", "HH", "LL", "A", "AA").
-    pub flag: &'a str,
+    /// For a result: its abnormal flag.
+    pub flag: Flag,
     /// When the patient may see it (UTC microseconds); `None`: held until released. A
     /// rewritten item keeps an earlier release.
     pub released_at: Option<i64>,
+    /// Its confidential category, if any.
+    pub sensitivity: Option<Sensitivity>,
 }
 
 /// Counts of resources by type (for import summaries and tests).
@@ -384,12 +392,12 @@ pub async fn insert_identifiers_many(
 }
 
 /// Writes (or rewrites) many clinical items in few statements.
-pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> Result<()> {
+pub async fn put_clinical_items(conn: &mut Conn, items: &[ItemWrite<'_>]) -> Result<()> {
     for chunk in items.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, \
              code, label, status, sort_at, encounter_id, details, who_id, where_id, report_id, \
-             flag, released_at) VALUES {} \
+             flag, released_at, sensitivity) VALUES {} \
              ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
              kind = excluded.kind, category = excluded.category, \
              code_system = excluded.code_system, code = excluded.code, label = excluded.label, \
@@ -397,16 +405,16 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> 
              encounter_id = excluded.encounter_id, details = excluded.details, \
              who_id = excluded.who_id, where_id = excluded.where_id, \
              report_id = COALESCE(excluded.report_id, clinical_items.report_id), \
-             flag = excluded.flag, \
+             flag = excluded.flag, sensitivity = excluded.sensitivity, \
              released_at = COALESCE(clinical_items.released_at, excluded.released_at)",
-            values_list(conn, 1, chunk.len(), 16)
+            values_list(conn, 1, chunk.len(), 17)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
             query = query
                 .bind(item.resource_id)
                 .bind(item.patient_id.to_string())
-                .bind(item.kind)
+                .bind(item.kind.as_str())
                 .bind(item.category)
                 .bind(item.code_system)
                 .bind(item.code)
@@ -418,8 +426,9 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ClinicalItem<'_>]) -> 
                 .bind(item.who_id)
                 .bind(item.where_id)
                 .bind(item.report_id)
-                .bind(item.flag)
-                .bind(item.released_at);
+                .bind(item.flag.code())
+                .bind(item.released_at)
+                .bind(item.sensitivity.map_or("", Sensitivity::as_str));
         }
         query.execute(&mut *conn).await?;
     }

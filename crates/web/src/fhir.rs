@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portal_app::import::{EntryStatus, ImportSummary};
 use portal_app::{Actor, Error};
-use portal_domain::Principal;
 use serde_json::{Value, json};
 
 /// The largest Bundle the API takes in one request.
@@ -113,13 +112,7 @@ pub async fn transaction(
         Ok(None) => return unauthorized(),
         Err(e) => return failure(e),
     };
-    if !matches!(
-        principal,
-        Principal::System {
-            can_write: true,
-            ..
-        }
-    ) {
+    if portal_app::import::authorize_import(&principal).is_err() {
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -9,6 +9,8 @@ mod write;
 pub use read::{read_bundle, read_ndjson};
 
 use crate::{Actor, App, Error, Result, commit};
+use portal_domain::Principal;
+use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
 use portal_fhir::json::{JsonContainerTrait, JsonValueTrait, Value};
 use portal_fhir::{Entry, ImportError, Reference};
 use std::collections::BTreeMap;
@@ -133,8 +135,6 @@ struct Item {
     refs: Vec<(String, Reference)>,
     /// The list columns and mapped details of a clinical resource, worked out while preparing.
     projection: Option<(projection::Projection, String)>,
-    /// A result's abnormal flag.
-    flag: &'static str,
     /// The name of a practitioner, organization or location, for the record pages.
     directory_name: Option<String>,
     json: String,
@@ -214,6 +214,12 @@ impl FeedSender {
     }
 }
 
+/// Asks the policy whether `principal` may send records in (an EHR whose token has a write
+/// scope, or the server's command line); a refusal is [`Error::Forbidden`].
+pub fn authorize_import(principal: &Principal) -> Result<ClinicCapability> {
+    authorize_clinic(principal, ClinicAction::ImportRecords).map_err(|_| Error::Forbidden)
+}
+
 impl App {
     /// Imports one Bundle (JSON bytes) as a whole.
     /// The bytes are taken over (a request body is not copied) and freed once read.
@@ -268,6 +274,7 @@ impl App {
         mut feed: Feed,
         outcomes: bool,
     ) -> Result<ImportSummary> {
+        authorize_import(&actor.principal)?;
         let mut tx = self.store().begin().await?;
         portal_store::resources::lock_for_import(&mut tx).await?;
         let mut writer = write::Writer::new(self, actor, &mut tx, outcomes).await?;

@@ -1,15 +1,16 @@
 //! What the record pages list about each imported resource: kind, category, code, label,
 //! status and date, read from the resource in a way that holds for every mapped type.
 
+use portal_domain::record::{Flag, ItemKind, Sensitivity, report_is_note};
 use portal_fhir::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
 use portal_fhir::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
 use portal_fhir::{Mapped, to_instant_micros};
 
 /// The list columns of one clinical item.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Projection {
-    /// "observation", "condition", …
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: ItemKind,
     /// The first category code.
     pub category: String,
     /// The main code's system.
@@ -22,25 +23,19 @@ pub struct Projection {
     pub status: String,
     /// When, for sorting.
     pub sort_at: Option<i64>,
+    /// A result's abnormal flag (set from the mapped resource, [`flag_of`]).
+    pub flag: Flag,
+    /// Its confidential category, from its security labels.
+    pub sensitivity: Option<Sensitivity>,
 }
 
 /// The kind of clinical item a mapped resource is, or `None` for directory data (Patient,
 /// Practitioner, Organization, Location, Medication) and unmapped types.
-pub fn kind_of(mapped: &Mapped) -> Option<&'static str> {
-    Some(match mapped {
-        Mapped::Encounter(_) => "encounter",
-        Mapped::Condition(_) => "condition",
-        Mapped::AllergyIntolerance(_) => "allergy",
-        Mapped::MedicationRequest(_) => "medication-request",
-        Mapped::Immunization(_) => "immunization",
-        Mapped::Observation(_) => "observation",
-        Mapped::DiagnosticReport(_) => "diagnostic-report",
-        Mapped::DocumentReference(_) => "document",
-        Mapped::Procedure(_) => "procedure",
-        Mapped::CarePlan(_) => "care-plan",
-        Mapped::CareTeam(_) => "care-team",
-        _ => return None,
-    })
+pub fn kind_of(mapped: &Mapped) -> Option<ItemKind> {
+    if !mapped.is_mapped() {
+        return None;
+    }
+    ItemKind::of_resource_type(mapped.resource_type())
 }
 
 fn first_coding(concept: &Value) -> Option<&Value> {
@@ -68,7 +63,7 @@ fn concept_label(concept: &Value) -> String {
 }
 
 /// Reads the list columns from a resource's JSON.
-pub fn project(kind: &'static str, resource: &Value) -> Projection {
+pub fn project(kind: ItemKind, resource: &Value) -> Projection {
     let code = ["code", "vaccineCode", "medicationCodeableConcept", "type"]
         .iter()
         .find_map(|k| {
@@ -129,36 +124,49 @@ pub fn project(kind: &'static str, resource: &Value) -> Projection {
         label: code.map(concept_label).unwrap_or_default(),
         status: status.unwrap_or_default(),
         sort_at: when.and_then(to_instant_micros),
+        flag: Flag::None,
+        sensitivity: sensitivity_of(resource),
     }
 }
 
-/// The category given to a DiagnosticReport that is a clinical note rather than a result.
-pub const NOTE_CATEGORY: &str = "note";
-
-/// Whether a DiagnosticReport is a note: it lists no results and carries presented text (as
-/// Synthea's history-and-physical, progress and discharge notes do).
+/// Whether a DiagnosticReport is a note rather than results ([`report_is_note`]).
 pub fn is_note_report(mapped: &Mapped) -> bool {
     match mapped {
-        Mapped::DiagnosticReport(r) => {
-            r.results.is_empty() && r.presented_forms.iter().any(|f| f.text.is_some())
-        }
+        Mapped::DiagnosticReport(r) => report_is_note(
+            !r.results.is_empty(),
+            r.presented_forms.iter().any(|f| f.text.is_some()),
+        ),
         _ => false,
     }
+}
+
+/// The most confidential category the resource's security labels (`meta.security`) mark.
+pub fn sensitivity_of(resource: &Value) -> Option<Sensitivity> {
+    resource
+        .get("meta")?
+        .get("security")?
+        .as_array()?
+        .iter()
+        .filter_map(|label| {
+            let code = label.get("code")?.as_str()?;
+            Sensitivity::of_security_label(label.get("system").and_then(Value::as_str), code)
+        })
+        .min()
 }
 
 /// The interpretation code system (HL7 v3 ObservationInterpretation).
 const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 
 /// The abnormal flag of a result: the sender's interpretation when it gave one we know, else the
-/// value compared with the reference range ("H" above, "L" below, "N" within), else "".
-pub fn flag_of(mapped: &Mapped) -> &'static str {
+/// value compared with the reference range (high above, low below, normal within), else none.
+pub fn flag_of(mapped: &Mapped) -> Flag {
     match mapped {
         Mapped::Observation(obs) => observation_flag(obs),
-        _ => "",
+        _ => Flag::None,
     }
 }
 
-fn interpretation_flag(concepts: &[Concept]) -> Option<&'static str> {
+fn interpretation_flag(concepts: &[Concept]) -> Option<Flag> {
     concepts.iter().find_map(|concept| {
         concept.codings.iter().find_map(|coding| {
             if coding
@@ -168,36 +176,23 @@ fn interpretation_flag(concepts: &[Concept]) -> Option<&'static str> {
             {
                 return None;
             }
-            Some(match coding.code.as_deref()? {
-                "HH" | "HU" | ">" => "HH",
-                "LL" | "LU" | "<" => "LL",
-                "H" => "H",
-                "L" => "L",
-                "AA" => "AA",
-                "A" | "POS" | "DET" | "R" => "A",
-                "N" | "NEG" | "ND" | "S" => "N",
-                _ => return None,
-            })
+            Flag::from_interpretation(coding.code.as_deref()?)
         })
     })
 }
 
 /// Compares a number with the first range that has a bound.
-fn range_flag(value: f64, ranges: &[ReferenceRange]) -> Option<&'static str> {
-    let range = ranges.iter().find(|r| {
-        r.low.as_ref().and_then(|q| q.value).is_some()
-            || r.high.as_ref().and_then(|q| q.value).is_some()
-    })?;
-    let low = range.low.as_ref().and_then(|q| q.value);
-    let high = range.high.as_ref().and_then(|q| q.value);
-    Some(match (low, high) {
-        (_, Some(h)) if value > h => "H",
-        (Some(l), _) if value < l => "L",
-        _ => "N",
+fn range_flag(value: f64, ranges: &[ReferenceRange]) -> Option<Flag> {
+    ranges.iter().find_map(|r| {
+        Flag::against_range(
+            value,
+            r.low.as_ref().and_then(|q| q.value),
+            r.high.as_ref().and_then(|q| q.value),
+        )
     })
 }
 
-fn observation_flag(obs: &ObservationData) -> &'static str {
+fn observation_flag(obs: &ObservationData) -> Flag {
     if let Some(flag) = interpretation_flag(&obs.interpretation) {
         return flag;
     }
@@ -209,33 +204,15 @@ fn observation_flag(obs: &ObservationData) -> &'static str {
     if let Some(flag) = value.and_then(|v| range_flag(v, &obs.reference_ranges)) {
         return flag;
     }
-    // A panel such as blood pressure: the worst of its parts.
-    let mut worst = "";
-    for component in &obs.components {
-        let flag =
-            interpretation_flag(&component.interpretation).or_else(|| match &component.value {
-                Some(ObservationValue::Quantity(q)) if q.comparator.is_none() => q
-                    .value
-                    .and_then(|v| range_flag(v, &component.reference_ranges)),
-                _ => None,
-            });
-        if let Some(flag) = flag
-            && severity(flag) > severity(worst)
-        {
-            worst = flag;
-        }
-    }
-    worst
-}
-
-/// How much a flag asks for attention, for picking the worst.
-pub fn severity(flag: &str) -> u8 {
-    match flag {
-        "HH" | "LL" | "AA" => 3,
-        "H" | "L" | "A" => 2,
-        "N" => 1,
-        _ => 0,
-    }
+    // A panel such as blood pressure: the worst of its parts, the first of equals.
+    Flag::worst(obs.components.iter().rev().filter_map(|component| {
+        interpretation_flag(&component.interpretation).or_else(|| match &component.value {
+            Some(ObservationValue::Quantity(q)) if q.comparator.is_none() => q
+                .value
+                .and_then(|v| range_flag(v, &component.reference_ranges)),
+            _ => None,
+        })
+    }))
 }
 
 #[cfg(test)]
@@ -251,7 +228,7 @@ mod tests {
             "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]},
             "effectiveDateTime": "2024-01-02T03:04:05Z"
         });
-        let p = project("observation", &obs);
+        let p = project(ItemKind::Observation, &obs);
         assert_eq!(p.category, "laboratory");
         assert_eq!(p.code, "2339-0");
         assert_eq!(p.code_system, "http://loinc.org");
@@ -264,7 +241,7 @@ mod tests {
     fn a_code_without_words_shows_code_and_system() {
         let c = json!({"resourceType": "Condition", "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]},
             "clinicalStatus": {"coding": [{"code": "active"}]}, "onsetPeriod": {"start": "2020-05"}});
-        let p = project("condition", &c);
+        let p = project(ItemKind::Condition, &c);
         assert_eq!(p.label, "44054006 (http://snomed.info/sct)");
         assert_eq!(p.status, "active");
         assert!(p.sort_at.is_some());
@@ -280,22 +257,22 @@ mod tests {
             "code": {"text": "Glucose"},
             "valueQuantity": {"value": 130, "unit": "mg/dL"},
             "referenceRange": [{"low": {"value": 70}, "high": {"value": 99}}]});
-        assert_eq!(flag_of(&observation(base.clone())), "H");
+        assert_eq!(flag_of(&observation(base.clone())), Flag::High);
         let mut low = base.clone();
         low["valueQuantity"]["value"] = json!(50);
-        assert_eq!(flag_of(&observation(low)), "L");
+        assert_eq!(flag_of(&observation(low)), Flag::Low);
         let mut normal = base.clone();
         normal["valueQuantity"]["value"] = json!(80);
-        assert_eq!(flag_of(&observation(normal)), "N");
+        assert_eq!(flag_of(&observation(normal)), Flag::Normal);
         let mut critical = base.clone();
         critical["interpretation"] =
             json!([{"coding": [{"system": INTERPRETATION, "code": "HH"}]}]);
-        assert_eq!(flag_of(&observation(critical)), "HH");
+        assert_eq!(flag_of(&observation(critical)), Flag::CriticalHigh);
         let mut bare = base;
         bare.as_object_mut()
             .expect("object")
             .remove(&"referenceRange");
-        assert_eq!(flag_of(&observation(bare)), "");
+        assert_eq!(flag_of(&observation(bare)), Flag::None);
     }
 
     #[test]
@@ -306,6 +283,18 @@ mod tests {
                "referenceRange": [{"high": {"value": 120}}]},
               {"code": {"text": "Diastolic"}, "valueQuantity": {"value": 70},
                "referenceRange": [{"low": {"value": 60}, "high": {"value": 80}}]}]});
-        assert_eq!(flag_of(&observation(bp)), "H");
+        assert_eq!(flag_of(&observation(bp)), Flag::High);
+    }
+
+    #[test]
+    fn security_labels_mark_an_item_confidential() {
+        let labelled = json!({"resourceType": "Condition", "meta": {"security": [
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"},
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "ETH"}]}});
+        assert_eq!(sensitivity_of(&labelled), Some(Sensitivity::SubstanceUse));
+        let plain = json!({"resourceType": "Condition", "meta": {"security": [
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "N"}]}});
+        assert_eq!(sensitivity_of(&plain), None);
+        assert_eq!(sensitivity_of(&json!({"resourceType": "Condition"})), None);
     }
 }

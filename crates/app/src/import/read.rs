@@ -216,8 +216,9 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
     let projected = projection::kind_of(&mapped).map(|kind| {
         let mut p = projection::project(kind, &entry.resource);
         if projection::is_note_report(&mapped) {
-            p.category = projection::NOTE_CATEGORY.to_string();
+            p.category = portal_domain::record::NOTE_CATEGORY.to_string();
         }
+        p.flag = projection::flag_of(&mapped);
         p
     });
     let key = Key::of(&entry);
@@ -232,7 +233,6 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
         )),
         None => None,
     };
-    let flag = projection::flag_of(&mapped);
     let directory_name = directory_name(&mapped);
     let is_mapped = mapped.is_mapped();
     let patient = match mapped {
@@ -241,7 +241,6 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
     };
     Ok(Item {
         key,
-        flag,
         directory_name,
         patient,
         is_mapped,

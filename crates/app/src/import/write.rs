@@ -6,9 +6,10 @@ use crate::{Actor, App, Error, Result};
 use portal_domain::PatientId;
 use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
+use portal_domain::record::{Hold, ItemKind, release_time};
 use portal_fhir::{CodeSet, Reference};
 use portal_store::patients::PatientRow;
-use portal_store::resources::{self, ClinicalItem, KnownResource, ResourceRow};
+use portal_store::resources::{self, ItemWrite, KnownResource, ResourceRow};
 use portal_store::{Conn, patients};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -66,7 +67,7 @@ pub(super) struct Writer<'a> {
     now: jiff::Timestamp,
     index: Index,
     seen_sources: HashSet<(&'static str, String)>,
-    holds: Vec<portal_store::records::Hold>,
+    holds: Vec<Hold>,
     /// For each result a report of this import lists: the report and when it is released.
     report_of: HashMap<String, (String, Option<i64>)>,
     /// The results this import has written (for a planned Bundle): a report in a later part
@@ -139,19 +140,10 @@ impl<'a> Writer<'a> {
 
     /// When a result or report is released to the patient (`None`: held until staff release it).
     fn release_of(&self, item: &Item) -> Option<i64> {
-        let now_micros = portal_store::to_micros(self.now);
         let Some((p, _)) = &item.projection else {
-            return Some(now_micros);
+            return Some(portal_store::to_micros(self.now));
         };
-        if !matches!(p.kind, "observation" | "diagnostic-report") {
-            return Some(now_micros);
-        }
-        match self.holds.iter().find(|h| h.category == p.category) {
-            None => Some(now_micros),
-            Some(hold) => hold
-                .days
-                .map(|d| now_micros.saturating_add(d.saturating_mul(86_400_000_000))),
-        }
+        release_time(p.kind, &p.category, &self.holds, self.now).map(portal_store::to_micros)
     }
 
     /// Gives each entry its id (the stored resource's, or a new one) and records where
@@ -405,7 +397,7 @@ impl<'a> Writer<'a> {
             .collect();
         resources::insert_identifiers_many(tx, &identifier_rows).await?;
         drop(identifier_rows);
-        let clinical: Vec<ClinicalItem<'_>> = projected
+        let clinical: Vec<ItemWrite<'_>> = projected
             .iter()
             .filter_map(|i| self.clinical_item(&items[*i], &placed[*i]))
             .collect();
@@ -415,7 +407,7 @@ impl<'a> Writer<'a> {
         let results: Vec<uuid::Uuid> = match self.results_written {
             Some(_) => clinical
                 .iter()
-                .filter(|c| c.kind == "observation" && c.report_id.is_none())
+                .filter(|c| c.kind == ItemKind::Observation && c.report_id.is_none())
                 .filter_map(|c| uuid::Uuid::parse_str(c.resource_id).ok())
                 .collect(),
             None => Vec::new(),
@@ -472,20 +464,17 @@ impl<'a> Writer<'a> {
     }
 
     /// The list row of a clinical resource, released no sooner than the report that lists it.
-    fn clinical_item<'i>(&'i self, item: &'i Item, at: &'i Placed) -> Option<ClinicalItem<'i>> {
+    fn clinical_item<'i>(&'i self, item: &'i Item, at: &'i Placed) -> Option<ItemWrite<'i>> {
         let (p, details) = item.projection.as_ref()?;
         let own_release = self.release_of(item);
         let (report_id, released_at) = match self.report_of.get(&at.id) {
             Some((report, report_release)) => (
                 Some(report.as_str()),
-                match (own_release, report_release) {
-                    (Some(a), Some(b)) => Some(a.max(*b)),
-                    _ => None,
-                },
+                own_release.zip(*report_release).map(|(a, b)| a.max(b)),
             ),
             None => (None, own_release),
         };
-        Some(ClinicalItem {
+        Some(ItemWrite {
             resource_id: &at.id,
             patient_id: at.patient?,
             kind: p.kind,
@@ -500,8 +489,9 @@ impl<'a> Writer<'a> {
             who_id: at.links.who.as_deref(),
             where_id: at.links.place.as_deref(),
             report_id,
-            flag: item.flag,
+            flag: p.flag,
             released_at,
+            sensitivity: p.sensitivity,
         })
     }
 

@@ -101,10 +101,10 @@ impl Flag {
         self.severity() >= 2
     }
 
-    /// The worst of some flags (the first of equals); no flag when there are none.
+    /// The worst of some flags (the last of equals); no flag when there are none.
     pub fn worst(flags: impl IntoIterator<Item = Flag>) -> Flag {
         flags.into_iter().fold(Flag::None, |worst, flag| {
-            if flag.severity() > worst.severity() {
+            if flag.severity() >= worst.severity() {
                 flag
             } else {
                 worst
@@ -172,6 +172,7 @@ mod tests {
             Flag::CriticalLow
         );
         assert_eq!(Flag::worst([]), Flag::None);
+        assert_eq!(Flag::worst([Flag::High, Flag::Low]), Flag::Low);
         assert!(Flag::High.is_abnormal());
         assert!(!Flag::Normal.is_abnormal());
     }

@@ -293,7 +293,7 @@ pub async fn verify(
 #[template(path = "admin_results_release.html")]
 struct ResultReleasePage {
     page: Page,
-    holds: Vec<portal_app::record::ResultHold>,
+    holds: Vec<portal_domain::record::Hold>,
     errors: Vec<(String, String)>,
     category: String,
     days: String,

@@ -17,7 +17,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use portal_app::auth::CurrentUser;
 use portal_app::record::{Item, ResultFilter, ResultLine};
 use portal_app::types::PatientRow;
-use portal_domain::{PatientId, Role};
+use portal_domain::record::{
+    Flag, FluVaccine, ItemKind, flu_vaccine, is_active_condition, is_active_medication,
+};
+use portal_domain::{PatientId, ResourceId, Role};
 use portal_fhir::Mapped;
 use portal_fhir::model::{Concept, ObservationValue, Occurrence, Quantity, ReferenceRange};
 use serde::Deserialize;
@@ -28,7 +31,7 @@ pub struct ItemPath {
     /// The patient.
     pub patient: PatientId,
     /// The item's resource id.
-    pub item: String,
+    pub item: ResourceId,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ItemPath {
@@ -43,9 +46,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ItemPath {
             .await
             .map_err(|_| not_found())?;
         let patient = patient.parse().map_err(|_| not_found())?;
-        let item = uuid::Uuid::parse_str(&item)
-            .map_err(|_| not_found())?
-            .to_string();
+        let item = item.parse().map_err(|_| not_found())?;
         Ok(ItemPath { patient, item })
     }
 }
@@ -155,17 +156,14 @@ pub fn range_text(ranges: &[ReferenceRange]) -> String {
 }
 
 /// The flag in words and the class that styles it; never colour alone (the words are shown).
-pub fn flag_words(flag: &str) -> (&'static str, &'static str) {
-    match flag {
-        "HH" => ("Critically high", "flag critical"),
-        "LL" => ("Critically low", "flag critical"),
-        "AA" => ("Critically abnormal", "flag critical"),
-        "H" => ("High", "flag abnormal"),
-        "L" => ("Low", "flag abnormal"),
-        "A" => ("Abnormal", "flag abnormal"),
-        "N" => ("Normal", "flag normal"),
-        _ => ("", ""),
-    }
+pub fn flag_words(flag: Flag) -> (&'static str, &'static str) {
+    let class = match flag.severity() {
+        3 => "flag critical",
+        2 => "flag abnormal",
+        1 => "flag normal",
+        _ => "",
+    };
+    (flag.words(), class)
 }
 
 fn occurrence(o: Option<&Occurrence>) -> String {
@@ -209,10 +207,10 @@ pub struct Line {
 }
 
 fn label(item: &Item) -> String {
-    if item.row.label.is_empty() {
+    if item.label.is_empty() {
         "Not named in the record".into()
     } else {
-        item.row.label.clone()
+        item.label.clone()
     }
 }
 
@@ -226,7 +224,7 @@ fn joined(parts: Vec<String>) -> String {
 
 fn condition_line(item: &Item) -> Line {
     let mut parts = Vec::new();
-    if let Some(Mapped::Condition(c)) = &item.mapped {
+    if let Some(Mapped::Condition(c)) = &item.details {
         if let Some(onset) = c.onset.as_ref() {
             parts.push(format!("Began {}", occurrence(Some(onset))));
         }
@@ -244,20 +242,20 @@ fn condition_line(item: &Item) -> Line {
             }
         }
     }
-    if let Some(who) = &item.row.who_name {
+    if let Some(who) = &item.who_name {
         parts.push(format!("Recorded by {who}"));
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.row.sort_at),
+        when: date_of(item.sort_at),
         href: None,
     }
 }
 
 fn allergy_line(item: &Item) -> Line {
     let mut parts = Vec::new();
-    if let Some(Mapped::AllergyIntolerance(a)) = &item.mapped {
+    if let Some(Mapped::AllergyIntolerance(a)) = &item.details {
         for reaction in &a.reactions {
             let what = reaction
                 .manifestations
@@ -292,7 +290,7 @@ fn allergy_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.row.sort_at),
+        when: date_of(item.sort_at),
         href: None,
     }
 }
@@ -307,7 +305,7 @@ fn criticality_words(code: &str) -> &'static str {
 
 fn medication_line(item: &Item) -> Line {
     let mut parts = Vec::new();
-    if let Some(Mapped::MedicationRequest(m)) = &item.mapped {
+    if let Some(Mapped::MedicationRequest(m)) = &item.details {
         for dosage in &m.dosages {
             let mut words = Vec::new();
             if let Some(dose) = &dosage.dose {
@@ -330,40 +328,29 @@ fn medication_line(item: &Item) -> Line {
             ));
         }
     }
-    if let Some(who) = &item.row.who_name {
+    if let Some(who) = &item.who_name {
         parts.push(format!("Prescribed by {who}"));
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.row.sort_at),
+        when: date_of(item.sort_at),
         href: None,
     }
-}
-
-fn is_active_medication(item: &Item) -> bool {
-    matches!(item.row.status.as_str(), "active" | "on-hold" | "draft")
 }
 
 /// Current and past medication lines.
 fn medication_lines(items: &[Item]) -> (Vec<Line>, Vec<Line>) {
     let (current, past): (Vec<&Item>, Vec<&Item>) =
-        items.iter().partition(|m| is_active_medication(m));
+        items.iter().partition(|m| is_active_medication(&m.status));
     (
         current.into_iter().map(medication_line).collect(),
         past.into_iter().map(medication_line).collect(),
     )
 }
 
-fn is_active_condition(item: &Item) -> bool {
-    matches!(
-        item.row.status.as_str(),
-        "active" | "recurrence" | "relapse"
-    )
-}
-
 fn vital_line(item: &Item) -> Line {
-    let value = match &item.mapped {
+    let value = match &item.details {
         Some(Mapped::Observation(o)) if !o.components.is_empty() && o.value.is_none() => o
             .components
             .iter()
@@ -376,30 +363,27 @@ fn vital_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: value,
-        when: date_of(item.row.sort_at),
+        when: date_of(item.sort_at),
         href: None,
     }
 }
 
-/// Vaccines given every year: the one due list the record supports on its own.
-const YEARLY_VACCINES: &[&str] = &[
-    "140", "141", "150", "153", "155", "158", "161", "185", "186", "197",
-];
-
+/// What is due, in words: the flu vaccine is the one due list the record supports on its own.
 fn due_vaccines(immunizations: &[Item], now: jiff::Timestamp) -> Vec<String> {
-    let last_flu = immunizations
-        .iter()
-        .filter(|i| YEARLY_VACCINES.contains(&i.row.code.as_str()))
-        .filter_map(|i| i.row.sort_at)
-        .max();
-    let year = 365 * 86_400_000_000_i64;
-    match last_flu {
-        Some(at) if now.as_microsecond() - at > year => vec![format!(
+    let given = immunizations.iter().map(|i| {
+        (
+            i.code.as_str(),
+            i.sort_at
+                .and_then(|at| jiff::Timestamp::from_microsecond(at).ok()),
+        )
+    });
+    match flu_vaccine(given, now) {
+        FluVaccine::Due { last_given } => vec![format!(
             "Flu vaccine: due (last given {}).",
-            date_of(Some(at))
+            date_of(Some(last_given.as_microsecond()))
         )],
-        Some(_) => Vec::new(),
-        None => vec![
+        FluVaccine::UpToDate => Vec::new(),
+        FluVaccine::NoneRecorded => vec![
             "Flu vaccine: no flu vaccine is recorded here; ask your clinic whether one is due."
                 .into(),
         ],
@@ -434,7 +418,7 @@ pub async fn summary(
     let (problems, past_problems): (Vec<&Item>, Vec<&Item>) = summary
         .conditions
         .iter()
-        .partition(|c| is_active_condition(c));
+        .partition(|c| is_active_condition(&c.status));
     let (medications, past_medications) = medication_lines(&summary.medications);
     Ok(render(&SummaryPage {
         page: page("Health summary", &user, Nav::Record, id),
@@ -451,12 +435,11 @@ pub async fn summary(
             .map(|i| Line {
                 title: label(i),
                 detail: i
-                    .row
                     .where_name
                     .clone()
                     .map(|w| format!("At {w}"))
                     .unwrap_or_default(),
-                when: date_of(i.row.sort_at),
+                when: date_of(i.sort_at),
                 href: None,
             })
             .collect(),
@@ -515,12 +498,12 @@ pub struct ResultRow {
 }
 
 fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
-    let (flag, flag_class) = flag_words(&line.worst_flag);
+    let (flag, flag_class) = flag_words(line.worst_flag);
     ResultRow {
-        href: format!("/patients/{id}/results/{}", line.item.row.resource_id),
+        href: format!("/patients/{id}/results/{}", line.item.resource_id),
         title: label(&line.item),
-        when: date_of(line.item.row.sort_at),
-        status: status_words(&line.item.row.status),
+        when: date_of(line.item.sort_at),
+        status: status_words(&line.item.status),
         flag,
         flag_class,
         members: line.members,
@@ -686,7 +669,7 @@ pub struct ValueRow {
 }
 
 fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
-    let (value, range) = match &item.mapped {
+    let (value, range) = match &item.details {
         Some(Mapped::Observation(o)) if o.value.is_none() && !o.components.is_empty() => (
             o.components
                 .iter()
@@ -708,11 +691,11 @@ fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
         ),
         _ => (String::new(), String::new()),
     };
-    let (flag, flag_class) = flag_words(&item.row.flag);
+    let (flag, flag_class) = flag_words(item.flag);
     ValueRow {
-        href: link.then(|| format!("/patients/{id}/results/{}", item.row.resource_id)),
+        href: link.then(|| format!("/patients/{id}/results/{}", item.resource_id)),
         title: label(item),
-        when: date_of(item.row.sort_at),
+        when: date_of(item.sort_at),
         value,
         range,
         flag,
@@ -722,9 +705,9 @@ fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
 }
 
 /// A result's row, marked when the patient cannot see it yet.
-fn held_row(id: PatientId, item: &Item, link: bool, held: &HashSet<String>) -> ValueRow {
+fn held_row(id: PatientId, item: &Item, link: bool, held: &HashSet<ResourceId>) -> ValueRow {
     ValueRow {
-        held: held.contains(&item.row.resource_id),
+        held: held.contains(&item.resource_id),
         ..value_row(id, item, link)
     }
 }
@@ -750,13 +733,13 @@ struct ResultPage {
     can_release: bool,
 }
 
-fn chart_of(title: &str, history: &[Item], highlight_id: &str) -> String {
+fn chart_of(title: &str, history: &[Item], highlight_id: ResourceId) -> String {
     let mut unit = String::new();
     let mut band: Option<Band> = None;
     let mut points = Vec::new();
     let mut highlight = None;
     for item in history {
-        if let (Some(Mapped::Observation(o)), Some(at)) = (&item.mapped, item.row.sort_at)
+        if let (Some(Mapped::Observation(o)), Some(at)) = (&item.details, item.sort_at)
             && let Some(ObservationValue::Quantity(q)) = &o.value
             && let Some(value) = q.value
         {
@@ -772,7 +755,7 @@ fn chart_of(title: &str, history: &[Item], highlight_id: &str) -> String {
                     band = Some(Band { low, high });
                 }
             }
-            if item.row.resource_id == highlight_id {
+            if item.resource_id == highlight_id {
                 highlight = Some(points.len());
             }
             points.push(Point { at, value });
@@ -786,7 +769,7 @@ fn chart_of(title: &str, history: &[Item], highlight_id: &str) -> String {
 
 fn texts_of(item: &Item) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    match &item.mapped {
+    match &item.details {
         Some(Mapped::DiagnosticReport(r)) => {
             if let Some(c) = &r.conclusion {
                 out.push(("Conclusion".to_string(), c.clone()));
@@ -820,17 +803,17 @@ pub async fn result(
     let id = path.patient;
     let (head, detail) = state
         .app
-        .test_result(&user.actor(ctx), id, &path.item)
+        .test_result(&user.actor(ctx), id, path.item)
         .await?;
     let title = label(&detail.item);
-    let is_report = detail.item.row.kind == "diagnostic-report";
+    let is_report = detail.item.kind == ItemKind::DiagnosticReport;
     Ok(render(&ResultPage {
         page: page(&title, &user, Nav::Results, id),
         basis: basis_words(&head.access),
         id,
-        resource_id: detail.item.row.resource_id.clone(),
-        when: date_of(detail.item.row.sort_at),
-        status: status_words(&detail.item.row.status),
+        resource_id: detail.item.resource_id.to_string(),
+        when: date_of(detail.item.sort_at),
+        status: status_words(&detail.item.status),
         ordered_by: detail.ordered_by.clone().unwrap_or_default(),
         main: (!is_report).then(|| value_row(id, &detail.item, false)),
         members: detail
@@ -844,7 +827,7 @@ pub async fn result(
             .rev()
             .map(|h| held_row(id, h, false, &detail.held_results))
             .collect(),
-        chart: chart_of(&title, &detail.history, &detail.item.row.resource_id),
+        chart: chart_of(&title, &detail.history, detail.item.resource_id),
         texts: texts_of(&detail.item),
         held: detail.held,
         pending_panel: detail.pending_panel,
@@ -862,7 +845,7 @@ pub async fn release(
 ) -> PageResult {
     state
         .app
-        .release_result(&user.actor(ctx), path.patient, &path.item)
+        .release_result(&user.actor(ctx), path.patient, path.item)
         .await?;
     Ok(Redirect::to(&format!("/patients/{}/results/{}", path.patient, path.item)).into_response())
 }
@@ -878,17 +861,17 @@ struct VisitsPage {
 
 fn visit_line(id: PatientId, item: &Item) -> Line {
     let mut parts = Vec::new();
-    if let Some(who) = &item.row.who_name {
+    if let Some(who) = &item.who_name {
         parts.push(who.clone());
     }
-    if let Some(place) = &item.row.where_name {
+    if let Some(place) = &item.where_name {
         parts.push(place.clone());
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.row.sort_at),
-        href: Some(format!("/patients/{id}/visits/{}", item.row.resource_id)),
+        when: date_of(item.sort_at),
+        href: Some(format!("/patients/{id}/visits/{}", item.resource_id)),
     }
 }
 
@@ -941,8 +924,8 @@ pub async fn visit(
     path: ItemPath,
 ) -> PageResult {
     let id = path.patient;
-    let (head, detail) = state.app.visit(&user.actor(ctx), id, &path.item).await?;
-    let (class, reasons, when) = match &detail.visit.mapped {
+    let (head, detail) = state.app.visit(&user.actor(ctx), id, path.item).await?;
+    let (class, reasons, when) = match &detail.visit.details {
         Some(Mapped::Encounter(e)) => (
             class_words(&e.class),
             e.reason_codes
@@ -952,21 +935,17 @@ pub async fn visit(
                 .join(", "),
             occurrence(e.period.clone().map(Occurrence::Period).as_ref()),
         ),
-        _ => (
-            String::new(),
-            String::new(),
-            date_of(detail.visit.row.sort_at),
-        ),
+        _ => (String::new(), String::new(), date_of(detail.visit.sort_at)),
     };
     let mut diagnoses = Vec::new();
     let mut notes = Vec::new();
     let mut results = Vec::new();
     let mut other = Vec::new();
     for item in &detail.items {
-        match item.row.kind.as_str() {
-            "condition" => diagnoses.push(condition_line(item)),
-            "document" => {
-                if let Some(Mapped::DocumentReference(d)) = &item.mapped {
+        match item.kind {
+            ItemKind::Condition => diagnoses.push(condition_line(item)),
+            ItemKind::Document => {
+                if let Some(Mapped::DocumentReference(d)) = &item.details {
                     for content in &d.contents {
                         notes.push(Note {
                             title: d
@@ -974,7 +953,7 @@ pub async fn visit(
                                 .as_ref()
                                 .map(concept)
                                 .unwrap_or_else(|| "Clinical note".into()),
-                            when: date_of(item.row.sort_at),
+                            when: date_of(item.sort_at),
                             text: content.text.clone().unwrap_or_else(|| {
                                 "This document is not text; download it from Documents.".into()
                             }),
@@ -982,51 +961,45 @@ pub async fn visit(
                     }
                 }
             }
-            "diagnostic-report" | "observation" => {
-                let is_note = item.row.kind == "diagnostic-report"
-                    && portal_app::record::NOTE_REPORT_CATEGORIES
-                        .contains(&item.row.category.as_str());
-                if !is_note
-                    && portal_app::record::is_result(&item.row)
-                    && (item.row.kind == "diagnostic-report"
-                        || detail.stand_alone.contains(&item.row.resource_id))
+            ItemKind::DiagnosticReport | ItemKind::Observation => {
+                if item.is_result()
+                    && (item.kind == ItemKind::DiagnosticReport
+                        || detail.stand_alone.contains(&item.resource_id))
                 {
                     let mut parts = vec![value_row(id, item, false).value];
-                    if detail.held.contains(&item.row.resource_id) {
+                    if detail.held.contains(&item.resource_id) {
                         parts.push(HELD_WORDS.into());
                     }
                     if item
-                        .row
                         .report_id
-                        .as_ref()
-                        .is_some_and(|report| detail.held.contains(report))
+                        .is_some_and(|report| detail.held.contains(&report))
                     {
                         parts.push(PENDING_PANEL_WORDS.into());
                     }
                     results.push(Line {
                         title: label(item),
                         detail: joined(parts),
-                        when: date_of(item.row.sort_at),
-                        href: Some(format!("/patients/{id}/results/{}", item.row.resource_id)),
+                        when: date_of(item.sort_at),
+                        href: Some(format!("/patients/{id}/results/{}", item.resource_id)),
                     });
                 }
                 for (title, text) in texts_of(item) {
                     // Senders often put the same note in a DocumentReference and a report.
                     let seen = notes.iter().any(|n: &Note| n.text.trim() == text.trim());
-                    if item.row.kind == "diagnostic-report" && !seen {
+                    if item.kind == ItemKind::DiagnosticReport && !seen {
                         notes.push(Note {
                             title: format!("{} — {title}", label(item)),
-                            when: date_of(item.row.sort_at),
+                            when: date_of(item.sort_at),
                             text,
                         });
                     }
                 }
             }
-            "medication-request" => other.push(medication_line(item)),
+            ItemKind::MedicationRequest => other.push(medication_line(item)),
             _ => other.push(Line {
                 title: label(item),
-                detail: kind_words(&item.row.kind).into(),
-                when: date_of(item.row.sort_at),
+                detail: item.kind.words().into(),
+                when: date_of(item.sort_at),
                 href: None,
             }),
         }
@@ -1037,8 +1010,8 @@ pub async fn visit(
         basis: basis_words(&head.access),
         when,
         class,
-        clinician: detail.visit.row.who_name.clone().unwrap_or_default(),
-        place: detail.visit.row.where_name.clone().unwrap_or_default(),
+        clinician: detail.visit.who_name.clone().unwrap_or_default(),
+        place: detail.visit.where_name.clone().unwrap_or_default(),
         reasons,
         diagnoses,
         notes,
@@ -1066,16 +1039,6 @@ fn class_words(class: &portal_fhir::model::Coding) -> String {
         .unwrap_or_default()
 }
 
-fn kind_words(kind: &str) -> &'static str {
-    match kind {
-        "procedure" => "Procedure",
-        "immunization" => "Immunization",
-        "care-plan" => "Care plan",
-        "allergy" => "Allergy recorded",
-        _ => "",
-    }
-}
-
 #[derive(Template)]
 #[template(path = "documents.html")]
 struct DocumentsPage {
@@ -1100,10 +1063,10 @@ pub async fn documents(
             .iter()
             .map(|d| {
                 let mut parts = Vec::new();
-                if let Some(who) = &d.row.who_name {
+                if let Some(who) = &d.who_name {
                     parts.push(format!("By {who}"));
                 }
-                if let Some(Mapped::DocumentReference(doc)) = &d.mapped
+                if let Some(Mapped::DocumentReference(doc)) = &d.details
                     && let Some(content) = doc.contents.first()
                 {
                     parts.push(match content.content_type.as_deref() {
@@ -1116,8 +1079,8 @@ pub async fn documents(
                 Line {
                     title: label(d),
                     detail: joined(parts),
-                    when: date_of(d.row.sort_at),
-                    href: Some(format!("/patients/{id}/documents/{}", d.row.resource_id)),
+                    when: date_of(d.sort_at),
+                    href: Some(format!("/patients/{id}/documents/{}", d.resource_id)),
                 }
             })
             .collect(),
@@ -1135,7 +1098,7 @@ pub async fn download(
 ) -> PageResult {
     let file = state
         .app
-        .document_download(&user.actor(ctx), path.patient, &path.item)
+        .document_download(&user.actor(ctx), path.patient, path.item)
         .await?;
     let mut response = file.bytes.into_response();
     let headers = response.headers_mut();
@@ -1166,9 +1129,12 @@ mod tests {
 
     #[test]
     fn flags_are_words_not_only_colours() {
-        assert_eq!(flag_words("H").0, "High");
-        assert_eq!(flag_words("LL").0, "Critically low");
-        assert_eq!(flag_words("").0, "");
+        assert_eq!(flag_words(Flag::High), ("High", "flag abnormal"));
+        assert_eq!(
+            flag_words(Flag::CriticalLow),
+            ("Critically low", "flag critical")
+        );
+        assert_eq!(flag_words(Flag::None), ("", ""));
     }
 
     #[test]

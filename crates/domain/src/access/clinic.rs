@@ -1,0 +1,96 @@
+//! The policy for clinic work that is not about one patient's data: accounts, the audit trail,
+//! the in-basket, the directory, result-release rules and record imports.
+
+use super::{Denied, Principal};
+use crate::user::Role;
+
+/// Work that is not about one patient's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClinicAction {
+    /// Create, disable and list accounts.
+    ManageUsers,
+    /// Read and verify the audit trail.
+    ReadAuditTrail,
+    /// See the in-basket of messages and requests.
+    ViewInBasket,
+    /// See clinic schedules.
+    ViewSchedule,
+    /// Search the patient directory (all patients, demographics only).
+    SearchDirectory,
+    /// List the patients on one's own care team.
+    ListCareTeamPatients,
+    /// Open break-glass access to a patient outside one's care team.
+    BreakGlass,
+    /// Set the clinic's result-release rules (which result categories are held).
+    ConfigureResultRelease,
+    /// Send records in (FHIR Bundles): an EHR with a write scope, or the server's command line.
+    ImportRecords,
+}
+
+/// Proof that the policy allowed a piece of clinic work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClinicCapability {
+    principal: Principal,
+    action: ClinicAction,
+}
+
+impl ClinicCapability {
+    /// Who is acting.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+    /// What was allowed.
+    pub fn action(&self) -> ClinicAction {
+        self.action
+    }
+}
+
+/// Decides whether `principal` may do clinic work that is not about one patient. Deny by default.
+pub fn authorize_clinic(
+    principal: &Principal,
+    action: ClinicAction,
+) -> Result<ClinicCapability, Denied> {
+    let role = match principal {
+        Principal::User { role, .. } => role,
+        Principal::Operator
+            if matches!(
+                action,
+                ClinicAction::ManageUsers | ClinicAction::ImportRecords
+            ) =>
+        {
+            &Role::Admin
+        }
+        Principal::System { scopes, .. }
+            if action == ClinicAction::ImportRecords && scopes.write =>
+        {
+            return Ok(ClinicCapability {
+                principal: principal.clone(),
+                action,
+            });
+        }
+        _ => return Err(Denied),
+    };
+    let allowed = match action {
+        ClinicAction::ManageUsers
+        | ClinicAction::ReadAuditTrail
+        | ClinicAction::ConfigureResultRelease => *role == Role::Admin,
+        ClinicAction::ViewInBasket | ClinicAction::ViewSchedule => {
+            matches!(role, Role::Clinician | Role::Staff)
+        }
+        ClinicAction::SearchDirectory => matches!(role, Role::Staff | Role::Admin),
+        ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
+        // People send records through the pages of the EHR, not through the portal's.
+        ClinicAction::ImportRecords => matches!(principal, Principal::Operator),
+    };
+    if allowed {
+        Ok(ClinicCapability {
+            principal: principal.clone(),
+            action,
+        })
+    } else {
+        Err(Denied)
+    }
+}
+
+/// How long break-glass access lasts once opened.
+pub const BREAK_GLASS_DURATION: jiff::SignedDuration = jiff::SignedDuration::from_mins(60);

@@ -1,0 +1,482 @@
+//! The access policy: the one place that decides who may do what to whose data.
+//!
+//! Store functions that touch a patient's data take a [`PatientAccess`], which only
+//! [`authorize`] can construct, after checking the principal's relationship to *that* patient.
+//! Everything not explicitly allowed below is denied. Work that is not about one patient's data
+//! gets a [`ClinicCapability`] ([`clinic`]); activating an account, before anyone is signed in,
+//! gets an [`ActivationAccess`] ([`activation`]); system clients act within their
+//! [`ApiScopes`] ([`scopes`]).
+
+mod activation;
+mod clinic;
+mod scopes;
+
+pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
+pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
+pub use scopes::ApiScopes;
+
+use crate::ids::{ClientId, PatientId, UserId};
+use crate::record::Sensitivity;
+use crate::user::Role;
+use jiff::Timestamp;
+
+/// Who is acting: a signed-in user or a system client holding an API token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A signed-in person.
+    User {
+        /// The account.
+        id: UserId,
+        /// The account's role.
+        role: Role,
+        /// The patient record the account belongs to, for a patient's own account.
+        own_patient: Option<PatientId>,
+    },
+    /// The command line on the server: trusted with enrolment and accounts, never with
+    /// clinical data.
+    Operator,
+    /// An EHR or other system authenticated by an API token.
+    System {
+        /// The token's client.
+        client: ClientId,
+        /// What the token allows.
+        scopes: ApiScopes,
+    },
+}
+
+impl Principal {
+    /// The role label written in the audit trail.
+    pub fn role_label(&self) -> &'static str {
+        match self {
+            Principal::User { role, .. } => role.as_str(),
+            Principal::Operator => "operator",
+            Principal::System { .. } => "system",
+        }
+    }
+
+    /// The actor id written in the audit trail.
+    pub fn actor_id(&self) -> String {
+        match self {
+            Principal::User { id, .. } => id.to_string(),
+            Principal::Operator => "cli".to_string(),
+            Principal::System { client, .. } => client.to_string(),
+        }
+    }
+
+    /// The user id, when a person is acting.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            Principal::Operator | Principal::System { .. } => None,
+        }
+    }
+}
+
+/// Something a principal may want to do with one patient's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Name, birth date, contact details: who the patient is.
+    ViewDemographics,
+    /// The clinical record: problems, allergies, medications, results, immunizations, vitals.
+    ViewRecord,
+    /// Clinical notes and visit documents.
+    ViewNotes,
+    /// Secure messages with the care team.
+    ViewMessages,
+    /// Send a secure message about the patient.
+    SendMessage,
+    /// Appointments.
+    ViewAppointments,
+    /// Book, cancel or reschedule appointments.
+    ManageAppointments,
+    /// Download the whole record.
+    Export,
+    /// The list of who accessed the record.
+    ViewAccessLog,
+    /// Add to or change the clinical record (imports, clinician updates).
+    WriteRecord,
+    /// Enrol the patient: issue activation codes.
+    Enrol,
+    /// Release a held result to the patient.
+    ReleaseResult,
+    /// Ask for a prescription to be renewed.
+    RequestRefill,
+    /// Approve or refuse a refill request.
+    DecideRefill,
+    /// Join a video visit.
+    JoinVisit,
+    /// Grant, change or end proxy access to the record.
+    ManageProxy,
+    /// Connect an app of the patient's choice to read the record through the API.
+    UseApi,
+}
+
+impl Action {
+    /// Every action, for policy matrices.
+    pub const ALL: [Action; 17] = [
+        Action::ViewDemographics,
+        Action::ViewRecord,
+        Action::ViewNotes,
+        Action::ViewMessages,
+        Action::SendMessage,
+        Action::ViewAppointments,
+        Action::ManageAppointments,
+        Action::Export,
+        Action::ViewAccessLog,
+        Action::WriteRecord,
+        Action::Enrol,
+        Action::ReleaseResult,
+        Action::RequestRefill,
+        Action::DecideRefill,
+        Action::JoinVisit,
+        Action::ManageProxy,
+        Action::UseApi,
+    ];
+
+    /// The stable name used in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ViewDemographics => "view-demographics",
+            Action::ViewRecord => "view-record",
+            Action::ViewNotes => "view-notes",
+            Action::ViewMessages => "view-messages",
+            Action::SendMessage => "send-message",
+            Action::ViewAppointments => "view-appointments",
+            Action::ManageAppointments => "manage-appointments",
+            Action::Export => "export",
+            Action::ViewAccessLog => "view-access-log",
+            Action::WriteRecord => "write-record",
+            Action::Enrol => "enrol",
+            Action::ReleaseResult => "release-result",
+            Action::RequestRefill => "request-refill",
+            Action::DecideRefill => "decide-refill",
+            Action::JoinVisit => "join-visit",
+            Action::ManageProxy => "manage-proxy",
+            Action::UseApi => "use-api",
+        }
+    }
+
+    /// Whether the action reads or writes clinical data (as opposed to administrative data).
+    pub fn is_clinical(self) -> bool {
+        matches!(
+            self,
+            Action::ViewRecord
+                | Action::ViewNotes
+                | Action::Export
+                | Action::WriteRecord
+                | Action::ReleaseResult
+                | Action::RequestRefill
+                | Action::DecideRefill
+                | Action::UseApi
+        )
+    }
+}
+
+/// What a proxy grant allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyScope {
+    /// Everything the patient could do themselves (a parent of a young child).
+    Full,
+    /// Appointments, messages and demographics only; no clinical record.
+    NonClinical,
+}
+
+impl ProxyScope {
+    /// The stable text stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyScope::Full => "full",
+            ProxyScope::NonClinical => "non-clinical",
+        }
+    }
+
+    /// Reads the stored text; unknown scopes give no access (fail closed).
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(ProxyScope::Full),
+            "non-clinical" => Some(ProxyScope::NonClinical),
+            _ => None,
+        }
+    }
+}
+
+/// A proxy grant as the store found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyGrantFact {
+    /// What the grant allows.
+    pub scope: ProxyScope,
+    /// When the grant starts.
+    pub starts_at: Timestamp,
+    /// When the grant ends, if it does.
+    pub ends_at: Option<Timestamp>,
+    /// Whether the grant was revoked.
+    pub revoked: bool,
+}
+
+impl ProxyGrantFact {
+    fn is_active(&self, now: Timestamp) -> bool {
+        !self.revoked && self.starts_at <= now && self.ends_at.is_none_or(|end| now < end)
+    }
+}
+
+/// What the store knows about a principal's relationship to one patient.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessFacts {
+    /// Proxy grants the principal holds for this patient.
+    pub proxy_grants: Vec<ProxyGrantFact>,
+    /// Whether the principal is on the patient's care team.
+    pub on_care_team: bool,
+    /// The expiry of the principal's latest break-glass access to this patient, if any.
+    pub break_glass_until: Option<Timestamp>,
+}
+
+/// Why access was granted; written in the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessBasis {
+    /// The patient reading their own record.
+    OwnRecord,
+    /// A proxy acting under a grant.
+    Proxy(ProxyScope),
+    /// A clinician on the patient's care team.
+    CareTeam,
+    /// A clinician outside the care team, under break-glass access.
+    BreakGlass,
+    /// Clinic staff doing front-desk work.
+    ClinicStaff,
+    /// An administrator doing enrolment.
+    Administration,
+    /// The server's command line.
+    Operator,
+    /// A system client under its token's scopes.
+    SystemClient,
+}
+
+impl AccessBasis {
+    /// The stable name used in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessBasis::OwnRecord => "own-record",
+            AccessBasis::Proxy(ProxyScope::Full) => "proxy-full",
+            AccessBasis::Proxy(ProxyScope::NonClinical) => "proxy-non-clinical",
+            AccessBasis::CareTeam => "care-team",
+            AccessBasis::BreakGlass => "break-glass",
+            AccessBasis::ClinicStaff => "clinic-staff",
+            AccessBasis::Administration => "administration",
+            AccessBasis::Operator => "operator",
+            AccessBasis::SystemClient => "system-client",
+        }
+    }
+
+    /// Whether access on this basis covers `action`. A system client's scopes decide for it,
+    /// so this basis covers nothing on its own.
+    pub fn covers(self, action: Action) -> bool {
+        use Action::*;
+        match self {
+            AccessBasis::OwnRecord => {
+                !matches!(action, WriteRecord | Enrol | ReleaseResult | DecideRefill)
+            }
+            // A proxy acts for the patient but may not hand the record on to more proxies.
+            AccessBasis::Proxy(ProxyScope::Full) => {
+                AccessBasis::OwnRecord.covers(action) && action != ManageProxy
+            }
+            AccessBasis::Proxy(ProxyScope::NonClinical) => matches!(
+                action,
+                ViewDemographics
+                    | ViewMessages
+                    | SendMessage
+                    | ViewAppointments
+                    | ManageAppointments
+                    | JoinVisit
+            ),
+            AccessBasis::CareTeam | AccessBasis::BreakGlass => !matches!(
+                action,
+                Export | ViewAccessLog | Enrol | RequestRefill | ManageProxy | UseApi
+            ),
+            AccessBasis::ClinicStaff => matches!(
+                action,
+                ViewDemographics
+                    | ViewMessages
+                    | SendMessage
+                    | ViewAppointments
+                    | ManageAppointments
+                    | Enrol
+                    | ManageProxy
+            ),
+            AccessBasis::Administration => {
+                matches!(action, ViewDemographics | Enrol | ManageProxy)
+            }
+            // The server's command line enrols and imports records; it never reads clinical data.
+            AccessBasis::Operator => matches!(action, ViewDemographics | Enrol | WriteRecord),
+            AccessBasis::SystemClient => false,
+        }
+    }
+
+    /// Whether results not yet released to the patient are shown: to the care team and to the
+    /// EHR, never to the patient or a proxy.
+    pub fn sees_unreleased(self) -> bool {
+        matches!(
+            self,
+            AccessBasis::CareTeam | AccessBasis::BreakGlass | AccessBasis::SystemClient
+        )
+    }
+
+    /// Whether items in a confidential category ([`Sensitivity`]) are shown: never to a proxy,
+    /// whatever the grant.
+    pub fn sees_sensitive(self) -> bool {
+        !matches!(self, AccessBasis::Proxy(_))
+    }
+}
+
+/// Proof that the policy allowed one principal one action on one patient's data.
+///
+/// Only [`authorize`] constructs it; store functions put [`PatientAccess::patient`] in every
+/// query's `WHERE`, so a handler cannot reach another patient's rows even by mistake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatientAccess {
+    patient: PatientId,
+    principal: Principal,
+    action: Action,
+    basis: AccessBasis,
+}
+
+impl PatientAccess {
+    /// The patient whose data may be touched.
+    pub fn patient(&self) -> PatientId {
+        self.patient
+    }
+    /// Who is acting.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+    /// What was allowed.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+    /// Why it was allowed.
+    pub fn basis(&self) -> AccessBasis {
+        self.basis
+    }
+    /// Whether the audit trail must flag this access (break-glass).
+    pub fn is_break_glass(&self) -> bool {
+        self.basis == AccessBasis::BreakGlass
+    }
+    /// Whether the same principal, on the same basis, may also do `action` to this patient
+    /// (for offering it on a page; doing it takes its own [`authorize`]).
+    pub fn also_allows(&self, action: Action) -> bool {
+        allowed(&self.principal, self.basis, action)
+    }
+    /// What of the record this access shows.
+    pub fn visibility(&self) -> Visibility {
+        Visibility {
+            unreleased: self.basis.sees_unreleased(),
+            sensitive: self.basis.sees_sensitive(),
+        }
+    }
+}
+
+/// What of a patient's record an access shows, beyond the action itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Visibility {
+    /// Results not yet released to the patient.
+    pub unreleased: bool,
+    /// Items in a confidential category.
+    pub sensitive: bool,
+}
+
+impl Visibility {
+    /// Whether an item released at `released_at` (`None`: held) in `sensitivity` is shown at
+    /// `now`.
+    pub fn shows(
+        self,
+        released_at: Option<Timestamp>,
+        sensitivity: Option<Sensitivity>,
+        now: Timestamp,
+    ) -> bool {
+        (self.unreleased || crate::record::is_released(released_at, now))
+            && (self.sensitive || sensitivity.is_none())
+    }
+}
+
+fn allowed(principal: &Principal, basis: AccessBasis, action: Action) -> bool {
+    match principal {
+        Principal::System { scopes, .. } => scopes.allow(action),
+        _ => basis.covers(action),
+    }
+}
+
+/// The policy said no. Deliberately carries no reason: callers answer "not found".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("access denied")]
+pub struct Denied;
+
+/// Decides whether `principal` may perform `action` on `patient`'s data, given what the store
+/// knows of their relationship at `now`. Deny by default.
+pub fn authorize(
+    principal: &Principal,
+    patient: PatientId,
+    action: Action,
+    facts: &AccessFacts,
+    now: Timestamp,
+) -> Result<PatientAccess, Denied> {
+    let basis = basis_for(principal, patient, action, facts, now).ok_or(Denied)?;
+    if !allowed(principal, basis, action) {
+        return Err(Denied);
+    }
+    Ok(PatientAccess {
+        patient,
+        principal: principal.clone(),
+        action,
+        basis,
+    })
+}
+
+/// The relationship on which `principal` could do `action` to `patient`, if any.
+fn basis_for(
+    principal: &Principal,
+    patient: PatientId,
+    action: Action,
+    facts: &AccessFacts,
+    now: Timestamp,
+) -> Option<AccessBasis> {
+    match principal {
+        Principal::User {
+            role: Role::Patient,
+            own_patient,
+            ..
+        } => {
+            if *own_patient == Some(patient) && AccessBasis::OwnRecord.covers(action) {
+                return Some(AccessBasis::OwnRecord);
+            }
+            // The first active grant that covers the action decides.
+            facts
+                .proxy_grants
+                .iter()
+                .filter(|g| g.is_active(now))
+                .map(|g| AccessBasis::Proxy(g.scope))
+                .find(|basis| basis.covers(action))
+        }
+        Principal::User {
+            role: Role::Clinician,
+            ..
+        } => {
+            if facts.on_care_team {
+                Some(AccessBasis::CareTeam)
+            } else if facts.break_glass_until.is_some_and(|until| now < until) {
+                Some(AccessBasis::BreakGlass)
+            } else {
+                None
+            }
+        }
+        Principal::User {
+            role: Role::Staff, ..
+        } => Some(AccessBasis::ClinicStaff),
+        Principal::User {
+            role: Role::Admin, ..
+        } => Some(AccessBasis::Administration),
+        Principal::Operator => Some(AccessBasis::Operator),
+        Principal::System { .. } => Some(AccessBasis::SystemClient),
+    }
+}
+
+#[cfg(test)]
+mod tests;

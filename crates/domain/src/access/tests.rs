@@ -1,0 +1,400 @@
+//! The policy's decisions, role by role.
+
+use super::*;
+use crate::record::Sensitivity;
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).expect("valid")
+}
+
+fn pid(n: u128) -> PatientId {
+    PatientId::from_uuid(uuid::Uuid::from_u128(n))
+}
+
+fn user(role: Role, own: Option<PatientId>) -> Principal {
+    Principal::User {
+        id: UserId::from_uuid(uuid::Uuid::from_u128(99)),
+        role,
+        own_patient: own,
+    }
+}
+
+fn grant(scope: ProxyScope) -> ProxyGrantFact {
+    ProxyGrantFact {
+        scope,
+        starts_at: now() - jiff::SignedDuration::from_hours(1),
+        ends_at: None,
+        revoked: false,
+    }
+}
+
+#[test]
+fn patient_sees_own_record_but_not_another() {
+    let me = user(Role::Patient, Some(pid(1)));
+    for action in Action::ALL {
+        let own = authorize(&me, pid(1), action, &AccessFacts::default(), now());
+        let other = authorize(&me, pid(2), action, &AccessFacts::default(), now());
+        assert_eq!(
+            own.is_ok(),
+            AccessBasis::OwnRecord.covers(action),
+            "{action:?}"
+        );
+        assert_eq!(other, Err(Denied), "{action:?}");
+    }
+}
+
+#[test]
+fn patient_cannot_write_their_record_or_enrol() {
+    let me = user(Role::Patient, Some(pid(1)));
+    let facts = AccessFacts::default();
+    assert!(authorize(&me, pid(1), Action::WriteRecord, &facts, now()).is_err());
+    assert!(authorize(&me, pid(1), Action::Enrol, &facts, now()).is_err());
+}
+
+#[test]
+fn proxy_needs_an_active_grant() {
+    let parent = user(Role::Patient, None);
+    let mut facts = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    let ok = authorize(&parent, pid(7), Action::ViewRecord, &facts, now()).expect("granted");
+    assert_eq!(ok.basis(), AccessBasis::Proxy(ProxyScope::Full));
+
+    facts.proxy_grants[0].ends_at = Some(now());
+    assert!(authorize(&parent, pid(7), Action::ViewRecord, &facts, now()).is_err());
+
+    facts.proxy_grants[0].ends_at = None;
+    facts.proxy_grants[0].revoked = true;
+    assert!(authorize(&parent, pid(7), Action::ViewRecord, &facts, now()).is_err());
+
+    facts.proxy_grants[0].revoked = false;
+    facts.proxy_grants[0].starts_at = now() + jiff::SignedDuration::from_secs(1);
+    assert!(authorize(&parent, pid(7), Action::ViewRecord, &facts, now()).is_err());
+}
+
+#[test]
+fn non_clinical_proxy_cannot_read_the_clinical_record() {
+    let caregiver = user(Role::Patient, None);
+    let facts = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        ..Default::default()
+    };
+    assert!(authorize(&caregiver, pid(7), Action::ViewAppointments, &facts, now()).is_ok());
+    for action in [Action::ViewRecord, Action::ViewNotes, Action::Export] {
+        assert!(authorize(&caregiver, pid(7), action, &facts, now()).is_err());
+    }
+}
+
+#[test]
+fn clinician_needs_care_team_or_break_glass() {
+    let doc = user(Role::Clinician, None);
+    let none = AccessFacts::default();
+    assert!(authorize(&doc, pid(3), Action::ViewRecord, &none, now()).is_err());
+
+    let team = AccessFacts {
+        on_care_team: true,
+        ..Default::default()
+    };
+    let access = authorize(&doc, pid(3), Action::ViewNotes, &team, now()).expect("team");
+    assert!(!access.is_break_glass());
+
+    let glass = AccessFacts {
+        break_glass_until: Some(now() + jiff::SignedDuration::from_mins(5)),
+        ..Default::default()
+    };
+    let access = authorize(&doc, pid(3), Action::ViewNotes, &glass, now()).expect("glass");
+    assert!(access.is_break_glass());
+
+    let expired = AccessFacts {
+        break_glass_until: Some(now()),
+        ..Default::default()
+    };
+    assert!(authorize(&doc, pid(3), Action::ViewNotes, &expired, now()).is_err());
+}
+
+#[test]
+fn staff_do_front_desk_work_but_never_see_clinical_data() {
+    let desk = user(Role::Staff, None);
+    let facts = AccessFacts::default();
+    assert!(authorize(&desk, pid(4), Action::ManageAppointments, &facts, now()).is_ok());
+    assert!(authorize(&desk, pid(4), Action::SendMessage, &facts, now()).is_ok());
+    for action in Action::ALL.into_iter().filter(|a| a.is_clinical()) {
+        assert!(authorize(&desk, pid(4), action, &facts, now()).is_err());
+    }
+    // Even a care-team fact does not open clinical data to staff.
+    let team = AccessFacts {
+        on_care_team: true,
+        ..Default::default()
+    };
+    assert!(authorize(&desk, pid(4), Action::ViewNotes, &team, now()).is_err());
+}
+
+#[test]
+fn admins_enrol_but_see_no_clinical_data() {
+    let admin = user(Role::Admin, None);
+    let facts = AccessFacts::default();
+    assert!(authorize(&admin, pid(5), Action::Enrol, &facts, now()).is_ok());
+    for action in [
+        Action::ViewRecord,
+        Action::ViewNotes,
+        Action::ViewMessages,
+        Action::Export,
+    ] {
+        assert!(authorize(&admin, pid(5), action, &facts, now()).is_err());
+    }
+}
+
+#[test]
+fn system_clients_act_within_their_scopes() {
+    let writer = Principal::System {
+        client: ClientId::from_uuid(uuid::Uuid::from_u128(8)),
+        scopes: ApiScopes {
+            read: false,
+            write: true,
+        },
+    };
+    let facts = AccessFacts::default();
+    assert!(authorize(&writer, pid(6), Action::WriteRecord, &facts, now()).is_ok());
+    assert!(authorize(&writer, pid(6), Action::ViewRecord, &facts, now()).is_err());
+    assert!(authorize(&writer, pid(6), Action::SendMessage, &facts, now()).is_err());
+}
+
+#[test]
+fn the_operator_enrols_but_sees_no_clinical_data() {
+    let facts = AccessFacts::default();
+    assert!(authorize(&Principal::Operator, pid(5), Action::Enrol, &facts, now()).is_ok());
+    assert!(
+        authorize(
+            &Principal::Operator,
+            pid(5),
+            Action::WriteRecord,
+            &facts,
+            now()
+        )
+        .is_ok()
+    );
+    assert!(
+        authorize(
+            &Principal::Operator,
+            pid(5),
+            Action::ViewRecord,
+            &facts,
+            now()
+        )
+        .is_err()
+    );
+    assert!(authorize_clinic(&Principal::Operator, ClinicAction::ManageUsers).is_ok());
+    assert!(authorize_clinic(&Principal::Operator, ClinicAction::ReadAuditTrail).is_err());
+}
+
+#[test]
+fn clinic_work_is_split_by_role() {
+    let admin = user(Role::Admin, None);
+    let doc = user(Role::Clinician, None);
+    let patient = user(Role::Patient, Some(pid(1)));
+    assert!(authorize_clinic(&admin, ClinicAction::ReadAuditTrail).is_ok());
+    assert!(authorize_clinic(&doc, ClinicAction::ReadAuditTrail).is_err());
+    assert!(authorize_clinic(&doc, ClinicAction::BreakGlass).is_ok());
+    assert!(authorize_clinic(&doc, ClinicAction::SearchDirectory).is_err());
+    assert!(authorize_clinic(&patient, ClinicAction::ViewInBasket).is_err());
+}
+
+fn clinician_on_team() -> (Principal, AccessFacts) {
+    (
+        user(Role::Clinician, None),
+        AccessFacts {
+            on_care_team: true,
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn only_the_care_team_releases_results_and_decides_refills() {
+    let (doc, team) = clinician_on_team();
+    for action in [Action::ReleaseResult, Action::DecideRefill] {
+        assert!(authorize(&doc, pid(3), action, &team, now()).is_ok());
+        let me = user(Role::Patient, Some(pid(3)));
+        assert!(authorize(&me, pid(3), action, &AccessFacts::default(), now()).is_err());
+        let desk = user(Role::Staff, None);
+        assert!(authorize(&desk, pid(3), action, &team, now()).is_err());
+        let outsider = user(Role::Clinician, None);
+        assert!(authorize(&outsider, pid(3), action, &AccessFacts::default(), now()).is_err());
+    }
+}
+
+#[test]
+fn patients_and_full_proxies_request_refills_and_connect_apps() {
+    let me = user(Role::Patient, Some(pid(1)));
+    let parent = user(Role::Patient, None);
+    let full = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    let limited = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        ..Default::default()
+    };
+    for action in [Action::RequestRefill, Action::UseApi] {
+        assert!(authorize(&me, pid(1), action, &AccessFacts::default(), now()).is_ok());
+        assert!(authorize(&parent, pid(1), action, &full, now()).is_ok());
+        assert!(authorize(&parent, pid(1), action, &limited, now()).is_err());
+        let (doc, team) = clinician_on_team();
+        assert!(authorize(&doc, pid(1), action, &team, now()).is_err());
+        // Never for another patient.
+        assert!(authorize(&me, pid(2), action, &AccessFacts::default(), now()).is_err());
+    }
+}
+
+#[test]
+fn video_visits_are_joined_by_the_patient_their_proxies_and_the_care_team() {
+    let limited = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        ..Default::default()
+    };
+    let caregiver = user(Role::Patient, None);
+    assert!(authorize(&caregiver, pid(1), Action::JoinVisit, &limited, now()).is_ok());
+    let (doc, team) = clinician_on_team();
+    assert!(authorize(&doc, pid(1), Action::JoinVisit, &team, now()).is_ok());
+    let desk = user(Role::Staff, None);
+    assert!(authorize(&desk, pid(1), Action::JoinVisit, &team, now()).is_err());
+    let stranger = user(Role::Patient, Some(pid(2)));
+    assert!(
+        authorize(
+            &stranger,
+            pid(1),
+            Action::JoinVisit,
+            &AccessFacts::default(),
+            now()
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn proxies_are_managed_by_the_patient_and_the_front_desk_never_by_a_proxy() {
+    let me = user(Role::Patient, Some(pid(1)));
+    assert!(
+        authorize(
+            &me,
+            pid(1),
+            Action::ManageProxy,
+            &AccessFacts::default(),
+            now()
+        )
+        .is_ok()
+    );
+    let parent = user(Role::Patient, None);
+    let full = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    assert!(authorize(&parent, pid(1), Action::ManageProxy, &full, now()).is_err());
+    for role in [Role::Staff, Role::Admin] {
+        let desk = user(role, None);
+        assert!(
+            authorize(
+                &desk,
+                pid(1),
+                Action::ManageProxy,
+                &AccessFacts::default(),
+                now()
+            )
+            .is_ok()
+        );
+    }
+    let (doc, team) = clinician_on_team();
+    assert!(authorize(&doc, pid(1), Action::ManageProxy, &team, now()).is_err());
+}
+
+#[test]
+fn held_results_are_shown_to_the_care_team_only() {
+    let (doc, team) = clinician_on_team();
+    let access = authorize(&doc, pid(1), Action::ViewRecord, &team, now()).expect("team");
+    assert!(access.visibility().unreleased);
+    let me = user(Role::Patient, Some(pid(1)));
+    let own = authorize(
+        &me,
+        pid(1),
+        Action::ViewRecord,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("own");
+    assert!(!own.visibility().unreleased);
+    assert!(!own.visibility().shows(None, None, now()));
+    assert!(own.visibility().shows(Some(now()), None, now()));
+}
+
+#[test]
+fn sensitive_items_are_never_shown_to_a_proxy() {
+    let parent = user(Role::Patient, None);
+    let full = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    let access = authorize(&parent, pid(1), Action::ViewRecord, &full, now()).expect("granted");
+    for s in Sensitivity::ALL {
+        assert!(
+            !access.visibility().shows(Some(now()), Some(s), now()),
+            "{s:?}"
+        );
+    }
+    assert!(access.visibility().shows(Some(now()), None, now()));
+    let me = user(Role::Patient, Some(pid(1)));
+    let own = authorize(
+        &me,
+        pid(1),
+        Action::ViewRecord,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("own");
+    assert!(
+        own.visibility()
+            .shows(Some(now()), Some(Sensitivity::MentalHealth), now())
+    );
+}
+
+#[test]
+fn an_access_tells_what_else_its_holder_may_do() {
+    let (doc, team) = clinician_on_team();
+    let access = authorize(&doc, pid(1), Action::ViewRecord, &team, now()).expect("team");
+    assert!(access.also_allows(Action::ReleaseResult));
+    assert!(!access.also_allows(Action::Enrol));
+    let me = user(Role::Patient, Some(pid(1)));
+    let own = authorize(
+        &me,
+        pid(1),
+        Action::ViewRecord,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("own");
+    assert!(!own.also_allows(Action::ReleaseResult));
+    assert!(own.also_allows(Action::RequestRefill));
+}
+
+#[test]
+fn records_are_imported_by_writing_systems_and_the_operator_only() {
+    let writer = Principal::System {
+        client: ClientId::from_uuid(uuid::Uuid::from_u128(8)),
+        scopes: ApiScopes {
+            read: false,
+            write: true,
+        },
+    };
+    let reader = Principal::System {
+        client: ClientId::from_uuid(uuid::Uuid::from_u128(9)),
+        scopes: ApiScopes {
+            read: true,
+            write: false,
+        },
+    };
+    assert!(authorize_clinic(&writer, ClinicAction::ImportRecords).is_ok());
+    assert!(authorize_clinic(&Principal::Operator, ClinicAction::ImportRecords).is_ok());
+    assert!(authorize_clinic(&reader, ClinicAction::ImportRecords).is_err());
+    assert!(authorize_clinic(&user(Role::Admin, None), ClinicAction::ImportRecords).is_err());
+    assert!(authorize_clinic(&writer, ClinicAction::ManageUsers).is_err());
+}
