@@ -1,7 +1,7 @@
 //! Opening a patient's chart: each section is one policy action, one read and one audit event.
 
 use crate::{Actor, App, Error, Result, commit};
-use portal_domain::access::{AccessBasis, Action};
+use portal_domain::access::{AccessBasis, Action, authorize};
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientAccess, PatientId, Principal, Role};
 use portal_store::audit::{self, NamedEvent, PatientLogFilter};
@@ -88,10 +88,7 @@ impl App {
         patient: PatientId,
         section: Section,
     ) -> Result<ChartView> {
-        let access = self
-            .authorize_patient(actor, patient, section.action())
-            .await?;
-        let mut tx = self.store().begin().await?;
+        let (access, mut tx) = self.open_patient(actor, patient, section.action()).await?;
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
@@ -117,18 +114,24 @@ impl App {
         let view = self
             .open_section(actor, patient, Section::AccessLog)
             .await?;
-        let id = view.access.patient().to_string();
         let mut conn = self.conn().await?;
         let mut entries =
-            audit::for_patient(&mut conn, &id, filter, before, ACCESS_LOG_PAGE + 1).await?;
+            audit::for_patient(&mut conn, &view.access, filter, before, ACCESS_LOG_PAGE + 1)
+                .await?;
         let older = (entries.len() as i64 > ACCESS_LOG_PAGE)
             .then(|| {
                 entries.truncate(ACCESS_LOG_PAGE as usize);
                 entries.last().map(|e| e.stored.seq)
             })
             .flatten();
-        let emergency =
-            audit::for_patient(&mut conn, &id, PatientLogFilter::Emergency, None, 100).await?;
+        let emergency = audit::for_patient(
+            &mut conn,
+            &view.access,
+            PatientLogFilter::Emergency,
+            None,
+            100,
+        )
+        .await?;
         Ok(AccessLog {
             view,
             entries,
@@ -150,7 +153,14 @@ impl App {
         let mut conn = self.conn().await?;
         let mut out = Vec::new();
         if let Some(own) = own_patient
-            && let Some(row) = patients::find_unchecked(&mut conn, *own).await?
+            && let Ok(access) = authorize(
+                &actor.principal,
+                *own,
+                Action::ViewDemographics,
+                &Default::default(),
+                self.now(),
+            )
+            && let Some(row) = patients::get(&mut conn, &access).await?
         {
             out.push(row);
         }

@@ -22,19 +22,16 @@ impl App {
     /// the directory matching `term` (at least 2 characters).
     pub async fn patient_list(&self, actor: &Actor, term: &str) -> Result<Vec<PatientRow>> {
         let mut conn = self.conn().await?;
-        if let Ok(cap) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients) {
-            let Principal::User { id, .. } = cap.principal() else {
-                return Err(Error::Forbidden);
-            };
-            return Ok(patients::on_care_team(&mut conn, *id).await?);
+        if let Ok(list) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients) {
+            return Ok(patients::on_care_team(&mut conn, &list).await?);
         }
-        authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
+        let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
             .map_err(|_| Error::Forbidden)?;
         let term = term.trim();
         if term.chars().count() < 2 {
             return Ok(Vec::new());
         }
-        let rows = patients::search(&mut conn, term, 50).await?;
+        let rows = patients::search(&mut conn, &directory, term, 50).await?;
         drop(conn);
         let mut event = self.event(
             actor,

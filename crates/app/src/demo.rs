@@ -2,10 +2,10 @@
 //! and authenticator secrets that are printed and written to `demo-accounts.json`.
 
 use crate::accounts::NewStaffAccount;
-use crate::{Actor, App, Result, commit, crypto};
+use crate::{Actor, App, Error, Result, commit, crypto};
 use portal_domain::access::ProxyScope;
 use portal_domain::audit::{AuditAction, Outcome};
-use portal_domain::{PatientId, Role, UserId};
+use portal_domain::{PatientId, Principal, Role, UserId};
 use portal_store::patients::PatientRow;
 use portal_store::{access, patients, users};
 use serde::Serialize;
@@ -267,7 +267,15 @@ impl App {
         }
         for patient in care_team {
             access::add_to_care_team(&mut tx, *patient, clinician.id).await?;
-            if let Some(row) = patients::find_unchecked(&mut tx, *patient).await? {
+            let access = portal_domain::access::authorize(
+                &Principal::Operator,
+                *patient,
+                portal_domain::Action::ViewDemographics,
+                &Default::default(),
+                self.now(),
+            )
+            .map_err(|_| Error::Forbidden)?;
+            if let Some(row) = patients::get(&mut tx, &access).await? {
                 names.push((row.display_name(), row.id, children.contains(patient)));
             }
         }

@@ -4,7 +4,9 @@
 use crate::throttle::{PER_ADDRESS, address_key};
 use crate::{Actor, App, Error, Result, commit, crypto};
 use jiff::{SignedDuration, Timestamp};
-use portal_domain::access::{Action, authorize};
+use portal_domain::access::{
+    Action, ActivationAccess, ActivationCodeFact, authorize, authorize_activation,
+};
 use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG, RequestContext};
 use portal_domain::fields::{ActivationCode, BirthDate, Email, FieldErrors, format_code};
 use portal_domain::password::NewPassword;
@@ -94,13 +96,10 @@ impl App {
     /// Issues an activation code for a patient record (admin, staff or the operator). Earlier
     /// unused codes for the same record stop working.
     pub async fn invite(&self, actor: &Actor, patient: PatientId) -> Result<Invitation> {
-        let access = self
-            .authorize_patient(actor, patient, Action::Enrol)
-            .await?;
+        let (access, mut tx) = self.open_patient(actor, patient, Action::Enrol).await?;
         let code = crypto::random_code(16);
         let now = self.now();
         let expires_at = now + self.config().activation_ttl;
-        let mut tx = self.store().begin().await?;
         codes::insert_activation(
             &mut tx,
             &crypto::sha256_hex(&code),
@@ -139,9 +138,17 @@ impl App {
                 .await?;
             return Err(code_not_valid());
         };
+        let fact = ActivationCodeFact {
+            patient: code.patient_id,
+            expires_at: code.expires_at,
+            used: code.used_at.is_some(),
+            failed_attempts: code.failed_attempts,
+        };
+        let activation = authorize_activation(&fact, MAX_BIRTH_DATE_FAILURES, now)
+            .map_err(|_| code_not_valid())?;
         let patient = {
             let mut conn = self.conn().await?;
-            patients::find_unchecked(&mut conn, code.patient_id)
+            patients::get_for_activation(&mut conn, &activation)
                 .await?
                 .ok_or_else(code_not_valid)?
         };
@@ -212,7 +219,7 @@ impl App {
             if suspicious { SAME_PLACE_SOON } else { "" }
         );
         self.audit(&mut tx, &event).await?;
-        self.tell_record_of_activation(&mut tx, patient.id, form.email.as_str())
+        self.tell_record_of_activation(&mut tx, &activation, form.email.as_str())
             .await?;
         commit(tx).await?;
         self.mail_wakeup().notify_one();
@@ -241,10 +248,10 @@ impl App {
     async fn tell_record_of_activation(
         &self,
         tx: &mut portal_store::Conn,
-        patient: PatientId,
+        activation: &ActivationAccess,
         sign_in_email: &str,
     ) -> Result<()> {
-        let Some(details) = patients::details_unchecked(tx, patient).await? else {
+        let Some(details) = patients::details_for_activation(tx, activation).await? else {
             return Ok(());
         };
         let Ok(data) = serde_json::from_str::<portal_fhir::model::PatientData>(&details) else {
@@ -300,32 +307,33 @@ impl App {
         self.audit_alone(&event).await
     }
 
-    /// Asks the policy whether `actor` may do `action` on `patient`'s data. A refusal is written
-    /// to the audit trail and answered exactly like a missing record.
-    pub async fn authorize_patient(
+    /// Asks the policy whether `actor` may do `action` on `patient`'s data, reading the facts
+    /// it decides on in the transaction it returns, which the caller goes on to read and write
+    /// the patient's data in. A refusal is written to the audit trail and answered exactly like
+    /// a missing record.
+    pub(crate) async fn open_patient(
         &self,
         actor: &Actor,
         patient: PatientId,
         action: Action,
-    ) -> Result<portal_domain::PatientAccess> {
+    ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
         let now = self.now();
-        let mut conn = self.conn().await?;
-        let exists = patients::find_unchecked(&mut conn, patient)
-            .await?
-            .is_some();
+        let mut tx = self.store().begin().await?;
+        let exists = patients::exists(&mut tx, patient).await?;
         let facts = match (&actor.principal, exists) {
-            (Principal::User { id, .. }, true) => access::facts(&mut conn, *id, patient).await?,
+            (Principal::User { id, .. }, true) => access::facts(&mut tx, *id, patient).await?,
             _ => Default::default(),
         };
-        drop(conn);
         let decision = if exists {
             authorize(&actor.principal, patient, action, &facts, now).ok()
         } else {
             None
         };
         match decision {
-            Some(access) => Ok(access),
+            Some(access) => Ok((access, tx)),
             None => {
+                // The refusal is written in a transaction of its own, once this one is gone.
+                drop(tx);
                 let mut event = self.event(actor, AuditAction::Read, "Patient", Outcome::Denied);
                 event.patient_id = Some(patient.to_string());
                 event.detail = format!(

@@ -162,8 +162,7 @@ impl App {
         audit_type: &str,
         resource_id: Option<ResourceId>,
     ) -> Result<(RecordHead, portal_store::Tx)> {
-        let access = self.authorize_patient(actor, patient, action).await?;
-        let mut tx = self.store().begin().await?;
+        let (access, mut tx) = self.open_patient(actor, patient, action).await?;
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
@@ -422,10 +421,9 @@ impl App {
         patient: PatientId,
         resource_id: ResourceId,
     ) -> Result<u64> {
-        let access = self
-            .authorize_patient(actor, patient, Action::ReleaseResult)
+        let (access, mut tx) = self
+            .open_patient(actor, patient, Action::ReleaseResult)
             .await?;
-        let mut tx = self.store().begin().await?;
         let released = records::release(&mut tx, &access, resource_id, self.now()).await?;
         if released == 0 {
             drop(tx);

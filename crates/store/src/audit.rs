@@ -192,7 +192,7 @@ impl PatientLogFilter {
 /// `before` (paging: pass the last `seq` of the previous page), at most `limit`.
 pub async fn for_patient(
     conn: &mut Conn,
-    patient: &str,
+    access: &portal_domain::PatientAccess,
     filter: PatientLogFilter,
     before: Option<i64>,
     limit: i64,
@@ -202,8 +202,11 @@ pub async fn for_patient(
          WHERE e.patient_id = $1 AND e.seq < $2{} ORDER BY e.seq DESC LIMIT $3",
         filter.condition()
     );
+    if access.action() != portal_domain::Action::ViewAccessLog {
+        return Err(Error::WrongCapability("reading the record's access log"));
+    }
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(patient)
+        .bind(access.patient().to_string())
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(conn)

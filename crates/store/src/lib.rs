@@ -64,6 +64,23 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A capability for other work was passed (a bug in the caller).
+    #[error("a capability for {0} is needed")]
+    WrongCapability(&'static str),
+}
+
+/// Checks that a clinic capability is for `action` (the policy grants one type for all clinic
+/// work, so each store function that takes one checks which work it was granted for).
+pub(crate) fn require(
+    capability: &portal_domain::access::ClinicCapability,
+    action: portal_domain::access::ClinicAction,
+    what: &'static str,
+) -> Result<()> {
+    if capability.action() == action {
+        Ok(())
+    } else {
+        Err(Error::WrongCapability(what))
+    }
 }
 
 /// Shorthand for store results.

@@ -2,7 +2,8 @@
 
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
-use portal_domain::{PatientAccess, PatientId, UserId};
+use portal_domain::access::{ActivationAccess, ClinicAction, ClinicCapability};
+use portal_domain::{PatientAccess, PatientId, Principal, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -73,12 +74,28 @@ pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<(
 
 /// Reads the demographics the policy allowed.
 pub async fn get(conn: &mut Conn, access: &PatientAccess) -> Result<Option<PatientRow>> {
-    find_unchecked(conn, access.patient()).await
+    by_id(conn, access.patient()).await
 }
 
-/// Reads a record by id without a policy decision. Only for the access check itself (does the
-/// record exist?) and for system work such as activation; never to show data to a person.
-pub async fn find_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<PatientRow>> {
+/// Reads the record an activation code names, to compare the birth date typed.
+pub async fn get_for_activation(
+    conn: &mut Conn,
+    access: &ActivationAccess,
+) -> Result<Option<PatientRow>> {
+    by_id(conn, access.patient()).await
+}
+
+/// Reads a record an import is about to update, to check it is the same person.
+pub async fn get_for_import(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    id: PatientId,
+) -> Result<Option<PatientRow>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
+    by_id(conn, id).await
+}
+
+async fn by_id(conn: &mut Conn, id: PatientId) -> Result<Option<PatientRow>> {
     let sql = format!("SELECT {COLUMNS} FROM patients WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
@@ -87,12 +104,25 @@ pub async fn find_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<Pat
     row.as_ref().map(from_row).transpose()
 }
 
-/// The imported demographics of a record (the mapped Patient as JSON), without a policy
-/// decision: only for system work such as telling the record's own e-mail of an activation.
-pub async fn details_unchecked(conn: &mut Conn, id: PatientId) -> Result<Option<String>> {
+/// Whether a record with this id exists: what the access check needs before it decides, and
+/// nothing of the record itself.
+pub async fn exists(conn: &mut Conn, id: PatientId) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM patients WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The imported demographics (the mapped Patient as JSON) of the record an activation code
+/// names: for telling the record's own e-mail addresses of the activation.
+pub async fn details_for_activation(
+    conn: &mut Conn,
+    access: &ActivationAccess,
+) -> Result<Option<String>> {
     let details: Option<Option<String>> =
         sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
-            .bind(id.to_string())
+            .bind(access.patient().to_string())
             .fetch_optional(conn)
             .await?;
     Ok(details.flatten())
@@ -108,8 +138,16 @@ pub async fn id_by_mrn(conn: &mut Conn, mrn: &str) -> Result<Option<PatientId>> 
         .transpose()
 }
 
-/// The patients on a clinician's care team, by family name.
-pub async fn on_care_team(conn: &mut Conn, clinician: UserId) -> Result<Vec<PatientRow>> {
+/// The patients on the acting clinician's care team, by family name.
+pub async fn on_care_team(conn: &mut Conn, list: &ClinicCapability) -> Result<Vec<PatientRow>> {
+    crate::require(
+        list,
+        ClinicAction::ListCareTeamPatients,
+        "listing one's patients",
+    )?;
+    let Principal::User { id: clinician, .. } = list.principal() else {
+        return Err(crate::Error::WrongCapability("listing one's patients"));
+    };
     let sql = "SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
                FROM patients p JOIN care_team c ON c.patient_id = p.id \
                WHERE c.user_id = $1 ORDER BY p.family_name, p.given_name, p.id";
@@ -121,7 +159,17 @@ pub async fn on_care_team(conn: &mut Conn, clinician: UserId) -> Result<Vec<Pati
 }
 
 /// Searches the directory by name or MRN (case-insensitive prefix), at most `limit` rows.
-pub async fn search(conn: &mut Conn, term: &str, limit: i64) -> Result<Vec<PatientRow>> {
+pub async fn search(
+    conn: &mut Conn,
+    directory: &ClinicCapability,
+    term: &str,
+    limit: i64,
+) -> Result<Vec<PatientRow>> {
+    crate::require(
+        directory,
+        ClinicAction::SearchDirectory,
+        "searching the directory",
+    )?;
     let pattern = format!(
         "{}%",
         term.to_lowercase()

@@ -1,6 +1,7 @@
 //! The store's contract, run on SQLite and (when `PORTAL_TEST_POSTGRES` is set) PostgreSQL.
 
 use jiff::Timestamp;
+use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use portal_domain::{PatientId, Role, UserId};
 use portal_store::audit::{HeadKey, Verdict};
@@ -154,11 +155,27 @@ async fn patient_search_escapes_wildcards() {
                 .await
                 .expect("insert");
         }
-        let hits = patients::search(&mut tx, "l%", 10).await.expect("search");
+        let desk = portal_domain::Principal::User {
+            id: UserId::from_uuid(uuid::Uuid::from_u128(90)),
+            role: Role::Staff,
+            own_patient: None,
+        };
+        let directory = authorize_clinic(&desk, ClinicAction::SearchDirectory).expect("staff");
+        let hits = patients::search(&mut tx, &directory, "l%", 10)
+            .await
+            .expect("search");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].family_name, "L%e");
-        let hits = patients::search(&mut tx, "le", 10).await.expect("search");
+        let hits = patients::search(&mut tx, &directory, "le", 10)
+            .await
+            .expect("search");
         assert_eq!(hits.len(), 1);
+        // A capability for other clinic work does not search the directory.
+        let schedule = authorize_clinic(&desk, ClinicAction::ViewSchedule).expect("staff");
+        assert!(matches!(
+            patients::search(&mut tx, &schedule, "le", 10).await,
+            Err(Error::WrongCapability(_))
+        ));
     })
     .await;
 }

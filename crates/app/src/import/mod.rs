@@ -274,10 +274,10 @@ impl App {
         mut feed: Feed,
         outcomes: bool,
     ) -> Result<ImportSummary> {
-        authorize_import(&actor.principal)?;
+        let import = authorize_import(&actor.principal)?;
         let mut tx = self.store().begin().await?;
         portal_store::resources::lock_for_import(&mut tx).await?;
-        let mut writer = write::Writer::new(self, actor, &mut tx, outcomes).await?;
+        let mut writer = write::Writer::new(self, actor, &mut tx, import, outcomes).await?;
         let mut ended = false;
         while let Some(piece) = feed.0.recv().await {
             match piece? {

@@ -4,6 +4,7 @@
 use super::{EntryOutcome, EntryStatus, ImportSummary, Item, Key, error_at};
 use crate::{Actor, App, Error, Result};
 use portal_domain::PatientId;
+use portal_domain::access::ClinicCapability;
 use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::record::{Hold, ItemKind, release_time};
@@ -63,6 +64,8 @@ impl Index {
 pub(super) struct Writer<'a> {
     app: &'a App,
     actor: &'a Actor,
+    /// The policy's leave to import, which reads of stored records need.
+    import: ClinicCapability,
     outcomes: bool,
     now: jiff::Timestamp,
     index: Index,
@@ -88,12 +91,14 @@ impl<'a> Writer<'a> {
         app: &'a App,
         actor: &'a Actor,
         tx: &mut portal_store::Tx,
+        import: ClinicCapability,
         outcomes: bool,
     ) -> Result<Writer<'a>> {
         let tx: &mut Conn = tx;
         Ok(Writer {
             app,
             actor,
+            import,
             outcomes,
             now: app.now(),
             index: Index::default(),
@@ -271,7 +276,7 @@ impl<'a> Writer<'a> {
         let mut placed: Vec<Placed> = Vec::with_capacity(items.len());
         for item in &items {
             let at = self.place(tx, item).await?;
-            check_update(tx, item, &at).await?;
+            check_update(tx, &self.import, item, &at).await?;
             placed.push(at);
         }
 
@@ -639,7 +644,12 @@ fn resource_row<'i>(item: &'i Item, at: &'i Placed) -> ResourceRow<'i> {
 
 /// An update never moves a resource to another patient's record, and a Patient found only by an
 /// identifier must be the same person.
-async fn check_update(tx: &mut Conn, item: &Item, at: &Placed) -> Result<()> {
+async fn check_update(
+    tx: &mut Conn,
+    import: &ClinicCapability,
+    item: &Item,
+    at: &Placed,
+) -> Result<()> {
     let Some(known) = &at.existing else {
         return Ok(());
     };
@@ -659,7 +669,7 @@ async fn check_update(tx: &mut Conn, item: &Item, at: &Placed) -> Result<()> {
         && !matched_by_source(&item.key)
         && let Some(data) = &item.patient
         && let Some(stored) =
-            patients::find_unchecked(tx, crate::parse_patient_id(&known.id)?).await?
+            patients::get_for_import(tx, import, crate::parse_patient_id(&known.id)?).await?
     {
         let same_birth = data
             .birth_date

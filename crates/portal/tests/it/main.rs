@@ -17,5 +17,6 @@ mod holes_throttles;
 mod import;
 mod record;
 mod secrets;
+mod sensitivity;
 mod sessions;
 mod smoke;
