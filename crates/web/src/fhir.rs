@@ -2,14 +2,26 @@
 //! an API token, and answers a transaction-response Bundle or an OperationOutcome.
 
 use crate::AppState;
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use portal_app::import::{EntryStatus, ImportSummary};
 use portal_app::{Actor, Error};
 use serde_json::{Value, json};
+
+/// The FHIR API.
+pub const ROUTES: &[Route] = &[Route {
+    method: "POST",
+    path: "/fhir",
+    access: Access::System,
+    // The handler reads the body itself, after the token and under the shared budget.
+    serve: || post(transaction).layer(DefaultBodyLimit::disable()),
+}];
 
 /// The largest Bundle the API takes in one request.
 pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;

@@ -1,19 +1,18 @@
-//! Every route of the portal, declared in one place. Patient-data routes are listed in
-//! [`PATIENT_ROUTES`] with the policy action each needs, so tests can try every one of them as
-//! every role, for one's own and for another patient.
+//! Every route of the portal, in one table: each feature module lists its routes (method, path,
+//! what they touch, and the handler) in its `ROUTES`, and [`FEATURES`] gathers them. The router
+//! is built from that table and nothing else, and a guard answers 404 for any route the table
+//! does not list, so a route cannot be served without being in it; tests walk the same table
+//! to try every route as every role and with another patient's ids.
 
-use crate::error::IdPath;
 use crate::fhir;
 use crate::pages::{account, admin, auth, clinic, ops, patient, record};
 use crate::{AppState, security, session};
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::{MatchedPath, State};
-use axum::http::{HeaderName, Request};
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
-use portal_app::chart::Section;
-use portal_domain::PatientId;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
 use portal_domain::access::Action;
 use std::time::Duration;
 use tower_http::request_id::{
@@ -22,121 +21,191 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// A page about one patient's data.
+/// What a route touches, for the tests that try every route as every role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatientPage {
-    /// The chart's front page.
-    Home,
-    /// One section of the chart.
-    Section(Section),
-    /// Who accessed the record.
-    AccessLog,
-    /// Issue an activation code.
-    Invite,
-    /// A list page of the health record.
-    Record(RecordList),
+pub enum Access {
+    /// Anyone, signed in or not: sign-in, activation, password reset, health checks, styles.
+    Public,
+    /// A signed-in account, about itself (its password, second factor, sessions).
+    SignedIn,
+    /// Clinic work not about one patient; the handler asks the policy for it.
+    Clinic,
+    /// One patient's data: `{id}` is the patient; the policy must allow this action.
+    Patient(Action),
+    /// One item of a patient's record: `{id}` is the patient, `{item}` the item.
+    PatientItem(Action),
+    /// A system client with an API token.
+    System,
 }
 
-/// The list pages of the health record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordList {
-    /// Test results.
-    Results,
-    /// Past visits.
-    Visits,
-    /// Clinical documents.
-    Documents,
+/// One route: its method, its path, what it touches and its handler.
+#[derive(Clone, Copy)]
+pub struct Route {
+    /// "GET" or "POST".
+    pub method: &'static str,
+    /// The path, with `{id}`, `{item}` or `{token}` for the parts a request fills in.
+    pub path: &'static str,
+    /// What it touches.
+    pub access: Access,
+    /// The handler, under the route's method.
+    pub serve: fn() -> MethodRouter<AppState>,
 }
 
-/// A route that touches one patient's data.
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+impl Route {
+    /// The policy action a patient route needs (`None` for routes not about one patient).
+    pub fn action(&self) -> Option<Action> {
+        match self.access {
+            Access::Patient(action) | Access::PatientItem(action) => Some(action),
+            _ => None,
+        }
+    }
+}
+
+/// The table: every feature's routes.
+pub const FEATURES: &[&[Route]] = &[
+    auth::ROUTES,
+    account::ROUTES,
+    patient::ROUTES,
+    record::ROUTES,
+    clinic::ROUTES,
+    admin::ROUTES,
+    fhir::ROUTES,
+    ops::ROUTES,
+];
+
+/// Every route of the portal.
+pub fn all() -> impl Iterator<Item = &'static Route> {
+    FEATURES.iter().flat_map(|routes| routes.iter())
+}
+
+/// A route about one patient's data, seen by the tests that try it as every role.
 #[derive(Clone, Copy, Debug)]
 pub struct PatientRoute {
     /// "GET" or "POST".
     pub method: &'static str,
     /// The path, with `{id}` for the patient id.
     pub path: &'static str,
-    /// What it shows or does.
-    pub page: PatientPage,
+    action: Action,
 }
 
 impl PatientRoute {
     /// The policy action the route needs.
     pub fn action(&self) -> Action {
-        match self.page {
-            PatientPage::Home => Action::ViewDemographics,
-            PatientPage::Section(s) => s.action(),
-            PatientPage::AccessLog => Action::ViewAccessLog,
-            PatientPage::Invite => Action::Enrol,
-            PatientPage::Record(RecordList::Results) => Action::ViewRecord,
-            PatientPage::Record(RecordList::Visits | RecordList::Documents) => Action::ViewNotes,
+        self.action
+    }
+}
+
+/// Every route about one patient's data as a whole (`{id}` and no item): the tests try each as
+/// every role, for one's own, a related and an unrelated record.
+pub fn patient_routes() -> Vec<PatientRoute> {
+    all()
+        .filter_map(|r| match r.access {
+            Access::Patient(action) => Some(PatientRoute {
+                method: r.method,
+                path: r.path,
+                action,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every route about one item of a patient's record: the tests try each with another
+/// patient's item.
+pub fn record_item_routes() -> Vec<(&'static str, &'static str)> {
+    all()
+        .filter(|r| matches!(r.access, Access::PatientItem(_)))
+        .map(|r| (r.method, r.path))
+        .collect()
+}
+
+/// The route a request was served by, put on its response by the guard (for tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServedRoute {
+    /// The table's method.
+    pub method: &'static str,
+    /// The table's path.
+    pub path: &'static str,
+}
+
+/// What the table says of a method on a matched path.
+enum Listing {
+    /// The route the table lists.
+    Listed(&'static Route),
+    /// The path is listed under other methods only.
+    OtherMethods(Vec<&'static str>),
+    /// The table does not list the path at all.
+    Unlisted,
+}
+
+/// Looks up a method and a matched path in the table (HEAD is served as GET).
+fn listing(method: &Method, path: &str) -> Listing {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let mut others = Vec::new();
+    for route in all().filter(|r| r.path == path) {
+        if route.method == method {
+            return Listing::Listed(route);
+        }
+        others.push(route.method);
+    }
+    if others.is_empty() {
+        Listing::Unlisted
+    } else {
+        Listing::OtherMethods(others)
+    }
+}
+
+/// Serves only what the table lists: 405 for a listed path under another method, 404 (and an
+/// error in the log: a route was added beside the table) for a path it does not list. Marks
+/// every served response with its route.
+async fn only_listed(request: Request, next: Next) -> Response {
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| listing(request.method(), m.as_str()));
+    match matched {
+        Some(Listing::Listed(route)) => {
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(ServedRoute {
+                method: route.method,
+                path: route.path,
+            });
+            response
+        }
+        Some(Listing::OtherMethods(methods)) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, methods.join(", "))],
+        )
+            .into_response(),
+        Some(Listing::Unlisted) | None => {
+            tracing::error!(method = %request.method(), "a route outside the route table was refused");
+            patient::not_found().await
         }
     }
 }
 
-/// Every route that touches a patient's data.
-pub const PATIENT_ROUTES: &[PatientRoute] = &[
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}",
-        page: PatientPage::Home,
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/record",
-        page: PatientPage::Section(Section::HealthRecord),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/medications",
-        page: PatientPage::Section(Section::Medications),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/messages",
-        page: PatientPage::Section(Section::Messages),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/appointments",
-        page: PatientPage::Section(Section::Appointments),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/access-log",
-        page: PatientPage::AccessLog,
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/results",
-        page: PatientPage::Record(RecordList::Results),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/visits",
-        page: PatientPage::Record(RecordList::Visits),
-    },
-    PatientRoute {
-        method: "GET",
-        path: "/patients/{id}/documents",
-        page: PatientPage::Record(RecordList::Documents),
-    },
-    PatientRoute {
-        method: "POST",
-        path: "/patients/{id}/invite",
-        page: PatientPage::Invite,
-    },
-];
+/// Puts the guard on a router: only routes in the table are served.
+pub fn guarded<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.route_layer(from_fn(only_listed))
+}
 
-/// Routes about one item of a patient's record (`{item}` is its resource id), and the results
-/// filter. They pass the same policy gate as [`PATIENT_ROUTES`]; `tests/it/record.rs` tries each
-/// with another patient's item.
-pub const RECORD_ITEM_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/patients/{id}/results/{item}"),
-    ("POST", "/patients/{id}/results/{item}/release"),
-    ("GET", "/patients/{id}/visits/{item}"),
-    ("GET", "/patients/{id}/documents/{item}"),
-    ("POST", "/patients/{id}/results"),
-];
+/// The routes of the table, guarded, without the security layers: what [`router`] serves.
+pub fn table_router() -> Router<AppState> {
+    let router = all().fold(Router::new(), |router, route| {
+        router.route(route.path, (route.serve)())
+    });
+    guarded(router).fallback(patient::not_found)
+}
 
 #[derive(Clone, Copy)]
 struct NewRequestId;
@@ -151,52 +220,6 @@ impl MakeRequestId for NewRequestId {
     }
 }
 
-fn patient_routes() -> Router<AppState> {
-    let mut router = Router::new();
-    for route in PATIENT_ROUTES {
-        router = match route.page {
-            PatientPage::Home => router.route(route.path, get(patient::home)),
-            PatientPage::AccessLog => router.route(route.path, get(patient::access_log)),
-            PatientPage::Invite => router.route(route.path, post(patient::invite)),
-            PatientPage::Record(list) => router.route(
-                route.path,
-                get(
-                    move |State(state): State<AppState>,
-                          session::SignedIn(user): session::SignedIn,
-                          security::Ctx(ctx): security::Ctx,
-                          IdPath(id): IdPath<PatientId>| async move {
-                        match list {
-                            RecordList::Results => record::results(state, user, ctx, id).await,
-                            RecordList::Visits => record::visits(state, user, ctx, id).await,
-                            RecordList::Documents => record::documents(state, user, ctx, id).await,
-                        }
-                    },
-                ),
-            ),
-            PatientPage::Section(section) => router.route(
-                route.path,
-                get(
-                    move |State(state): State<AppState>,
-                          session::SignedIn(user): session::SignedIn,
-                          security::Ctx(ctx): security::Ctx,
-                          IdPath(id): IdPath<PatientId>| async move {
-                        patient::section(state, user, ctx, id, section).await
-                    },
-                ),
-            ),
-        };
-    }
-    router
-        .route("/patients/{id}/results", post(record::filter_results))
-        .route("/patients/{id}/results/{item}", get(record::result))
-        .route(
-            "/patients/{id}/results/{item}/release",
-            post(record::release),
-        )
-        .route("/patients/{id}/visits/{item}", get(record::visit))
-        .route("/patients/{id}/documents/{item}", get(record::download))
-}
-
 /// The operators' listener: `/metrics` only, on an address of its own (loopback by default).
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -207,40 +230,7 @@ pub fn metrics_router(state: AppState) -> Router {
 /// The whole application, with its security layers.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/", get(patient::start))
-        .route("/signin", get(auth::signin_form).post(auth::signin))
-        .route("/signin/second-factor", get(auth::second_factor_form).post(auth::second_factor))
-        .route("/signin/enrol", get(auth::enrol_form).post(auth::enrol))
-        .route("/signout", post(auth::signout))
-        .route("/activate", get(auth::activate_form).post(auth::activate))
-        .route("/reset", get(auth::reset_request_form).post(auth::reset_request))
-        .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
-        .route("/account", get(account::show))
-        .route("/account/password", post(account::change_password))
-        .route("/account/second-factor", get(account::second_factor_form).post(account::second_factor))
-        .route("/account/sessions/end-others", post(account::end_other_sessions))
-        .route("/inbasket", get(clinic::inbasket))
-        .route("/schedule", get(clinic::schedule))
-        .route("/patients", get(clinic::list))
-        .route("/patients/search", post(clinic::search))
-        .route("/patients/break-glass", post(clinic::break_glass))
-        .merge(patient_routes())
-        .route("/admin/users", get(admin::users).post(admin::create_user))
-        .route("/admin/users/{id}/status", post(admin::set_status))
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/results-release", get(admin::result_release).post(admin::set_result_release))
-        .route("/admin/results-release/remove", post(admin::remove_result_release))
-        .route("/admin/audit/verify", post(admin::verify))
-        .route(
-            "/fhir",
-            // The handler reads the body itself, after the token and under the shared budget.
-            post(fhir::transaction).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/static/portal.css", get(ops::stylesheet))
-        .fallback(patient::not_found)
+    table_router()
         .layer(from_fn_with_state(state.clone(), security::csrf))
         .layer(from_fn_with_state(state.clone(), session::load))
         .layer(from_fn_with_state(state.clone(), security::headers))
@@ -256,6 +246,6 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, NewRequestId))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .with_state(state)
 }

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use portal_domain::access::Action;
 use portal_domain::{PatientId, Role};
 use portal_store::Backend;
-use portal_web::routes::{PATIENT_ROUTES, PatientRoute};
+use portal_web::routes::{PatientRoute, patient_routes};
 use reqwest::{Client, Response, StatusCode};
 use sqlx::Row;
 
@@ -236,7 +236,7 @@ async fn assert_refused(
 
 #[test]
 fn the_expected_table_has_a_row_for_every_action_a_route_uses() {
-    for route in PATIENT_ROUTES {
+    for route in &patient_routes() {
         let action = route.action();
         assert!(
             EXPECTED.iter().any(|(a, _)| *a == action),
@@ -257,7 +257,7 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
     let admin = t.sign_in(Role::Admin).await;
     let marcus = t.patient("Marcus Chen");
     let mut tried = 0;
-    for route in PATIENT_ROUTES {
+    for route in &patient_routes() {
         let row = expected_for(route.action());
         for viewer in VIEWERS {
             let client = match viewer.role() {
@@ -324,7 +324,7 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
             }
         }
     }
-    assert_eq!(tried, PATIENT_ROUTES.len() * VIEWERS.len() * 3);
+    assert_eq!(tried, patient_routes().len() * VIEWERS.len() * 3);
     t.stop().await;
 }
 
@@ -365,7 +365,7 @@ async fn anonymous_requests_are_sent_to_sign_in(backend: Backend) {
     }
     let codes_before = t.count("activation_codes").await;
     let events_before = t.count("audit_events").await;
-    for route in PATIENT_ROUTES {
+    for route in &patient_routes() {
         let path = path_for(route, sofia);
         let r = match route.method {
             // Anonymous forms carry the CSRF token of the sign-in page's cookie.
@@ -533,7 +533,7 @@ async fn a_proxy_loses_access_when_the_grant_is_revoked_or_ends(backend: Backend
     let sofia = t.patient("Sofia Martinez");
     let leo = t.patient("Leo Martinez");
     let reference = not_found_body(&t, &c).await;
-    let leo_pages: Vec<String> = PATIENT_ROUTES
+    let leo_pages: Vec<String> = patient_routes()
         .iter()
         .filter(|r| r.method == "GET")
         .map(|r| path_for(r, leo))

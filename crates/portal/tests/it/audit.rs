@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext, canonical_bytes};
 use portal_domain::{PatientId, Role};
 use portal_store::Backend;
-use portal_web::routes::PATIENT_ROUTES;
+use portal_web::routes::patient_routes;
 use reqwest::{Client, StatusCode};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -142,7 +142,7 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
     ];
     let mut views = 0;
     for (client, actor, role, record, basis) in viewers {
-        for route in PATIENT_ROUTES.iter().filter(|r| r.method == "GET") {
+        for route in patient_routes().iter().filter(|r| r.method == "GET") {
             let path = route.path.replace("{id}", &record.to_string());
             // Clinicians have no access log of their patients; that refusal is audited too.
             let allowed = !(role == "clinician" && path.ends_with("/access-log"));
@@ -180,7 +180,10 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
             views += 1;
         }
     }
-    let get_routes = PATIENT_ROUTES.iter().filter(|r| r.method == "GET").count();
+    let get_routes = patient_routes()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
     assert_eq!(views, 3 * get_routes);
     t.stop().await;
 }

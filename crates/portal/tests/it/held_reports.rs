@@ -7,7 +7,7 @@ use crate::record::{open, page, random_id, resource_id, sign_in_new_patient};
 use portal_app::Actor;
 use portal_domain::{PatientId, Role};
 use portal_store::Backend;
-use portal_web::routes::PATIENT_ROUTES;
+use portal_web::routes::patient_routes;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -145,7 +145,7 @@ async fn every_record_page(
     pia: PatientId,
     items: &[&str],
 ) -> Vec<(String, StatusCode, String)> {
-    let mut paths: Vec<String> = PATIENT_ROUTES
+    let mut paths: Vec<String> = patient_routes()
         .iter()
         .filter(|r| r.method == "GET")
         .map(|r| r.path.replace("{id}", &pia.to_string()))

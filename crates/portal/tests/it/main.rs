@@ -16,6 +16,7 @@ mod holes_parsers;
 mod holes_throttles;
 mod import;
 mod record;
+mod routes;
 mod secrets;
 mod sensitivity;
 mod sessions;

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use portal_app::Actor;
 use portal_domain::{PatientId, Role};
 use portal_store::Backend;
-use portal_web::routes::RECORD_ITEM_ROUTES;
+use portal_web::routes::record_item_routes;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -399,7 +399,7 @@ async fn another_patients_items_answer_like_missing_ones_and_change_nothing(back
         let missing_record = send(&t, c, "GET", &format!("/patients/{}", random_id())).await;
         assert_eq!(missing_record.status(), StatusCode::NOT_FOUND);
         let reference = missing_record.text().await.expect("body");
-        for &(method, template) in RECORD_ITEM_ROUTES {
+        for (method, template) in record_item_routes() {
             let path = |patient: PatientId, item: &str| {
                 template
                     .replace("{id}", &patient.to_string())

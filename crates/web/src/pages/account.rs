@@ -4,18 +4,54 @@ use crate::AppState;
 use crate::error::PageResult;
 use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::pages::auth::{EnrolForm, RecoveryCodesPage, enrol_page};
-use crate::pages::patient::minute;
+use crate::pages::words::minute;
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use portal_app::Error;
 use portal_app::auth::CurrentUser;
 use portal_app::types::PatientRow;
 use portal_domain::fields::FieldErrors;
 use serde::Deserialize;
+
+/// The signed-in account's own settings.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/account",
+        access: Access::SignedIn,
+        serve: || get(show),
+    },
+    Route {
+        method: "POST",
+        path: "/account/password",
+        access: Access::SignedIn,
+        serve: || post(change_password),
+    },
+    Route {
+        method: "GET",
+        path: "/account/second-factor",
+        access: Access::SignedIn,
+        serve: || get(second_factor_form),
+    },
+    Route {
+        method: "POST",
+        path: "/account/second-factor",
+        access: Access::SignedIn,
+        serve: || post(second_factor),
+    },
+    Route {
+        method: "POST",
+        path: "/account/sessions/end-others",
+        access: Access::SignedIn,
+        serve: || post(end_other_sessions),
+    },
+];
 
 /// One row of the sessions table.
 pub struct SessionLine {

@@ -3,13 +3,15 @@
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, form_status, render, render_status};
-use crate::pages::patient::minute;
+use crate::pages::words::minute;
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use portal_app::Error;
 use portal_app::accounts::NewStaffAccount;
 use portal_app::audit_trail::AuditFilter;
@@ -19,6 +21,58 @@ use portal_domain::UserId;
 use portal_domain::fields::FieldErrors;
 use portal_domain::user::AccountStatus;
 use serde::Deserialize;
+
+/// Administration: accounts, the audit trail, result-release rules.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/admin/users",
+        access: Access::Clinic,
+        serve: || get(users),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/users",
+        access: Access::Clinic,
+        serve: || post(create_user),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/users/{id}/status",
+        access: Access::Clinic,
+        serve: || post(set_status),
+    },
+    Route {
+        method: "GET",
+        path: "/admin/audit",
+        access: Access::Clinic,
+        serve: || get(audit),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/audit/verify",
+        access: Access::Clinic,
+        serve: || post(verify),
+    },
+    Route {
+        method: "GET",
+        path: "/admin/results-release",
+        access: Access::Clinic,
+        serve: || get(result_release),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/results-release",
+        access: Access::Clinic,
+        serve: || post(set_result_release),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/results-release/remove",
+        access: Access::Clinic,
+        serve: || post(remove_result_release),
+    },
+];
 
 /// One row of the users table.
 pub struct UserLine {

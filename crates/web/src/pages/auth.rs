@@ -3,6 +3,7 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::layout::{Page, form_status, render, render_status};
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::{
     MaybeUser, Pending, anonymous_csrf, clear_session_cookie, redirect_with_session,
@@ -12,11 +13,94 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use portal_app::Error;
 use portal_app::auth::Stage;
 use portal_app::enrolment::Activation;
 use portal_domain::fields::FieldErrors;
 use serde::Deserialize;
+
+/// Signing in, activation and password reset.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/signin",
+        access: Access::Public,
+        serve: || get(signin_form),
+    },
+    Route {
+        method: "POST",
+        path: "/signin",
+        access: Access::Public,
+        serve: || post(signin),
+    },
+    Route {
+        method: "GET",
+        path: "/signin/second-factor",
+        access: Access::Public,
+        serve: || get(second_factor_form),
+    },
+    Route {
+        method: "POST",
+        path: "/signin/second-factor",
+        access: Access::Public,
+        serve: || post(second_factor),
+    },
+    Route {
+        method: "GET",
+        path: "/signin/enrol",
+        access: Access::Public,
+        serve: || get(enrol_form),
+    },
+    Route {
+        method: "POST",
+        path: "/signin/enrol",
+        access: Access::Public,
+        serve: || post(enrol),
+    },
+    Route {
+        method: "POST",
+        path: "/signout",
+        access: Access::Public,
+        serve: || post(signout),
+    },
+    Route {
+        method: "GET",
+        path: "/activate",
+        access: Access::Public,
+        serve: || get(activate_form),
+    },
+    Route {
+        method: "POST",
+        path: "/activate",
+        access: Access::Public,
+        serve: || post(activate),
+    },
+    Route {
+        method: "GET",
+        path: "/reset",
+        access: Access::Public,
+        serve: || get(reset_request_form),
+    },
+    Route {
+        method: "POST",
+        path: "/reset",
+        access: Access::Public,
+        serve: || post(reset_request),
+    },
+    Route {
+        method: "GET",
+        path: "/reset/{token}",
+        access: Access::Public,
+        serve: || get(reset_form),
+    },
+    Route {
+        method: "POST",
+        path: "/reset/{token}",
+        access: Access::Public,
+        serve: || post(reset),
+    },
+];
 
 fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(c) = cookie {

@@ -3,12 +3,14 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::layout::{Nav, Page, form_status, render, render_status};
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use portal_app::Error;
 use portal_app::auth::CurrentUser;
 use portal_app::types::PatientRow;
@@ -16,6 +18,40 @@ use portal_domain::Role;
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::fields::FieldErrors;
 use serde::Deserialize;
+
+/// The clinic's own pages: in-basket, schedule, finding patients, break-glass.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/inbasket",
+        access: Access::Clinic,
+        serve: || get(inbasket),
+    },
+    Route {
+        method: "GET",
+        path: "/schedule",
+        access: Access::Clinic,
+        serve: || get(schedule),
+    },
+    Route {
+        method: "GET",
+        path: "/patients",
+        access: Access::Clinic,
+        serve: || get(list),
+    },
+    Route {
+        method: "POST",
+        path: "/patients/search",
+        access: Access::Clinic,
+        serve: || post(search),
+    },
+    Route {
+        method: "POST",
+        path: "/patients/break-glass",
+        access: Access::Clinic,
+        serve: || post(break_glass),
+    },
+];
 
 #[derive(Template)]
 #[template(path = "clinic_empty.html")]

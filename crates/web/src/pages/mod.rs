@@ -7,3 +7,4 @@ pub mod clinic;
 pub mod ops;
 pub mod patient;
 pub mod record;
+pub mod words;

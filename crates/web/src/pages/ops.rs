@@ -1,9 +1,33 @@
 //! Operations endpoints: liveness, readiness, metrics, and the stylesheet.
 
 use crate::AppState;
+use crate::routes::{Access, Route};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// Health checks and the stylesheet (metrics have a listener of their own).
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/healthz",
+        access: Access::Public,
+        serve: || get(healthz),
+    },
+    Route {
+        method: "GET",
+        path: "/readyz",
+        access: Access::Public,
+        serve: || get(readyz),
+    },
+    Route {
+        method: "GET",
+        path: "/static/portal.css",
+        access: Access::Public,
+        serve: || get(stylesheet),
+    },
+];
 
 /// GET /healthz: the process is alive.
 pub async fn healthz() -> &'static str {

@@ -3,36 +3,61 @@
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, render};
+use crate::pages::words::{basis_words, minute};
+use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use portal_app::chart::Section;
 use portal_app::types::{PatientLogFilter, PatientRow};
-use portal_domain::access::{AccessBasis, ProxyScope};
+use portal_domain::Action;
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientId, Role};
 use serde::Deserialize;
 
-/// The words under the patient's name that say on what basis the viewer sees the record.
-pub fn basis_words(access: &portal_domain::PatientAccess) -> Option<&'static str> {
-    match access.basis() {
-        AccessBasis::OwnRecord => None,
-        AccessBasis::Proxy(ProxyScope::Full) => Some("You are viewing this record as a proxy."),
-        AccessBasis::Proxy(ProxyScope::NonClinical) => {
-            Some("You are viewing this record as a proxy for appointments and messages.")
-        }
-        AccessBasis::CareTeam => Some("On your care team."),
-        AccessBasis::BreakGlass => {
-            Some("Emergency (break-glass) access: every view is flagged for review.")
-        }
-        AccessBasis::ClinicStaff | AccessBasis::Administration | AccessBasis::Operator => {
-            Some("Front-desk view: no clinical information.")
-        }
-        AccessBasis::SystemClient => None,
-    }
-}
+/// Each role's start page, and a patient's chart: home, sections without pages of their own
+/// yet, the access log, and enrolment.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/",
+        access: Access::Public,
+        serve: || get(start),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}",
+        access: Access::Patient(Action::ViewDemographics),
+        serve: || get(home),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/messages",
+        access: Access::Patient(Action::ViewMessages),
+        serve: || get(messages),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/appointments",
+        access: Access::Patient(Action::ViewAppointments),
+        serve: || get(appointments),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/access-log",
+        access: Access::Patient(Action::ViewAccessLog),
+        serve: || get(access_log),
+    },
+    Route {
+        method: "POST",
+        path: "/patients/{id}/invite",
+        access: Access::Patient(Action::Enrol),
+        serve: || post(invite),
+    },
+];
 
 fn nav_of(section: Section) -> Nav {
     match section {
@@ -96,7 +121,7 @@ pub async fn home(
         basis: basis_words(&view.access),
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
-        can_invite: matches!(user.role, Role::Staff | Role::Admin),
+        can_invite: view.access.also_allows(Action::Enrol),
         new_results: state.app.unread_result_count(&actor, &view.access).await?,
         patient: view.patient,
         others,
@@ -128,21 +153,34 @@ fn section_words(section: Section) -> (&'static str, &'static str) {
     }
 }
 
-/// GET /patients/{id}/record, /medications, /messages, /appointments.
-pub async fn section(
+/// GET /patients/{id}/messages
+pub async fn messages(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<PatientId>,
+) -> PageResult {
+    section(state, user, ctx, id, Section::Messages).await
+}
+
+/// GET /patients/{id}/appointments
+pub async fn appointments(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<PatientId>,
+) -> PageResult {
+    section(state, user, ctx, id, Section::Appointments).await
+}
+
+/// A chart section that has no page of its own yet.
+async fn section(
     state: AppState,
     user: portal_app::auth::CurrentUser,
     ctx: portal_domain::audit::RequestContext,
     id: PatientId,
     section: Section,
 ) -> PageResult {
-    match section {
-        Section::HealthRecord => return crate::pages::record::summary(state, user, ctx, id).await,
-        Section::Medications => {
-            return crate::pages::record::medications(state, user, ctx, id).await;
-        }
-        _ => {}
-    }
     let view = state
         .app
         .open_section(&user.actor(ctx), id, section)
@@ -207,11 +245,6 @@ const LOG_FILTERS: [(&str, PatientLogFilter, &str); 5] = [
         "You and your proxies",
     ),
 ];
-
-/// Formats an audit time for people: UTC, to the minute.
-pub fn minute(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M").to_string()
-}
 
 fn data_words(resource_type: &str) -> &'static str {
     match resource_type {
