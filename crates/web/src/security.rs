@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::error::error_page;
-use crate::session::SessionState;
+use crate::session::{SessionState, cookie};
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -73,18 +73,6 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     response
-}
-
-/// Reads one cookie from the request's headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Whether the browser says the request came from another site.

@@ -2,10 +2,9 @@
 
 use crate::AppState;
 use crate::error::PageError;
-use crate::security::cookie;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use portal_app::auth::{CurrentUser, Stage};
@@ -130,4 +129,16 @@ pub fn anonymous_csrf(
         state.csrf_cookie()
     );
     (token, HeaderValue::from_str(&value).ok())
+}
+
+/// Reads one cookie from the request's headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }

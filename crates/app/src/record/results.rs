@@ -1,0 +1,293 @@
+//! Test results: the list (reports with their results, results on their own), one result or
+//! report with its history, release of a held result, and the count of new results.
+
+use super::*;
+
+/// A line of the results list: a report with its results, or a result on its own.
+#[derive(Debug)]
+pub struct ResultLine {
+    /// The report or result.
+    pub item: Item,
+    /// For a report: how many results it lists, and the worst flag among them.
+    pub members: usize,
+    /// The worst flag of the report and its results.
+    pub worst_flag: Flag,
+    /// Not yet opened by this account.
+    pub unread: bool,
+    /// Not yet visible to the patient.
+    pub held: bool,
+    /// A result released before the rest of its panel: its report is still held.
+    pub pending_panel: bool,
+}
+
+/// Filters of the results list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultFilter {
+    /// Part of the test's name.
+    pub name: String,
+    /// From this date (UTC microseconds), inclusive.
+    pub from: Option<i64>,
+    /// Up to this date, exclusive.
+    pub until: Option<i64>,
+}
+
+/// One result or report opened.
+#[derive(Debug)]
+pub struct ResultDetail {
+    /// The result or report.
+    pub item: Item,
+    /// For a report: its results.
+    pub members: Vec<Item>,
+    /// For a result: the same test over time, oldest first.
+    pub history: Vec<Item>,
+    /// The clinician who ordered it, or the visit's clinician.
+    pub ordered_by: Option<String>,
+    /// Not yet visible to the patient.
+    pub held: bool,
+    /// A result released before the rest of its panel: its report is still held.
+    pub pending_panel: bool,
+    /// Of its results or its history, those not yet visible to the patient.
+    pub held_results: HashSet<ResourceId>,
+}
+
+impl App {
+    /// Test results, newest first: reports with their results, and results on their own.
+    pub async fn test_results(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        filter: &ResultFilter,
+    ) -> Result<(RecordHead, Vec<ResultLine>)> {
+        let (head, mut tx) = self
+            .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
+            .await?;
+        let now = self.now();
+        let rows = records::list(
+            &mut tx,
+            &head.access,
+            &ItemQuery {
+                kinds: ItemKind::RESULTS,
+                label_contains: filter.name.trim(),
+                from: filter.from,
+                until: filter.until,
+                limit: 2_000,
+                ..ItemQuery::default()
+            },
+            now,
+        )
+        .await?;
+        // Results whose name matched bring their report in.
+        let mut reports: Vec<ItemRow> = Vec::new();
+        let mut seen: HashSet<ResourceId> = HashSet::new();
+        let mut stand_alone: Vec<ItemRow> = Vec::new();
+        let mut members_of: HashMap<ResourceId, Vec<ItemRow>> = HashMap::new();
+        for row in rows.into_iter().filter(ItemRow::is_result) {
+            if row.kind == ItemKind::DiagnosticReport {
+                if seen.insert(row.resource_id) {
+                    reports.push(row);
+                }
+            } else if let Some(report) = row.report_id {
+                members_of.entry(report).or_default().push(row);
+            } else {
+                stand_alone.push(row);
+            }
+        }
+        let unlisted: Vec<ResourceId> = members_of
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .copied()
+            .collect();
+        for report_id in unlisted {
+            match records::get(&mut tx, &head.access, report_id, now).await? {
+                Some(report) => {
+                    seen.insert(report_id);
+                    reports.push(report);
+                }
+                // A report the viewer may not see yet: its released results stand on their own.
+                None => stand_alone.extend(members_of.remove(&report_id).unwrap_or_default()),
+            }
+        }
+        let ids: Vec<ResourceId> = reports
+            .iter()
+            .chain(&stand_alone)
+            .map(|r| r.resource_id)
+            .collect();
+        let read = match viewer(actor) {
+            Some(user) => records::read_among(&mut tx, &head.access, user, &ids).await?,
+            None => HashSet::new(),
+        };
+        let mut asked = ids.clone();
+        asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
+        let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
+        commit(tx).await?;
+        let mut lines: Vec<ResultLine> = reports
+            .into_iter()
+            .chain(stand_alone)
+            .map(|row| {
+                let members = members_of.get(&row.resource_id);
+                let worst = Flag::worst(
+                    members
+                        .into_iter()
+                        .flatten()
+                        .map(|m| m.flag)
+                        .chain(std::iter::once(row.flag)),
+                );
+                ResultLine {
+                    members: members.map_or(0, Vec::len),
+                    worst_flag: worst,
+                    unread: viewer(actor).is_some() && !read.contains(&row.resource_id),
+                    held: held.contains(&row.resource_id),
+                    pending_panel: pending_panel(&row, &held),
+                    item: item_of(row),
+                }
+            })
+            .collect();
+        lines.sort_by(|a, b| {
+            b.item
+                .sort_at
+                .cmp(&a.item.sort_at)
+                .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
+        });
+        Ok((head, lines))
+    }
+
+    /// One result or report, with its results or its history; marks it read for the viewer.
+    pub async fn test_result(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        resource_id: ResourceId,
+    ) -> Result<(RecordHead, ResultDetail)> {
+        let (head, mut tx) = self
+            .open_record(
+                actor,
+                patient,
+                Action::ViewRecord,
+                "Result",
+                Some(resource_id),
+            )
+            .await?;
+        let now = self.now();
+        let Some(row) = records::get(&mut tx, &head.access, resource_id, now)
+            .await?
+            .filter(|r| ItemKind::RESULTS.contains(&r.kind))
+        else {
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &head.access, "Result", resource_id)
+                .await);
+        };
+        let (members, history) = if row.kind == ItemKind::DiagnosticReport {
+            let members = records::list(
+                &mut tx,
+                &head.access,
+                &ItemQuery {
+                    kinds: &[ItemKind::Observation],
+                    report_id: Some(row.resource_id),
+                    limit: 500,
+                    ..ItemQuery::default()
+                },
+                now,
+            )
+            .await?;
+            (members, Vec::new())
+        } else {
+            let mut history = records::list(
+                &mut tx,
+                &head.access,
+                &ItemQuery {
+                    kinds: &[ItemKind::Observation],
+                    code: Some((&row.code_system, &row.code)),
+                    limit: 500,
+                    ..ItemQuery::default()
+                },
+                now,
+            )
+            .await?;
+            history.reverse();
+            (Vec::new(), history)
+        };
+        // The visit's clinician ordered it; a report's own performer is often the lab.
+        let visit_clinician = match row.encounter_id {
+            Some(encounter) => records::get(&mut tx, &head.access, encounter, now)
+                .await?
+                .and_then(|e| e.who_name),
+            None => None,
+        };
+        let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
+        if let Some(user) = viewer(actor) {
+            let mut opened = vec![row.resource_id];
+            opened.extend(members.iter().map(|m| m.resource_id));
+            records::mark_read(&mut tx, &head.access, user, &opened, now).await?;
+        }
+        let mut asked = vec![row.resource_id];
+        asked.extend(row.report_id);
+        asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
+        let mut held = records::held_among(&mut tx, &head.access, &asked, now).await?;
+        commit(tx).await?;
+        let pending_panel = pending_panel(&row, &held);
+        let is_held = held.remove(&row.resource_id);
+        if let Some(report) = &row.report_id {
+            held.remove(report);
+        }
+        Ok((
+            head,
+            ResultDetail {
+                held: is_held,
+                pending_panel,
+                held_results: held,
+                item: item_of(row),
+                members: items(members),
+                history: items(history),
+                ordered_by,
+            },
+        ))
+    }
+
+    /// Releases a held result (or report, with its results) to the patient now.
+    pub async fn release_result(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        resource_id: ResourceId,
+    ) -> Result<u64> {
+        let (access, mut tx) = self
+            .open_patient(actor, patient, Action::ReleaseResult)
+            .await?;
+        let released = records::release(&mut tx, &access, resource_id, self.now()).await?;
+        if released == 0 {
+            drop(tx);
+            return Err(self
+                .missing_item(actor, &access, "ResultRelease", resource_id)
+                .await);
+        }
+        let mut event = self.patient_event(actor, &access, AuditAction::Update, "ResultRelease");
+        event.resource_id = Some(resource_id.to_string());
+        event.detail = format!("released {released} item(s) to the patient");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(released)
+    }
+
+    /// How many released results this viewer has not opened yet, given the access the policy
+    /// granted for the page asking (the home page); 0 unless that access covers the clinical
+    /// record of a patient-side account (own record, or a proxy with full access).
+    pub async fn unread_result_count(&self, actor: &Actor, access: &PatientAccess) -> Result<i64> {
+        let Some(user) = viewer(actor) else {
+            return Ok(0);
+        };
+        if !matches!(
+            access.basis(),
+            AccessBasis::OwnRecord | AccessBasis::Proxy(portal_domain::access::ProxyScope::Full)
+        ) {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        Ok(records::unread_results(&mut conn, access, user, self.now()).await?)
+    }
+}
+
+/// Whether a result is out before the rest of its panel: the report listing it is still held.
+fn pending_panel(row: &ItemRow, held: &HashSet<ResourceId>) -> bool {
+    is_pending_panel(row.kind, row.report_id.is_some_and(|r| held.contains(&r)))
+}
