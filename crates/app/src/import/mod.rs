@@ -2,8 +2,10 @@
 //! or not at all, idempotently (same source id or identifier: update or no change), with every
 //! reference resolved and every resource's original JSON kept.
 
+mod ownership;
 pub mod projection;
 mod read;
+mod resolve;
 mod write;
 
 pub use read::{read_bundle, read_ndjson};
