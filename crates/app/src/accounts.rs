@@ -7,10 +7,10 @@ use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG, RequestContext};
 use portal_domain::fields::{Email, FieldErrors, PersonName};
 use portal_domain::password::NewPassword;
-use portal_domain::user::AccountStatus;
+use portal_domain::user::{Account, AccountStatus};
 use portal_domain::{Principal, Role, UserId};
 use portal_store::sessions;
-use portal_store::users::{self, NewUser, UserRow};
+use portal_store::users::{self, NewUser};
 
 /// A staff account to create, parsed from its form. There is no password: the person chooses
 /// it through a one-time set-up link, so whoever creates the account never knows it.
@@ -145,11 +145,23 @@ impl App {
     }
 
     /// Every account, for the admin's list.
-    pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<UserRow>> {
+    pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<Account>> {
         authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
-        Ok(users::list(&mut conn).await?)
+        Ok(users::list(&mut conn)
+            .await?
+            .into_iter()
+            .map(|u| Account {
+                id: u.id,
+                email: u.email,
+                name: u.name,
+                role: u.role,
+                status: u.status,
+                has_second_factor: u.totp_secret_enc.is_some(),
+                patient_id: u.patient_id,
+            })
+            .collect())
     }
 
     /// Enables or disables an account; disabling ends its sessions at once.

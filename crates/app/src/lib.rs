@@ -182,9 +182,25 @@ impl App {
         })
     }
 
-    /// The store.
+    /// The store: the app's own; both faces and the command line go through the use cases.
+    #[cfg(not(feature = "test-support"))]
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    /// The store, for tests that look at what a request wrote.
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+    /// Whether the records are in an embedded SQLite database (whose write-ahead log the
+    /// importing process copies into the database file itself).
+    pub fn is_embedded(&self) -> bool {
+        self.store().backend() == portal_store::Backend::Sqlite
+    }
+    /// Copies SQLite's write-ahead log into the database file (`truncate`: and empties the
+    /// log); nothing on PostgreSQL.
+    pub async fn checkpoint(&self, truncate: bool) -> Result<()> {
+        Ok(self.store().checkpoint(truncate).await?)
     }
     /// The current time, from the injected clock.
     pub fn now(&self) -> Timestamp {
@@ -269,12 +285,11 @@ pub(crate) async fn commit(tx: portal_store::Tx) -> Result<()> {
     Ok(())
 }
 
-/// Records the store hands back that pages show as they are.
+/// The domain's records that pages show as they are (the store's own rows stay inside the app).
 pub mod types {
-    pub use portal_store::audit::{NamedEvent, PatientLogFilter, Verdict};
-    pub use portal_store::patients::PatientRow;
-    pub use portal_store::sessions::SessionRow;
-    pub use portal_store::users::UserRow;
+    pub use portal_domain::Patient as PatientRow;
+    pub use portal_domain::audit::{NamedEvent, PatientLogFilter, Verdict};
+    pub use portal_domain::user::Account;
 }
 
 impl App {

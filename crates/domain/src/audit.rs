@@ -197,6 +197,48 @@ impl Outcome {
     }
 }
 
+/// An event with the actor's name, for pages.
+#[derive(Clone, Debug)]
+pub struct NamedEvent {
+    /// The event.
+    pub stored: StoredAuditEvent,
+    /// The actor's display name, when the actor is a known account.
+    pub actor_name: Option<String>,
+}
+
+/// Which of a patient's events to list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PatientLogFilter {
+    /// Everything.
+    #[default]
+    All,
+    /// What clinic accounts (clinicians, staff, admins) did, refused or not.
+    Clinic,
+    /// Emergency (break-glass) access only.
+    Emergency,
+    /// Refused attempts only.
+    Refused,
+    /// What the patient's side did (the patient and their proxies), successfully.
+    PatientSide,
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every event is in place and the head matches.
+    Intact {
+        /// How many events were checked.
+        events: i64,
+    },
+    /// The first problem found.
+    Broken {
+        /// The position of the first bad event (or where the missing ones start).
+        seq: i64,
+        /// What is wrong, in words.
+        problem: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

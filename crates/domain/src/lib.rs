@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod fields;
 pub mod ids;
 pub mod password;
+pub mod patient;
 pub mod record;
 pub mod user;
 
@@ -16,4 +17,5 @@ pub use access::{
     AccessBasis, AccessFacts, Action, ApiScopes, PatientAccess, Principal, ProxyScope, Visibility,
 };
 pub use ids::{PatientId, ResourceId, UserId};
+pub use patient::Patient;
 pub use user::Role;

@@ -100,6 +100,26 @@ impl AccountStatus {
     }
 }
 
+/// An account as the clinic's administrators see it: who, with what role and status; never its
+/// password hash or second-factor secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The account's id.
+    pub id: crate::UserId,
+    /// The sign-in e-mail (lower case).
+    pub email: String,
+    /// The display name.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// Whether it may sign in.
+    pub status: AccountStatus,
+    /// Whether a second factor is enrolled.
+    pub has_second_factor: bool,
+    /// The patient record of a patient's own account.
+    pub patient_id: Option<crate::PatientId>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

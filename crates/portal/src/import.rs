@@ -102,14 +102,14 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     // The store opened for an import leaves checkpoints to its holder: this task copies the
     // write-ahead log into the database file beside the writer, so no commit waits on the disk.
     let (done, mut finished) = tokio::sync::watch::channel(false);
-    let checkpoint_store = app.store().clone();
+    let checkpoint_app = app.clone();
     let checkpointer = tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
                 _ = finished.changed() => return,
             }
-            if let Err(e) = checkpoint_store.checkpoint(false).await {
+            if let Err(e) = checkpoint_app.checkpoint(false).await {
                 eprintln!("portal import: checkpoint failed: {e}");
             }
         }
@@ -197,9 +197,9 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     );
     // Everything is committed; what is left is copying the log into the database file, which
     // the next start would otherwise do.
-    if app.store().backend() == portal_store::Backend::Sqlite {
+    if app.is_embedded() {
         let syncing = std::time::Instant::now();
-        match app.store().checkpoint(true).await {
+        match app.checkpoint(true).await {
             Ok(()) => println!(
                 "Log copied into the database file in {:.2} s.",
                 syncing.elapsed().as_secs_f64()

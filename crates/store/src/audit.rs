@@ -12,6 +12,7 @@ use portal_domain::audit::{
     AuditAction, AuditEvent, GENESIS_HASH, Outcome, RequestContext, StoredAuditEvent,
     canonical_bytes,
 };
+pub use portal_domain::audit::{NamedEvent, PatientLogFilter, Verdict};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -136,15 +137,6 @@ fn from_row(row: &AnyRow) -> Result<StoredAuditEvent> {
     })
 }
 
-/// An event with the actor's name, for pages.
-#[derive(Clone, Debug)]
-pub struct NamedEvent {
-    /// The event.
-    pub stored: StoredAuditEvent,
-    /// The actor's display name, when the actor is a known account.
-    pub actor_name: Option<String>,
-}
-
 const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, \
     e.patient_id, e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
     e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, u.name AS actor_name";
@@ -160,31 +152,14 @@ fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
         .collect()
 }
 
-/// Which of a patient's events to list.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PatientLogFilter {
-    /// Everything.
-    #[default]
-    All,
-    /// What clinic accounts (clinicians, staff, admins) did, refused or not.
-    Clinic,
-    /// Emergency (break-glass) access only.
-    Emergency,
-    /// Refused attempts only.
-    Refused,
-    /// What the patient's side did (the patient and their proxies), successfully.
-    PatientSide,
-}
-
-impl PatientLogFilter {
-    fn condition(self) -> &'static str {
-        match self {
-            Self::All => "",
-            Self::Clinic => " AND e.actor_role IN ('clinician', 'staff', 'admin')",
-            Self::Emergency => " AND e.break_glass <> 0",
-            Self::Refused => " AND e.outcome <> 'success'",
-            Self::PatientSide => " AND e.actor_role = 'patient' AND e.outcome = 'success'",
-        }
+/// The SQL condition that keeps the events `filter` lists.
+fn condition(filter: PatientLogFilter) -> &'static str {
+    match filter {
+        PatientLogFilter::All => "",
+        PatientLogFilter::Clinic => " AND e.actor_role IN ('clinician', 'staff', 'admin')",
+        PatientLogFilter::Emergency => " AND e.break_glass <> 0",
+        PatientLogFilter::Refused => " AND e.outcome <> 'success'",
+        PatientLogFilter::PatientSide => " AND e.actor_role = 'patient' AND e.outcome = 'success'",
     }
 }
 
@@ -200,7 +175,7 @@ pub async fn for_patient(
     let sql = format!(
         "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
          WHERE e.patient_id = $1 AND e.seq < $2{} ORDER BY e.seq DESC LIMIT $3",
-        filter.condition()
+        condition(filter)
     );
     if access.action() != portal_domain::Action::ViewAccessLog {
         return Err(Error::WrongCapability("reading the record's access log"));
@@ -258,23 +233,6 @@ pub async fn refused_sign_ins(
         .fetch_all(conn)
         .await?;
     named(&rows)
-}
-
-/// What `verify` found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every event is in place and the head matches.
-    Intact {
-        /// How many events were checked.
-        events: i64,
-    },
-    /// The first problem found.
-    Broken {
-        /// The position of the first bad event (or where the missing ones start).
-        seq: i64,
-        /// What is wrong, in words.
-        problem: String,
-    },
 }
 
 /// Walks the whole chain and checks every event and the head.

@@ -7,38 +7,8 @@ use portal_domain::{PatientAccess, PatientId, Principal, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// A patient's demographics.
-#[derive(Clone)]
-pub struct PatientRow {
-    /// The record's id.
-    pub id: PatientId,
-    /// The medical record number.
-    pub mrn: String,
-    /// Given name(s).
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// Birth date, YYYY-MM-DD.
-    pub birth_date: String,
-    /// Administrative sex.
-    pub sex: String,
-}
-
-impl std::fmt::Debug for PatientRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print a name or a birth date into a log.
-        f.debug_struct("PatientRow")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PatientRow {
-    /// "Given Family".
-    pub fn display_name(&self) -> String {
-        format!("{} {}", self.given_name, self.family_name)
-    }
-}
+/// A patient's demographics as the store reads and writes them.
+pub use portal_domain::patient::Patient as PatientRow;
 
 const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex";
 

@@ -116,7 +116,7 @@ async fn users_page(
             name: u.name,
             email: u.email,
             role: u.role.label(),
-            has_second_factor: u.totp_secret_enc.is_some(),
+            has_second_factor: u.has_second_factor,
             active: u.status == AccountStatus::Active,
         })
         .collect();
