@@ -14,17 +14,23 @@
 //!   element path, e.g. `entry 12 (Observation): Observation.effectiveDateTime: "2020-13-45" is
 //!   not a FHIR dateTime`.
 //!
+//! - [`projection`] reads what the record pages list of a resource (its kind, category, code,
+//!   label, status, time, abnormal flag and confidential category) in the domain's terms;
+//!   [`compartment`] tells whose record a resource is in and who and where it is from.
+//!
 //! No database, no HTTP, no async: bytes and JSON in, checked data out.
 
 #![warn(missing_docs)]
 
 pub mod bundle;
 pub mod codes;
+pub mod compartment;
 pub mod error;
 pub mod json;
 pub mod map;
 pub mod model;
 pub mod primitives;
+pub mod projection;
 pub mod refs;
 pub mod types;
 

@@ -3,7 +3,6 @@
 //! reference resolved and every resource's original JSON kept.
 
 mod ownership;
-pub mod projection;
 mod read;
 mod resolve;
 mod write;
@@ -13,7 +12,7 @@ pub use read::{read_bundle, read_ndjson};
 use crate::{Actor, App, Error, Result, commit};
 use portal_domain::Principal;
 use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
-use portal_fhir::json::{JsonContainerTrait, JsonValueTrait, Value};
+use portal_fhir::json::{JsonValueTrait, Value};
 use portal_fhir::{Entry, ImportError, Reference};
 use std::collections::BTreeMap;
 
@@ -120,7 +119,7 @@ impl Key {
             resource_type: portal_fhir::r4_resource_type(entry.resource_type()).unwrap_or(""),
             full_url: entry.full_url.clone(),
             request: entry.request.clone(),
-            identifiers: identifiers_of(&entry.resource),
+            identifiers: portal_fhir::compartment::identifiers_of(&entry.resource),
             source_id,
         }
     }
@@ -136,31 +135,11 @@ struct Item {
     is_mapped: bool,
     refs: Vec<(String, Reference)>,
     /// The list columns and mapped details of a clinical resource, worked out while preparing.
-    projection: Option<(projection::Projection, String)>,
+    projection: Option<(portal_fhir::projection::Projection, String)>,
     /// The name of a practitioner, organization or location, for the record pages.
     directory_name: Option<String>,
     json: String,
     hash: String,
-}
-
-/// The identifiers of a resource as (system, value), read from its JSON.
-fn identifiers_of(resource: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = resource
-        .get("identifier")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| {
-                    let value = id.get("value")?.as_str()?;
-                    let system = id.get("system").and_then(Value::as_str).unwrap_or("");
-                    Some((system.to_string(), value.to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out.dedup();
-    out
 }
 
 fn error_at(key: &Key, path: &str, message: String) -> Error {

@@ -97,16 +97,7 @@ pub(super) fn matched_by_source(key: &Key) -> bool {
 
 /// The element that says whose record a resource is in, for error messages.
 pub(super) fn compartment_field(item: &Item) -> &'static str {
-    item.refs
-        .iter()
-        .filter_map(|(path, _)| path.rsplit_once('.').map(|(_, f)| f))
-        .find_map(|f| match f {
-            "subject" => Some("subject"),
-            "patient" => Some("patient"),
-            "beneficiary" => Some("beneficiary"),
-            _ => None,
-        })
-        .unwrap_or("subject")
+    portal_fhir::compartment::patient_field(item.refs.iter().map(|(path, _)| path.as_str()))
 }
 
 pub(super) fn patient_row(

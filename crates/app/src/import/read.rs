@@ -1,11 +1,9 @@
 //! The reading side of an import: a Bundle or NDJSON read, checked, mapped and hashed on a
 //! blocking thread, and sent to the writer in parts.
 
-use super::{Entry, FeedSender, Item, Key, Piece, projection, rejected};
+use super::{Entry, FeedSender, Item, Key, Piece, rejected};
 use crate::{Error, Result, crypto};
-use portal_fhir::{
-    CodeSet, ImportError, Limits, Mapped, Reference, collect_references, map_resource,
-};
+use portal_fhir::{ImportError, Limits, Mapped, Reference, collect_references, map_resource};
 use std::collections::HashMap;
 
 /// The most entries, and about the most bytes of text, one part of a Bundle holds.
@@ -213,14 +211,7 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
     // Compact, keys in the sender's order.
     let json = portal_fhir::json::to_string(&entry.resource);
     let hash = crypto::content_hash(&json);
-    let projected = projection::kind_of(&mapped).map(|kind| {
-        let mut p = projection::project(kind, &entry.resource);
-        if projection::is_note_report(&mapped) {
-            p.category = portal_domain::record::NOTE_CATEGORY.to_string();
-        }
-        p.flag = projection::flag_of(&mapped);
-        p
-    });
+    let projected = portal_fhir::projection::of(&mapped, &entry.resource);
     let key = Key::of(&entry);
     // The parsed JSON is not needed any more: freed before the details are written out (a
     // document's text can take megabytes), on the thread that built it.
@@ -233,7 +224,7 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
         )),
         None => None,
     };
-    let directory_name = directory_name(&mapped);
+    let directory_name = portal_fhir::compartment::directory_name(&mapped);
     let is_mapped = mapped.is_mapped();
     let patient = match mapped {
         Mapped::Patient(data) => Some(Box::new(data)),
@@ -249,22 +240,6 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
         json,
         hash,
     })
-}
-
-/// The name a practitioner, organization or location is shown by.
-fn directory_name(mapped: &Mapped) -> Option<String> {
-    let name = match mapped {
-        Mapped::Practitioner(p) => p
-            .names
-            .iter()
-            .find(|n| n.use_.map(CodeSet::code) == Some("official"))
-            .or_else(|| p.names.first())
-            .map(|n| n.display())?,
-        Mapped::Organization(o) => o.name.clone()?,
-        Mapped::Location(l) => l.name.clone()?,
-        _ => return None,
-    };
-    (!name.trim().is_empty()).then_some(name)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use super::{Key, error_at};
 use crate::Result;
 use portal_domain::PatientId;
 use portal_fhir::Reference;
+use portal_fhir::compartment::Links;
 use portal_store::Conn;
 use portal_store::resources::{self, KnownResource};
 use std::collections::HashMap;
@@ -53,62 +54,6 @@ impl Index {
         self.slots
             .get(slot as usize)
             .map(|(resource_type, id)| (resource_type.to_string(), id.to_string()))
-    }
-}
-
-/// What an item's references say about who and where it is from, and (for a report) which
-/// results it lists: resource ids, resolved.
-#[derive(Default)]
-pub(super) struct Links {
-    pub(super) who: Option<String>,
-    /// Whether `who` is an organization, which a practitioner found later replaces.
-    pub(super) who_is_organization: bool,
-    pub(super) place: Option<String>,
-    pub(super) members: Vec<String>,
-}
-
-impl Links {
-    pub(super) fn note(
-        &mut self,
-        resource_type: &str,
-        path: &str,
-        field: &str,
-        target_type: &str,
-        target: &str,
-    ) {
-        if resource_type == "DiagnosticReport"
-            && target_type == "Observation"
-            && path.starts_with("DiagnosticReport.result")
-        {
-            self.members.push(target.to_string());
-            return;
-        }
-        if matches!(
-            field,
-            "subject" | "patient" | "beneficiary" | "basedOn" | "partOf"
-        ) {
-            return;
-        }
-        match target_type {
-            "Practitioner" if self.who.is_none() || self.who_is_organization => {
-                self.who = Some(target.to_string());
-                self.who_is_organization = false;
-            }
-            "Organization"
-                if (field == "serviceProvider" || field == "managingOrganization")
-                    && self.place.is_none() =>
-            {
-                self.place = Some(target.to_string());
-            }
-            "Organization" if self.who.is_none() => {
-                self.who = Some(target.to_string());
-                self.who_is_organization = true;
-            }
-            "Location" => {
-                self.place = Some(target.to_string());
-            }
-            _ => {}
-        }
     }
 }
 
@@ -326,66 +271,6 @@ mod tests {
     fn a_conditional_create_without_a_system_is_refused() {
         let refused = identifier_searches(&key(None, Some("identifier=X")));
         assert!(refused.is_err_and(|e| e.to_string().contains("needs a system")));
-    }
-
-    #[test]
-    fn a_report_lists_its_results_and_a_practitioner_beats_an_organization() {
-        let mut links = Links::default();
-        links.note(
-            "DiagnosticReport",
-            "DiagnosticReport.result[0]",
-            "result",
-            "Observation",
-            "obs-1",
-        );
-        links.note(
-            "DiagnosticReport",
-            "DiagnosticReport.subject",
-            "subject",
-            "Patient",
-            "p",
-        );
-        links.note(
-            "DiagnosticReport",
-            "DiagnosticReport.performer[0]",
-            "performer",
-            "Organization",
-            "lab",
-        );
-        assert_eq!(links.who.as_deref(), Some("lab"));
-        links.note(
-            "DiagnosticReport",
-            "DiagnosticReport.performer[1]",
-            "performer",
-            "Practitioner",
-            "dr",
-        );
-        assert_eq!(links.members, vec!["obs-1".to_string()]);
-        assert_eq!(links.who.as_deref(), Some("dr"));
-        assert!(!links.who_is_organization);
-        assert_eq!(links.place, None);
-    }
-
-    #[test]
-    fn a_visit_takes_its_place_from_the_service_provider_or_a_location() {
-        let mut links = Links::default();
-        links.note(
-            "Encounter",
-            "Encounter.serviceProvider",
-            "serviceProvider",
-            "Organization",
-            "clinic",
-        );
-        assert_eq!(links.place.as_deref(), Some("clinic"));
-        links.note(
-            "Encounter",
-            "Encounter.location[0].location",
-            "location",
-            "Location",
-            "room",
-        );
-        assert_eq!(links.place.as_deref(), Some("room"));
-        assert_eq!(links.who, None);
     }
 
     #[test]

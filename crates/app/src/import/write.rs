@@ -13,7 +13,8 @@ use portal_store::resources::{self, ItemWrite, KnownResource, ResourceRow};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::ownership::{check_update, write_patient};
-use super::resolve::{Index, Links, Placed, Slot, identifier_searches, resolve};
+use super::resolve::{Index, Placed, Slot, identifier_searches, resolve};
+use portal_fhir::compartment::Links;
 
 /// What one import has written so far, across its parts.
 pub(super) struct Writer<'a> {

@@ -1,10 +1,10 @@
 //! What the record pages list about each imported resource: kind, category, code, label,
 //! status and date, read from the resource in a way that holds for every mapped type.
 
-use portal_domain::record::{Flag, ItemKind, Sensitivity, report_is_note};
-use portal_fhir::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
-use portal_fhir::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
-use portal_fhir::{Mapped, to_instant_micros};
+use crate::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
+use crate::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
+use crate::{Mapped, to_instant_micros};
+use portal_domain::record::{Flag, ItemKind, NOTE_CATEGORY, Sensitivity, report_is_note};
 
 /// The list columns of one clinical item.
 #[derive(Debug, PartialEq)]
@@ -60,6 +60,18 @@ fn concept_label(concept: &Value) -> String {
         },
         None => String::new(),
     }
+}
+
+/// The list columns of a mapped clinical resource, from its JSON and its mapping (`None` for
+/// directory data and unmapped types): a report that is a note gets the note category, a
+/// result its abnormal flag.
+pub fn of(mapped: &Mapped, resource: &Value) -> Option<Projection> {
+    let mut projection = project(kind_of(mapped)?, resource);
+    if is_note_report(mapped) {
+        projection.category = NOTE_CATEGORY.to_string();
+    }
+    projection.flag = flag_of(mapped);
+    Some(projection)
 }
 
 /// Reads the list columns from a resource's JSON.
@@ -218,7 +230,7 @@ fn observation_flag(obs: &ObservationData) -> Flag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portal_fhir::json::{JsonValueMutTrait, json};
+    use crate::json::{JsonValueMutTrait, json};
 
     #[test]
     fn an_observation_projects_its_code_category_and_time() {
@@ -248,7 +260,7 @@ mod tests {
     }
 
     fn observation(json: Value) -> Mapped {
-        portal_fhir::map_resource(&json, Some(0)).expect("maps")
+        crate::map_resource(&json, Some(0)).expect("maps")
     }
 
     #[test]
