@@ -5,7 +5,7 @@
 //! to try every route as every role and with another patient's ids.
 
 use crate::fhir;
-use crate::pages::{account, admin, auth, clinic, ops, patient, record};
+use crate::pages::{account, activation, admin, auth, clinic, ops, patient, record};
 use crate::{AppState, security, session};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -70,6 +70,7 @@ impl Route {
 /// The table: every feature's routes.
 pub const FEATURES: &[&[Route]] = &[
     auth::ROUTES,
+    activation::ROUTES,
     account::ROUTES,
     patient::ROUTES,
     record::ROUTES,

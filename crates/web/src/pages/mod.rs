@@ -1,6 +1,7 @@
 //! Page handlers, one module per area.
 
 pub mod account;
+pub mod activation;
 pub mod admin;
 pub mod auth;
 pub mod clinic;
