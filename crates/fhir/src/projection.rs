@@ -1,33 +1,16 @@
 //! What the record pages list about each imported resource: kind, category, code, label,
-//! status and date, read from the resource in a way that holds for every mapped type.
+//! status, date, abnormal flag and confidential category, read from the resource in a way that
+//! holds for every mapped type.
 
 use crate::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
 use crate::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
 use crate::{Mapped, to_instant_micros};
-use portal_domain::record::{Flag, ItemKind, NOTE_CATEGORY, Sensitivity, report_is_note};
+use portal_domain::record::{
+    Flag, ItemColumns, ItemKind, NOTE_CATEGORY, Sensitivity, report_is_note,
+};
 
-/// The list columns of one clinical item.
-#[derive(Debug, PartialEq)]
-pub struct Projection {
-    /// What it is.
-    pub kind: ItemKind,
-    /// The first category code.
-    pub category: String,
-    /// The main code's system.
-    pub code_system: String,
-    /// The main code.
-    pub code: String,
-    /// Words for it.
-    pub label: String,
-    /// Its status.
-    pub status: String,
-    /// When, for sorting.
-    pub sort_at: Option<i64>,
-    /// A result's abnormal flag (set from the mapped resource, [`flag_of`]).
-    pub flag: Flag,
-    /// Its confidential category, from its security labels.
-    pub sensitivity: Option<Sensitivity>,
-}
+/// The list columns of one clinical item (the domain's [`ItemColumns`]).
+pub type Projection = ItemColumns;
 
 /// The kind of clinical item a mapped resource is, or `None` for directory data (Patient,
 /// Practitioner, Organization, Location, Medication) and unmapped types.

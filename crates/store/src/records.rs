@@ -6,7 +6,8 @@
 use crate::{Conn, Result, parse_id, to_micros};
 use jiff::Timestamp;
 use portal_domain::record::{
-    ClinicalItem, Flag, Hold, ItemKind, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES, Sensitivity,
+    ClinicalItem, Flag, Hold, ItemColumns, ItemKind, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES,
+    Sensitivity,
 };
 use portal_domain::{PatientAccess, ResourceId, UserId, Visibility};
 use sqlx::Row;
@@ -40,23 +41,25 @@ fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
     let kind: String = row.try_get("kind")?;
     Ok(ClinicalItem {
         resource_id: parse_id(&row.try_get::<String, _>("resource_id")?)?,
-        kind: ItemKind::from_stored(&kind)
-            .ok_or_else(|| crate::Error::Corrupt(format!("clinical item kind {kind:?}")))?,
-        category: row.try_get("category")?,
-        code_system: row.try_get("code_system")?,
-        code: row.try_get("code")?,
-        label: row.try_get("label")?,
-        status: row.try_get("status")?,
-        sort_at: row.try_get("sort_at")?,
+        columns: ItemColumns {
+            kind: ItemKind::from_stored(&kind)
+                .ok_or_else(|| crate::Error::Corrupt(format!("clinical item kind {kind:?}")))?,
+            category: row.try_get("category")?,
+            code_system: row.try_get("code_system")?,
+            code: row.try_get("code")?,
+            label: row.try_get("label")?,
+            status: row.try_get("status")?,
+            sort_at: row.try_get("sort_at")?,
+            flag: Flag::from_code(&row.try_get::<String, _>("flag")?),
+            sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
+        },
         encounter_id: optional_id(row, "encounter_id")?,
         who_id: optional_id(row, "who_id")?,
         who_name: row.try_get("who_name")?,
         where_id: optional_id(row, "where_id")?,
         where_name: row.try_get("where_name")?,
         report_id: optional_id(row, "report_id")?,
-        flag: Flag::from_code(&row.try_get::<String, _>("flag")?),
         released_at: row.try_get("released_at")?,
-        sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
         details: row.try_get("details")?,
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
-use portal_domain::record::{Flag, ItemKind, Sensitivity};
+use portal_domain::record::{ItemColumns, Sensitivity};
 use portal_domain::{PatientAccess, PatientId, ResourceId};
 use sqlx::Row;
 
@@ -182,20 +182,8 @@ pub struct ItemWrite<'a> {
     pub resource_id: &'a str,
     /// Whose record it is in.
     pub patient_id: PatientId,
-    /// What it is.
-    pub kind: ItemKind,
-    /// E.g. "laboratory", "vital-signs".
-    pub category: &'a str,
-    /// The main code's system.
-    pub code_system: &'a str,
-    /// The main code.
-    pub code: &'a str,
-    /// What to call it.
-    pub label: &'a str,
-    /// Its status.
-    pub status: &'a str,
-    /// When, for sorting (UTC microseconds).
-    pub sort_at: Option<i64>,
+    /// What the record lists of it.
+    pub columns: &'a ItemColumns,
     /// The visit it belongs to (portal resource id).
     pub encounter_id: Option<&'a str>,
     /// The mapped details, as JSON.
@@ -206,13 +194,9 @@ pub struct ItemWrite<'a> {
     pub where_id: Option<&'a str>,
     /// For a result: the report that lists it.
     pub report_id: Option<&'a str>,
-    /// For a result: its abnormal flag.
-    pub flag: Flag,
     /// When the patient may see it (UTC microseconds); `None`: held until released. A
     /// rewritten item keeps an earlier release.
     pub released_at: Option<i64>,
-    /// Its confidential category, if any.
-    pub sensitivity: Option<Sensitivity>,
 }
 
 /// Counts of resources by type (for import summaries and tests).
@@ -414,21 +398,21 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ItemWrite<'_>]) -> Res
             query = query
                 .bind(item.resource_id)
                 .bind(item.patient_id.to_string())
-                .bind(item.kind.as_str())
-                .bind(item.category)
-                .bind(item.code_system)
-                .bind(item.code)
-                .bind(item.label)
-                .bind(item.status)
-                .bind(item.sort_at)
+                .bind(item.columns.kind.as_str())
+                .bind(&item.columns.category)
+                .bind(&item.columns.code_system)
+                .bind(&item.columns.code)
+                .bind(&item.columns.label)
+                .bind(&item.columns.status)
+                .bind(item.columns.sort_at)
                 .bind(item.encounter_id)
                 .bind(item.details)
                 .bind(item.who_id)
                 .bind(item.where_id)
                 .bind(item.report_id)
-                .bind(item.flag.code())
+                .bind(item.columns.flag.code())
                 .bind(item.released_at)
-                .bind(item.sensitivity.map_or("", Sensitivity::as_str));
+                .bind(item.columns.sensitivity.map_or("", Sensitivity::as_str));
         }
         query.execute(&mut *conn).await?;
     }

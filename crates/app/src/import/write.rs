@@ -368,7 +368,7 @@ impl<'a> Writer<'a> {
         let results: Vec<uuid::Uuid> = match self.results_written {
             Some(_) => clinical
                 .iter()
-                .filter(|c| c.kind == ItemKind::Observation && c.report_id.is_none())
+                .filter(|c| c.columns.kind == ItemKind::Observation && c.report_id.is_none())
                 .filter_map(|c| uuid::Uuid::parse_str(c.resource_id).ok())
                 .collect(),
             None => Vec::new(),
@@ -438,21 +438,13 @@ impl<'a> Writer<'a> {
         Some(ItemWrite {
             resource_id: &at.id,
             patient_id: at.patient?,
-            kind: p.kind,
-            category: &p.category,
-            code_system: &p.code_system,
-            code: &p.code,
-            label: &p.label,
-            status: &p.status,
-            sort_at: p.sort_at,
+            columns: p,
             encounter_id: at.encounter.as_deref(),
             details,
             who_id: at.links.who.as_deref(),
             where_id: at.links.place.as_deref(),
             report_id,
-            flag: p.flag,
             released_at,
-            sensitivity: p.sensitivity,
         })
     }
 

@@ -147,7 +147,7 @@ impl App {
             ..Summary::default()
         };
         for item in items(listed) {
-            match item.kind {
+            match item.columns.kind {
                 ItemKind::Condition => summary.conditions.push(item),
                 ItemKind::Allergy => summary.allergies.push(item),
                 ItemKind::MedicationRequest => summary.medications.push(item),
@@ -232,7 +232,7 @@ async fn latest_vitals(
     let mut seen = HashSet::new();
     Ok(items(
         rows.into_iter()
-            .filter(|r| seen.insert((r.code_system.clone(), r.code.clone())))
+            .filter(|r| seen.insert((r.columns.code_system.clone(), r.columns.code.clone())))
             .collect(),
     ))
 }

@@ -82,7 +82,7 @@ impl App {
         let mut stand_alone: Vec<ItemRow> = Vec::new();
         let mut members_of: HashMap<ResourceId, Vec<ItemRow>> = HashMap::new();
         for row in rows.into_iter().filter(ItemRow::is_result) {
-            if row.kind == ItemKind::DiagnosticReport {
+            if row.columns.kind == ItemKind::DiagnosticReport {
                 if seen.insert(row.resource_id) {
                     reports.push(row);
                 }
@@ -129,8 +129,8 @@ impl App {
                     members
                         .into_iter()
                         .flatten()
-                        .map(|m| m.flag)
-                        .chain(std::iter::once(row.flag)),
+                        .map(|m| m.columns.flag)
+                        .chain(std::iter::once(row.columns.flag)),
                 );
                 ResultLine {
                     members: members.map_or(0, Vec::len),
@@ -144,8 +144,9 @@ impl App {
             .collect();
         lines.sort_by(|a, b| {
             b.item
+                .columns
                 .sort_at
-                .cmp(&a.item.sort_at)
+                .cmp(&a.item.columns.sort_at)
                 .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
         });
         Ok((head, lines))
@@ -170,14 +171,14 @@ impl App {
         let now = self.now();
         let Some(row) = records::get(&mut tx, &head.access, resource_id, now)
             .await?
-            .filter(|r| ItemKind::RESULTS.contains(&r.kind))
+            .filter(|r| ItemKind::RESULTS.contains(&r.columns.kind))
         else {
             drop(tx);
             return Err(self
                 .missing_item(actor, &head.access, "Result", resource_id)
                 .await);
         };
-        let (members, history) = if row.kind == ItemKind::DiagnosticReport {
+        let (members, history) = if row.columns.kind == ItemKind::DiagnosticReport {
             let members = records::list(
                 &mut tx,
                 &head.access,
@@ -197,7 +198,7 @@ impl App {
                 &head.access,
                 &ItemQuery {
                     kinds: &[ItemKind::Observation],
-                    code: Some((&row.code_system, &row.code)),
+                    code: Some((&row.columns.code_system, &row.columns.code)),
                     limit: 500,
                     ..ItemQuery::default()
                 },
@@ -289,5 +290,8 @@ impl App {
 
 /// Whether a result is out before the rest of its panel: the report listing it is still held.
 fn pending_panel(row: &ItemRow, held: &HashSet<ResourceId>) -> bool {
-    is_pending_panel(row.kind, row.report_id.is_some_and(|r| held.contains(&r)))
+    is_pending_panel(
+        row.columns.kind,
+        row.report_id.is_some_and(|r| held.contains(&r)),
+    )
 }

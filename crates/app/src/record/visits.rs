@@ -56,7 +56,7 @@ impl App {
         let now = self.now();
         let Some(visit) = records::get(&mut tx, &head.access, visit_id, now)
             .await?
-            .filter(|r| r.kind == ItemKind::Encounter)
+            .filter(|r| r.columns.kind == ItemKind::Encounter)
         else {
             drop(tx);
             return Err(self
@@ -104,7 +104,7 @@ impl App {
         }
         let stand_alone = rows
             .iter()
-            .filter(|r| r.kind == ItemKind::Observation)
+            .filter(|r| r.columns.kind == ItemKind::Observation)
             .filter(|r| {
                 r.report_id
                     .is_none_or(|report| unseen_reports.contains(&report))
@@ -158,7 +158,7 @@ impl App {
             .await?;
         let Some(row) = records::get(&mut tx, &head.access, document_id, self.now())
             .await?
-            .filter(|r| r.kind == ItemKind::Document)
+            .filter(|r| r.columns.kind == ItemKind::Document)
         else {
             drop(tx);
             return Err(self
@@ -167,7 +167,7 @@ impl App {
         };
         let raw = portal_store::resources::json(&mut tx, &head.access, row.resource_id).await?;
         commit(tx).await?;
-        let sort_at = row.sort_at;
+        let sort_at = row.columns.sort_at;
         let attachment = match item_of(row).details {
             Some(Mapped::DocumentReference(doc)) => doc.contents.into_iter().next(),
             _ => None,

@@ -22,12 +22,10 @@ pub use vaccines::{FluVaccine, YEARLY_FLU_VACCINES, flu_vaccine};
 
 use crate::ids::ResourceId;
 
-/// One item of a patient's clinical record with its details `D` (the store hands the details
-/// as JSON text; the app reads them into the mapped resource).
+/// What the record lists of a clinical item, read from the resource itself: the columns of
+/// every list, search and trend.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClinicalItem<D> {
-    /// The resource's id.
-    pub resource_id: ResourceId,
+pub struct ItemColumns {
     /// What it is.
     pub kind: ItemKind,
     /// The first category code ("" none).
@@ -42,6 +40,20 @@ pub struct ClinicalItem<D> {
     pub status: String,
     /// When, for sorting (UTC microseconds).
     pub sort_at: Option<i64>,
+    /// A result's abnormal flag.
+    pub flag: Flag,
+    /// Its confidential category, if any.
+    pub sensitivity: Option<Sensitivity>,
+}
+
+/// One item of a patient's clinical record with its details `D` (the store hands the details
+/// as JSON text; the app reads them into the mapped resource).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClinicalItem<D> {
+    /// The resource's id.
+    pub resource_id: ResourceId,
+    /// What the record lists of it.
+    pub columns: ItemColumns,
     /// The visit it belongs to.
     pub encounter_id: Option<ResourceId>,
     /// Who ordered, performed or wrote it.
@@ -54,12 +66,8 @@ pub struct ClinicalItem<D> {
     pub where_name: Option<String>,
     /// The report that lists it.
     pub report_id: Option<ResourceId>,
-    /// The abnormal flag.
-    pub flag: Flag,
     /// When the patient may see it (UTC microseconds); `None`: held until released.
     pub released_at: Option<i64>,
-    /// Its confidential category, if any.
-    pub sensitivity: Option<Sensitivity>,
     /// The details.
     pub details: D,
 }
@@ -69,33 +77,25 @@ impl<D> ClinicalItem<D> {
     pub fn map_details<E>(self, f: impl FnOnce(D) -> E) -> ClinicalItem<E> {
         ClinicalItem {
             resource_id: self.resource_id,
-            kind: self.kind,
-            category: self.category,
-            code_system: self.code_system,
-            code: self.code,
-            label: self.label,
-            status: self.status,
-            sort_at: self.sort_at,
+            columns: self.columns,
             encounter_id: self.encounter_id,
             who_id: self.who_id,
             who_name: self.who_name,
             where_id: self.where_id,
             where_name: self.where_name,
             report_id: self.report_id,
-            flag: self.flag,
             released_at: self.released_at,
-            sensitivity: self.sensitivity,
             details: f(self.details),
         }
     }
 
     /// Whether it is a test result (not a vital sign, survey or note).
     pub fn is_result(&self) -> bool {
-        is_result(self.kind, &self.category)
+        is_result(self.columns.kind, &self.columns.category)
     }
 
     /// Whether it is a clinical note sent as a report.
     pub fn is_note_report(&self) -> bool {
-        is_note_report(self.kind, &self.category)
+        is_note_report(self.columns.kind, &self.columns.category)
     }
 }

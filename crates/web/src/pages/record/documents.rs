@@ -42,7 +42,7 @@ pub async fn documents(
                 Line {
                     title: label(d),
                     detail: joined(parts),
-                    when: date_of(d.sort_at),
+                    when: date_of(d.columns.sort_at),
                     href: Some(format!("/patients/{id}/documents/{}", d.resource_id)),
                 }
             })

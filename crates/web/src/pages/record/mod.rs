@@ -285,10 +285,10 @@ pub struct Line {
 }
 
 fn label(item: &Item) -> String {
-    if item.label.is_empty() {
+    if item.columns.label.is_empty() {
         "Not named in the record".into()
     } else {
-        item.label.clone()
+        item.columns.label.clone()
     }
 }
 

@@ -22,8 +22,8 @@ fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
     ResultRow {
         href: format!("/patients/{id}/results/{}", line.item.resource_id),
         title: label(&line.item),
-        when: date_of(line.item.sort_at),
-        status: status_words(&line.item.status),
+        when: date_of(line.item.columns.sort_at),
+        status: status_words(&line.item.columns.status),
         flag,
         flag_class,
         members: line.members,
@@ -212,11 +212,11 @@ pub(super) fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
         ),
         _ => (String::new(), String::new()),
     };
-    let (flag, flag_class) = flag_words(item.flag);
+    let (flag, flag_class) = flag_words(item.columns.flag);
     ValueRow {
         href: link.then(|| format!("/patients/{id}/results/{}", item.resource_id)),
         title: label(item),
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         value,
         range,
         flag,
@@ -260,7 +260,7 @@ fn chart_of(title: &str, history: &[Item], highlight_id: ResourceId) -> String {
     let mut points = Vec::new();
     let mut highlight = None;
     for item in history {
-        if let (Some(Mapped::Observation(o)), Some(at)) = (&item.details, item.sort_at)
+        if let (Some(Mapped::Observation(o)), Some(at)) = (&item.details, item.columns.sort_at)
             && let Some(ObservationValue::Quantity(q)) = &o.value
             && let Some(value) = q.value
         {
@@ -327,14 +327,14 @@ pub async fn result(
         .test_result(&user.actor(ctx), id, path.item)
         .await?;
     let title = label(&detail.item);
-    let is_report = detail.item.kind == ItemKind::DiagnosticReport;
+    let is_report = detail.item.columns.kind == ItemKind::DiagnosticReport;
     Ok(render(&ResultPage {
         page: page(&title, &user, Nav::Results, id),
         basis: basis_words(&head.access),
         id,
         resource_id: detail.item.resource_id.to_string(),
-        when: date_of(detail.item.sort_at),
-        status: status_words(&detail.item.status),
+        when: date_of(detail.item.columns.sort_at),
+        status: status_words(&detail.item.columns.status),
         ordered_by: detail.ordered_by.clone().unwrap_or_default(),
         main: (!is_report).then(|| value_row(id, &detail.item, false)),
         members: detail

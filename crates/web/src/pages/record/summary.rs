@@ -28,7 +28,7 @@ pub(super) fn condition_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         href: None,
     }
 }
@@ -70,7 +70,7 @@ fn allergy_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         href: None,
     }
 }
@@ -114,15 +114,16 @@ pub(super) fn medication_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         href: None,
     }
 }
 
 /// Current and past medication lines.
 fn medication_lines(items: &[Item]) -> (Vec<Line>, Vec<Line>) {
-    let (current, past): (Vec<&Item>, Vec<&Item>) =
-        items.iter().partition(|m| is_active_medication(&m.status));
+    let (current, past): (Vec<&Item>, Vec<&Item>) = items
+        .iter()
+        .partition(|m| is_active_medication(&m.columns.status));
     (
         current.into_iter().map(medication_line).collect(),
         past.into_iter().map(medication_line).collect(),
@@ -143,7 +144,7 @@ fn vital_line(item: &Item) -> Line {
     Line {
         title: label(item),
         detail: value,
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         href: None,
     }
 }
@@ -152,8 +153,9 @@ fn vital_line(item: &Item) -> Line {
 fn due_vaccines(immunizations: &[Item], now: jiff::Timestamp) -> Vec<String> {
     let given = immunizations.iter().map(|i| {
         (
-            i.code.as_str(),
-            i.sort_at
+            i.columns.code.as_str(),
+            i.columns
+                .sort_at
                 .and_then(|at| jiff::Timestamp::from_microsecond(at).ok()),
         )
     });
@@ -198,7 +200,7 @@ pub async fn summary(
     let (problems, past_problems): (Vec<&Item>, Vec<&Item>) = summary
         .conditions
         .iter()
-        .partition(|c| is_active_condition(&c.status));
+        .partition(|c| is_active_condition(&c.columns.status));
     let (medications, past_medications) = medication_lines(&summary.medications);
     Ok(render(&SummaryPage {
         page: page("Health summary", &user, Nav::Record, id),
@@ -219,7 +221,7 @@ pub async fn summary(
                     .clone()
                     .map(|w| format!("At {w}"))
                     .unwrap_or_default(),
-                when: date_of(i.sort_at),
+                when: date_of(i.columns.sort_at),
                 href: None,
             })
             .collect(),

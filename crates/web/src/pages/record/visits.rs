@@ -24,7 +24,7 @@ fn visit_line(id: PatientId, item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.sort_at),
+        when: date_of(item.columns.sort_at),
         href: Some(format!("/patients/{id}/visits/{}", item.resource_id)),
     }
 }
@@ -89,14 +89,18 @@ pub async fn visit(
                 .join(", "),
             occurrence(e.period.clone().map(Occurrence::Period).as_ref()),
         ),
-        _ => (String::new(), String::new(), date_of(detail.visit.sort_at)),
+        _ => (
+            String::new(),
+            String::new(),
+            date_of(detail.visit.columns.sort_at),
+        ),
     };
     let mut diagnoses = Vec::new();
     let mut notes = Vec::new();
     let mut results = Vec::new();
     let mut other = Vec::new();
     for item in &detail.items {
-        match item.kind {
+        match item.columns.kind {
             ItemKind::Condition => diagnoses.push(condition_line(item)),
             ItemKind::Document => {
                 if let Some(Mapped::DocumentReference(d)) = &item.details {
@@ -107,7 +111,7 @@ pub async fn visit(
                                 .as_ref()
                                 .map(concept)
                                 .unwrap_or_else(|| "Clinical note".into()),
-                            when: date_of(item.sort_at),
+                            when: date_of(item.columns.sort_at),
                             text: content.text.clone().unwrap_or_else(|| {
                                 "This document is not text; download it from Documents.".into()
                             }),
@@ -117,7 +121,7 @@ pub async fn visit(
             }
             ItemKind::DiagnosticReport | ItemKind::Observation => {
                 if item.is_result()
-                    && (item.kind == ItemKind::DiagnosticReport
+                    && (item.columns.kind == ItemKind::DiagnosticReport
                         || detail.stand_alone.contains(&item.resource_id))
                 {
                     let mut parts = vec![value_row(id, item, false).value];
@@ -133,17 +137,17 @@ pub async fn visit(
                     results.push(Line {
                         title: label(item),
                         detail: joined(parts),
-                        when: date_of(item.sort_at),
+                        when: date_of(item.columns.sort_at),
                         href: Some(format!("/patients/{id}/results/{}", item.resource_id)),
                     });
                 }
                 for (title, text) in texts_of(item) {
                     // Senders often put the same note in a DocumentReference and a report.
                     let seen = notes.iter().any(|n: &Note| n.text.trim() == text.trim());
-                    if item.kind == ItemKind::DiagnosticReport && !seen {
+                    if item.columns.kind == ItemKind::DiagnosticReport && !seen {
                         notes.push(Note {
                             title: format!("{} — {title}", label(item)),
-                            when: date_of(item.sort_at),
+                            when: date_of(item.columns.sort_at),
                             text,
                         });
                     }
@@ -152,8 +156,8 @@ pub async fn visit(
             ItemKind::MedicationRequest => other.push(medication_line(item)),
             _ => other.push(Line {
                 title: label(item),
-                detail: item.kind.words().into(),
-                when: date_of(item.sort_at),
+                detail: item.columns.kind.words().into(),
+                when: date_of(item.columns.sort_at),
                 href: None,
             }),
         }
