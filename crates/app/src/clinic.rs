@@ -82,8 +82,8 @@ impl App {
         };
         portal_store::access::open_break_glass(
             &mut tx,
+            &cap,
             uuid::Uuid::now_v7(),
-            *user,
             patient,
             reason.as_str(),
             now,

@@ -102,8 +102,8 @@ impl App {
         let expires_at = now + self.config().activation_ttl;
         codes::insert_activation(
             &mut tx,
+            &access,
             &crypto::sha256_hex(&code),
-            access.patient(),
             &actor.principal.actor_id(),
             &actor.context.client_addr,
             now,

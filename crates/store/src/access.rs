@@ -3,6 +3,7 @@
 use crate::{Conn, Result, from_micros, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{AccessFacts, ProxyGrantFact, ProxyScope};
+use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
 use sqlx::Row;
 
@@ -105,16 +106,21 @@ pub async fn add_proxy_grant(conn: &mut Conn, g: &NewGrant<'_>, now: Timestamp) 
     Ok(())
 }
 
-/// Records break-glass access with its reason and expiry.
+/// Records break-glass access, by the clinician the capability was granted to, with its
+/// reason and expiry.
 pub async fn open_break_glass(
     conn: &mut Conn,
+    glass: &ClinicCapability,
     id: uuid::Uuid,
-    user: UserId,
     patient: PatientId,
     reason: &str,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
+    crate::require(glass, ClinicAction::BreakGlass, "break-glass access")?;
+    let portal_domain::Principal::User { id: user, .. } = glass.principal() else {
+        return Err(crate::Error::WrongCapability("break-glass access"));
+    };
     sqlx::query(
         "INSERT INTO break_glass (id, user_id, patient_id, reason, opened_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

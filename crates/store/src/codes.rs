@@ -27,13 +27,17 @@ pub struct ActivationRow {
 /// Stores a new activation code; earlier unused codes of the same patient stop working.
 pub async fn insert_activation(
     conn: &mut Conn,
+    enrol: &portal_domain::PatientAccess,
     code_hash: &str,
-    patient: PatientId,
     created_by: &str,
     created_addr: &str,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
+    if enrol.action() != portal_domain::Action::Enrol {
+        return Err(crate::Error::WrongCapability("enrolling the patient"));
+    }
+    let patient = enrol.patient();
     sqlx::query(
         "UPDATE activation_codes SET expires_at = $1 \
          WHERE patient_id = $2 AND used_at IS NULL AND expires_at > $1",

@@ -185,11 +185,13 @@ pub async fn with_grants_for(
 /// id across re-imports.
 pub async fn upsert_imported(
     conn: &mut Conn,
+    import: &ClinicCapability,
     p: &PatientRow,
     resource_id: &str,
     details: &str,
     now: Timestamp,
 ) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
          details, resource_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \

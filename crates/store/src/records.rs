@@ -5,6 +5,7 @@
 
 use crate::{Conn, Result, parse_id, to_micros};
 use jiff::Timestamp;
+use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::record::{
     ClinicalItem, Flag, Hold, ItemColumns, ItemKind, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES,
     Sensitivity,
@@ -314,7 +315,17 @@ pub async fn release(
 }
 
 /// The clinic's result holds.
-pub async fn holds(conn: &mut Conn) -> Result<Vec<Hold>> {
+pub async fn holds(conn: &mut Conn, work: &ClinicCapability) -> Result<Vec<Hold>> {
+    // The admins configure the holds; every import applies them.
+    if crate::require(
+        work,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )
+    .is_err()
+    {
+        crate::require(work, ClinicAction::ImportRecords, "result-release rules")?;
+    }
     let rows = sqlx::query("SELECT category, days FROM result_holds ORDER BY category")
         .fetch_all(conn)
         .await?;
@@ -329,7 +340,20 @@ pub async fn holds(conn: &mut Conn) -> Result<Vec<Hold>> {
 }
 
 /// Sets (or replaces) the hold on a category.
-pub async fn set_hold(conn: &mut Conn, hold: &Hold, by: UserId, now: Timestamp) -> Result<()> {
+pub async fn set_hold(
+    conn: &mut Conn,
+    configure: &ClinicCapability,
+    hold: &Hold,
+    now: Timestamp,
+) -> Result<()> {
+    crate::require(
+        configure,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )?;
+    let portal_domain::Principal::User { id: by, .. } = configure.principal() else {
+        return Err(crate::Error::WrongCapability("result-release rules"));
+    };
     sqlx::query(
         "INSERT INTO result_holds (category, days, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (category) DO UPDATE SET days = excluded.days, \
@@ -345,7 +369,16 @@ pub async fn set_hold(conn: &mut Conn, hold: &Hold, by: UserId, now: Timestamp) 
 }
 
 /// Removes the hold on a category (later results of it are released at once).
-pub async fn remove_hold(conn: &mut Conn, category: &str) -> Result<u64> {
+pub async fn remove_hold(
+    conn: &mut Conn,
+    configure: &ClinicCapability,
+    category: &str,
+) -> Result<u64> {
+    crate::require(
+        configure,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )?;
     let done = sqlx::query("DELETE FROM result_holds WHERE category = $1")
         .bind(category)
         .execute(conn)

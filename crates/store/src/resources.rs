@@ -3,6 +3,7 @@
 
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
+use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::record::{ItemColumns, Sensitivity};
 use portal_domain::{PatientAccess, PatientId, ResourceId};
 use sqlx::Row;
@@ -33,9 +34,11 @@ fn known(row: &sqlx::any::AnyRow) -> Result<KnownResource> {
 /// Finds a resource by the id its sender gave it.
 pub async fn find_by_source(
     conn: &mut Conn,
+    import: &ClinicCapability,
     resource_type: &str,
     source_id: &str,
 ) -> Result<Option<KnownResource>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let row = sqlx::query(
         "SELECT id, content_hash, version, patient_id FROM fhir_resources \
          WHERE resource_type = $1 AND source_id = $2",
@@ -48,7 +51,12 @@ pub async fn find_by_source(
 }
 
 /// Finds a resource by its portal id.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<KnownResource>> {
+pub async fn find(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    id: &str,
+) -> Result<Option<KnownResource>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let row = sqlx::query(
         "SELECT id, content_hash, version, patient_id FROM fhir_resources WHERE id = $1",
     )
@@ -61,10 +69,12 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<KnownResource>> {
 /// The resources of `resource_type` carrying an identifier with exactly this system.
 pub async fn find_by_identifier(
     conn: &mut Conn,
+    import: &ClinicCapability,
     resource_type: &str,
     system: &str,
     value: &str,
 ) -> Result<Vec<KnownResource>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let rows = sqlx::query(
         "SELECT r.id, r.content_hash, r.version, r.patient_id FROM fhir_identifiers i \
          JOIN fhir_resources r ON r.id = i.resource_id \
@@ -96,7 +106,13 @@ pub struct ResourceRow<'a> {
 }
 
 /// Creates a resource (version 1).
-pub async fn insert(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> Result<()> {
+pub async fn insert(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    row: &ResourceRow<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, json, \
          version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
@@ -115,7 +131,13 @@ pub async fn insert(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> R
 }
 
 /// Replaces a resource's JSON, bumping its version.
-pub async fn update(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    row: &ResourceRow<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "UPDATE fhir_resources SET source_id = $2, patient_id = $3, content_hash = $4, json = $5, \
          version = version + 1, updated_at = $6 WHERE id = $1",
@@ -136,11 +158,13 @@ pub async fn update(conn: &mut Conn, row: &ResourceRow<'_>, now: Timestamp) -> R
 /// has none to delete).
 pub async fn replace_identifiers(
     conn: &mut Conn,
+    import: &ClinicCapability,
     resource_id: &str,
     resource_type: &str,
     identifiers: &[(String, String)],
     had_any: bool,
 ) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     if had_any {
         sqlx::query("DELETE FROM fhir_identifiers WHERE resource_id = $1")
             .bind(resource_id)
@@ -249,7 +273,8 @@ fn is_sqlite(conn: &Conn) -> bool {
 /// Makes this transaction the only import writing until it ends, across every portal process:
 /// another import of the same records waits, then finds them stored (and unchanged) instead of
 /// creating them a second time and failing on a unique key.
-pub async fn lock_for_import(conn: &mut Conn) -> Result<()> {
+pub async fn lock_for_import(conn: &mut Conn, import: &ClinicCapability) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let backend = if is_sqlite(conn) {
         crate::Backend::Sqlite
     } else {
@@ -264,9 +289,11 @@ pub async fn lock_for_import(conn: &mut Conn) -> Result<()> {
 /// The stored resources of one type with any of these sender ids, by sender id.
 pub async fn find_many_by_source(
     conn: &mut Conn,
+    import: &ClinicCapability,
     resource_type: &str,
     source_ids: &[&str],
 ) -> Result<std::collections::HashMap<String, KnownResource>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let mut found = std::collections::HashMap::new();
     for chunk in source_ids.chunks(BATCH_ROWS * 2) {
         let (first, list) = if is_sqlite(conn) {
@@ -295,10 +322,12 @@ pub async fn find_many_by_source(
 /// resources each value names, by value.
 pub async fn find_many_by_identifier(
     conn: &mut Conn,
+    import: &ClinicCapability,
     resource_type: &str,
     system: &str,
     values: &[&str],
 ) -> Result<std::collections::HashMap<String, Vec<KnownResource>>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let mut found: std::collections::HashMap<String, Vec<KnownResource>> =
         std::collections::HashMap::new();
     for chunk in values.chunks(BATCH_ROWS * 2) {
@@ -327,7 +356,13 @@ pub async fn find_many_by_identifier(
 }
 
 /// Creates many resources (version 1) in few statements.
-pub async fn insert_many(conn: &mut Conn, rows: &[ResourceRow<'_>], now: Timestamp) -> Result<()> {
+pub async fn insert_many(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    rows: &[ResourceRow<'_>],
+    now: Timestamp,
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     for chunk in rows.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, \
@@ -358,8 +393,10 @@ pub async fn insert_many(conn: &mut Conn, rows: &[ResourceRow<'_>], now: Timesta
 /// Adds identifiers (resource type, system, value, resource id) of new resources.
 pub async fn insert_identifiers_many(
     conn: &mut Conn,
+    import: &ClinicCapability,
     rows: &[(&str, &str, &str, &str)],
 ) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     for chunk in rows.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO fhir_identifiers (resource_type, system, value, resource_id) VALUES {} \
@@ -376,7 +413,12 @@ pub async fn insert_identifiers_many(
 }
 
 /// Writes (or rewrites) many clinical items in few statements.
-pub async fn put_clinical_items(conn: &mut Conn, items: &[ItemWrite<'_>]) -> Result<()> {
+pub async fn put_clinical_items(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    items: &[ItemWrite<'_>],
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     for chunk in items.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, \
@@ -425,11 +467,13 @@ pub async fn put_clinical_items(conn: &mut Conn, items: &[ItemWrite<'_>]) -> Res
 /// been written together; results of an earlier import keep the release they had.
 pub async fn link_report_members(
     conn: &mut Conn,
+    import: &ClinicCapability,
     report_id: &str,
     members: &[&str],
     released_at: Option<i64>,
     same_import: bool,
 ) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     for chunk in members.chunks(BATCH_ROWS) {
         let list = (0..chunk.len())
             .map(|i| format!("${}", i + 4))
@@ -455,7 +499,12 @@ pub async fn link_report_members(
 }
 
 /// Records the display names of directory resources (practitioners, organizations, locations).
-pub async fn put_directory_names(conn: &mut Conn, rows: &[(&str, &str, &str)]) -> Result<()> {
+pub async fn put_directory_names(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    rows: &[(&str, &str, &str)],
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     for chunk in rows.chunks(BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO directory_names (resource_id, resource_type, name) VALUES {} \

@@ -257,7 +257,7 @@ impl App {
     ) -> Result<ImportSummary> {
         let import = authorize_import(&actor.principal)?;
         let mut tx = self.store().begin().await?;
-        portal_store::resources::lock_for_import(&mut tx).await?;
+        portal_store::resources::lock_for_import(&mut tx, &import).await?;
         let mut writer = write::Writer::new(self, actor, &mut tx, import, outcomes).await?;
         let mut ended = false;
         while let Some(piece) = feed.0.recv().await {

@@ -61,6 +61,7 @@ pub(super) async fn check_update(
 /// Writes a Patient's `patients` row.
 pub(super) async fn write_patient(
     tx: &mut Conn,
+    import: &ClinicCapability,
     item: &Item,
     at: &Placed,
     data: &portal_fhir::model::PatientData,
@@ -69,7 +70,7 @@ pub(super) async fn write_patient(
     let row = patient_row(&item.key, &at.id, data)?;
     let details = serde_json::to_string(data)
         .map_err(|e| Error::Internal(format!("cannot serialise a patient: {e}")))?;
-    patients::upsert_imported(tx, &row, &at.id, &details, now)
+    patients::upsert_imported(tx, import, &row, &at.id, &details, now)
         .await
         .map_err(|e| match e {
             portal_store::Error::Conflict(_) => error_at(

@@ -5,6 +5,7 @@
 use super::{Key, error_at};
 use crate::Result;
 use portal_domain::PatientId;
+use portal_domain::access::ClinicCapability;
 use portal_fhir::Reference;
 use portal_fhir::compartment::Links;
 use portal_store::Conn;
@@ -91,6 +92,7 @@ pub(super) fn identifier_searches(key: &Key) -> Result<Vec<(String, String)>> {
 /// else that does not resolve refuses the whole import.
 pub(super) async fn resolve(
     conn: &mut Conn,
+    import: &ClinicCapability,
     index: &mut Index,
     key: &Key,
     path: &str,
@@ -119,7 +121,7 @@ pub(super) async fn resolve(
             if let Some(found) = index.stored_by_source.get(&key) {
                 return Ok(Some((resource_type.clone(), found.clone())));
             }
-            match resources::find_by_source(conn, resource_type, id).await? {
+            match resources::find_by_source(conn, import, resource_type, id).await? {
                 Some(known) => {
                     index.stored_by_source.insert(key, known.id.clone());
                     Ok(Some((resource_type.clone(), known.id)))
@@ -140,7 +142,8 @@ pub(super) async fn resolve(
                      (identifier=system|value): an identifier without one can match any record"
                 )));
             }
-            let found = by_identifier(conn, index, resource_type, system.as_deref(), value).await?;
+            let found =
+                by_identifier(conn, import, index, resource_type, system.as_deref(), value).await?;
             match found.as_slice() {
                 [one] => Ok(Some((resource_type.clone(), one.clone()))),
                 [] => Err(broken(format!(
@@ -160,7 +163,8 @@ pub(super) async fn resolve(
             system,
             value,
         } => {
-            let found = by_identifier(conn, index, resource_type, system.as_deref(), value).await?;
+            let found =
+                by_identifier(conn, import, index, resource_type, system.as_deref(), value).await?;
             Ok(match found.as_slice() {
                 [one] => Some((resource_type.clone(), one.clone())),
                 _ => None,
@@ -180,6 +184,7 @@ pub(super) async fn resolve(
 
 pub(super) async fn by_identifier(
     conn: &mut Conn,
+    import: &ClinicCapability,
     index: &mut Index,
     resource_type: &str,
     system: Option<&str>,
@@ -212,7 +217,7 @@ pub(super) async fn by_identifier(
             Some(ids) => ids.clone(),
             None => {
                 let ids: Vec<String> =
-                    resources::find_by_identifier(conn, resource_type, &key.1, value)
+                    resources::find_by_identifier(conn, import, resource_type, &key.1, value)
                         .await?
                         .into_iter()
                         .map(|k| k.id)

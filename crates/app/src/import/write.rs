@@ -51,6 +51,7 @@ impl<'a> Writer<'a> {
         outcomes: bool,
     ) -> Result<Writer<'a>> {
         let tx: &mut Conn = tx;
+        let holds = portal_store::records::holds(tx, &import).await?;
         Ok(Writer {
             app,
             actor,
@@ -59,7 +60,7 @@ impl<'a> Writer<'a> {
             now: app.now(),
             index: Index::default(),
             seen_sources: HashSet::new(),
-            holds: portal_store::records::holds(tx).await?,
+            holds,
             report_of: HashMap::new(),
             results_written: None,
             per_patient: BTreeMap::new(),
@@ -124,7 +125,9 @@ impl<'a> Writer<'a> {
             }
         }
         for (resource_type, ids) in &source_ids {
-            for (sid, known) in resources::find_many_by_source(tx, resource_type, ids).await? {
+            for (sid, known) in
+                resources::find_many_by_source(tx, &self.import, resource_type, ids).await?
+            {
                 known_by_source.insert((resource_type, sid), known);
             }
         }
@@ -151,7 +154,8 @@ impl<'a> Writer<'a> {
         for ((resource_type, system), values) in &wanted {
             let values: Vec<&str> = values.iter().map(String::as_str).collect();
             for (value, known) in
-                resources::find_many_by_identifier(tx, resource_type, system, &values).await?
+                resources::find_many_by_identifier(tx, &self.import, resource_type, system, &values)
+                    .await?
             {
                 found.insert((resource_type, system.clone(), value), known);
             }
@@ -303,15 +307,16 @@ impl<'a> Writer<'a> {
                 }
             };
             if let Some(data) = &item.patient {
-                write_patient(tx, item, at, data, now).await?;
+                write_patient(tx, &self.import, item, at, data, now).await?;
             }
             if created {
                 // New resources are written in batches below.
                 new_rows.push(i);
             } else {
-                resources::update(tx, &resource_row(item, at), now).await?;
+                resources::update(tx, &self.import, &resource_row(item, at), now).await?;
                 resources::replace_identifiers(
                     tx,
+                    &self.import,
                     &at.id,
                     item.key.resource_type,
                     &item.key.identifiers,
@@ -340,7 +345,7 @@ impl<'a> Writer<'a> {
             .iter()
             .map(|i| resource_row(&items[*i], &placed[*i]))
             .collect();
-        resources::insert_many(tx, &rows, now).await?;
+        resources::insert_many(tx, &self.import, &rows, now).await?;
         drop(rows);
         let identifier_rows: Vec<(&str, &str, &str, &str)> = new_rows
             .iter()
@@ -356,14 +361,14 @@ impl<'a> Writer<'a> {
                 })
             })
             .collect();
-        resources::insert_identifiers_many(tx, &identifier_rows).await?;
+        resources::insert_identifiers_many(tx, &self.import, &identifier_rows).await?;
         drop(identifier_rows);
         let clinical: Vec<ItemWrite<'_>> = projected
             .iter()
             .filter_map(|i| self.clinical_item(&items[*i], &placed[*i]))
             .collect();
-        resources::put_directory_names(tx, &directory).await?;
-        resources::put_clinical_items(tx, &clinical).await?;
+        resources::put_directory_names(tx, &self.import, &directory).await?;
+        resources::put_clinical_items(tx, &self.import, &clinical).await?;
         let written: HashSet<&str> = clinical.iter().map(|c| c.resource_id).collect();
         let results: Vec<uuid::Uuid> = match self.results_written {
             Some(_) => clinical
@@ -398,8 +403,15 @@ impl<'a> Writer<'a> {
         };
         let mut encounter = None;
         for (path, reference) in &item.refs {
-            let Some((target_type, target)) =
-                resolve(tx, &mut self.index, &item.key, path, reference).await?
+            let Some((target_type, target)) = resolve(
+                tx,
+                &self.import,
+                &mut self.index,
+                &item.key,
+                path,
+                reference,
+            )
+            .await?
             else {
                 continue;
             };
@@ -472,10 +484,19 @@ impl<'a> Writer<'a> {
                 });
             let release = self.release_of(item);
             if !this_import.is_empty() {
-                resources::link_report_members(tx, &at.id, &this_import, release, true).await?;
+                resources::link_report_members(
+                    tx,
+                    &self.import,
+                    &at.id,
+                    &this_import,
+                    release,
+                    true,
+                )
+                .await?;
             }
             if !earlier.is_empty() {
-                resources::link_report_members(tx, &at.id, &earlier, release, false).await?;
+                resources::link_report_members(tx, &self.import, &at.id, &earlier, release, false)
+                    .await?;
             }
         }
         Ok(())

@@ -6,10 +6,10 @@ use super::*;
 impl App {
     /// The clinic's result holds (admins).
     pub async fn result_holds(&self, actor: &Actor) -> Result<Vec<Hold>> {
-        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+        let configure = authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
-        Ok(records::holds(&mut conn).await?)
+        Ok(records::holds(&mut conn, &configure).await?)
     }
 
     /// Holds results of a category for `days` days, or until released (`None`).
@@ -19,15 +19,15 @@ impl App {
         category: &str,
         days: Option<i64>,
     ) -> Result<()> {
-        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+        let configure = authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
             .map_err(|_| Error::Forbidden)?;
-        let Principal::User { id, .. } = &actor.principal else {
+        if !matches!(actor.principal, Principal::User { .. }) {
             return Err(Error::Forbidden);
-        };
+        }
         let hold = check_hold(category, days).map_err(Error::Rejected)?;
         let category = hold.category.as_str();
         let mut tx = self.store().begin().await?;
-        records::set_hold(&mut tx, &hold, *id, self.now()).await?;
+        records::set_hold(&mut tx, &configure, &hold, self.now()).await?;
         let mut event = self.event(
             actor,
             AuditAction::Update,
@@ -44,11 +44,11 @@ impl App {
 
     /// Stops holding a category.
     pub async fn remove_result_hold(&self, actor: &Actor, category: &str) -> Result<()> {
-        authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
+        let configure = authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)
             .map_err(|_| Error::Forbidden)?;
         let mut tx = self.store().begin().await?;
         let category = category.trim();
-        if records::remove_hold(&mut tx, category).await? == 0 {
+        if records::remove_hold(&mut tx, &configure, category).await? == 0 {
             return Err(Error::NotFound);
         }
         let mut event = self.event(
