@@ -2,7 +2,6 @@
 
 pub mod audit_checkpoints;
 pub mod demo_data;
-pub mod generate;
 pub mod import;
 pub mod settings;
 

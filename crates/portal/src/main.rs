@@ -360,7 +360,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             patients,
             out,
             seed,
-        } => match portal::generate::run(patients, &out, seed) {
+        } => match portal_generate::run(patients, &out, seed) {
             Ok(written) => println!(
                 "Wrote {} file(s) to {}: {} resources ({}-{} per patient), {} bytes (seed {seed}).",
                 written.files,
