@@ -15,6 +15,7 @@ pub mod patients;
 pub mod records;
 pub mod resources;
 pub mod sessions;
+#[cfg(feature = "test-support")]
 pub mod testdb;
 pub mod throttle;
 pub mod tokens;
