@@ -11,6 +11,7 @@ pub mod ids;
 pub mod password;
 pub mod patient;
 pub mod record;
+pub mod session;
 pub mod user;
 
 pub use access::{

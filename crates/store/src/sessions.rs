@@ -7,28 +7,8 @@ use portal_domain::ids::SessionId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// A session as stored.
-#[derive(Clone, Debug)]
-pub struct SessionRow {
-    /// The public id (shown in the session list; never the token).
-    pub id: SessionId,
-    /// The account.
-    pub user_id: UserId,
-    /// How far sign-in got: "second-factor", "enrol" or "full".
-    pub stage: String,
-    /// The CSRF token bound to this session.
-    pub csrf_token: String,
-    /// When it started.
-    pub created_at: Timestamp,
-    /// When it was last used.
-    pub last_seen_at: Timestamp,
-    /// When it ends whatever happens.
-    pub absolute_expires_at: Timestamp,
-    /// Where it was opened from.
-    pub client_addr: String,
-    /// The browser that opened it.
-    pub user_agent: String,
-}
+/// A session as the store reads and writes it.
+pub use portal_domain::session::Session as SessionRow;
 
 fn from_row(row: &AnyRow) -> Result<SessionRow> {
     Ok(SessionRow {
