@@ -1,4 +1,5 @@
 use super::*;
+use crate::IdentifierSearch;
 use sonic_rs::json;
 
 fn bytes(value: &Value) -> Vec<u8> {

@@ -25,10 +25,12 @@
 pub mod bundle;
 pub mod codes;
 pub mod compartment;
+pub mod entry;
 pub mod error;
 pub mod json;
 pub mod map;
 pub mod model;
+pub mod ndjson;
 pub mod primitives;
 pub mod projection;
 pub mod refs;
