@@ -1,32 +1,16 @@
-//! The store's contract, run on SQLite and (when `PORTAL_TEST_POSTGRES` is set) PostgreSQL.
+//! The store's contract, run on SQLite and (when `PORTAL_TEST_POSTGRES` is set) PostgreSQL:
+//! accounts, the audit chain, the outbox and the directory search. Records and resources have
+//! their own files.
 
-use jiff::Timestamp;
+mod common;
+
+use common::{each_backend, now};
+
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use portal_domain::{PatientId, Role, UserId};
 use portal_store::audit::{HeadKey, Verdict};
-use portal_store::testdb::TestDatabase;
-use portal_store::{Backend, Error, Store, audit, outbox, patients, users};
-
-fn now() -> Timestamp {
-    Timestamp::from_second(1_800_000_000).expect("valid")
-}
-
-async fn each_backend<F, Fut>(f: F)
-where
-    F: Fn(Store, Backend) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(db) = TestDatabase::create(backend).await.expect("test database") else {
-            continue;
-        };
-        let store = db.store().await.expect("migrated store");
-        f(store.clone(), backend).await;
-        store.close().await;
-        db.cleanup().await.expect("cleanup");
-    }
-}
+use portal_store::{Error, audit, outbox, patients, users};
 
 fn event(n: usize) -> AuditEvent {
     AuditEvent {
