@@ -20,6 +20,10 @@ pub struct Invitation {
     pub code: String,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// Whose record it activates.
+    pub patient: portal_domain::Patient,
+    /// The policy's decision the code was issued under.
+    pub access: portal_domain::PatientAccess,
 }
 
 /// The activation form, parsed.
@@ -97,6 +101,9 @@ impl App {
     /// unused codes for the same record stop working.
     pub async fn invite(&self, actor: &Actor, patient: PatientId) -> Result<Invitation> {
         let (access, mut tx) = self.open_patient(actor, patient, Action::Enrol).await?;
+        let record = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
         let code = crypto::random_code(16);
         let now = self.now();
         let expires_at = now + self.config().activation_ttl;
@@ -117,6 +124,8 @@ impl App {
         Ok(Invitation {
             code: format_code(&code),
             expires_at,
+            patient: record,
+            access,
         })
     }
 

@@ -459,12 +459,14 @@ pub async fn unread_results(
     let (report_visible, _) = shown.condition("report", 3);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM clinical_items c WHERE c.patient_id = $1 \
-         AND ((c.kind = 'diagnostic-report' AND c.category NOT IN ({notes})) \
-         OR (c.kind = 'observation' AND c.category IN ({results}) \
+         AND ((c.kind = '{report}' AND c.category NOT IN ({notes})) \
+         OR (c.kind = '{observation}' AND c.category IN ({results}) \
          AND NOT EXISTS (SELECT 1 FROM clinical_items report WHERE report.resource_id = c.report_id \
          AND report.patient_id = c.patient_id{report_visible}))) \
          AND NOT EXISTS (SELECT 1 FROM result_reads r WHERE r.user_id = $2 \
          AND r.resource_id = c.resource_id){visible}",
+        report = ItemKind::DiagnosticReport.as_str(),
+        observation = ItemKind::Observation.as_str(),
         notes = sql_list(NOTE_REPORT_CATEGORIES),
         results = sql_list(RESULT_CATEGORIES),
     );

@@ -374,14 +374,10 @@ pub async fn invite(
 ) -> PageResult {
     let actor = user.actor(ctx);
     let invitation = state.app.invite(&actor, id).await?;
-    let view = state
-        .app
-        .open_section(&actor, id, Section::Overview)
-        .await?;
     Ok(render(&InvitePage {
         page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
-        basis: basis_words(&view.access),
-        patient: view.patient,
+        basis: basis_words(&invitation.access),
+        patient: invitation.patient,
         code: invitation.code,
         expires: minute(invitation.expires_at),
     }))
