@@ -1,7 +1,8 @@
 //! Accounts: creating staff accounts, changing and resetting passwords, enabling and disabling.
 
+use crate::services::Accounts;
 use crate::throttle::{Limits, PER_ACCOUNT, PER_ADDRESS, Taken, account_key, address_key};
-use crate::{Actor, App, Error, Result, auth::CurrentUser, commit, crypto};
+use crate::{Actor, Error, Result, auth::CurrentUser, commit, crypto};
 use jiff::SignedDuration;
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG, RequestContext};
@@ -57,7 +58,7 @@ pub struct CreatedAccount {
 /// How long a set-up link works.
 pub const SETUP_LINK_TTL: SignedDuration = SignedDuration::from_hours(72);
 
-impl App {
+impl Accounts {
     /// Creates a clinician, staff or admin account (by an admin or the operator) with no
     /// usable password, and a one-time link with which the person chooses it; the second
     /// factor is enrolled at their first sign-in. An admin's creation e-mails the link to the

@@ -1,6 +1,7 @@
 //! Reading and verifying the audit trail.
 
-use crate::{Actor, App, Error, Result};
+use crate::services::Clinic;
+use crate::{Actor, Error, Result};
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::checkpoint::{Checkpoint, KeptCheckpoint};
 use portal_store::Conn;
@@ -18,7 +19,7 @@ pub struct AuditFilter {
     pub before: Option<i64>,
 }
 
-impl App {
+impl Clinic {
     /// The newest audit events matching `filter` (admins only).
     pub async fn audit_events(
         &self,
@@ -49,7 +50,7 @@ impl App {
     }
 }
 
-impl App {
+impl Clinic {
     /// The chain's head, to keep outside the database as a checkpoint.
     pub async fn audit_checkpoint(&self) -> Result<Checkpoint> {
         let mut conn = self.conn().await?;

@@ -1,6 +1,7 @@
 //! Opening a patient's chart: each section is one policy action, one read and one audit event.
 
-use crate::{Actor, App, Error, Result, commit};
+use crate::services::Records;
+use crate::{Actor, Error, Result, commit};
 use portal_domain::access::{AccessBasis, Action, authorize};
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientAccess, PatientId, Principal, Role};
@@ -80,7 +81,7 @@ pub struct AccessLog {
     pub emergency: Vec<NamedEvent>,
 }
 
-impl App {
+impl Records {
     /// Opens one section of a patient's chart: policy, read, audit.
     pub async fn open_section(
         &self,

@@ -1,7 +1,8 @@
 //! The clinic's side: care-team lists, the patient directory and break-glass access.
 
+use crate::services::Clinic;
 use crate::throttle::Limits;
-use crate::{Actor, App, Error, Result, commit};
+use crate::{Actor, Error, Result, commit};
 use jiff::SignedDuration;
 use portal_domain::access::{BREAK_GLASS_DURATION, ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome};
@@ -17,7 +18,7 @@ const BREAK_GLASS_MISSES: Limits = Limits {
     forget_after: SignedDuration::from_hours(1),
 };
 
-impl App {
+impl Clinic {
     /// The patients the acting clinician may see through their care team; for staff and admins,
     /// the directory matching `term` (at least 2 characters).
     pub async fn patient_list(&self, actor: &Actor, term: &str) -> Result<Vec<PatientRow>> {

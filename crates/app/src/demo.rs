@@ -137,7 +137,11 @@ impl App {
             let password = demo_password();
             let new = NewStaffAccount::parse(email, name, role.as_str())
                 .map_err(crate::Error::Invalid)?;
-            let id = self.create_staff_account(&operator, new).await?.id;
+            let id = self
+                .accounts()
+                .create_staff_account(&operator, new)
+                .await?
+                .id;
             let hash = crypto::hash_password(password.clone()).await?;
             let mut tx = self.store().begin().await?;
             users::set_password(&mut tx, id, &hash, self.now()).await?;
@@ -209,7 +213,7 @@ impl App {
                     .into(),
             },
         );
-        let invitation = self.invite(&operator, marcus.id).await?;
+        let invitation = self.accounts().invite(&operator, marcus.id).await?;
         Ok(DemoAccounts {
             url: self.config().public_url.clone(),
             accounts,

@@ -1,6 +1,7 @@
 //! Enrolment: clinics issue single-use activation codes; patients activate their accounts with
 //! the code and their date of birth.
 
+use crate::services::Accounts;
 use crate::throttle::{PER_ADDRESS, address_key};
 use crate::{Actor, App, Error, Result, commit, crypto};
 use jiff::{SignedDuration, Timestamp};
@@ -96,7 +97,7 @@ pub fn activation_issuer(detail: &str) -> Option<&str> {
     Some(issuer.strip_suffix(SAME_PLACE_SOON).unwrap_or(issuer))
 }
 
-impl App {
+impl Accounts {
     /// Issues an activation code for a patient record (admin, staff or the operator). Earlier
     /// unused codes for the same record stop working.
     pub async fn invite(&self, actor: &Actor, patient: PatientId) -> Result<Invitation> {
@@ -315,7 +316,9 @@ impl App {
         event.detail = format!("activation refused: {why}");
         self.audit_alone(&event).await
     }
+}
 
+impl App {
     /// Asks the policy whether `actor` may do `action` on `patient`'s data, reading the facts
     /// it decides on in the transaction it returns, which the caller goes on to read and write
     /// the patient's data in. A refusal is written to the audit trail and answered exactly like

@@ -15,6 +15,7 @@ pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod record;
+pub mod services;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::SecretKey;
+pub use services::{Accounts, Clinic, Import, Records};
 
 /// What can go wrong in a use case, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,8 @@
 //! API tokens for system clients: created by an admin, shown once, stored hashed, checked on
 //! every request to the FHIR API.
 
-use crate::{Actor, App, Error, Result, commit, crypto};
+use crate::services::Accounts;
+use crate::{Actor, Error, Result, commit, crypto};
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::fields::FieldErrors;
@@ -25,7 +26,7 @@ impl std::fmt::Debug for NewToken {
     }
 }
 
-impl App {
+impl Accounts {
     /// Creates an API token for a system client (admins and the operator).
     pub async fn create_api_token(
         &self,

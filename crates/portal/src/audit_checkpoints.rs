@@ -50,7 +50,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointFileError +
 /// Appends the chain's current head to `path` (created if missing, only ever appended to, and
 /// on disk before this returns); returns the line's checkpoint.
 pub async fn append(app: &App, path: &Path) -> Result<KeptCheckpoint, CheckpointFileError> {
-    let kept = app.audit_checkpoint_to_keep().await?;
+    let kept = app.clinic().audit_checkpoint_to_keep().await?;
     let line = format!("{kept}\n");
     let owned = path.to_path_buf();
     tokio::task::spawn_blocking(move || append_line(&owned, &line))

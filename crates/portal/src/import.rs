@@ -153,10 +153,15 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     while let Some((path, next)) = rx.recv().await {
         let path = &path;
         let result = match next {
-            Next::Bundle(feed) => app.import_feed(&actor, feed, false).await.map_err(describe),
+            Next::Bundle(feed) => app
+                .import()
+                .import_feed(&actor, feed, false)
+                .await
+                .map_err(describe),
             Next::Unreadable(message) => Err(message),
             Next::Ndjson => match std::fs::File::open(path) {
                 Ok(file) => app
+                    .import()
                     .import_ndjson_stream(&actor, std::io::BufReader::new(file))
                     .await
                     .map_err(describe),
@@ -177,7 +182,7 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let _ = producer.await;
     let _ = done.send(true);
     let _ = checkpointer.await;
-    if let Err(e) = app.analyze_after_import().await {
+    if let Err(e) = app.import().analyze_after_import().await {
         eprintln!("portal import: could not refresh database statistics: {e}");
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -127,7 +127,7 @@ pub async fn serve(
     let mut housekeeping_shutdown = shutdown.clone();
     let housekeeping = tokio::spawn(async move {
         loop {
-            if let Err(e) = housekeeping_app.purge_expired_sessions().await {
+            if let Err(e) = housekeeping_app.accounts().purge_expired_sessions().await {
                 tracing::warn!(error = %e, "could not delete expired sessions");
             }
             tokio::select! {

@@ -233,7 +233,12 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             }
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
-            if !app.list_accounts(&Actor::operator()).await?.is_empty() {
+            if !app
+                .accounts()
+                .list_accounts(&Actor::operator())
+                .await?
+                .is_empty()
+            {
                 return Err(StartError::Config(
                     "the demo needs an empty database; this one already has accounts".into(),
                 ));
@@ -243,6 +248,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             let mut sample = Vec::new();
             for (name, bytes) in portal::demo_data::BUNDLES {
                 let summary = app
+                    .import()
                     .import_bundle(&Actor::operator(), *bytes)
                     .await
                     .map_err(|e| StartError::Config(format!("sample record {name}: {e}")))?;
@@ -262,7 +268,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 }
             }
             app.link_demo_records(&mut demo, &children, &sample).await?;
-            app.analyze_after_import().await?;
+            app.import().analyze_after_import().await?;
             let json = serde_json::to_string_pretty(&demo)
                 .map_err(|e| StartError::Config(e.to_string()))?;
             let accounts_file = settings.data_dir.join("demo-accounts.json");
@@ -308,7 +314,11 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             };
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
-            match app.create_staff_account(&Actor::operator(), new).await {
+            match app
+                .accounts()
+                .create_staff_account(&Actor::operator(), new)
+                .await
+            {
                 Ok(created) => {
                     println!(
                         "Created {role} account {}. Give this one-time link to the person, and \
@@ -337,6 +347,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
             match app
+                .accounts()
                 .create_api_token(&Actor::operator(), &name, &scope)
                 .await
             {
@@ -382,7 +393,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             };
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
-            match app.invite(&Actor::operator(), patient).await {
+            match app.accounts().invite(&Actor::operator(), patient).await {
                 Ok(invitation) => {
                     println!("{}", invitation.code);
                     eprintln!(
@@ -437,7 +448,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             };
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
-            match app.verify_audit_trail(&Actor::operator()).await? {
+            match app.clinic().verify_audit_trail(&Actor::operator()).await? {
                 Verdict::Intact { events } => {
                     println!("The audit trail is intact ({events} events).")
                 }
@@ -447,7 +458,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 }
             }
             if let Some(checkpoint) = checkpoint {
-                if app.audit_matches_checkpoint(&checkpoint).await? {
+                if app.clinic().audit_matches_checkpoint(&checkpoint).await? {
                     println!("The earlier checkpoint {checkpoint} still matches.");
                 } else {
                     println!(
@@ -459,7 +470,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 }
             }
             if let (Some(kept), Some(file)) = (kept, checkpoints) {
-                if let Some((line, lost)) = app.audit_first_lost_checkpoint(&kept).await? {
+                if let Some((line, lost)) = app.clinic().audit_first_lost_checkpoint(&kept).await? {
                     println!(
                         "The audit trail is damaged: it no longer contains checkpoint {} kept at \
                          {}: events were removed or rewritten, or the database was rolled back \
@@ -476,7 +487,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     file.display()
                 );
             }
-            println!("Checkpoint: {}", app.audit_checkpoint().await?);
+            println!("Checkpoint: {}", app.clinic().audit_checkpoint().await?);
         }
     }
     Ok(ExitCode::SUCCESS)

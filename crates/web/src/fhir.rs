@@ -119,7 +119,7 @@ pub async fn transaction(
     let Some(token) = bearer(&headers) else {
         return unauthorized();
     };
-    let principal = match state.app.authenticate_token(token).await {
+    let principal = match state.app.accounts().authenticate_token(token).await {
         Ok(Some(p)) => p,
         Ok(None) => return unauthorized(),
         Err(e) => return failure(e),
@@ -168,7 +168,7 @@ pub async fn transaction(
     };
     let actor = Actor { principal, context };
     // The body is handed over, not copied, and freed once the import has read it.
-    match state.app.import_bundle(&actor, body).await {
+    match state.app.import().import_bundle(&actor, body).await {
         Ok(summary) => transaction_response(&summary),
         Err(e) => failure(e),
     }

@@ -17,7 +17,7 @@ pub struct SessionState(pub Option<CurrentUser>);
 pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let token = cookie(request.headers(), state.session_cookie()).map(str::to_string);
     let user = match token {
-        Some(t) if !t.is_empty() => match state.app.resolve_session(&t).await {
+        Some(t) if !t.is_empty() => match state.app.accounts().resolve_session(&t).await {
             Ok(user) => user,
             Err(e) => return PageError(e).into_response(),
         },

@@ -5,8 +5,9 @@
 mod second_factor;
 mod signed_in;
 
+use crate::services::Accounts;
 use crate::throttle::{PER_ACCOUNT, PER_ADDRESS, Taken, account_key, address_key};
-use crate::{Actor, App, Error, Result, commit, crypto, totp};
+use crate::{Actor, Error, Result, commit, crypto, totp};
 use jiff::SignedDuration;
 use portal_domain::audit::{AuditAction, Outcome, RequestContext};
 use portal_domain::fields::{Email, SecondFactorCode};
@@ -154,7 +155,7 @@ pub struct RefusedSignIn {
     pub client_addr: String,
 }
 
-impl App {
+impl Accounts {
     /// First step of sign-in: e-mail and password. Unknown accounts take the same path and time
     /// as wrong passwords, and get the same answer.
     pub async fn sign_in(

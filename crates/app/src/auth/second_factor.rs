@@ -1,8 +1,9 @@
 //! The second factor: checking a code at sign-in, enrolling an authenticator, recovery codes.
 
 use super::*;
+use crate::services::Accounts;
 
-impl App {
+impl Accounts {
     /// Second step of sign-in: a TOTP code (each accepted once) or a recovery code. Opens a new
     /// session (new id) and ends the half-finished one.
     pub async fn verify_second_factor(

@@ -2,8 +2,9 @@
 //! and purging expired ones.
 
 use super::*;
+use crate::services::Accounts;
 
-impl App {
+impl Accounts {
     /// Signs out: the session is deleted on the server, so a replayed cookie is refused.
     pub async fn sign_out(&self, current: &CurrentUser, context: &RequestContext) -> Result<()> {
         let mut tx = self.store().begin().await?;

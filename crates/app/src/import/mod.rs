@@ -9,7 +9,8 @@ mod write;
 
 pub use read::{read_bundle, read_ndjson};
 
-use crate::{Actor, App, Error, Result, commit};
+use crate::services::Import;
+use crate::{Actor, Error, Result, commit};
 use portal_domain::Principal;
 use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
 use portal_fhir::json::{JsonValueTrait, Value};
@@ -201,7 +202,7 @@ pub fn authorize_import(principal: &Principal) -> Result<ClinicCapability> {
     authorize_clinic(principal, ClinicAction::ImportRecords).map_err(|_| Error::Forbidden)
 }
 
-impl App {
+impl Import {
     /// Imports one Bundle (JSON bytes) as a whole.
     /// The bytes are taken over (a request body is not copied) and freed once read.
     pub async fn import_bundle(

@@ -2,8 +2,9 @@
 //! sees them.
 
 use super::*;
+use crate::services::Clinic;
 
-impl App {
+impl Clinic {
     /// The clinic's result holds (admins).
     pub async fn result_holds(&self, actor: &Actor) -> Result<Vec<Hold>> {
         let configure = authorize_clinic(&actor.principal, ClinicAction::ConfigureResultRelease)

@@ -10,7 +10,8 @@ mod visits;
 pub use results::{ResultDetail, ResultFilter, ResultLine};
 pub use visits::{Download, VisitDetail};
 
-use crate::{Actor, App, Error, Result, commit};
+use crate::services::Records;
+use crate::{Actor, Error, Result, commit};
 use portal_domain::ResourceId;
 use portal_domain::access::{AccessBasis, Action, ClinicAction, authorize_clinic};
 use portal_domain::audit::AuditAction;
@@ -69,7 +70,7 @@ pub struct Summary {
     pub vitals: Vec<Item>,
 }
 
-impl App {
+impl Records {
     /// The answer when a record the viewer may open has no such item (or it is another
     /// patient's): the refusal is audited, the page is the same 404 as any missing record.
     async fn missing_item(

@@ -2,6 +2,7 @@
 //! report with its history, release of a held result, and the count of new results.
 
 use super::*;
+use crate::services::Records;
 
 /// A line of the results list: a report with its results, or a result on its own.
 #[derive(Debug)]
@@ -50,7 +51,7 @@ pub struct ResultDetail {
     pub held_results: HashSet<ResourceId>,
 }
 
-impl App {
+impl Records {
     /// Test results, newest first: reports with their results, and results on their own.
     pub async fn test_results(
         &self,

@@ -1,6 +1,7 @@
 //! Visits with what was recorded at them, and clinical documents.
 
 use super::*;
+use crate::services::Records;
 
 /// A visit opened.
 #[derive(Debug)]
@@ -27,7 +28,7 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
-impl App {
+impl Records {
     /// Past visits, newest first.
     pub async fn visits(
         &self,

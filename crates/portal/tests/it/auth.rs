@@ -646,6 +646,7 @@ async fn clinic_accounts_without_an_authenticator_must_enrol_first(backend: Back
         .expect("valid staff account");
     let created = t
         .app
+        .accounts()
         .create_staff_account(&Actor::operator(), new)
         .await
         .expect("account created");

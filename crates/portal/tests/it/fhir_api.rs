@@ -37,6 +37,7 @@ async fn a_system_client_imports_a_transaction_bundle(backend: Backend) {
     };
     let token = t
         .app
+        .accounts()
         .create_api_token(&Actor::operator(), "Test EHR", "system/*.write")
         .await
         .expect("token")
@@ -89,6 +90,7 @@ async fn the_api_refuses_missing_wrong_and_read_only_tokens(backend: Backend) {
     };
     let reader = t
         .app
+        .accounts()
         .create_api_token(&Actor::operator(), "Reader", "system/*.read")
         .await
         .expect("token")
@@ -125,6 +127,7 @@ async fn a_bad_bundle_gets_an_operation_outcome_naming_the_entry(backend: Backen
     };
     let token = t
         .app
+        .accounts()
         .create_api_token(&Actor::operator(), "Test EHR", "system/*.write")
         .await
         .expect("token")

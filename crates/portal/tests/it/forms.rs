@@ -82,7 +82,12 @@ async fn invited_record(t: &TestApp, mrn: &str, given: &str, family: &str) -> (P
         .create_patient_record(&operator, &row)
         .await
         .expect("record created");
-    let invitation = t.app.invite(&operator, row.id).await.expect("code issued");
+    let invitation = t
+        .app
+        .accounts()
+        .invite(&operator, row.id)
+        .await
+        .expect("code issued");
     (row.id, invitation.code)
 }
 

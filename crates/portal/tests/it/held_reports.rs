@@ -126,6 +126,7 @@ fn bundle() -> Value {
 
 async fn import_pia(t: &TestApp) -> PatientId {
     t.app
+        .import()
         .import_bundle(&Actor::operator(), bundle().to_string().as_bytes())
         .await
         .expect("Pia's record imports");

@@ -263,6 +263,7 @@ impl TestApp {
     #[allow(dead_code)]
     pub async fn write_token(&self) -> String {
         self.app
+            .accounts()
             .create_api_token(&portal_app::Actor::operator(), "Test EHR", "system/*.write")
             .await
             .expect("token")

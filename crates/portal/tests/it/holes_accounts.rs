@@ -134,6 +134,7 @@ async fn item_5_accounts_and_codes_are_set_up_by_their_owners_and_flagged(backen
     });
     let summary = t
         .app
+        .import()
         .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
         .await
         .expect("import");

@@ -570,7 +570,7 @@ async fn item_13_the_server_keeps_checkpoints_on_its_schedule(backend: Backend) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     drop(child);
-    let head = t.app.audit_checkpoint().await.expect("head");
+    let head = t.app.clinic().audit_checkpoint().await.expect("head");
     for (line, k) in &kept {
         assert_eq!(k.checkpoint, head, "line {line}");
     }

@@ -20,6 +20,7 @@ fn deep_bundle(depth: usize) -> String {
 
 async fn token(t: &TestApp) -> String {
     t.app
+        .accounts()
         .create_api_token(&Actor::operator(), "Test EHR", "system/*.write")
         .await
         .expect("token")

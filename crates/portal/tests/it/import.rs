@@ -120,6 +120,7 @@ async fn import_all(t: &TestApp, files: &[PathBuf]) -> portal_app::import::Impor
         let bytes = std::fs::read(file).expect("read");
         let summary = t
             .app
+            .import()
             .import_bundle(&Actor::operator(), bytes.as_slice())
             .await
             .unwrap_or_else(|e| panic!("{} was refused: {e}", file.display()));
@@ -186,6 +187,7 @@ async fn an_edited_resource_updates_the_record(backend: Backend) {
     };
     let mut bundle = small_patient();
     t.app
+        .import()
         .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
         .await
         .expect("first import");
@@ -202,6 +204,7 @@ async fn an_edited_resource_updates_the_record(backend: Backend) {
     let id = entry["resource"]["id"].as_str().expect("id").to_string();
     let summary = t
         .app
+        .import()
         .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
         .await
         .expect("second import");
@@ -225,6 +228,7 @@ async fn kept_json_comes_back_unchanged(backend: Backend) {
     };
     let bundle = small_patient();
     t.app
+        .import()
         .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
         .await
         .expect("import");
@@ -325,6 +329,7 @@ async fn bad_bundles_are_refused_and_change_nothing(backend: Backend) {
     for (case, body, words) in bad_bundles() {
         let err = t
             .app
+            .import()
             .import_bundle(&Actor::operator(), body.as_bytes())
             .await
             .expect_err(case);
@@ -433,6 +438,7 @@ async fn ndjson_streams_across_chunks_and_lands_whole(backend: Backend) {
     let text = ndjson_patient_and_observations(4_500, None);
     let summary = t
         .app
+        .import()
         .import_ndjson_stream(&Actor::operator(), std::io::Cursor::new(text.into_bytes()))
         .await
         .expect("import");
@@ -459,6 +465,7 @@ async fn a_bad_ndjson_line_late_in_the_file_changes_nothing(backend: Backend) {
     let text = ndjson_patient_and_observations(4_500, Some(4_400));
     let err = t
         .app
+        .import()
         .import_ndjson_stream(&Actor::operator(), std::io::Cursor::new(text.into_bytes()))
         .await
         .expect_err("refused");
@@ -547,6 +554,7 @@ async fn a_bundle_of_many_parts_is_written_as_one(backend: Backend) {
     let bad = bundle_of_many_parts(2_400, Some(2_390)).to_string();
     let error = t
         .app
+        .import()
         .import_bundle(&Actor::operator(), bad.as_bytes())
         .await
         .expect_err("refused")
@@ -559,6 +567,7 @@ async fn a_bundle_of_many_parts_is_written_as_one(backend: Backend) {
 
     let summary = t
         .app
+        .import()
         .import_bundle(
             &Actor::operator(),
             bundle_of_many_parts(2_400, None).to_string().as_bytes(),
@@ -639,13 +648,15 @@ async fn the_same_bundle_three_times_at_once_lands_once(backend: Backend) {
     ] {
         let bytes = std::fs::read(repo.join(directory)).expect("read");
         t.app
+            .import()
             .import_bundle(&operator, bytes)
             .await
             .expect("directory");
     }
     let bundle = std::fs::read(repo.join("conchita-ramon.json")).expect("read");
     let before = t.count("patients").await;
-    let send = || t.app.import_bundle(&operator, bundle.as_slice());
+    let import = t.app.import();
+    let send = || import.import_bundle(&operator, bundle.as_slice());
     let (a, b, c) = tokio::join!(send(), send(), send());
     let mut created = Vec::new();
     for outcome in [a, b, c] {

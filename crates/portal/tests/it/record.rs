@@ -204,6 +204,7 @@ fn mrn(p: &Person) -> String {
 /// Imports `p`'s record as the command line does; returns the new record's id.
 async fn import(t: &TestApp, p: &Person) -> PatientId {
     t.app
+        .import()
         .import_bundle(&Actor::operator(), bundle(p).to_string().as_bytes())
         .await
         .unwrap_or_else(|e| panic!("{}'s record was refused: {e}", p.given));
@@ -260,6 +261,7 @@ pub(crate) async fn sign_in_new_patient(
 ) -> Client {
     let code = t
         .app
+        .accounts()
         .invite(&Actor::operator(), patient)
         .await
         .expect("activation code")

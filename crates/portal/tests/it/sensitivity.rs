@@ -68,6 +68,7 @@ async fn proxies_never_see_confidential_items_the_patient_and_care_team_do(backe
         return;
     };
     t.app
+        .import()
         .import_bundle(&Actor::operator(), lena_bundle().to_string().as_bytes())
         .await
         .expect("Lena's record");

@@ -108,6 +108,7 @@ async fn account_page(
 ) -> PageResult {
     let sessions = state
         .app
+        .accounts()
         .active_sessions(user)
         .await?
         .into_iter()
@@ -121,6 +122,7 @@ async fn account_page(
         .collect();
     let refused = state
         .app
+        .accounts()
         .refused_sign_ins(user)
         .await?
         .into_iter()
@@ -130,8 +132,8 @@ async fn account_page(
             address: r.client_addr,
         })
         .collect();
-    let records = state.app.my_patients(&user.actor(ctx)).await?;
-    let recovery_left = state.app.recovery_codes_left(user).await?;
+    let records = state.app.records().my_patients(&user.actor(ctx)).await?;
+    let recovery_left = state.app.accounts().recovery_codes_left(user).await?;
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -200,6 +202,7 @@ pub async fn change_password(
 ) -> PageResult {
     match state
         .app
+        .accounts()
         .change_password(&user, &form.current_password, &form.new_password, &ctx)
         .await
     {
@@ -215,7 +218,11 @@ pub async fn end_other_sessions(
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
 ) -> PageResult {
-    state.app.sign_out_everywhere_else(&user, &ctx).await?;
+    state
+        .app
+        .accounts()
+        .sign_out_everywhere_else(&user, &ctx)
+        .await?;
     Ok(Redirect::to("/account?done=sessions").into_response())
 }
 
@@ -242,6 +249,7 @@ pub async fn second_factor(
 ) -> PageResult {
     match state
         .app
+        .accounts()
         .finish_enrolment(
             &user,
             &form.secret,

@@ -118,7 +118,12 @@ pub async fn activate(
         today,
     );
     let result = match parsed {
-        Ok(activation) => state.app.activate(activation, &ctx).await.map(|_| ()),
+        Ok(activation) => state
+            .app
+            .accounts()
+            .activate(activation, &ctx)
+            .await
+            .map(|_| ()),
         Err(errors) => Err(Error::Invalid(errors)),
     };
     match result {
@@ -175,7 +180,12 @@ pub async fn reset_request(
     Ctx(ctx): Ctx,
     Form(form): Form<ResetRequestForm>,
 ) -> PageResult {
-    match state.app.request_password_reset(&form.email, &ctx).await {
+    match state
+        .app
+        .accounts()
+        .request_password_reset(&form.email, &ctx)
+        .await
+    {
         Ok(()) => Ok(render(&ResetRequestPage {
             page: Page::anonymous_form("Reset your password", &form.csrf),
             errors: FieldErrors::new(),
@@ -220,7 +230,7 @@ pub async fn reset_form(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> PageResult {
-    if !plausible_token(&token) || !state.app.reset_link_is_valid(&token).await? {
+    if !plausible_token(&token) || !state.app.accounts().reset_link_is_valid(&token).await? {
         return Err(link_expired());
     }
     let (csrf, cookie) = anonymous_csrf(&state, &headers);
@@ -255,6 +265,7 @@ pub async fn reset(
     }
     match state
         .app
+        .accounts()
         .reset_password(&token, &form.new_password, &ctx)
         .await
     {

@@ -107,6 +107,7 @@ async fn users_page(
 ) -> PageResult {
     let users = state
         .app
+        .accounts()
         .list_accounts(&user.actor(ctx))
         .await?
         .into_iter()
@@ -188,6 +189,7 @@ pub async fn create_user(
     let result = match NewStaffAccount::parse(&form.email, &form.name, &form.role) {
         Ok(new) => state
             .app
+            .accounts()
             .create_staff_account(&actor, new)
             .await
             .map(|_| ()),
@@ -224,6 +226,7 @@ pub async fn set_status(
     };
     state
         .app
+        .accounts()
         .set_account_status(&user.actor(ctx), id, status)
         .await?;
     Ok(Redirect::to("/admin/users?done=status").into_response())
@@ -268,7 +271,11 @@ async fn audit_page(
         before,
         ..Default::default()
     };
-    let events = state.app.audit_events(&user.actor(ctx), &filter).await?;
+    let events = state
+        .app
+        .clinic()
+        .audit_events(&user.actor(ctx), &filter)
+        .await?;
     let older = (events.len() == 100)
         .then(|| events.last().map(|e| e.stored.seq))
         .flatten();
@@ -329,6 +336,7 @@ pub async fn verify(
 ) -> PageResult {
     let verdict = match state
         .app
+        .clinic()
         .verify_audit_trail(&user.actor(ctx.clone()))
         .await?
     {
@@ -361,7 +369,7 @@ async fn result_release_page(
     category: String,
     days: String,
 ) -> PageResult {
-    let holds = state.app.result_holds(&user.actor(ctx)).await?;
+    let holds = state.app.clinic().result_holds(&user.actor(ctx)).await?;
     let status = if errors.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -414,7 +422,7 @@ pub async fn set_result_release(
         Ok(d) => {
             state
                 .app
-                .set_result_hold(&user.actor(ctx.clone()), &form.category, d)
+                .clinic().set_result_hold(&user.actor(ctx.clone()), &form.category, d)
                 .await
         }
         Err(()) => Err(Error::Rejected(
@@ -460,6 +468,7 @@ pub async fn remove_result_release(
 ) -> PageResult {
     state
         .app
+        .clinic()
         .remove_result_hold(&user.actor(ctx), &form.category)
         .await?;
     Ok(Redirect::to("/admin/results-release").into_response())

@@ -140,7 +140,12 @@ pub async fn signin(
     Ctx(ctx): Ctx,
     Form(form): Form<SignInForm>,
 ) -> PageResult {
-    match state.app.sign_in(&form.email, &form.password, &ctx).await {
+    match state
+        .app
+        .accounts()
+        .sign_in(&form.email, &form.password, &ctx)
+        .await
+    {
         Ok(session) => {
             let next = match session.stage {
                 Stage::Full => "/",
@@ -196,6 +201,7 @@ pub async fn second_factor(
 ) -> PageResult {
     match state
         .app
+        .accounts()
         .verify_second_factor(&user, &form.code, &ctx)
         .await
     {
@@ -241,12 +247,13 @@ pub(crate) fn enrol_page(
     action: &'static str,
     retry_secret: Option<String>,
 ) -> PageResult {
-    let enrolment =
-        match retry_secret.and_then(|sealed| state.app.enrolment_from_sealed(user, &sealed)) {
-            // Keep the secret the person already scanned when they mistype a code.
-            Some(e) => e,
-            None => state.app.start_enrolment(user)?,
-        };
+    let enrolment = match retry_secret
+        .and_then(|sealed| state.app.accounts().enrolment_from_sealed(user, &sealed))
+    {
+        // Keep the secret the person already scanned when they mistype a code.
+        Some(e) => e,
+        None => state.app.accounts().start_enrolment(user)?,
+    };
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -302,6 +309,7 @@ pub async fn enrol(
     }
     match state
         .app
+        .accounts()
         .finish_enrolment(&user, &form.secret, &form.code, None, &ctx)
         .await
     {
@@ -333,7 +341,7 @@ pub async fn signout(
     Ctx(ctx): Ctx,
 ) -> PageResult {
     if let Some(user) = user {
-        state.app.sign_out(&user, &ctx).await?;
+        state.app.accounts().sign_out(&user, &ctx).await?;
     }
     let mut response = Redirect::to("/signin?done=signed-out").into_response();
     let h = response.headers_mut();

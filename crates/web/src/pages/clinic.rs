@@ -105,7 +105,11 @@ async fn patients_page(
     mrn: String,
     reason: String,
 ) -> PageResult {
-    let patients = state.app.patient_list(&user.actor(ctx), &term).await?;
+    let patients = state
+        .app
+        .clinic()
+        .patient_list(&user.actor(ctx), &term)
+        .await?;
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -184,6 +188,7 @@ pub async fn break_glass(
 ) -> PageResult {
     match state
         .app
+        .clinic()
         .break_glass(&user.actor(ctx.clone()), &form.mrn, &form.reason)
         .await
     {

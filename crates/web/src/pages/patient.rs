@@ -107,9 +107,10 @@ pub async fn home(
     let actor = user.actor(ctx);
     let view = state
         .app
+        .records()
         .open_section(&actor, id, Section::Overview)
         .await?;
-    let others = state.app.my_patients(&actor).await?;
+    let others = state.app.records().my_patients(&actor).await?;
 
     let title = if view.is_own() {
         format!("Welcome, {}", view.patient.given_name)
@@ -122,7 +123,11 @@ pub async fn home(
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
-        new_results: state.app.unread_result_count(&actor, &view.access).await?,
+        new_results: state
+            .app
+            .records()
+            .unread_result_count(&actor, &view.access)
+            .await?,
         patient: view.patient,
         others,
     }))
@@ -183,6 +188,7 @@ async fn section(
 ) -> PageResult {
     let view = state
         .app
+        .records()
         .open_section(&user.actor(ctx), id, section)
         .await?;
     let (title, empty_text) = section_words(section);
@@ -320,6 +326,7 @@ pub async fn access_log(
     let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok());
     let log = state
         .app
+        .records()
         .access_log(&user.actor(ctx), id, filter, before)
         .await?;
     let viewer = user.id.to_string();
@@ -373,7 +380,7 @@ pub async fn invite(
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
     let actor = user.actor(ctx);
-    let invitation = state.app.invite(&actor, id).await?;
+    let invitation = state.app.accounts().invite(&actor, id).await?;
     Ok(render(&InvitePage {
         page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
         basis: basis_words(&invitation.access),
@@ -397,7 +404,7 @@ pub async fn start(
     }
     let to = match user.role {
         Role::Patient => {
-            let records = state.app.my_patients(&user.actor(ctx)).await?;
+            let records = state.app.records().my_patients(&user.actor(ctx)).await?;
             match user.patient_id.or_else(|| records.first().map(|r| r.id)) {
                 Some(p) => format!("/patients/{p}"),
                 None => "/account".to_string(),

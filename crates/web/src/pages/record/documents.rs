@@ -18,7 +18,7 @@ pub async fn documents(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
-    let (head, documents) = state.app.documents(&user.actor(ctx), id).await?;
+    let (head, documents) = state.app.records().documents(&user.actor(ctx), id).await?;
     Ok(render(&DocumentsPage {
         page: page("Documents", &user, Nav::Documents, id),
         basis: basis_words(&head.access),
@@ -61,6 +61,7 @@ pub async fn download(
 ) -> PageResult {
     let file = state
         .app
+        .records()
         .document_download(&user.actor(ctx), path.patient, path.item)
         .await?;
     let mut response = file.bytes.into_response();

@@ -129,6 +129,7 @@ async fn results_page(
     };
     let (head, lines) = state
         .app
+        .records()
         .test_results(&user.actor(ctx), id, &filter)
         .await?;
     let status = if errors.is_empty() {
@@ -324,6 +325,7 @@ pub async fn result(
     let id = path.patient;
     let (head, detail) = state
         .app
+        .records()
         .test_result(&user.actor(ctx), id, path.item)
         .await?;
     let title = label(&detail.item);
@@ -366,6 +368,7 @@ pub async fn release(
 ) -> PageResult {
     state
         .app
+        .records()
         .release_result(&user.actor(ctx), path.patient, path.item)
         .await?;
     Ok(Redirect::to(&format!("/patients/{}/results/{}", path.patient, path.item)).into_response())

@@ -196,7 +196,11 @@ pub async fn summary(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
-    let (head, summary) = state.app.health_summary(&user.actor(ctx), id).await?;
+    let (head, summary) = state
+        .app
+        .records()
+        .health_summary(&user.actor(ctx), id)
+        .await?;
     let (problems, past_problems): (Vec<&Item>, Vec<&Item>) = summary
         .conditions
         .iter()
@@ -248,7 +252,11 @@ pub async fn medications(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
-    let (head, items) = state.app.medications(&user.actor(ctx), id).await?;
+    let (head, items) = state
+        .app
+        .records()
+        .medications(&user.actor(ctx), id)
+        .await?;
     let (medications, past_medications) = medication_lines(&items);
     Ok(render(&MedicationsPage {
         page: page("Medications", &user, Nav::Record, id),

@@ -36,7 +36,7 @@ pub async fn visits(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
-    let (head, visits) = state.app.visits(&user.actor(ctx), id).await?;
+    let (head, visits) = state.app.records().visits(&user.actor(ctx), id).await?;
     Ok(render(&VisitsPage {
         page: page("Visits", &user, Nav::Visits, id),
         basis: basis_words(&head.access),
@@ -78,7 +78,11 @@ pub async fn visit(
     path: ItemPath,
 ) -> PageResult {
     let id = path.patient;
-    let (head, detail) = state.app.visit(&user.actor(ctx), id, path.item).await?;
+    let (head, detail) = state
+        .app
+        .records()
+        .visit(&user.actor(ctx), id, path.item)
+        .await?;
     let (class, reasons, when) = match &detail.visit.details {
         Some(Mapped::Encounter(e)) => (
             class_words(&e.class),

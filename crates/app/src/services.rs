@@ -1,0 +1,53 @@
+//! The app's interface, one service per feature: `app.records()`, `app.import()`,
+//! `app.accounts()`, `app.clinic()` (and room for messages, appointments, refills and the API).
+//! Each is a cheap handle on the shared [`App`] (an `Arc` inside), so a feature's use cases sit
+//! together and call the shared plumbing (policy, transactions, audit) through it.
+
+use crate::App;
+use std::ops::Deref;
+
+macro_rules! service {
+    ($(#[$doc:meta])* $name:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(App);
+
+        impl Deref for $name {
+            type Target = App;
+            fn deref(&self) -> &App {
+                &self.0
+            }
+        }
+
+        impl App {
+            $(#[$doc])*
+            pub fn $accessor(&self) -> $name {
+                $name(self.clone())
+            }
+        }
+    };
+}
+
+service!(
+    /// The patient's chart and health record: summary, results, visits, documents, the access
+    /// log, and the records an account may open.
+    Records,
+    records
+);
+service!(
+    /// Records coming in: FHIR Bundles and NDJSON.
+    Import,
+    import
+);
+service!(
+    /// Accounts: sign-in, sessions, the second factor, enrolment and activation, password
+    /// changes and resets, staff accounts and API tokens.
+    Accounts,
+    accounts
+);
+service!(
+    /// The clinic's own work: its patient lists, break-glass, the audit trail and the
+    /// result-release rules.
+    Clinic,
+    clinic
+);
