@@ -16,7 +16,7 @@ pub use visits::{visit, visits};
 use crate::AppState;
 use crate::error::{IdPath, PageError, PageResult};
 use crate::layout::{Nav, Page, render};
-use crate::pages::words::basis_words;
+use crate::pages::words::{basis_words, plain_name, unit_for_people};
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -168,8 +168,11 @@ fn quantity(q: &Quantity) -> String {
         None => out.push('?'),
     }
     if let Some(unit) = q.unit.as_deref().or(q.code.as_deref()) {
-        out.push(' ');
-        out.push_str(unit);
+        let unit = unit_for_people(unit);
+        if !unit.is_empty() {
+            out.push(' ');
+            out.push_str(&unit);
+        }
     }
     out
 }
@@ -179,7 +182,7 @@ fn concept(c: &Concept) -> String {
     if label.is_empty() {
         "Not named in the record".into()
     } else {
-        label
+        plain_name(&label)
     }
 }
 
@@ -288,7 +291,7 @@ fn label(item: &Item) -> String {
     if item.columns.label.is_empty() {
         "Not named in the record".into()
     } else {
-        item.columns.label.clone()
+        plain_name(&item.columns.label)
     }
 }
 

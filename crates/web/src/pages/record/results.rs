@@ -266,7 +266,12 @@ fn chart_of(title: &str, history: &[Item], highlight_id: ResourceId) -> String {
             && let Some(value) = q.value
         {
             if unit.is_empty() {
-                unit = q.unit.clone().or(q.code.clone()).unwrap_or_default();
+                unit = q
+                    .unit
+                    .as_deref()
+                    .or(q.code.as_deref())
+                    .map(unit_for_people)
+                    .unwrap_or_default();
             }
             if band.is_none()
                 && let Some(r) = o.reference_ranges.first()
