@@ -59,6 +59,7 @@ fn record(app: &App, mrn: &str, given: &str, family: &str, birth: &str, sex: &st
         family_name: family.into(),
         birth_date: birth.into(),
         sex: sex.into(),
+        deceased: None,
     }
 }
 

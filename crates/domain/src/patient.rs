@@ -17,6 +17,9 @@ pub struct Patient {
     pub birth_date: String,
     /// Administrative sex.
     pub sex: String,
+    /// When the patient died, if the record says so: the FHIR dateTime, or empty when the
+    /// record says the patient died without a date.
+    pub deceased: Option<String>,
 }
 
 impl std::fmt::Debug for Patient {

@@ -112,6 +112,8 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), StartError> {
     let transport = mail_transport(settings)?;
+    let dates = portal_web::pages::words::Dates::new(&settings.time_zone, &settings.locale)
+        .map_err(|e| StartError::Config(format!("--time-zone/--locale: {e}")))?;
     let from = settings
         .mail_from
         .parse()
@@ -150,6 +152,7 @@ pub async fn serve(
         tls: settings.public_url.starts_with("https://"),
         trusted_proxies: portal_web::proxies::TrustedProxies::new(settings.trusted_proxies.clone()),
         fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
+        dates,
     };
     let metrics_server = match metrics {
         Some(metrics) => {

@@ -169,6 +169,13 @@ pub struct Settings {
         global = true
     )]
     pub max_string_bytes: u64,
+    /// The clinic's time zone (an IANA name such as `America/New_York`): pages show dates and
+    /// times on its calendar. Empty means the machine's own zone.
+    #[arg(long, env = "PORTAL_TIME_ZONE", default_value = "", global = true)]
+    pub time_zone: String,
+    /// The locale pages write dates for (`en-US` until translations come).
+    #[arg(long, env = "PORTAL_LOCALE", default_value = "en-US", global = true)]
+    pub locale: String,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod patients;
 pub mod records;
 pub mod resources;
+pub mod result_filters;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testdb;

@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_sensitivity.sql"),
         postgres: include_str!("../migrations/postgres/0005_sensitivity.sql"),
     },
+    Migration {
+        version: 6,
+        name: "readable",
+        sqlite: include_str!("../migrations/sqlite/0006_readable.sql"),
+        postgres: include_str!("../migrations/postgres/0006_readable.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 /// A patient's demographics as the store reads and writes them.
 pub use portal_domain::patient::Patient as PatientRow;
 
-const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex";
+const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex, deceased";
 
 fn from_row(row: &AnyRow) -> Result<PatientRow> {
     Ok(PatientRow {
@@ -20,14 +20,15 @@ fn from_row(row: &AnyRow) -> Result<PatientRow> {
         family_name: row.try_get("family_name")?,
         birth_date: row.try_get("birth_date")?,
         sex: row.try_get("sex")?,
+        deceased: row.try_get("deceased")?,
     })
 }
 
 /// Creates a patient record; a repeated MRN is a conflict.
 pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<()> {
     sqlx::query(
-        "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
+         deceased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(p.id.to_string())
     .bind(&p.mrn)
@@ -36,6 +37,7 @@ pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<(
     .bind(&p.birth_date)
     .bind(&p.sex)
     .bind(to_micros(now))
+    .bind(&p.deceased)
     .execute(conn)
     .await
     .map_err(conflict_as("medical record number"))?;
@@ -118,7 +120,7 @@ pub async fn on_care_team(conn: &mut Conn, list: &ClinicCapability) -> Result<Ve
     let Principal::User { id: clinician, .. } = list.principal() else {
         return Err(crate::Error::WrongCapability("listing one's patients"));
     };
-    let sql = "SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
+    let sql = "SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.deceased \
                FROM patients p JOIN care_team c ON c.patient_id = p.id \
                WHERE c.user_id = $1 ORDER BY p.family_name, p.given_name, p.id";
     let rows = sqlx::query(sql)
@@ -167,7 +169,7 @@ pub async fn with_grants_for(
     proxy: UserId,
     now: Timestamp,
 ) -> Result<Vec<PatientRow>> {
-    let sql = "SELECT DISTINCT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex \
+    let sql = "SELECT DISTINCT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.deceased \
                FROM patients p JOIN proxy_grants g ON g.patient_id = p.id \
                WHERE g.proxy_user_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
                AND (g.ends_at IS NULL OR g.ends_at > $2) \
@@ -194,10 +196,11 @@ pub async fn upsert_imported(
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
-         details, resource_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         details, resource_id, deceased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (id) DO UPDATE SET mrn = excluded.mrn, given_name = excluded.given_name, \
          family_name = excluded.family_name, birth_date = excluded.birth_date, sex = excluded.sex, \
-         details = excluded.details, resource_id = excluded.resource_id",
+         details = excluded.details, resource_id = excluded.resource_id, \
+         deceased = excluded.deceased",
     )
     .bind(p.id.to_string())
     .bind(&p.mrn)
@@ -208,6 +211,7 @@ pub async fn upsert_imported(
     .bind(to_micros(now))
     .bind(details)
     .bind(resource_id)
+    .bind(&p.deceased)
     .execute(conn)
     .await
     .map_err(conflict_as("medical record number"))?;

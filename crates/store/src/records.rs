@@ -126,6 +126,9 @@ pub struct ItemQuery<'a> {
     pub kinds: &'a [ItemKind],
     /// Only items whose label contains this (case-insensitive); empty: all.
     pub label_contains: &'a str,
+    /// With `label_contains`: items with one of these LOINC codes match too (the tests whose
+    /// short name, as the portal shows it, contains the text).
+    pub or_loinc: &'a [&'a str],
     /// Only items at or after this time (UTC microseconds).
     pub from: Option<i64>,
     /// Only items before this time.
@@ -165,7 +168,22 @@ pub async fn list(
         .join(", ");
     let mut sql = format!("SELECT {COLUMNS} WHERE c.patient_id = $1 AND c.kind IN ({kinds})");
     if !query.label_contains.is_empty() {
-        sql.push_str(&format!(" AND LOWER(c.label) LIKE ${} ESCAPE '\\'", next()));
+        let like = next();
+        if query.or_loinc.is_empty() {
+            sql.push_str(&format!(" AND LOWER(c.label) LIKE ${like} ESCAPE '\\'"));
+        } else {
+            let system = next();
+            let codes = query
+                .or_loinc
+                .iter()
+                .map(|_| format!("${}", next()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            sql.push_str(&format!(
+                " AND (LOWER(c.label) LIKE ${like} ESCAPE '\\' \
+                 OR (c.code_system = ${system} AND c.code IN ({codes})))"
+            ));
+        }
     }
     if query.from.is_some() {
         sql.push_str(&format!(" AND c.sort_at >= ${}", next()));
@@ -203,6 +221,12 @@ pub async fn list(
     }
     if !query.label_contains.is_empty() {
         q = q.bind(like_pattern(query.label_contains));
+        if !query.or_loinc.is_empty() {
+            q = q.bind(LOINC);
+            for code in query.or_loinc {
+                q = q.bind(*code);
+            }
+        }
     }
     if let Some(from) = query.from {
         q = q.bind(from);
@@ -228,6 +252,9 @@ pub async fn list(
     let rows = q.bind(query.limit).fetch_all(conn).await?;
     rows.iter().map(item).collect()
 }
+
+/// LOINC's system URI, as stored in `clinical_items.code_system`.
+const LOINC: &str = "http://loinc.org";
 
 /// `%text%` in lower case, with LIKE's wildcards escaped.
 fn like_pattern(text: &str) -> String {

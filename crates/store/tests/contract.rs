@@ -134,6 +134,7 @@ async fn patient_search_escapes_wildcards() {
                 family_name: family.into(),
                 birth_date: "1980-01-01".into(),
                 sex: "female".into(),
+                deceased: None,
             };
             patients::insert(&mut tx, &row, now())
                 .await

@@ -113,6 +113,7 @@ async fn add_patient(conn: &mut Conn, id: PatientId, mrn: &str) {
             family_name: mrn.into(),
             birth_date: "1990-01-01".into(),
             sex: "female".into(),
+            deceased: None,
         },
         now(),
     )

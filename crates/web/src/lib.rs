@@ -26,6 +26,8 @@ pub struct AppState {
     pub trusted_proxies: proxies::TrustedProxies,
     /// The bytes of request bodies `POST /fhir` may hold at once, across all requests.
     pub fhir_bodies: fhir::BodyBudget,
+    /// How pages write dates and times: the clinic's time zone and locale.
+    pub dates: pages::words::Dates,
 }
 
 impl AppState {

@@ -127,5 +127,10 @@ pub(super) fn patient_row(
         sex: data
             .gender
             .map_or_else(|| "unknown".to_string(), |g| g.code().to_string()),
+        deceased: match &data.deceased {
+            Some(portal_fhir::model::Deceased::At(at)) => Some(at.clone()),
+            Some(portal_fhir::model::Deceased::Flag(true)) => Some(String::new()),
+            Some(portal_fhir::model::Deceased::Flag(false)) | None => None,
+        },
     })
 }

@@ -7,7 +7,7 @@ mod holds;
 mod results;
 mod visits;
 
-pub use results::{ResultDetail, ResultFilter, ResultLine};
+pub use results::{ResultDetail, ResultFilter, ResultLine, SavedResultFilter};
 pub use visits::{Download, VisitDetail};
 
 use crate::services::Records;

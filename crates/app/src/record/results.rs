@@ -2,6 +2,7 @@
 //! report with its history, release of a held result, and the count of new results.
 
 use super::*;
+use crate::auth::CurrentUser;
 use crate::services::Records;
 
 /// A line of the results list: a report with its results, or a result on its own.
@@ -26,6 +27,8 @@ pub struct ResultLine {
 pub struct ResultFilter {
     /// Part of the test's name.
     pub name: String,
+    /// LOINC codes of tests whose other name (the short name people know) matches `name`.
+    pub also_loinc: Vec<&'static str>,
     /// From this date (UTC microseconds), inclusive.
     pub from: Option<i64>,
     /// Up to this date, exclusive.
@@ -69,6 +72,7 @@ impl Records {
             &ItemQuery {
                 kinds: ItemKind::RESULTS,
                 label_contains: filter.name.trim(),
+                or_loinc: &filter.also_loinc,
                 from: filter.from,
                 until: filter.until,
                 limit: 2_000,
@@ -286,6 +290,57 @@ impl Records {
         }
         let mut conn = self.conn().await?;
         Ok(records::unread_results(&mut conn, access, user, self.now()).await?)
+    }
+}
+
+/// A results filter kept for the session that applied it (see [`Records::keep_result_filter`]).
+pub use portal_store::result_filters::SavedFilter as SavedResultFilter;
+
+impl Records {
+    /// Keeps a results filter for this session and record and returns its opaque id, so the
+    /// filtered list has an address with no test name in it; `None` for an empty filter, which
+    /// needs no keeping. Only for a record the user may read.
+    pub async fn keep_result_filter(
+        &self,
+        actor: &Actor,
+        user: &CurrentUser,
+        patient: PatientId,
+        filter: &SavedResultFilter,
+    ) -> Result<Option<String>> {
+        // Only for a record the user may read: another patient's answers like a missing one.
+        let (_, mut tx) = self
+            .open_patient(actor, patient, Action::ViewRecord)
+            .await?;
+        if *filter == SavedResultFilter::default() {
+            return Ok(None);
+        }
+        let id = crate::crypto::random_token()
+            .get(..20)
+            .unwrap_or_default()
+            .to_string();
+        portal_store::result_filters::save(
+            &mut tx,
+            &id,
+            user.session.id,
+            patient,
+            filter,
+            self.now(),
+        )
+        .await?;
+        crate::commit(tx).await?;
+        Ok(Some(id))
+    }
+
+    /// The filter kept under `id` by this session for this record; `None` for an id made by
+    /// another session or for another record, or one gone with its session.
+    pub async fn kept_result_filter(
+        &self,
+        user: &CurrentUser,
+        patient: PatientId,
+        id: &str,
+    ) -> Result<Option<SavedResultFilter>> {
+        let mut conn = self.conn().await?;
+        Ok(portal_store::result_filters::find(&mut conn, id, user.session.id, patient).await?)
     }
 }
 

@@ -77,6 +77,7 @@ async fn invited_record(t: &TestApp, mrn: &str, given: &str, family: &str) -> (P
         family_name: family.into(),
         birth_date: "1990-06-15".into(),
         sex: "female".into(),
+        deceased: None,
     };
     t.app
         .create_patient_record(&operator, &row)

@@ -168,12 +168,13 @@ async fn every_record_page(
     let results = format!("/patients/{pia}/results");
     for name in ["metabolic", "glucose", ""] {
         let r = t.post_form(c, &results, &results, &[("name", name)]).await;
-        let status = r.status();
-        out.push((
-            format!("the results filtered by {name:?}"),
-            status,
-            r.text().await.expect("body"),
-        ));
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "a filter applied: {name:?}"
+        );
+        let (status, html) = page(t, c, &location(&r)).await;
+        out.push((format!("the results filtered by {name:?}"), status, html));
     }
     out
 }

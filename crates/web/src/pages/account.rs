@@ -4,7 +4,6 @@ use crate::AppState;
 use crate::error::PageResult;
 use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::pages::auth::{EnrolForm, RecoveryCodesPage, enrol_page};
-use crate::pages::words::minute;
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -113,8 +112,8 @@ async fn account_page(
         .await?
         .into_iter()
         .map(|s| SessionLine {
-            started: minute(s.created_at),
-            last_seen: minute(s.last_seen_at),
+            started: state.dates.minute(s.created_at),
+            last_seen: state.dates.minute(s.last_seen_at),
             browser: browser_name(&s.user_agent),
             address: s.client_addr,
             this_one: s.id == user.session.id,
@@ -127,7 +126,7 @@ async fn account_page(
         .await?
         .into_iter()
         .map(|r| RefusedLine {
-            at: minute(r.at),
+            at: state.dates.minute(r.at),
             what: refused_in_words(&r.what),
             address: r.client_addr,
         })

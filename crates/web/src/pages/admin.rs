@@ -3,7 +3,6 @@
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, form_status, render, render_status};
-use crate::pages::words::minute;
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -285,7 +284,7 @@ async fn audit_page(
             let e = named.stored.event;
             EventLine {
                 seq: named.stored.seq,
-                when: e.at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                when: state.dates.minute(e.at),
                 who: match named.actor_name {
                     Some(name) => format!("{name} ({})", e.actor_role),
                     None if e.actor_id.is_empty() => format!("unknown ({})", e.actor_role),
@@ -342,7 +341,7 @@ pub async fn verify(
     {
         Verdict::Intact { events } => format!(
             "The audit trail is intact: {events} events checked at {}.",
-            minute(state.app.now())
+            state.dates.minute(state.app.now())
         ),
         Verdict::Broken { seq, problem } => {
             format!("The audit trail is damaged at event {seq}: {problem}.")

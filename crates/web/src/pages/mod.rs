@@ -4,6 +4,7 @@ pub mod account;
 pub mod activation;
 pub mod admin;
 pub mod auth;
+pub mod banner;
 pub mod clinic;
 pub mod ops;
 pub mod patient;

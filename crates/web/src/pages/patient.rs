@@ -3,7 +3,8 @@
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
 use crate::layout::{Nav, Page, render};
-use crate::pages::words::{basis_words, minute};
+use crate::pages::banner::Banner;
+use crate::pages::words::basis_words;
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -88,7 +89,7 @@ fn page_for(
 #[template(path = "home.html")]
 struct HomePage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     others: Vec<PatientRow>,
     show_clinic_links: bool,
@@ -128,7 +129,7 @@ pub async fn home(
             .records()
             .unread_result_count(&actor, &view.access)
             .await?,
-        patient: view.patient,
+        patient: Banner::new(&view.patient, &state.dates, state.app.now()),
         others,
     }))
 }
@@ -137,7 +138,7 @@ pub async fn home(
 #[template(path = "section.html")]
 struct SectionPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     empty_text: &'static str,
 }
@@ -195,7 +196,7 @@ async fn section(
     Ok(render(&SectionPage {
         page: page_for(title, &user, section, id),
         basis: basis_words(&view.access),
-        patient: view.patient,
+        patient: Banner::new(&view.patient, &state.dates, state.app.now()),
         empty_text,
     }))
 }
@@ -216,7 +217,7 @@ pub struct AccessEntry {
 #[template(path = "access_log.html")]
 struct AccessLogPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     entries: Vec<AccessEntry>,
     emergency: Vec<AccessEntry>,
@@ -276,7 +277,11 @@ fn data_words(resource_type: &str) -> &'static str {
 
 /// One audit event as the record's reader sees it. Refusals by patient-side accounts without
 /// access never name who tried: that would show one patient another's name.
-fn access_entry(named: &portal_app::types::NamedEvent, viewer: &str) -> AccessEntry {
+fn access_entry(
+    dates: &crate::pages::words::Dates,
+    named: &portal_app::types::NamedEvent,
+    viewer: &str,
+) -> AccessEntry {
     let e = &named.stored.event;
     let refused = e.outcome != portal_domain::audit::Outcome::Success;
     let who = match (&named.actor_name, e.actor_role.as_str()) {
@@ -304,7 +309,7 @@ fn access_entry(named: &portal_app::types::NamedEvent, viewer: &str) -> AccessEn
         what.push_str(&format!(", with an activation code issued by {issuer}"));
     }
     AccessEntry {
-        when: minute(e.at),
+        when: dates.minute(e.at),
         who,
         what,
         flagged: e.break_glass,
@@ -342,16 +347,16 @@ pub async fn access_log(
     Ok(render(&AccessLogPage {
         page: page_for("Who accessed this record", &user, Section::AccessLog, id),
         basis: basis_words(&log.view.access),
-        patient: log.view.patient,
+        patient: Banner::new(&log.view.patient, &state.dates, state.app.now()),
         entries: log
             .entries
             .iter()
-            .map(|e| access_entry(e, &viewer))
+            .map(|e| access_entry(&state.dates, e, &viewer))
             .collect(),
         emergency: log
             .emergency
             .iter()
-            .map(|e| access_entry(e, &viewer))
+            .map(|e| access_entry(&state.dates, e, &viewer))
             .collect(),
         filters,
         show,
@@ -366,7 +371,7 @@ pub async fn access_log(
 #[template(path = "invite.html")]
 struct InvitePage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     code: String,
     expires: String,
@@ -384,9 +389,9 @@ pub async fn invite(
     Ok(render(&InvitePage {
         page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
         basis: basis_words(&invitation.access),
-        patient: invitation.patient,
+        patient: Banner::new(&invitation.patient, &state.dates, state.app.now()),
         code: invitation.code,
-        expires: minute(invitation.expires_at),
+        expires: state.dates.minute(invitation.expires_at),
     }))
 }
 

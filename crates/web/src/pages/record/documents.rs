@@ -6,7 +6,7 @@ use super::*;
 #[template(path = "documents.html")]
 struct DocumentsPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     documents: Vec<Line>,
 }
@@ -26,7 +26,7 @@ pub async fn documents(
             .iter()
             .map(|d| {
                 let mut parts = Vec::new();
-                if let Some(who) = &d.who_name {
+                if let Some(who) = who(d) {
                     parts.push(format!("By {who}"));
                 }
                 if let Some(Mapped::DocumentReference(doc)) = &d.details
@@ -42,12 +42,12 @@ pub async fn documents(
                 Line {
                     title: label(d),
                     detail: joined(parts),
-                    when: date_of(d.columns.sort_at),
+                    when: state.dates.day_of(d.columns.sort_at),
                     href: Some(format!("/patients/{id}/documents/{}", d.resource_id)),
                 }
             })
             .collect(),
-        patient: head.patient,
+        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
     }))
 }
 

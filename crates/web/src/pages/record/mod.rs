@@ -16,7 +16,11 @@ pub use visits::{visit, visits};
 use crate::AppState;
 use crate::error::{IdPath, PageError, PageResult};
 use crate::layout::{Nav, Page, render};
-use crate::pages::words::{basis_words, plain_name, unit_for_people};
+use crate::pages::banner::Banner;
+use crate::pages::words::{
+    DIASTOLIC, Dates, SYSTOLIC, basis_words, blood_pressure, decimals_of, medication_name,
+    name_words, place_name, rounded, short_test_name, tests_named, unit_for_people, vaccine_name,
+};
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -28,8 +32,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portal_app::auth::CurrentUser;
-use portal_app::record::{Item, ResultFilter, ResultLine};
-use portal_app::types::PatientRow;
+use portal_app::record::{Item, ResultFilter, ResultLine, SavedResultFilter};
 use portal_domain::Action;
 use portal_domain::record::{
     Flag, FluVaccine, ItemKind, flu_vaccine, is_active_condition, is_active_medication,
@@ -38,7 +41,7 @@ use portal_domain::{PatientId, ResourceId, Role};
 use portal_fhir::Mapped;
 use portal_fhir::model::{Concept, ObservationValue, Occurrence, Quantity, ReferenceRange};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The health record's pages.
 pub const ROUTES: &[Route] = &[
@@ -138,33 +141,25 @@ fn page(title: &str, user: &CurrentUser, nav: Nav, patient: PatientId) -> Page {
     Page::signed_in(title, user, nav, Some(patient))
 }
 
-/// A date for people (UTC): `2024-03-05`.
-pub fn date_of(micros: Option<i64>) -> String {
-    micros
-        .and_then(|at| jiff::Timestamp::from_microsecond(at).ok())
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "Date not recorded".into())
+/// Whether the page speaks to the patient (or their proxy) rather than to the clinic's staff.
+fn speaks_to_patient(user: &CurrentUser) -> bool {
+    user.role == Role::Patient
 }
 
-/// A number without needless decimals.
+/// A number without needless decimals (three significant figures at most).
 pub fn number(value: f64) -> String {
-    let text = format!("{value:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".into()
-    } else {
-        text.into()
-    }
+    rounded(value, None)
 }
 
-fn quantity(q: &Quantity) -> String {
+/// A quantity in words; `decimals` is the precision of the reference range it is read against.
+fn quantity_with(q: &Quantity, decimals: Option<usize>) -> String {
     let mut out = String::new();
     if let Some(c) = &q.comparator {
         out.push_str(portal_fhir::CodeSet::code(*c));
         out.push(' ');
     }
     match q.value {
-        Some(v) => out.push_str(&number(v)),
+        Some(v) => out.push_str(&rounded(v, decimals)),
         None => out.push('?'),
     }
     if let Some(unit) = q.unit.as_deref().or(q.code.as_deref()) {
@@ -177,20 +172,32 @@ fn quantity(q: &Quantity) -> String {
     out
 }
 
-fn concept(c: &Concept) -> String {
-    let label = c.label();
-    if label.is_empty() {
-        "Not named in the record".into()
-    } else {
-        plain_name(&label)
-    }
+fn quantity(q: &Quantity) -> String {
+    quantity_with(q, None)
 }
 
-/// A result's value in words.
-pub fn value_text(value: Option<&ObservationValue>) -> String {
+/// A coded concept in words; one the sender named only by code says so.
+fn concept(c: &Concept) -> String {
+    name_words(&c.label()).unwrap_or_else(|| "not named by the clinic".into())
+}
+
+/// The decimals a reference range is written with, if there is a range with numbers.
+fn range_decimals(ranges: &[ReferenceRange]) -> Option<usize> {
+    let range = ranges.first()?;
+    [&range.low, &range.high]
+        .into_iter()
+        .flatten()
+        .filter_map(|q| q.value)
+        .map(decimals_of)
+        .max()
+}
+
+/// A result's value in words, rounded to the precision of its reference range.
+pub fn value_text(value: Option<&ObservationValue>, ranges: &[ReferenceRange]) -> String {
+    let decimals = range_decimals(ranges);
     match value {
         None => String::new(),
-        Some(ObservationValue::Quantity(q)) => quantity(q),
+        Some(ObservationValue::Quantity(q)) => quantity_with(q, decimals),
         Some(ObservationValue::Concept(c)) => concept(c),
         Some(ObservationValue::String(s)) => s.clone(),
         Some(ObservationValue::Boolean(b)) => if *b { "Yes" } else { "No" }.into(),
@@ -224,16 +231,84 @@ pub fn range_text(ranges: &[ReferenceRange]) -> String {
     if let Some(text) = &range.text {
         return text.clone();
     }
+    let decimals = range_decimals(ranges);
     match (&range.low, &range.high) {
         (Some(low), Some(high)) => format!(
             "{}–{}",
-            low.value.map(number).unwrap_or_default(),
-            quantity(high)
+            low.value.map(|v| rounded(v, decimals)).unwrap_or_default(),
+            quantity_with(high, decimals)
         ),
-        (Some(low), None) => format!("{} or more", quantity(low)),
-        (None, Some(high)) => format!("up to {}", quantity(high)),
+        (Some(low), None) => format!("{} or more", quantity_with(low, decimals)),
+        (None, Some(high)) => format!("up to {}", quantity_with(high, decimals)),
         (None, None) => String::new(),
     }
+}
+
+/// A blood pressure sent as one Observation with a systolic and a diastolic component, as one
+/// reading ("92/78 mmHg").
+fn blood_pressure_of(o: &portal_fhir::model::ObservationData) -> Option<String> {
+    let number = |code: &str| {
+        o.components.iter().find_map(|c| {
+            let has_code = c.code.has_code(LOINC, code);
+            match &c.value {
+                Some(ObservationValue::Quantity(q)) if has_code => q
+                    .value
+                    .map(|v| (v, q.unit.clone().or(q.code.clone()).unwrap_or_default())),
+                _ => None,
+            }
+        })
+    };
+    let (systolic, unit) = number(SYSTOLIC)?;
+    let (diastolic, _) = number(DIASTOLIC)?;
+    Some(blood_pressure(systolic, diastolic, &unit))
+}
+
+/// LOINC's system URI.
+const LOINC: &str = "http://loinc.org";
+
+/// An Observation's value and reference range in words. A panel of components (blood
+/// pressure, or any other) is shown together on one line.
+pub fn observation_words(o: &portal_fhir::model::ObservationData) -> (String, String) {
+    if o.value.is_none() && !o.components.is_empty() {
+        if let Some(reading) = blood_pressure_of(o) {
+            return (reading, String::new());
+        }
+        let value = o
+            .components
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    component_name(&c.code),
+                    value_text(c.value.as_ref(), &c.reference_ranges)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let range = o
+            .components
+            .iter()
+            .filter_map(|c| {
+                let r = range_text(&c.reference_ranges);
+                (!r.is_empty()).then(|| format!("{} {r}", component_name(&c.code)))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        return (value, range);
+    }
+    (
+        value_text(o.value.as_ref(), &o.reference_ranges),
+        range_text(&o.reference_ranges),
+    )
+}
+
+/// A component's name: the short name when the catalogue has one.
+fn component_name(code: &Concept) -> String {
+    code.codings
+        .iter()
+        .find_map(|c| short_test_name(c.system.as_deref().unwrap_or_default(), c.code.as_deref()?))
+        .map(str::to_string)
+        .unwrap_or_else(|| concept(code))
 }
 
 /// The flag in words and the class that styles it; never colour alone (the words are shown).
@@ -247,21 +322,17 @@ pub fn flag_words(flag: Flag) -> (&'static str, &'static str) {
     (flag.words(), class)
 }
 
-fn occurrence(o: Option<&Occurrence>) -> String {
+fn occurrence(dates: &Dates, o: Option<&Occurrence>) -> String {
     match o {
         None => String::new(),
-        Some(Occurrence::DateTime(d)) => d.get(..10).unwrap_or(d).to_string(),
+        Some(Occurrence::DateTime(d)) => dates.fhir(d),
         Some(Occurrence::Period(p)) => match (&p.start, &p.end) {
             (Some(s), Some(e)) => {
-                let (s, e) = (s.get(..10).unwrap_or(s), e.get(..10).unwrap_or(e));
-                if s == e {
-                    s.to_string()
-                } else {
-                    format!("{s} to {e}")
-                }
+                let (s, e) = (dates.fhir(s), dates.fhir(e));
+                if s == e { s } else { format!("{s} to {e}") }
             }
-            (Some(s), None) => format!("since {}", s.get(..10).unwrap_or(s)),
-            (None, Some(e)) => format!("until {}", e.get(..10).unwrap_or(e)),
+            (Some(s), None) => format!("since {}", dates.fhir(s)),
+            (None, Some(e)) => format!("until {}", dates.fhir(e)),
             (None, None) => String::new(),
         },
         Some(Occurrence::Age(q)) => format!("at age {}", quantity(q)),
@@ -287,12 +358,51 @@ pub struct Line {
     pub href: Option<String>,
 }
 
-fn label(item: &Item) -> String {
-    if item.columns.label.is_empty() {
-        "Not named in the record".into()
-    } else {
-        plain_name(&item.columns.label)
+/// What an item is called when the clinic sent no name for it: never a bare "not named".
+fn nameless(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Encounter => "A visit (no type sent by the clinic)",
+        ItemKind::Condition => "A problem (no name sent by the clinic)",
+        ItemKind::Allergy => "An allergy (no substance named by the clinic)",
+        ItemKind::MedicationRequest => "A medication (no name sent by the clinic)",
+        ItemKind::Immunization => "A vaccine (no name sent by the clinic)",
+        ItemKind::Observation => "A result (no test name sent by the clinic)",
+        ItemKind::DiagnosticReport => "A report (no name sent by the clinic)",
+        ItemKind::Document => "A document (no title sent by the clinic)",
+        ItemKind::Procedure => "A procedure (no name sent by the clinic)",
+        ItemKind::CarePlan => "A care plan (no name sent by the clinic)",
+        ItemKind::CareTeam => "A care team (no name sent by the clinic)",
     }
+}
+
+/// An item's name on lists: the short name people know a test by, a drug without registry
+/// prefixes, any other name without terminology tags.
+fn label(item: &Item) -> String {
+    if ItemKind::RESULTS.contains(&item.columns.kind)
+        && let Some(short) = short_test_name(&item.columns.code_system, &item.columns.code)
+    {
+        return short.to_string();
+    }
+    full_label(item)
+}
+
+/// An item's full name as the record sends it (without terminology tags).
+fn full_label(item: &Item) -> String {
+    match name_words(&item.columns.label) {
+        Some(name) if item.columns.kind == ItemKind::MedicationRequest => medication_name(&name),
+        Some(name) => name,
+        None => nameless(item.columns.kind).to_string(),
+    }
+}
+
+/// Who recorded or saw to an item, as people write the name (never an internal code).
+fn who(item: &Item) -> Option<String> {
+    item.who_name.as_deref().and_then(place_name)
+}
+
+/// Where an item happened, as people write the place (never an internal code).
+fn place(item: &Item) -> Option<String> {
+    item.where_name.as_deref().and_then(place_name)
 }
 
 fn joined(parts: Vec<String>) -> String {
@@ -318,6 +428,7 @@ mod tests {
         assert_eq!(number(5.0), "5");
         assert_eq!(number(5.25), "5.25");
         assert_eq!(number(0.1234), "0.123");
+        assert_eq!(number(16.907), "16.9");
         assert_eq!(number(-0.0001), "0");
     }
 

@@ -15,14 +15,48 @@ pub struct ResultRow {
     unread: bool,
     held: bool,
     pending_panel: bool,
+    /// How many results of the same test the list holds (a trend to look at when more than one).
+    repeats: usize,
 }
 
-fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
+/// The list's rows, each result marked with how many results of its test the list holds.
+fn result_rows(dates: &Dates, id: PatientId, lines: &[ResultLine]) -> Vec<ResultRow> {
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for line in lines {
+        if line.item.columns.kind == ItemKind::Observation && !line.item.columns.code.is_empty() {
+            *counts
+                .entry((&line.item.columns.code_system, &line.item.columns.code))
+                .or_default() += 1;
+        }
+    }
+    lines
+        .iter()
+        .map(|line| {
+            let repeats = if line.item.columns.kind == ItemKind::Observation {
+                counts
+                    .get(&(
+                        line.item.columns.code_system.as_str(),
+                        line.item.columns.code.as_str(),
+                    ))
+                    .copied()
+                    .unwrap_or(1)
+            } else {
+                1
+            };
+            ResultRow {
+                repeats,
+                ..result_row(dates, id, line)
+            }
+        })
+        .collect()
+}
+
+fn result_row(dates: &Dates, id: PatientId, line: &ResultLine) -> ResultRow {
     let (flag, flag_class) = flag_words(line.worst_flag);
     ResultRow {
         href: format!("/patients/{id}/results/{}", line.item.resource_id),
         title: label(&line.item),
-        when: date_of(line.item.columns.sort_at),
+        when: dates.day_of(line.item.columns.sort_at),
         status: status_words(&line.item.columns.status),
         flag,
         flag_class,
@@ -30,6 +64,7 @@ fn result_row(id: PatientId, line: &ResultLine) -> ResultRow {
         unread: line.unread,
         held: line.held,
         pending_panel: line.pending_panel,
+        repeats: 1,
     }
 }
 
@@ -49,7 +84,7 @@ fn status_words(status: &str) -> String {
 #[template(path = "results.html")]
 struct ResultsPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     id: PatientId,
     rows: Vec<ResultRow>,
@@ -57,12 +92,14 @@ struct ResultsPage {
     from: String,
     to: String,
     filtered: bool,
+    date_hint: &'static str,
     errors: Vec<(String, String)>,
+    notice: Option<&'static str>,
     is_care_team: bool,
 }
 
 /// The results filter form.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct FilterForm {
     #[serde(default)]
     name: String,
@@ -72,35 +109,34 @@ pub struct FilterForm {
     to: String,
 }
 
-fn parse_day(
+/// A typed date, checked: ISO or the clinic's local form. `None` when left empty or wrong (and
+/// then an error is added).
+fn typed_day(
+    dates: &Dates,
     text: &str,
     (id, field): (&str, &str),
     errors: &mut Vec<(String, String)>,
-) -> Option<i64> {
+) -> Option<jiff::civil::Date> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    let day = text
-        .parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| format!("{d}T00:00:00Z").parse::<jiff::Timestamp>().ok());
-    match day {
-        Some(t) => Some(t.as_microsecond()),
-        None => {
-            errors.push((id.into(), format!("{field}: enter a date as YYYY-MM-DD.")));
-            None
-        }
+    let day = dates.parse_day(text);
+    if day.is_none() {
+        errors.push((
+            id.into(),
+            format!(
+                "{field}: enter a date as {} (for example {}).",
+                dates.locale().date_hint(),
+                dates.input_value(jiff::civil::date(2024, 3, 5))
+            ),
+        ));
     }
+    day
 }
 
-async fn results_page(
-    state: AppState,
-    user: CurrentUser,
-    ctx: portal_domain::audit::RequestContext,
-    id: PatientId,
-    form: FilterForm,
-) -> PageResult {
+/// The filter a person asked for, checked; the errors to show otherwise.
+fn check_filter(dates: &Dates, form: &FilterForm) -> Result<ResultFilter, Vec<(String, String)>> {
     let mut errors = Vec::new();
     if form.name.chars().count() > 100 {
         errors.push((
@@ -108,31 +144,51 @@ async fn results_page(
             "Test name: use at most 100 characters.".into(),
         ));
     }
-    let from = parse_day(&form.from, ("from", "From"), &mut errors);
-    let to = parse_day(&form.to, ("to", "To"), &mut errors).map(|t| t + 86_400_000_000);
+    let from = typed_day(dates, &form.from, ("from", "From"), &mut errors);
+    let to = typed_day(dates, &form.to, ("to", "To"), &mut errors);
     if let (Some(f), Some(t)) = (from, to)
-        && f >= t
+        && f > t
     {
         errors.push((
             "to".into(),
             "To: choose a date on or after the From date.".into(),
         ));
     }
-    let filter = if errors.is_empty() {
-        ResultFilter {
-            name: form.name.clone(),
-            from,
-            until: to,
-        }
-    } else {
-        ResultFilter::default()
-    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ResultFilter {
+        name: form.name.trim().to_string(),
+        also_loinc: tests_named(&form.name),
+        from: from.and_then(|d| dates.start_of(d)),
+        // Up to the end of the last day: the start of the next.
+        until: to
+            .and_then(|d| d.tomorrow().ok())
+            .and_then(|d| dates.start_of(d)),
+    })
+}
+
+/// What the results page shows above the list: the form as typed, and what went wrong.
+struct ListState {
+    form: FilterForm,
+    filter: ResultFilter,
+    errors: Vec<(String, String)>,
+    notice: Option<&'static str>,
+}
+
+async fn results_page(
+    state: AppState,
+    user: CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    id: PatientId,
+    list: ListState,
+) -> PageResult {
     let (head, lines) = state
         .app
         .records()
-        .test_results(&user.actor(ctx), id, &filter)
+        .test_results(&user.actor(ctx), id, &list.filter)
         .await?;
-    let status = if errors.is_empty() {
+    let status = if list.errors.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
@@ -145,29 +201,73 @@ async fn results_page(
             page: page("Test results", &user, Nav::Results, id),
             basis: basis_words(&head.access),
             id,
-            rows: lines.iter().map(|l| result_row(id, l)).collect(),
-            filtered: filter != ResultFilter::default(),
-            name: form.name,
-            from: form.from,
-            to: form.to,
-            errors,
+            rows: result_rows(&state.dates, id, &lines),
+            filtered: list.filter != ResultFilter::default(),
+            name: list.form.name,
+            from: list.form.from,
+            to: list.form.to,
+            date_hint: state.dates.locale().date_hint(),
+            errors: list.errors,
+            notice: list.notice,
             is_care_team,
-            patient: head.patient,
+            patient: Banner::new(&head.patient, &state.dates, state.app.now()),
         },
     ))
 }
 
-/// GET /patients/{id}/results
+/// The query of the results list: the id of a filter this session applied.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    filter: Option<String>,
+}
+
+/// What the list says when a filter's address no longer works (another session's, or signed out).
+const EXPIRED_FILTER: &str = "That filter is no longer available, so all results are shown.";
+
+/// GET /patients/{id}/results, or `?filter=ID` for a filter this session applied.
 pub async fn results(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
 ) -> PageResult {
-    results_page(state, user, ctx, id, FilterForm::default()).await
+    let mut list = ListState {
+        form: FilterForm::default(),
+        filter: ResultFilter::default(),
+        errors: Vec::new(),
+        notice: None,
+    };
+    if let Some(filter_id) = query.filter.as_deref().filter(|f| !f.is_empty()) {
+        let kept = if filter_id.len() <= 64 {
+            state
+                .app
+                .records()
+                .kept_result_filter(&user, id, filter_id)
+                .await?
+        } else {
+            None
+        };
+        let form = kept.map(|k| FilterForm {
+            name: k.name,
+            from: k.from,
+            to: k.to,
+        });
+        match form.map(|form| (check_filter(&state.dates, &form), form)) {
+            Some((Ok(filter), form)) => {
+                list.filter = filter;
+                list.form = form;
+            }
+            _ => list.notice = Some(EXPIRED_FILTER),
+        }
+    }
+    results_page(state, user, ctx, id, list).await
 }
 
-/// POST /patients/{id}/results: the list filtered (a form post, so test names stay out of URLs).
+/// POST /patients/{id}/results: a filter applied. The filter is kept for this session and the
+/// browser is sent to the list's address with the filter's id, so no test name is in an
+/// address and Back never asks to send a form again.
 pub async fn filter_results(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -175,7 +275,32 @@ pub async fn filter_results(
     crate::error::IdPath(id): crate::error::IdPath<PatientId>,
     Form(form): Form<FilterForm>,
 ) -> PageResult {
-    results_page(state, user, ctx, id, form).await
+    if let Err(errors) = check_filter(&state.dates, &form) {
+        let list = ListState {
+            form,
+            filter: ResultFilter::default(),
+            errors,
+            notice: None,
+        };
+        return results_page(state, user, ctx, id, list).await;
+    }
+    let list = format!("/patients/{id}/results");
+    let kept = SavedResultFilter {
+        name: form.name.trim().to_string(),
+        from: form.from.trim().to_string(),
+        to: form.to.trim().to_string(),
+    };
+    let filter_id = state
+        .app
+        .records()
+        .keep_result_filter(&user.actor(ctx), &user, id, &kept)
+        .await?;
+    Ok(match filter_id {
+        Some(filter_id) => Redirect::to(&format!("{list}?filter={filter_id}")),
+        // Nothing to filter by: the whole list, at its own address.
+        None => Redirect::to(&list),
+    }
+    .into_response())
 }
 
 /// A row of a report's results or of a result's history.
@@ -190,34 +315,16 @@ pub struct ValueRow {
     held: bool,
 }
 
-pub(super) fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
+pub(super) fn value_row(dates: &Dates, id: PatientId, item: &Item, link: bool) -> ValueRow {
     let (value, range) = match &item.details {
-        Some(Mapped::Observation(o)) if o.value.is_none() && !o.components.is_empty() => (
-            o.components
-                .iter()
-                .map(|c| format!("{} {}", concept(&c.code), value_text(c.value.as_ref())))
-                .collect::<Vec<_>>()
-                .join(", "),
-            o.components
-                .iter()
-                .filter_map(|c| {
-                    let r = range_text(&c.reference_ranges);
-                    (!r.is_empty()).then(|| format!("{} {r}", concept(&c.code)))
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        Some(Mapped::Observation(o)) => (
-            value_text(o.value.as_ref()),
-            range_text(&o.reference_ranges),
-        ),
+        Some(Mapped::Observation(o)) => observation_words(o),
         _ => (String::new(), String::new()),
     };
     let (flag, flag_class) = flag_words(item.columns.flag);
     ValueRow {
         href: link.then(|| format!("/patients/{id}/results/{}", item.resource_id)),
         title: label(item),
-        when: date_of(item.columns.sort_at),
+        when: dates.day_of(item.columns.sort_at),
         value,
         range,
         flag,
@@ -227,10 +334,16 @@ pub(super) fn value_row(id: PatientId, item: &Item, link: bool) -> ValueRow {
 }
 
 /// A result's row, marked when the patient cannot see it yet.
-fn held_row(id: PatientId, item: &Item, link: bool, held: &HashSet<ResourceId>) -> ValueRow {
+fn held_row(
+    dates: &Dates,
+    id: PatientId,
+    item: &Item,
+    link: bool,
+    held: &HashSet<ResourceId>,
+) -> ValueRow {
     ValueRow {
         held: held.contains(&item.resource_id),
-        ..value_row(id, item, link)
+        ..value_row(dates, id, item, link)
     }
 }
 
@@ -238,10 +351,11 @@ fn held_row(id: PatientId, item: &Item, link: bool, held: &HashSet<ResourceId>) 
 #[template(path = "result.html")]
 struct ResultPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     id: PatientId,
     resource_id: String,
+    full_name: Option<String>,
     when: String,
     status: String,
     ordered_by: String,
@@ -334,33 +448,35 @@ pub async fn result(
         .test_result(&user.actor(ctx), id, path.item)
         .await?;
     let title = label(&detail.item);
+    let full = full_label(&detail.item);
     let is_report = detail.item.columns.kind == ItemKind::DiagnosticReport;
     Ok(render(&ResultPage {
         page: page(&title, &user, Nav::Results, id),
         basis: basis_words(&head.access),
         id,
         resource_id: detail.item.resource_id.to_string(),
-        when: date_of(detail.item.columns.sort_at),
+        full_name: (full != title).then_some(full),
+        when: state.dates.day_of(detail.item.columns.sort_at),
         status: status_words(&detail.item.columns.status),
         ordered_by: detail.ordered_by.clone().unwrap_or_default(),
-        main: (!is_report).then(|| value_row(id, &detail.item, false)),
+        main: (!is_report).then(|| value_row(&state.dates, id, &detail.item, false)),
         members: detail
             .members
             .iter()
-            .map(|m| held_row(id, m, true, &detail.held_results))
+            .map(|m| held_row(&state.dates, id, m, true, &detail.held_results))
             .collect(),
         history: detail
             .history
             .iter()
             .rev()
-            .map(|h| held_row(id, h, false, &detail.held_results))
+            .map(|h| held_row(&state.dates, id, h, false, &detail.held_results))
             .collect(),
         chart: chart_of(&title, &detail.history, detail.item.resource_id),
         texts: texts_of(&detail.item),
         held: detail.held,
         pending_panel: detail.pending_panel,
         can_release: detail.held && head.access.also_allows(Action::ReleaseResult),
-        patient: head.patient,
+        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
     }))
 }
 

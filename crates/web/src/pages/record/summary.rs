@@ -2,103 +2,176 @@
 
 use super::*;
 
-pub(super) fn condition_line(item: &Item) -> Line {
+pub(super) fn condition_line(dates: &Dates, item: &Item) -> Line {
     let mut parts = Vec::new();
     if let Some(Mapped::Condition(c)) = &item.details {
         if let Some(onset) = c.onset.as_ref() {
-            parts.push(format!("Began {}", occurrence(Some(onset))));
+            parts.push(format!("Began {}", occurrence(dates, Some(onset))));
         }
         if let Some(end) = c.abatement.as_ref() {
-            parts.push(format!("Resolved {}", occurrence(Some(end))));
+            parts.push(format!("Resolved {}", occurrence(dates, Some(end))));
         }
         if let Some(v) = &c.verification_status {
-            let v = v
-                .codings
-                .iter()
-                .find_map(|coding| coding.code.clone())
-                .unwrap_or_else(|| v.label());
-            if v != "confirmed" && !v.is_empty() {
-                parts.push(format!("Verification: {v}"));
+            let code = v.codings.iter().find_map(|coding| coding.code.as_deref());
+            let words = match code {
+                Some("unconfirmed") | Some("provisional") => "Not yet confirmed",
+                Some("differential") => "One of several possible diagnoses",
+                Some("refuted") => "Ruled out",
+                Some("entered-in-error") => "Entered in error",
+                _ => "",
+            };
+            if !words.is_empty() {
+                parts.push(words.into());
             }
         }
     }
-    if let Some(who) = &item.who_name {
+    if let Some(who) = who(item) {
         parts.push(format!("Recorded by {who}"));
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.columns.sort_at),
+        when: dates.day_of(item.columns.sort_at),
         href: None,
     }
 }
 
-fn allergy_line(item: &Item) -> Line {
+/// SNOMED CT's code for anaphylaxis: a reaction that is severe whatever severity was sent.
+const ANAPHYLAXIS: &str = "39579001";
+
+/// How bad a recorded reaction was, worst first.
+fn severity_rank(code: Option<&str>) -> u8 {
+    match code {
+        Some("severe") => 3,
+        Some("moderate") => 2,
+        Some("mild") => 1,
+        _ => 0,
+    }
+}
+
+fn allergy_line(dates: &Dates, item: &Item) -> Line {
     let mut parts = Vec::new();
     if let Some(Mapped::AllergyIntolerance(a)) = &item.details {
+        let mut worst = 0;
+        let mut reactions = Vec::new();
         for reaction in &a.reactions {
+            let anaphylaxis = reaction
+                .manifestations
+                .iter()
+                .any(|m| m.has_code("http://snomed.info/sct", ANAPHYLAXIS));
+            let rank = if anaphylaxis {
+                3
+            } else {
+                severity_rank(reaction.severity.map(portal_fhir::CodeSet::code))
+            };
+            worst = worst.max(rank);
             let what = reaction
                 .manifestations
                 .iter()
-                .map(concept)
+                .map(|m| concept(m).to_lowercase())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let severity = reaction
-                .severity
-                .map(|s| format!(" ({})", portal_fhir::CodeSet::code(s)))
-                .unwrap_or_default();
+            let severity = match rank {
+                3 => "severe reaction",
+                2 => "moderate reaction",
+                1 => "mild reaction",
+                _ => "reaction",
+            };
             if !what.is_empty() {
-                parts.push(format!("Reaction: {what}{severity}"));
+                reactions.push((rank, format!("{severity} ({what})")));
             }
         }
-        if let Some(c) = a.criticality {
-            parts.push(format!(
-                "Risk: {}",
-                criticality_words(portal_fhir::CodeSet::code(c))
-            ));
+        // Worst first, so the line starts with what matters most.
+        reactions.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let reactions: Vec<String> = reactions.into_iter().map(|(_, words)| words).collect();
+        if !reactions.is_empty() {
+            parts.push(capitalised(&reactions.join("; ")));
         }
-        if !a.categories.is_empty() {
-            parts.push(
-                a.categories
-                    .iter()
-                    .map(|c| portal_fhir::CodeSet::code(*c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+        // Criticality is the potential for a serious reaction; beside a severe reaction that
+        // happened, "low" would mislead, so it is left out then.
+        if worst < 3
+            && let Some(c) = a.criticality
+        {
+            let words = match portal_fhir::CodeSet::code(c) {
+                "high" => "High risk of a serious reaction",
+                "low" => "Low risk of a serious reaction",
+                _ => "Risk of a serious reaction not assessed",
+            };
+            parts.push(words.into());
+        }
+        let kinds: Vec<&str> = a
+            .categories
+            .iter()
+            .map(|c| match portal_fhir::CodeSet::code(*c) {
+                "food" => "Food",
+                "medication" => "Medicine",
+                "environment" => "Environment",
+                "biologic" => "Biologic",
+                other => other,
+            })
+            .collect();
+        if !kinds.is_empty() {
+            parts.push(kinds.join(", "));
         }
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.columns.sort_at),
+        when: dates.day_of(item.columns.sort_at),
         href: None,
     }
 }
 
-fn criticality_words(code: &str) -> &'static str {
-    match code {
-        "high" => "high",
-        "low" => "low",
-        _ => "unable to assess",
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
-pub(super) fn medication_line(item: &Item) -> Line {
+/// A dosage in words, each thing said once ("Take as needed." and "as needed" are the same).
+fn dosage_words(dosage: &portal_fhir::model::Dosage) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if let Some(dose) = &dosage.dose {
+        let amount = quantity(dose);
+        // A dose sent without a unit is a count of whatever the medicine comes as.
+        let has_unit = dose.unit.is_some() || dose.code.is_some();
+        words.push(if has_unit {
+            amount
+        } else {
+            format!("{amount} at a time")
+        });
+    }
+    if let Some(text) = dosage.text.as_ref().or(dosage.timing_text.as_ref()) {
+        let text = crate::pages::words::plain_name(text.trim());
+        let text = text.trim_end_matches('.').trim();
+        if !text.is_empty() {
+            words.push(text.to_string());
+        }
+    }
+    let said = words.join(" ").to_lowercase();
+    if words.len() > 1 {
+        // "1 at a time, Every four to six hours": the instruction reads on after the dose.
+        words[1..].iter_mut().for_each(|w| {
+            if let Some(first) = w.get(..1) {
+                *w = format!("{}{}", first.to_lowercase(), &w[1..]);
+            }
+        });
+    }
+    if dosage.as_needed == Some(true) && !said.contains("as needed") {
+        words.push("as needed".into());
+    }
+    words.join(", ")
+}
+
+pub(super) fn medication_line(dates: &Dates, item: &Item) -> Line {
     let mut parts = Vec::new();
     if let Some(Mapped::MedicationRequest(m)) = &item.details {
         for dosage in &m.dosages {
-            let mut words = Vec::new();
-            if let Some(dose) = &dosage.dose {
-                words.push(quantity(dose));
-            }
-            if let Some(text) = dosage.text.as_ref().or(dosage.timing_text.as_ref()) {
-                words.push(text.clone());
-            }
-            if dosage.as_needed == Some(true) {
-                words.push("as needed".into());
-            }
-            if !words.is_empty() {
-                parts.push(words.join(", "));
+            let words = dosage_words(dosage);
+            if !words.is_empty() && !parts.contains(&words) {
+                parts.push(words);
             }
         }
         if let Some(refills) = m.refills {
@@ -108,49 +181,117 @@ pub(super) fn medication_line(item: &Item) -> Line {
             ));
         }
     }
-    if let Some(who) = &item.who_name {
+    if let Some(who) = who(item) {
         parts.push(format!("Prescribed by {who}"));
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.columns.sort_at),
+        when: dates.day_of(item.columns.sort_at),
         href: None,
     }
 }
 
-/// Current and past medication lines.
-fn medication_lines(items: &[Item]) -> (Vec<Line>, Vec<Line>) {
+/// Current and past medication lines. After death no medication is current.
+fn medication_lines(dates: &Dates, items: &[Item], deceased: bool) -> (Vec<Line>, Vec<Line>) {
     let (current, past): (Vec<&Item>, Vec<&Item>) = items
         .iter()
-        .partition(|m| is_active_medication(&m.columns.status));
+        .partition(|m| !deceased && is_active_medication(&m.columns.status));
     (
-        current.into_iter().map(medication_line).collect(),
-        past.into_iter().map(medication_line).collect(),
+        current
+            .into_iter()
+            .map(|m| medication_line(dates, m))
+            .collect(),
+        past.into_iter()
+            .map(|m| medication_line(dates, m))
+            .collect(),
     )
 }
 
-fn vital_line(item: &Item) -> Line {
+fn vital_line(dates: &Dates, id: PatientId, item: &Item) -> Line {
     let value = match &item.details {
-        Some(Mapped::Observation(o)) if !o.components.is_empty() && o.value.is_none() => o
-            .components
-            .iter()
-            .map(|c| format!("{} {}", concept(&c.code), value_text(c.value.as_ref())))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(Mapped::Observation(o)) => value_text(o.value.as_ref()),
+        Some(Mapped::Observation(o)) => observation_words(o).0,
         _ => String::new(),
     };
     Line {
         title: label(item),
         detail: value,
-        when: date_of(item.columns.sort_at),
-        href: None,
+        when: dates.day_of(item.columns.sort_at),
+        href: Some(format!("/patients/{id}/results/{}", item.resource_id)),
     }
 }
 
+/// Doses of one vaccine, shown together: "Flu vaccine — 22 doses, last Jul 14, 1977".
+pub struct VaccineGroup {
+    /// The vaccine's name.
+    name: String,
+    /// "22 doses, last May 13, 1977".
+    summary: String,
+    /// Each dose, newest first.
+    doses: Vec<Line>,
+}
+
+fn vaccine_groups(dates: &Dates, immunizations: &[Item]) -> Vec<VaccineGroup> {
+    let mut groups: Vec<(String, Vec<&Item>)> = Vec::new();
+    for item in immunizations {
+        let name = vaccine_name(&item.columns.code_system, &item.columns.code)
+            .map(str::to_string)
+            .unwrap_or_else(|| label(item));
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, doses)) => doses.push(item),
+            None => groups.push((name, vec![item])),
+        }
+    }
+    let mut out: Vec<VaccineGroup> = groups
+        .into_iter()
+        .map(|(name, mut doses)| {
+            doses.sort_by_key(|d| std::cmp::Reverse(d.columns.sort_at));
+            let last = dates.day_of(doses.first().and_then(|d| d.columns.sort_at));
+            let summary = match doses.len() {
+                1 => format!("1 dose, {last}"),
+                n => format!("{n} doses, last {last}"),
+            };
+            VaccineGroup {
+                name,
+                summary,
+                doses: doses
+                    .iter()
+                    .map(|d| Line {
+                        title: full_label(d),
+                        detail: place(d).map(|w| format!("At {w}")).unwrap_or_default(),
+                        when: dates.day_of(d.columns.sort_at),
+                        href: None,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    // The vaccine given most recently first.
+    out.sort_by_key(|g| {
+        std::cmp::Reverse(
+            immunizations
+                .iter()
+                .filter(|i| {
+                    vaccine_name(&i.columns.code_system, &i.columns.code)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| label(i))
+                        == g.name
+                })
+                .filter_map(|i| i.columns.sort_at)
+                .max(),
+        )
+    });
+    out
+}
+
 /// What is due, in words: the flu vaccine is the one due list the record supports on its own.
-fn due_vaccines(immunizations: &[Item], now: jiff::Timestamp) -> Vec<String> {
+/// Nothing is due for a patient who has died.
+fn due_vaccines(
+    dates: &Dates,
+    immunizations: &[Item],
+    now: jiff::Timestamp,
+    for_patient: bool,
+) -> Vec<String> {
     let given = immunizations.iter().map(|i| {
         (
             i.columns.code.as_str(),
@@ -162,13 +303,14 @@ fn due_vaccines(immunizations: &[Item], now: jiff::Timestamp) -> Vec<String> {
     match flu_vaccine(given, now) {
         FluVaccine::Due { last_given } => vec![format!(
             "Flu vaccine: due (last given {}).",
-            date_of(Some(last_given.as_microsecond()))
+            dates.day(last_given)
         )],
         FluVaccine::UpToDate => Vec::new(),
-        FluVaccine::NoneRecorded => vec![
+        FluVaccine::NoneRecorded if for_patient => vec![
             "Flu vaccine: no flu vaccine is recorded here; ask your clinic whether one is due."
                 .into(),
         ],
+        FluVaccine::NoneRecorded => vec!["Flu vaccine: none recorded in this record.".into()],
     }
 }
 
@@ -176,17 +318,18 @@ fn due_vaccines(immunizations: &[Item], now: jiff::Timestamp) -> Vec<String> {
 #[template(path = "summary.html")]
 struct SummaryPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     problems: Vec<Line>,
     past_problems: Vec<Line>,
     allergies: Vec<Line>,
     medications: Vec<Line>,
     past_medications: Vec<Line>,
-    immunizations: Vec<Line>,
+    vaccines: Vec<VaccineGroup>,
     due: Vec<String>,
     vitals: Vec<Line>,
     id: PatientId,
+    for_patient: bool,
 }
 
 /// GET /patients/{id}/record: the health summary.
@@ -201,37 +344,46 @@ pub async fn summary(
         .records()
         .health_summary(&user.actor(ctx), id)
         .await?;
+    let dates = &state.dates;
+    let deceased = head.patient.deceased.is_some();
+    let for_patient = speaks_to_patient(&user);
     let (problems, past_problems): (Vec<&Item>, Vec<&Item>) = summary
         .conditions
         .iter()
         .partition(|c| is_active_condition(&c.columns.status));
-    let (medications, past_medications) = medication_lines(&summary.medications);
+    let (medications, past_medications) = medication_lines(dates, &summary.medications, deceased);
     Ok(render(&SummaryPage {
         page: page("Health summary", &user, Nav::Record, id),
         basis: basis_words(&head.access),
-        problems: problems.into_iter().map(condition_line).collect(),
-        past_problems: past_problems.into_iter().map(condition_line).collect(),
-        allergies: summary.allergies.iter().map(allergy_line).collect(),
+        problems: problems
+            .into_iter()
+            .map(|c| condition_line(dates, c))
+            .collect(),
+        past_problems: past_problems
+            .into_iter()
+            .map(|c| condition_line(dates, c))
+            .collect(),
+        allergies: summary
+            .allergies
+            .iter()
+            .map(|a| allergy_line(dates, a))
+            .collect(),
         medications,
         past_medications,
-        due: due_vaccines(&summary.immunizations, state.app.now()),
-        immunizations: summary
-            .immunizations
+        due: if deceased {
+            Vec::new()
+        } else {
+            due_vaccines(dates, &summary.immunizations, state.app.now(), for_patient)
+        },
+        vaccines: vaccine_groups(dates, &summary.immunizations),
+        vitals: summary
+            .vitals
             .iter()
-            .map(|i| Line {
-                title: label(i),
-                detail: i
-                    .where_name
-                    .clone()
-                    .map(|w| format!("At {w}"))
-                    .unwrap_or_default(),
-                when: date_of(i.columns.sort_at),
-                href: None,
-            })
+            .map(|v| vital_line(dates, id, v))
             .collect(),
-        vitals: summary.vitals.iter().map(vital_line).collect(),
-        patient: head.patient,
+        patient: Banner::new(&head.patient, dates, state.app.now()),
         id,
+        for_patient,
     }))
 }
 
@@ -239,7 +391,7 @@ pub async fn summary(
 #[template(path = "medications.html")]
 struct MedicationsPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     medications: Vec<Line>,
     past_medications: Vec<Line>,
@@ -257,12 +409,39 @@ pub async fn medications(
         .records()
         .medications(&user.actor(ctx), id)
         .await?;
-    let (medications, past_medications) = medication_lines(&items);
+    let deceased = head.patient.deceased.is_some();
+    let (medications, past_medications) = medication_lines(&state.dates, &items, deceased);
     Ok(render(&MedicationsPage {
         page: page("Medications", &user, Nav::Record, id),
         basis: basis_words(&head.access),
         medications,
         past_medications,
-        patient: head.patient,
+        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_fhir::model::Dosage;
+
+    #[test]
+    fn as_needed_is_said_once() {
+        let dosage = Dosage {
+            text: Some("Take as needed.".into()),
+            as_needed: Some(true),
+            ..Dosage::default()
+        };
+        assert_eq!(dosage_words(&dosage), "Take as needed");
+        let bare = Dosage {
+            as_needed: Some(true),
+            ..Dosage::default()
+        };
+        assert_eq!(dosage_words(&bare), "as needed");
+        let tagged = Dosage {
+            text: Some("Every four to six hours (qualifier value)".into()),
+            ..Dosage::default()
+        };
+        assert_eq!(dosage_words(&tagged), "Every four to six hours");
+    }
 }

@@ -8,23 +8,23 @@ use super::*;
 #[template(path = "visits.html")]
 struct VisitsPage {
     page: Page,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     visits: Vec<Line>,
 }
 
-fn visit_line(id: PatientId, item: &Item) -> Line {
+fn visit_line(dates: &Dates, id: PatientId, item: &Item) -> Line {
     let mut parts = Vec::new();
-    if let Some(who) = &item.who_name {
-        parts.push(who.clone());
+    if let Some(who) = who(item) {
+        parts.push(who);
     }
-    if let Some(place) = &item.where_name {
-        parts.push(place.clone());
+    if let Some(place) = place(item) {
+        parts.push(place);
     }
     Line {
         title: label(item),
         detail: joined(parts),
-        when: date_of(item.columns.sort_at),
+        when: dates.day_of(item.columns.sort_at),
         href: Some(format!("/patients/{id}/visits/{}", item.resource_id)),
     }
 }
@@ -40,8 +40,11 @@ pub async fn visits(
     Ok(render(&VisitsPage {
         page: page("Visits", &user, Nav::Visits, id),
         basis: basis_words(&head.access),
-        visits: visits.iter().map(|v| visit_line(id, v)).collect(),
-        patient: head.patient,
+        visits: visits
+            .iter()
+            .map(|v| visit_line(&state.dates, id, v))
+            .collect(),
+        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
     }))
 }
 
@@ -57,7 +60,7 @@ pub struct Note {
 struct VisitPage {
     page: Page,
     id: PatientId,
-    patient: PatientRow,
+    patient: Banner,
     basis: Option<&'static str>,
     when: String,
     class: String,
@@ -83,6 +86,7 @@ pub async fn visit(
         .records()
         .visit(&user.actor(ctx), id, path.item)
         .await?;
+    let dates = &state.dates;
     let (class, reasons, when) = match &detail.visit.details {
         Some(Mapped::Encounter(e)) => (
             class_words(&e.class),
@@ -91,12 +95,12 @@ pub async fn visit(
                 .map(concept)
                 .collect::<Vec<_>>()
                 .join(", "),
-            occurrence(e.period.clone().map(Occurrence::Period).as_ref()),
+            occurrence(dates, e.period.clone().map(Occurrence::Period).as_ref()),
         ),
         _ => (
             String::new(),
             String::new(),
-            date_of(detail.visit.columns.sort_at),
+            dates.day_of(detail.visit.columns.sort_at),
         ),
     };
     let mut diagnoses = Vec::new();
@@ -105,7 +109,7 @@ pub async fn visit(
     let mut other = Vec::new();
     for item in &detail.items {
         match item.columns.kind {
-            ItemKind::Condition => diagnoses.push(condition_line(item)),
+            ItemKind::Condition => diagnoses.push(condition_line(dates, item)),
             ItemKind::Document => {
                 if let Some(Mapped::DocumentReference(d)) = &item.details {
                     for content in &d.contents {
@@ -115,7 +119,7 @@ pub async fn visit(
                                 .as_ref()
                                 .map(concept)
                                 .unwrap_or_else(|| "Clinical note".into()),
-                            when: date_of(item.columns.sort_at),
+                            when: dates.day_of(item.columns.sort_at),
                             text: content.text.clone().unwrap_or_else(|| {
                                 "This document is not text; download it from Documents.".into()
                             }),
@@ -128,7 +132,7 @@ pub async fn visit(
                     && (item.columns.kind == ItemKind::DiagnosticReport
                         || detail.stand_alone.contains(&item.resource_id))
                 {
-                    let mut parts = vec![value_row(id, item, false).value];
+                    let mut parts = vec![value_row(dates, id, item, false).value];
                     if detail.held.contains(&item.resource_id) {
                         parts.push(HELD_WORDS.into());
                     }
@@ -141,7 +145,7 @@ pub async fn visit(
                     results.push(Line {
                         title: label(item),
                         detail: joined(parts),
-                        when: date_of(item.columns.sort_at),
+                        when: dates.day_of(item.columns.sort_at),
                         href: Some(format!("/patients/{id}/results/{}", item.resource_id)),
                     });
                 }
@@ -151,17 +155,17 @@ pub async fn visit(
                     if item.columns.kind == ItemKind::DiagnosticReport && !seen {
                         notes.push(Note {
                             title: format!("{} — {title}", label(item)),
-                            when: date_of(item.columns.sort_at),
+                            when: dates.day_of(item.columns.sort_at),
                             text,
                         });
                     }
                 }
             }
-            ItemKind::MedicationRequest => other.push(medication_line(item)),
+            ItemKind::MedicationRequest => other.push(medication_line(dates, item)),
             _ => other.push(Line {
                 title: label(item),
                 detail: item.columns.kind.words().into(),
-                when: date_of(item.columns.sort_at),
+                when: dates.day_of(item.columns.sort_at),
                 href: None,
             }),
         }
@@ -172,14 +176,14 @@ pub async fn visit(
         basis: basis_words(&head.access),
         when,
         class,
-        clinician: detail.visit.who_name.clone().unwrap_or_default(),
-        place: detail.visit.where_name.clone().unwrap_or_default(),
+        clinician: who(&detail.visit).unwrap_or_default(),
+        place: place(&detail.visit).unwrap_or_default(),
         reasons,
         diagnoses,
         notes,
         results,
         other,
-        patient: head.patient,
+        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
     }))
 }
 
