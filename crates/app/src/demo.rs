@@ -51,14 +51,66 @@ pub struct DemoAccounts {
     pub patients: Vec<(String, PatientId)>,
 }
 
-fn record(app: &App, mrn: &str, given: &str, family: &str, birth: &str, sex: &str) -> PatientRow {
+/// One of the demo's own patients.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoPerson {
+    /// Medical record number.
+    pub mrn: &'static str,
+    /// Given name.
+    pub given: &'static str,
+    /// Family name.
+    pub family: &'static str,
+    /// Date of birth, YYYY-MM-DD.
+    pub birth: &'static str,
+    /// "female" or "male".
+    pub sex: &'static str,
+}
+
+/// The demo patient, who signs in.
+pub const SOFIA: DemoPerson = DemoPerson {
+    mrn: "DEMO-1001",
+    given: "Sofia",
+    family: "Martinez",
+    birth: "1985-03-14",
+    sex: "female",
+};
+
+/// Her son, whose record she opens as his parent.
+pub const LEO: DemoPerson = DemoPerson {
+    mrn: "DEMO-1002",
+    given: "Leo",
+    family: "Martinez",
+    birth: "2016-07-02",
+    sex: "male",
+};
+
+/// A patient with no account yet, for trying activation.
+pub const MARCUS: DemoPerson = DemoPerson {
+    mrn: "DEMO-1003",
+    given: "Marcus",
+    family: "Chen",
+    birth: "1972-11-05",
+    sex: "male",
+};
+
+/// The demo's own patients' records as FHIR Bundles (`portal demo` makes them with `portal
+/// generate`); each Bundle's Patient must be the person it is for. Without them the two
+/// records are created empty.
+pub struct DemoRecords {
+    /// [`SOFIA`]'s record.
+    pub sofia: Vec<u8>,
+    /// [`LEO`]'s record.
+    pub leo: Vec<u8>,
+}
+
+fn record(app: &App, who: &DemoPerson) -> PatientRow {
     PatientRow {
         id: PatientId::new_v7(app.now()),
-        mrn: mrn.into(),
-        given_name: given.into(),
-        family_name: family.into(),
-        birth_date: birth.into(),
-        sex: sex.into(),
+        mrn: who.mrn.into(),
+        given_name: who.given.into(),
+        family_name: who.family.into(),
+        birth_date: who.birth.into(),
+        sex: who.sex.into(),
         deceased: None,
     }
 }
@@ -96,22 +148,51 @@ impl App {
         Ok(data_encoding::BASE32_NOPAD.encode(&secret))
     }
 
-    /// Fills an empty database with the demo records and accounts.
+    /// Fills an empty database with the demo records (empty ones) and accounts.
     pub async fn seed_demo(&self) -> Result<DemoAccounts> {
-        let operator = Actor::operator();
-        let sofia = record(
-            self,
-            "DEMO-1001",
-            "Sofia",
-            "Martinez",
-            "1985-03-14",
-            "female",
-        );
-        let leo = record(self, "DEMO-1002", "Leo", "Martinez", "2016-07-02", "male");
-        let marcus = record(self, "DEMO-1003", "Marcus", "Chen", "1972-11-05", "male");
-        for row in [&sofia, &leo, &marcus] {
-            self.create_patient_record(&operator, row).await?;
+        self.seed_demo_with(None).await
+    }
+
+    /// Imports a demo patient's Bundle and returns the record's id.
+    async fn import_demo_record(&self, who: &DemoPerson, bundle: &[u8]) -> Result<PatientId> {
+        let summary = self
+            .import()
+            .import_bundle(&Actor::operator(), bundle)
+            .await?;
+        let ids: Vec<&str> = summary
+            .entries
+            .iter()
+            .filter(|e| e.resource_type == "Patient")
+            .map(|e| e.id.as_str())
+            .collect();
+        match ids.as_slice() {
+            [id] => crate::parse_patient_id(id),
+            _ => Err(Error::Internal(format!(
+                "the demo record of {} {} must hold exactly one Patient",
+                who.given, who.family
+            ))),
         }
+    }
+
+    /// Fills an empty database with the demo records and accounts; with `records`, the demo
+    /// patient and her son have those records.
+    pub async fn seed_demo_with(&self, records: Option<&DemoRecords>) -> Result<DemoAccounts> {
+        let operator = Actor::operator();
+        let mut sofia = record(self, &SOFIA);
+        let mut leo = record(self, &LEO);
+        let marcus = record(self, &MARCUS);
+        match records {
+            Some(records) => {
+                sofia.id = self.import_demo_record(&SOFIA, &records.sofia).await?;
+                leo.id = self.import_demo_record(&LEO, &records.leo).await?;
+            }
+            None => {
+                for row in [&sofia, &leo] {
+                    self.create_patient_record(&operator, row).await?;
+                }
+            }
+        }
+        self.create_patient_record(&operator, &marcus).await?;
         let mut accounts = Vec::new();
         for (role, name, email, sees) in [
             (

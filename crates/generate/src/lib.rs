@@ -61,6 +61,33 @@ pub enum Error {
     },
 }
 
+/// The person a generated record must be for (the demo's own patients): the record's clinical
+/// story is drawn as for any patient number, around this name, sex and date of birth.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The Patient resource's id.
+    pub id: Uuid,
+    /// Given name.
+    pub given: &'static str,
+    /// Family name.
+    pub family: &'static str,
+    /// Female (else male).
+    pub female: bool,
+    /// Date of birth: year, month, day.
+    pub birth: (i32, u32, u32),
+    /// Medical record number.
+    pub mrn: String,
+}
+
+/// One patient's Bundle, in memory: patient `number` of `seed`, made to be `identity`.
+pub fn bundle_for(seed: u64, number: u32, identity: &Identity) -> io::Result<Vec<u8>> {
+    let directory = directory::Directory::new(seed);
+    let mut bundle = BundleWriter::start(Vec::new())?;
+    record::write(&mut bundle, seed, number, &directory, Some(identity))?;
+    let (bytes, _) = bundle.finish()?;
+    Ok(bytes)
+}
+
 /// Writes `patients` Bundles into `out` (created if missing; files of the same names are
 /// replaced), named `patient-000001.json` onwards so that name order is generation order.
 pub fn run(patients: u32, out: &Path, seed: u64) -> Result<Summary, Error> {
@@ -93,7 +120,7 @@ fn write_patient_file(
 ) -> io::Result<Written> {
     let file = File::create(path)?;
     let mut bundle = BundleWriter::start(CountingWriter::new(BufWriter::new(file)))?;
-    record::write(&mut bundle, seed, number, directory)?;
+    record::write(&mut bundle, seed, number, directory, None)?;
     let (out, resources) = bundle.finish()?;
     let bytes = out.bytes;
     out.inner

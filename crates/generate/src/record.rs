@@ -22,17 +22,31 @@ use uuid::Uuid;
 /// Ids come from their own stream, so they do not shift when the clinical draws change.
 const ID_SALT: u64 = 0x1D5C_0DE5_EEDF_00D1;
 
-/// Writes patient `number` of `seed` into `out`.
+/// Writes patient `number` of `seed` into `out`; with `identity`, the record is that person's.
 pub fn write<W: Write>(
     out: &mut BundleWriter<W>,
     seed: u64,
     number: u32,
     directory: &Directory,
+    identity: Option<&crate::Identity>,
 ) -> io::Result<()> {
     let stream = u64::from(number);
     let mut rng = Rng::stream(seed, stream);
     let mut ids = Rng::stream(seed ^ ID_SALT, stream);
-    let person = Person::draw(&mut rng, &mut ids, seed, number);
+    let mut person = Person::draw(&mut rng, &mut ids, seed, number);
+    if let Some(who) = identity {
+        person.given = vec![who.given];
+        person.family = who.family;
+        person.sex = if who.female {
+            crate::person::Sex::Female
+        } else {
+            crate::person::Sex::Male
+        };
+        let (year, month, day) = who.birth;
+        person.birth = crate::calendar::Day::from_ymd(year, month, day);
+        person.mrn = who.mrn.to_string();
+        person.id = who.id;
+    }
     let sites = directory.sites_for(&mut rng);
     let primary = rng.pick(&sites.clinic.staff);
     let plan = plan::plan(&mut rng, &person);

@@ -89,13 +89,29 @@ pub fn mail_transport(settings: &Settings) -> Result<Transport, StartError> {
     }
 }
 
+/// Binds the portal's own address (`--listen`); a busy port says which address and how to choose
+/// another.
+pub async fn bind_listener(address: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            StartError::Config(format!(
+                "{address} is already in use (is another portal running?); choose another \
+                 address with --listen, for example --listen 127.0.0.1:8081"
+            ))
+        } else {
+            StartError::Config(format!("--listen {address}: {e}"))
+        }
+    })
+}
+
 /// Binds the metrics listener `--metrics-listen` names (`None` when it is `off`).
 pub async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, StartError> {
     match settings.metrics_listen.as_str() {
         "off" | "" => Ok(None),
         address => Ok(Some(TcpListener::bind(address).await.map_err(|e| {
             StartError::Config(format!(
-                "--metrics-listen {address}: {e} (choose another address, or `off`)"
+                "--metrics-listen {address}: {e} (choose another address with --metrics-listen, \
+                 or `off`)"
             ))
         })?)),
     }

@@ -50,6 +50,12 @@ enum Command {
         #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Print the current authenticator code of a demo account (patient, clinician, staff or
+    /// admin), read from the demo's demo-accounts.json, for signing in without an app.
+    DemoCode {
+        /// The account's role.
+        role: String,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -202,7 +208,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             println!("The database is up to date.");
         }
         Command::Serve { listen } => {
-            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let listener = portal::bind_listener(&listen).await?;
             let metrics = portal::bind_metrics(&settings).await?;
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
@@ -210,7 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             serve(&settings, app, listener, metrics, shutdown_signal().await).await?;
         }
         Command::Demo { listen } => {
-            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            let listener = portal::bind_listener(&listen).await?;
             let metrics = portal::bind_metrics(&settings).await?;
             let address = listener.local_addr()?;
             if settings.public_url == "http://127.0.0.1:8080" {
@@ -243,7 +249,8 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     "the demo needs an empty database; this one already has accounts".into(),
                 ));
             }
-            let mut demo = app.seed_demo().await?;
+            let records = portal::demo_data::generated_records()?;
+            let mut demo = app.seed_demo_with(Some(&records)).await?;
             let mut children = Vec::new();
             let mut sample = Vec::new();
             for (name, bytes) in portal::demo_data::BUNDLES {
@@ -283,10 +290,23 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     a.password
                 );
                 println!("             sees {}", a.sees);
+                if let Ok(secret) = data_encoding::BASE32_NOPAD.decode(a.totp_secret.as_bytes()) {
+                    println!(
+                        "             authenticator {}",
+                        portal_app::totp::provisioning_uri(
+                            &secret,
+                            "Patient Portal demo",
+                            &a.email
+                        )
+                    );
+                }
             }
             println!();
             println!(
-                "Every demo account signs in with a second step: the authenticator secrets are in {}.",
+                "Every demo account signs in with a second step: add its authenticator line to an \
+                 authenticator app, or print the current code with `portal --data-dir {} demo-code \
+                 ROLE` (the secrets are in {}).",
+                settings.data_dir.display(),
                 accounts_file.display()
             );
             println!(
@@ -299,6 +319,39 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             );
             println!("Press Ctrl-C to stop.");
             serve(&settings, app, listener, metrics, shutdown_signal().await).await?;
+        }
+        Command::DemoCode { role } => {
+            let file = settings.data_dir.join("demo-accounts.json");
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                eprintln!(
+                    "portal demo-code: no demo accounts at {}; start the demo first (portal demo)",
+                    file.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            };
+            let accounts: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| StartError::Config(format!("{}: {e}", file.display())))?;
+            let secret = accounts["accounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["role"] == role.as_str())
+                .and_then(|a| a["totp_secret"].as_str())
+                .and_then(|s| data_encoding::BASE32_NOPAD.decode(s.as_bytes()).ok());
+            let Some(secret) = secret else {
+                eprintln!(
+                    "portal demo-code: no demo account with the role {role:?} (patient, clinician, staff or admin)"
+                );
+                return Ok(ExitCode::from(2));
+            };
+            let now = clock.now();
+            let step = portal_app::totp::step_at(now);
+            let left = 30 - now.as_second().rem_euclid(30);
+            println!(
+                "{} (valid for {left} more second{})",
+                portal_app::totp::code_for_step(&secret, step),
+                if left == 1 { "" } else { "s" }
+            );
         }
         Command::User {
             command: UserCommand::Create { role, email, name },

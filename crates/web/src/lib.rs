@@ -6,6 +6,7 @@
 pub mod error;
 pub mod fhir;
 pub mod layout;
+pub mod markdown;
 pub mod pages;
 pub mod proxies;
 pub mod routes;

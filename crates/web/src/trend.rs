@@ -8,12 +8,14 @@
 use std::fmt::{self, Write};
 
 /// One measured value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// When it was measured, in UTC microseconds since the Unix epoch.
     pub at: i64,
     /// The measured value, in the chart's unit.
     pub value: f64,
+    /// The day it was measured, as the page writes dates; empty: the UTC date, ISO.
+    pub day: String,
 }
 
 /// The reference range, either bound may be missing.
@@ -397,7 +399,8 @@ fn usable_samples(points: &[Point]) -> Vec<Sample> {
         .enumerate()
         .filter(|(_, p)| p.value.is_finite())
         .filter_map(|(index, p)| {
-            let date = utc_date(p.at)?;
+            let iso = utc_date(p.at)?;
+            let date = if p.day.is_empty() { iso } else { p.day.clone() };
             Some(Sample {
                 index,
                 at: p.at,
@@ -570,6 +573,7 @@ mod tests {
         Point {
             at: JAN_1 + day * DAY,
             value,
+            day: String::new(),
         }
     }
 

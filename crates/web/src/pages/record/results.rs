@@ -369,7 +369,7 @@ struct ResultPage {
     can_release: bool,
 }
 
-fn chart_of(title: &str, history: &[Item], highlight_id: ResourceId) -> String {
+fn chart_of(dates: &Dates, title: &str, history: &[Item], highlight_id: ResourceId) -> String {
     let mut unit = String::new();
     let mut band: Option<Band> = None;
     let mut points = Vec::new();
@@ -399,7 +399,11 @@ fn chart_of(title: &str, history: &[Item], highlight_id: ResourceId) -> String {
             if item.resource_id == highlight_id {
                 highlight = Some(points.len());
             }
-            points.push(Point { at, value });
+            points.push(Point {
+                at,
+                value,
+                day: dates.day_of(Some(at)),
+            });
         }
     }
     if points.len() < 2 {
@@ -471,7 +475,12 @@ pub async fn result(
             .rev()
             .map(|h| held_row(&state.dates, id, h, false, &detail.held_results))
             .collect(),
-        chart: chart_of(&title, &detail.history, detail.item.resource_id),
+        chart: chart_of(
+            &state.dates,
+            &title,
+            &detail.history,
+            detail.item.resource_id,
+        ),
         texts: texts_of(&detail.item),
         held: detail.held,
         pending_panel: detail.pending_panel,

@@ -53,6 +53,8 @@ pub struct Note {
     title: String,
     when: String,
     text: String,
+    /// The text's Markdown as safe structure.
+    html: String,
 }
 
 #[derive(Template)]
@@ -123,6 +125,7 @@ pub async fn visit(
                             text: content.text.clone().unwrap_or_else(|| {
                                 "This document is not text; download it from Documents.".into()
                             }),
+                            html: String::new(),
                         });
                     }
                 }
@@ -157,6 +160,7 @@ pub async fn visit(
                             title: format!("{} — {title}", label(item)),
                             when: dates.day_of(item.columns.sort_at),
                             text,
+                            html: String::new(),
                         });
                     }
                 }
@@ -169,6 +173,9 @@ pub async fn visit(
                 href: None,
             }),
         }
+    }
+    for note in &mut notes {
+        note.html = crate::markdown::note_html(&note.text);
     }
     Ok(render(&VisitPage {
         page: page(&label(&detail.visit), &user, Nav::Visits, id),
