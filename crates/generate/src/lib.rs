@@ -270,7 +270,7 @@ mod tests {
 
     fn bundle(seed: u64, number: u32, directory: &directory::Directory) -> Value {
         let mut out = BundleWriter::start(Vec::new()).expect("writing to memory");
-        record::write(&mut out, seed, number, directory).expect("writing to memory");
+        record::write(&mut out, seed, number, directory, None).expect("writing to memory");
         let (bytes, _) = out.finish().expect("writing to memory");
         serde_json::from_slice(&bytes).expect("a JSON Bundle")
     }
