@@ -226,7 +226,7 @@ function childRecordTests(role, prefix) {
     if (role === 'patient') {
       const records = page.getByRole('navigation', { name: 'Records you can open' });
       await clickThrough(page, records.getByRole('link', { name: childName, exact: true }));
-      assert.match(await page.locator('.patient-banner').innerText(), /viewing this record as a proxy/);
+      assert.match(await page.locator('.patient-banner').innerText(), /record on (his|her|their) behalf, as (his|her|their) proxy/);
     } else {
       await followNav(page, 'Patients');
       const [given, family] = [childName.split(' ').slice(0, -1).join(' '), childName.split(' ').at(-1)];

@@ -15,6 +15,8 @@ pub struct NavItem {
     pub href: String,
     /// Whether it is the page being shown.
     pub current: bool,
+    /// On a narrow screen, shown under "More" rather than in the bar.
+    pub extra: bool,
 }
 
 /// Which navigation entry a page belongs to.
@@ -67,7 +69,23 @@ pub struct Page {
     pub nav: Vec<NavItem>,
     /// The CSRF token for this page's forms.
     pub csrf: String,
+    /// The footer's words, for whoever reads the page.
+    pub footer: &'static str,
 }
+
+/// The items a narrow screen shows in the bar; the rest go under "More".
+const BAR_ITEMS: usize = 4;
+
+/// The footer of pages patients (and proxies, and people not signed in) read.
+const PATIENT_FOOTER: &str = "Your health information is private. Every view of your record is \
+                              logged; see who accessed it from your Account page.";
+
+/// The footer of the clinic's pages.
+const CLINIC_FOOTER: &str = "Every view of a patient's record is logged under your name and shown \
+                             to the patient. Open only the records your work needs.";
+
+/// The footer of administrators' pages.
+const ADMIN_FOOTER: &str = "Every change you make is recorded in the audit trail under your name.";
 
 impl Page {
     /// A page for someone not signed in (forms carry the anonymous CSRF token).
@@ -78,6 +96,7 @@ impl Page {
             role_label: "",
             nav: Vec::new(),
             csrf: String::new(),
+            footer: PATIENT_FOOTER,
         }
     }
 
@@ -95,17 +114,27 @@ impl Page {
         active: Nav,
         patient: Option<PatientId>,
     ) -> Self {
-        let nav = if user.stage == Stage::Full {
+        let mut nav = if user.stage == Stage::Full {
             nav_for(user, active, patient)
         } else {
             Vec::new()
         };
+        if nav.len() > BAR_ITEMS + 1 {
+            nav.iter_mut()
+                .skip(BAR_ITEMS)
+                .for_each(|item| item.extra = true);
+        }
         Self {
             title: title.to_string(),
             user_name: Some(user.name.clone()),
             role_label: user.role.label(),
             nav,
             csrf: user.csrf_token().to_string(),
+            footer: match user.role {
+                Role::Patient => PATIENT_FOOTER,
+                Role::Clinician | Role::Staff => CLINIC_FOOTER,
+                Role::Admin => ADMIN_FOOTER,
+            },
         }
     }
 }
@@ -115,6 +144,19 @@ fn item(label: &'static str, href: String, this: Nav, active: Nav) -> NavItem {
         label,
         href,
         current: this == active,
+        extra: false,
+    }
+}
+
+impl Page {
+    /// Whether some navigation items go under "More" on a narrow screen.
+    pub fn has_more(&self) -> bool {
+        self.nav.iter().any(|item| item.extra)
+    }
+
+    /// Whether the page being shown is one of those under "More".
+    pub fn more_is_current(&self) -> bool {
+        self.nav.iter().any(|item| item.extra && item.current)
     }
 }
 

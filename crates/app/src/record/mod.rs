@@ -7,7 +7,9 @@ mod holds;
 mod results;
 mod visits;
 
-pub use results::{ResultDetail, ResultFilter, ResultLine, SavedResultFilter};
+pub use results::{
+    ResultDetail, ResultFilter, ResultLine, ResultList, SavedResultFilter, TrendLink,
+};
 pub use visits::{Download, VisitDetail};
 
 use crate::services::Records;

@@ -22,6 +22,24 @@ pub struct ResultLine {
     pub pending_panel: bool,
 }
 
+/// A test measured more than once among the listed results: where its trend is.
+#[derive(Debug)]
+pub struct TrendLink {
+    /// The test's newest result (its page draws the trend).
+    pub latest: Item,
+    /// How many results of the test are listed.
+    pub count: usize,
+}
+
+/// The results list: its lines, and the tests whose trend it can show.
+#[derive(Debug)]
+pub struct ResultList {
+    /// Reports and results on their own, newest first.
+    pub lines: Vec<ResultLine>,
+    /// Tests with more than one result, the most often measured first.
+    pub trends: Vec<TrendLink>,
+}
+
 /// Filters of the results list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResultFilter {
@@ -61,7 +79,7 @@ impl Records {
         actor: &Actor,
         patient: PatientId,
         filter: &ResultFilter,
-    ) -> Result<(RecordHead, Vec<ResultLine>)> {
+    ) -> Result<(RecordHead, ResultList)> {
         let (head, mut tx) = self
             .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
             .await?;
@@ -125,6 +143,7 @@ impl Records {
         asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
         let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
         commit(tx).await?;
+        let trends = trends_among(members_of.values().flatten().chain(&stand_alone));
         let mut lines: Vec<ResultLine> = reports
             .into_iter()
             .chain(stand_alone)
@@ -154,7 +173,7 @@ impl Records {
                 .cmp(&a.item.columns.sort_at)
                 .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
         });
-        Ok((head, lines))
+        Ok((head, ResultList { lines, trends }))
     }
 
     /// One result or report, with its results or its history; marks it read for the viewer.
@@ -342,6 +361,34 @@ impl Records {
         let mut conn = self.conn().await?;
         Ok(portal_store::result_filters::find(&mut conn, id, user.session.id, patient).await?)
     }
+}
+
+/// The tests measured more than once among `results`, each
+/// with its newest result; the most often measured first, then by name.
+fn trends_among<'a>(results: impl Iterator<Item = &'a ItemRow>) -> Vec<TrendLink> {
+    let mut by_test: HashMap<(&str, &str), (usize, &ItemRow)> = HashMap::new();
+    for row in results.filter(|r| !r.columns.code.is_empty()) {
+        let key = (row.columns.code_system.as_str(), row.columns.code.as_str());
+        let entry = by_test.entry(key).or_insert((0, row));
+        entry.0 += 1;
+        if row.columns.sort_at > entry.1.columns.sort_at {
+            entry.1 = row;
+        }
+    }
+    let mut trends: Vec<TrendLink> = by_test
+        .into_values()
+        .filter(|(count, _)| *count > 1)
+        .map(|(count, latest)| TrendLink {
+            latest: item_of(latest.clone()),
+            count,
+        })
+        .collect();
+    trends.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.latest.columns.label.cmp(&b.latest.columns.label))
+    });
+    trends
 }
 
 /// Whether a result is out before the rest of its panel: the report listing it is still held.

@@ -90,7 +90,7 @@ fn page_for(
 struct HomePage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     others: Vec<PatientRow>,
     show_clinic_links: bool,
     show_front_desk_links: bool,
@@ -120,7 +120,7 @@ pub async fn home(
     };
     Ok(render(&HomePage {
         page: page_for(&title, &user, Section::Overview, id),
-        basis: basis_words(&view.access),
+        basis: basis_words(&view.access, &view.patient),
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
@@ -139,7 +139,7 @@ pub async fn home(
 struct SectionPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     empty_text: &'static str,
 }
 
@@ -195,7 +195,7 @@ async fn section(
     let (title, empty_text) = section_words(section);
     Ok(render(&SectionPage {
         page: page_for(title, &user, section, id),
-        basis: basis_words(&view.access),
+        basis: basis_words(&view.access, &view.patient),
         patient: Banner::new(&view.patient, &state.dates, state.app.now()),
         empty_text,
     }))
@@ -218,7 +218,7 @@ pub struct AccessEntry {
 struct AccessLogPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     entries: Vec<AccessEntry>,
     emergency: Vec<AccessEntry>,
     filters: Vec<FilterLink>,
@@ -346,7 +346,7 @@ pub async fn access_log(
         .collect();
     Ok(render(&AccessLogPage {
         page: page_for("Who accessed this record", &user, Section::AccessLog, id),
-        basis: basis_words(&log.view.access),
+        basis: basis_words(&log.view.access, &log.view.patient),
         patient: Banner::new(&log.view.patient, &state.dates, state.app.now()),
         entries: log
             .entries
@@ -372,7 +372,7 @@ pub async fn access_log(
 struct InvitePage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     code: String,
     expires: String,
 }
@@ -388,7 +388,7 @@ pub async fn invite(
     let invitation = state.app.accounts().invite(&actor, id).await?;
     Ok(render(&InvitePage {
         page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
-        basis: basis_words(&invitation.access),
+        basis: basis_words(&invitation.access, &invitation.patient),
         patient: Banner::new(&invitation.patient, &state.dates, state.app.now()),
         code: invitation.code,
         expires: state.dates.minute(invitation.expires_at),

@@ -7,7 +7,7 @@ use super::*;
 struct DocumentsPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     documents: Vec<Line>,
 }
 
@@ -21,7 +21,7 @@ pub async fn documents(
     let (head, documents) = state.app.records().documents(&user.actor(ctx), id).await?;
     Ok(render(&DocumentsPage {
         page: page("Documents", &user, Nav::Documents, id),
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         documents: documents
             .iter()
             .map(|d| {

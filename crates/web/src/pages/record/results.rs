@@ -19,6 +19,13 @@ pub struct ResultRow {
     repeats: usize,
 }
 
+/// A test with more than one result, linking to its trend.
+pub struct TrendRow {
+    href: String,
+    title: String,
+    count: usize,
+}
+
 /// The list's rows, each result marked with how many results of its test the list holds.
 fn result_rows(dates: &Dates, id: PatientId, lines: &[ResultLine]) -> Vec<ResultRow> {
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
@@ -85,7 +92,7 @@ fn status_words(status: &str) -> String {
 struct ResultsPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     id: PatientId,
     rows: Vec<ResultRow>,
     name: String,
@@ -93,6 +100,7 @@ struct ResultsPage {
     to: String,
     filtered: bool,
     date_hint: &'static str,
+    trends: Vec<TrendRow>,
     errors: Vec<(String, String)>,
     notice: Option<&'static str>,
     is_care_team: bool,
@@ -183,11 +191,22 @@ async fn results_page(
     id: PatientId,
     list: ListState,
 ) -> PageResult {
-    let (head, lines) = state
+    let (head, results) = state
         .app
         .records()
         .test_results(&user.actor(ctx), id, &list.filter)
         .await?;
+    let lines = results.lines;
+    let mut trends: Vec<TrendRow> = results
+        .trends
+        .iter()
+        .map(|t| TrendRow {
+            href: format!("/patients/{id}/results/{}#trend", t.latest.resource_id),
+            title: label(&t.latest),
+            count: t.count,
+        })
+        .collect();
+    trends.sort_by_key(|t| t.title.to_lowercase());
     let status = if list.errors.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -199,9 +218,10 @@ async fn results_page(
         status,
         &ResultsPage {
             page: page("Test results", &user, Nav::Results, id),
-            basis: basis_words(&head.access),
+            basis: basis_words(&head.access, &head.patient),
             id,
             rows: result_rows(&state.dates, id, &lines),
+            trends,
             filtered: list.filter != ResultFilter::default(),
             name: list.form.name,
             from: list.form.from,
@@ -352,7 +372,7 @@ fn held_row(
 struct ResultPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     id: PatientId,
     resource_id: String,
     full_name: Option<String>,
@@ -456,7 +476,7 @@ pub async fn result(
     let is_report = detail.item.columns.kind == ItemKind::DiagnosticReport;
     Ok(render(&ResultPage {
         page: page(&title, &user, Nav::Results, id),
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         id,
         resource_id: detail.item.resource_id.to_string(),
         full_name: (full != title).then_some(full),

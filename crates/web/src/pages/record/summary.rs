@@ -3,10 +3,13 @@
 use super::*;
 
 pub(super) fn condition_line(dates: &Dates, item: &Item) -> Line {
+    let when = dates.day_of(item.columns.sort_at);
     let mut parts = Vec::new();
     if let Some(Mapped::Condition(c)) = &item.details {
-        if let Some(onset) = c.onset.as_ref() {
-            parts.push(format!("Began {}", occurrence(dates, Some(onset))));
+        // The line's date is when it began already; say so only when they differ.
+        let began = occurrence(dates, c.onset.as_ref());
+        if !began.is_empty() && began != when {
+            parts.push(format!("Began {began}"));
         }
         if let Some(end) = c.abatement.as_ref() {
             parts.push(format!("Resolved {}", occurrence(dates, Some(end))));
@@ -31,7 +34,7 @@ pub(super) fn condition_line(dates: &Dates, item: &Item) -> Line {
     Line {
         title: label(item),
         detail: joined(parts),
-        when: dates.day_of(item.columns.sort_at),
+        when,
         href: None,
     }
 }
@@ -319,7 +322,7 @@ fn due_vaccines(
 struct SummaryPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     problems: Vec<Line>,
     past_problems: Vec<Line>,
     allergies: Vec<Line>,
@@ -354,7 +357,7 @@ pub async fn summary(
     let (medications, past_medications) = medication_lines(dates, &summary.medications, deceased);
     Ok(render(&SummaryPage {
         page: page("Health summary", &user, Nav::Record, id),
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         problems: problems
             .into_iter()
             .map(|c| condition_line(dates, c))
@@ -392,7 +395,7 @@ pub async fn summary(
 struct MedicationsPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     medications: Vec<Line>,
     past_medications: Vec<Line>,
 }
@@ -413,7 +416,7 @@ pub async fn medications(
     let (medications, past_medications) = medication_lines(&state.dates, &items, deceased);
     Ok(render(&MedicationsPage {
         page: page("Medications", &user, Nav::Record, id),
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         medications,
         past_medications,
         patient: Banner::new(&head.patient, &state.dates, state.app.now()),

@@ -9,7 +9,7 @@ use super::*;
 struct VisitsPage {
     page: Page,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     visits: Vec<Line>,
 }
 
@@ -39,7 +39,7 @@ pub async fn visits(
     let (head, visits) = state.app.records().visits(&user.actor(ctx), id).await?;
     Ok(render(&VisitsPage {
         page: page("Visits", &user, Nav::Visits, id),
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         visits: visits
             .iter()
             .map(|v| visit_line(&state.dates, id, v))
@@ -63,7 +63,7 @@ struct VisitPage {
     page: Page,
     id: PatientId,
     patient: Banner,
-    basis: Option<&'static str>,
+    basis: Option<String>,
     when: String,
     class: String,
     clinician: String,
@@ -180,7 +180,7 @@ pub async fn visit(
     Ok(render(&VisitPage {
         page: page(&label(&detail.visit), &user, Nav::Visits, id),
         id,
-        basis: basis_words(&head.access),
+        basis: basis_words(&head.access, &head.patient),
         when,
         class,
         clinician: who(&detail.visit).unwrap_or_default(),

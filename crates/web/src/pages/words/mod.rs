@@ -11,20 +11,33 @@ pub use units::*;
 
 use portal_domain::access::{AccessBasis, ProxyScope};
 
-/// The words under the patient's name that say on what basis the viewer sees the record.
-pub fn basis_words(access: &portal_domain::PatientAccess) -> Option<&'static str> {
+/// The words under the patient's name that say on what basis the viewer sees the record, in
+/// plain words ("You are viewing Leo's record on his behalf.").
+pub fn basis_words(
+    access: &portal_domain::PatientAccess,
+    patient: &portal_domain::Patient,
+) -> Option<String> {
+    let name = patient.given_name.trim();
+    let their = match patient.sex.as_str() {
+        "male" => "his",
+        "female" => "her",
+        _ => "their",
+    };
     match access.basis() {
         AccessBasis::OwnRecord => None,
-        AccessBasis::Proxy(ProxyScope::Full) => Some("You are viewing this record as a proxy."),
-        AccessBasis::Proxy(ProxyScope::NonClinical) => {
-            Some("You are viewing this record as a proxy for appointments and messages.")
-        }
-        AccessBasis::CareTeam => Some("On your care team."),
+        AccessBasis::Proxy(ProxyScope::Full) => Some(format!(
+            "You are viewing {name}'s record on {their} behalf, as {their} proxy."
+        )),
+        AccessBasis::Proxy(ProxyScope::NonClinical) => Some(format!(
+            "You are viewing {name}'s appointments and messages on {their} behalf, as {their} \
+             proxy. {name}'s health record is not shared with you."
+        )),
+        AccessBasis::CareTeam => Some("You are on this patient's care team.".into()),
         AccessBasis::BreakGlass => {
-            Some("Emergency (break-glass) access: every view is flagged for review.")
+            Some("Emergency (break-glass) access: every view is flagged for review.".into())
         }
         AccessBasis::ClinicStaff | AccessBasis::Administration | AccessBasis::Operator => {
-            Some("Front-desk view: no clinical information.")
+            Some("Front-desk view: no clinical information.".into())
         }
         AccessBasis::SystemClient => None,
     }
