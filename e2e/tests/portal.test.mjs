@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { clickThrough, launchBrowser } from '../lib/browser.mjs';
+import { clickThrough, DESKTOP, launchBrowser, PHONE } from '../lib/browser.mjs';
 import { checkPage, screenshot } from '../lib/page-checks.mjs';
 import { followNav, heading, pathOf, person as newPersonAt } from '../lib/pages.mjs';
 import { startPortal } from '../lib/portal.mjs';
@@ -76,11 +76,30 @@ describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }
       assert.equal(pathOf(page), `/patients/${sofiaId}/${path}`);
       assert.equal(await heading(page), title);
       assert.match(await page.locator('.patient-banner').innerText(), /Sofia Martinez/);
-      const current = page.getByRole('navigation', { name: 'Main' }).locator('a[aria-current="page"]');
+      // The bar and the "More" menu list the same links for two widths; one is on screen.
+      const current = page.getByRole('navigation', { name: 'Main' }).locator('a[aria-current="page"]:visible');
       assert.equal((await current.innerText()).trim(), label);
       await checkPage(t, page, name);
     });
   }
+
+  test('on a phone the menu is one row, and More holds the rest', async (t) => {
+    await home();
+    await page.setViewportSize(PHONE);
+    try {
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      const links = nav.locator('a:visible, summary:visible');
+      const tops = (await Promise.all((await links.all()).map((l) => l.boundingBox()))).map((b) => b.y);
+      assert.ok(Math.max(...tops) - Math.min(...tops) < 10, `the menu takes more than one row at ${PHONE.width} px: ${tops}`);
+      assert.equal(await nav.getByRole('link', { name: 'Documents', exact: true }).count(), 0);
+      await nav.getByText('More', { exact: true }).click();
+      await clickThrough(page, nav.getByRole('link', { name: 'Documents', exact: true }));
+      assert.equal(pathOf(page), `/patients/${sofiaId}/documents`);
+      await checkPage(t, page, 'patient-documents-from-more');
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+  });
 
   test('opens Medications from the summary’s "All medications" link', async (t) => {
     await home();
@@ -211,6 +230,7 @@ describe('clinic and administration accounts', { timeout: TEST_TIMEOUT_MS }, () 
       // The demo's own records and the Synthea sample records it loads.
       listed: [
         'Bosco882, Lucien408',
+        'Chen, Marcus',
         'Lesch175, Sandee884 Jinny850',
         'Martinez, Leo',
         'Martinez, Sofia',

@@ -29,11 +29,13 @@ const SUITE_TIMEOUT_MS = 300_000;
  * lab test measured more than once, so the tests send these the way a lab's system does.
  */
 const GLUCOSE = {
-  title: 'Glucose [Mass/volume] in Serum or Plasma',
+  // The name the lab sends, shown in full on the result's page; lists show the short name.
+  fullName: 'Glucose [Mass/volume] in Serum or Plasma',
+  title: 'Glucose',
   values: [
-    { day: '2024-01-10', value: 92, flag: 'N' },
-    { day: '2024-06-10', value: 112, flag: 'H' },
-    { day: '2025-01-10', value: 88, flag: 'N' },
+    { day: '2024-01-10', shown: 'Jan 10, 2024', value: 92, flag: 'N' },
+    { day: '2024-06-10', shown: 'Jun 10, 2024', value: 112, flag: 'H' },
+    { day: '2025-01-10', shown: 'Jan 10, 2025', value: 88, flag: 'N' },
   ],
 };
 
@@ -51,7 +53,7 @@ function glucoseBundle(patient) {
         category: [
           { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] },
         ],
-        code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: GLUCOSE.title }], text: GLUCOSE.title },
+        code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: GLUCOSE.fullName }], text: GLUCOSE.fullName },
         subject: { reference: `Patient/${patient}` },
         effectiveDateTime: `${day}T08:30:00+00:00`,
         valueQuantity: { value, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
@@ -263,7 +265,7 @@ function childRecordTests(role, prefix) {
     await openSection(page, role, childId, 'results');
     const rows = await resultRows(page);
     assert.ok(rows.length > 1, `only ${rows.length} result(s) listed`);
-    for (const label of ['Test name', 'From (YYYY-MM-DD)', 'To (YYYY-MM-DD)']) {
+    for (const label of ['Test name', 'From (MM/DD/YYYY)', 'To (MM/DD/YYYY)']) {
       assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, `no "${label}" field`);
     }
     assert.equal(await page.getByRole('button', { name: 'Show results' }).count(), 1);
@@ -326,7 +328,7 @@ function childRecordTests(role, prefix) {
     }
     assert.equal(await page.getByRole('heading', { level: 2, name: 'Diagnoses', exact: true }).count(), 1);
     assert.equal(await page.getByRole('heading', { level: 2, name: 'Visit notes', exact: true }).count(), 1);
-    const notes = page.locator('pre.note-text');
+    const notes = page.locator('.note-text');
     assert.ok((await notes.count()) > 0, 'the visit shows no note');
     assert.notEqual((await notes.first().innerText()).trim(), '');
     found.visit = pathOf(page);
@@ -347,17 +349,18 @@ function childRecordTests(role, prefix) {
     assert.ok(high, `no high ${GLUCOSE.title} in the results list`);
     await clickThrough(page, page.locator(`main a[href="${high.href}"]`));
     assert.equal(await heading(page), GLUCOSE.title);
+    assert.equal((await page.locator('p.full-name').innerText()).trim(), `Full name: ${GLUCOSE.fullName}`);
     assert.equal((await page.locator('dl.result-value dd.value').innerText()).trim(), '112 mg/dL');
     assert.equal((await page.locator('dl.result-value .flag').innerText()).trim(), 'High');
     const numeric = await checkOverTime(page, GLUCOSE.title);
     assert.equal(numeric, GLUCOSE.values.length);
     // Newest first in the table, this result marked in the chart, the high one by a shape too.
     const dates = await page.locator('section[aria-labelledby="trend"] tbody th').allInnerTexts();
-    assert.deepEqual(dates.map((d) => d.trim()), GLUCOSE.values.map((v) => v.day).reverse());
+    assert.deepEqual(dates.map((d) => d.trim()), GLUCOSE.values.map((v) => v.shown).reverse());
     const chart = page.locator('svg.trend');
     assert.equal(await chart.locator('circle.highlight').count(), 1);
     assert.equal(await chart.locator('path.out-of-range').count(), 1);
-    assert.match(await chart.locator('circle.highlight title').textContent(), /2024-06-10.*112.*outside the reference range/);
+    assert.match(await chart.locator('circle.highlight title').textContent(), /Jun 10, 2024.*112.*outside the reference range/);
     await checkPage(t, page, `${prefix}-result-trend`);
     // At a phone's width the chart shrinks to fit.
     await page.setViewportSize(PHONE);
@@ -405,14 +408,19 @@ describe('the results filter, print, and an empty record, as the parent', { time
     [, childId] = demoPatient('Sandee');
   });
 
-  test('a test name that exists shows fewer results, all of that test', async (t) => {
+  test('a test name that exists shows fewer results, all of that test; Back returns to the list', async (t) => {
     await openSection(page, 'patient', childId, 'results');
     const all = await resultRows(page);
-    const name = 'IgE';
+    // The short name the list shows ("Peanut allergy test"), not the lab's ("Peanut IgE Ab …").
+    const name = 'allergy test';
     assert.ok(all.some((row) => row.title.includes(name)), `no ${name} result to filter for`);
     await page.getByLabel('Test name', { exact: true }).fill(name);
     await clickThrough(page, page.getByRole('button', { name: 'Show results' }));
     assert.equal(pathOf(page), `/patients/${childId}/results`);
+    // The filtered list has an address of its own, without the test name in it.
+    const filtered = new URL(page.url());
+    assert.match(filtered.search, /^\?filter=[a-z0-9]+$/);
+    assert.doesNotMatch(page.url(), /allergy/i);
     const rows = await resultRows(page);
     assert.ok(rows.length > 0, `nothing listed for "${name}"`);
     assert.ok(rows.length < all.length, `the filter kept all ${all.length} results`);
@@ -423,19 +431,40 @@ describe('the results filter, print, and an empty record, as the parent', { time
     assert.equal(await page.getByRole('link', { name: 'Show all', exact: true }).count(), 1);
     await checkPage(t, page, 'proxy-results-filtered');
 
+    // Into one result and Back: the filtered list again, with no form sent a second time.
+    const posts = [];
+    const onRequest = (r) => r.method() === 'POST' && posts.push(r.url());
+    page.on('request', onRequest);
+    try {
+      await clickThrough(page, page.locator(`main a[href="${rows[0].href}"]`));
+      assert.equal(pathOf(page), rows[0].href);
+      await page.goBack();
+      assert.equal(page.url(), filtered.href);
+      assert.equal((await resultRows(page)).length, rows.length);
+      assert.equal(await page.getByLabel('Test name', { exact: true }).inputValue(), name);
+      await page.goBack();
+      assert.equal(pathOf(page), `/patients/${childId}/results`);
+      assert.equal((await resultRows(page)).length, all.length, 'Back again: the whole list');
+      assert.deepEqual(posts, [], 'Back never sends the filter form again');
+    } finally {
+      page.off('request', onRequest);
+    }
+    await page.goForward();
+    assert.equal(page.url(), filtered.href);
+
     await clickThrough(page, page.getByRole('link', { name: 'Show all', exact: true }));
     assert.equal((await resultRows(page)).length, all.length);
   });
 
-  test('a date that is not YYYY-MM-DD shows the error summary, linked to the field', async (t) => {
+  test('a date the clinic\'s calendar does not have shows the error summary, linked to the field', async (t) => {
     await openSection(page, 'patient', childId, 'results');
-    await page.getByLabel('From (YYYY-MM-DD)', { exact: true }).fill('31/12/2024');
+    await page.getByLabel('From (MM/DD/YYYY)', { exact: true }).fill('31/12/2024');
     const answer = page.waitForResponse((r) => r.request().method() === 'POST');
     await clickThrough(page, page.getByRole('button', { name: 'Show results' }));
     assert.equal((await answer).status(), 422);
-    assert.match(await errorSummary(page), /There is a problem[\s\S]*From: enter a date as YYYY-MM-DD/);
+    assert.match(await errorSummary(page), /There is a problem[\s\S]*From: enter a date as MM\/DD\/YYYY/);
     assert.equal(await page.locator('.error-summary a').first().getAttribute('href'), '#from');
-    assert.equal(await page.getByLabel('From (YYYY-MM-DD)', { exact: true }).inputValue(), '31/12/2024');
+    assert.equal(await page.getByLabel('From (MM/DD/YYYY)', { exact: true }).inputValue(), '31/12/2024');
     await checkPage(t, page, 'proxy-results-bad-date');
   });
 
@@ -461,7 +490,11 @@ describe('the results filter, print, and an empty record, as the parent', { time
     assert.ok(await nav.isVisible(), 'the main navigation stays hidden after printing');
   });
 
-  // Leo's record (a demo record) has no results, visits or documents: the empty pages say so.
+});
+
+describe('an empty record, as the clinician', { timeout: SUITE_TIMEOUT_MS }, () => {
+  // Marcus Chen's record (a demo record, on the clinician's care team) holds nothing yet: the
+  // empty pages say so, in words for the clinic.
   for (const [key, empty] of [
     ['summary', /No current problems are recorded/],
     ['results', /No test results yet/],
@@ -469,10 +502,13 @@ describe('the results filter, print, and an empty record, as the parent', { time
     ['documents', /No documents are recorded/],
   ]) {
     test(`an empty ${SECTIONS[key].title} says there is nothing yet`, async (t) => {
-      const leoId = portal.patientId('Leo Martinez');
-      await openSection(page, 'patient', leoId, key);
-      assert.match(await page.locator('main').innerText(), empty);
-      await checkPage(t, page, `proxy-empty-${SECTIONS[key].path}`);
+      const { page } = await signedIn('clinician');
+      const marcusId = portal.patientId('Marcus Chen');
+      await openSection(page, 'clinician', marcusId, key);
+      const text = await page.locator('main').innerText();
+      assert.match(text, empty);
+      assert.doesNotMatch(text, /tell your care team|ask your clinic/i, 'words for the patient on a clinic page');
+      await checkPage(t, page, `clinician-empty-${SECTIONS[key].path}`);
     });
   }
 });

@@ -199,7 +199,7 @@ impl App {
                 Role::Clinician,
                 "Dr. Maya Okafor",
                 "clinician@demo.portal.test",
-                "Sofia Martinez and Leo Martinez (care team)",
+                "Sofia Martinez, Leo Martinez and Marcus Chen (care team)",
             ),
             (
                 Role::Staff,
@@ -234,6 +234,7 @@ impl App {
                 let mut tx = self.store().begin().await?;
                 access::add_to_care_team(&mut tx, sofia.id, id).await?;
                 access::add_to_care_team(&mut tx, leo.id, id).await?;
+                access::add_to_care_team(&mut tx, marcus.id, id).await?;
                 commit(tx).await?;
             }
             accounts.push(DemoAccount {
