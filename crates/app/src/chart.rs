@@ -168,4 +168,28 @@ impl Records {
         out.extend(patients::with_grants_for(&mut conn, *id, self.now()).await?);
         Ok(out)
     }
+
+    /// The records a patient account opens (their own, then those they are proxy for), each with
+    /// how many test results in it they have not opened yet (none where the grant does not
+    /// cover the health record). Counting reads no health data, so it is not an audited view.
+    pub async fn my_patients_with_news(&self, actor: &Actor) -> Result<Vec<(PatientRow, i64)>> {
+        let rows = self.my_patients(actor).await?;
+        let Principal::User { id: user, .. } = &actor.principal else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.conn().await?;
+        let now = self.now();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let facts = portal_store::access::facts(&mut conn, *user, row.id).await?;
+            let new = match authorize(&actor.principal, row.id, Action::ViewRecord, &facts, now) {
+                Ok(access) => {
+                    portal_store::records::unread_results(&mut conn, &access, *user, now).await?
+                }
+                Err(_) => 0,
+            };
+            out.push((row, new));
+        }
+        Ok(out)
+    }
 }

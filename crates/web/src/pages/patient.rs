@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portal_app::chart::Section;
-use portal_app::types::{PatientLogFilter, PatientRow};
+use portal_app::types::PatientLogFilter;
 use portal_domain::Action;
 use portal_domain::audit::AuditAction;
 use portal_domain::{PatientId, Role};
@@ -85,13 +85,26 @@ fn page_for(
     Page::signed_in(title, user, nav, Some(patient))
 }
 
+/// A record the signed-in patient account can open, on its home page.
+pub struct OtherRecord {
+    href: String,
+    name: String,
+    age: Option<String>,
+    /// Test results in it not opened yet.
+    new_results: i64,
+    /// The record being shown.
+    current: bool,
+    /// The account holder's own record.
+    yours: bool,
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     page: Page,
     patient: Banner,
     basis: Option<String>,
-    others: Vec<PatientRow>,
+    others: Vec<OtherRecord>,
     show_clinic_links: bool,
     show_front_desk_links: bool,
     can_invite: bool,
@@ -111,7 +124,25 @@ pub async fn home(
         .records()
         .open_section(&actor, id, Section::Overview)
         .await?;
-    let others = state.app.records().my_patients(&actor).await?;
+    let now = state.app.now();
+    let others = state
+        .app
+        .records()
+        .my_patients_with_news(&actor)
+        .await?
+        .into_iter()
+        .map(|(row, new_results)| {
+            let banner = Banner::new(&row, &state.dates, now);
+            OtherRecord {
+                href: format!("/patients/{}", row.id),
+                current: row.id == id,
+                yours: user.patient_id == Some(row.id),
+                name: banner.name,
+                age: banner.age.or(banner.died.map(|d| format!("Died {d}"))),
+                new_results,
+            }
+        })
+        .collect();
 
     let title = if view.is_own() {
         format!("Welcome, {}", view.patient.given_name)
