@@ -199,7 +199,7 @@ impl App {
                 Role::Clinician,
                 "Dr. Maya Okafor",
                 "clinician@demo.portal.test",
-                "Sofia Martinez, Leo Martinez and Marcus Chen (care team)",
+                "Sofia Martinez and Leo Martinez (care team)",
             ),
             (
                 Role::Staff,
@@ -234,7 +234,6 @@ impl App {
                 let mut tx = self.store().begin().await?;
                 access::add_to_care_team(&mut tx, sofia.id, id).await?;
                 access::add_to_care_team(&mut tx, leo.id, id).await?;
-                access::add_to_care_team(&mut tx, marcus.id, id).await?;
                 commit(tx).await?;
             }
             accounts.push(DemoAccount {
@@ -393,8 +392,11 @@ impl App {
                 _ => {}
             }
         }
-        demo.patients
-            .extend(names.into_iter().map(|(n, id, _)| (n, id)));
+        for (name, id, _) in names {
+            if !demo.patients.iter().any(|(_, known)| *known == id) {
+                demo.patients.push((name, id));
+            }
+        }
         Ok(())
     }
 }

@@ -274,6 +274,14 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     }
                 }
             }
+            // The clinician also has a patient whose record holds nothing yet: Marcus Chen, who
+            // has no account either.
+            sample.extend(
+                demo.patients
+                    .iter()
+                    .filter(|(name, _)| name == "Marcus Chen")
+                    .map(|(_, id)| *id),
+            );
             app.link_demo_records(&mut demo, &children, &sample).await?;
             app.import().analyze_after_import().await?;
             let json = serde_json::to_string_pretty(&demo)

@@ -395,6 +395,101 @@ pub async fn set_hold(
     Ok(())
 }
 
+/// One result category present in the clinic's records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryCount {
+    /// The category code as senders wrote it.
+    pub category: String,
+    /// Results and reports of it.
+    pub items: i64,
+    /// Of those, the ones patients cannot see yet.
+    pub held: i64,
+}
+
+/// The result categories present in every record, with how many items each has and how many
+/// are held at `now` (notes sent as reports are not results and are left out).
+pub async fn result_categories(
+    conn: &mut Conn,
+    configure: &ClinicCapability,
+    now: Timestamp,
+) -> Result<Vec<CategoryCount>> {
+    crate::require(
+        configure,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )?;
+    let rows = sqlx::query(
+        "SELECT category, COUNT(*) AS items, \
+         CAST(SUM(CASE WHEN released_at IS NULL OR released_at > $1 THEN 1 ELSE 0 END) \
+         AS BIGINT) AS held \
+         FROM clinical_items WHERE kind IN ($2, $3) AND category <> $4 \
+         GROUP BY category ORDER BY category",
+    )
+    .bind(to_micros(now))
+    .bind(ItemKind::Observation.as_str())
+    .bind(ItemKind::DiagnosticReport.as_str())
+    .bind(portal_domain::record::NOTE_CATEGORY)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CategoryCount {
+                category: r.try_get("category")?,
+                items: r.try_get("items")?,
+                held: r.try_get::<Option<i64>, _>("held")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Holds results of `categories` that arrived after `since` and that no patient or proxy has
+/// opened yet, as if the rule had been there when they came: each for `hold` after it arrived
+/// (`None`: until a clinician releases it). Returns how many items it holds.
+pub async fn hold_unopened(
+    conn: &mut Conn,
+    configure: &ClinicCapability,
+    categories: &[String],
+    since: Timestamp,
+    hold: Option<jiff::SignedDuration>,
+    now: Timestamp,
+) -> Result<u64> {
+    crate::require(
+        configure,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )?;
+    if categories.is_empty() {
+        return Ok(0);
+    }
+    let list = (0..categories.len())
+        .map(|i| format!("${}", i + 6))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE clinical_items SET released_at = CASE WHEN $1 < 0 THEN NULL \
+         ELSE released_at + $1 END \
+         WHERE kind IN ($2, $3) AND category IN ({list}) \
+         AND released_at IS NOT NULL AND released_at > $4 AND released_at <= $5 \
+         AND NOT EXISTS (SELECT 1 FROM result_reads r \
+                         JOIN users u ON u.id = r.user_id AND u.role = 'patient' \
+                         WHERE r.resource_id = clinical_items.resource_id)"
+    );
+    // A negative shift stands for "until released": one typed parameter for both backends.
+    let shift = hold.map_or(-1, |d| {
+        i64::try_from(d.as_micros().max(0)).unwrap_or(i64::MAX)
+    });
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(shift)
+        .bind(ItemKind::Observation.as_str())
+        .bind(ItemKind::DiagnosticReport.as_str())
+        .bind(to_micros(since))
+        .bind(to_micros(now));
+    for category in categories {
+        q = q.bind(category);
+    }
+    Ok(q.execute(conn).await?.rows_affected())
+}
+
 /// Removes the hold on a category (later results of it are released at once).
 pub async fn remove_hold(
     conn: &mut Conn,

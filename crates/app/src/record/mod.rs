@@ -4,6 +4,7 @@
 //! the store in every query.
 
 mod holds;
+pub use holds::{CategoryCount, UNTIL_RELEASED_REACH_DAYS};
 mod results;
 mod visits;
 

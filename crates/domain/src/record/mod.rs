@@ -15,7 +15,8 @@ pub use classify::{
 pub use flag::Flag;
 pub use kind::ItemKind;
 pub use release::{
-    Hold, MAX_HOLD_DAYS, check_hold, is_pending_panel, is_released, release_time, report_release,
+    Hold, MAX_HOLD_DAYS, category_family, check_hold, is_pending_panel, is_released, release_time,
+    report_release,
 };
 pub use sensitivity::{ACT_CODE_SYSTEM, Sensitivity};
 pub use vaccines::{FluVaccine, YEARLY_FLU_VACCINES, flu_vaccine};

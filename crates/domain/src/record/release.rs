@@ -28,7 +28,11 @@ pub fn release_time(
     if !ItemKind::RESULTS.contains(&kind) {
         return Some(now);
     }
-    match holds.iter().find(|hold| hold.category == category) {
+    let family = category_family(category);
+    match holds
+        .iter()
+        .find(|hold| category_family(&hold.category) == family)
+    {
         None => Some(now),
         Some(Hold { days: None, .. }) => None,
         Some(Hold {
@@ -38,6 +42,23 @@ pub fn release_time(
                 .unwrap_or(Timestamp::MAX),
         ),
     }
+}
+
+/// The family of a result category, so that one rule covers what senders code two ways: FHIR
+/// Observations say `laboratory` where DiagnosticReports say `LAB` (HL7 v2 table 0074), or a
+/// lab section such as `HM` (hematology). Unknown codes are their own family, in lower case.
+pub fn category_family(category: &str) -> String {
+    let code = category.trim();
+    let family = match code.to_ascii_uppercase().as_str() {
+        "LABORATORY" | "LAB" | "CH" | "HM" | "MB" | "MCB" | "SR" | "IMM" | "BLB" | "VR" | "TX"
+        | "URN" | "CG" | "HEM" => "laboratory",
+        "IMAGING" | "RAD" | "CT" | "NMR" | "NMS" | "RUS" | "VUS" | "CUS" | "OUS" | "XRC" | "RX" => {
+            "imaging"
+        }
+        "PATHOLOGY" | "PAT" | "SP" | "CP" => "pathology",
+        _ => return code.to_ascii_lowercase(),
+    };
+    family.to_string()
 }
 
 /// Whether an item released at `released_at` (`None`: held) is visible to the patient at `now`.
@@ -92,6 +113,33 @@ pub fn check_hold(category: &str, days: Option<i64>) -> Result<Hold, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_and_results_of_one_kind_share_a_family() {
+        assert_eq!(category_family("LAB"), "laboratory");
+        assert_eq!(category_family("laboratory"), "laboratory");
+        assert_eq!(category_family("HM"), "laboratory");
+        assert_eq!(category_family("PAT"), "pathology");
+        assert_eq!(category_family("RAD"), "imaging");
+        assert_eq!(category_family("Genetics"), "genetics");
+        // A hold on the results' code holds the report sent with the v2 code, and the other way.
+        let lab = [Hold {
+            category: "laboratory".into(),
+            days: None,
+        }];
+        assert_eq!(
+            release_time(ItemKind::DiagnosticReport, "LAB", &lab, now()),
+            None
+        );
+        let v2 = [Hold {
+            category: "LAB".into(),
+            days: None,
+        }];
+        assert_eq!(
+            release_time(ItemKind::Observation, "laboratory", &v2, now()),
+            None
+        );
+    }
 
     fn now() -> Timestamp {
         Timestamp::from_second(1_800_000_000).expect("valid")

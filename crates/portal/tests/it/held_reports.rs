@@ -248,7 +248,7 @@ async fn item_14_held_result_is_not_shown_through_its_report(backend: Backend) {
         "{html}"
     );
     assert!(
-        html.contains("This result is held: the patient cannot see it yet."),
+        html.contains("This report is held: the patient cannot see it or its results yet."),
         "{html}"
     );
     release(&t, &clinician, pia, &earlier).await;
@@ -317,8 +317,11 @@ async fn item_14_held_result_is_not_shown_through_its_report(backend: Backend) {
     let html = open(&t, &c, &format!("/patients/{pia}/visits/{visit}")).await;
     assert!(html.contains("Sodium") && html.contains(PENDING), "{html}");
 
-    // The last held result released: the whole panel shows, with nothing pending.
+    // The last held result released, and the report (held with its results: a hold on
+    // laboratory results holds the LAB report that lists them): the whole panel shows, with
+    // nothing pending.
     release(&t, &clinician, pia, &glucose).await;
+    release(&t, &clinician, pia, &report).await;
     let home = open(&t, &c, &format!("/patients/{pia}")).await;
     assert!(
         home.contains("1 new test result</a>"),

@@ -495,7 +495,7 @@ fn bundle_of_many_parts(observations: usize, bad: Option<usize>) -> Value {
     let result = |i: usize| urn(format!("obs-{i}"));
     let report = |id: &str, members: [usize; 2]| {
         json!({"resourceType": "DiagnosticReport", "id": id, "status": "final",
-               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "PAT"}]}],
                "code": {"text": "Panel"}, "subject": {"reference": patient},
                "effectiveDateTime": "2026-01-05T08:00:00Z",
                "result": members.map(|i| json!({"reference": result(i)}))})
@@ -542,10 +542,10 @@ async fn a_bundle_of_many_parts_is_written_as_one(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
     };
-    // Reports (category LAB) are held for 5 days; their results (laboratory) are not held.
+    // Reports (category PAT, pathology) are held for 5 days; their results (laboratory) are not.
     sqlx::query(
         "INSERT INTO result_holds (category, days, updated_at, updated_by) \
-         VALUES ('LAB', 5, 0, 'test')",
+         VALUES ('PAT', 5, 0, 'test')",
     )
     .execute(t.app.store().pool())
     .await

@@ -574,11 +574,15 @@ async fn a_held_result_waits_for_a_clinician_to_release_it(backend: Backend) {
     }
     let r = set_hold("laboratory", "").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), rules);
+    assert_eq!(
+        location(&r),
+        format!("{rules}?held=0"),
+        "nothing in the records to hold yet"
+    );
     let html = open(&t, &admin, rules).await;
     assert!(
         html.contains("<th scope=\"row\">laboratory</th>")
-            && html.contains("Until a clinician releases")
+            && html.contains("Held until a clinician releases")
     );
 
     let nina = import_nina(&mut t).await;
@@ -941,7 +945,77 @@ async fn the_results_filter_checks_dates_and_narrows_the_list(backend: Backend) 
     t.stop().await;
 }
 
+/// A rule made after results arrived holds the ones nobody on the patient's side has opened yet;
+/// what the patient has read stays readable. The page shows the categories present and counts.
+async fn a_new_hold_reaches_results_nobody_has_opened(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let nina = import_nina(&mut t).await;
+    let hb = resource_id(&t, "nina-hb").await;
+    let glucose = resource_id(&t, "nina-glucose").await;
+    let results = format!("/patients/{nina}/results");
+    let proxy = t.sign_in(Role::Patient).await;
+    let list = open(&t, &proxy, &results).await;
+    assert!(list.contains(">Hemoglobin</a>") && list.contains(">Glucose</a>"));
+    open(&t, &proxy, &format!("{results}/{glucose}")).await;
+
+    let admin = t.sign_in(Role::Admin).await;
+    let rules = "/admin/results-release";
+    let before = open(&t, &admin, rules).await;
+    let row = before
+        .split("<tr>")
+        .find(|r| r.contains("<th scope=\"row\">laboratory"))
+        .unwrap_or_else(|| panic!("laboratory is offered, being in the records: {before}"));
+    assert!(
+        row.contains("<td>2</td><td>0</td>"),
+        "two results, none held: {row}"
+    );
+    let r = t
+        .post_form(
+            &admin,
+            rules,
+            rules,
+            &[("category", "laboratory"), ("days", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("{rules}?held=1"));
+    let after = open(&t, &admin, &location(&r)).await;
+    assert!(
+        after
+            .contains("1 result already in the records, not yet opened by a patient, is held now."),
+        "{after}"
+    );
+    let row = after
+        .split("<tr>")
+        .find(|r| r.contains("<th scope=\"row\">laboratory"))
+        .unwrap_or_else(|| panic!("{after}"));
+    assert!(row.contains("<td>2</td><td>1</td>"), "one held now: {row}");
+
+    // The unopened hemoglobin waits for a clinician; the glucose the parent read stays.
+    let list = open(&t, &proxy, &results).await;
+    assert!(
+        list.contains(">Glucose</a>") && !list.contains("Hemoglobin"),
+        "{list}"
+    );
+    let (status, _) = page(&t, &proxy, &format!("{results}/{hb}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let clinician = t.sign_in(Role::Clinician).await;
+    let list = open(&t, &clinician, &results).await;
+    let hb_line = list
+        .split("<li")
+        .find(|l| l.contains(">Hemoglobin</a>"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        hb_line.contains("Held: not yet visible to the patient"),
+        "{hb_line}"
+    );
+    t.stop().await;
+}
+
 both_backends!(
+    a_new_hold_reaches_results_nobody_has_opened,
     a_patient_sees_their_own_results_with_value_range_and_flag,
     another_patients_items_answer_like_missing_ones_and_change_nothing,
     proxies_and_the_care_team_see_results_and_the_desk_and_admin_do_not,

@@ -350,14 +350,89 @@ pub async fn verify(
     audit_page(&state, &user, ctx, None, Some(verdict)).await
 }
 
+/// A family of result categories on the release page: what the records hold of it and the
+/// rule for it.
+pub struct CategoryRow {
+    /// The family ("laboratory").
+    family: String,
+    /// The codes senders used for it ("LAB, laboratory").
+    codes: String,
+    /// Results and reports of it in every record.
+    items: i64,
+    /// Of those, held now.
+    held: i64,
+    /// The rule, in words, if one holds it.
+    rule: Option<String>,
+    /// The category the rule is stored under (to remove it).
+    rule_category: String,
+}
+
+/// The families every clinic can hold, even before a result of them arrives.
+const STANDARD_FAMILIES: &[&str] = &["laboratory", "imaging", "pathology"];
+
+fn category_rows(
+    holds: &[portal_domain::record::Hold],
+    present: &[portal_app::record::CategoryCount],
+) -> Vec<CategoryRow> {
+    use portal_domain::record::category_family;
+    let mut rows: Vec<CategoryRow> = Vec::new();
+    let row_of = |family: String, rows: &mut Vec<CategoryRow>| -> usize {
+        match rows.iter().position(|r| r.family == family) {
+            Some(i) => i,
+            None => {
+                rows.push(CategoryRow {
+                    family,
+                    codes: String::new(),
+                    items: 0,
+                    held: 0,
+                    rule: None,
+                    rule_category: String::new(),
+                });
+                rows.len() - 1
+            }
+        }
+    };
+    for count in present {
+        let i = row_of(category_family(&count.category), &mut rows);
+        let row = &mut rows[i];
+        if !row.codes.is_empty() {
+            row.codes.push_str(", ");
+        }
+        row.codes.push_str(if count.category.is_empty() {
+            "(none)"
+        } else {
+            &count.category
+        });
+        row.items += count.items;
+        row.held += count.held;
+    }
+    for family in STANDARD_FAMILIES {
+        row_of((*family).to_string(), &mut rows);
+    }
+    for hold in holds {
+        let i = row_of(category_family(&hold.category), &mut rows);
+        rows[i].rule = Some(match hold.days {
+            Some(1) => "Held 1 day".to_string(),
+            Some(d) => format!("Held {d} days"),
+            None => "Held until a clinician releases".to_string(),
+        });
+        rows[i].rule_category = hold.category.clone();
+    }
+    rows.sort_by(|a, b| b.items.cmp(&a.items).then_with(|| a.family.cmp(&b.family)));
+    rows
+}
+
 #[derive(Template)]
 #[template(path = "admin_results_release.html")]
 struct ResultReleasePage {
     page: Page,
-    holds: Vec<portal_domain::record::Hold>,
+    categories: Vec<CategoryRow>,
     errors: Vec<(String, String)>,
     category: String,
     days: String,
+    notice: Option<String>,
+    reach_days: i64,
+    any_held: bool,
 }
 
 async fn result_release_page(
@@ -365,10 +440,12 @@ async fn result_release_page(
     user: &CurrentUser,
     ctx: portal_domain::audit::RequestContext,
     errors: Vec<(String, String)>,
-    category: String,
-    days: String,
+    (category, days): (String, String),
+    notice: Option<String>,
 ) -> PageResult {
-    let holds = state.app.clinic().result_holds(&user.actor(ctx)).await?;
+    let actor = user.actor(ctx);
+    let holds = state.app.clinic().result_holds(&actor).await?;
+    let present = state.app.clinic().result_categories(&actor).await?;
     let status = if errors.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -378,12 +455,22 @@ async fn result_release_page(
         status,
         &ResultReleasePage {
             page: Page::signed_in("Result release", user, Nav::ResultRelease, None),
-            holds,
+            any_held: !holds.is_empty(),
+            categories: category_rows(&holds, &present),
             errors,
             category,
             days,
+            notice,
+            reach_days: portal_app::record::UNTIL_RELEASED_REACH_DAYS,
         },
     ))
+}
+
+/// The release page's query: how many unopened results the rule just saved held.
+#[derive(Deserialize, Default)]
+pub struct ReleaseQuery {
+    #[serde(default)]
+    held: Option<u64>,
 }
 
 /// GET /admin/results-release: which result categories the clinic holds back.
@@ -391,8 +478,25 @@ pub async fn result_release(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
+    axum::extract::Query(query): axum::extract::Query<ReleaseQuery>,
 ) -> PageResult {
-    result_release_page(&state, &user, ctx, Vec::new(), String::new(), String::new()).await
+    let notice = query.held.map(|n| match n {
+        0 => "Saved. No result already in the records needed holding.".to_string(),
+        1 => "Saved. 1 result already in the records, not yet opened by a patient, is held now."
+            .to_string(),
+        n => format!(
+            "Saved. {n} results already in the records, not yet opened by a patient, are held now."
+        ),
+    });
+    result_release_page(
+        &state,
+        &user,
+        ctx,
+        Vec::new(),
+        (String::new(), String::new()),
+        notice,
+    )
+    .await
 }
 
 /// The hold form.
@@ -430,7 +534,9 @@ pub async fn set_result_release(
         )),
     };
     match result {
-        Ok(()) => Ok(Redirect::to("/admin/results-release").into_response()),
+        Ok(held) => {
+            Ok(Redirect::to(&format!("/admin/results-release?held={held}")).into_response())
+        }
         Err(Error::Rejected(message)) => {
             let field = if message.starts_with("Days") {
                 "days"
@@ -442,8 +548,8 @@ pub async fn set_result_release(
                 &user,
                 ctx,
                 vec![(field.to_string(), message)],
-                form.category,
-                form.days,
+                (form.category, form.days),
+                None,
             )
             .await
         }
