@@ -156,7 +156,7 @@ impl BirthDate {
         }
         let date: jiff::civil::Date = s
             .parse()
-            .map_err(|_| invalid("Date of birth must be a date like 1980-04-30."))?;
+            .map_err(|_| invalid("Date of birth must be a real date, for example 04/30/1980."))?;
         if date > today {
             return Err(invalid("Date of birth cannot be in the future."));
         }

@@ -702,6 +702,9 @@ async fn activation_creates_a_patient_account_that_can_sign_in(backend: Backend)
     let marcus = t.patient("Marcus Chen");
     let users = t.count("users").await;
     let c = t.client();
+    // The birth date as people in the clinic's locale type it: 11/05/1972 for 1972-11-05.
+    let iso: Vec<&str> = activation.birth_date.split('-').collect();
+    let typed = format!("{}/{}/{}", iso[1], iso[2], iso[0]);
     let r = t
         .post_form(
             &c,
@@ -709,7 +712,7 @@ async fn activation_creates_a_patient_account_that_can_sign_in(backend: Backend)
             "/activate",
             &[
                 ("code", &activation.code),
-                ("birth_date", &activation.birth_date),
+                ("birth_date", &typed),
                 ("email", "m.chen@example.org"),
                 ("password", "violet kettle orbit 9"),
             ],

@@ -105,14 +105,15 @@ pub async fn activate(
     Ctx(ctx): Ctx,
     Form(form): Form<ActivateForm>,
 ) -> PageResult {
-    let today = state
-        .app
-        .now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date();
+    let today = state.dates.civil_today(state.app.now());
+    // The clinic's local form ("04/30/1980") is read here; the record compares calendar dates.
+    let birth_date = state
+        .dates
+        .parse_day(&form.birth_date)
+        .map_or_else(|| form.birth_date.clone(), |d| d.to_string());
     let parsed = Activation::parse(
         &form.code,
-        &form.birth_date,
+        &birth_date,
         &form.email,
         &form.password,
         today,
