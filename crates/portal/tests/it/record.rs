@@ -1014,7 +1014,69 @@ async fn a_new_hold_reaches_results_nobody_has_opened(backend: Backend) {
     t.stop().await;
 }
 
+/// A patient who has died: every reader's banner says when; nothing is due and no medication is
+/// current any more, whatever status the prescription was sent with.
+async fn a_deceased_patients_record_says_so_and_nothing_is_current(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:6a1f0c2e-0b8e-4c1e-9d57-3f1d2e4b5a60",
+         "request": {"method": "POST", "url": "Patient"},
+         "resource": {"resourceType": "Patient", "id": "ruth",
+            "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                            "system": "urn:example:mrn", "value": "RUTH-1"}],
+            "name": [{"family": "Okoro", "given": ["Ruth"]}], "gender": "female",
+            "birthDate": "1921-03-02", "deceasedDateTime": "1977-07-14T04:17:45-04:00"}},
+        {"fullUrl": "urn:uuid:6a1f0c2e-0b8e-4c1e-9d57-3f1d2e4b5a61",
+         "request": {"method": "POST", "url": "MedicationRequest"},
+         "resource": {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+            "medicationCodeableConcept": {"text": "NDA020800 Digoxin 0.125 MG Oral Tablet"},
+            "subject": {"reference": "urn:uuid:6a1f0c2e-0b8e-4c1e-9d57-3f1d2e4b5a60"},
+            "authoredOn": "1976-01-05"}}
+    ]});
+    t.app
+        .import()
+        .import_bundle(&Actor::operator(), bundle.to_string().as_bytes())
+        .await
+        .expect("Ruth's record");
+    let ruth: PatientId =
+        sqlx::query_scalar::<_, String>("SELECT id FROM patients WHERE mrn = 'RUTH-1'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("the record")
+            .parse()
+            .expect("an id");
+    t.app
+        .link_demo_records(&mut t.demo, &[ruth], &[ruth])
+        .await
+        .expect("linked");
+    for role in [Role::Patient, Role::Clinician] {
+        let c = t.sign_in(role).await;
+        let summary = open(&t, &c, &format!("/patients/{ruth}/record")).await;
+        assert!(summary.contains("Died Jul 14, 1977"), "{role}: {summary}");
+        assert!(!summary.contains("Age "), "{role}: no age after death");
+        assert!(!summary.contains("Flu vaccine: "), "{role}: nothing is due");
+        assert!(
+            summary.contains("No current medications are recorded."),
+            "{role}: {summary}"
+        );
+        let meds = open(&t, &c, &format!("/patients/{ruth}/medications")).await;
+        assert!(
+            meds.contains("Digoxin 0.125 MG Oral Tablet") && !meds.contains("NDA020800"),
+            "{role}: the drug, without its registry prefix, among past medications: {meds}"
+        );
+        let home = open(&t, &c, &format!("/patients/{ruth}")).await;
+        assert!(
+            home.contains("Died Jul 14, 1977"),
+            "{role}: every page's banner"
+        );
+    }
+    t.stop().await;
+}
+
 both_backends!(
+    a_deceased_patients_record_says_so_and_nothing_is_current,
     a_new_hold_reaches_results_nobody_has_opened,
     a_patient_sees_their_own_results_with_value_range_and_flag,
     another_patients_items_answer_like_missing_ones_and_change_nothing,

@@ -111,13 +111,7 @@ pub async fn activate(
         .dates
         .parse_day(&form.birth_date)
         .map_or_else(|| form.birth_date.clone(), |d| d.to_string());
-    let parsed = Activation::parse(
-        &form.code,
-        &birth_date,
-        &form.email,
-        &form.password,
-        today,
-    );
+    let parsed = Activation::parse(&form.code, &birth_date, &form.email, &form.password, today);
     let result = match parsed {
         Ok(activation) => state
             .app
