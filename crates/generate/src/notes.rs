@@ -41,12 +41,37 @@ pub struct Header<'a> {
     pub author: String,
 }
 
+/// A coded name as a clinician writes it in a note: without the SNOMED CT semantic tag that
+/// the coding's display carries ("Hyperlipidemia (disorder)" → "Hyperlipidemia").
+fn written(name: &str) -> &str {
+    match name.rsplit_once(" (") {
+        Some((words, tag))
+            if tag.ends_with(')')
+                && tag[..tag.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == ' ' || c == '/') =>
+        {
+            words
+        }
+        _ => name,
+    }
+}
+
+/// A list of coded names as written in a note.
+fn written_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| written(n))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl Note {
     /// The note as plain text.
     pub fn render(&self, header: &Header) -> String {
         let mut text = String::with_capacity(512);
         // Writing to a String cannot fail.
-        let _ = writeln!(text, "{} - {}\n", header.date, header.title);
+        let _ = writeln!(text, "{} - {}\n", header.date, written(header.title));
         let _ = writeln!(text, "Patient: {}.", header.patient);
         let _ = writeln!(text, "Clinician: {}.\n", header.author);
         let _ = writeln!(text, "Chief complaint: {}\n", self.complaint);
@@ -54,14 +79,18 @@ impl Note {
             let _ = writeln!(text, "Vital signs: {}.\n", self.vitals.join("; "));
         }
         if !self.allergies.is_empty() {
-            let _ = writeln!(text, "Allergies recorded: {}.\n", self.allergies.join("; "));
+            let _ = writeln!(
+                text,
+                "Allergies recorded: {}.\n",
+                written_list(&self.allergies)
+            );
         }
         text.push_str("Assessment:\n");
         if self.diagnoses.is_empty() {
             text.push_str("- No new problems.\n");
         }
         for diagnosis in &self.diagnoses {
-            let _ = writeln!(text, "- {diagnosis}");
+            let _ = writeln!(text, "- {}", written(diagnosis));
         }
         text.push_str("\nPlan:\n");
         let lists = [
@@ -75,7 +104,7 @@ impl Note {
         for (label, items) in lists {
             if !items.is_empty() {
                 any = true;
-                let _ = writeln!(text, "- {label}: {}.", items.join("; "));
+                let _ = writeln!(text, "- {label}: {}.", written_list(items));
             }
         }
         if !any {
@@ -148,7 +177,12 @@ mod tests {
             author: "Dr. Anna Alvarez, Boston Family Medicine".into(),
         });
         assert!(text.starts_with("2024-03-05 - General examination"));
-        assert!(text.contains("- Essential hypertension (disorder)"));
+        // Written as a clinician writes: no terminology tags.
+        assert!(text.contains("- Essential hypertension\n"), "{text}");
+        assert!(
+            !text.contains("(disorder)") && !text.contains("(procedure)"),
+            "{text}"
+        );
         assert!(text.contains("- Prescribed: lisinopril 10 MG Oral Tablet."));
         assert!(text.contains("Results to note: Glucose 112 mg/dL (High)."));
         assert!(text.is_ascii());

@@ -65,11 +65,20 @@ impl Reading {
         match *self {
             Reading::Single {
                 value, unit, label, ..
-            } => format!("{label} {value} {unit}"),
+            } => format!("{label} {value} {}", written_unit(unit)),
             Reading::BloodPressure(systolic, diastolic) => {
-                format!("blood pressure {systolic}/{diastolic} mm[Hg]")
+                format!("blood pressure {systolic}/{diastolic} mmHg")
             }
         }
+    }
+}
+
+/// A unit as a clinician types it in a note (the resources carry the UCUM code).
+fn written_unit(unit: &str) -> &str {
+    match unit {
+        "Cel" => "C",
+        "mm[Hg]" => "mmHg",
+        other => other,
     }
 }
 

@@ -105,6 +105,7 @@ struct HomePage {
     patient: Banner,
     basis: Option<String>,
     others: Vec<OtherRecord>,
+    for_patient: bool,
     show_clinic_links: bool,
     show_front_desk_links: bool,
     can_invite: bool,
@@ -152,6 +153,7 @@ pub async fn home(
     Ok(render(&HomePage {
         page: page_for(&title, &user, Section::Overview, id),
         basis: basis_words(&view.access, &view.patient),
+        for_patient: user.role == Role::Patient,
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
