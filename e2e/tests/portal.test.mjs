@@ -131,9 +131,9 @@ describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }
     await checkPage(t, page, 'patient-access-log');
   });
 
-  test('opens her son’s record from "Records you can open"', async (t) => {
+  test('opens her son’s record from "Your family’s records"', async (t) => {
     await home();
-    const records = page.getByRole('navigation', { name: 'Records you can open' });
+    const records = page.getByRole('navigation', { name: 'Your family’s records' });
     await clickThrough(page, records.getByRole('link', { name: 'Leo Martinez' }));
     assert.equal(pathOf(page), `/patients/${portal.patientId('Leo Martinez')}`);
     assert.equal(await heading(page), 'Leo Martinez');

@@ -226,7 +226,7 @@ function childRecordTests(role, prefix) {
   test(`finds the child's record (${role})`, async (t) => {
     await page.goto(portal.href('/'));
     if (role === 'patient') {
-      const records = page.getByRole('navigation', { name: 'Records you can open' });
+      const records = page.getByRole('navigation', { name: 'Your family’s records' });
       await clickThrough(page, records.getByRole('link', { name: childName, exact: true }));
       assert.match(await page.locator('.patient-banner').innerText(), /record on (his|her|their) behalf, as (his|her|their) proxy/);
     } else {
@@ -568,15 +568,19 @@ describe('the administrator’s result-release rules', { timeout: SUITE_TIMEOUT_
       await days.fill('7');
       assert.equal(await clickThrough(page, save), '/admin/results-release');
       assert.equal(await errorSummary(page), '');
-      const table = page.locator('main table', { has: page.locator('caption', { hasText: 'Categories held back from patients' }) });
-      const row = table.locator('tbody tr', { has: page.locator('th', { hasText: /^imaging$/ }) });
+      assert.match(await page.locator('main').innerText(), /Saved\./);
+      const table = page.locator('main table', { has: page.locator('caption', { hasText: 'Categories in the records, and the rule for each' }) });
+      const row = table.locator('tbody tr', { has: page.locator('th', { hasText: /^imaging/ }) });
       assert.equal(await row.count(), 1, 'the new hold is not listed');
-      assert.match(await row.innerText(), /7 days/);
+      assert.match(await row.innerText(), /Held 7 days/);
+      // The categories the records hold are listed with their counts, laboratory among them.
+      const lab = table.locator('tbody tr', { has: page.locator('th', { hasText: /^laboratory/ }) });
+      assert.match(await lab.innerText(), /Released at once/);
       await checkPage(t, page, 'admin-results-release-held');
 
       await clickThrough(page, page.getByRole('button', { name: 'Stop holding imaging', exact: true }));
       assert.equal(pathOf(page), '/admin/results-release');
-      assert.equal(await table.count(), 0, 'the hold is still listed');
+      assert.match(await row.innerText(), /Released at once/, 'the hold is still listed');
       assert.match(await page.locator('main').innerText(), /No categories are held/);
     } finally {
       await context.close();

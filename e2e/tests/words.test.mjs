@@ -101,6 +101,24 @@ describe('words people read', { timeout: SUITE_TIMEOUT_MS }, () => {
     await readRecord(t, page, portal.patientId('Sofia Martinez'), 'patient');
   });
 
+  test('a long results list comes in pages', async (t) => {
+    const { page } = await signedIn('patient');
+    const sofia = portal.patientId('Sofia Martinez');
+    await page.goto(portal.href(`/patients/${sofia}/results`));
+    const rows = page.locator('main ul.record-list.results > li');
+    assert.equal(await rows.count(), 20);
+    const paging = page.getByRole('navigation', { name: 'Pages of results' });
+    assert.match(await paging.innerText(), /Page 1 of \d+/);
+    const first = await rows.first().innerText();
+    await clickThrough(page, paging.getByRole('link', { name: 'Older results' }));
+    assert.match(await paging.innerText(), /Page 2 of \d+/);
+    assert.ok((await rows.count()) > 0);
+    assert.notEqual(await rows.first().innerText(), first, 'the next page lists other results');
+    await checkPage(t, page, 'patient-results-page-2');
+    await clickThrough(page, paging.getByRole('link', { name: 'Newer results' }));
+    assert.equal(await rows.first().innerText(), first);
+  });
+
   test('the parent, in her son’s record', async (t) => {
     const { page } = await signedIn('patient');
     const leo = portal.patientId('Leo Martinez');

@@ -224,11 +224,11 @@ async fn activation_form_names_each_bad_field_and_keeps_what_was_typed(backend: 
         (
             "birth date not a date",
             &code,
-            "05/11/1972",
+            "31/11/1972",
             email,
             GOOD_PASSWORD,
             "birth_date",
-            "Date of birth must be a date",
+            "Date of birth must be a real date",
         ),
         (
             "birth date in the future",

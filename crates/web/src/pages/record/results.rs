@@ -19,6 +19,14 @@ pub struct ResultRow {
     repeats: usize,
 }
 
+/// The links between pages of the results list.
+pub struct Paging {
+    newer: Option<String>,
+    older: Option<String>,
+    /// "Page 2 of 3 (61 results and reports)"; empty on a list of one page.
+    words: String,
+}
+
 /// A test with more than one result, linking to its trend.
 pub struct TrendRow {
     href: String,
@@ -101,6 +109,7 @@ struct ResultsPage {
     filtered: bool,
     date_hint: &'static str,
     trends: Vec<TrendRow>,
+    paging: Paging,
     errors: Vec<(String, String)>,
     notice: Option<&'static str>,
     is_care_team: bool,
@@ -182,6 +191,10 @@ struct ListState {
     filter: ResultFilter,
     errors: Vec<(String, String)>,
     notice: Option<&'static str>,
+    /// The filter's id, kept in the paging links.
+    filter_id: Option<String>,
+    /// Which page of the list, from 1.
+    page: usize,
 }
 
 async fn results_page(
@@ -197,6 +210,27 @@ async fn results_page(
         .test_results(&user.actor(ctx), id, &list.filter)
         .await?;
     let lines = results.lines;
+    let pages = lines.len().div_ceil(ROWS_PER_PAGE).max(1);
+    let page_number = list.page.clamp(1, pages);
+    let page_link = |n: usize| {
+        let mut href = format!("/patients/{id}/results?");
+        if let Some(f) = &list.filter_id {
+            href.push_str(&format!("filter={f}&"));
+        }
+        format!("{href}page={n}")
+    };
+    let paging = Paging {
+        newer: (page_number > 1).then(|| page_link(page_number - 1)),
+        older: (page_number < pages).then(|| page_link(page_number + 1)),
+        words: if pages > 1 {
+            format!(
+                "Page {page_number} of {pages} ({} results and reports)",
+                lines.len()
+            )
+        } else {
+            String::new()
+        },
+    };
     let mut trends: Vec<TrendRow> = results
         .trends
         .iter()
@@ -220,7 +254,12 @@ async fn results_page(
             page: page("Test results", &user, Nav::Results, id),
             basis: basis_words(&head.access, &head.patient),
             id,
-            rows: result_rows(&state.dates, id, &lines),
+            rows: result_rows(&state.dates, id, &lines)
+                .into_iter()
+                .skip((page_number - 1) * ROWS_PER_PAGE)
+                .take(ROWS_PER_PAGE)
+                .collect(),
+            paging,
             trends,
             filtered: list.filter != ResultFilter::default(),
             name: list.form.name,
@@ -235,12 +274,17 @@ async fn results_page(
     ))
 }
 
-/// The query of the results list: the id of a filter this session applied.
+/// The query of the results list: the id of a filter this session applied, and the page.
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
     filter: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
 }
+
+/// Rows on one page of the results list.
+const ROWS_PER_PAGE: usize = 20;
 
 /// What the list says when a filter's address no longer works (another session's, or signed out).
 const EXPIRED_FILTER: &str = "That filter is no longer available, so all results are shown.";
@@ -258,6 +302,8 @@ pub async fn results(
         filter: ResultFilter::default(),
         errors: Vec::new(),
         notice: None,
+        filter_id: None,
+        page: query.page.unwrap_or(1),
     };
     if let Some(filter_id) = query.filter.as_deref().filter(|f| !f.is_empty()) {
         let kept = if filter_id.len() <= 64 {
@@ -278,6 +324,7 @@ pub async fn results(
             Some((Ok(filter), form)) => {
                 list.filter = filter;
                 list.form = form;
+                list.filter_id = Some(filter_id.to_string());
             }
             _ => list.notice = Some(EXPIRED_FILTER),
         }
@@ -301,6 +348,8 @@ pub async fn filter_results(
             filter: ResultFilter::default(),
             errors,
             notice: None,
+            filter_id: None,
+            page: 1,
         };
         return results_page(state, user, ctx, id, list).await;
     }
