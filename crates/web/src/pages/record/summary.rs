@@ -426,7 +426,89 @@ pub async fn medications(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_domain::record::{ClinicalItem, ItemColumns};
     use portal_fhir::model::Dosage;
+
+    /// An allergy as the record pages get it, from the FHIR resource a clinic sends.
+    fn allergy(resource: serde_json::Value) -> Item {
+        let value = portal_fhir::json::parse(resource.to_string().as_bytes()).expect("JSON");
+        let mapped = portal_fhir::map_resource(&value, None).expect("a valid allergy");
+        ClinicalItem {
+            resource_id: ResourceId::from_uuid(uuid::Uuid::nil()),
+            columns: ItemColumns {
+                kind: ItemKind::Allergy,
+                category: String::new(),
+                code_system: String::new(),
+                code: String::new(),
+                label: "Latex (substance)".into(),
+                status: "active".into(),
+                sort_at: Some(0),
+                flag: Flag::None,
+                sensitivity: None,
+            },
+            encounter_id: None,
+            who_id: None,
+            who_name: None,
+            where_id: None,
+            where_name: None,
+            report_id: None,
+            released_at: Some(0),
+            details: Some(mapped),
+        }
+    }
+
+    fn latex(criticality: &str, reactions: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "resourceType": "AllergyIntolerance",
+            "patient": {"reference": "Patient/p"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+            "code": {"text": "Latex (substance)"},
+            "category": ["environment"],
+            "criticality": criticality,
+            "reaction": reactions
+        })
+    }
+
+    #[test]
+    fn a_severe_reaction_is_never_next_to_a_low_risk() {
+        let line = allergy_line(
+            &Dates::default(),
+            &allergy(latex(
+                "low",
+                serde_json::json!([
+                    {"manifestation": [{"coding": [{"system": "http://snomed.info/sct", "code": "247472004", "display": "Wheal (finding)"}]}], "severity": "mild"},
+                    {"manifestation": [{"coding": [{"system": "http://snomed.info/sct", "code": "39579001", "display": "Anaphylaxis (disorder)"}]}]}
+                ]),
+            )),
+        );
+        assert_eq!(line.title, "Latex");
+        assert!(
+            line.detail
+                .starts_with("Severe reaction (anaphylaxis); mild reaction (wheal)"),
+            "{}",
+            line.detail
+        );
+        assert!(
+            !line.detail.to_lowercase().contains("low"),
+            "{}",
+            line.detail
+        );
+    }
+
+    #[test]
+    fn criticality_is_stated_as_a_potential() {
+        let line = allergy_line(
+            &Dates::default(),
+            &allergy(latex(
+                "high",
+                serde_json::json!([{"manifestation": [{"text": "Hives"}], "severity": "mild"}]),
+            )),
+        );
+        assert_eq!(
+            line.detail,
+            "Mild reaction (hives) · High risk of a serious reaction · Environment"
+        );
+    }
 
     #[test]
     fn as_needed_is_said_once() {

@@ -167,7 +167,8 @@ pub async fn visit(
             }
             ItemKind::MedicationRequest => other.push(medication_line(dates, item)),
             _ => other.push(Line {
-                title: label(item),
+                title: vaccine_name(&item.columns.code_system, &item.columns.code)
+                    .map_or_else(|| label(item), str::to_string),
                 detail: item.columns.kind.words().into(),
                 when: dates.day_of(item.columns.sort_at),
                 href: None,
