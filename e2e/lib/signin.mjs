@@ -43,3 +43,26 @@ export async function signIn(page, portal, account) {
   }
   return path;
 }
+
+/**
+ * Keeps one signed-in browser per demo role for a whole test file: `signedIn(role)` signs the
+ * demo account of `role` in on first use (with a new person from `newPersonAt`) and then hands
+ * back the same browser. The portal accepts each authenticator code once, so signing the same
+ * account in again within one 30-second step would be refused.
+ */
+export function signedInOnce(portal, newPersonAt) {
+  const sessions = new Map();
+  return (role) => {
+    if (!sessions.has(role)) {
+      sessions.set(
+        role,
+        (async () => {
+          const p = await newPersonAt();
+          await signIn(p.page, portal(), portal().account(role));
+          return p;
+        })(),
+      );
+    }
+    return sessions.get(role);
+  };
+}

@@ -20,7 +20,7 @@ import { clickThrough, DESKTOP, launchBrowser, PHONE } from '../lib/browser.mjs'
 import { checkPage, screenshot } from '../lib/page-checks.mjs';
 import { followNav, heading, pathOf, person } from '../lib/pages.mjs';
 import { REPO_DIR, startPortal } from '../lib/portal.mjs';
-import { errorSummary, signIn } from '../lib/signin.mjs';
+import { errorSummary, signIn, signedInOnce } from '../lib/signin.mjs';
 
 const SUITE_TIMEOUT_MS = 300_000;
 
@@ -88,27 +88,8 @@ after(async () => {
   await portal?.stop();
 });
 
-/** The signed-in browser of each role, kept for the whole file: see signedIn(). */
-const sessions = new Map();
-
-/**
- * The browser of the demo account of `role`, signed in on first use and kept open until the file
- * ends: the portal accepts each authenticator code once, so signing in again within the same
- * 30-second step would be refused.
- */
-function signedIn(role) {
-  if (!sessions.has(role)) {
-    sessions.set(
-      role,
-      (async () => {
-        const p = await person(browser);
-        await signIn(p.page, portal, portal.account(role));
-        return p;
-      })(),
-    );
-  }
-  return sessions.get(role);
-}
+/** The signed-in browser of each demo role, kept for the whole file (see signedInOnce). */
+const signedIn = signedInOnce(() => portal, () => person(browser));
 
 /** The demo patient whose name starts with `prefix`: [full name, record id]. */
 function demoPatient(prefix) {

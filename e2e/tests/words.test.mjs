@@ -14,7 +14,7 @@ import { clickThrough, launchBrowser } from '../lib/browser.mjs';
 import { checkPage } from '../lib/page-checks.mjs';
 import { heading, pathOf, person } from '../lib/pages.mjs';
 import { startPortal } from '../lib/portal.mjs';
-import { signIn } from '../lib/signin.mjs';
+import { signIn, signedInOnce } from '../lib/signin.mjs';
 
 const SUITE_TIMEOUT_MS = 300_000;
 
@@ -28,7 +28,6 @@ const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/i
 
 let portal;
 let browser;
-const sessions = new Map();
 
 before(async () => {
   portal = await startPortal();
@@ -40,20 +39,8 @@ after(async () => {
   await portal?.stop();
 });
 
-/** The signed-in browser of `role`'s demo account, signed in on first use. */
-function signedIn(role) {
-  if (!sessions.has(role)) {
-    sessions.set(
-      role,
-      (async () => {
-        const p = await person(browser);
-        await signIn(p.page, portal, portal.account(role));
-        return p;
-      })(),
-    );
-  }
-  return sessions.get(role);
-}
+/** The signed-in browser of each demo role, kept for the whole file (see signedInOnce). */
+const signedIn = signedInOnce(() => portal, () => person(browser));
 
 /** Fails when the words on the page show a code meant for machines. */
 async function assertWordsForPeople(page, what) {

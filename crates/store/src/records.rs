@@ -341,6 +341,15 @@ pub async fn release(
     Ok(done.rows_affected())
 }
 
+/// Insists on the capability of configuring result release.
+fn configuring(configure: &ClinicCapability) -> Result<()> {
+    crate::require(
+        configure,
+        ClinicAction::ConfigureResultRelease,
+        "result-release rules",
+    )
+}
+
 /// The clinic's result holds.
 pub async fn holds(conn: &mut Conn, work: &ClinicCapability) -> Result<Vec<Hold>> {
     // The admins configure the holds; every import applies them.
@@ -373,11 +382,7 @@ pub async fn set_hold(
     hold: &Hold,
     now: Timestamp,
 ) -> Result<()> {
-    crate::require(
-        configure,
-        ClinicAction::ConfigureResultRelease,
-        "result-release rules",
-    )?;
+    configuring(configure)?;
     let portal_domain::Principal::User { id: by, .. } = configure.principal() else {
         return Err(crate::Error::WrongCapability("result-release rules"));
     };
@@ -413,11 +418,7 @@ pub async fn result_categories(
     configure: &ClinicCapability,
     now: Timestamp,
 ) -> Result<Vec<CategoryCount>> {
-    crate::require(
-        configure,
-        ClinicAction::ConfigureResultRelease,
-        "result-release rules",
-    )?;
+    configuring(configure)?;
     let rows = sqlx::query(
         "SELECT category, COUNT(*) AS items, \
          CAST(SUM(CASE WHEN released_at IS NULL OR released_at > $1 THEN 1 ELSE 0 END) \
@@ -453,11 +454,7 @@ pub async fn hold_unopened(
     hold: Option<jiff::SignedDuration>,
     now: Timestamp,
 ) -> Result<u64> {
-    crate::require(
-        configure,
-        ClinicAction::ConfigureResultRelease,
-        "result-release rules",
-    )?;
+    configuring(configure)?;
     if categories.is_empty() {
         return Ok(0);
     }
@@ -496,11 +493,7 @@ pub async fn remove_hold(
     configure: &ClinicCapability,
     category: &str,
 ) -> Result<u64> {
-    crate::require(
-        configure,
-        ClinicAction::ConfigureResultRelease,
-        "result-release rules",
-    )?;
+    configuring(configure)?;
     let done = sqlx::query("DELETE FROM result_holds WHERE category = $1")
         .bind(category)
         .execute(conn)
