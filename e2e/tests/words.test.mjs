@@ -117,6 +117,18 @@ describe('words people read', { timeout: SUITE_TIMEOUT_MS }, () => {
     await clickThrough(page, page.locator('main ul.record-list > li .item-title a').first());
     await assertWordsForPeople(page, `Leo’s visit (${pathOf(page)})`);
     await checkPage(t, page, 'parent-words-visit');
+    // A real Synthea record she opens as a parent: its pages read the same way.
+    const [, sandee] = portal.demo.patients.find(([name]) => name.startsWith('Sandee'));
+    for (const path of ['', '/record', '/medications', '/results', '/visits', '/documents']) {
+      await page.goto(portal.href(`/patients/${sandee}${path}`));
+      await assertWordsForPeople(page, `Sandee's ${path || 'home'}`);
+    }
+    await page.goto(portal.href(`/patients/${sandee}/visits`));
+    const visits = page.locator('main ul.record-list > li .item-title a');
+    for (const href of (await visits.evaluateAll((links) => links.map((a) => a.getAttribute('href')))).slice(0, 5)) {
+      await page.goto(portal.href(href));
+      await assertWordsForPeople(page, `Sandee's visit ${href}`);
+    }
     // The family's records on her home, each with its age.
     await page.goto(portal.href('/'));
     const family = page.getByRole('navigation', { name: 'Your family’s records' });

@@ -2,7 +2,9 @@
 //! Markdown: headings, lists, paragraphs. They are shown as that structure, and nothing the
 //! sender wrote ever becomes HTML of its own: raw HTML is shown as text, links lose their
 //! address (a note's link could lead anywhere), images are replaced by their description.
+//! SNOMED CT semantic tags that coded names carried into the text are left out of the words.
 
+use crate::pages::words::without_semantic_tags;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// The heading level a note's own top-level heading is shown at: notes sit under the page's
@@ -29,6 +31,8 @@ pub fn note_html(markdown: &str) -> String {
         Event::Start(Tag::Link { .. }) | Event::End(TagEnd::Link) => None,
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         Event::FootnoteReference(text) => Some(Event::Text(text)),
+        // Notes written from coded data carry SNOMED CT's semantic tags; people read without.
+        Event::Text(text) => Some(Event::Text(without_semantic_tags(&text).into())),
         Event::TaskListMarker(done) => Some(Event::Text(if done { "[x] " } else { "[ ] " }.into())),
         other => Some(other),
     });
@@ -82,6 +86,13 @@ mod tests {
             html.contains("the plan") && html.contains("an x-ray"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn terminology_tags_are_left_out_of_the_words() {
+        let html = note_html("- Hyperlipidemia (disorder)\n- Hepatitis (B) screen\n");
+        assert!(html.contains("<li>Hyperlipidemia</li>"), "{html}");
+        assert!(html.contains("<li>Hepatitis (B) screen</li>"), "{html}");
     }
 
     #[test]

@@ -28,6 +28,20 @@ const SEMANTIC_TAGS: &[&str] = &[
     "organism",
 ];
 
+/// Text with the SNOMED CT semantic tags that coded names carried into it taken out ("is
+/// presenting with hyperlipidemia (disorder)." → "is presenting with hyperlipidemia."), as in
+/// notes written from coded data. Other brackets stay.
+pub fn without_semantic_tags(text: &str) -> String {
+    let mut out = text.to_string();
+    for tag in SEMANTIC_TAGS {
+        let marked = format!(" ({tag})");
+        if out.contains(&marked) {
+            out = out.replace(&marked, "");
+        }
+    }
+    out
+}
+
 /// A coded name as a person reads it: without a trailing SNOMED semantic tag
 /// ("Anemia (disorder)" → "Anemia"). The rest of the name is shown as sent.
 pub fn plain_name(name: &str) -> String {
@@ -268,6 +282,15 @@ mod tests {
             assert!(code.chars().all(|c| c.is_ascii_digit()), "{line}");
             assert!(!name.trim().is_empty(), "{line}");
         }
+    }
+
+    #[test]
+    fn notes_lose_the_tags_coded_names_brought_in() {
+        assert_eq!(
+            without_semantic_tags("Seen for hyperlipidemia (disorder) and stress (finding)."),
+            "Seen for hyperlipidemia and stress."
+        );
+        assert_eq!(without_semantic_tags("Hepatitis (B) screen"), "Hepatitis (B) screen");
     }
 
     #[test]
