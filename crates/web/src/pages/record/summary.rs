@@ -224,6 +224,45 @@ fn vital_line(dates: &Dates, id: PatientId, item: &Item) -> Line {
     }
 }
 
+/// The latest vital signs as lines, a blood pressure sent as two Observations (systolic and
+/// diastolic, taken together) shown as one reading.
+fn vital_lines(dates: &Dates, id: PatientId, vitals: &[Item]) -> Vec<Line> {
+    let number = |item: &Item| match &item.details {
+        Some(Mapped::Observation(o)) => match &o.value {
+            Some(ObservationValue::Quantity(q)) => q
+                .value
+                .map(|v| (v, q.unit.clone().or(q.code.clone()).unwrap_or_default())),
+            _ => None,
+        },
+        _ => None,
+    };
+    let is =
+        |item: &Item, code: &str| item.columns.code_system == LOINC && item.columns.code == code;
+    let mut lines = Vec::with_capacity(vitals.len());
+    for item in vitals {
+        if is(item, DIASTOLIC)
+            && vitals
+                .iter()
+                .any(|s| is(s, SYSTOLIC) && s.columns.sort_at == item.columns.sort_at)
+        {
+            continue;
+        }
+        let diastolic = vitals
+            .iter()
+            .find(|d| is(d, DIASTOLIC) && d.columns.sort_at == item.columns.sort_at);
+        match (is(item, SYSTOLIC), diastolic.and_then(number), number(item)) {
+            (true, Some((low, _)), Some((high, unit))) => lines.push(Line {
+                title: "Blood pressure".into(),
+                detail: blood_pressure(high, low, &unit),
+                when: dates.day_of(item.columns.sort_at),
+                href: Some(format!("/patients/{id}/results/{}", item.resource_id)),
+            }),
+            _ => lines.push(vital_line(dates, id, item)),
+        }
+    }
+    lines
+}
+
 /// Doses of one vaccine, shown together: "Flu vaccine — 22 doses, last Jul 14, 1977".
 pub struct VaccineGroup {
     /// The vaccine's name.
@@ -379,11 +418,7 @@ pub async fn summary(
             due_vaccines(dates, &summary.immunizations, state.app.now(), for_patient)
         },
         vaccines: vaccine_groups(dates, &summary.immunizations),
-        vitals: summary
-            .vitals
-            .iter()
-            .map(|v| vital_line(dates, id, v))
-            .collect(),
+        vitals: vital_lines(dates, id, &summary.vitals),
         patient: Banner::new(&head.patient, dates, state.app.now()),
         id,
         for_patient,
@@ -429,20 +464,20 @@ mod tests {
     use portal_domain::record::{ClinicalItem, ItemColumns};
     use portal_fhir::model::Dosage;
 
-    /// An allergy as the record pages get it, from the FHIR resource a clinic sends.
-    fn allergy(resource: serde_json::Value) -> Item {
+    /// An item as the record pages get it, from the FHIR resource a clinic sends.
+    fn item(kind: ItemKind, code: &str, label: &str, resource: serde_json::Value) -> Item {
         let value = portal_fhir::json::parse(resource.to_string().as_bytes()).expect("JSON");
-        let mapped = portal_fhir::map_resource(&value, None).expect("a valid allergy");
+        let mapped = portal_fhir::map_resource(&value, None).expect("a valid resource");
         ClinicalItem {
-            resource_id: ResourceId::from_uuid(uuid::Uuid::nil()),
+            resource_id: ResourceId::from_uuid(uuid::Uuid::new_v4()),
             columns: ItemColumns {
-                kind: ItemKind::Allergy,
+                kind,
                 category: String::new(),
-                code_system: String::new(),
-                code: String::new(),
-                label: "Latex (substance)".into(),
-                status: "active".into(),
-                sort_at: Some(0),
+                code_system: if code.is_empty() { "" } else { LOINC }.into(),
+                code: code.into(),
+                label: label.into(),
+                status: "final".into(),
+                sort_at: Some(1_000),
                 flag: Flag::None,
                 sensitivity: None,
             },
@@ -455,6 +490,44 @@ mod tests {
             released_at: Some(0),
             details: Some(mapped),
         }
+    }
+
+    fn allergy(resource: serde_json::Value) -> Item {
+        item(ItemKind::Allergy, "", "Latex (substance)", resource)
+    }
+
+    fn vital(code: &str, name: &str, value: f64) -> Item {
+        item(
+            ItemKind::Observation,
+            code,
+            name,
+            serde_json::json!({
+                "resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": code}], "text": name},
+                "subject": {"reference": "Patient/p"},
+                "effectiveDateTime": "2026-01-05T10:00:00Z",
+                "valueQuantity": {"value": value, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
+            }),
+        )
+    }
+
+    #[test]
+    fn a_blood_pressure_sent_in_two_parts_is_one_reading() {
+        let id = PatientId::new_v7(jiff::Timestamp::UNIX_EPOCH);
+        let vitals = [
+            vital(DIASTOLIC, "Diastolic blood pressure", 78.0),
+            vital("8867-4", "Heart rate", 66.0),
+            vital(SYSTOLIC, "Systolic blood pressure", 92.0),
+        ];
+        let lines = vital_lines(&Dates::default(), id, &vitals);
+        let words: Vec<(String, String)> = lines.into_iter().map(|l| (l.title, l.detail)).collect();
+        assert_eq!(
+            words,
+            vec![
+                ("Heart rate".to_string(), "66 mmHg".to_string()),
+                ("Blood pressure".to_string(), "92/78 mmHg".to_string()),
+            ]
+        );
     }
 
     fn latex(criticality: &str, reactions: serde_json::Value) -> serde_json::Value {

@@ -290,7 +290,10 @@ mod tests {
             without_semantic_tags("Seen for hyperlipidemia (disorder) and stress (finding)."),
             "Seen for hyperlipidemia and stress."
         );
-        assert_eq!(without_semantic_tags("Hepatitis (B) screen"), "Hepatitis (B) screen");
+        assert_eq!(
+            without_semantic_tags("Hepatitis (B) screen"),
+            "Hepatitis (B) screen"
+        );
     }
 
     #[test]
