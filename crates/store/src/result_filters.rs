@@ -18,7 +18,12 @@ pub struct SavedFilter {
     pub to: String,
 }
 
-/// Keeps `filter` under `id` for this session and record.
+/// How many filters one session keeps; older ones go as new ones come, so a session cannot fill
+/// the table however often it filters.
+pub const KEPT_PER_SESSION: i64 = 20;
+
+/// Keeps `filter` under `id` for this session and record (and forgets the session's oldest
+/// beyond [`KEPT_PER_SESSION`]).
 pub async fn save(
     conn: &mut Conn,
     id: &str,
@@ -38,6 +43,16 @@ pub async fn save(
     .bind(&filter.from)
     .bind(&filter.to)
     .bind(to_micros(now))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM result_filters WHERE session_id = $1 AND id <> $3 AND id NOT IN \
+         (SELECT id FROM result_filters WHERE session_id = $1 \
+          ORDER BY created_at DESC, id LIMIT $2)",
+    )
+    .bind(session.to_string())
+    .bind(KEPT_PER_SESSION)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(())

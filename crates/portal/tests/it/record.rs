@@ -942,6 +942,26 @@ async fn the_results_filter_checks_dates_and_narrows_the_list(backend: Backend) 
         );
         assert!(html.contains(">Hemoglobin</a>") && html.contains(">Glucose</a>"));
     }
+    // However often a session filters, it keeps a bounded number of filters.
+    for _ in 0..30 {
+        let r = t
+            .post_form(&elsewhere, &results, &results, &[("name", "glucose")])
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let r = t
+        .post_form(&elsewhere, &results, &results, &[("name", "hemo")])
+        .await;
+    let newest = location(&r);
+    assert!(
+        open(&t, &elsewhere, &newest)
+            .await
+            .contains(">Hemoglobin</a>")
+    );
+    assert!(
+        t.count("result_filters").await <= 2 * portal_store::result_filters::KEPT_PER_SESSION,
+        "filters are bounded per session"
+    );
     t.stop().await;
 }
 
