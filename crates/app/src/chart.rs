@@ -89,13 +89,16 @@ impl Records {
         patient: PatientId,
         section: Section,
     ) -> Result<ChartView> {
-        let (access, mut tx) = self.open_patient(actor, patient, section.action()).await?;
+        let (access, mut tx) = self
+            .open_patient_to_read(actor, patient, section.action())
+            .await?;
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
-        let event = self.patient_event(actor, &access, AuditAction::Read, section.resource_type());
-        self.audit(&mut tx, &event).await?;
         commit(tx).await?;
+        // Recorded (group-committed) before the section is shown.
+        let event = self.patient_event(actor, &access, AuditAction::Read, section.resource_type());
+        self.audit_alone(&event).await?;
         Ok(ChartView {
             patient: row,
             access,

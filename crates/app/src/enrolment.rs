@@ -329,8 +329,31 @@ impl App {
         patient: PatientId,
         action: Action,
     ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
+        let tx = self.store().begin().await?;
+        self.decide_patient(actor, patient, action, tx).await
+    }
+
+    /// [`App::open_patient`] for a use case that only reads: its transaction takes no write
+    /// lock, so reads of the record run side by side.
+    pub(crate) async fn open_patient_to_read(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
+        let tx = self.store().begin_read().await?;
+        self.decide_patient(actor, patient, action, tx).await
+    }
+
+    /// The policy's decision in `tx`: the access, or a recorded refusal answered as "not found".
+    async fn decide_patient(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+        mut tx: portal_store::Tx,
+    ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
         let now = self.now();
-        let mut tx = self.store().begin().await?;
         let exists = patients::exists(&mut tx, patient).await?;
         let facts = match (&actor.principal, exists) {
             (Principal::User { id, .. }, true) => access::facts(&mut tx, *id, patient).await?,

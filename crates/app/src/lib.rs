@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit_trail;
+mod audit_writer;
 pub mod auth;
 pub mod chart;
 pub mod clinic;
@@ -151,6 +152,7 @@ struct Inner {
     dummy_hash: String,
     metrics: metrics::Metrics,
     mail_wakeup: tokio::sync::Notify,
+    audit_writer: audit_writer::AuditWriter,
 }
 
 impl App {
@@ -172,6 +174,7 @@ impl App {
         let dummy_hash = crypto::hash_password_blocking("dummy password for unknown accounts")?;
         Ok(Self {
             inner: Arc::new(Inner {
+                audit_writer: audit_writer::AuditWriter::start(store.clone(), head_key.clone()),
                 store,
                 clock,
                 config,
@@ -248,11 +251,15 @@ impl App {
         Ok(())
     }
 
-    /// Writes one audit event in a transaction of its own (reads, refusals, sign-in failures).
+    /// Records one audit event apart from any change of data (reads, refusals, sign-in
+    /// failures): group-committed with other requests' events, and returns once it is durable.
     pub(crate) async fn audit_alone(&self, event: &AuditEvent) -> Result<()> {
-        let mut tx = self.store().begin().await?;
-        self.audit(&mut tx, event).await?;
-        tx.commit().await.map_err(portal_store::Error::from)?;
+        self.inner
+            .audit_writer
+            .record(event.clone())
+            .await
+            .map_err(|e| Error::Internal(format!("the audit event was not recorded: {e}")))?;
+        self.metrics().audit_events.inc();
         Ok(())
     }
 

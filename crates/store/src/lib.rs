@@ -200,6 +200,13 @@ impl Store {
         &self.pool
     }
 
+    /// Starts a transaction that only reads: on SQLite it takes no write lock (`BEGIN`,
+    /// deferred), so reads run beside each other and beside the writer. A write inside it may
+    /// fail with "busy" if another write committed since it began; use [`Store::begin`] to write.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so a transaction that reads before it writes waits for other writers instead of failing.
     pub async fn begin(&self) -> Result<Tx> {

@@ -49,6 +49,10 @@ fn items(rows: Vec<ItemRow>) -> Vec<Item> {
     rows.into_iter().map(item_of).collect()
 }
 
+/// The audit event of a read in progress: [`Records::finish_read`] records it.
+#[must_use = "a read is shown only once its event is recorded: pass it to finish_read"]
+pub(crate) struct ReadEvent(portal_domain::audit::AuditEvent);
+
 /// A record page's header data: who the patient is and on what basis the viewer sees them.
 #[derive(Debug)]
 pub struct RecordHead {
@@ -93,7 +97,9 @@ impl Records {
         Error::NotFound
     }
 
-    /// Authorises `action` on the patient, reads their header, and writes the audit event.
+    /// Authorises `action` on the patient and reads their header, in a transaction that only
+    /// reads; the read's audit event is returned to be recorded by [`Records::finish_read`] once
+    /// the rest is read.
     async fn open_record(
         &self,
         actor: &Actor,
@@ -101,21 +107,55 @@ impl Records {
         action: Action,
         audit_type: &str,
         resource_id: Option<ResourceId>,
-    ) -> Result<(RecordHead, portal_store::Tx)> {
-        let (access, mut tx) = self.open_patient(actor, patient, action).await?;
+    ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
+        let (access, tx) = self.open_patient_to_read(actor, patient, action).await?;
+        self.head_of(actor, access, tx, audit_type, resource_id)
+            .await
+    }
+
+    /// [`Records::open_record`] for a read that also writes (read markers): its transaction
+    /// takes the write lock from the start.
+    async fn open_record_to_mark(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+        audit_type: &str,
+        resource_id: Option<ResourceId>,
+    ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
+        let (access, tx) = self.open_patient(actor, patient, action).await?;
+        self.head_of(actor, access, tx, audit_type, resource_id)
+            .await
+    }
+
+    async fn head_of(
+        &self,
+        actor: &Actor,
+        access: PatientAccess,
+        mut tx: portal_store::Tx,
+        audit_type: &str,
+        resource_id: Option<ResourceId>,
+    ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
         let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
         event.resource_id = resource_id.map(|id| id.to_string());
-        self.audit(&mut tx, &event).await?;
         Ok((
             RecordHead {
                 patient: row,
                 access,
             },
             tx,
+            ReadEvent(event),
         ))
+    }
+
+    /// Ends a read: commits its transaction, then records the read in the audit trail and
+    /// returns once the event is durable, so the caller shows nothing whose read is not recorded.
+    async fn finish_read(&self, tx: portal_store::Tx, read: ReadEvent) -> Result<()> {
+        commit(tx).await?;
+        self.audit_alone(&read.0).await
     }
 
     /// The health summary: problems, allergies, medications, immunizations, latest vitals.
@@ -124,7 +164,7 @@ impl Records {
         actor: &Actor,
         patient: PatientId,
     ) -> Result<(RecordHead, Summary)> {
-        let (head, mut tx) = self
+        let (head, mut tx, viewed) = self
             .open_record(actor, patient, Action::ViewRecord, "HealthSummary", None)
             .await?;
         let now = self.now();
@@ -145,7 +185,7 @@ impl Records {
         )
         .await?;
         let vitals = latest_vitals(&mut tx, &head.access, now).await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         let mut summary = Summary {
             vitals,
             ..Summary::default()
@@ -184,7 +224,7 @@ impl Records {
         (action, audit_type): (Action, &str),
         kinds: &[ItemKind],
     ) -> Result<(RecordHead, Vec<Item>)> {
-        let (head, mut tx) = self
+        let (head, mut tx, viewed) = self
             .open_record(actor, patient, action, audit_type, None)
             .await?;
         let rows = records::list(
@@ -198,7 +238,7 @@ impl Records {
             self.now(),
         )
         .await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         Ok((head, items(rows)))
     }
 }

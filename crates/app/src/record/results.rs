@@ -80,7 +80,7 @@ impl Records {
         patient: PatientId,
         filter: &ResultFilter,
     ) -> Result<(RecordHead, ResultList)> {
-        let (head, mut tx) = self
+        let (head, mut tx, viewed) = self
             .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
             .await?;
         let now = self.now();
@@ -142,7 +142,7 @@ impl Records {
         let mut asked = ids.clone();
         asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
         let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         let trends = trends_among(members_of.values().flatten().chain(&stand_alone));
         let mut lines: Vec<ResultLine> = reports
             .into_iter()
@@ -183,8 +183,9 @@ impl Records {
         patient: PatientId,
         resource_id: ResourceId,
     ) -> Result<(RecordHead, ResultDetail)> {
-        let (head, mut tx) = self
-            .open_record(
+        // Opening a result marks it read: this read writes.
+        let (head, mut tx, viewed) = self
+            .open_record_to_mark(
                 actor,
                 patient,
                 Action::ViewRecord,
@@ -249,7 +250,7 @@ impl Records {
         asked.extend(row.report_id);
         asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
         let mut held = records::held_among(&mut tx, &head.access, &asked, now).await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         let pending_panel = pending_panel(&row, &held);
         let is_held = held.remove(&row.resource_id);
         if let Some(report) = &row.report_id {

@@ -51,7 +51,7 @@ impl Records {
         patient: PatientId,
         visit_id: ResourceId,
     ) -> Result<(RecordHead, VisitDetail)> {
-        let (head, mut tx) = self
+        let (head, mut tx, viewed) = self
             .open_record(actor, patient, Action::ViewNotes, "Visit", Some(visit_id))
             .await?;
         let now = self.now();
@@ -114,7 +114,7 @@ impl Records {
             .collect();
         let asked: Vec<ResourceId> = here.iter().chain(&elsewhere).copied().collect();
         let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         Ok((
             head,
             VisitDetail {
@@ -148,7 +148,7 @@ impl Records {
         patient: PatientId,
         document_id: ResourceId,
     ) -> Result<Download> {
-        let (head, mut tx) = self
+        let (head, mut tx, viewed) = self
             .open_record(
                 actor,
                 patient,
@@ -167,7 +167,7 @@ impl Records {
                 .await);
         };
         let raw = portal_store::resources::json(&mut tx, &head.access, row.resource_id).await?;
-        commit(tx).await?;
+        self.finish_read(tx, viewed).await?;
         let sort_at = row.columns.sort_at;
         let attachment = match item_of(row).details {
             Some(Mapped::DocumentReference(doc)) => doc.contents.into_iter().next(),

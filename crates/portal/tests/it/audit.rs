@@ -863,7 +863,51 @@ async fn the_application_cannot_change_or_remove_audit_events(backend: Backend) 
     t.stop().await;
 }
 
+/// Views at once are recorded together by the group-committed writer: every page answered has
+/// its own event, the chain is whole, and each event names its own request.
+async fn concurrent_views_each_have_their_event_in_one_intact_chain(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = t.sign_in(Role::Patient).await;
+    let sofia = t.patient("Sofia Martinez");
+    let before = reads_of(&t, sofia, "HealthSummary").await;
+    let t = std::sync::Arc::new(t);
+    let views: Vec<_> = (0..40)
+        .map(|_| {
+            let (t, c) = (t.clone(), c.clone());
+            tokio::spawn(async move {
+                t.get(&c, &format!("/patients/{sofia}/record"))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    for view in views {
+        assert_eq!(view.await.expect("joined"), StatusCode::OK);
+    }
+    assert_eq!(reads_of(&t, sofia, "HealthSummary").await, before + 40);
+    assert_intact(&t).await;
+    if let Ok(t) = std::sync::Arc::try_unwrap(t) {
+        t.stop().await;
+    }
+}
+
+/// How many successful reads of `resource_type` the trail holds for `patient`.
+async fn reads_of(t: &TestApp, patient: portal_domain::PatientId, resource_type: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE patient_id = $1 AND resource_type = $2 \
+         AND action = 'read' AND outcome = 'success'",
+    )
+    .bind(patient.to_string())
+    .bind(resource_type)
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count")
+}
+
 both_backends!(
+    concurrent_views_each_have_their_event_in_one_intact_chain,
     every_patient_page_view_writes_one_event_with_the_astm_fields,
     sign_in_success_and_failure_are_each_audited,
     sign_out_is_audited,

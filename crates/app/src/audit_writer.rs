@@ -1,0 +1,97 @@
+//! The group-committed audit writer: events of reads (and refusals) from concurrent requests are
+//! handed to one task, which appends them to the hash chain many to a transaction and answers
+//! each request only once its event is durable. A page of patient data is shown only after its
+//! read is recorded; nothing is fire-and-forget.
+//!
+//! Who owns the chain's head: nobody holds it between transactions. Each batch, like each change
+//! of patient data that writes its own event in its own transaction, takes the head for the
+//! length of its transaction (PostgreSQL: `SELECT … FOR UPDATE` of the head row; SQLite: the
+//! write lock), so appends from this writer, from data changes and from other portal processes
+//! on the same database interleave whole and the chain stays in order.
+
+use portal_domain::audit::AuditEvent;
+use portal_store::Store;
+use portal_store::audit::HeadKey;
+use tokio::sync::{mpsc, oneshot};
+
+/// Events one transaction appends at most.
+const BATCH: usize = 256;
+
+/// Requests that may wait for the writer at once; more wait for room.
+const QUEUE: usize = 4_096;
+
+/// An event and the request waiting for it to be durable.
+struct Pending {
+    event: AuditEvent,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The handle requests give their events to.
+#[derive(Clone, Debug)]
+pub(crate) struct AuditWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on `store`; it ends when the last handle is dropped.
+    pub(crate) fn start(store: Store, key: HeadKey) -> AuditWriter {
+        let (queue, incoming) = mpsc::channel(QUEUE);
+        tokio::spawn(run(store, key, incoming));
+        AuditWriter { queue }
+    }
+
+    /// Appends `event` to the chain and returns once it is committed.
+    pub(crate) async fn record(&self, event: AuditEvent) -> Result<(), String> {
+        let (done, committed) = oneshot::channel();
+        self.queue
+            .send(Pending { event, done })
+            .await
+            .map_err(|_| "the audit writer has stopped".to_string())?;
+        committed
+            .await
+            .map_err(|_| "the audit writer stopped before committing".to_string())?
+    }
+}
+
+async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    while let Some(first) = incoming.recv().await {
+        batch.push(first);
+        // Whatever arrived while the last batch was committing goes in this one.
+        while batch.len() < BATCH {
+            match incoming.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match append_all(&store, &key, batch.iter().map(|p| &p.event)).await {
+            Ok(()) => {
+                for pending in batch.drain(..) {
+                    let _ = pending.done.send(Ok(()));
+                }
+            }
+            // One bad event must not fail the others: each is tried on its own.
+            Err(_) => {
+                for pending in batch.drain(..) {
+                    let alone = append_all(&store, &key, std::iter::once(&pending.event)).await;
+                    let _ = pending.done.send(alone.map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Appends `events` in one transaction.
+async fn append_all<'a>(
+    store: &Store,
+    key: &HeadKey,
+    events: impl Iterator<Item = &'a AuditEvent>,
+) -> portal_store::Result<()> {
+    let mut tx = store.begin().await?;
+    for event in events {
+        let id = uuid::Uuid::now_v7().to_string();
+        portal_store::audit::append(&mut tx, store.backend(), key, &id, event).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
