@@ -1,13 +1,17 @@
 // Page benchmark client: signs in to a running `portal demo` as the demo clinician, the way a
 // browser does (cookies, the hidden CSRF field, same-origin headers, the authenticator code), then
-// loads one patient's health summary and test results pages in a closed loop and prints requests
-// per second and latency percentiles for each page. Run by scripts/bench-pages; by hand:
+// loads one patient's home, health summary and test results pages in a closed loop and prints
+// requests per second and latency percentiles for each page, and with --ceiling each as a share
+// of a bare handler's one-row read measured in the same run. Run by scripts/bench-pages; by hand:
 //
 //   node e2e/bench/pages.mjs DATA_DIR/demo-accounts.json --patient FAMILY_NAME [--label TEXT]
+//        [--ceiling URL]
 //
 //   --patient    the record to load: a family name ("Lesch175") or a full name from the demo's
 //                `patients` list (default: the first record on the list)
 //   --label      a word printed with the results (e.g. the database)
+//   --ceiling    a bare handler on the same database (`portal bench-ceiling`), measured first
+//                in the same run; each page is then printed as a share of it
 //   PORTAL_BENCH_SECONDS      measured seconds per page (default 15)
 //   PORTAL_BENCH_CONCURRENCY  concurrent clients, each on its own kept-alive connection (default 8)
 //   PORTAL_BENCH_WARMUP       warm-up seconds per page, not counted (default 2)
@@ -21,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { totp } from '../lib/totp.mjs';
 
 const USAGE =
-  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--patient NAME] [--label TEXT]';
+  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--patient NAME] [--label TEXT] [--ceiling URL]';
 
 function fail(message) {
   console.error(`bench-pages: ${message}`);
@@ -29,10 +33,10 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { file: null, patient: null, label: '' };
+  const args = { file: null, patient: null, label: '', ceiling: null };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
-    if (arg === '--patient' || arg === '--label') {
+    if (arg === '--patient' || arg === '--label' || arg === '--ceiling') {
       if (i + 1 >= argv.length) fail(`${arg} needs a value\n${USAGE}`);
       args[arg.slice(2)] = argv[(i += 1)];
     } else if (arg === '-h' || arg === '--help') {
@@ -260,7 +264,7 @@ async function runLoop({ base, path, headers, names, concurrency, seconds }) {
       let problem = null;
       if (error) problem = `connection error: ${error.message}`;
       else if (status !== 200) problem = `status ${status}: ${body.toString('utf8', 0, 300).replace(/\s+/g, ' ')}`;
-      else {
+      else if (names) {
         const html = body.toString('utf8');
         if (!names.some((n) => html.includes(n))) problem = 'status 200 but the page does not show the patient\'s name';
       }
@@ -344,23 +348,31 @@ async function main() {
   );
 
   const pages = [
+    ['home', `/patients/${id}`],
     ['summary', `/patients/${id}/record`],
     ['results', `/patients/${id}/results`],
   ];
   const names = htmlForms(name);
   let failed = false;
-  for (const [page, path] of pages) {
-    await runLoop({ base, path, headers, names, concurrency, seconds: warmup });
+  let ceilingRps = null;
+  const runs = pages.map(([page, path]) => ({ page, path, base, headers, names }));
+  if (args.ceiling) {
+    runs.unshift({ page: 'ceiling', path: '/', base: new URL(args.ceiling), headers: {}, names: null });
+  }
+  for (const { page, path, base: origin, headers: sent, names: shown } of runs) {
+    await runLoop({ base: origin, path, headers: sent, names: shown, concurrency, seconds: warmup });
     const cpu = process.cpuUsage();
-    const run = await runLoop({ base, path, headers, names, concurrency, seconds });
+    const run = await runLoop({ base: origin, path, headers: sent, names: shown, concurrency, seconds });
     const used = process.cpuUsage(cpu);
     const clientCpu = ((used.user + used.system) / 1e6 / run.elapsed) * 100;
     const sorted = Float64Array.from(run.latencies).sort();
     const n = sorted.length;
     const rps = n / run.elapsed;
     const kb = n ? run.bytes / n / 1024 : 0;
+    if (page === 'ceiling') ceilingRps = rps;
+    const share = ceilingRps ? ` (${((rps / ceilingRps) * 100).toFixed(1).padStart(5)}% of the ceiling)` : '';
     console.log(
-      `  ${page.padEnd(8)} ${rps.toFixed(1).padStart(8)} req/s   p50 ${ms(percentile(sorted, 0.5))} ms` +
+      `  ${page.padEnd(8)} ${rps.toFixed(1).padStart(8)} req/s${share}   p50 ${ms(percentile(sorted, 0.5))} ms` +
         `   p99 ${ms(percentile(sorted, 0.99))} ms   max ${ms(sorted[n - 1] ?? NaN)} ms` +
         `   errors ${run.errors}   (${n} requests in ${run.elapsed.toFixed(1)} s, ${kb.toFixed(1)} KB/page, ` +
         `client CPU ${clientCpu.toFixed(0)}% of a core, GET ${path})`,

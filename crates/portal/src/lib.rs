@@ -1,6 +1,7 @@
 //! Start-up and shutdown of the portal, shared by the `portal` command and the integration tests.
 
 pub mod audit_checkpoints;
+pub mod ceiling;
 pub mod demo_data;
 pub mod import;
 pub mod settings;

@@ -56,6 +56,13 @@ enum Command {
         /// The account's role.
         role: String,
     },
+    /// Serve the page benchmark's ceiling on the same database: a bare handler that reads one
+    /// stored resource of about 2 KB by primary key (scripts/bench-pages compares pages to it).
+    BenchCeiling {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: String,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -327,6 +334,20 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             );
             println!("Press Ctrl-C to stop.");
             serve(&settings, app, listener, metrics, shutdown_signal().await).await?;
+        }
+        Command::BenchCeiling { listen } => {
+            let listener = portal::bind_listener(&listen).await?;
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let id = portal::ceiling::pick_row(&store)
+                .await
+                .map_err(StartError::Config)?;
+            println!("ceiling listening on http://{}/", listener.local_addr()?);
+            let mut stop = shutdown_signal().await;
+            axum::serve(listener, portal::ceiling::router(store, id))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await?;
         }
         Command::DemoCode { role } => {
             let file = settings.data_dir.join("demo-accounts.json");

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod ceiling;
 pub mod codes;
 pub mod dialect;
 pub mod migrate;
