@@ -59,6 +59,46 @@ pub async fn find(conn: &mut Conn, token_hash: &str) -> Result<Option<SessionRow
     row.as_ref().map(from_row).transpose()
 }
 
+/// Finds a session and its account in one round trip (every signed-in request asks).
+pub async fn find_with_user(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<(SessionRow, crate::users::UserRow)>> {
+    let user_columns = crate::users::COLUMNS
+        .split(',')
+        .map(|c| format!("u.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let session_columns = COLUMNS
+        .split(',')
+        .map(|c| format!("s.{0} AS s_{0}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {user_columns}, {session_columns} FROM sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let session = SessionRow {
+        id: parse_id(&row.try_get::<String, _>("s_id")?)?,
+        user_id: parse_id(&row.try_get::<String, _>("s_user_id")?)?,
+        stage: row.try_get("s_stage")?,
+        csrf_token: row.try_get("s_csrf_token")?,
+        created_at: from_micros(row.try_get("s_created_at")?)?,
+        last_seen_at: from_micros(row.try_get("s_last_seen_at")?)?,
+        absolute_expires_at: from_micros(row.try_get("s_absolute_expires_at")?)?,
+        client_addr: row.try_get("s_client_addr")?,
+        user_agent: row.try_get("s_user_agent")?,
+    };
+    Ok(Some((session, crate::users::from_row(&row)?)))
+}
+
 /// Marks a session as used now.
 pub async fn touch(conn: &mut Conn, token_hash: &str, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")

@@ -43,10 +43,10 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-const COLUMNS: &str = "id, email, name, role, status, password_hash, patient_id, totp_secret_enc, \
+pub(crate) const COLUMNS: &str = "id, email, name, role, status, password_hash, patient_id, totp_secret_enc, \
                        totp_last_step, totp_enabled_at, created_at";
 
-fn from_row(row: &AnyRow) -> Result<UserRow> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<UserRow> {
     let role: String = row.try_get("role")?;
     let patient: Option<String> = row.try_get("patient_id")?;
     let enabled: Option<i64> = row.try_get("totp_enabled_at")?;

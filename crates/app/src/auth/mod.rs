@@ -365,7 +365,8 @@ impl Accounts {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
         let mut conn = self.conn().await?;
-        let Some(session) = sessions::find(&mut conn, &token_hash).await? else {
+        // The session and its account in one round trip.
+        let Some((session, user)) = sessions::find_with_user(&mut conn, &token_hash).await? else {
             return Ok(None);
         };
         let stage = Stage::from_stored(&session.stage);
@@ -374,9 +375,6 @@ impl Accounts {
             sessions::delete(&mut conn, &token_hash).await?;
             return Ok(None);
         }
-        let Some(user) = users::find(&mut conn, session.user_id).await? else {
-            return Ok(None);
-        };
         if user.status != AccountStatus::Active {
             sessions::delete(&mut conn, &token_hash).await?;
             return Ok(None);
