@@ -893,6 +893,78 @@ async fn concurrent_views_each_have_their_event_in_one_intact_chain(backend: Bac
     }
 }
 
+/// A portal process killed (SIGKILL) while views are in flight: every page it answered has its
+/// audit event, and the chain is whole. Views wait for their event to commit before answering.
+async fn every_page_answered_before_a_kill_has_its_event(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = t.sign_in(Role::Patient).await;
+    let sofia = t.patient("Sofia Martinez");
+    // A second process on the same database; the session lives in the database too.
+    let mut child = crate::helpers::ChildPortal::serve(&t, &[]).await;
+    let page = format!("{}/patients/{sofia}/record", child.url);
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let views: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, page, answered, stop) =
+                (c.clone(), page.clone(), answered.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Ok(r) = c.get(&page).send().await else {
+                        break;
+                    };
+                    let id = r
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let ok = r.status() == StatusCode::OK;
+                    // A page counts as shown only once its whole body arrived.
+                    if ok && r.text().await.is_ok_and(|html| html.contains("Sofia")) {
+                        if let Ok(mut answered) = answered.lock() {
+                            answered.push(id);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let views run, then kill the process in the middle of them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while answered.lock().map(|a| a.len()).unwrap_or(0) < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no views were answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill_now();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for view in views {
+        let _ = view.await;
+    }
+    let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(answered.len() >= 30, "{}", answered.len());
+    for id in &answered {
+        assert!(!id.is_empty(), "every answer carries its request id");
+        let events: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE request_id = $1 AND patient_id = $2 \
+             AND resource_type = 'HealthSummary' AND outcome = 'success'",
+        )
+        .bind(id)
+        .bind(sofia.to_string())
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("count");
+        assert_eq!(events, 1, "the answered view {id} has its event");
+    }
+    assert_intact(&t).await;
+    t.stop().await;
+}
+
 /// How many successful reads of `resource_type` the trail holds for `patient`.
 async fn reads_of(t: &TestApp, patient: portal_domain::PatientId, resource_type: &str) -> i64 {
     sqlx::query_scalar(
@@ -908,6 +980,7 @@ async fn reads_of(t: &TestApp, patient: portal_domain::PatientId, resource_type:
 
 both_backends!(
     concurrent_views_each_have_their_event_in_one_intact_chain,
+    every_page_answered_before_a_kill_has_its_event,
     every_patient_page_view_writes_one_event_with_the_astm_fields,
     sign_in_success_and_failure_are_each_audited,
     sign_out_is_audited,

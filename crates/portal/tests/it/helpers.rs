@@ -408,6 +408,13 @@ impl ChildPortal {
         }
     }
 
+    /// Kills the process at once (SIGKILL: no shutdown, no flushing) and waits for it to go.
+    #[allow(dead_code)] // used by the audit tests
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
