@@ -923,10 +923,11 @@ async fn every_page_answered_before_a_kill_has_its_event(backend: Backend) {
                         .to_string();
                     let ok = r.status() == StatusCode::OK;
                     // A page counts as shown only once its whole body arrived.
-                    if ok && r.text().await.is_ok_and(|html| html.contains("Sofia")) {
-                        if let Ok(mut answered) = answered.lock() {
-                            answered.push(id);
-                        }
+                    if ok
+                        && r.text().await.is_ok_and(|html| html.contains("Sofia"))
+                        && let Ok(mut answered) = answered.lock()
+                    {
+                        answered.push(id);
                     }
                 }
             })
