@@ -7,53 +7,53 @@ use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
 use sqlx::Row;
 
-/// Everything the policy needs to know about `user`'s relationship to `patient`, in one round
-/// trip per relationship kind.
+/// Everything the policy needs to know about `user`'s relationship to `patient` (care team,
+/// proxy grants, break-glass), in one round trip.
 pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<AccessFacts> {
-    let user = user.to_string();
-    let patient = patient.to_string();
-    let team = sqlx::query("SELECT 1 AS one FROM care_team WHERE user_id = $1 AND patient_id = $2")
-        .bind(&user)
-        .bind(&patient)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
-    let grants = sqlx::query(
-        "SELECT scope, starts_at, ends_at, revoked_at FROM proxy_grants \
-         WHERE proxy_user_id = $1 AND patient_id = $2",
+    let rows = sqlx::query(
+        "SELECT 'team' AS kind, NULL AS scope, NULL AS starts_at, NULL AS ends_at, \
+                NULL AS revoked_at \
+         FROM care_team WHERE user_id = $1 AND patient_id = $2 \
+         UNION ALL \
+         SELECT 'grant', scope, starts_at, ends_at, revoked_at \
+         FROM proxy_grants WHERE proxy_user_id = $1 AND patient_id = $2 \
+         UNION ALL \
+         SELECT 'glass', NULL, NULL, MAX(expires_at), NULL \
+         FROM break_glass WHERE user_id = $1 AND patient_id = $2",
     )
-    .bind(&user)
-    .bind(&patient)
+    .bind(user.to_string())
+    .bind(patient.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let mut proxy_grants = Vec::with_capacity(grants.len());
-    for g in grants {
-        // An unknown scope gives no access (fail closed).
-        let Some(scope) = ProxyScope::from_stored(&g.try_get::<String, _>("scope")?) else {
-            continue;
-        };
-        let ends: Option<i64> = g.try_get("ends_at")?;
-        let revoked: Option<i64> = g.try_get("revoked_at")?;
-        proxy_grants.push(ProxyGrantFact {
-            scope,
-            starts_at: from_micros(g.try_get("starts_at")?)?,
-            ends_at: ends.map(from_micros).transpose()?,
-            revoked: revoked.is_some(),
-        });
+    let mut facts = AccessFacts::default();
+    for row in rows {
+        match row.try_get::<String, _>("kind")?.as_str() {
+            "team" => facts.on_care_team = true,
+            "grant" => {
+                // An unknown scope gives no access (fail closed).
+                let scope: Option<String> = row.try_get("scope")?;
+                let Some(scope) = scope.as_deref().and_then(ProxyScope::from_stored) else {
+                    continue;
+                };
+                let starts: Option<i64> = row.try_get("starts_at")?;
+                let Some(starts) = starts else { continue };
+                let ends: Option<i64> = row.try_get("ends_at")?;
+                let revoked: Option<i64> = row.try_get("revoked_at")?;
+                facts.proxy_grants.push(ProxyGrantFact {
+                    scope,
+                    starts_at: from_micros(starts)?,
+                    ends_at: ends.map(from_micros).transpose()?,
+                    revoked: revoked.is_some(),
+                });
+            }
+            // The latest end of any break-glass access (NULL: none).
+            _ => {
+                let until: Option<i64> = row.try_get("ends_at")?;
+                facts.break_glass_until = until.map(from_micros).transpose()?;
+            }
+        }
     }
-    let glass: Option<i64> = sqlx::query(
-        "SELECT MAX(expires_at) AS until FROM break_glass WHERE user_id = $1 AND patient_id = $2",
-    )
-    .bind(&user)
-    .bind(&patient)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("until")?;
-    Ok(AccessFacts {
-        proxy_grants,
-        on_care_team: team,
-        break_glass_until: glass.map(from_micros).transpose()?,
-    })
+    Ok(facts)
 }
 
 /// Puts a clinician on a patient's care team (idempotent).
