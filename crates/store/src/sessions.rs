@@ -11,16 +11,22 @@ use sqlx::any::AnyRow;
 pub use portal_domain::session::Session as SessionRow;
 
 fn from_row(row: &AnyRow) -> Result<SessionRow> {
+    from_columns(row, "")
+}
+
+/// A session from a row whose session columns are named `{prefix}{column}`.
+fn from_columns(row: &AnyRow, prefix: &str) -> Result<SessionRow> {
+    let column = |name: &str| format!("{prefix}{name}");
     Ok(SessionRow {
-        id: parse_id(&row.try_get::<String, _>("id")?)?,
-        user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
-        stage: row.try_get("stage")?,
-        csrf_token: row.try_get("csrf_token")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        last_seen_at: from_micros(row.try_get("last_seen_at")?)?,
-        absolute_expires_at: from_micros(row.try_get("absolute_expires_at")?)?,
-        client_addr: row.try_get("client_addr")?,
-        user_agent: row.try_get("user_agent")?,
+        id: parse_id(&row.try_get::<String, _>(column("id").as_str())?)?,
+        user_id: parse_id(&row.try_get::<String, _>(column("user_id").as_str())?)?,
+        stage: row.try_get(column("stage").as_str())?,
+        csrf_token: row.try_get(column("csrf_token").as_str())?,
+        created_at: from_micros(row.try_get(column("created_at").as_str())?)?,
+        last_seen_at: from_micros(row.try_get(column("last_seen_at").as_str())?)?,
+        absolute_expires_at: from_micros(row.try_get(column("absolute_expires_at").as_str())?)?,
+        client_addr: row.try_get(column("client_addr").as_str())?,
+        user_agent: row.try_get(column("user_agent").as_str())?,
     })
 }
 
@@ -85,17 +91,7 @@ pub async fn find_with_user(
     else {
         return Ok(None);
     };
-    let session = SessionRow {
-        id: parse_id(&row.try_get::<String, _>("s_id")?)?,
-        user_id: parse_id(&row.try_get::<String, _>("s_user_id")?)?,
-        stage: row.try_get("s_stage")?,
-        csrf_token: row.try_get("s_csrf_token")?,
-        created_at: from_micros(row.try_get("s_created_at")?)?,
-        last_seen_at: from_micros(row.try_get("s_last_seen_at")?)?,
-        absolute_expires_at: from_micros(row.try_get("s_absolute_expires_at")?)?,
-        client_addr: row.try_get("s_client_addr")?,
-        user_agent: row.try_get("s_user_agent")?,
-    };
+    let session = from_columns(&row, "s_")?;
     Ok(Some((session, crate::users::from_row(&row)?)))
 }
 

@@ -126,7 +126,7 @@ pub async fn home(
         .open_section(&actor, id, Section::Overview)
         .await?;
     let now = state.app.now();
-    let others = state
+    let others: Vec<OtherRecord> = state
         .app
         .records()
         .my_patients_with_news(&actor)
@@ -157,11 +157,17 @@ pub async fn home(
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
-        new_results: state
-            .app
-            .records()
-            .unread_result_count(&actor, &view.access)
-            .await?,
+        new_results: match others.iter().find(|o| o.current) {
+            // Counted already, with the family's records.
+            Some(this) => this.new_results,
+            None => {
+                state
+                    .app
+                    .records()
+                    .unread_result_count(&actor, &view.access)
+                    .await?
+            }
+        },
         patient: Banner::new(&view.patient, &state.dates, state.app.now()),
         others,
     }))
