@@ -942,6 +942,16 @@ async fn the_results_filter_checks_dates_and_narrows_the_list(backend: Backend) 
         );
         assert!(html.contains(">Hemoglobin</a>") && html.contains(">Glucose</a>"));
     }
+    // A page number nobody could have followed shows the first page, not an error.
+    for odd in [
+        "?page=-3",
+        "?page=0",
+        "?page=99999999999999999999",
+        "?page=two",
+    ] {
+        let html = open(&t, &c, &format!("{results}{odd}")).await;
+        assert!(html.contains(">Glucose</a>"), "{odd}");
+    }
     // However often a session filters, it keeps a bounded number of filters.
     for _ in 0..30 {
         let r = t

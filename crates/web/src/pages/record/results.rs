@@ -279,8 +279,10 @@ async fn results_page(
 pub struct ListQuery {
     #[serde(default)]
     filter: Option<String>,
+    /// Read as text: a page number nobody could have followed (0, -3, 10^20) shows page one
+    /// rather than an error.
     #[serde(default)]
-    page: Option<usize>,
+    page: Option<String>,
 }
 
 /// Rows on one page of the results list.
@@ -303,7 +305,11 @@ pub async fn results(
         errors: Vec::new(),
         notice: None,
         filter_id: None,
-        page: query.page.unwrap_or(1),
+        page: query
+            .page
+            .as_deref()
+            .and_then(|p| p.trim().parse::<usize>().ok())
+            .unwrap_or(1),
     };
     if let Some(filter_id) = query.filter.as_deref().filter(|f| !f.is_empty()) {
         let kept = if filter_id.len() <= 64 {
