@@ -1,31 +1,25 @@
-// Page benchmark client: signs in to a running `portal demo` as the demo clinician, the way a
-// browser does (cookies, the hidden CSRF field, same-origin headers, the authenticator code), then
-// loads one patient's home, health summary and test results pages in a closed loop and prints
-// requests per second and latency percentiles for each page, and with --ceiling each as a share
-// of a bare handler's one-row read measured in the same run. Run by scripts/bench-pages; by hand:
+// Page benchmark sign-in: signs in to a running `portal demo` as one of its accounts the way a
+// browser does (cookies, the hidden CSRF field, same-origin headers, the authenticator code) and
+// prints, as one JSON object, what a load generator needs to load that account's pages: the
+// session's Cookie header, the name the pages must show, and the pages to load (home, health
+// summary, test results, one result with its trend, access log). Used by scripts/bench-pages,
+// which loads the pages with wrk; by hand:
 //
-//   node e2e/bench/pages.mjs DATA_DIR/demo-accounts.json --patient FAMILY_NAME [--label TEXT]
-//        [--ceiling URL]
+//   node e2e/bench/pages.mjs DATA_DIR/demo-accounts.json [--role patient|clinician]
+//        [--patient NAME]
 //
-//   --patient    the record to load: a family name ("Lesch175") or a full name from the demo's
-//                `patients` list (default: the first record on the list)
-//   --label      a word printed with the results (e.g. the database)
-//   --ceiling    a bare handler on the same database (`portal bench-ceiling`), measured first
-//                in the same run; each page is then printed as a share of it
-//   PORTAL_BENCH_SECONDS      measured seconds per page (default 15)
-//   PORTAL_BENCH_CONCURRENCY  concurrent clients, each on its own kept-alive connection (default 8)
-//   PORTAL_BENCH_WARMUP       warm-up seconds per page, not counted (default 2)
+//   --role     the demo account to sign in as (default patient: the demo patient, on her own
+//              record)
+//   --patient  with --role clinician, the record to load: a family name ("Lesch175") or a full
+//              name from the demo's `patients` list (default: the first on the list)
 //
-// Exit status 1 if sign-in failed or any measured request failed (not 200, or the page did not
-// show the patient's name): the figures of such a run are not the portal's.
+// Exit status 1 if sign-in failed or a page did not answer 200 with the patient's name.
 
-import http from 'node:http';
-import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { totp } from '../lib/totp.mjs';
 
 const USAGE =
-  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--patient NAME] [--label TEXT] [--ceiling URL]';
+  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--role patient|clinician] [--patient NAME]';
 
 function fail(message) {
   console.error(`bench-pages: ${message}`);
@@ -33,10 +27,10 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { file: null, patient: null, label: '', ceiling: null };
+  const args = { file: null, patient: null, role: 'patient' };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
-    if (arg === '--patient' || arg === '--label' || arg === '--ceiling') {
+    if (arg === '--patient' || arg === '--role') {
       if (i + 1 >= argv.length) fail(`${arg} needs a value\n${USAGE}`);
       args[arg.slice(2)] = argv[(i += 1)];
     } else if (arg === '-h' || arg === '--help') {
@@ -49,15 +43,8 @@ function parseArgs(argv) {
     }
   }
   if (!args.file) fail(USAGE);
+  if (!['patient', 'clinician'].includes(args.role)) fail(`--role must be patient or clinician\n${USAGE}`);
   return args;
-}
-
-function positiveNumber(name, fallback) {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number, not ${text}`);
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,9 +202,6 @@ class Browser {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The load: a closed loop of `concurrency` clients, each waiting for its answer before asking
-// again, over plain node:http with kept-alive connections (less client CPU than fetch, which
-// matters because the client runs on the server's machine).
 
 /** The ways a template may write `name` into HTML (escaped or not). */
 function htmlForms(name) {
@@ -231,159 +215,67 @@ function htmlForms(name) {
   return [...forms];
 }
 
-function fetchPage(agent, base, path, headers) {
-  return new Promise((resolve) => {
-    const request = http.get(
-      { host: base.hostname, port: base.port, path, agent, headers },
-      (response) => {
-        const chunks = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode, body: Buffer.concat(chunks), error: null }),
-        );
-        response.on('error', (error) => resolve({ status: 0, body: null, error }));
-      },
-    );
-    request.on('error', (error) => resolve({ status: 0, body: null, error }));
-  });
-}
-
-async function runLoop({ base, path, headers, names, concurrency, seconds }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies = [];
-  const failures = [];
-  let errors = 0;
-  let bytes = 0;
-  const start = process.hrtime.bigint();
-  const deadline = start + BigInt(Math.round(seconds * 1e9));
-  const worker = async () => {
-    while (process.hrtime.bigint() < deadline) {
-      const t0 = process.hrtime.bigint();
-      const { status, body, error } = await fetchPage(agent, base, path, headers);
-      const micros = Number(process.hrtime.bigint() - t0) / 1000;
-      let problem = null;
-      if (error) problem = `connection error: ${error.message}`;
-      else if (status !== 200) problem = `status ${status}: ${body.toString('utf8', 0, 300).replace(/\s+/g, ' ')}`;
-      else if (names) {
-        const html = body.toString('utf8');
-        if (!names.some((n) => html.includes(n))) problem = 'status 200 but the page does not show the patient\'s name';
-      }
-      latencies.push(micros);
-      if (body) bytes += body.length;
-      if (problem) {
-        errors += 1;
-        if (failures.length < 5) failures.push(problem);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  agent.destroy();
-  return { latencies, errors, failures, bytes, elapsed };
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil(p * sorted.length));
-  return sorted[rank - 1];
-}
-
-const ms = (micros) => (micros / 1000).toFixed(1).padStart(7);
-
-// ---------------------------------------------------------------------------------------------
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const seconds = positiveNumber('PORTAL_BENCH_SECONDS', 15);
-  const concurrency = Math.round(positiveNumber('PORTAL_BENCH_CONCURRENCY', 8));
-  const warmup = positiveNumber('PORTAL_BENCH_WARMUP', 2);
-
   let demo;
   try {
     demo = JSON.parse(readFileSync(args.file, 'utf8'));
   } catch (error) {
     fail(`cannot read ${args.file}: ${error.message}`);
   }
-  const clinician = (demo.accounts ?? []).find((a) => a.role === 'clinician');
-  if (!clinician) fail(`${args.file} has no clinician account`);
+  const account = (demo.accounts ?? []).find((a) => a.role === args.role);
+  if (!account) fail(`${args.file} has no ${args.role} account`);
   const records = demo.patients ?? [];
-  let record = records[0];
-  if (args.patient) {
+  let record;
+  if (args.role === 'patient') {
+    record = records.find(([name]) => name === account.name);
+  } else if (args.patient) {
     const wanted = args.patient.trim().toLowerCase();
     record =
       records.find(([name]) => name.toLowerCase() === wanted) ??
       records.find(([name]) => name.toLowerCase().split(/\s+/).at(-1) === wanted);
+  } else {
+    record = records[0];
   }
   if (!record) {
-    fail(`no demo record named ${JSON.stringify(args.patient)} in ${args.file} ` +
+    fail(`no demo record for ${JSON.stringify(args.patient ?? account.name)} in ${args.file} ` +
       `(records: ${records.map(([n]) => n).join(', ')})`);
   }
   const [name, id] = record;
-  const base = new URL(demo.url);
-
-  const browser = new Browser(base);
+  const browser = new Browser(new URL(demo.url));
   try {
-    await browser.signIn(clinician);
+    await browser.signIn(account);
   } catch (error) {
-    fail(`sign-in as ${clinician.email} failed: ${error.message}`);
+    fail(`sign-in as ${account.email} failed: ${error.message}`);
   }
-  const headers = {
-    'user-agent': USER_AGENT,
-    accept: 'text/html,application/xhtml+xml',
-    'sec-fetch-site': 'same-origin',
-    'sec-fetch-mode': 'navigate',
-    'sec-fetch-dest': 'document',
-    cookie: browser.jar.header(),
-  };
-
-  const label = args.label ? `${args.label}: ` : '';
-  console.log(
-    `${label}${base.origin}, signed in as ${clinician.email}; record ${name} (${id}); ` +
-      `${concurrency} concurrent clients, ${warmup} s warm-up + ${seconds} s per page`,
-  );
-  console.log(
-    `  note: this client (Node.js ${process.version}) shares the machine's ${os.cpus().length} ` +
-      'CPU core(s) with the portal and its database, so the figures are lower bounds ' +
-      `(load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`,
-  );
-
-  const pages = [
-    ['home', `/patients/${id}`],
-    ['summary', `/patients/${id}/record`],
-    ['results', `/patients/${id}/results`],
-  ];
   const names = htmlForms(name);
-  let failed = false;
-  let ceilingRps = null;
-  const runs = pages.map(([page, path]) => ({ page, path, base, headers, names }));
-  if (args.ceiling) {
-    runs.unshift({ page: 'ceiling', path: '/', base: new URL(args.ceiling), headers: {}, names: null });
-  }
-  for (const { page, path, base: origin, headers: sent, names: shown } of runs) {
-    await runLoop({ base: origin, path, headers: sent, names: shown, concurrency, seconds: warmup });
-    const cpu = process.cpuUsage();
-    const run = await runLoop({ base: origin, path, headers: sent, names: shown, concurrency, seconds });
-    const used = process.cpuUsage(cpu);
-    const clientCpu = ((used.user + used.system) / 1e6 / run.elapsed) * 100;
-    const sorted = Float64Array.from(run.latencies).sort();
-    const n = sorted.length;
-    const rps = n / run.elapsed;
-    const kb = n ? run.bytes / n / 1024 : 0;
-    if (page === 'ceiling') ceilingRps = rps;
-    const share = ceilingRps ? ` (${((rps / ceilingRps) * 100).toFixed(1).padStart(5)}% of the ceiling)` : '';
-    console.log(
-      `  ${page.padEnd(8)} ${rps.toFixed(1).padStart(8)} req/s${share}   p50 ${ms(percentile(sorted, 0.5))} ms` +
-        `   p99 ${ms(percentile(sorted, 0.99))} ms   max ${ms(sorted[n - 1] ?? NaN)} ms` +
-        `   errors ${run.errors}   (${n} requests in ${run.elapsed.toFixed(1)} s, ${kb.toFixed(1)} KB/page, ` +
-        `client CPU ${clientCpu.toFixed(0)}% of a core, GET ${path})`,
-    );
-    for (const f of run.failures) console.log(`      failed: ${f}`);
-    if (run.errors > 0) failed = true;
-  }
-  if (failed) {
-    console.error('bench-pages: some requests failed; these figures do not measure the portal');
-    process.exit(1);
-  }
+  const open = async (path) => {
+    const page = await browser.request('GET', path);
+    if (page.status !== 200) fail(`GET ${path} answered ${page.status}`);
+    if (!names.some((n) => page.text.includes(n))) fail(`GET ${path} does not show ${name}`);
+    return page.text;
+  };
+  const home = `/patients/${id}`;
+  const results = await open(`${home}/results`);
+  // A result of a test measured more than once: the Trends section links to each one's chart.
+  const trend = new RegExp(`href="(${home}/results/[^"#]+)#trend"`).exec(results);
+  if (!trend) fail(`the results of ${name} list no test measured more than once`);
+  const pages = [
+    ['home', home],
+    ['summary', `${home}/record`],
+    ['results', `${home}/results`],
+    ['result', trend[1]],
+    ['access log', `${home}/access-log`],
+  ];
+  for (const [, path] of pages) await open(path);
+  console.log(JSON.stringify({
+    account: account.email,
+    record: name,
+    // The text every page must show: the name as the banner writes it.
+    shows: names.find((n) => results.includes(n)),
+    cookie: browser.jar.header(),
+    pages,
+  }));
 }
 
 await main();
