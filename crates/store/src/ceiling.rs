@@ -4,7 +4,8 @@
 use crate::{Result, Store};
 use sqlx::Row;
 
-/// The id of the stored resource whose JSON is nearest `bytes` long, if any is stored.
+/// The id of the stored resource whose row holds nearest `bytes` of JSON as stored (packed),
+/// if any is stored.
 pub async fn row_near(store: &Store, bytes: i64) -> Result<Option<String>> {
     let row =
         sqlx::query("SELECT id FROM fhir_resources ORDER BY ABS(LENGTH(json) - $1), id LIMIT 1")
@@ -20,5 +21,5 @@ pub async fn read(store: &Store, id: &str) -> Result<String> {
         .bind(id)
         .fetch_one(store.pool())
         .await?;
-    Ok(row.try_get("json")?)
+    crate::packed::column(&row, "json")
 }

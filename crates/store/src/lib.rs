@@ -12,6 +12,7 @@ pub mod codes;
 pub mod dialect;
 pub mod migrate;
 pub mod outbox;
+pub mod packed;
 pub mod patients;
 pub mod records;
 pub mod resources;
@@ -122,25 +123,29 @@ pub struct SqliteTuning {
     pub autocheckpoint_pages: u32,
     /// Page cache per connection, in KiB.
     pub cache_kib: u32,
+    /// How much of the database file a connection reads through a memory map rather than
+    /// `read` calls (SQLite's `mmap_size`): address space, not memory of its own (the pages are
+    /// the kernel's page cache, shared by every connection, and count in the process's resident
+    /// size once touched). Each commit of another connection empties a connection's own page
+    /// cache; mapped pages cost no system call and no copy to get back.
+    pub mmap_bytes: u64,
 }
 
-/// How much of the database file each SQLite connection reads through a memory map rather
-/// than `read` calls: address space, not memory (the pages are the kernel's page cache, shared
-/// by every connection). Each commit of another connection empties a connection's own page
-/// cache; mapped pages cost no system call and no copy to get back.
-const MMAP_BYTES: u64 = 1 << 40;
-
 impl SqliteTuning {
-    /// SQLite's own defaults: right for a server with many short transactions.
+    /// SQLite's own defaults, and the file mapped: right for a server with many short
+    /// transactions.
     pub const SERVING: Self = Self {
         autocheckpoint_pages: 1000,
         cache_kib: 2000,
+        mmap_bytes: 1 << 40,
     };
     /// For a bulk import: large transactions whose pages stay cached, and no checkpoint inside a
     /// commit (a checkpoint waits on the disk; the importer runs them beside the writer).
     pub const BULK: Self = Self {
         autocheckpoint_pages: 0,
         cache_kib: 32 * 1024,
+        // One writer that reads little: its pages are in its own cache.
+        mmap_bytes: 0,
     };
 
     fn pragmas(self) -> String {
@@ -148,7 +153,7 @@ impl SqliteTuning {
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
              PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
              PRAGMA wal_autocheckpoint = {}; PRAGMA cache_size = -{}; PRAGMA mmap_size = {};",
-            self.autocheckpoint_pages, self.cache_kib, MMAP_BYTES
+            self.autocheckpoint_pages, self.cache_kib, self.mmap_bytes
         )
     }
 }

@@ -62,6 +62,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_readable.sql"),
         postgres: include_str!("../migrations/postgres/0006_readable.sql"),
     },
+    Migration {
+        version: 7,
+        name: "packed",
+        sqlite: include_str!("../migrations/sqlite/0007_packed.sql"),
+        postgres: include_str!("../migrations/postgres/0007_packed.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -61,7 +61,7 @@ fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
         where_name: row.try_get("where_name")?,
         report_id: optional_id(row, "report_id")?,
         released_at: row.try_get("released_at")?,
-        details: row.try_get("details")?,
+        details: crate::packed::column(row, "details")?,
     })
 }
 

@@ -101,8 +101,8 @@ pub struct ResourceRow<'a> {
     pub patient_id: Option<PatientId>,
     /// SHA-256 of the JSON.
     pub content_hash: &'a str,
-    /// The original JSON.
-    pub json: &'a str,
+    /// The original JSON, packed ([`crate::packed::pack`] with [`crate::packed::Packing::Resource`]).
+    pub json: &'a [u8],
 }
 
 /// Creates a resource (version 1).
@@ -197,7 +197,7 @@ pub async fn json(
         .bind(access.patient().to_string())
         .fetch_optional(conn)
         .await?;
-    Ok(row.map(|r| r.try_get("json")).transpose()?)
+    row.map(|r| crate::packed::column(&r, "json")).transpose()
 }
 
 /// One clinical item to write, as the import has it (ids as the text it holds them in).
@@ -210,8 +210,9 @@ pub struct ItemWrite<'a> {
     pub columns: &'a ItemColumns,
     /// The visit it belongs to (portal resource id).
     pub encounter_id: Option<&'a str>,
-    /// The mapped details, as JSON.
-    pub details: &'a str,
+    /// The mapped details as JSON, packed ([`crate::packed::pack`] with
+    /// [`crate::packed::Packing::Details`]).
+    pub details: &'a [u8],
     /// Who ordered, performed or wrote it (a practitioner's or organization's resource id).
     pub who_id: Option<&'a str>,
     /// Where (a location's or organization's resource id).

@@ -13,6 +13,7 @@ use portal_domain::access::{
 };
 use portal_domain::record::{Flag, ItemColumns, ItemKind, Sensitivity};
 use portal_domain::{PatientAccess, PatientId, Principal, ResourceId, Role, UserId};
+use portal_store::packed::{self, Packing};
 use portal_store::records::{self, ItemQuery};
 use portal_store::resources::{self, ItemWrite, ResourceRow};
 use portal_store::{Conn, Error, Store, patients, to_micros, users};
@@ -134,10 +135,19 @@ async fn write(conn: &mut Conn, seeds: &[Seed]) {
         })
         .collect();
     let sources: Vec<String> = seeds.iter().map(|s| format!("src-{}", s.n)).collect();
-    let json: Vec<String> = seeds
+    let json: Vec<Vec<u8>> = seeds
         .iter()
         .zip(&types)
-        .map(|(s, t)| format!(r#"{{"resourceType":"{t}","id":"src-{}"}}"#, s.n))
+        .map(|(s, t)| {
+            packed::pack(
+                Packing::Resource,
+                &format!(r#"{{"resourceType":"{t}","id":"src-{}"}}"#, s.n),
+            )
+        })
+        .collect();
+    let details: Vec<Vec<u8>> = seeds
+        .iter()
+        .map(|s| packed::pack(Packing::Details, &format!(r#"{{"n":{}}}"#, s.n)))
         .collect();
     let rows: Vec<ResourceRow<'_>> = seeds
         .iter()
@@ -184,7 +194,7 @@ async fn write(conn: &mut Conn, seeds: &[Seed]) {
             patient_id: s.patient,
             columns: &columns[i],
             encounter_id: None,
-            details: "{}",
+            details: &details[i],
             who_id: None,
             where_id: None,
             report_id: reports[i].as_deref(),
@@ -255,6 +265,59 @@ async fn two_records(store: &Store) -> (PatientId, PatientId) {
     .await;
     tx.commit().await.expect("commit");
     (ann, ben)
+}
+
+#[tokio::test]
+async fn packed_json_reads_back_and_json_stored_as_text_before_packing_still_reads() {
+    each_backend(|store, backend| async move {
+        let (ann, _) = two_records(&store).await;
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let [_, _, (_, team)] = readers(ann);
+        let json = resources::json(&mut conn, &team, rid(1))
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            json, r#"{"resourceType":"Condition","id":"src-1"}"#,
+            "{backend:?}"
+        );
+        // A row as a version before packing wrote it: JSON text.
+        sqlx::query("UPDATE fhir_resources SET json = $1 WHERE id = $2")
+            .bind(r#"{"resourceType":"Condition","id":"old"}"#.as_bytes())
+            .bind(rid(1).to_string())
+            .execute(&mut *conn)
+            .await
+            .expect("write text");
+        sqlx::query("UPDATE clinical_items SET details = $1 WHERE resource_id = $2")
+            .bind(r#"{"old":true}"#.as_bytes())
+            .bind(rid(1).to_string())
+            .execute(&mut *conn)
+            .await
+            .expect("write text");
+        let json = resources::json(&mut conn, &team, rid(1))
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            json, r#"{"resourceType":"Condition","id":"old"}"#,
+            "{backend:?}"
+        );
+        let items = records::list(
+            &mut conn,
+            &team,
+            &ItemQuery {
+                kinds: &[ItemKind::Condition],
+                limit: 10,
+                ..ItemQuery::default()
+            },
+            now(),
+        )
+        .await
+        .expect("list");
+        let details: Vec<&str> = items.iter().map(|i| i.details.as_str()).collect();
+        assert_eq!(details, [r#"{"n":2}"#, r#"{"old":true}"#], "{backend:?}");
+    })
+    .await;
 }
 
 #[tokio::test]

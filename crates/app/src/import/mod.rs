@@ -135,11 +135,13 @@ struct Item {
     /// Whether the resource's type is one the portal maps.
     is_mapped: bool,
     refs: Vec<(String, Reference)>,
-    /// The list columns and mapped details of a clinical resource, worked out while preparing.
-    projection: Option<(portal_fhir::projection::Projection, String)>,
+    /// The list columns and mapped details (packed) of a clinical resource, worked out while
+    /// preparing.
+    projection: Option<(portal_fhir::projection::Projection, Vec<u8>)>,
     /// The name of a practitioner, organization or location, for the record pages.
     directory_name: Option<String>,
-    json: String,
+    /// The original JSON, packed.
+    json: Vec<u8>,
     hash: String,
 }
 

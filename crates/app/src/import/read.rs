@@ -4,6 +4,7 @@
 use super::{Entry, FeedSender, Item, Key, Piece, rejected};
 use crate::{Error, Result, crypto};
 use portal_fhir::{ImportError, Limits, Mapped, Reference, collect_references, map_resource};
+use portal_store::packed::{self, Packing};
 use std::collections::HashMap;
 
 /// The most entries, and about the most bytes of text, one part of a Bundle holds.
@@ -216,11 +217,16 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
     // The parsed JSON is not needed any more: freed before the details are written out (a
     // document's text can take megabytes), on the thread that built it.
     drop(entry);
+    // Both are stored packed; packing here keeps the work off the writer's thread.
+    let json = packed::pack(Packing::Resource, &json);
     let projection = match projected {
         Some(p) => Some((
             p,
-            portal_fhir::json::write(&mapped)
-                .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
+            packed::pack(
+                Packing::Details,
+                &portal_fhir::json::write(&mapped)
+                    .map_err(|e| Error::Internal(format!("cannot serialise a resource: {e}")))?,
+            ),
         )),
         None => None,
     };
