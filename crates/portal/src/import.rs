@@ -79,6 +79,9 @@ pub fn print_summary(path: &Path, summary: &ImportSummary) {
 /// holds at most what five seconds of importing write, a few hundred MB.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Resources imported before the planner's statistics are first refreshed.
+const FIRST_ANALYZE: u64 = 2_000;
+
 /// Runs `portal import`: every file in turn, then refreshes the planner's statistics.
 pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let files = match files(paths) {
@@ -96,6 +99,7 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let started = std::time::Instant::now();
     let mut failed = 0;
     let mut total = ImportSummary::default();
+    let mut analyze_at = FIRST_ANALYZE;
     // While one Bundle is written, the next is read and checked on another thread. NDJSON is
     // streamed a chunk at a time, so a file of any size fits in memory.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
@@ -172,6 +176,16 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
             Ok(summary) => {
                 print_summary(path, &summary);
                 total.add(&summary);
+                if !app.is_embedded() && total.total() >= analyze_at {
+                    // PostgreSQL's statistics, refreshed each time the tables have doubled:
+                    // lookups planned for the empty tables of the start would read every row
+                    // of a type to find a few (autovacuum, which would, may be off). SQLite
+                    // plans them on the unique index either way.
+                    analyze_at = total.total().saturating_mul(2);
+                    if let Err(e) = app.import().analyze_after_import().await {
+                        eprintln!("portal import: could not refresh database statistics: {e}");
+                    }
+                }
             }
             Err(message) => {
                 failed += 1;

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+mod bulk;
 pub mod ceiling;
 pub mod codes;
 pub mod dialect;

@@ -1,6 +1,7 @@
 //! Imported FHIR resources: the original JSON of each, the identifiers it is found by, and the
 //! projection of its clinical data that the record pages read.
 
+use crate::bulk::{Cell, Insert, Kind};
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{ClinicAction, ClinicCapability};
@@ -240,33 +241,6 @@ pub async fn count_by_type(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
 /// Rows per multi-row statement: well under both backends' limits on bound parameters.
 const BATCH_ROWS: usize = 200;
 
-/// `($1, $2, …), ($n, …)` for `rows` rows of `cols` columns, numbered from `first`. On SQLite
-/// the placeholders are plain `?`: SQLite looks named ones up by scanning a list, which makes
-/// a statement with thousands of `$N` quadratic.
-fn values_list(conn: &Conn, first: usize, rows: usize, cols: usize) -> String {
-    let numbered = !is_sqlite(conn);
-    let mut sql = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            if numbered {
-                sql.push('$');
-                sql.push_str(&(first + r * cols + c).to_string());
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 fn is_sqlite(conn: &Conn) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
@@ -319,6 +293,51 @@ pub async fn find_many_by_source(
     Ok(found)
 }
 
+/// The stored resources with any of these (resource type, sender id) keys, by key: in one
+/// query for many keys on PostgreSQL, where each query is a round trip; one per type on
+/// SQLite.
+pub async fn find_many_by_source_keys(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    keys: &[(&str, &str)],
+) -> Result<std::collections::HashMap<(String, String), KnownResource>> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
+    let mut found = std::collections::HashMap::new();
+    if is_sqlite(conn) {
+        let mut by_type: std::collections::BTreeMap<&str, Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for (resource_type, source_id) in keys {
+            by_type.entry(resource_type).or_default().push(source_id);
+        }
+        for (resource_type, ids) in by_type {
+            for (source_id, known) in find_many_by_source(conn, import, resource_type, &ids).await?
+            {
+                found.insert((resource_type.to_string(), source_id), known);
+            }
+        }
+        return Ok(found);
+    }
+    for chunk in keys.chunks(BATCH_ROWS * 10) {
+        let rows: Vec<Vec<Cell<'_>>> = chunk
+            .iter()
+            .map(|(t, s)| vec![Cell::Text(Some(t)), Cell::Text(Some(s))])
+            .collect();
+        let rows = sqlx::query(
+            "SELECT r.id, r.content_hash, r.version, r.patient_id, r.resource_type, r.source_id              FROM json_to_recordset($1::json) AS k(t text, s text)              JOIN fhir_resources r ON r.resource_type = k.t AND r.source_id = k.s",
+        )
+        .bind(crate::bulk::json_rows(&["t", "s"], &rows))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            found.insert(
+                (row.try_get("resource_type")?, row.try_get("source_id")?),
+                known(&row)?,
+            );
+        }
+    }
+    Ok(found)
+}
+
 /// [`find_by_identifier`] for many values of one type and system, in few queries: the stored
 /// resources each value names, by value.
 pub async fn find_many_by_identifier(
@@ -364,31 +383,49 @@ pub async fn insert_many(
     now: Timestamp,
 ) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
-    for chunk in rows.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, \
-             json, version, created_at, updated_at) VALUES {}",
-            values_list(conn, 1, chunk.len(), 9)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            query = query
-                .bind(row.id)
-                .bind(row.resource_type)
-                .bind(row.source_id)
-                .bind(row.patient_id.map(|p| p.to_string()))
-                .bind(row.content_hash)
-                .bind(row.json)
-                .bind(1_i64)
-                .bind(to_micros(now))
-                .bind(to_micros(now));
-        }
-        query
-            .execute(&mut *conn)
-            .await
-            .map_err(conflict_as("resource id"))?;
+    let patients: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| r.patient_id.map(|p| p.to_string()))
+        .collect();
+    let now = to_micros(now);
+    let cells: Vec<Vec<Cell<'_>>> = rows
+        .iter()
+        .zip(&patients)
+        .map(|(row, patient)| {
+            vec![
+                Cell::Text(Some(row.id)),
+                Cell::Text(Some(row.resource_type)),
+                Cell::Text(row.source_id),
+                Cell::Text(patient.as_deref()),
+                Cell::Text(Some(row.content_hash)),
+                Cell::Bytes(row.json),
+                Cell::Int(Some(1)),
+                Cell::Int(Some(now)),
+                Cell::Int(Some(now)),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "fhir_resources",
+        columns: &[
+            ("id", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("source_id", Kind::Text),
+            ("patient_id", Kind::Text),
+            ("content_hash", Kind::Text),
+            ("json", Kind::Bytes),
+            ("version", Kind::Int),
+            ("created_at", Kind::Int),
+            ("updated_at", Kind::Int),
+        ],
+        tail: "",
     }
-    Ok(())
+    .run(conn, &cells)
+    .await
+    .map_err(|e| match e {
+        crate::Error::Database(db) => conflict_as("resource id")(db),
+        other => other,
+    })
 }
 
 /// Adds identifiers (resource type, system, value, resource id) of new resources.
@@ -398,19 +435,29 @@ pub async fn insert_identifiers_many(
     rows: &[(&str, &str, &str, &str)],
 ) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
-    for chunk in rows.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO fhir_identifiers (resource_type, system, value, resource_id) VALUES {} \
-             ON CONFLICT DO NOTHING",
-            values_list(conn, 1, chunk.len(), 4)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (t, system, value, id) in chunk {
-            query = query.bind(*t).bind(*system).bind(*value).bind(*id);
-        }
-        query.execute(&mut *conn).await?;
+    let cells: Vec<Vec<Cell<'_>>> = rows
+        .iter()
+        .map(|(t, system, value, id)| {
+            vec![
+                Cell::Text(Some(t)),
+                Cell::Text(Some(system)),
+                Cell::Text(Some(value)),
+                Cell::Text(Some(id)),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "fhir_identifiers",
+        columns: &[
+            ("resource_type", Kind::Text),
+            ("system", Kind::Text),
+            ("value", Kind::Text),
+            ("resource_id", Kind::Text),
+        ],
+        tail: "ON CONFLICT DO NOTHING",
     }
-    Ok(())
+    .run(conn, &cells)
+    .await
 }
 
 /// Writes (or rewrites) many clinical items in few statements.
@@ -420,12 +467,55 @@ pub async fn put_clinical_items(
     items: &[ItemWrite<'_>],
 ) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
-    for chunk in items.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO clinical_items (resource_id, patient_id, kind, category, code_system, \
-             code, label, status, sort_at, encounter_id, details, who_id, where_id, report_id, \
-             flag, released_at, sensitivity) VALUES {} \
-             ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
+    let patients: Vec<String> = items.iter().map(|i| i.patient_id.to_string()).collect();
+    let cells: Vec<Vec<Cell<'_>>> = items
+        .iter()
+        .zip(&patients)
+        .map(|(item, patient)| {
+            let c = item.columns;
+            vec![
+                Cell::Text(Some(item.resource_id)),
+                Cell::Text(Some(patient)),
+                Cell::Text(Some(c.kind.as_str())),
+                Cell::Text(Some(&c.category)),
+                Cell::Text(Some(&c.code_system)),
+                Cell::Text(Some(&c.code)),
+                Cell::Text(Some(&c.label)),
+                Cell::Text(Some(&c.status)),
+                Cell::Int(c.sort_at),
+                Cell::Text(item.encounter_id),
+                Cell::Bytes(item.details),
+                Cell::Text(item.who_id),
+                Cell::Text(item.where_id),
+                Cell::Text(item.report_id),
+                Cell::Text(Some(c.flag.code())),
+                Cell::Int(item.released_at),
+                Cell::Text(Some(c.sensitivity.map_or("", Sensitivity::as_str))),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "clinical_items",
+        columns: &[
+            ("resource_id", Kind::Text),
+            ("patient_id", Kind::Text),
+            ("kind", Kind::Text),
+            ("category", Kind::Text),
+            ("code_system", Kind::Text),
+            ("code", Kind::Text),
+            ("label", Kind::Text),
+            ("status", Kind::Text),
+            ("sort_at", Kind::Int),
+            ("encounter_id", Kind::Text),
+            ("details", Kind::Bytes),
+            ("who_id", Kind::Text),
+            ("where_id", Kind::Text),
+            ("report_id", Kind::Text),
+            ("flag", Kind::Text),
+            ("released_at", Kind::Int),
+            ("sensitivity", Kind::Text),
+        ],
+        tail: "ON CONFLICT (resource_id) DO UPDATE SET patient_id = excluded.patient_id, \
              kind = excluded.kind, category = excluded.category, \
              code_system = excluded.code_system, code = excluded.code, label = excluded.label, \
              status = excluded.status, sort_at = excluded.sort_at, \
@@ -434,32 +524,9 @@ pub async fn put_clinical_items(
              report_id = COALESCE(excluded.report_id, clinical_items.report_id), \
              flag = excluded.flag, sensitivity = excluded.sensitivity, \
              released_at = COALESCE(clinical_items.released_at, excluded.released_at)",
-            values_list(conn, 1, chunk.len(), 17)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for item in chunk {
-            query = query
-                .bind(item.resource_id)
-                .bind(item.patient_id.to_string())
-                .bind(item.columns.kind.as_str())
-                .bind(&item.columns.category)
-                .bind(&item.columns.code_system)
-                .bind(&item.columns.code)
-                .bind(&item.columns.label)
-                .bind(&item.columns.status)
-                .bind(item.columns.sort_at)
-                .bind(item.encounter_id)
-                .bind(item.details)
-                .bind(item.who_id)
-                .bind(item.where_id)
-                .bind(item.report_id)
-                .bind(item.columns.flag.code())
-                .bind(item.released_at)
-                .bind(item.columns.sensitivity.map_or("", Sensitivity::as_str));
-        }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
+    .run(conn, &cells)
+    .await
 }
 
 /// Links results stored earlier to the report that lists them. A report held until staff
@@ -506,31 +573,25 @@ pub async fn put_directory_names(
     rows: &[(&str, &str, &str)],
 ) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
-    for chunk in rows.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO directory_names (resource_id, resource_type, name) VALUES {} \
-             ON CONFLICT (resource_id) DO UPDATE SET name = excluded.name",
-            values_list(conn, 1, chunk.len(), 3)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, t, name) in chunk {
-            query = query.bind(*id).bind(*t).bind(*name);
-        }
-        query.execute(&mut *conn).await?;
+    let cells: Vec<Vec<Cell<'_>>> = rows
+        .iter()
+        .map(|(id, t, name)| {
+            vec![
+                Cell::Text(Some(id)),
+                Cell::Text(Some(t)),
+                Cell::Text(Some(name)),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "directory_names",
+        columns: &[
+            ("resource_id", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("name", Kind::Text),
+        ],
+        tail: "ON CONFLICT (resource_id) DO UPDATE SET name = excluded.name",
     }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn values_lists_number_placeholders_row_by_row_or_use_question_marks_on_sqlite() {
-        let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        let store = crate::Store::connect(&url, 1).await.expect("store");
-        let conn = store.pool().acquire().await.expect("conn");
-        assert_eq!(values_list(&conn, 1, 2, 2), "(?, ?), (?, ?)");
-    }
+    .run(conn, &cells)
+    .await
 }

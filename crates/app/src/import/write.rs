@@ -116,22 +116,22 @@ impl<'a> Writer<'a> {
         keys: impl Iterator<Item = &Key> + Clone,
     ) -> Result<()> {
         let tx: &mut Conn = tx;
-        // What is stored already, found in one query per resource type.
+        // What is stored already, found in few queries.
+        let source_keys: Vec<(&str, &str)> = keys
+            .clone()
+            .filter_map(|key| Some((key.resource_type, key.source_id.as_deref()?)))
+            .collect();
         let mut known_by_source: HashMap<(&'static str, String), KnownResource> = HashMap::new();
-        let mut source_ids: BTreeMap<&'static str, Vec<&str>> = BTreeMap::new();
+        let stored = resources::find_many_by_source_keys(tx, &self.import, &source_keys).await?;
+        drop(source_keys);
         for key in keys.clone() {
-            if let Some(sid) = &key.source_id {
-                source_ids.entry(key.resource_type).or_default().push(sid);
-            }
-        }
-        for (resource_type, ids) in &source_ids {
-            for (sid, known) in
-                resources::find_many_by_source(tx, &self.import, resource_type, ids).await?
+            if let Some(sid) = &key.source_id
+                && let Some(known) = stored.get(&(key.resource_type.to_string(), sid.clone()))
             {
-                known_by_source.insert((resource_type, sid), known);
+                known_by_source.insert((key.resource_type, sid.clone()), known.clone());
             }
         }
-        drop(source_ids);
+        drop(stored);
         // What the others' identifiers find, in one query per type and system.
         let mut wanted: BTreeMap<(&'static str, String), Vec<String>> = BTreeMap::new();
         for key in keys.clone() {
