@@ -75,8 +75,10 @@ pub fn print_summary(path: &Path, summary: &ImportSummary) {
 
 /// How often the import copies SQLite's write-ahead log into the database file. A copy ends
 /// with a wait on the disk that holds up the writer for a few tenths of a second (measured:
-/// once a second cost a third of the import's speed), so the copies are few and large; the log
-/// holds at most what five seconds of importing write, a few hundred MB.
+/// once a second cost a third of the import's speed), so the copies are few and large. A copy
+/// beside the writer never catches up with it, so once the log passes
+/// `portal_store::WAL_LIMIT_BYTES` a copy waits for the writer and empties it: the log stays
+/// under about that size however much is imported.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Resources imported before the planner's statistics are first refreshed.

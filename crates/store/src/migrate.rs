@@ -64,9 +64,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "packed",
-        sqlite: include_str!("../migrations/sqlite/0007_packed.sql"),
-        postgres: include_str!("../migrations/postgres/0007_packed.sql"),
+        name: "speed",
+        sqlite: include_str!("../migrations/sqlite/0007_speed.sql"),
+        postgres: include_str!("../migrations/postgres/0007_speed.sql"),
     },
 ];
 

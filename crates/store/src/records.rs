@@ -502,7 +502,7 @@ pub async fn remove_hold(
 }
 
 /// Notes that an account opened these results of the record `access` opens (ids of other
-/// records are ignored).
+/// records are ignored; results it had opened keep their first time).
 pub async fn mark_read(
     conn: &mut Conn,
     access: &PatientAccess,
@@ -510,19 +510,25 @@ pub async fn mark_read(
     resource_ids: &[ResourceId],
     now: Timestamp,
 ) -> Result<()> {
-    for id in resource_ids {
-        sqlx::query(
+    for chunk in resource_ids.chunks(200) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "INSERT INTO result_reads (user_id, resource_id, read_at) \
-             SELECT $1, c.resource_id, $3 FROM clinical_items c \
-             WHERE c.resource_id = $2 AND c.patient_id = $4 \
-             ON CONFLICT (user_id, resource_id) DO NOTHING",
-        )
-        .bind(user.to_string())
-        .bind(id.to_string())
-        .bind(to_micros(now))
-        .bind(access.patient().to_string())
-        .execute(&mut *conn)
-        .await?;
+             SELECT $1, c.resource_id, $2 FROM clinical_items c \
+             WHERE c.patient_id = $3 AND c.resource_id IN ({list}) \
+             ON CONFLICT (user_id, resource_id) DO NOTHING"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.to_string())
+            .bind(to_micros(now))
+            .bind(access.patient().to_string());
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -113,21 +113,6 @@ impl Records {
             .await
     }
 
-    /// [`Records::open_record`] for a read that also writes (read markers): its transaction
-    /// takes the write lock from the start.
-    async fn open_record_to_mark(
-        &self,
-        actor: &Actor,
-        patient: PatientId,
-        action: Action,
-        audit_type: &str,
-        resource_id: Option<ResourceId>,
-    ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
-        let (access, tx) = self.open_patient(actor, patient, action).await?;
-        self.head_of(actor, access, tx, audit_type, resource_id)
-            .await
-    }
-
     async fn head_of(
         &self,
         actor: &Actor,

@@ -183,9 +183,8 @@ impl Records {
         patient: PatientId,
         resource_id: ResourceId,
     ) -> Result<(RecordHead, ResultDetail)> {
-        // Opening a result marks it read: this read writes.
         let (head, mut tx, viewed) = self
-            .open_record_to_mark(
+            .open_record(
                 actor,
                 patient,
                 Action::ViewRecord,
@@ -241,16 +240,32 @@ impl Records {
             None => None,
         };
         let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
-        if let Some(user) = viewer(actor) {
-            let mut opened = vec![row.resource_id];
-            opened.extend(members.iter().map(|m| m.resource_id));
-            records::mark_read(&mut tx, &head.access, user, &opened, now).await?;
-        }
+        // Opening a result marks it (and a report's results) read for a patient-side account;
+        // only the first opening writes.
+        let unread = match viewer(actor) {
+            Some(user) => {
+                let mut opened = vec![row.resource_id];
+                opened.extend(members.iter().map(|m| m.resource_id));
+                let read = records::read_among(&mut tx, &head.access, user, &opened).await?;
+                opened.retain(|id| !read.contains(id));
+                if opened.is_empty() {
+                    None
+                } else {
+                    Some((user, opened))
+                }
+            }
+            None => None,
+        };
         let mut asked = vec![row.resource_id];
         asked.extend(row.report_id);
         asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
         let mut held = records::held_among(&mut tx, &head.access, &asked, now).await?;
         self.finish_read(tx, viewed).await?;
+        if let Some((user, opened)) = unread {
+            let mut tx = self.store().begin().await?;
+            records::mark_read(&mut tx, &head.access, user, &opened, now).await?;
+            commit(tx).await?;
+        }
         let pending_panel = pending_panel(&row, &held);
         let is_held = held.remove(&row.resource_id);
         if let Some(report) = &row.report_id {
