@@ -16,7 +16,7 @@ use portal_domain::{PatientAccess, PatientId, Principal, ResourceId, Role, UserI
 use portal_store::packed::{self, Packing};
 use portal_store::records::{self, ItemQuery};
 use portal_store::resources::{self, ItemWrite, ResourceRow};
-use portal_store::{Conn, Error, Store, patients, to_micros, users};
+use portal_store::{Backend, Conn, Error, Store, patients, to_micros, users};
 
 fn patient(n: u128) -> PatientId {
     PatientId::from_uuid(uuid::Uuid::from_u128(n))
@@ -281,19 +281,41 @@ async fn packed_json_reads_back_and_json_stored_as_text_before_packing_still_rea
             json, r#"{"resourceType":"Condition","id":"src-1"}"#,
             "{backend:?}"
         );
-        // A row as a version before packing wrote it: JSON text.
-        sqlx::query("UPDATE fhir_resources SET json = $1 WHERE id = $2")
-            .bind(r#"{"resourceType":"Condition","id":"old"}"#.as_bytes())
-            .bind(rid(1).to_string())
-            .execute(&mut *conn)
-            .await
-            .expect("write text");
-        sqlx::query("UPDATE clinical_items SET details = $1 WHERE resource_id = $2")
-            .bind(r#"{"old":true}"#.as_bytes())
-            .bind(rid(1).to_string())
-            .execute(&mut *conn)
-            .await
-            .expect("write text");
+        // A row as a version before packing wrote it: JSON text (on PostgreSQL, whose column
+        // the migration turned into bytes, that text's UTF-8 bytes).
+        for (sql, text) in [
+            (
+                "UPDATE fhir_resources SET json = $1 WHERE id = $2",
+                r#"{"resourceType":"Condition","id":"old"}"#,
+            ),
+            (
+                "UPDATE clinical_items SET details = $1 WHERE resource_id = $2",
+                r#"{"old":true}"#,
+            ),
+        ] {
+            let query = sqlx::query(sql);
+            let query = match backend {
+                Backend::Sqlite => query.bind(text),
+                Backend::Postgres => query.bind(text.as_bytes()),
+            };
+            query
+                .bind(rid(1).to_string())
+                .execute(&mut *conn)
+                .await
+                .expect("write text");
+        }
+        if backend == Backend::Sqlite {
+            let stored: String =
+                sqlx::query_scalar("SELECT typeof(json) FROM fhir_resources WHERE id = $1")
+                    .bind(rid(1).to_string())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .expect("type");
+            assert_eq!(
+                stored, "text",
+                "the old row is text, as an earlier version wrote it"
+            );
+        }
         let json = resources::json(&mut conn, &team, rid(1))
             .await
             .expect("read")
