@@ -313,6 +313,20 @@ async fn item_14_held_result_is_not_shown_through_its_report(backend: Backend) {
         html.contains("139 mmol/L") && html.contains(PENDING),
         "{html}"
     );
+    // Opened a second time: the first opening's read marker stands; no second one is added.
+    let read_at = || async {
+        sqlx::query_scalar::<_, i64>("SELECT read_at FROM result_reads WHERE resource_id = $1")
+            .bind(&sodium)
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("the sodium is marked read")
+    };
+    let (markers, first) = (t.count("result_reads").await, read_at().await);
+    open(&t, &c, &format!("{results}/{sodium}")).await;
+    assert_eq!(
+        (t.count("result_reads").await, read_at().await),
+        (markers, first)
+    );
     let visit = resource_id(&t, "pia-visit").await;
     let html = open(&t, &c, &format!("/patients/{pia}/visits/{visit}")).await;
     assert!(html.contains("Sodium") && html.contains(PENDING), "{html}");
