@@ -1,9 +1,8 @@
 //! Opening a patient's chart: each section is one policy action, one read and one audit event.
 
 use crate::services::Records;
-use crate::{Actor, Error, Result, commit};
+use crate::{Actor, Result};
 use portal_domain::access::{AccessBasis, Action, authorize};
-use portal_domain::audit::AuditAction;
 use portal_domain::{PatientAccess, PatientId, Principal, Role};
 use portal_store::audit::{self, NamedEvent, PatientLogFilter};
 use portal_store::patients::{self, PatientRow};
@@ -89,19 +88,20 @@ impl Records {
         patient: PatientId,
         section: Section,
     ) -> Result<ChartView> {
-        let (access, mut tx) = self
-            .open_patient_to_read(actor, patient, section.action())
+        let opened = self
+            .open_view(
+                actor,
+                patient,
+                section.action(),
+                section.resource_type(),
+                None,
+            )
             .await?;
-        let row = patients::get(&mut tx, &access)
-            .await?
-            .ok_or(Error::NotFound)?;
-        commit(tx).await?;
         // Recorded (group-committed) before the section is shown.
-        let event = self.patient_event(actor, &access, AuditAction::Read, section.resource_type());
-        self.audit_alone(&event).await?;
+        let head = self.record_view(opened).await?;
         Ok(ChartView {
-            patient: row,
-            access,
+            patient: head.patient,
+            access: head.access,
         })
     }
 
@@ -180,17 +180,9 @@ impl Records {
         let Principal::User { id: user, .. } = &actor.principal else {
             return Ok(Vec::new());
         };
-        let mut conn = self.conn().await?;
-        let now = self.now();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let facts = portal_store::access::facts(&mut conn, *user, row.id).await?;
-            let new = match authorize(&actor.principal, row.id, Action::ViewRecord, &facts, now) {
-                Ok(access) => {
-                    portal_store::records::unread_results(&mut conn, &access, *user, now).await?
-                }
-                Err(_) => 0,
-            };
+            let new = self.new_results(actor, *user, row.id).await?;
             out.push((row, new));
         }
         Ok(out)

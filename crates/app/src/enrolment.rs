@@ -333,18 +333,6 @@ impl App {
         self.decide_patient(actor, patient, action, tx).await
     }
 
-    /// [`App::open_patient`] for a use case that only reads: its transaction takes no write
-    /// lock, so reads of the record run side by side.
-    pub(crate) async fn open_patient_to_read(
-        &self,
-        actor: &Actor,
-        patient: PatientId,
-        action: Action,
-    ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
-        let tx = self.store().begin_read().await?;
-        self.decide_patient(actor, patient, action, tx).await
-    }
-
     /// The policy's decision in `tx`: the access, or a recorded refusal answered as "not found".
     async fn decide_patient(
         &self,
@@ -353,32 +341,80 @@ impl App {
         action: Action,
         mut tx: portal_store::Tx,
     ) -> Result<(portal_domain::PatientAccess, portal_store::Tx)> {
-        let now = self.now();
-        let exists = patients::exists(&mut tx, patient).await?;
-        let facts = match (&actor.principal, exists) {
-            (Principal::User { id, .. }, true) => access::facts(&mut tx, *id, patient).await?,
-            _ => Default::default(),
-        };
-        let decision = if exists {
-            authorize(&actor.principal, patient, action, &facts, now).ok()
-        } else {
-            None
-        };
-        match decision {
-            Some(access) => Ok((access, tx)),
-            None => {
+        match self.decide_on(&mut tx, actor, patient, action).await? {
+            Ok((access, _)) => Ok((access, tx)),
+            Err(refusal) => {
                 // The refusal is written in a transaction of its own, once this one is gone.
                 drop(tx);
-                let mut event = self.event(actor, AuditAction::Read, "Patient", Outcome::Denied);
-                event.patient_id = Some(patient.to_string());
-                event.detail = format!(
-                    "refused {}{}",
-                    action.as_str(),
-                    if exists { "" } else { " (no such record)" }
-                );
-                self.audit_alone(&event).await?;
-                Err(Error::NotFound)
+                Err(self.refused(actor, patient, refusal).await)
             }
+        }
+    }
+
+    /// [`App::open_patient`] for a use case that only reads, without a transaction (each read
+    /// after it starts its own, which sees at least the version read here): the access and the
+    /// record's version, which keys the page cache (see `record::cache`).
+    pub(crate) async fn decide_to_read(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<(portal_domain::PatientAccess, access::RecordVersion)> {
+        let mut conn = self.conn().await?;
+        match self.decide_on(&mut conn, actor, patient, action).await? {
+            Ok(decided) => Ok(decided),
+            Err(refusal) => {
+                drop(conn);
+                Err(self.refused(actor, patient, refusal).await)
+            }
+        }
+    }
+
+    /// The policy's decision on the facts read on `conn`, in one round trip: the access and the
+    /// record's version, or the refusal to record (and whether the record exists).
+    async fn decide_on(
+        &self,
+        conn: &mut portal_store::Conn,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<
+        std::result::Result<(portal_domain::PatientAccess, access::RecordVersion), (Action, bool)>,
+    > {
+        let user = match &actor.principal {
+            Principal::User { id, .. } => Some(*id),
+            _ => None,
+        };
+        let read = access::record_facts(conn, user, patient).await?;
+        let Some(version) = read.version else {
+            return Ok(Err((action, false)));
+        };
+        Ok(
+            match authorize(&actor.principal, patient, action, &read.facts, self.now()) {
+                Ok(access) => Ok((access, version)),
+                Err(_) => Err((action, true)),
+            },
+        )
+    }
+
+    /// Records a refusal and returns the error it is answered with ("not found", whether or not
+    /// the record exists).
+    async fn refused(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        (action, exists): (Action, bool),
+    ) -> Error {
+        let mut event = self.event(actor, AuditAction::Read, "Patient", Outcome::Denied);
+        event.patient_id = Some(patient.to_string());
+        event.detail = format!(
+            "refused {}{}",
+            action.as_str(),
+            if exists { "" } else { " (no such record)" }
+        );
+        match self.audit_alone(&event).await {
+            Ok(()) => Error::NotFound,
+            Err(e) => e,
         }
     }
 

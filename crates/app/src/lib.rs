@@ -97,6 +97,9 @@ pub struct Config {
     pub clinic_name: String,
     /// How many entries one imported Bundle may hold and how long one of its strings may be.
     pub import_limits: portal_fhir::Limits,
+    /// How much of what record pages show may be kept in memory between views, in estimated
+    /// bytes (0: nothing; see `record::cache`).
+    pub page_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             clinic_name: "Patient Portal".into(),
             import_limits: portal_fhir::Limits::default(),
+            page_cache_bytes: record::PAGE_CACHE_DEFAULT_BYTES,
         }
     }
 }
@@ -153,6 +157,7 @@ struct Inner {
     metrics: metrics::Metrics,
     mail_wakeup: tokio::sync::Notify,
     audit_writer: audit_writer::AuditWriter,
+    pages: record::cache::PageCache,
 }
 
 impl App {
@@ -175,6 +180,7 @@ impl App {
         Ok(Self {
             inner: Arc::new(Inner {
                 audit_writer: audit_writer::AuditWriter::start(store.clone(), head_key.clone()),
+                pages: record::cache::PageCache::new(config.page_cache_bytes),
                 store,
                 clock,
                 config,
@@ -227,6 +233,9 @@ impl App {
     }
     pub(crate) fn dummy_hash(&self) -> &str {
         &self.inner.dummy_hash
+    }
+    pub(crate) fn pages(&self) -> &record::cache::PageCache {
+        &self.inner.pages
     }
     pub(crate) fn mail_wakeup(&self) -> &tokio::sync::Notify {
         &self.inner.mail_wakeup

@@ -169,6 +169,17 @@ pub struct Settings {
         global = true
     )]
     pub max_string_bytes: u64,
+    /// Megabytes of what record pages show that one process keeps in memory between views
+    /// (0: none). Every view is still decided by the policy and audited.
+    #[arg(
+        long,
+        env = "PORTAL_PAGE_CACHE_MB",
+        default_value_t = (portal_app::record::PAGE_CACHE_DEFAULT_BYTES / (1024 * 1024)) as u64,
+        value_name = "MB",
+        value_parser = clap::value_parser!(u64).range(0..=65_536),
+        global = true
+    )]
+    pub page_cache_mb: u64,
     /// The clinic's time zone (an IANA name such as `America/New_York`): pages show dates and
     /// times on its calendar. Empty means the machine's own zone.
     #[arg(long, env = "PORTAL_TIME_ZONE", default_value = "", global = true)]
@@ -214,6 +225,9 @@ impl Settings {
                 max_entries: usize::try_from(self.max_bundle_entries).unwrap_or(usize::MAX),
                 max_string_bytes: usize::try_from(self.max_string_bytes).unwrap_or(usize::MAX),
             },
+            page_cache_bytes: usize::try_from(self.page_cache_mb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024 * 1024),
         }
     }
 }

@@ -7,9 +7,41 @@ use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
 use sqlx::Row;
 
+/// The versions of what a record's pages show: the record's own version and the epoch of
+/// changes that reach every record (see migration 8). Equal versions mean equal pages, at the
+/// same time and for the same viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordVersion {
+    /// Raised by every change of this record's data.
+    pub record: i64,
+    /// Raised by every change that reaches every record (result holds, directory names).
+    pub epoch: i64,
+}
+
+/// What the policy decides a patient's record on, read in one round trip.
+#[derive(Clone, Debug, Default)]
+pub struct RecordFacts {
+    /// The record exists (`None`: no such patient).
+    pub version: Option<RecordVersion>,
+    /// The viewer's relationships to the patient (empty for a viewer who is not an account).
+    pub facts: AccessFacts,
+}
+
 /// Everything the policy needs to know about `user`'s relationship to `patient` (care team,
 /// proxy grants, break-glass), in one round trip.
 pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<AccessFacts> {
+    Ok(record_facts(conn, Some(user), patient).await?.facts)
+}
+
+/// Whether the patient's record exists, its version, and (for an account) everything the policy
+/// needs to know about the account's relationship to it, in one round trip.
+pub async fn record_facts(
+    conn: &mut Conn,
+    user: Option<UserId>,
+    patient: PatientId,
+) -> Result<RecordFacts> {
+    // One row per fact; the columns of each kind are named after the proxy grants'. The
+    // record's row carries its version in `starts_at` and the epoch in `ends_at`.
     let rows = sqlx::query(
         "SELECT 'team' AS kind, NULL AS scope, NULL AS starts_at, NULL AS ends_at, \
                 NULL AS revoked_at \
@@ -19,13 +51,17 @@ pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<
          FROM proxy_grants WHERE proxy_user_id = $1 AND patient_id = $2 \
          UNION ALL \
          SELECT 'glass', NULL, NULL, MAX(expires_at), NULL \
-         FROM break_glass WHERE user_id = $1 AND patient_id = $2",
+         FROM break_glass WHERE user_id = $1 AND patient_id = $2 \
+         UNION ALL \
+         SELECT 'record', NULL, p.data_version, e.epoch, NULL \
+         FROM patients p, record_epoch e WHERE p.id = $2",
     )
-    .bind(user.to_string())
+    .bind(user.map(|u| u.to_string()).unwrap_or_default())
     .bind(patient.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let mut facts = AccessFacts::default();
+    let mut out = RecordFacts::default();
+    let facts = &mut out.facts;
     for row in rows {
         match row.try_get::<String, _>("kind")?.as_str() {
             "team" => facts.on_care_team = true,
@@ -46,6 +82,14 @@ pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<
                     revoked: revoked.is_some(),
                 });
             }
+            "record" => {
+                let record: Option<i64> = row.try_get("starts_at")?;
+                let epoch: Option<i64> = row.try_get("ends_at")?;
+                out.version = Some(RecordVersion {
+                    record: record.unwrap_or_default(),
+                    epoch: epoch.unwrap_or_default(),
+                });
+            }
             // The latest end of any break-glass access (NULL: none).
             _ => {
                 let until: Option<i64> = row.try_get("ends_at")?;
@@ -53,7 +97,35 @@ pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<
             }
         }
     }
-    Ok(facts)
+    Ok(out)
+}
+
+/// Raises the versions of these records: what their pages show has changed (call in the
+/// transaction that changed it).
+pub async fn touch_records(conn: &mut Conn, patients: &[PatientId]) -> Result<()> {
+    for chunk in patients.chunks(500) {
+        let list = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("UPDATE patients SET data_version = data_version + 1 WHERE id IN ({list})");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            q = q.bind(p.to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Raises the epoch of every record: a change that reaches every record's pages (call in the
+/// transaction that made it).
+pub async fn touch_all_records(conn: &mut Conn) -> Result<()> {
+    sqlx::query("UPDATE record_epoch SET epoch = epoch + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Puts a clinician on a patient's care team (idempotent).

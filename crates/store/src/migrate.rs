@@ -68,6 +68,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_speed.sql"),
         postgres: include_str!("../migrations/postgres/0007_speed.sql"),
     },
+    Migration {
+        version: 8,
+        name: "versions",
+        sqlite: include_str!("../migrations/sqlite/0008_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0008_versions.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -336,8 +336,11 @@ pub async fn release(
     .bind(to_micros(now))
     .bind(access.patient().to_string())
     .bind(resource_id.to_string())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if done.rows_affected() > 0 {
+        crate::access::touch_records(conn, &[access.patient()]).await?;
+    }
     Ok(done.rows_affected())
 }
 
@@ -395,9 +398,9 @@ pub async fn set_hold(
     .bind(hold.days)
     .bind(to_micros(now))
     .bind(by.to_string())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::access::touch_all_records(conn).await
 }
 
 /// One result category present in the clinic's records.
@@ -484,7 +487,11 @@ pub async fn hold_unopened(
     for category in categories {
         q = q.bind(category);
     }
-    Ok(q.execute(conn).await?.rows_affected())
+    let held = q.execute(&mut *conn).await?.rows_affected();
+    if held > 0 {
+        crate::access::touch_all_records(conn).await?;
+    }
+    Ok(held)
 }
 
 /// Removes the hold on a category (later results of it are released at once).
@@ -496,8 +503,9 @@ pub async fn remove_hold(
     configuring(configure)?;
     let done = sqlx::query("DELETE FROM result_holds WHERE category = $1")
         .bind(category)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    crate::access::touch_all_records(conn).await?;
     Ok(done.rows_affected())
 }
 
@@ -510,6 +518,7 @@ pub async fn mark_read(
     resource_ids: &[ResourceId],
     now: Timestamp,
 ) -> Result<()> {
+    let mut marked = 0;
     for chunk in resource_ids.chunks(200) {
         let list = (0..chunk.len())
             .map(|i| format!("${}", i + 4))
@@ -528,7 +537,10 @@ pub async fn mark_read(
         for id in chunk {
             q = q.bind(id.to_string());
         }
-        q.execute(&mut *conn).await?;
+        marked += q.execute(&mut *conn).await?.rows_affected();
+    }
+    if marked > 0 {
+        crate::access::touch_records(conn, &[access.patient()]).await?;
     }
     Ok(())
 }

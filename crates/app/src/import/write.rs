@@ -529,8 +529,18 @@ impl<'a> Writer<'a> {
             event.detail = format!("FHIR import: {created} created, {updated} updated");
             app.audit(tx, &event).await?;
         }
+        // What the changed records' pages show has changed; so has every record's that names
+        // a practitioner, organization or place, when those change.
+        let changed: Vec<PatientId> = self
+            .per_patient
+            .iter()
+            .filter(|(_, (created, updated))| created + updated > 0)
+            .map(|(patient, _)| *patient)
+            .collect();
+        portal_store::access::touch_records(tx, &changed).await?;
         let (created, updated) = self.other_changes;
         if created + updated > 0 {
+            portal_store::access::touch_all_records(tx).await?;
             let mut event = app.event(actor, AuditAction::Create, "Directory", Outcome::Success);
             event.detail = format!(
                 "FHIR import: {created} created, {updated} updated (practitioners, \

@@ -3,6 +3,7 @@
 //! viewer sees of held results and confidential items is the policy's `Visibility`, applied by
 //! the store in every query.
 
+pub(crate) mod cache;
 mod holds;
 pub use holds::{CategoryCount, UNTIL_RELEASED_REACH_DAYS};
 mod results;
@@ -15,6 +16,7 @@ pub use visits::{Download, VisitDetail};
 
 use crate::services::Records;
 use crate::{Actor, Error, Result, commit};
+use cache::View;
 use portal_domain::ResourceId;
 use portal_domain::access::{AccessBasis, Action, ClinicAction, authorize_clinic};
 use portal_domain::audit::AuditAction;
@@ -28,6 +30,10 @@ use portal_store::Conn;
 use portal_store::patients::{self, PatientRow};
 use portal_store::records::{self, ItemQuery, ItemRow};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The page cache's default size (see [`crate::Config::page_cache_bytes`]).
+pub const PAGE_CACHE_DEFAULT_BYTES: usize = cache::DEFAULT_BUDGET_BYTES;
 
 /// A clinical item with its mapped resource (`None` if the stored details cannot be read,
 /// which is logged).
@@ -97,9 +103,9 @@ impl Records {
         Error::NotFound
     }
 
-    /// Authorises `action` on the patient and reads their header, in a transaction that only
-    /// reads; the read's audit event is returned to be recorded by [`Records::finish_read`] once
-    /// the rest is read.
+    /// Authorises `action` on the patient and reads their header, then starts a transaction that
+    /// only reads; the read's audit event is returned to be recorded by
+    /// [`Records::finish_read`] once the rest is read.
     async fn open_record(
         &self,
         actor: &Actor,
@@ -108,32 +114,80 @@ impl Records {
         audit_type: &str,
         resource_id: Option<ResourceId>,
     ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
-        let (access, tx) = self.open_patient_to_read(actor, patient, action).await?;
-        self.head_of(actor, access, tx, audit_type, resource_id)
-            .await
+        let opened = self
+            .open_view(actor, patient, action, audit_type, resource_id)
+            .await?;
+        let tx = self.store().begin_read().await?;
+        Ok((opened.head, tx, opened.viewed))
     }
 
-    async fn head_of(
+    /// Authorises `action` on the patient (one round trip) and gives the record's header (kept
+    /// in the page cache), the version that keys the page's data, and the read's audit event.
+    pub(crate) async fn open_view(
         &self,
         actor: &Actor,
-        access: PatientAccess,
-        mut tx: portal_store::Tx,
+        patient: PatientId,
+        action: Action,
         audit_type: &str,
         resource_id: Option<ResourceId>,
-    ) -> Result<(RecordHead, portal_store::Tx, ReadEvent)> {
-        let row = patients::get(&mut tx, &access)
-            .await?
-            .ok_or(Error::NotFound)?;
+    ) -> Result<Opened> {
+        let (access, version) = self.decide_to_read(actor, patient, action).await?;
+        let now = self.now();
+        let key = cache::Key {
+            patient,
+            version,
+            visibility: access.visibility(),
+            viewer: None,
+            view: View::Head,
+        };
+        let row = match self.pages().get::<PatientRow>(&key, now) {
+            Some(row) => PatientRow::clone(&row),
+            None => {
+                let mut conn = self.conn().await?;
+                let row = patients::get(&mut conn, &access)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                let weight = row.given_name.len() + row.family_name.len() + 256;
+                self.pages()
+                    .put(key, std::sync::Arc::new(row.clone()), now, weight);
+                row
+            }
+        };
         let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
         event.resource_id = resource_id.map(|id| id.to_string());
-        Ok((
-            RecordHead {
+        Ok(Opened {
+            head: RecordHead {
                 patient: row,
                 access,
             },
-            tx,
-            ReadEvent(event),
-        ))
+            version,
+            viewer: viewer(actor),
+            viewed: ReadEvent(event),
+        })
+    }
+
+    /// A page's data for an opened record: from the page cache, or computed by `read` in a
+    /// transaction that only reads (returning the data and an estimate of its size in bytes)
+    /// and kept. `None` from `read`: nothing to show (not kept).
+    async fn page<T: Send + Sync + 'static>(
+        &self,
+        opened: &Opened,
+        view: View,
+        read: impl AsyncFnOnce(&mut Conn, &PatientAccess, jiff::Timestamp) -> Result<Option<(T, usize)>>,
+    ) -> Result<Option<Arc<T>>> {
+        let key = opened.key(view);
+        let now = self.now();
+        if let Some(hit) = self.pages().get::<T>(&key, now) {
+            return Ok(Some(hit));
+        }
+        let mut tx = self.store().begin_read().await?;
+        let Some((data, weight)) = read(&mut tx, &opened.head.access, now).await? else {
+            return Ok(None);
+        };
+        commit(tx).await?;
+        let data = Arc::new(data);
+        self.pages().put(key, data.clone(), now, weight);
+        Ok(Some(data))
     }
 
     /// Ends a read: commits its transaction, then records the read in the audit trail and
@@ -148,41 +202,47 @@ impl Records {
         &self,
         actor: &Actor,
         patient: PatientId,
-    ) -> Result<(RecordHead, Summary)> {
-        let (head, mut tx, viewed) = self
-            .open_record(actor, patient, Action::ViewRecord, "HealthSummary", None)
+    ) -> Result<(RecordHead, Arc<Summary>)> {
+        let opened = self
+            .open_view(actor, patient, Action::ViewRecord, "HealthSummary", None)
             .await?;
-        let now = self.now();
-        let listed = records::list(
-            &mut tx,
-            &head.access,
-            &ItemQuery {
-                kinds: &[
-                    ItemKind::Condition,
-                    ItemKind::Allergy,
-                    ItemKind::MedicationRequest,
-                    ItemKind::Immunization,
-                ],
-                limit: 5_000,
-                ..ItemQuery::default()
-            },
-            now,
-        )
-        .await?;
-        let vitals = latest_vitals(&mut tx, &head.access, now).await?;
-        self.finish_read(tx, viewed).await?;
-        let mut summary = Summary {
-            vitals,
-            ..Summary::default()
-        };
-        for item in items(listed) {
-            match item.columns.kind {
-                ItemKind::Condition => summary.conditions.push(item),
-                ItemKind::Allergy => summary.allergies.push(item),
-                ItemKind::MedicationRequest => summary.medications.push(item),
-                _ => summary.immunizations.push(item),
-            }
-        }
+        let summary = self
+            .page(&opened, View::Summary, async |conn, access, now| {
+                let listed = records::list(
+                    conn,
+                    access,
+                    &ItemQuery {
+                        kinds: &[
+                            ItemKind::Condition,
+                            ItemKind::Allergy,
+                            ItemKind::MedicationRequest,
+                            ItemKind::Immunization,
+                        ],
+                        limit: 5_000,
+                        ..ItemQuery::default()
+                    },
+                    now,
+                )
+                .await?;
+                let vitals = latest_vitals(conn, access, now).await?;
+                let weight = weigh(&listed) + weigh(&vitals);
+                let mut summary = Summary {
+                    vitals: items(vitals),
+                    ..Summary::default()
+                };
+                for item in items(listed) {
+                    match item.columns.kind {
+                        ItemKind::Condition => summary.conditions.push(item),
+                        ItemKind::Allergy => summary.allergies.push(item),
+                        ItemKind::MedicationRequest => summary.medications.push(item),
+                        _ => summary.immunizations.push(item),
+                    }
+                }
+                Ok(Some((summary, weight)))
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        let head = self.record_view(opened).await?;
         Ok((head, summary))
     }
 
@@ -191,14 +251,37 @@ impl Records {
         &self,
         actor: &Actor,
         patient: PatientId,
-    ) -> Result<(RecordHead, Vec<Item>)> {
-        self.list_of(
-            actor,
-            patient,
-            (Action::ViewRecord, "MedicationList"),
-            &[ItemKind::MedicationRequest],
-        )
-        .await
+    ) -> Result<(RecordHead, Arc<Vec<Item>>)> {
+        let opened = self
+            .open_view(actor, patient, Action::ViewRecord, "MedicationList", None)
+            .await?;
+        let list = self
+            .page(&opened, View::Medications, async |conn, access, now| {
+                let rows = records::list(
+                    conn,
+                    access,
+                    &ItemQuery {
+                        kinds: &[ItemKind::MedicationRequest],
+                        limit: 2_000,
+                        ..ItemQuery::default()
+                    },
+                    now,
+                )
+                .await?;
+                let weight = weigh(&rows);
+                Ok(Some((items(rows), weight)))
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        let head = self.record_view(opened).await?;
+        Ok((head, list))
+    }
+
+    /// Records an opened record's read in the audit trail, returning once the event is durable
+    /// (the caller shows nothing whose read is not recorded), and gives back its header.
+    pub(crate) async fn record_view(&self, opened: Opened) -> Result<RecordHead> {
+        self.audit_alone(&opened.viewed.0).await?;
+        Ok(opened.head)
     }
 
     /// One record list of some kinds, newest first: policy, read, audit.
@@ -228,6 +311,34 @@ impl Records {
     }
 }
 
+/// A record opened to read: authorised, with its header, its version and the read's audit event.
+pub(crate) struct Opened {
+    head: RecordHead,
+    version: portal_store::access::RecordVersion,
+    viewer: Option<portal_domain::UserId>,
+    viewed: ReadEvent,
+}
+
+impl Opened {
+    /// The page cache's key of one view of this record, for this viewer.
+    fn key(&self, view: View) -> cache::Key {
+        cache::Key {
+            patient: self.head.access.patient(),
+            version: self.version,
+            visibility: self.head.access.visibility(),
+            viewer: self.viewer,
+            view,
+        }
+    }
+}
+
+/// An estimate of the memory items read from these rows take.
+fn weigh(rows: &[ItemRow]) -> usize {
+    rows.iter()
+        .map(|r| 3 * r.details.len() + r.columns.label.len() + 512)
+        .sum()
+}
+
 /// The account whose "read" markers apply: patient-side users (the patient and proxies).
 fn viewer(actor: &Actor) -> Option<portal_domain::UserId> {
     match &actor.principal {
@@ -245,7 +356,7 @@ async fn latest_vitals(
     conn: &mut Conn,
     access: &PatientAccess,
     now: jiff::Timestamp,
-) -> Result<Vec<Item>> {
+) -> Result<Vec<ItemRow>> {
     let rows = records::list(
         conn,
         access,
@@ -259,9 +370,8 @@ async fn latest_vitals(
     )
     .await?;
     let mut seen = HashSet::new();
-    Ok(items(
-        rows.into_iter()
-            .filter(|r| seen.insert((r.columns.code_system.clone(), r.columns.code.clone())))
-            .collect(),
-    ))
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert((r.columns.code_system.clone(), r.columns.code.clone())))
+        .collect())
 }

@@ -79,101 +79,26 @@ impl Records {
         actor: &Actor,
         patient: PatientId,
         filter: &ResultFilter,
-    ) -> Result<(RecordHead, ResultList)> {
-        let (head, mut tx, viewed) = self
-            .open_record(actor, patient, Action::ViewRecord, "ResultList", None)
+    ) -> Result<(RecordHead, Arc<ResultList>)> {
+        let opened = self
+            .open_view(actor, patient, Action::ViewRecord, "ResultList", None)
             .await?;
-        let now = self.now();
-        let rows = records::list(
-            &mut tx,
-            &head.access,
-            &ItemQuery {
-                kinds: ItemKind::RESULTS,
-                label_contains: filter.name.trim(),
-                or_loinc: &filter.also_loinc,
-                from: filter.from,
-                until: filter.until,
-                limit: 2_000,
-                ..ItemQuery::default()
-            },
-            now,
-        )
-        .await?;
-        // Results whose name matched bring their report in.
-        let mut reports: Vec<ItemRow> = Vec::new();
-        let mut seen: HashSet<ResourceId> = HashSet::new();
-        let mut stand_alone: Vec<ItemRow> = Vec::new();
-        let mut members_of: HashMap<ResourceId, Vec<ItemRow>> = HashMap::new();
-        for row in rows.into_iter().filter(ItemRow::is_result) {
-            if row.columns.kind == ItemKind::DiagnosticReport {
-                if seen.insert(row.resource_id) {
-                    reports.push(row);
-                }
-            } else if let Some(report) = row.report_id {
-                members_of.entry(report).or_default().push(row);
-            } else {
-                stand_alone.push(row);
-            }
-        }
-        let unlisted: Vec<ResourceId> = members_of
-            .keys()
-            .filter(|id| !seen.contains(*id))
-            .copied()
-            .collect();
-        for report_id in unlisted {
-            match records::get(&mut tx, &head.access, report_id, now).await? {
-                Some(report) => {
-                    seen.insert(report_id);
-                    reports.push(report);
-                }
-                // A report the viewer may not see yet: its released results stand on their own.
-                None => stand_alone.extend(members_of.remove(&report_id).unwrap_or_default()),
-            }
-        }
-        let ids: Vec<ResourceId> = reports
-            .iter()
-            .chain(&stand_alone)
-            .map(|r| r.resource_id)
-            .collect();
-        let read = match viewer(actor) {
-            Some(user) => records::read_among(&mut tx, &head.access, user, &ids).await?,
-            None => HashSet::new(),
-        };
-        let mut asked = ids.clone();
-        asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
-        let held = records::held_among(&mut tx, &head.access, &asked, now).await?;
-        self.finish_read(tx, viewed).await?;
-        let trends = trends_among(members_of.values().flatten().chain(&stand_alone));
-        let mut lines: Vec<ResultLine> = reports
-            .into_iter()
-            .chain(stand_alone)
-            .map(|row| {
-                let members = members_of.get(&row.resource_id);
-                let worst = Flag::worst(
-                    members
-                        .into_iter()
-                        .flatten()
-                        .map(|m| m.columns.flag)
-                        .chain(std::iter::once(row.columns.flag)),
-                );
-                ResultLine {
-                    members: members.map_or(0, Vec::len),
-                    worst_flag: worst,
-                    unread: viewer(actor).is_some() && !read.contains(&row.resource_id),
-                    held: held.contains(&row.resource_id),
-                    pending_panel: pending_panel(&row, &held),
-                    item: item_of(row),
-                }
+        let view = View::Results(
+            filter.name.trim().to_string(),
+            filter.also_loinc.clone(),
+            filter.from,
+            filter.until,
+        );
+        let reader = opened.viewer;
+        let list = self
+            .page(&opened, view, async |conn, access, now| {
+                let (list, weight) = read_results(conn, access, reader, filter, now).await?;
+                Ok(Some((list, weight)))
             })
-            .collect();
-        lines.sort_by(|a, b| {
-            b.item
-                .columns
-                .sort_at
-                .cmp(&a.item.columns.sort_at)
-                .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
-        });
-        Ok((head, ResultList { lines, trends }))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let head = self.record_view(opened).await?;
+        Ok((head, list))
     }
 
     /// One result or report, with its results or its history; marks it read for the viewer.
@@ -182,9 +107,9 @@ impl Records {
         actor: &Actor,
         patient: PatientId,
         resource_id: ResourceId,
-    ) -> Result<(RecordHead, ResultDetail)> {
-        let (head, mut tx, viewed) = self
-            .open_record(
+    ) -> Result<(RecordHead, Arc<ResultDetail>)> {
+        let opened = self
+            .open_view(
                 actor,
                 patient,
                 Action::ViewRecord,
@@ -192,97 +117,40 @@ impl Records {
                 Some(resource_id),
             )
             .await?;
-        let now = self.now();
-        let Some(row) = records::get(&mut tx, &head.access, resource_id, now)
-            .await?
-            .filter(|r| ItemKind::RESULTS.contains(&r.columns.kind))
-        else {
-            drop(tx);
+        let reader = opened.viewer;
+        let mut to_mark = Vec::new();
+        let detail = self
+            .page(
+                &opened,
+                View::Result(resource_id),
+                async |conn, access, now| {
+                    let Some((detail, weight, unread)) =
+                        read_result(conn, access, reader, resource_id, now).await?
+                    else {
+                        return Ok(None);
+                    };
+                    to_mark = unread;
+                    Ok(Some((detail, weight)))
+                },
+            )
+            .await?;
+        let Some(detail) = detail else {
             return Err(self
-                .missing_item(actor, &head.access, "Result", resource_id)
+                .missing_item(actor, &opened.head.access, "Result", resource_id)
                 .await);
         };
-        let (members, history) = if row.columns.kind == ItemKind::DiagnosticReport {
-            let members = records::list(
-                &mut tx,
-                &head.access,
-                &ItemQuery {
-                    kinds: &[ItemKind::Observation],
-                    report_id: Some(row.resource_id),
-                    limit: 500,
-                    ..ItemQuery::default()
-                },
-                now,
-            )
-            .await?;
-            (members, Vec::new())
-        } else {
-            let mut history = records::list(
-                &mut tx,
-                &head.access,
-                &ItemQuery {
-                    kinds: &[ItemKind::Observation],
-                    code: Some((&row.columns.code_system, &row.columns.code)),
-                    limit: 500,
-                    ..ItemQuery::default()
-                },
-                now,
-            )
-            .await?;
-            history.reverse();
-            (Vec::new(), history)
-        };
-        // The visit's clinician ordered it; a report's own performer is often the lab.
-        let visit_clinician = match row.encounter_id {
-            Some(encounter) => records::get(&mut tx, &head.access, encounter, now)
-                .await?
-                .and_then(|e| e.who_name),
-            None => None,
-        };
-        let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
+        let head = self.record_view(opened).await?;
         // Opening a result marks it (and a report's results) read for a patient-side account;
-        // only the first opening writes.
-        let unread = match viewer(actor) {
-            Some(user) => {
-                let mut opened = vec![row.resource_id];
-                opened.extend(members.iter().map(|m| m.resource_id));
-                let read = records::read_among(&mut tx, &head.access, user, &opened).await?;
-                opened.retain(|id| !read.contains(id));
-                if opened.is_empty() {
-                    None
-                } else {
-                    Some((user, opened))
-                }
-            }
-            None => None,
-        };
-        let mut asked = vec![row.resource_id];
-        asked.extend(row.report_id);
-        asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
-        let mut held = records::held_among(&mut tx, &head.access, &asked, now).await?;
-        self.finish_read(tx, viewed).await?;
-        if let Some((user, opened)) = unread {
+        // only the first opening writes (and changes the record's version: the next view reads
+        // the markers anew).
+        if let Some(user) = reader
+            && !to_mark.is_empty()
+        {
             let mut tx = self.store().begin().await?;
-            records::mark_read(&mut tx, &head.access, user, &opened, now).await?;
+            records::mark_read(&mut tx, &head.access, user, &to_mark, self.now()).await?;
             commit(tx).await?;
         }
-        let pending_panel = pending_panel(&row, &held);
-        let is_held = held.remove(&row.resource_id);
-        if let Some(report) = &row.report_id {
-            held.remove(report);
-        }
-        Ok((
-            head,
-            ResultDetail {
-                held: is_held,
-                pending_panel,
-                held_results: held,
-                item: item_of(row),
-                members: items(members),
-                history: items(history),
-                ordered_by,
-            },
-        ))
+        Ok((head, detail))
     }
 
     /// Releases a held result (or report, with its results) to the patient now.
@@ -314,7 +182,34 @@ impl Records {
     /// granted for the page asking (the home page); 0 unless that access covers the clinical
     /// record of a patient-side account (own record, or a proxy with full access).
     pub async fn unread_result_count(&self, actor: &Actor, access: &PatientAccess) -> Result<i64> {
-        let Some(user) = viewer(actor) else {
+        match viewer(actor) {
+            Some(user) => self.new_results(actor, user, access.patient()).await,
+            None => Ok(0),
+        }
+    }
+
+    /// How many released results of `patient`'s record the account `user` has not opened yet;
+    /// 0 unless the policy lets the account read that record's results as the patient or a
+    /// proxy with full access. Counting reads no health data, so it is not an audited view.
+    pub(crate) async fn new_results(
+        &self,
+        actor: &Actor,
+        user: portal_domain::UserId,
+        patient: PatientId,
+    ) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        let read = portal_store::access::record_facts(&mut conn, Some(user), patient).await?;
+        let now = self.now();
+        let Some(version) = read.version else {
+            return Ok(0);
+        };
+        let Ok(access) = portal_domain::access::authorize(
+            &actor.principal,
+            patient,
+            Action::ViewRecord,
+            &read.facts,
+            now,
+        ) else {
             return Ok(0);
         };
         if !matches!(
@@ -323,9 +218,211 @@ impl Records {
         ) {
             return Ok(0);
         }
-        let mut conn = self.conn().await?;
-        Ok(records::unread_results(&mut conn, access, user, self.now()).await?)
+        let key = cache::Key {
+            patient,
+            version,
+            visibility: access.visibility(),
+            viewer: Some(user),
+            view: View::NewResults,
+        };
+        if let Some(count) = self.pages().get::<i64>(&key, now) {
+            return Ok(*count);
+        }
+        let count = records::unread_results(&mut conn, &access, user, now).await?;
+        self.pages().put(key, Arc::new(count), now, 0);
+        Ok(count)
     }
+}
+
+/// The results list of a record as `reader` (a patient-side account, whose read markers show)
+/// sees it at `now`, and an estimate of its size in bytes.
+async fn read_results(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    reader: Option<portal_domain::UserId>,
+    filter: &ResultFilter,
+    now: jiff::Timestamp,
+) -> Result<(ResultList, usize)> {
+    let rows = records::list(
+        conn,
+        access,
+        &ItemQuery {
+            kinds: ItemKind::RESULTS,
+            label_contains: filter.name.trim(),
+            or_loinc: &filter.also_loinc,
+            from: filter.from,
+            until: filter.until,
+            limit: 2_000,
+            ..ItemQuery::default()
+        },
+        now,
+    )
+    .await?;
+    let mut weight = weigh(&rows);
+    // Results whose name matched bring their report in.
+    let mut reports: Vec<ItemRow> = Vec::new();
+    let mut seen: HashSet<ResourceId> = HashSet::new();
+    let mut stand_alone: Vec<ItemRow> = Vec::new();
+    let mut members_of: HashMap<ResourceId, Vec<ItemRow>> = HashMap::new();
+    for row in rows.into_iter().filter(ItemRow::is_result) {
+        if row.columns.kind == ItemKind::DiagnosticReport {
+            if seen.insert(row.resource_id) {
+                reports.push(row);
+            }
+        } else if let Some(report) = row.report_id {
+            members_of.entry(report).or_default().push(row);
+        } else {
+            stand_alone.push(row);
+        }
+    }
+    let unlisted: Vec<ResourceId> = members_of
+        .keys()
+        .filter(|id| !seen.contains(*id))
+        .copied()
+        .collect();
+    for report_id in unlisted {
+        match records::get(conn, access, report_id, now).await? {
+            Some(report) => {
+                weight += weigh(std::slice::from_ref(&report));
+                seen.insert(report_id);
+                reports.push(report);
+            }
+            // A report the viewer may not see yet: its released results stand on their own.
+            None => stand_alone.extend(members_of.remove(&report_id).unwrap_or_default()),
+        }
+    }
+    let ids: Vec<ResourceId> = reports
+        .iter()
+        .chain(&stand_alone)
+        .map(|r| r.resource_id)
+        .collect();
+    let read = match reader {
+        Some(user) => records::read_among(conn, access, user, &ids).await?,
+        None => HashSet::new(),
+    };
+    let mut asked = ids.clone();
+    asked.extend(stand_alone.iter().filter_map(|r| r.report_id));
+    let held = records::held_among(conn, access, &asked, now).await?;
+    let trends = trends_among(members_of.values().flatten().chain(&stand_alone));
+    let mut lines: Vec<ResultLine> = reports
+        .into_iter()
+        .chain(stand_alone)
+        .map(|row| {
+            let members = members_of.get(&row.resource_id);
+            let worst = Flag::worst(
+                members
+                    .into_iter()
+                    .flatten()
+                    .map(|m| m.columns.flag)
+                    .chain(std::iter::once(row.columns.flag)),
+            );
+            ResultLine {
+                members: members.map_or(0, Vec::len),
+                worst_flag: worst,
+                unread: reader.is_some() && !read.contains(&row.resource_id),
+                held: held.contains(&row.resource_id),
+                pending_panel: pending_panel(&row, &held),
+                item: item_of(row),
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        b.item
+            .columns
+            .sort_at
+            .cmp(&a.item.columns.sort_at)
+            .then_with(|| a.item.resource_id.cmp(&b.item.resource_id))
+    });
+    Ok((ResultList { lines, trends }, weight))
+}
+
+/// One result or report of a record as `reader` sees it at `now`: the detail, an estimate of
+/// its size in bytes, and which of it `reader` has not opened yet. `None`: the record has no
+/// such result that the reader may see.
+async fn read_result(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    reader: Option<portal_domain::UserId>,
+    resource_id: ResourceId,
+    now: jiff::Timestamp,
+) -> Result<Option<(ResultDetail, usize, Vec<ResourceId>)>> {
+    let Some(row) = records::get(conn, access, resource_id, now)
+        .await?
+        .filter(|r| ItemKind::RESULTS.contains(&r.columns.kind))
+    else {
+        return Ok(None);
+    };
+    let (members, history) = if row.columns.kind == ItemKind::DiagnosticReport {
+        let members = records::list(
+            conn,
+            access,
+            &ItemQuery {
+                kinds: &[ItemKind::Observation],
+                report_id: Some(row.resource_id),
+                limit: 500,
+                ..ItemQuery::default()
+            },
+            now,
+        )
+        .await?;
+        (members, Vec::new())
+    } else {
+        let mut history = records::list(
+            conn,
+            access,
+            &ItemQuery {
+                kinds: &[ItemKind::Observation],
+                code: Some((&row.columns.code_system, &row.columns.code)),
+                limit: 500,
+                ..ItemQuery::default()
+            },
+            now,
+        )
+        .await?;
+        history.reverse();
+        (Vec::new(), history)
+    };
+    // The visit's clinician ordered it; a report's own performer is often the lab.
+    let visit_clinician = match row.encounter_id {
+        Some(encounter) => records::get(conn, access, encounter, now)
+            .await?
+            .and_then(|e| e.who_name),
+        None => None,
+    };
+    let ordered_by = visit_clinician.or_else(|| row.who_name.clone());
+    let unread = match reader {
+        Some(user) => {
+            let mut opened = vec![row.resource_id];
+            opened.extend(members.iter().map(|m| m.resource_id));
+            let read = records::read_among(conn, access, user, &opened).await?;
+            opened.retain(|id| !read.contains(id));
+            opened
+        }
+        None => Vec::new(),
+    };
+    let mut asked = vec![row.resource_id];
+    asked.extend(row.report_id);
+    asked.extend(members.iter().chain(&history).map(|r| r.resource_id));
+    let mut held = records::held_among(conn, access, &asked, now).await?;
+    let pending_panel = pending_panel(&row, &held);
+    let is_held = held.remove(&row.resource_id);
+    if let Some(report) = &row.report_id {
+        held.remove(report);
+    }
+    let weight = weigh(std::slice::from_ref(&row)) + weigh(&members) + weigh(&history);
+    Ok(Some((
+        ResultDetail {
+            held: is_held,
+            pending_panel,
+            held_results: held,
+            item: item_of(row),
+            members: items(members),
+            history: items(history),
+            ordered_by,
+        },
+        weight,
+        unread,
+    )))
 }
 
 /// A results filter kept for the session that applied it (see [`Records::keep_result_filter`]).

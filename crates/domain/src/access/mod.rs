@@ -375,7 +375,7 @@ impl PatientAccess {
 }
 
 /// What of a patient's record an access shows, beyond the action itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Visibility {
     /// Results not yet released to the patient.
     pub unreleased: bool,

@@ -35,7 +35,14 @@ pub struct TrendRow {
 }
 
 /// The list's rows, each result marked with how many results of its test the list holds.
-fn result_rows(dates: &Dates, id: PatientId, lines: &[ResultLine]) -> Vec<ResultRow> {
+/// The rows of `shown` lines (a page of the list), each counting how often its test appears in
+/// all `lines`.
+fn result_rows(
+    dates: &Dates,
+    id: PatientId,
+    lines: &[ResultLine],
+    shown: std::ops::Range<usize>,
+) -> Vec<ResultRow> {
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
     for line in lines {
         if line.item.columns.kind == ItemKind::Observation && !line.item.columns.code.is_empty() {
@@ -45,6 +52,8 @@ fn result_rows(dates: &Dates, id: PatientId, lines: &[ResultLine]) -> Vec<Result
         }
     }
     lines
+        .get(shown)
+        .unwrap_or_default()
         .iter()
         .map(|line| {
             let repeats = if line.item.columns.kind == ItemKind::Observation {
@@ -209,7 +218,7 @@ async fn results_page(
         .records()
         .test_results(&user.actor(ctx), id, &list.filter)
         .await?;
-    let lines = results.lines;
+    let lines = &results.lines;
     let pages = lines.len().div_ceil(ROWS_PER_PAGE).max(1);
     let page_number = list.page.clamp(1, pages);
     let page_link = |n: usize| {
@@ -254,11 +263,15 @@ async fn results_page(
             page: page("Test results", &user, Nav::Results, id),
             basis: basis_words(&head.access, &head.patient),
             id,
-            rows: result_rows(&state.dates, id, &lines)
-                .into_iter()
-                .skip((page_number - 1) * ROWS_PER_PAGE)
-                .take(ROWS_PER_PAGE)
-                .collect(),
+            rows: {
+                let first = (page_number - 1) * ROWS_PER_PAGE;
+                result_rows(
+                    &state.dates,
+                    id,
+                    lines,
+                    first..(first + ROWS_PER_PAGE).min(lines.len()),
+                )
+            },
             paging,
             trends,
             filtered: list.filter != ResultFilter::default(),

@@ -1,0 +1,168 @@
+//! Issue 23: record pages are kept in memory between views (crates/app/src/record/cache.rs).
+//! Whatever changes what a page shows must show on the next view: results imported by another
+//! process, a result opened, a hold set by an admin, a result released; and every view, kept or
+//! not, is still audited.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use crate::record::{open, resource_id, sign_in_new_patient};
+use portal_app::Actor;
+use portal_domain::{PatientId, Role};
+use portal_store::Backend;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const BIRTH: &str = "1968-04-21";
+
+fn urn() -> String {
+    format!("urn:uuid:{}", uuid::Uuid::new_v4())
+}
+
+/// Ada Kemp's record with these laboratory results: (sender's id, LOINC code, name, value).
+fn bundle(labs: &[(&str, &str, &str, f64)]) -> Value {
+    let patient = urn();
+    let mut entries = vec![(
+        patient.clone(),
+        json!({"resourceType": "Patient", "id": "ada-kemp",
+        "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                        "system": "urn:test:mrn", "value": "TEST-ADA"}],
+        "name": [{"use": "official", "family": "Kemp", "given": ["Ada"]}],
+        "gender": "female", "birthDate": BIRTH}),
+    )];
+    for (id, loinc, name, value) in labs {
+        entries.push((
+            urn(),
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": name}], "text": name},
+            "subject": {"reference": patient}, "effectiveDateTime": "2026-02-03T09:00:00Z",
+            "valueQuantity": {"value": value, "unit": "mmol/L"}}),
+        ));
+    }
+    crate::helpers::transaction(entries)
+}
+
+const GLUCOSE: (&str, &str, &str, f64) = ("ada-glucose", "2339-0", "Glucose", 5.4);
+const POTASSIUM: (&str, &str, &str, f64) = ("ada-potassium", "2823-3", "Potassium", 4.1);
+
+async fn ada(t: &TestApp) -> PatientId {
+    t.app
+        .import()
+        .import_bundle(
+            &Actor::operator(),
+            bundle(&[GLUCOSE]).to_string().as_bytes(),
+        )
+        .await
+        .expect("Ada's record imports");
+    let id: String = sqlx::query_scalar("SELECT id FROM patients WHERE mrn = 'TEST-ADA'")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("the imported record");
+    id.parse().expect("a patient id")
+}
+
+/// How many views of Ada's results list the audit trail holds.
+async fn list_views(t: &TestApp, ada: PatientId) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE patient_id = $1 AND resource_type = 'ResultList' \
+         AND outcome = 'success'",
+    )
+    .bind(ada.to_string())
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count")
+}
+
+async fn kept_pages_show_every_change_on_the_next_view(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = ada(&t).await;
+    let c = sign_in_new_patient(&t, ada, BIRTH, "ada.kemp@example.org").await;
+    let (home, results) = (
+        format!("/patients/{ada}"),
+        format!("/patients/{ada}/results"),
+    );
+
+    // Seen twice, the second time from memory: the same page, each view audited.
+    let first = open(&t, &c, &results).await;
+    assert!(first.contains("Glucose"), "{first}");
+    assert!(!first.contains("Potassium"), "{first}");
+    assert_eq!(open(&t, &c, &results).await, first);
+    assert_eq!(list_views(&t, ada).await, 2, "every view is audited");
+    assert!(open(&t, &c, &home).await.contains("1 new test result"));
+
+    // Another process (the import command) adds a result: the next view shows it.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("ada.json");
+    std::fs::write(&file, bundle(&[GLUCOSE, POTASSIUM]).to_string()).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("--data-dir")
+        .arg(t.data_dir.path())
+        .arg("--database")
+        .arg(crate::import::database_url(&t).await)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .expect("run portal import");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let after_import = open(&t, &c, &results).await;
+    assert!(after_import.contains("Potassium"), "{after_import}");
+    assert!(open(&t, &c, &home).await.contains("2 new test results"));
+
+    // Opening a result marks it read: the list and the home page say so at once.
+    let potassium = resource_id(&t, "ada-potassium").await;
+    let page = open(&t, &c, &format!("{results}/{potassium}")).await;
+    assert!(page.contains("4.1"), "{page}");
+    assert!(open(&t, &c, &home).await.contains("1 new test result"));
+    assert_ne!(open(&t, &c, &results).await, after_import);
+
+    // An admin holds laboratory results until released: the unopened glucose goes from the
+    // kept pages of Ada's at once.
+    let glucose = resource_id(&t, "ada-glucose").await;
+    let glucose_page = format!("{results}/{glucose}");
+    let admin = t.sign_in(Role::Admin).await;
+    let rules = "/admin/results-release";
+    let r = t
+        .post_form(
+            &admin,
+            rules,
+            rules,
+            &[("category", "laboratory"), ("days", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "hold laboratory results");
+    let held = open(&t, &c, &results).await;
+    assert!(held.contains("Potassium"), "opened before the hold: {held}");
+    assert!(!held.contains("Glucose"), "held: {held}");
+    assert_eq!(
+        t.get(&c, &glucose_page).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(!open(&t, &c, &home).await.contains("new test result"));
+
+    // Released by a clinician on her care team: back on the next view.
+    t.app
+        .link_demo_records(&mut t.demo, &[], &[ada])
+        .await
+        .expect("Dr. Okafor joins Ada's care team");
+    let clinician = t.sign_in(Role::Clinician).await;
+    let r = t
+        .post_form(
+            &clinician,
+            &glucose_page,
+            &format!("{glucose_page}/release"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "release the glucose");
+    assert!(open(&t, &c, &results).await.contains("Glucose"));
+    assert!(open(&t, &c, &home).await.contains("1 new test result"));
+    t.stop().await;
+}
+
+both_backends!(kept_pages_show_every_change_on_the_next_view);
