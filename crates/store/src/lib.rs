@@ -184,6 +184,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // An embedded database's connection cannot drop away between two uses: a check before
+            // each would only be one more hand-off to the connection's thread. A server's can
+            // (a restart), so PostgreSQL connections are checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
