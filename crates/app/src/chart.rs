@@ -1,11 +1,13 @@
 //! Opening a patient's chart: each section is one policy action, one read and one audit event.
 
+use crate::record::cache::{self, View};
 use crate::services::Records;
 use crate::{Actor, Result};
 use portal_domain::access::{AccessBasis, Action, authorize};
 use portal_domain::{PatientAccess, PatientId, Principal, Role};
-use portal_store::audit::{self, NamedEvent, PatientLogFilter};
+use portal_store::audit::{self, LogWindow, NamedEvent, PatientLogFilter};
 use portal_store::patients::{self, PatientRow};
+use std::sync::Arc;
 
 /// A part of a patient's chart, as the pages show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +75,21 @@ pub struct AccessLog {
     /// The record, opened (and the opening audited).
     pub view: ChartView,
     /// The page's entries, newest first.
-    pub entries: Vec<NamedEvent>,
+    pub entries: Vec<Arc<NamedEvent>>,
     /// Where the next (older) page starts, if there is one.
     pub older: Option<i64>,
     /// Every emergency access (the newest 100), whatever the page shows.
-    pub emergency: Vec<NamedEvent>,
+    pub emergency: Vec<Arc<NamedEvent>>,
+}
+
+/// The newest events of a record's access log matching a filter, as the page cache keeps them.
+struct LogTail {
+    /// The position of the newest (0: none yet).
+    newest: i64,
+    /// Newest first.
+    entries: Vec<Arc<NamedEvent>>,
+    /// When they were first read in full.
+    made_at: jiff::Timestamp,
 }
 
 impl Records {
@@ -119,29 +131,96 @@ impl Records {
             .open_section(actor, patient, Section::AccessLog)
             .await?;
         let mut conn = self.conn().await?;
-        let mut entries =
-            audit::for_patient(&mut conn, &view.access, filter, before, ACCESS_LOG_PAGE + 1)
-                .await?;
+        let mut entries = match before {
+            None => {
+                self.log_tail(&mut conn, &view.access, filter, ACCESS_LOG_PAGE + 1)
+                    .await?
+            }
+            Some(_) => audit::for_patient(
+                &mut conn,
+                &view.access,
+                filter,
+                LogWindow::Before(before),
+                ACCESS_LOG_PAGE + 1,
+            )
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
+        };
         let older = (entries.len() as i64 > ACCESS_LOG_PAGE)
             .then(|| {
                 entries.truncate(ACCESS_LOG_PAGE as usize);
                 entries.last().map(|e| e.stored.seq)
             })
             .flatten();
-        let emergency = audit::for_patient(
-            &mut conn,
-            &view.access,
-            PatientLogFilter::Emergency,
-            None,
-            100,
-        )
-        .await?;
+        let emergency = self
+            .log_tail(&mut conn, &view.access, PatientLogFilter::Emergency, 100)
+            .await?;
         Ok(AccessLog {
             view,
             entries,
             older,
             emergency,
         })
+    }
+
+    /// The newest `limit` events of a record's access log that match `filter`, newest first.
+    /// What a view read is kept in the page cache for [`cache::FRESH_FOR`] (after which the
+    /// names of those who acted are read anew), and each view reads only the events added
+    /// since: the log only grows, in the order of its positions.
+    async fn log_tail(
+        &self,
+        conn: &mut portal_store::Conn,
+        access: &PatientAccess,
+        filter: PatientLogFilter,
+        limit: i64,
+    ) -> Result<Vec<Arc<NamedEvent>>> {
+        let key = cache::Key {
+            patient: access.patient(),
+            version: None,
+            visibility: access.visibility(),
+            viewer: None,
+            view: View::AccessLog(filter, limit),
+        };
+        let now = self.now();
+        let (entries, made_at) = match self.pages().get::<LogTail>(&key, now) {
+            Some(kept) => {
+                let added =
+                    audit::for_patient(conn, access, filter, LogWindow::After(kept.newest), limit)
+                        .await?;
+                if added.is_empty() {
+                    return Ok(kept.entries.clone());
+                }
+                let mut entries: Vec<Arc<NamedEvent>> = added.into_iter().map(Arc::new).collect();
+                let room = usize::try_from(limit)
+                    .unwrap_or(0)
+                    .saturating_sub(entries.len());
+                entries.extend(kept.entries.iter().take(room).cloned());
+                (entries, kept.made_at)
+            }
+            None => (
+                audit::for_patient(conn, access, filter, LogWindow::Before(None), limit)
+                    .await?
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect(),
+                now,
+            ),
+        };
+        let newest = entries.first().map_or(0, |e| e.stored.seq);
+        let weight = entries.len() * 1024;
+        self.pages().put(
+            key,
+            Arc::new(LogTail {
+                newest,
+                entries: entries.clone(),
+                made_at,
+            }),
+            made_at,
+            weight,
+        );
+        Ok(entries)
     }
 
     /// The records a patient-side account may open: its own and those it holds grants for.
@@ -176,13 +255,49 @@ impl Records {
     /// how many test results in it they have not opened yet (none where the grant does not
     /// cover the health record). Counting reads no health data, so it is not an audited view.
     pub async fn my_patients_with_news(&self, actor: &Actor) -> Result<Vec<(PatientRow, i64)>> {
-        let rows = self.my_patients(actor).await?;
-        let Principal::User { id: user, .. } = &actor.principal else {
+        let Principal::User {
+            id: user,
+            role: Role::Patient,
+            own_patient,
+        } = &actor.principal
+        else {
             return Ok(Vec::new());
         };
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let granted = patients::with_grants_for(&mut conn, *user, now).await?;
+        let ids: Vec<PatientId> = own_patient
+            .iter()
+            .copied()
+            .chain(granted.iter().map(|r| r.id))
+            .collect();
+        // The policy's facts and the versions of every record, in one round trip.
+        let read = portal_store::access::record_facts_of_many(&mut conn, Some(*user), &ids).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        if let Some(own) = own_patient
+            && let Some(facts) = read.get(own)
+            && let Some(version) = facts.version
+            && let Ok(access) = authorize(
+                &actor.principal,
+                *own,
+                Action::ViewDemographics,
+                &facts.facts,
+                now,
+            )
+            && let Some(row) = self.head_row(&mut conn, &access, version).await?
+        {
+            rows.push(row);
+        }
+        rows.extend(granted);
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let new = self.new_results(actor, *user, row.id).await?;
+            let new = match read.get(&row.id) {
+                Some(facts) => {
+                    self.count_new_results(&mut conn, actor, *user, row.id, facts)
+                        .await?
+                }
+                None => 0,
+            };
             out.push((row, new));
         }
         Ok(out)

@@ -352,17 +352,22 @@ impl App {
     }
 
     /// [`App::open_patient`] for a use case that only reads, without a transaction (each read
-    /// after it starts its own, which sees at least the version read here): the access and the
-    /// record's version, which keys the page cache (see `record::cache`).
+    /// after it starts its own, which sees at least the version read here): the access, the
+    /// record's version, which keys the page cache (see `record::cache`), and the connection
+    /// (give it back before waiting on the audit trail).
     pub(crate) async fn decide_to_read(
         &self,
         actor: &Actor,
         patient: PatientId,
         action: Action,
-    ) -> Result<(portal_domain::PatientAccess, access::RecordVersion)> {
+    ) -> Result<(
+        portal_domain::PatientAccess,
+        access::RecordVersion,
+        portal_store::PoolConn,
+    )> {
         let mut conn = self.conn().await?;
         match self.decide_on(&mut conn, actor, patient, action).await? {
-            Ok(decided) => Ok(decided),
+            Ok((access, version)) => Ok((access, version, conn)),
             Err(refusal) => {
                 drop(conn);
                 Err(self.refused(actor, patient, refusal).await)

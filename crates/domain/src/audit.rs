@@ -207,7 +207,7 @@ pub struct NamedEvent {
 }
 
 /// Which of a patient's events to list.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PatientLogFilter {
     /// Everything.
     #[default]

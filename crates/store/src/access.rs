@@ -6,6 +6,7 @@ use portal_domain::access::{AccessFacts, ProxyGrantFact, ProxyScope};
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// The versions of what a record's pages show: the record's own version and the epoch of
 /// changes that reach every record (see migration 8). Equal versions mean equal pages, at the
@@ -40,63 +41,87 @@ pub async fn record_facts(
     user: Option<UserId>,
     patient: PatientId,
 ) -> Result<RecordFacts> {
-    // One row per fact; the columns of each kind are named after the proxy grants'. The
-    // record's row carries its version in `starts_at` and the epoch in `ends_at`.
-    let rows = sqlx::query(
-        "SELECT 'team' AS kind, NULL AS scope, NULL AS starts_at, NULL AS ends_at, \
-                NULL AS revoked_at \
-         FROM care_team WHERE user_id = $1 AND patient_id = $2 \
-         UNION ALL \
-         SELECT 'grant', scope, starts_at, ends_at, revoked_at \
-         FROM proxy_grants WHERE proxy_user_id = $1 AND patient_id = $2 \
-         UNION ALL \
-         SELECT 'glass', NULL, NULL, MAX(expires_at), NULL \
-         FROM break_glass WHERE user_id = $1 AND patient_id = $2 \
-         UNION ALL \
-         SELECT 'record', NULL, p.data_version, e.epoch, NULL \
-         FROM patients p, record_epoch e WHERE p.id = $2",
-    )
-    .bind(user.map(|u| u.to_string()).unwrap_or_default())
-    .bind(patient.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out = RecordFacts::default();
-    let facts = &mut out.facts;
-    for row in rows {
-        match row.try_get::<String, _>("kind")?.as_str() {
-            "team" => facts.on_care_team = true,
-            "grant" => {
-                // An unknown scope gives no access (fail closed).
-                let scope: Option<String> = row.try_get("scope")?;
-                let Some(scope) = scope.as_deref().and_then(ProxyScope::from_stored) else {
-                    continue;
-                };
-                let starts: Option<i64> = row.try_get("starts_at")?;
-                let Some(starts) = starts else { continue };
-                let ends: Option<i64> = row.try_get("ends_at")?;
-                let revoked: Option<i64> = row.try_get("revoked_at")?;
-                facts.proxy_grants.push(ProxyGrantFact {
-                    scope,
-                    starts_at: from_micros(starts)?,
-                    ends_at: ends.map(from_micros).transpose()?,
-                    revoked: revoked.is_some(),
-                });
-            }
-            "record" => {
-                let record: Option<i64> = row.try_get("starts_at")?;
-                let epoch: Option<i64> = row.try_get("ends_at")?;
-                out.version = Some(RecordVersion {
-                    record: record.unwrap_or_default(),
-                    epoch: epoch.unwrap_or_default(),
-                });
-            }
-            // The latest end of any break-glass access (NULL: none).
-            _ => {
-                let until: Option<i64> = row.try_get("ends_at")?;
-                facts.break_glass_until = until.map(from_micros).transpose()?;
+    Ok(record_facts_of_many(conn, user, &[patient])
+        .await?
+        .remove(&patient)
+        .unwrap_or_default())
+}
+
+/// [`record_facts`] of several records, in one round trip (a record that does not exist is
+/// left out).
+pub async fn record_facts_of_many(
+    conn: &mut Conn,
+    user: Option<UserId>,
+    patients: &[PatientId],
+) -> Result<HashMap<PatientId, RecordFacts>> {
+    let mut out: HashMap<PatientId, RecordFacts> = HashMap::new();
+    for chunk in patients.chunks(200) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // One row per fact; the columns of each kind are named after the proxy grants'. The
+        // record's row carries its version in `starts_at` and the epoch in `ends_at`.
+        let sql = format!(
+            "SELECT 'team' AS kind, patient_id, NULL AS scope, NULL AS starts_at, \
+                    NULL AS ends_at, NULL AS revoked_at \
+             FROM care_team WHERE user_id = $1 AND patient_id IN ({list}) \
+             UNION ALL \
+             SELECT 'grant', patient_id, scope, starts_at, ends_at, revoked_at \
+             FROM proxy_grants WHERE proxy_user_id = $1 AND patient_id IN ({list}) \
+             UNION ALL \
+             SELECT 'glass', patient_id, NULL, NULL, MAX(expires_at), NULL \
+             FROM break_glass WHERE user_id = $1 AND patient_id IN ({list}) GROUP BY patient_id \
+             UNION ALL \
+             SELECT 'record', p.id, NULL, p.data_version, e.epoch, NULL \
+             FROM patients p, record_epoch e WHERE p.id IN ({list})"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.map(|u| u.to_string()).unwrap_or_default());
+        for p in chunk {
+            q = q.bind(p.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let patient: PatientId = crate::parse_id(&row.try_get::<String, _>("patient_id")?)?;
+            let out = out.entry(patient).or_default();
+            let facts = &mut out.facts;
+            match row.try_get::<String, _>("kind")?.as_str() {
+                "team" => facts.on_care_team = true,
+                "grant" => {
+                    // An unknown scope gives no access (fail closed).
+                    let scope: Option<String> = row.try_get("scope")?;
+                    let Some(scope) = scope.as_deref().and_then(ProxyScope::from_stored) else {
+                        continue;
+                    };
+                    let starts: Option<i64> = row.try_get("starts_at")?;
+                    let Some(starts) = starts else { continue };
+                    let ends: Option<i64> = row.try_get("ends_at")?;
+                    let revoked: Option<i64> = row.try_get("revoked_at")?;
+                    facts.proxy_grants.push(ProxyGrantFact {
+                        scope,
+                        starts_at: from_micros(starts)?,
+                        ends_at: ends.map(from_micros).transpose()?,
+                        revoked: revoked.is_some(),
+                    });
+                }
+                "record" => {
+                    let record: Option<i64> = row.try_get("starts_at")?;
+                    let epoch: Option<i64> = row.try_get("ends_at")?;
+                    out.version = Some(RecordVersion {
+                        record: record.unwrap_or_default(),
+                        epoch: epoch.unwrap_or_default(),
+                    });
+                }
+                // The latest end of any break-glass access.
+                _ => {
+                    let until: Option<i64> = row.try_get("ends_at")?;
+                    facts.break_glass_until = until.map(from_micros).transpose()?;
+                }
             }
         }
     }
+    // Facts about a record that does not exist decide nothing.
+    out.retain(|_, read| read.version.is_some());
     Ok(out)
 }
 

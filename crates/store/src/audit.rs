@@ -163,18 +163,34 @@ fn condition(filter: PatientLogFilter) -> &'static str {
     }
 }
 
-/// The events about one patient's data matching `filter`, newest first, before position
-/// `before` (paging: pass the last `seq` of the previous page), at most `limit`.
+/// Which events of a record's log to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogWindow {
+    /// Those before this position (paging: the last `seq` of the previous page), or from the
+    /// newest.
+    Before(Option<i64>),
+    /// Those after this position (what was added since a page was read: positions are given
+    /// under the head's lock and committed in their order, so whoever sees one event sees every
+    /// event before it).
+    After(i64),
+}
+
+/// The events about one patient's data matching `filter` in `window`, newest first, at most
+/// `limit`.
 pub async fn for_patient(
     conn: &mut Conn,
     access: &portal_domain::PatientAccess,
     filter: PatientLogFilter,
-    before: Option<i64>,
+    window: LogWindow,
     limit: i64,
 ) -> Result<Vec<NamedEvent>> {
+    let (bound, at) = match window {
+        LogWindow::Before(before) => ("<", before.unwrap_or(i64::MAX)),
+        LogWindow::After(after) => (">", after),
+    };
     let sql = format!(
         "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-         WHERE e.patient_id = $1 AND e.seq < $2{} ORDER BY e.seq DESC LIMIT $3",
+         WHERE e.patient_id = $1 AND e.seq {bound} $2{} ORDER BY e.seq DESC LIMIT $3",
         condition(filter)
     );
     if access.action() != portal_domain::Action::ViewAccessLog {
@@ -182,7 +198,7 @@ pub async fn for_patient(
     }
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(access.patient().to_string())
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(at)
         .bind(limit)
         .fetch_all(conn)
         .await?;

@@ -43,13 +43,16 @@ pub(crate) enum View {
     Result(ResourceId),
     /// How many results the viewer has not opened.
     NewResults,
+    /// The newest events of the access log that match a filter, at most so many (kept with no
+    /// version: each view reads what was added since, see `Records::access_log`).
+    AccessLog(portal_domain::audit::PatientLogFilter, i64),
 }
 
 /// An entry's key: the record at a version, seen with a visibility by a viewer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub patient: PatientId,
-    pub version: RecordVersion,
+    pub version: Option<RecordVersion>,
     pub visibility: Visibility,
     pub viewer: Option<UserId>,
     pub view: View,
@@ -118,6 +121,7 @@ impl PageCache {
             return;
         }
         let mut inner = self.lock();
+        let mut placed = false;
         if let Some(old) = inner.entries.insert(
             key.clone(),
             Entry {
@@ -127,9 +131,13 @@ impl PageCache {
             },
         ) {
             inner.bytes -= old.weight;
+            // The same entry brought up to date keeps its place.
+            placed = old.made_at == made_at;
         }
         inner.bytes += weight;
-        inner.order.push_back((key, made_at));
+        if !placed {
+            inner.order.push_back((key, made_at));
+        }
         while inner.bytes > self.budget {
             let Some((oldest, made)) = inner.order.pop_front() else {
                 break;
@@ -165,7 +173,7 @@ mod tests {
     fn key(n: u128, record: i64) -> Key {
         Key {
             patient: PatientId::from_uuid(uuid::Uuid::from_u128(n)),
-            version: RecordVersion { record, epoch: 0 },
+            version: Some(RecordVersion { record, epoch: 0 }),
             visibility: Visibility {
                 unreleased: false,
                 sensitive: false,
@@ -208,6 +216,16 @@ mod tests {
         // A value too big for the cache is not kept.
         cache.put(key(500, 0), Arc::new(0_u8), at(0), 5_000);
         assert!(cache.get::<u8>(&key(500, 0), at(1)).is_none());
+    }
+
+    #[test]
+    fn an_entry_brought_up_to_date_keeps_its_place() {
+        let cache = PageCache::new(1 << 20);
+        for n in 0..1_000 {
+            cache.put(key(1, 0), Arc::new(n), at(0), 100);
+        }
+        assert_eq!(cache.lock().order.len(), 1);
+        assert_eq!(cache.get::<i32>(&key(1, 0), at(1)).as_deref(), Some(&999));
     }
 
     #[test]

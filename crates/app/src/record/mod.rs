@@ -131,28 +131,12 @@ impl Records {
         audit_type: &str,
         resource_id: Option<ResourceId>,
     ) -> Result<Opened> {
-        let (access, version) = self.decide_to_read(actor, patient, action).await?;
-        let now = self.now();
-        let key = cache::Key {
-            patient,
-            version,
-            visibility: access.visibility(),
-            viewer: None,
-            view: View::Head,
-        };
-        let row = match self.pages().get::<PatientRow>(&key, now) {
-            Some(row) => PatientRow::clone(&row),
-            None => {
-                let mut conn = self.conn().await?;
-                let row = patients::get(&mut conn, &access)
-                    .await?
-                    .ok_or(Error::NotFound)?;
-                let weight = row.given_name.len() + row.family_name.len() + 256;
-                self.pages()
-                    .put(key, std::sync::Arc::new(row.clone()), now, weight);
-                row
-            }
-        };
+        let (access, version, mut conn) = self.decide_to_read(actor, patient, action).await?;
+        let row = self
+            .head_row(&mut conn, &access, version)
+            .await?
+            .ok_or(Error::NotFound)?;
+        drop(conn);
         let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
         event.resource_id = resource_id.map(|id| id.to_string());
         Ok(Opened {
@@ -164,6 +148,32 @@ impl Records {
             viewer: viewer(actor),
             viewed: ReadEvent(event),
         })
+    }
+
+    /// The record's header (demographics), from the page cache or read on `conn`.
+    pub(crate) async fn head_row(
+        &self,
+        conn: &mut Conn,
+        access: &PatientAccess,
+        version: portal_store::access::RecordVersion,
+    ) -> Result<Option<PatientRow>> {
+        let now = self.now();
+        let key = cache::Key {
+            patient: access.patient(),
+            version: Some(version),
+            visibility: access.visibility(),
+            viewer: None,
+            view: View::Head,
+        };
+        if let Some(row) = self.pages().get::<PatientRow>(&key, now) {
+            return Ok(Some(PatientRow::clone(&row)));
+        }
+        let Some(row) = patients::get(conn, access).await? else {
+            return Ok(None);
+        };
+        let weight = row.given_name.len() + row.family_name.len() + 256;
+        self.pages().put(key, Arc::new(row.clone()), now, weight);
+        Ok(Some(row))
     }
 
     /// A page's data for an opened record: from the page cache, or computed by `read` in a
@@ -324,7 +334,7 @@ impl Opened {
     fn key(&self, view: View) -> cache::Key {
         cache::Key {
             patient: self.head.access.patient(),
-            version: self.version,
+            version: Some(self.version),
             visibility: self.head.access.visibility(),
             viewer: self.viewer,
             view,

@@ -199,6 +199,19 @@ impl Records {
     ) -> Result<i64> {
         let mut conn = self.conn().await?;
         let read = portal_store::access::record_facts(&mut conn, Some(user), patient).await?;
+        self.count_new_results(&mut conn, actor, user, patient, &read)
+            .await
+    }
+
+    /// [`Records::new_results`] given the policy's facts about the record, read on `conn`.
+    pub(crate) async fn count_new_results(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        user: portal_domain::UserId,
+        patient: PatientId,
+        read: &portal_store::access::RecordFacts,
+    ) -> Result<i64> {
         let now = self.now();
         let Some(version) = read.version else {
             return Ok(0);
@@ -220,7 +233,7 @@ impl Records {
         }
         let key = cache::Key {
             patient,
-            version,
+            version: Some(version),
             visibility: access.visibility(),
             viewer: Some(user),
             view: View::NewResults,
@@ -228,7 +241,7 @@ impl Records {
         if let Some(count) = self.pages().get::<i64>(&key, now) {
             return Ok(*count);
         }
-        let count = records::unread_results(&mut conn, &access, user, now).await?;
+        let count = records::unread_results(conn, &access, user, now).await?;
         self.pages().put(key, Arc::new(count), now, 0);
         Ok(count)
     }

@@ -145,12 +145,18 @@ async fn kept_pages_show_every_change_on_the_next_view(backend: Backend) {
     );
     assert!(!open(&t, &c, &home).await.contains("new test result"));
 
-    // Released by a clinician on her care team: back on the next view.
+    // Released by a clinician on her care team: back on the next view. Ada's access log, kept
+    // from a view before, shows the clinician's views on the next.
+    let log = format!("/patients/{ada}/access-log");
+    assert!(!open(&t, &c, &log).await.contains("Okafor"));
     t.app
         .link_demo_records(&mut t.demo, &[], &[ada])
         .await
         .expect("Dr. Okafor joins Ada's care team");
     let clinician = t.sign_in(Role::Clinician).await;
+    open(&t, &clinician, &results).await;
+    let seen = open(&t, &c, &log).await;
+    assert!(seen.contains("Dr. Maya Okafor"), "{seen}");
     let r = t
         .post_form(
             &clinician,
