@@ -288,10 +288,7 @@ impl Accounts {
                 &body,
             )
             .await?;
-            let anonymous = Actor {
-                principal: crate::Principal::Operator,
-                context: context.clone(),
-            };
+            let anonymous = Actor::new(crate::Principal::Operator, context.clone());
             let mut event = self.event(
                 &anonymous,
                 AuditAction::Create,
@@ -330,10 +327,7 @@ impl Accounts {
             &body,
         )
         .await?;
-        let actor = Actor {
-            principal: crate::auth::principal_of(&user),
-            context: context.clone(),
-        };
+        let actor = Actor::new(crate::auth::principal_of(&user), context.clone());
         let mut event = self.event(
             &actor,
             AuditAction::Create,
@@ -393,10 +387,7 @@ impl Accounts {
         }
         users::set_password(&mut tx, user.id, &hash, now).await?;
         sessions::delete_for_user(&mut tx, user.id, None).await?;
-        let actor = Actor {
-            principal: crate::auth::principal_of(&user),
-            context: context.clone(),
-        };
+        let actor = Actor::new(crate::auth::principal_of(&user), context.clone());
         let mut event = self.event(&actor, AuditAction::Update, "Password", Outcome::Success);
         event.resource_id = Some(user.id.to_string());
         event.detail = "password reset by e-mailed link; all sessions ended".into();

@@ -212,6 +212,7 @@ impl Accounts {
                 own_patient: Some(patient.id),
             },
             context: context.clone(),
+            read_ahead: None,
         };
         let mut event = self.event(&actor, AuditAction::Create, "Account", Outcome::Success);
         event.patient_id = Some(patient.id.to_string());
@@ -308,6 +309,7 @@ impl Accounts {
         let anonymous = Actor {
             principal: Principal::Operator,
             context: context.clone(),
+            read_ahead: None,
         };
         let mut event = self.event(&anonymous, AuditAction::Create, "Account", Outcome::Denied);
         event.actor_id = String::new();
@@ -363,11 +365,18 @@ impl App {
     ) -> Result<(
         portal_domain::PatientAccess,
         access::RecordVersion,
-        portal_store::PoolConn,
+        Option<portal_store::PoolConn>,
     )> {
+        // Facts read with the request's session are as good as facts read now.
+        if let Some(ahead) = actor.read_ahead.as_deref().filter(|a| a.patient == patient) {
+            return match self.decide_with(actor, patient, action, &ahead.facts) {
+                Ok((access, version)) => Ok((access, version, None)),
+                Err(refusal) => Err(self.refused(actor, patient, refusal).await),
+            };
+        }
         let mut conn = self.conn().await?;
         match self.decide_on(&mut conn, actor, patient, action).await? {
-            Ok((access, version)) => Ok((access, version, conn)),
+            Ok((access, version)) => Ok((access, version, Some(conn))),
             Err(refusal) => {
                 drop(conn);
                 Err(self.refused(actor, patient, refusal).await)
@@ -391,15 +400,26 @@ impl App {
             _ => None,
         };
         let read = access::record_facts(conn, user, patient).await?;
+        Ok(self.decide_with(actor, patient, action, &read))
+    }
+
+    /// The policy's decision on facts read: the access and the record's version, or the
+    /// refusal to record (and whether the record exists).
+    fn decide_with(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+        read: &access::RecordFacts,
+    ) -> std::result::Result<(portal_domain::PatientAccess, access::RecordVersion), (Action, bool)>
+    {
         let Some(version) = read.version else {
-            return Ok(Err((action, false)));
+            return Err((action, false));
         };
-        Ok(
-            match authorize(&actor.principal, patient, action, &read.facts, self.now()) {
-                Ok(access) => Ok((access, version)),
-                Err(_) => Err((action, true)),
-            },
-        )
+        match authorize(&actor.principal, patient, action, &read.facts, self.now()) {
+            Ok(access) => Ok((access, version)),
+            Err(_) => Err((action, true)),
+        }
     }
 
     /// Records a refusal and returns the error it is answered with ("not found", whether or not

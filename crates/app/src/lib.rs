@@ -22,9 +22,9 @@ pub mod tokens;
 pub mod totp;
 
 use jiff::{SignedDuration, Timestamp};
-use portal_domain::Principal;
 use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use portal_domain::fields::FieldErrors;
+use portal_domain::{PatientId, Principal};
 use portal_store::audit::HeadKey;
 use portal_store::{Conn, Store};
 use std::sync::Arc;
@@ -125,9 +125,27 @@ pub struct Actor {
     pub principal: Principal,
     /// The request it came with.
     pub context: RequestContext,
+    /// What the policy decides on about the one record the request is about, read in the same
+    /// round trip as the session ([`Accounts::resolve_session_for`]).
+    pub(crate) read_ahead: Option<Arc<ReadAhead>>,
+}
+
+/// The policy's facts about one record, read with the session of the request they serve.
+#[derive(Debug)]
+pub(crate) struct ReadAhead {
+    pub(crate) patient: PatientId,
+    pub(crate) facts: portal_store::access::RecordFacts,
 }
 
 impl Actor {
+    /// A principal acting through a request.
+    pub fn new(principal: Principal, context: RequestContext) -> Self {
+        Self {
+            principal,
+            context,
+            read_ahead: None,
+        }
+    }
     /// The server's command line.
     pub fn operator() -> Self {
         Self {
@@ -137,6 +155,7 @@ impl Actor {
                 user_agent: "portal-cli".into(),
                 request_id: String::new(),
             },
+            read_ahead: None,
         }
     }
 }

@@ -60,69 +60,91 @@ pub async fn record_facts_of_many(
             .map(|i| format!("${}", i + 2))
             .collect::<Vec<_>>()
             .join(", ");
-        // One row per fact; the columns of each kind are named after the proxy grants'. The
-        // record's row carries its version in `starts_at` and the epoch in `ends_at`.
-        let sql = format!(
-            "SELECT 'team' AS kind, patient_id, NULL AS scope, NULL AS starts_at, \
-                    NULL AS ends_at, NULL AS revoked_at \
-             FROM care_team WHERE user_id = $1 AND patient_id IN ({list}) \
-             UNION ALL \
-             SELECT 'grant', patient_id, scope, starts_at, ends_at, revoked_at \
-             FROM proxy_grants WHERE proxy_user_id = $1 AND patient_id IN ({list}) \
-             UNION ALL \
-             SELECT 'glass', patient_id, NULL, NULL, MAX(expires_at), NULL \
-             FROM break_glass WHERE user_id = $1 AND patient_id IN ({list}) GROUP BY patient_id \
-             UNION ALL \
-             SELECT 'record', p.id, NULL, p.data_version, e.epoch, NULL \
-             FROM patients p, record_epoch e WHERE p.id IN ({list})"
-        );
+        let sql = facts_sql("$1", &list);
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.map(|u| u.to_string()).unwrap_or_default());
         for p in chunk {
             q = q.bind(p.to_string());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let patient: PatientId = crate::parse_id(&row.try_get::<String, _>("patient_id")?)?;
-            let out = out.entry(patient).or_default();
-            let facts = &mut out.facts;
-            match row.try_get::<String, _>("kind")?.as_str() {
-                "team" => facts.on_care_team = true,
-                "grant" => {
-                    // An unknown scope gives no access (fail closed).
-                    let scope: Option<String> = row.try_get("scope")?;
-                    let Some(scope) = scope.as_deref().and_then(ProxyScope::from_stored) else {
-                        continue;
-                    };
-                    let starts: Option<i64> = row.try_get("starts_at")?;
-                    let Some(starts) = starts else { continue };
-                    let ends: Option<i64> = row.try_get("ends_at")?;
-                    let revoked: Option<i64> = row.try_get("revoked_at")?;
-                    facts.proxy_grants.push(ProxyGrantFact {
-                        scope,
-                        starts_at: from_micros(starts)?,
-                        ends_at: ends.map(from_micros).transpose()?,
-                        revoked: revoked.is_some(),
-                    });
-                }
-                "record" => {
-                    let record: Option<i64> = row.try_get("starts_at")?;
-                    let epoch: Option<i64> = row.try_get("ends_at")?;
-                    out.version = Some(RecordVersion {
-                        record: record.unwrap_or_default(),
-                        epoch: epoch.unwrap_or_default(),
-                    });
-                }
-                // The latest end of any break-glass access.
-                _ => {
-                    let until: Option<i64> = row.try_get("ends_at")?;
-                    facts.break_glass_until = until.map(from_micros).transpose()?;
-                }
-            }
+            read_fact(&row, "", &mut out)?;
         }
     }
-    // Facts about a record that does not exist decide nothing.
+    Ok(finish_facts(out))
+}
+
+/// SQL: one row per fact about the records in `list` (placeholders) for the account `user` (an
+/// SQL expression): `kind`, `patient_id`, and columns named after the proxy grants'. The
+/// record's own row carries its version in `starts_at` and the epoch in `ends_at`.
+pub(crate) fn facts_sql(user: &str, list: &str) -> String {
+    format!(
+        "SELECT 'team' AS kind, patient_id, NULL AS scope, NULL AS starts_at, \
+                NULL AS ends_at, NULL AS revoked_at \
+         FROM care_team WHERE user_id = {user} AND patient_id IN ({list}) \
+         UNION ALL \
+         SELECT 'grant', patient_id, scope, starts_at, ends_at, revoked_at \
+         FROM proxy_grants WHERE proxy_user_id = {user} AND patient_id IN ({list}) \
+         UNION ALL \
+         SELECT 'glass', patient_id, NULL, NULL, MAX(expires_at), NULL \
+         FROM break_glass WHERE user_id = {user} AND patient_id IN ({list}) GROUP BY patient_id \
+         UNION ALL \
+         SELECT 'record', p.id, NULL, p.data_version, e.epoch, NULL \
+         FROM patients p, record_epoch e WHERE p.id IN ({list})"
+    )
+}
+
+/// Reads one row of [`facts_sql`] (its columns named with `prefix`) into `out`; a row whose
+/// kind is NULL (none, from an outer join) adds nothing.
+pub(crate) fn read_fact(
+    row: &sqlx::any::AnyRow,
+    prefix: &str,
+    out: &mut HashMap<PatientId, RecordFacts>,
+) -> Result<()> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let Some(kind) = row.try_get::<Option<String>, _>(column("kind").as_str())? else {
+        return Ok(());
+    };
+    let patient: String = row.try_get(column("patient_id").as_str())?;
+    let out = out.entry(crate::parse_id(&patient)?).or_default();
+    let facts = &mut out.facts;
+    let starts: Option<i64> = row.try_get(column("starts_at").as_str())?;
+    let ends: Option<i64> = row.try_get(column("ends_at").as_str())?;
+    match kind.as_str() {
+        "team" => facts.on_care_team = true,
+        "grant" => {
+            // An unknown scope gives no access (fail closed).
+            let scope: Option<String> = row.try_get(column("scope").as_str())?;
+            let (Some(scope), Some(starts)) =
+                (scope.as_deref().and_then(ProxyScope::from_stored), starts)
+            else {
+                return Ok(());
+            };
+            let revoked: Option<i64> = row.try_get(column("revoked_at").as_str())?;
+            facts.proxy_grants.push(ProxyGrantFact {
+                scope,
+                starts_at: from_micros(starts)?,
+                ends_at: ends.map(from_micros).transpose()?,
+                revoked: revoked.is_some(),
+            });
+        }
+        "record" => {
+            out.version = Some(RecordVersion {
+                record: starts.unwrap_or_default(),
+                epoch: ends.unwrap_or_default(),
+            });
+        }
+        // The latest end of any break-glass access.
+        _ => facts.break_glass_until = ends.map(from_micros).transpose()?,
+    }
+    Ok(())
+}
+
+/// The facts read, less those about records that do not exist (they decide nothing).
+pub(crate) fn finish_facts(
+    mut out: HashMap<PatientId, RecordFacts>,
+) -> HashMap<PatientId, RecordFacts> {
     out.retain(|_, read| read.version.is_some());
-    Ok(out)
+    out
 }
 
 /// Raises the versions of these records: what their pages show has changed (call in the

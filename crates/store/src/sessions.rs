@@ -2,8 +2,8 @@
 
 use crate::{Conn, Result, from_micros, parse_id, to_micros};
 use jiff::Timestamp;
-use portal_domain::UserId;
 use portal_domain::ids::SessionId;
+use portal_domain::{PatientId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -70,19 +70,9 @@ pub async fn find_with_user(
     conn: &mut Conn,
     token_hash: &str,
 ) -> Result<Option<(SessionRow, crate::users::UserRow)>> {
-    let user_columns = crate::users::COLUMNS
-        .split(',')
-        .map(|c| format!("u.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let session_columns = COLUMNS
-        .split(',')
-        .map(|c| format!("s.{0} AS s_{0}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "SELECT {user_columns}, {session_columns} FROM sessions s \
-         JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+        "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        session_and_user_columns()
     );
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(token_hash)
@@ -93,6 +83,63 @@ pub async fn find_with_user(
     };
     let session = from_columns(&row, "s_")?;
     Ok(Some((session, crate::users::from_row(&row)?)))
+}
+
+/// [`find_with_user`] and, in the same round trip, what the access policy decides the session's
+/// account's access to `patient` on ([`crate::access::record_facts`]): for a request about
+/// one patient's record.
+pub async fn find_with_user_and_facts(
+    conn: &mut Conn,
+    token_hash: &str,
+    patient: PatientId,
+) -> Result<
+    Option<(
+        SessionRow,
+        crate::users::UserRow,
+        crate::access::RecordFacts,
+    )>,
+> {
+    let facts =
+        crate::access::facts_sql("(SELECT user_id FROM sessions WHERE token_hash = $1)", "$2");
+    let sql = format!(
+        "SELECT {}, f.kind AS f_kind, f.patient_id AS f_patient_id, f.scope AS f_scope, \
+         f.starts_at AS f_starts_at, f.ends_at AS f_ends_at, f.revoked_at AS f_revoked_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN ({facts}) f ON 1 = 1 \
+         WHERE s.token_hash = $1",
+        session_and_user_columns()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .bind(patient.to_string())
+        .fetch_all(conn)
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let session = from_columns(first, "s_")?;
+    let user = crate::users::from_row(first)?;
+    let mut read = std::collections::HashMap::new();
+    for row in &rows {
+        crate::access::read_fact(row, "f_", &mut read)?;
+    }
+    let facts = crate::access::finish_facts(read)
+        .remove(&patient)
+        .unwrap_or_default();
+    Ok(Some((session, user, facts)))
+}
+
+/// The columns of a session (`s`, named `s_…`) and its account (`u`).
+fn session_and_user_columns() -> String {
+    let user_columns = crate::users::COLUMNS
+        .split(',')
+        .map(|c| format!("u.{}", c.trim()));
+    let session_columns = COLUMNS
+        .split(',')
+        .map(|c| format!("s.{0} AS s_{0}", c.trim()));
+    user_columns
+        .chain(session_columns)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Marks a session as used now.

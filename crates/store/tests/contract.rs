@@ -164,3 +164,106 @@ async fn patient_search_escapes_wildcards() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_session_read_with_a_records_facts_gives_the_same_facts_as_read_alone() {
+    use portal_store::access::{self, NewGrant};
+    use portal_store::sessions::{self, SessionRow};
+    each_backend(|store, _| async move {
+        let mut tx = store.begin().await.expect("tx");
+        let parent = UserId::from_uuid(uuid::Uuid::from_u128(7));
+        users::insert(
+            &mut tx,
+            &users::NewUser {
+                id: parent,
+                email: "parent@example.org",
+                name: "Parent",
+                role: Role::Patient,
+                password_hash: "x",
+                patient_id: None,
+            },
+            now(),
+        )
+        .await
+        .expect("account");
+        let (child, stranger) = (
+            PatientId::from_uuid(uuid::Uuid::from_u128(8)),
+            PatientId::from_uuid(uuid::Uuid::from_u128(9)),
+        );
+        for (id, mrn) in [(child, "MRN-8"), (stranger, "MRN-9")] {
+            let row = patients::PatientRow {
+                id,
+                mrn: mrn.into(),
+                given_name: "Kim".into(),
+                family_name: "Lee".into(),
+                birth_date: "2015-01-02".into(),
+                sex: "female".into(),
+                deceased: None,
+            };
+            patients::insert(&mut tx, &row, now())
+                .await
+                .expect("record");
+        }
+        access::add_proxy_grant(
+            &mut tx,
+            &NewGrant {
+                id: uuid::Uuid::from_u128(10),
+                proxy: parent,
+                patient: child,
+                scope: portal_domain::access::ProxyScope::Full,
+                relationship: "parent",
+                starts_at: now(),
+                ends_at: None,
+            },
+            now(),
+        )
+        .await
+        .expect("grant");
+        access::touch_records(&mut tx, &[child])
+            .await
+            .expect("touch");
+        let session = SessionRow {
+            id: portal_domain::ids::SessionId::from_uuid(uuid::Uuid::from_u128(11)),
+            user_id: parent,
+            stage: "full".into(),
+            csrf_token: "csrf".into(),
+            created_at: now(),
+            last_seen_at: now(),
+            absolute_expires_at: now(),
+            client_addr: "127.0.0.1".into(),
+            user_agent: "test".into(),
+        };
+        sessions::insert(&mut tx, "hash", &session)
+            .await
+            .expect("session");
+        for patient in [
+            child,
+            stranger,
+            PatientId::from_uuid(uuid::Uuid::from_u128(99)),
+        ] {
+            let alone = access::record_facts(&mut tx, Some(parent), patient)
+                .await
+                .expect("facts");
+            let (found, user, with) = sessions::find_with_user_and_facts(&mut tx, "hash", patient)
+                .await
+                .expect("read")
+                .expect("the session");
+            assert_eq!(found.id, session.id);
+            assert_eq!(user.id, parent);
+            assert_eq!(with.version, alone.version, "{patient}");
+            assert_eq!(with.facts, alone.facts, "{patient}");
+        }
+        let child_facts = access::record_facts(&mut tx, Some(parent), child)
+            .await
+            .expect("facts");
+        assert_eq!(child_facts.facts.proxy_grants.len(), 1);
+        assert_eq!(child_facts.version.map(|v| v.record), Some(1));
+        assert!(
+            sessions::find_with_user_and_facts(&mut tx, "other", child)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    })
+    .await;
+}

@@ -166,7 +166,7 @@ pub async fn transaction(
             );
         }
     };
-    let actor = Actor { principal, context };
+    let actor = Actor::new(principal, context);
     // The body is handed over, not copied, and freed once the import has read it.
     match state.app.import().import_bundle(&actor, body).await {
         Ok(summary) => transaction_response(&summary),

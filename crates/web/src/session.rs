@@ -16,15 +16,26 @@ pub struct SessionState(pub Option<CurrentUser>);
 /// Resolves the session cookie once for every request.
 pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let token = cookie(request.headers(), state.session_cookie()).map(str::to_string);
+    // A request about one patient's record reads the policy's facts about it with the session.
+    let patient = record_in_path(request.uri().path());
     let user = match token {
-        Some(t) if !t.is_empty() => match state.app.accounts().resolve_session(&t).await {
-            Ok(user) => user,
-            Err(e) => return PageError(e).into_response(),
-        },
+        Some(t) if !t.is_empty() => {
+            match state.app.accounts().resolve_session_for(&t, patient).await {
+                Ok(user) => user,
+                Err(e) => return PageError(e).into_response(),
+            }
+        }
         _ => None,
     };
     request.extensions_mut().insert(SessionState(user));
     next.run(request).await
+}
+
+/// The record a path is about: `/patients/{id}` and the pages under it.
+fn record_in_path(path: &str) -> Option<portal_domain::PatientId> {
+    let rest = path.strip_prefix("/patients/")?;
+    let id = rest.split('/').next()?;
+    id.parse().ok()
 }
 
 fn session_of(parts: &Parts) -> Option<CurrentUser> {
@@ -141,4 +152,33 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_in_path;
+
+    #[test]
+    fn the_record_of_a_path_is_the_id_after_patients() {
+        let id = "01a23fce-a81b-753a-ab24-c42c7ed103de";
+        for path in [
+            format!("/patients/{id}"),
+            format!("/patients/{id}/results"),
+            format!("/patients/{id}/results/{id}"),
+        ] {
+            assert_eq!(
+                record_in_path(&path).map(|p| p.to_string()),
+                Some(id.into())
+            );
+        }
+        for path in [
+            "/patients",
+            "/patients/",
+            "/patients/not-an-id/results",
+            "/inbasket",
+            "/",
+        ] {
+            assert_eq!(record_in_path(path), None, "{path}");
+        }
+    }
 }

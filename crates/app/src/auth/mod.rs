@@ -83,6 +83,8 @@ pub struct CurrentUser {
     /// How far sign-in got.
     pub stage: Stage,
     token_hash: String,
+    /// The policy's facts about the record the request is about, read with the session.
+    read_ahead: Option<std::sync::Arc<crate::ReadAhead>>,
 }
 
 impl CurrentUser {
@@ -99,6 +101,7 @@ impl CurrentUser {
         Actor {
             principal: self.principal(),
             context,
+            read_ahead: self.read_ahead.clone(),
         }
     }
     /// The CSRF token bound to the session.
@@ -173,6 +176,7 @@ impl Accounts {
         let anonymous = Actor {
             principal: Principal::Operator,
             context: context.clone(),
+            read_ahead: None,
         };
         let user = {
             let mut conn = self.conn().await?;
@@ -262,6 +266,7 @@ impl Accounts {
         let actor = Actor {
             principal: principal_of(&user),
             context: context.clone(),
+            read_ahead: None,
         };
         let mut event = self.event(&actor, AuditAction::SignIn, "Session", Outcome::Success);
         event.resource_id = Some(session.1.to_string());
@@ -318,6 +323,7 @@ impl Accounts {
         let anonymous = Actor {
             principal: principal_of(user),
             context: context.clone(),
+            read_ahead: None,
         };
         let mut event = self.event(&anonymous, AuditAction::SignIn, "Session", Outcome::Denied);
         event.resource_type = "Account".into();
@@ -362,12 +368,37 @@ impl Accounts {
     /// Finds the account behind a session cookie; `None` when the session is unknown, timed out
     /// or its account disabled. Timed-out sessions are deleted.
     pub async fn resolve_session(&self, token: &str) -> Result<Option<CurrentUser>> {
+        self.resolve_session_for(token, None).await
+    }
+
+    /// [`Accounts::resolve_session`] for a request about `patient`'s record: in the same round
+    /// trip, reads what the access policy decides that record on for the session's account,
+    /// which the request's decisions about that record then use (the policy still decides each
+    /// of them).
+    pub async fn resolve_session_for(
+        &self,
+        token: &str,
+        patient: Option<PatientId>,
+    ) -> Result<Option<CurrentUser>> {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
         let mut conn = self.conn().await?;
-        // The session and its account in one round trip.
-        let Some((session, user)) = sessions::find_with_user(&mut conn, &token_hash).await? else {
-            return Ok(None);
+        // The session and its account (and the record's facts) in one round trip.
+        let (session, user, read_ahead) = match patient {
+            None => match sessions::find_with_user(&mut conn, &token_hash).await? {
+                Some((session, user)) => (session, user, None),
+                None => return Ok(None),
+            },
+            Some(patient) => {
+                match sessions::find_with_user_and_facts(&mut conn, &token_hash, patient).await? {
+                    Some((session, user, facts)) => (
+                        session,
+                        user,
+                        Some(std::sync::Arc::new(crate::ReadAhead { patient, facts })),
+                    ),
+                    None => return Ok(None),
+                }
+            }
         };
         let stage = Stage::from_stored(&session.stage);
         let idle_expired = now.duration_since(session.last_seen_at) >= self.config().idle_timeout;
@@ -392,6 +423,7 @@ impl Accounts {
             stage: stage.unwrap_or(Stage::SecondFactor),
             session,
             token_hash,
+            read_ahead,
         }))
     }
 }

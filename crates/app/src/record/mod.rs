@@ -131,12 +131,19 @@ impl Records {
         audit_type: &str,
         resource_id: Option<ResourceId>,
     ) -> Result<Opened> {
-        let (access, version, mut conn) = self.decide_to_read(actor, patient, action).await?;
-        let row = self
-            .head_row(&mut conn, &access, version)
-            .await?
-            .ok_or(Error::NotFound)?;
-        drop(conn);
+        let (access, version, conn) = self.decide_to_read(actor, patient, action).await?;
+        let row = match self.kept_head(&access, version) {
+            Some(row) => row,
+            None => {
+                let mut conn = match conn {
+                    Some(conn) => conn,
+                    None => self.conn().await?,
+                };
+                self.head_row(&mut conn, &access, version)
+                    .await?
+                    .ok_or(Error::NotFound)?
+            }
+        };
         let mut event = self.patient_event(actor, &access, AuditAction::Read, audit_type);
         event.resource_id = resource_id.map(|id| id.to_string());
         Ok(Opened {
@@ -150,6 +157,17 @@ impl Records {
         })
     }
 
+    /// The record's header (demographics), if the page cache holds it.
+    fn kept_head(
+        &self,
+        access: &PatientAccess,
+        version: portal_store::access::RecordVersion,
+    ) -> Option<PatientRow> {
+        self.pages()
+            .get::<PatientRow>(&head_key(access, version), self.now())
+            .map(|row| PatientRow::clone(&row))
+    }
+
     /// The record's header (demographics), from the page cache or read on `conn`.
     pub(crate) async fn head_row(
         &self,
@@ -157,22 +175,20 @@ impl Records {
         access: &PatientAccess,
         version: portal_store::access::RecordVersion,
     ) -> Result<Option<PatientRow>> {
-        let now = self.now();
-        let key = cache::Key {
-            patient: access.patient(),
-            version: Some(version),
-            visibility: access.visibility(),
-            viewer: None,
-            view: View::Head,
-        };
-        if let Some(row) = self.pages().get::<PatientRow>(&key, now) {
-            return Ok(Some(PatientRow::clone(&row)));
+        if let Some(row) = self.kept_head(access, version) {
+            return Ok(Some(row));
         }
+        let now = self.now();
         let Some(row) = patients::get(conn, access).await? else {
             return Ok(None);
         };
         let weight = row.given_name.len() + row.family_name.len() + 256;
-        self.pages().put(key, Arc::new(row.clone()), now, weight);
+        self.pages().put(
+            head_key(access, version),
+            Arc::new(row.clone()),
+            now,
+            weight,
+        );
         Ok(Some(row))
     }
 
@@ -339,6 +355,17 @@ impl Opened {
             viewer: self.viewer,
             view,
         }
+    }
+}
+
+/// The page cache's key of a record's header.
+fn head_key(access: &PatientAccess, version: portal_store::access::RecordVersion) -> cache::Key {
+    cache::Key {
+        patient: access.patient(),
+        version: Some(version),
+        visibility: access.visibility(),
+        viewer: None,
+        view: View::Head,
     }
 }
 
