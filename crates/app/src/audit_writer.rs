@@ -81,17 +81,18 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
     }
 }
 
-/// Appends `events` in one transaction.
+/// Appends `events` in one transaction (three statements, whatever their number).
 async fn append_all<'a>(
     store: &Store,
     key: &HeadKey,
     events: impl Iterator<Item = &'a AuditEvent>,
 ) -> portal_store::Result<()> {
+    let ids: Vec<(String, &AuditEvent)> = events
+        .map(|event| (uuid::Uuid::now_v7().to_string(), event))
+        .collect();
+    let events: Vec<(&str, &AuditEvent)> = ids.iter().map(|(id, e)| (id.as_str(), *e)).collect();
     let mut tx = store.begin().await?;
-    for event in events {
-        let id = uuid::Uuid::now_v7().to_string();
-        portal_store::audit::append(&mut tx, store.backend(), key, &id, event).await?;
-    }
+    portal_store::audit::append_many(&mut tx, store.backend(), key, &events).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! with an HMAC under the portal's secret key: whoever can rewrite the table but does not hold
 //! the key cannot hide removed events at the end.
 
+use crate::bulk::{Cell, Insert, Kind};
 use crate::{Backend, Conn, Error, Result, dialect, from_micros, to_micros};
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
@@ -51,7 +52,7 @@ pub async fn ensure_head(conn: &mut Conn, key: &HeadKey) -> Result<()> {
     Ok(())
 }
 
-/// Appends one event inside the caller's transaction; returns its position.
+/// Appends one event to the chain: see [`append_many`]. Returns its position.
 pub async fn append(
     conn: &mut Conn,
     backend: Backend,
@@ -59,44 +60,91 @@ pub async fn append(
     id: &str,
     event: &AuditEvent,
 ) -> Result<i64> {
+    append_many(conn, backend, key, &[(id, event)]).await
+}
+
+/// Appends events to the chain in order, in the caller's transaction, in three statements
+/// whatever their number: the head is taken (locked until the transaction ends), the events are
+/// written with their positions and hashes, and the head moves to the last. Returns the last
+/// position.
+pub async fn append_many(
+    conn: &mut Conn,
+    backend: Backend,
+    key: &HeadKey,
+    events: &[(&str, &AuditEvent)],
+) -> Result<i64> {
     let head = sqlx::query(dialect::lock_audit_head(backend))
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| Error::Corrupt("the audit trail has no head row".into()))?;
-    let prev_seq: i64 = head.try_get("seq")?;
-    let prev_hash: String = head.try_get("hash")?;
-    let seq = prev_seq + 1;
-    let hash = event_hash(seq, id, event, &prev_hash);
-    sqlx::query(
-        "INSERT INTO audit_events (seq, id, at, actor_id, actor_role, on_behalf_of, patient_id, \
-         action, resource_type, resource_id, outcome, break_glass, detail, client_addr, \
-         user_agent, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(seq)
-    .bind(id)
-    .bind(to_micros(event.at))
-    .bind(&event.actor_id)
-    .bind(&event.actor_role)
-    .bind(&event.on_behalf_of)
-    .bind(event.patient_id.as_deref())
-    .bind(event.action.as_str())
-    .bind(&event.resource_type)
-    .bind(event.resource_id.as_deref())
-    .bind(event.outcome.as_str())
-    .bind(i64::from(event.break_glass))
-    .bind(&event.detail)
-    .bind(&event.context.client_addr)
-    .bind(&event.context.user_agent)
-    .bind(&event.context.request_id)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
+    let mut seq: i64 = head.try_get("seq")?;
+    let mut prev_hash: String = head.try_get("hash")?;
+    if events.is_empty() {
+        return Ok(seq);
+    }
+    // (position, previous hash, hash) of each event.
+    let mut chain: Vec<(i64, String, String)> = Vec::with_capacity(events.len());
+    for (id, event) in events {
+        seq += 1;
+        let hash = event_hash(seq, id, event, &prev_hash);
+        chain.push((seq, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+    }
+    let rows: Vec<Vec<Cell<'_>>> = events
+        .iter()
+        .zip(&chain)
+        .map(|((id, event), (seq, prev, hash))| {
+            vec![
+                Cell::Int(Some(*seq)),
+                Cell::Text(Some(id)),
+                Cell::Int(Some(to_micros(event.at))),
+                Cell::Text(Some(&event.actor_id)),
+                Cell::Text(Some(&event.actor_role)),
+                Cell::Text(Some(&event.on_behalf_of)),
+                Cell::Text(event.patient_id.as_deref()),
+                Cell::Text(Some(event.action.as_str())),
+                Cell::Text(Some(&event.resource_type)),
+                Cell::Text(event.resource_id.as_deref()),
+                Cell::Text(Some(event.outcome.as_str())),
+                Cell::Int(Some(i64::from(event.break_glass))),
+                Cell::Text(Some(&event.detail)),
+                Cell::Text(Some(&event.context.client_addr)),
+                Cell::Text(Some(&event.context.user_agent)),
+                Cell::Text(Some(&event.context.request_id)),
+                Cell::Text(Some(prev)),
+                Cell::Text(Some(hash)),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "audit_events",
+        columns: &[
+            ("seq", Kind::Int),
+            ("id", Kind::Text),
+            ("at", Kind::Int),
+            ("actor_id", Kind::Text),
+            ("actor_role", Kind::Text),
+            ("on_behalf_of", Kind::Text),
+            ("patient_id", Kind::Text),
+            ("action", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("resource_id", Kind::Text),
+            ("outcome", Kind::Text),
+            ("break_glass", Kind::Int),
+            ("detail", Kind::Text),
+            ("client_addr", Kind::Text),
+            ("user_agent", Kind::Text),
+            ("request_id", Kind::Text),
+            ("prev_hash", Kind::Text),
+            ("hash", Kind::Text),
+        ],
+        tail: "",
+    }
+    .run(conn, &rows)
     .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
         .bind(seq)
-        .bind(&hash)
-        .bind(head_mac(key, seq, &hash))
+        .bind(&prev_hash)
+        .bind(head_mac(key, seq, &prev_hash))
         .execute(&mut *conn)
         .await?;
     Ok(seq)
