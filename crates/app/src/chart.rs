@@ -265,30 +265,42 @@ impl Records {
         };
         let now = self.now();
         let mut conn = self.conn().await?;
-        let granted = patients::with_grants_for(&mut conn, *user, now).await?;
-        let ids: Vec<PatientId> = own_patient
-            .iter()
-            .copied()
-            .chain(granted.iter().map(|r| r.id))
-            .collect();
-        // The policy's facts and the versions of every record, in one round trip.
-        let read = portal_store::access::record_facts_of_many(&mut conn, Some(*user), &ids).await?;
-        let mut rows = Vec::with_capacity(ids.len());
-        if let Some(own) = own_patient
-            && let Some(facts) = read.get(own)
-            && let Some(version) = facts.version
-            && let Ok(access) = authorize(
+        // The policy's facts and the versions of every record of the family, in one round trip;
+        // the policy decides which it lists (grants that ended or were revoked are left out).
+        let read = portal_store::access::family_facts(&mut conn, *user, *own_patient).await?;
+        let mut rows = Vec::with_capacity(read.len());
+        for (patient, facts) in &read {
+            let Some(version) = facts.version else {
+                continue;
+            };
+            let Ok(access) = authorize(
                 &actor.principal,
-                *own,
+                *patient,
                 Action::ViewDemographics,
                 &facts.facts,
                 now,
-            )
-            && let Some(row) = self.head_row(&mut conn, &access, version).await?
-        {
-            rows.push(row);
+            ) else {
+                continue;
+            };
+            if let Some(row) = self.head_row(&mut conn, &access, version).await? {
+                rows.push(row);
+            }
         }
-        rows.extend(granted);
+        // Their own record first, then the others by name.
+        rows.sort_by(|a, b| {
+            (
+                Some(a.id) != *own_patient,
+                &a.family_name,
+                &a.given_name,
+                a.id,
+            )
+                .cmp(&(
+                    Some(b.id) != *own_patient,
+                    &b.family_name,
+                    &b.given_name,
+                    b.id,
+                ))
+        });
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let new = match read.get(&row.id) {

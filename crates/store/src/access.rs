@@ -73,7 +73,32 @@ pub async fn record_facts_of_many(
     Ok(finish_facts(out))
 }
 
-/// SQL: one row per fact about the records in `list` (placeholders) for the account `user` (an
+/// [`record_facts`] of an account's own record (if it has one) and of every record it holds or
+/// held a proxy grant for, in one round trip: the records its home page lists, as the policy
+/// decides on them.
+pub async fn family_facts(
+    conn: &mut Conn,
+    user: UserId,
+    own: Option<PatientId>,
+) -> Result<HashMap<PatientId, RecordFacts>> {
+    let sql = facts_sql(
+        "$1",
+        "SELECT g.patient_id FROM proxy_grants g WHERE g.proxy_user_id = $1 UNION SELECT $2",
+    );
+    let mut out = HashMap::new();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(own.map(|p| p.to_string()).unwrap_or_default())
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        read_fact(&row, "", &mut out)?;
+    }
+    Ok(finish_facts(out))
+}
+
+/// SQL: one row per fact about the records in `list` (placeholders, or a query of ids) for the
+/// account `user` (an
 /// SQL expression): `kind`, `patient_id`, and columns named after the proxy grants'. The
 /// record's own row carries its version in `starts_at` and the epoch in `ends_at`.
 pub(crate) fn facts_sql(user: &str, list: &str) -> String {

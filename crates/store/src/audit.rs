@@ -232,25 +232,64 @@ pub async fn for_patient(
     window: LogWindow,
     limit: i64,
 ) -> Result<Vec<NamedEvent>> {
-    let (bound, at) = match window {
-        LogWindow::Before(before) => ("<", before.unwrap_or(i64::MAX)),
-        LogWindow::After(after) => (">", after),
-    };
-    let sql = format!(
-        "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-         WHERE e.patient_id = $1 AND e.seq {bound} $2{} ORDER BY e.seq DESC LIMIT $3",
-        condition(filter)
-    );
+    let mut parts = for_patient_parts(conn, access, &[(filter, window, limit)]).await?;
+    Ok(parts.pop().unwrap_or_default())
+}
+
+/// [`for_patient`] for several filters and windows at once, in one round trip: one list per
+/// part asked, in the order asked.
+pub async fn for_patient_parts(
+    conn: &mut Conn,
+    access: &portal_domain::PatientAccess,
+    parts: &[(PatientLogFilter, LogWindow, i64)],
+) -> Result<Vec<Vec<NamedEvent>>> {
     if access.action() != portal_domain::Action::ViewAccessLog {
         return Err(Error::WrongCapability("reading the record's access log"));
     }
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(access.patient().to_string())
-        .bind(at)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    named(&rows)
+    let selects: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (filter, window, _))| {
+            let bound = match window {
+                LogWindow::Before(_) => "<",
+                LogWindow::After(_) => ">",
+            };
+            format!(
+                "SELECT * FROM (SELECT {i} AS part, {NAMED_COLUMNS} FROM audit_events e \
+                 LEFT JOIN users u ON u.id = e.actor_id WHERE e.patient_id = $1 \
+                 AND e.seq {bound} ${}{} ORDER BY e.seq DESC LIMIT ${}) p{i}",
+                2 * i + 2,
+                condition(*filter),
+                2 * i + 3,
+            )
+        })
+        .collect();
+    let sql = selects.join(" UNION ALL ");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
+    for (_, window, limit) in parts {
+        let at = match window {
+            LogWindow::Before(before) => before.unwrap_or(i64::MAX),
+            LogWindow::After(after) => *after,
+        };
+        query = query.bind(at).bind(*limit);
+    }
+    let rows = query.fetch_all(conn).await?;
+    let mut out: Vec<Vec<NamedEvent>> = parts.iter().map(|_| Vec::new()).collect();
+    for row in &rows {
+        let part: i64 = row.try_get("part")?;
+        let list = usize::try_from(part)
+            .ok()
+            .and_then(|p| out.get_mut(p))
+            .ok_or_else(|| Error::Corrupt(format!("access log part {part}")))?;
+        list.push(NamedEvent {
+            stored: from_row(row)?,
+            actor_name: row.try_get("actor_name")?,
+        });
+    }
+    for list in &mut out {
+        list.sort_by_key(|e| std::cmp::Reverse(e.stored.seq));
+    }
+    Ok(out)
 }
 
 /// The newest events, optionally only those of one patient or one actor, at most `limit`,
