@@ -74,7 +74,12 @@ impl Insert<'_> {
             vec![row.as_str(); rows.len()].join(", "),
             self.tail
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        // Each number of rows is a statement of its own: only the full-size one, which a long
+        // import repeats, is worth keeping prepared. Kept, the others (a batch of the audit
+        // writer's is of any size) would push the pages' statements out of the connection's
+        // cache, to be parsed again.
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(rows.len() == SQLITE_ROWS);
         for row in rows {
             for cell in row {
                 query = match *cell {
