@@ -28,12 +28,6 @@ pub struct RecordFacts {
     pub facts: AccessFacts,
 }
 
-/// Everything the policy needs to know about `user`'s relationship to `patient` (care team,
-/// proxy grants, break-glass), in one round trip.
-pub async fn facts(conn: &mut Conn, user: UserId, patient: PatientId) -> Result<AccessFacts> {
-    Ok(record_facts(conn, Some(user), patient).await?.facts)
-}
-
 /// Whether the patient's record exists, its version, and (for an account) everything the policy
 /// needs to know about the account's relationship to it, in one round trip.
 pub async fn record_facts(

@@ -39,6 +39,25 @@ const SQLITE_ROWS: usize = 200;
 /// Rows per statement on PostgreSQL: one parameter of a few hundred kilobytes.
 const POSTGRES_ROWS: usize = 2_000;
 
+/// On SQLite, the rows in chunks of [`SQLITE_ROWS`], the rest in chunks of powers of two: each
+/// number of rows is a statement of its own, and these few (nine a table) stay prepared in each
+/// connection's cache, where statements of every size (a batch of the audit writer's is of any)
+/// would push the pages' statements out, to be parsed again.
+fn sqlite_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let full = rows.len() / SQLITE_ROWS * SQLITE_ROWS;
+    let (whole, mut rest) = rows.split_at(full);
+    let tail = std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = 1 << rest.len().ilog2();
+        let (chunk, left) = rest.split_at(size);
+        rest = left;
+        Some(chunk)
+    });
+    whole.chunks(SQLITE_ROWS).chain(tail)
+}
+
 fn is_sqlite(conn: &Conn) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
@@ -47,7 +66,7 @@ impl Insert<'_> {
     /// Writes `rows`, each with one cell per column in order.
     pub(crate) async fn run(&self, conn: &mut Conn, rows: &[Vec<Cell<'_>>]) -> Result<()> {
         if is_sqlite(conn) {
-            for chunk in rows.chunks(SQLITE_ROWS) {
+            for chunk in sqlite_chunks(rows) {
                 self.values(conn, chunk).await?;
             }
         } else {
@@ -74,12 +93,8 @@ impl Insert<'_> {
             vec![row.as_str(); rows.len()].join(", "),
             self.tail
         );
-        // Each number of rows is a statement of its own: only the full-size one, which a long
-        // import repeats, is worth keeping prepared. Kept, the others (a batch of the audit
-        // writer's is of any size) would push the pages' statements out of the connection's
-        // cache, to be parsed again.
-        let mut query =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(rows.len() == SQLITE_ROWS);
+        // Each number of rows is a statement of its own, kept prepared (see `sqlite_chunks`).
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in rows {
             for cell in row {
                 query = match *cell {
@@ -189,6 +204,29 @@ fn push_json_string(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_rows_go_in_full_chunks_then_powers_of_two() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = sqlite_chunks(&rows).collect();
+            let flat: Vec<usize> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(flat, rows, "every row once, in order");
+            chunks.iter().map(|c| c.len()).collect()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(11), vec![8, 2, 1]);
+        assert_eq!(sizes(256), vec![200, 32, 16, 8]);
+        assert_eq!(sizes(400), vec![200, 200]);
+        for n in 0..1_000 {
+            assert!(
+                sizes(n)
+                    .iter()
+                    .all(|s| *s == SQLITE_ROWS || s.is_power_of_two())
+            );
+        }
+    }
 
     #[test]
     fn rows_become_a_json_array_postgresql_reads_back() {

@@ -76,16 +76,6 @@ async fn by_id(conn: &mut Conn, id: PatientId) -> Result<Option<PatientRow>> {
     row.as_ref().map(from_row).transpose()
 }
 
-/// Whether a record with this id exists: what the access check needs before it decides, and
-/// nothing of the record itself.
-pub async fn exists(conn: &mut Conn, id: PatientId) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM patients WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(found.is_some())
-}
-
 /// The imported demographics (the mapped Patient as JSON) of the record an activation code
 /// names: for telling the record's own e-mail addresses of the activation.
 pub async fn details_for_activation(

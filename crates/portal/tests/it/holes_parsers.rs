@@ -75,15 +75,7 @@ async fn item_1_deeply_nested_json_is_refused_and_the_server_keeps_serving(backe
     )
     .expect("write");
     for file in ["deep.json", "deep.ndjson"] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
-            .arg("--data-dir")
-            .arg(t.data_dir.path())
-            .arg("--database")
-            .arg(crate::import::database_url(&t).await)
-            .arg("import")
-            .arg(dir.path().join(file))
-            .output()
-            .expect("run portal import");
+        let output = crate::import::import_command(&t, &[dir.path().join(file)]).await;
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(
             output.status.code(),

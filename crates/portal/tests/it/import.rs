@@ -355,19 +355,15 @@ async fn the_import_command_reports_per_file_and_fails_on_a_bad_one(backend: Bac
     };
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("bad.json"), "{\"resourceType\": \"Bundle\", \"type\": \"transaction\", \"entry\": [{\"resource\": {\"resourceType\": \"Nonsense\"}}]}").expect("write");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
-        .arg("--data-dir")
-        .arg(t.data_dir.path())
-        .arg("--database")
-        .arg(crate::import::database_url(&t).await)
-        .arg("import")
-        .arg(
+    let output = import_command(
+        &t,
+        &[
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../fixtures/synthea/lucien-bosco.json"),
-        )
-        .arg(dir.path().join("bad.json"))
-        .output()
-        .expect("run portal import");
+            dir.path().join("bad.json"),
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("lucien-bosco.json:"), "{stdout}");
@@ -375,6 +371,19 @@ async fn the_import_command_reports_per_file_and_fails_on_a_bad_one(backend: Bac
     assert!(stdout.contains("bad.json: REJECTED"), "{stdout}");
     assert!(stdout.contains("Nonsense"), "{stdout}");
     t.stop().await;
+}
+
+/// Runs `portal import FILES…` as its own process on the test's database and data directory.
+pub async fn import_command(t: &TestApp, files: &[PathBuf]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("--data-dir")
+        .arg(t.data_dir.path())
+        .arg("--database")
+        .arg(database_url(t).await)
+        .arg("import")
+        .args(files)
+        .output()
+        .expect("run portal import")
 }
 
 /// The test database's URL, read back from the database itself.

@@ -96,15 +96,7 @@ async fn kept_pages_show_every_change_on_the_next_view(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("ada.json");
     std::fs::write(&file, bundle(&[GLUCOSE, POTASSIUM]).to_string()).expect("write");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
-        .arg("--data-dir")
-        .arg(t.data_dir.path())
-        .arg("--database")
-        .arg(crate::import::database_url(&t).await)
-        .arg("import")
-        .arg(&file)
-        .output()
-        .expect("run portal import");
+    let output = crate::import::import_command(&t, &[file]).await;
     assert!(
         output.status.success(),
         "{}",
