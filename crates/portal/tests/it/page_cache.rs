@@ -149,6 +149,8 @@ async fn kept_pages_show_every_change_on_the_next_view(backend: Backend) {
     open(&t, &clinician, &results).await;
     let seen = open(&t, &c, &log).await;
     assert!(seen.contains("Dr. Maya Okafor"), "{seen}");
+    // Each time says its zone once (it was written twice: "8:45 AM UTC UTC").
+    assert!(!seen.contains("UTC UTC"), "{seen}");
     let r = t
         .post_form(
             &clinician,

@@ -242,7 +242,7 @@ async fn section(
 
 /// One entry of the "who accessed my record" list, in plain words.
 pub struct AccessEntry {
-    /// When, UTC, to the minute.
+    /// When, on the clinic's calendar and clock, to the minute, with its time zone.
     pub when: String,
     /// Who, by name and role.
     pub who: String,
