@@ -131,22 +131,36 @@ impl Records {
             .open_section(actor, patient, Section::AccessLog)
             .await?;
         let mut conn = self.conn().await?;
-        let mut entries = match before {
+        // The page asked for, and every emergency access (the newest 100) whatever the page.
+        let emergency = (PatientLogFilter::Emergency, 100);
+        let (mut entries, emergency) = match before {
             None => {
-                self.log_tail(&mut conn, &view.access, filter, ACCESS_LOG_PAGE + 1)
-                    .await?
+                let mut tails = self
+                    .log_tails(
+                        &mut conn,
+                        &view.access,
+                        &[(filter, ACCESS_LOG_PAGE + 1), emergency],
+                    )
+                    .await?;
+                let emergency = tails.pop().unwrap_or_default();
+                (tails.pop().unwrap_or_default(), emergency)
             }
-            Some(_) => audit::for_patient(
-                &mut conn,
-                &view.access,
-                filter,
-                LogWindow::Before(before),
-                ACCESS_LOG_PAGE + 1,
-            )
-            .await?
-            .into_iter()
-            .map(Arc::new)
-            .collect(),
+            Some(_) => {
+                let older = audit::for_patient(
+                    &mut conn,
+                    &view.access,
+                    filter,
+                    LogWindow::Before(before),
+                    ACCESS_LOG_PAGE + 1,
+                )
+                .await?;
+                let emergency = self
+                    .log_tails(&mut conn, &view.access, &[emergency])
+                    .await?
+                    .pop()
+                    .unwrap_or_default();
+                (older.into_iter().map(Arc::new).collect(), emergency)
+            }
         };
         let older = (entries.len() as i64 > ACCESS_LOG_PAGE)
             .then(|| {
@@ -154,9 +168,6 @@ impl Records {
                 entries.last().map(|e| e.stored.seq)
             })
             .flatten();
-        let emergency = self
-            .log_tail(&mut conn, &view.access, PatientLogFilter::Emergency, 100)
-            .await?;
         Ok(AccessLog {
             view,
             entries,
@@ -165,62 +176,79 @@ impl Records {
         })
     }
 
-    /// The newest `limit` events of a record's access log that match `filter`, newest first.
-    /// What a view read is kept in the page cache for [`cache::FRESH_FOR`] (after which the
-    /// names of those who acted are read anew), and each view reads only the events added
-    /// since: the log only grows, in the order of its positions.
-    async fn log_tail(
+    /// The newest events of a record's access log that match each filter (at most so many
+    /// each), newest first, in one round trip. What a view read is kept in the page cache for
+    /// [`cache::FRESH_FOR`] (after which the names of those who acted are read anew), and each
+    /// view reads only the events added since: the log only grows, in the order of its
+    /// positions.
+    async fn log_tails(
         &self,
         conn: &mut portal_store::Conn,
         access: &PatientAccess,
-        filter: PatientLogFilter,
-        limit: i64,
-    ) -> Result<Vec<Arc<NamedEvent>>> {
-        let key = cache::Key {
-            patient: access.patient(),
-            version: None,
-            visibility: access.visibility(),
-            viewer: None,
-            view: View::AccessLog(filter, limit),
-        };
+        wanted: &[(PatientLogFilter, i64)],
+    ) -> Result<Vec<Vec<Arc<NamedEvent>>>> {
         let now = self.now();
-        let (entries, made_at) = match self.pages().get::<LogTail>(&key, now) {
-            Some(kept) => {
-                let added =
-                    audit::for_patient(conn, access, filter, LogWindow::After(kept.newest), limit)
-                        .await?;
-                if added.is_empty() {
-                    return Ok(kept.entries.clone());
+        let keys: Vec<cache::Key> = wanted
+            .iter()
+            .map(|(filter, limit)| cache::Key {
+                patient: access.patient(),
+                version: None,
+                visibility: access.visibility(),
+                viewer: None,
+                view: View::AccessLog(*filter, *limit),
+            })
+            .collect();
+        let kept: Vec<Option<Arc<LogTail>>> = keys
+            .iter()
+            .map(|key| self.pages().get::<LogTail>(key, now))
+            .collect();
+        let parts: Vec<(PatientLogFilter, LogWindow, i64)> = wanted
+            .iter()
+            .zip(&kept)
+            .map(|((filter, limit), kept)| {
+                let window = match kept {
+                    Some(tail) => LogWindow::After(tail.newest),
+                    None => LogWindow::Before(None),
+                };
+                (*filter, window, *limit)
+            })
+            .collect();
+        let read = audit::for_patient_parts(conn, access, &parts).await?;
+        let mut out = Vec::with_capacity(wanted.len());
+        for (((key, kept), added), (_, limit)) in keys.into_iter().zip(kept).zip(read).zip(wanted) {
+            let (entries, made_at) = match kept {
+                Some(kept) if added.is_empty() => {
+                    out.push(kept.entries.clone());
+                    continue;
                 }
-                let mut entries: Vec<Arc<NamedEvent>> = added.into_iter().map(Arc::new).collect();
-                let room = usize::try_from(limit)
-                    .unwrap_or(0)
-                    .saturating_sub(entries.len());
-                entries.extend(kept.entries.iter().take(room).cloned());
-                (entries, kept.made_at)
-            }
-            None => (
-                audit::for_patient(conn, access, filter, LogWindow::Before(None), limit)
-                    .await?
-                    .into_iter()
-                    .map(Arc::new)
-                    .collect(),
-                now,
-            ),
-        };
-        let newest = entries.first().map_or(0, |e| e.stored.seq);
-        let weight = entries.len() * 1024;
-        self.pages().put(
-            key,
-            Arc::new(LogTail {
-                newest,
-                entries: entries.clone(),
+                Some(kept) => {
+                    let mut entries: Vec<Arc<NamedEvent>> =
+                        added.into_iter().map(Arc::new).collect();
+                    let room = usize::try_from(*limit)
+                        .unwrap_or(0)
+                        .saturating_sub(entries.len());
+                    entries.extend(kept.entries.iter().take(room).cloned());
+                    (entries, kept.made_at)
+                }
+                None => (added.into_iter().map(Arc::new).collect(), now),
+            };
+            let newest = entries
+                .first()
+                .map_or(0, |e: &Arc<NamedEvent>| e.stored.seq);
+            let weight = entries.len() * 1024;
+            self.pages().put(
+                key,
+                Arc::new(LogTail {
+                    newest,
+                    entries: entries.clone(),
+                    made_at,
+                }),
                 made_at,
-            }),
-            made_at,
-            weight,
-        );
-        Ok(entries)
+                weight,
+            );
+            out.push(entries);
+        }
+        Ok(out)
     }
 
     /// The records a patient-side account may open: its own and those it holds grants for.

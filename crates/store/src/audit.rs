@@ -255,7 +255,7 @@ pub async fn for_patient_parts(
                 LogWindow::After(_) => ">",
             };
             format!(
-                "SELECT * FROM (SELECT {i} AS part, {NAMED_COLUMNS} FROM audit_events e \
+                "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS part, {NAMED_COLUMNS} FROM audit_events e \
                  LEFT JOIN users u ON u.id = e.actor_id WHERE e.patient_id = $1 \
                  AND e.seq {bound} ${}{} ORDER BY e.seq DESC LIMIT ${}) p{i}",
                 2 * i + 2,
