@@ -129,7 +129,21 @@ async fn item_2_fhir_bodies_are_not_read_before_the_token_is_checked(backend: Ba
             Err(error) => assert!(!error.is_status(), "{error}"),
         }
     }
-    assert!(refused > 0, "at least some attempts read their 401");
+    // Whether a client reads its 401 before the portal closes a connection whose body it would
+    // not take depends on timing; a bad token with a small body must always read its 401.
+    let small = client
+        .post(format!("{}/fhir", child.url))
+        .bearer_auth("not-a-token")
+        .header("content-type", "application/fhir+json")
+        .body("{}")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        small.status(),
+        StatusCode::UNAUTHORIZED,
+        "{refused} big bodies read their 401"
+    );
     assert!(child.is_running());
     let grew = child.peak_memory().saturating_sub(before);
     assert!(
