@@ -10,8 +10,8 @@
 //! on the same database interleave whole and the chain stays in order.
 
 use portal_domain::audit::AuditEvent;
-use portal_store::Store;
 use portal_store::audit::HeadKey;
+use portal_store::{Conn, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events one transaction appends at most.
@@ -55,6 +55,9 @@ impl AuditWriter {
 
 async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    // The writer's own connection, kept from batch to batch (a connection given back to the
+    // pool costs a round trip to test it); dropped after any failure and taken anew.
+    let mut own: Option<Conn> = None;
     while let Some(first) = incoming.recv().await {
         batch.push(first);
         // Whatever arrived while the last batch was committing goes in this one.
@@ -64,7 +67,7 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
                 Err(_) => break,
             }
         }
-        match append_all(&store, &key, batch.iter().map(|p| &p.event)).await {
+        match append_all(&store, &key, &mut own, batch.iter().map(|p| &p.event)).await {
             Ok(()) => {
                 for pending in batch.drain(..) {
                     let _ = pending.done.send(Ok(()));
@@ -73,7 +76,8 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
             // One bad event must not fail the others: each is tried on its own.
             Err(_) => {
                 for pending in batch.drain(..) {
-                    let alone = append_all(&store, &key, std::iter::once(&pending.event)).await;
+                    let alone =
+                        append_all(&store, &key, &mut own, std::iter::once(&pending.event)).await;
                     let _ = pending.done.send(alone.map_err(|e| e.to_string()));
                 }
             }
@@ -81,18 +85,26 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
     }
 }
 
-/// Appends `events` in one transaction (three statements, whatever their number).
+/// Appends `events` in one transaction (three statements, whatever their number) on the writer's
+/// connection `own` (taken from the pool if there is none; dropped if anything fails, so no
+/// connection in an unknown state is used again).
 async fn append_all<'a>(
     store: &Store,
     key: &HeadKey,
+    own: &mut Option<Conn>,
     events: impl Iterator<Item = &'a AuditEvent>,
 ) -> portal_store::Result<()> {
     let ids: Vec<(String, &AuditEvent)> = events
         .map(|event| (uuid::Uuid::now_v7().to_string(), event))
         .collect();
     let events: Vec<(&str, &AuditEvent)> = ids.iter().map(|(id, e)| (id.as_str(), *e)).collect();
-    let mut tx = store.begin().await?;
+    let mut conn = match own.take() {
+        Some(conn) => conn,
+        None => store.detached().await?,
+    };
+    let mut tx = store.begin_on(&mut conn).await?;
     portal_store::audit::append_many(&mut tx, store.backend(), key, &events).await?;
     tx.commit().await?;
+    *own = Some(conn);
     Ok(())
 }

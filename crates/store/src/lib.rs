@@ -11,6 +11,8 @@ mod bulk;
 pub mod ceiling;
 pub mod codes;
 pub mod dialect;
+mod kept;
+pub use kept::ReadFuture;
 pub mod migrate;
 pub mod outbox;
 pub mod packed;
@@ -96,6 +98,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    kept: std::sync::Arc<kept::Kept>,
 }
 
 /// Microseconds since the Unix epoch, as stored.
@@ -200,7 +203,12 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            // Enough for the statements every request runs, with most connections left to the pool.
+            kept: std::sync::Arc::new(kept::Kept::new((max_connections / 2).max(1) as usize)),
+        })
     }
 
     /// Which backend this store runs on.
@@ -211,6 +219,34 @@ impl Store {
     /// The pool, for reads that need no transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Runs `read`, statements that only read and do not change the connection's state, on a
+    /// connection kept for the statements every request runs (see `kept`): cheaper than one from
+    /// the pool, and run again on a fresh one if it fails.
+    pub async fn read_kept<T>(
+        &self,
+        read: impl for<'c> Fn(&'c mut Conn) -> ReadFuture<'c, T>,
+    ) -> Result<T> {
+        self.kept.read(&self.pool, read).await
+    }
+
+    /// A connection of the pool's own, for one long-lived user (such as the audit writer): it is
+    /// not given back, and the pool may open another in its place.
+    pub async fn detached(&self) -> Result<Conn> {
+        Ok(self.pool.acquire().await?.detach())
+    }
+
+    /// [`Store::begin`] on a connection of the caller's.
+    pub async fn begin_on<'c>(
+        &self,
+        conn: &'c mut Conn,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>> {
+        use sqlx::Connection;
+        Ok(match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        })
     }
 
     /// Starts a transaction that only reads: on SQLite it takes no write lock (`BEGIN`,
@@ -284,6 +320,7 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.kept.close().await;
         self.pool.close().await;
     }
 }

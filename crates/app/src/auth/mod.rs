@@ -382,36 +382,45 @@ impl Accounts {
     ) -> Result<Option<CurrentUser>> {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
-        let mut conn = self.conn().await?;
-        // The session and its account (and the record's facts) in one round trip.
-        let (session, user, read_ahead) = match patient {
-            None => match sessions::find_with_user(&mut conn, &token_hash).await? {
-                Some((session, user)) => (session, user, None),
-                None => return Ok(None),
-            },
-            Some(patient) => {
-                match sessions::find_with_user_and_facts(&mut conn, &token_hash, patient).await? {
-                    Some((session, user, facts)) => (
-                        session,
-                        user,
-                        Some(std::sync::Arc::new(crate::ReadAhead { patient, facts })),
-                    ),
-                    None => return Ok(None),
-                }
-            }
+        // The session and its account (and the record's facts) in one round trip, on a
+        // connection kept for what every request reads.
+        let read = self
+            .store()
+            .read_kept(|conn| {
+                let token_hash = token_hash.clone();
+                Box::pin(async move {
+                    let token_hash = token_hash.as_str();
+                    Ok(match patient {
+                        None => sessions::find_with_user(conn, token_hash)
+                            .await?
+                            .map(|(session, user)| (session, user, None)),
+                        Some(patient) => {
+                            sessions::find_with_user_and_facts(conn, token_hash, patient)
+                                .await?
+                                .map(|(session, user, facts)| {
+                                    let ahead = crate::ReadAhead { patient, facts };
+                                    (session, user, Some(std::sync::Arc::new(ahead)))
+                                })
+                        }
+                    })
+                })
+            })
+            .await?;
+        let Some((session, user, read_ahead)) = read else {
+            return Ok(None);
         };
         let stage = Stage::from_stored(&session.stage);
         let idle_expired = now.duration_since(session.last_seen_at) >= self.config().idle_timeout;
-        if stage.is_none() || idle_expired || now >= session.absolute_expires_at {
-            sessions::delete(&mut conn, &token_hash).await?;
-            return Ok(None);
-        }
-        if user.status != AccountStatus::Active {
-            sessions::delete(&mut conn, &token_hash).await?;
+        if stage.is_none()
+            || idle_expired
+            || now >= session.absolute_expires_at
+            || user.status != AccountStatus::Active
+        {
+            sessions::delete(&mut *self.conn().await?, &token_hash).await?;
             return Ok(None);
         }
         if now.duration_since(session.last_seen_at) >= TOUCH_EVERY {
-            sessions::touch(&mut conn, &token_hash, now).await?;
+            sessions::touch(&mut *self.conn().await?, &token_hash, now).await?;
         }
         Ok(Some(CurrentUser {
             id: user.id,
