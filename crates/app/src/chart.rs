@@ -130,32 +130,49 @@ impl Records {
         let view = self
             .open_section(actor, patient, Section::AccessLog)
             .await?;
-        let mut conn = self.conn().await?;
+        // On a connection kept for reads every request makes.
+        let (entries, older, emergency) = self
+            .store()
+            .read_kept(|conn, _| Box::pin(self.log_page(conn, &view.access, filter, before)))
+            .await?;
+        Ok(AccessLog {
+            view,
+            entries,
+            older,
+            emergency,
+        })
+    }
+
+    /// The entries of [`Records::access_log`] on `conn`: the page, where the next begins, and
+    /// every emergency access.
+    async fn log_page(
+        &self,
+        conn: &mut portal_store::Conn,
+        access: &PatientAccess,
+        filter: PatientLogFilter,
+        before: Option<i64>,
+    ) -> Result<(Vec<Arc<NamedEvent>>, Option<i64>, Vec<Arc<NamedEvent>>)> {
         // The page asked for, and every emergency access (the newest 100) whatever the page.
         let emergency = (PatientLogFilter::Emergency, 100);
         let (mut entries, emergency) = match before {
             None => {
                 let mut tails = self
-                    .log_tails(
-                        &mut conn,
-                        &view.access,
-                        &[(filter, ACCESS_LOG_PAGE + 1), emergency],
-                    )
+                    .log_tails(conn, access, &[(filter, ACCESS_LOG_PAGE + 1), emergency])
                     .await?;
                 let emergency = tails.pop().unwrap_or_default();
                 (tails.pop().unwrap_or_default(), emergency)
             }
             Some(_) => {
                 let older = audit::for_patient(
-                    &mut conn,
-                    &view.access,
+                    conn,
+                    access,
                     filter,
                     LogWindow::Before(before),
                     ACCESS_LOG_PAGE + 1,
                 )
                 .await?;
                 let emergency = self
-                    .log_tails(&mut conn, &view.access, &[emergency])
+                    .log_tails(conn, access, &[emergency])
                     .await?
                     .pop()
                     .unwrap_or_default();
@@ -168,12 +185,7 @@ impl Records {
                 entries.last().map(|e| e.stored.seq)
             })
             .flatten();
-        Ok(AccessLog {
-            view,
-            entries,
-            older,
-            emergency,
-        })
+        Ok((entries, older, emergency))
     }
 
     /// The newest events of a record's access log that match each filter (at most so many
@@ -292,10 +304,26 @@ impl Records {
             return Ok(Vec::new());
         };
         let now = self.now();
-        let mut conn = self.conn().await?;
+        // On a connection kept for reads every request makes.
+        self.store()
+            .read_kept(|conn, _| {
+                Box::pin(self.family_with_news(conn, actor, *user, *own_patient, now))
+            })
+            .await
+    }
+
+    /// [`Records::my_patients_with_news`] on `conn`.
+    async fn family_with_news(
+        &self,
+        conn: &mut portal_store::Conn,
+        actor: &Actor,
+        user: portal_domain::UserId,
+        own_patient: Option<PatientId>,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<(PatientRow, i64)>> {
         // The policy's facts and the versions of every record of the family, in one round trip;
         // the policy decides which it lists (grants that ended or were revoked are left out).
-        let read = portal_store::access::family_facts(&mut conn, *user, *own_patient).await?;
+        let read = portal_store::access::family_facts(conn, user, own_patient).await?;
         let mut rows = Vec::with_capacity(read.len());
         for (patient, facts) in &read {
             let Some(version) = facts.version else {
@@ -310,20 +338,20 @@ impl Records {
             ) else {
                 continue;
             };
-            if let Some(row) = self.head_row(&mut conn, &access, version).await? {
+            if let Some(row) = self.head_row(conn, &access, version).await? {
                 rows.push(row);
             }
         }
         // Their own record first, then the others by name.
         rows.sort_by(|a, b| {
             (
-                Some(a.id) != *own_patient,
+                Some(a.id) != own_patient,
                 &a.family_name,
                 &a.given_name,
                 a.id,
             )
                 .cmp(&(
-                    Some(b.id) != *own_patient,
+                    Some(b.id) != own_patient,
                     &b.family_name,
                     &b.given_name,
                     b.id,
@@ -333,7 +361,7 @@ impl Records {
         for row in rows {
             let new = match read.get(&row.id) {
                 Some(facts) => {
-                    self.count_new_results(&mut conn, actor, *user, row.id, facts)
+                    self.count_new_results(conn, actor, user, row.id, facts)
                         .await?
                 }
                 None => 0,

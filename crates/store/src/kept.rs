@@ -14,8 +14,12 @@ use std::sync::Mutex;
 
 /// What a read on a kept connection gives: its future, boxed (so that it can be shown to be
 /// `Send` whatever the connection's lifetime).
-pub type ReadFuture<'c, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'c>>;
+pub type ReadFuture<'c, T, E = crate::Error> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>>;
+
+/// The second argument of a read on a kept connection: it says that what the read borrows (for
+/// `'a`) outlives the connection's loan (`'c`), so the read's future may borrow both.
+pub type Borrows<'c, 'a> = std::marker::PhantomData<&'c &'a ()>;
 
 /// Connections taken out of the pool (detached, so the pool may open others in their place).
 #[derive(Debug)]
@@ -110,20 +114,20 @@ impl Kept {
     /// afterwards if fewer than the most are). A read that fails on a kept connection, which may
     /// have broken since its last use (a restarted database server), is run once more on one
     /// from the pool, which tests it first where the backend needs it.
-    pub(crate) async fn read<T>(
+    pub(crate) async fn read<'a, T, E: From<crate::Error>>(
         &self,
         pool: &AnyPool,
-        read: impl for<'c> Fn(&'c mut Conn) -> ReadFuture<'c, T>,
-    ) -> Result<T> {
+        read: impl for<'c> Fn(&'c mut Conn, Borrows<'c, 'a>) -> ReadFuture<'c, T, E>,
+    ) -> Result<T, E> {
         if let Some(mut in_use) = self.take()
             && let Some(conn) = in_use.conn.as_mut()
-            && let Ok(out) = read(conn).await
+            && let Ok(out) = read(conn, std::marker::PhantomData).await
         {
             in_use.give_back();
             return Ok(out);
         }
-        let mut conn = pool.acquire().await?;
-        let out = read(&mut conn).await?;
+        let mut conn = pool.acquire().await.map_err(crate::Error::from)?;
+        let out = read(&mut conn, std::marker::PhantomData).await?;
         if self.make_room() {
             InUse {
                 kept: self,
@@ -164,11 +168,11 @@ mod tests {
         let store = Store::connect(&url, 2).await.expect("store");
         // The first read takes a connection from the pool and keeps it.
         store
-            .read_kept(|conn| Box::pin(async move { mark(conn).await }))
+            .read_kept(|conn, _| Box::pin(async move { mark(conn).await }))
             .await
             .expect("marked");
         let again = store
-            .read_kept(|conn| Box::pin(async move { marked(conn).await }))
+            .read_kept(|conn, _| Box::pin(async move { marked(conn).await }))
             .await
             .expect("read");
         assert!(again, "the kept connection was used again");
@@ -176,7 +180,7 @@ mod tests {
         // A read that fails on the kept connection runs once more, on another connection.
         let runs = AtomicUsize::new(0);
         let out = store
-            .read_kept(|conn| {
+            .read_kept(|conn, _| {
                 let first = runs.fetch_add(1, Ordering::SeqCst) == 0;
                 Box::pin(async move {
                     if first {
@@ -193,7 +197,7 @@ mod tests {
         // The connection whose read failed was closed, not kept.
         for _ in 0..4 {
             let seen = store
-                .read_kept(|conn| Box::pin(async move { marked(conn).await }))
+                .read_kept(|conn, _| Box::pin(async move { marked(conn).await }))
                 .await
                 .expect("read");
             assert!(!seen, "the failed connection is never used again");
@@ -208,7 +212,7 @@ mod tests {
         let store = Store::connect(&url, 4).await.expect("store");
         let gate = std::sync::Arc::new(tokio::sync::Barrier::new(4));
         let read = || {
-            store.read_kept(|conn| {
+            store.read_kept(|conn, _| {
                 let gate = gate.clone();
                 Box::pin(async move {
                     let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(conn).await?;

@@ -12,7 +12,7 @@ pub mod ceiling;
 pub mod codes;
 pub mod dialect;
 mod kept;
-pub use kept::ReadFuture;
+pub use kept::{Borrows, ReadFuture};
 pub mod migrate;
 pub mod outbox;
 pub mod packed;
@@ -224,10 +224,10 @@ impl Store {
     /// Runs `read`, statements that only read and do not change the connection's state, on a
     /// connection kept for the statements every request runs (see `kept`): cheaper than one from
     /// the pool, and run again on a fresh one if it fails.
-    pub async fn read_kept<T>(
+    pub async fn read_kept<'a, T, E: From<Error>>(
         &self,
-        read: impl for<'c> Fn(&'c mut Conn) -> ReadFuture<'c, T>,
-    ) -> Result<T> {
+        read: impl for<'c> Fn(&'c mut Conn, Borrows<'c, 'a>) -> ReadFuture<'c, T, E>,
+    ) -> Result<T, E> {
         self.kept.read(&self.pool, read).await
     }
 

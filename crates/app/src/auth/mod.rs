@@ -386,10 +386,9 @@ impl Accounts {
         // connection kept for what every request reads.
         let read = self
             .store()
-            .read_kept(|conn| {
-                let token_hash = token_hash.clone();
+            .read_kept::<_, portal_store::Error>(|conn, _| {
+                let token_hash = token_hash.as_str();
                 Box::pin(async move {
-                    let token_hash = token_hash.as_str();
                     Ok(match patient {
                         None => sessions::find_with_user(conn, token_hash)
                             .await?
