@@ -212,7 +212,7 @@ mod tests {
         let store = Store::connect(&url, 4).await.expect("store");
         let gate = std::sync::Arc::new(tokio::sync::Barrier::new(4));
         let read = || {
-            store.read_kept(|conn, _| {
+            store.read_kept::<_, Error>(|conn, _| {
                 let gate = gate.clone();
                 Box::pin(async move {
                     let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(conn).await?;
