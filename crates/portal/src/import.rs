@@ -179,12 +179,13 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
                 print_summary(path, &summary);
                 total.add(&summary);
                 if !app.is_embedded() && total.total() >= analyze_at {
-                    // PostgreSQL's statistics, refreshed each time the tables have doubled:
-                    // lookups planned for the empty tables of the start would read every row
-                    // of a type to find a few (autovacuum, which would, may be off). SQLite
-                    // plans them on the unique index either way.
+                    // PostgreSQL's statistics of the tables the import looks records up in,
+                    // refreshed each time the tables have doubled: lookups planned for the
+                    // empty tables of the start would read every row of a type to find a few
+                    // (autovacuum, which would, may be off). Every table's statistics are
+                    // refreshed at the end. SQLite plans them on the unique index either way.
                     analyze_at = total.total().saturating_mul(2);
-                    if let Err(e) = app.import().analyze_after_import().await {
+                    if let Err(e) = app.import().analyze_lookups().await {
                         eprintln!("portal import: could not refresh database statistics: {e}");
                     }
                 }

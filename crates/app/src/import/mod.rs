@@ -249,6 +249,12 @@ impl Import {
         Ok(self.store().analyze().await?)
     }
 
+    /// Refreshes the statistics an import's own lookups are planned with, while a long import
+    /// runs (see [`portal_store::Store::analyze_lookups`]).
+    pub async fn analyze_lookups(&self) -> Result<()> {
+        Ok(self.store().analyze_lookups().await?)
+    }
+
     /// Writes what a reader ([`read_bundle`], [`read_ndjson`]) sends, in one transaction: the
     /// whole input, or nothing when the reader or the writing fails. With `outcomes` the
     /// summary lists each entry's outcome (for a transaction-response), otherwise counts only.
