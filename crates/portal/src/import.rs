@@ -84,7 +84,48 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Resources imported before the planner's statistics are first refreshed.
 const FIRST_ANALYZE: u64 = 2_000;
 
-/// Runs `portal import`: every file in turn, then refreshes the planner's statistics.
+/// Files imported side by side on PostgreSQL. One file keeps one server process busy for
+/// about two thirds of the time (the rest it waits for the portal); on the two cores it was
+/// measured on, 1,000 generated patients imported at 12,000-13,000 resources/s two at a time,
+/// 15,600-16,200 three at a time and 17,200 four at a time.
+const LANES: usize = 4;
+
+/// What the files imported so far came to.
+struct Tally {
+    total: ImportSummary,
+    failed: usize,
+    analyze_at: u64,
+}
+
+impl Tally {
+    /// Prints one file's outcome and adds it up.
+    async fn add(&mut self, app: &App, path: &Path, result: Result<ImportSummary, String>) {
+        match result {
+            Ok(summary) => {
+                print_summary(path, &summary);
+                self.total.add(&summary);
+                if !app.is_embedded() && self.total.total() >= self.analyze_at {
+                    // PostgreSQL's statistics of the tables the import looks records up in,
+                    // refreshed each time the tables have doubled: lookups planned for the
+                    // empty tables of the start would read every row of a type to find a few
+                    // (autovacuum, which would, may be off). Every table's statistics are
+                    // refreshed at the end. SQLite plans them on the unique index either way.
+                    self.analyze_at = self.total.total().saturating_mul(2);
+                    if let Err(e) = app.import().analyze_lookups().await {
+                        eprintln!("portal import: could not refresh database statistics: {e}");
+                    }
+                }
+            }
+            Err(message) => {
+                self.failed += 1;
+                println!("{}: REJECTED, nothing imported: {message}", path.display());
+            }
+        }
+    }
+}
+
+/// Runs `portal import`: every file in turn (on PostgreSQL, two at a time), then refreshes the
+/// planner's statistics.
 pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
     let files = match files(paths) {
         Ok(f) => f,
@@ -97,14 +138,12 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
         eprintln!("portal import: no .json or .ndjson files found");
         return ExitCode::from(2);
     }
-    let actor = Actor::operator();
     let started = std::time::Instant::now();
-    let mut failed = 0;
-    let mut total = ImportSummary::default();
-    let mut analyze_at = FIRST_ANALYZE;
-    // While one Bundle is written, the next is read and checked on another thread. NDJSON is
-    // streamed a chunk at a time, so a file of any size fits in memory.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let mut tally = Tally {
+        total: ImportSummary::default(),
+        failed: 0,
+        analyze_at: FIRST_ANALYZE,
+    };
     // The store opened for an import leaves checkpoints to its holder: this task copies the
     // write-ahead log into the database file beside the writer, so no commit waits on the disk.
     let (done, mut finished) = tokio::sync::watch::channel(false);
@@ -120,88 +159,17 @@ pub async fn run(app: &App, paths: &[PathBuf]) -> ExitCode {
             }
         }
     });
-    let to_read = files.clone();
-    let limits = app.config().import_limits;
-    // One thread reads every Bundle in turn and sends it in parts: while a part is written the
-    // next is read, and once a file is read the next one starts.
-    let producer = tokio::task::spawn_blocking(move || {
-        for path in to_read {
-            let kind = is_ndjson(&path);
-            let bytes = match kind {
-                Ok(false) => match std::fs::read(&path) {
-                    Ok(bytes) => Some(bytes),
-                    Err(e) => {
-                        let next = Next::Unreadable(format!("cannot read the file: {e}"));
-                        if tx.blocking_send((path, next)).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                },
-                _ => None,
-            };
-            let (next, reading) = match (kind, bytes) {
-                (Ok(false), Some(bytes)) => {
-                    let (sender, feed) = portal_app::import::feed();
-                    (Next::Bundle(feed), Some((sender, bytes)))
-                }
-                (Ok(_), _) => (Next::Ndjson, None),
-                (Err(message), _) => (Next::Unreadable(message), None),
-            };
-            if tx.blocking_send((path, next)).is_err() {
-                return;
-            }
-            if let Some((sender, bytes)) = reading {
-                portal_app::import::read_bundle(&bytes, &limits, &sender);
-            }
-        }
-    });
-    while let Some((path, next)) = rx.recv().await {
-        let path = &path;
-        let result = match next {
-            Next::Bundle(feed) => app
-                .import()
-                .import_feed(&actor, feed, false)
-                .await
-                .map_err(describe),
-            Next::Unreadable(message) => Err(message),
-            Next::Ndjson => match std::fs::File::open(path) {
-                Ok(file) => app
-                    .import()
-                    .import_ndjson_stream(&actor, std::io::BufReader::new(file))
-                    .await
-                    .map_err(describe),
-                Err(e) => Err(format!("cannot read the file: {e}")),
-            },
-        };
-        match result {
-            Ok(summary) => {
-                print_summary(path, &summary);
-                total.add(&summary);
-                if !app.is_embedded() && total.total() >= analyze_at {
-                    // PostgreSQL's statistics of the tables the import looks records up in,
-                    // refreshed each time the tables have doubled: lookups planned for the
-                    // empty tables of the start would read every row of a type to find a few
-                    // (autovacuum, which would, may be off). Every table's statistics are
-                    // refreshed at the end. SQLite plans them on the unique index either way.
-                    analyze_at = total.total().saturating_mul(2);
-                    if let Err(e) = app.import().analyze_lookups().await {
-                        eprintln!("portal import: could not refresh database statistics: {e}");
-                    }
-                }
-            }
-            Err(message) => {
-                failed += 1;
-                println!("{}: REJECTED, nothing imported: {message}", path.display());
-            }
-        }
+    if app.is_embedded() || files.len() == 1 {
+        one_at_a_time(app, &files, &mut tally).await;
+    } else {
+        side_by_side(app, &files, &mut tally).await;
     }
-    let _ = producer.await;
     let _ = done.send(true);
     let _ = checkpointer.await;
     if let Err(e) = app.import().analyze_after_import().await {
         eprintln!("portal import: could not refresh database statistics: {e}");
     }
+    let (total, failed) = (tally.total, tally.failed);
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{} file(s), {} resources read; {} file(s) rejected.",
@@ -244,4 +212,147 @@ pub fn peak_memory_mb() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
+}
+
+/// Imports the files one after the other (SQLite, which writes one transaction at a time):
+/// while one Bundle is written, the next is read and checked on another thread. NDJSON is
+/// streamed a chunk at a time, so a file of any size fits in memory.
+async fn one_at_a_time(app: &App, files: &[PathBuf], tally: &mut Tally) {
+    let actor = Actor::operator();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let to_read = files.to_vec();
+    let limits = app.config().import_limits;
+    // One thread reads every Bundle in turn and sends it in parts: while a part is written the
+    // next is read, and once a file is read the next one starts.
+    let producer = tokio::task::spawn_blocking(move || {
+        for path in to_read {
+            let kind = is_ndjson(&path);
+            let bytes = match kind {
+                Ok(false) => match std::fs::read(&path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) => {
+                        let next = Next::Unreadable(format!("cannot read the file: {e}"));
+                        if tx.blocking_send((path, next)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let (next, reading) = match (kind, bytes) {
+                (Ok(false), Some(bytes)) => {
+                    let (sender, feed) = portal_app::import::feed();
+                    (Next::Bundle(feed), Some((sender, bytes)))
+                }
+                (Ok(_), _) => (Next::Ndjson, None),
+                (Err(message), _) => (Next::Unreadable(message), None),
+            };
+            if tx.blocking_send((path, next)).is_err() {
+                return;
+            }
+            if let Some((sender, bytes)) = reading {
+                portal_app::import::read_bundle(&bytes, &limits, &sender);
+            }
+        }
+    });
+    while let Some((path, next)) = rx.recv().await {
+        let result = write_file(app, &actor, &path, next, None).await;
+        tally.add(app, &path, result).await;
+    }
+    let _ = producer.await;
+}
+
+/// Imports the files [`LANES`] at a time (PostgreSQL): each lane reads a file on a thread of
+/// its own and writes it in its own transaction. The files claim their records in name order
+/// (see [`portal_app::import::Turns`]), so a file that points at what an earlier one stores
+/// finds it; summaries are printed in name order.
+async fn side_by_side(app: &App, files: &[PathBuf], tally: &mut Tally) {
+    let files: std::sync::Arc<[PathBuf]> = files.into();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let turns = portal_app::import::Turns::new();
+    let (results, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..LANES.min(files.len()) {
+        let (app, files, next, turns, results) = (
+            app.clone(),
+            files.clone(),
+            next.clone(),
+            turns.clone(),
+            results.clone(),
+        );
+        lanes.spawn(async move {
+            let actor = Actor::operator();
+            let limits = app.config().import_limits;
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(path) = files.get(n) else {
+                    return;
+                };
+                let ticket = turns.ticket(n);
+                let file = path.clone();
+                let kind = tokio::task::spawn_blocking(move || is_ndjson(&file))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("reading stopped: {e}")));
+                let next = match kind {
+                    Ok(true) => Next::Ndjson,
+                    Ok(false) => {
+                        let (sender, feed) = portal_app::import::feed();
+                        let file = path.clone();
+                        // The reading thread sends the Bundle's parts, or why it could not.
+                        tokio::task::spawn_blocking(move || match std::fs::read(&file) {
+                            Ok(bytes) => portal_app::import::read_bundle(&bytes, &limits, &sender),
+                            Err(e) => sender.fail(portal_app::Error::Rejected(format!(
+                                "cannot read the file: {e}"
+                            ))),
+                        });
+                        Next::Bundle(feed)
+                    }
+                    Err(message) => Next::Unreadable(message),
+                };
+                let result = write_file(&app, &actor, path, next, Some(ticket)).await;
+                if results.send((n, result)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(results);
+    // Printed in name order as they end.
+    let mut ended = std::collections::BTreeMap::new();
+    let mut printed = 0;
+    while let Some((n, result)) = finished.recv().await {
+        ended.insert(n, result);
+        while let Some(result) = ended.remove(&printed) {
+            tally.add(app, &files[printed], result).await;
+            printed += 1;
+        }
+    }
+    while lanes.join_next().await.is_some() {}
+}
+
+/// Writes one file that is on its way in; the message says why it was refused.
+async fn write_file(
+    app: &App,
+    actor: &Actor,
+    path: &Path,
+    next: Next,
+    ticket: Option<portal_app::import::Ticket>,
+) -> Result<ImportSummary, String> {
+    match next {
+        Next::Bundle(feed) => app
+            .import()
+            .import_feed_in_turn(actor, feed, false, ticket)
+            .await
+            .map_err(describe),
+        Next::Unreadable(message) => Err(message),
+        Next::Ndjson => match std::fs::File::open(path) {
+            Ok(file) => app
+                .import()
+                .import_ndjson_stream_in_turn(actor, std::io::BufReader::new(file), ticket)
+                .await
+                .map_err(describe),
+            Err(e) => Err(format!("cannot read the file: {e}")),
+        },
+    }
 }

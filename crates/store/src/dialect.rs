@@ -11,13 +11,15 @@ pub fn migration_lock(backend: Backend) -> Option<&'static str> {
     }
 }
 
-/// Takes the lock that makes imports of records one at a time across portal processes, until
-/// the transaction ends (PostgreSQL only; SQLite's `BEGIN IMMEDIATE` already holds the write
-/// lock).
-pub fn import_lock(backend: Backend) -> Option<&'static str> {
-    match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7202611260002)"),
+/// Takes the imports' lock until the transaction ends, across portal processes: `alone`, no
+/// other import writes meanwhile; otherwise shared with the other imports that hold it so, each
+/// of which claims the records it touches (PostgreSQL only; SQLite's `BEGIN IMMEDIATE` already
+/// holds the write lock).
+pub fn import_lock(backend: Backend, alone: bool) -> Option<&'static str> {
+    match (backend, alone) {
+        (Backend::Sqlite, _) => None,
+        (Backend::Postgres, true) => Some("SELECT pg_advisory_xact_lock(7202611260002)"),
+        (Backend::Postgres, false) => Some("SELECT pg_advisory_xact_lock_shared(7202611260002)"),
     }
 }
 

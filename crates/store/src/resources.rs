@@ -245,20 +245,80 @@ fn is_sqlite(conn: &Conn) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
-/// Makes this transaction the only import writing until it ends, across every portal process:
-/// another import of the same records waits, then finds them stored (and unchanged) instead of
-/// creating them a second time and failing on a unique key.
-pub async fn lock_for_import(conn: &mut Conn, import: &ClinicCapability) -> Result<()> {
+/// How an import keeps clear of the others writing at the same time, in every portal process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportLock {
+    /// No other import writes until this one ends: for an input whose entries are not known
+    /// before it is written (NDJSON, read a chunk at a time).
+    Alone,
+    /// Beside other imports, each of which first claims every record it touches
+    /// ([`claim_for_import`]): two that touch the same record run one after the other, and the
+    /// second finds what the first stored instead of creating it a second time.
+    Claiming,
+}
+
+/// Takes the imports' lock (on PostgreSQL; SQLite has one writer at a time) until the
+/// transaction ends.
+pub async fn lock_for_import(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    lock: ImportLock,
+) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let backend = if is_sqlite(conn) {
         crate::Backend::Sqlite
     } else {
         crate::Backend::Postgres
     };
-    if let Some(lock) = crate::dialect::import_lock(backend) {
+    if let Some(lock) = crate::dialect::import_lock(backend, lock == ImportLock::Alone) {
         sqlx::query(lock).execute(conn).await?;
     }
     Ok(())
+}
+
+/// Claims records for this import until its transaction ends (PostgreSQL; nothing on SQLite,
+/// where imports write one at a time): each claim is a 64-bit digest of something the import
+/// stores, looks up or points at (see the import's claims). An import that claims any of the
+/// same waits until this one has ended. Claims are taken in ascending order, all at once, so
+/// two imports never each wait for the other; two different records whose digests are equal
+/// only make their imports take turns.
+pub async fn claim_for_import(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    claims: &[u64],
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
+    if is_sqlite(conn) || claims.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = claims.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    // The two-key form of the advisory lock: a space of its own, apart from the one-key locks
+    // of migrations and of the imports' lock. Rows come out of the array in its order.
+    let mut pairs = String::with_capacity(sorted.len() * 24 + 2);
+    pairs.push('[');
+    for (i, claim) in sorted.iter().enumerate() {
+        if i > 0 {
+            pairs.push(',');
+        }
+        let (high, low) = split_claim(*claim);
+        pairs.push_str(&format!("[{high},{low}]"));
+    }
+    pairs.push(']');
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock((e->>0)::int, (e->>1)::int) \
+         FROM json_array_elements($1::json) AS e",
+    )
+    .bind(pairs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A claim as the two signed 32-bit keys of an advisory lock.
+fn split_claim(claim: u64) -> (i32, i32) {
+    ((claim >> 32) as u32 as i32, claim as u32 as i32)
 }
 
 /// The stored resources of one type with any of these sender ids, by sender id.

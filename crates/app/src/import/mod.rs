@@ -2,6 +2,7 @@
 //! or not at all, idempotently (same source id or identifier: update or no change), with every
 //! reference resolved and every resource's original JSON kept.
 
+mod claims;
 mod ownership;
 mod read;
 mod resolve;
@@ -15,7 +16,9 @@ use portal_domain::Principal;
 use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
 use portal_fhir::json::{JsonValueTrait, Value};
 use portal_fhir::{Entry, ImportError, Reference};
-use std::collections::BTreeMap;
+use portal_store::resources::ImportLock;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 /// What happened to the resources of one type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,8 +161,9 @@ fn error_at(key: &Key, path: &str, message: String) -> Error {
 /// A part of an import on its way from the thread that reads it to the one that writes it.
 enum Piece {
     /// The keys of every entry of a Bundle, sent before its items: a reference may point at an
-    /// entry further on, so every entry gets its id before any is written.
-    Plan(Vec<Key>),
+    /// entry further on, so every entry gets its id before any is written. With them, the
+    /// Bundle's claims (see [`claims`]).
+    Plan(Vec<Key>, Vec<u64>),
     /// Items ready to be written: of a planned Bundle, or a chunk of NDJSON lines, which the
     /// writer plans on their own.
     Items(Vec<Item>),
@@ -198,6 +202,78 @@ impl FeedSender {
     }
 }
 
+/// The order in which inputs imported side by side claim their records: the order of their
+/// numbers, from 0. Input `n` claims once every input before it has claimed (or failed before
+/// it could).
+#[derive(Debug)]
+pub struct Turns {
+    /// The inputs past the first unclaimed one that have claimed.
+    claimed: Mutex<BTreeSet<usize>>,
+    /// The first input that has not claimed.
+    first: tokio::sync::watch::Sender<usize>,
+}
+
+impl Turns {
+    /// Turns for inputs numbered from 0.
+    pub fn new() -> Arc<Turns> {
+        Arc::new(Turns {
+            claimed: Mutex::new(BTreeSet::new()),
+            first: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
+    /// The ticket of input `n`; each number is given once.
+    pub fn ticket(self: &Arc<Self>, n: usize) -> Ticket {
+        Ticket {
+            turns: Arc::clone(self),
+            n,
+            done: false,
+        }
+    }
+
+    fn claimed(&self, n: usize) {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
+        claimed.insert(n);
+        self.first.send_modify(|first| {
+            while claimed.remove(first) {
+                *first += 1;
+            }
+        });
+    }
+}
+
+/// One input's place in its [`Turns`]. Given up when dropped, so an input that fails before it
+/// claims holds up none after it.
+#[derive(Debug)]
+pub struct Ticket {
+    turns: Arc<Turns>,
+    n: usize,
+    done: bool,
+}
+
+impl Ticket {
+    /// Waits until every input before this one has claimed.
+    pub async fn wait(&self) {
+        let mut first = self.turns.first.subscribe();
+        // The sender lives in `turns`, which this ticket holds: the wait cannot fail.
+        let _ = first.wait_for(|first| *first >= self.n).await;
+    }
+
+    /// This input has claimed.
+    pub fn done(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.turns.claimed(self.n);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 /// Asks the policy whether `principal` may send records in (an EHR whose token has a write
 /// scope, or the server's command line); a refusal is [`Error::Forbidden`].
 pub fn authorize_import(principal: &Principal) -> Result<ClinicCapability> {
@@ -230,13 +306,27 @@ impl Import {
     where
         R: std::io::BufRead + Send + 'static,
     {
+        self.import_ndjson_stream_in_turn(actor, reader, None).await
+    }
+
+    /// [`Import::import_ndjson_stream`] in its turn among inputs imported side by side (see
+    /// [`Import::import_feed_in_turn`]).
+    pub async fn import_ndjson_stream_in_turn<R>(
+        &self,
+        actor: &Actor,
+        reader: R,
+        ticket: Option<Ticket>,
+    ) -> Result<ImportSummary>
+    where
+        R: std::io::BufRead + Send + 'static,
+    {
         let limits = self.config().import_limits;
         let (sender, feed) = feed();
         let reader_task = tokio::task::spawn_blocking(move || {
             let mut reader = reader;
             read_ndjson(&mut reader, &limits, &sender);
         });
-        let written = self.import_feed(actor, feed, false).await;
+        let written = self.import_feed_in_turn(actor, feed, false, ticket).await;
         reader_task
             .await
             .map_err(|e| Error::Internal(format!("reading task failed: {e}")))?;
@@ -261,23 +351,58 @@ impl Import {
     pub async fn import_feed(
         &self,
         actor: &Actor,
-        mut feed: Feed,
+        feed: Feed,
         outcomes: bool,
     ) -> Result<ImportSummary> {
+        self.import_feed_in_turn(actor, feed, outcomes, None).await
+    }
+
+    /// [`Import::import_feed`], for one of several inputs imported side by side: with a
+    /// `ticket`, this import claims its records only after the inputs before it in the ticket's
+    /// order have claimed theirs, so an input that points at what an earlier one stores finds
+    /// it, as if they had been imported one after the other.
+    ///
+    /// On PostgreSQL a Bundle's import runs beside others, holding the records it claims (see
+    /// [`claims`]); NDJSON, whose records are known only as its lines are read, is imported
+    /// alone. SQLite writes one import at a time.
+    pub async fn import_feed_in_turn(
+        &self,
+        actor: &Actor,
+        mut feed: Feed,
+        outcomes: bool,
+        mut ticket: Option<Ticket>,
+    ) -> Result<ImportSummary> {
         let import = authorize_import(&actor.principal)?;
+        // The first piece says whether the input is known up front (a Bundle's plan) before
+        // the transaction begins.
+        let mut next = feed.0.recv().await;
+        if let Some(ticket) = &ticket {
+            ticket.wait().await;
+        }
+        let lock = match &next {
+            Some(Ok(Piece::Plan(..))) => ImportLock::Claiming,
+            _ => ImportLock::Alone,
+        };
         let mut tx = self.store().begin().await?;
-        portal_store::resources::lock_for_import(&mut tx, &import).await?;
+        portal_store::resources::lock_for_import(&mut tx, &import, lock).await?;
+        if let Some(Ok(Piece::Plan(_, claims))) = &next {
+            portal_store::resources::claim_for_import(&mut tx, &import, claims).await?;
+        }
+        if let Some(ticket) = &mut ticket {
+            ticket.done();
+        }
         let mut writer = write::Writer::new(self, actor, &mut tx, import, outcomes).await?;
         let mut ended = false;
-        while let Some(piece) = feed.0.recv().await {
+        while let Some(piece) = next.take() {
             match piece? {
-                Piece::Plan(keys) => writer.plan_whole(&mut tx, &keys).await?,
+                Piece::Plan(keys, _) => writer.plan_whole(&mut tx, &keys).await?,
                 Piece::Items(items) => writer.write_part(&mut tx, items).await?,
                 Piece::End => {
                     ended = true;
                     break;
                 }
             }
+            next = feed.0.recv().await;
         }
         if !ended {
             return Err(Error::Internal(
@@ -287,5 +412,42 @@ impl Import {
         let summary = writer.finish(&mut tx).await?;
         commit(tx).await?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Whether `ticket`'s wait ends within a short while.
+    async fn turn_comes(ticket: &Ticket) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), ticket.wait())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn inputs_claim_in_their_order_and_one_given_up_holds_up_none() {
+        let turns = Turns::new();
+        let mut first = turns.ticket(0);
+        let second = turns.ticket(1);
+        let mut third = turns.ticket(2);
+        assert!(turn_comes(&first).await);
+        assert!(
+            !turn_comes(&third).await,
+            "the third waits for the first two"
+        );
+        // The third claims out of its turn's order only in the count: the second still waits
+        // for the first.
+        third.done();
+        assert!(!turn_comes(&second).await);
+        first.done();
+        assert!(turn_comes(&second).await);
+        let fourth = turns.ticket(3);
+        assert!(!turn_comes(&fourth).await, "the second has not claimed");
+        // The second failed before it could claim: dropping its ticket lets the rest go on.
+        drop(second);
+        assert!(turn_comes(&fourth).await);
     }
 }

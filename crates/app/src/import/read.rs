@@ -1,6 +1,7 @@
 //! The reading side of an import: a Bundle or NDJSON read, checked, mapped and hashed on a
 //! blocking thread, and sent to the writer in parts.
 
+use super::claims::Claims;
 use super::{Entry, FeedSender, Item, Key, Piece, rejected};
 use crate::{Error, Result, crypto};
 use portal_fhir::{ImportError, Limits, Mapped, Reference, collect_references, map_resource};
@@ -76,6 +77,7 @@ fn read_bundle_parts(bytes: &[u8], limits: &Limits, out: &FeedSender) -> Result<
     let mut keys = Vec::with_capacity(text.len());
     let mut patients = Vec::new();
     let mut others = Vec::with_capacity(text.len());
+    let mut claims = Claims::default();
     for index in 0..text.len() {
         let entry = text.entry(index).map_err(rejected)?;
         if let Some(url) = &entry.full_url
@@ -84,6 +86,12 @@ fn read_bundle_parts(bytes: &[u8], limits: &Limits, out: &FeedSender) -> Result<
             return Err(rejected(portal_fhir::repeated_full_url(&entry, url, first)));
         }
         let key = Key::of(&entry);
+        claims.add_entry(&key);
+        // Found again with the entry's item below: kept, they would hold memory for the
+        // whole Bundle.
+        for (_, reference) in collect_references(&entry.resource) {
+            claims.add_reference(&reference);
+        }
         if key.resource_type == "Patient" {
             patients.push(index);
         } else {
@@ -91,7 +99,7 @@ fn read_bundle_parts(bytes: &[u8], limits: &Limits, out: &FeedSender) -> Result<
         }
         keys.push(key);
     }
-    if !out.send(Ok(Piece::Plan(keys))) {
+    if !out.send(Ok(Piece::Plan(keys, claims.finish()))) {
         return Ok(());
     }
     let mut parts = Parts::new(out);

@@ -507,6 +507,14 @@ impl<'a> Writer<'a> {
     pub(super) async fn finish(mut self, tx: &mut portal_store::Tx) -> Result<ImportSummary> {
         let tx: &mut Conn = tx;
         let (app, actor) = (self.app, self.actor);
+        // Every record's pages change when a practitioner, organization or place does. Taken
+        // before the audit trail's head, as every import takes them: imports side by side
+        // that both change directory data take their turns here instead of each holding what
+        // the other waits for.
+        let (created, updated) = self.other_changes;
+        if created + updated > 0 {
+            portal_store::access::touch_all_records(tx).await?;
+        }
         for (patient, (created, updated)) in &self.per_patient {
             if created + updated == 0 {
                 continue;
@@ -529,8 +537,7 @@ impl<'a> Writer<'a> {
             event.detail = format!("FHIR import: {created} created, {updated} updated");
             app.audit(tx, &event).await?;
         }
-        // What the changed records' pages show has changed; so has every record's that names
-        // a practitioner, organization or place, when those change.
+        // What the changed records' pages show has changed.
         let changed: Vec<PatientId> = self
             .per_patient
             .iter()
@@ -538,9 +545,7 @@ impl<'a> Writer<'a> {
             .map(|(patient, _)| *patient)
             .collect();
         portal_store::access::touch_records(tx, &changed).await?;
-        let (created, updated) = self.other_changes;
         if created + updated > 0 {
-            portal_store::access::touch_all_records(tx).await?;
             let mut event = app.event(actor, AuditAction::Create, "Directory", Outcome::Success);
             event.detail = format!(
                 "FHIR import: {created} created, {updated} updated (practitioners, \

@@ -373,6 +373,36 @@ async fn the_import_command_reports_per_file_and_fails_on_a_bad_one(backend: Bac
     t.stop().await;
 }
 
+/// `portal import` of a folder: on PostgreSQL several files are written side by side, yet each
+/// patient's file finds the practitioners and organizations of the files before it (its
+/// conditional references would refuse it otherwise), and the shared ones are stored once.
+async fn the_import_command_writes_a_folder_as_if_in_name_order(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let files = fixture_files();
+    let output = import_command(&t, &[fixture_dir()]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("REJECTED"), "{stdout}");
+    // Summaries in name order.
+    let printed: Vec<usize> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().and_then(|n| n.to_str()).expect("name");
+            stdout.find(name).expect("every file is reported")
+        })
+        .collect();
+    assert!(printed.windows(2).all(|w| w[0] < w[1]), "{stdout}");
+    assert_eq!(stored_counts(&t).await, expected_counts(&files));
+    // Importing the folder again changes nothing.
+    let before = fingerprint(&t).await;
+    let again = import_command(&t, &[fixture_dir()]).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(fingerprint(&t).await, before);
+    t.stop().await;
+}
+
 /// Runs `portal import FILES…` as its own process on the test's database and data directory.
 pub async fn import_command(t: &TestApp, files: &[PathBuf]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
@@ -418,6 +448,7 @@ both_backends!(
     an_edited_resource_updates_the_record,
     kept_json_comes_back_unchanged,
     bad_bundles_are_refused_and_change_nothing,
+    the_import_command_writes_a_folder_as_if_in_name_order,
     the_import_command_reports_per_file_and_fails_on_a_bad_one,
 );
 
