@@ -374,8 +374,16 @@ impl Import {
     ) -> Result<ImportSummary> {
         let import = authorize_import(&actor.principal)?;
         // The first piece says whether the input is known up front (a Bundle's plan) before
-        // the transaction begins.
-        let mut next = feed.0.recv().await;
+        // the transaction begins. An input that could not be read begins nothing.
+        let mut next = match feed.0.recv().await {
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(Error::Internal(
+                    "the import's reading stopped before the end of its input".into(),
+                ));
+            }
+            first => first,
+        };
         if let Some(ticket) = &ticket {
             ticket.wait().await;
         }
