@@ -304,28 +304,50 @@ impl Records {
             return Ok(Vec::new());
         };
         let now = self.now();
+        // The family's facts read with the session (the home page asks for them): when every
+        // record's header and count are kept, no more is read.
+        if let Some(family) = actor
+            .read_ahead
+            .as_deref()
+            .and_then(|ahead| ahead.family.as_ref())
+            && let Some(listed) = self
+                .family_with_news(None, actor, *user, *own_patient, family, now)
+                .await?
+        {
+            return Ok(listed);
+        }
         // On a connection kept for reads every request makes.
         self.store()
             .read_kept(|conn, _| {
-                Box::pin(self.family_with_news(conn, actor, *user, *own_patient, now))
+                Box::pin(async move {
+                    // The policy's facts and the versions of every record of the family, in
+                    // one round trip.
+                    let family =
+                        portal_store::access::family_facts(conn, *user, *own_patient).await?;
+                    Ok(self
+                        .family_with_news(Some(conn), actor, *user, *own_patient, &family, now)
+                        .await?
+                        .unwrap_or_default())
+                })
             })
             .await
     }
 
-    /// [`Records::my_patients_with_news`] on `conn`.
+    /// [`Records::my_patients_with_news`] given the policy's facts about the family's records:
+    /// what is not kept in the page cache is read on `conn`; `None` when something is not kept
+    /// and there is no `conn`.
     async fn family_with_news(
         &self,
-        conn: &mut portal_store::Conn,
+        mut conn: Option<&mut portal_store::Conn>,
         actor: &Actor,
         user: portal_domain::UserId,
         own_patient: Option<PatientId>,
+        read: &std::collections::HashMap<PatientId, portal_store::access::RecordFacts>,
         now: jiff::Timestamp,
-    ) -> Result<Vec<(PatientRow, i64)>> {
-        // The policy's facts and the versions of every record of the family, in one round trip;
-        // the policy decides which it lists (grants that ended or were revoked are left out).
-        let read = portal_store::access::family_facts(conn, user, own_patient).await?;
+    ) -> Result<Option<Vec<(PatientRow, i64)>>> {
+        // The policy decides which it lists (grants that ended or were revoked are left out).
         let mut rows = Vec::with_capacity(read.len());
-        for (patient, facts) in &read {
+        for (patient, facts) in read {
             let Some(version) = facts.version else {
                 continue;
             };
@@ -338,7 +360,14 @@ impl Records {
             ) else {
                 continue;
             };
-            if let Some(row) = self.head_row(conn, &access, version).await? {
+            let row = match conn.as_deref_mut() {
+                Some(conn) => self.head_row(conn, &access, version).await?,
+                None => match self.kept_head(&access, version) {
+                    Some(row) => Some(row),
+                    None => return Ok(None),
+                },
+            };
+            if let Some(row) = row {
                 rows.push(row);
             }
         }
@@ -361,13 +390,18 @@ impl Records {
         for row in rows {
             let new = match read.get(&row.id) {
                 Some(facts) => {
-                    self.count_new_results(conn, actor, user, row.id, facts)
+                    match self
+                        .count_new_results(conn.as_deref_mut(), actor, user, row.id, facts)
                         .await?
+                    {
+                        Some(count) => count,
+                        None => return Ok(None),
+                    }
                 }
                 None => 0,
             };
             out.push((row, new));
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }

@@ -135,6 +135,10 @@ pub struct Actor {
 pub(crate) struct ReadAhead {
     pub(crate) patient: PatientId,
     pub(crate) facts: portal_store::access::RecordFacts,
+    /// For a patient's home page: the facts about the account's own record and every record
+    /// it holds or held a proxy grant for (and `patient`'s), read in the same round trip.
+    pub(crate) family:
+        Option<std::collections::HashMap<PatientId, portal_store::access::RecordFacts>>,
 }
 
 impl Actor {

@@ -128,6 +128,64 @@ pub async fn find_with_user_and_facts(
     Ok(Some((session, user, facts)))
 }
 
+/// [`find_with_user_and_facts`] for a patient's home page, which also lists the account's
+/// family: the facts about `patient` and, in the same round trip, about the account's own
+/// record and every record it holds or held a proxy grant for (as
+/// [`crate::access::family_facts`] reads them). The session's row and the facts' rows come as
+/// separate rows of one statement, so the session's columns are read once.
+pub async fn find_with_user_and_family_facts(
+    conn: &mut Conn,
+    token_hash: &str,
+    patient: PatientId,
+) -> Result<
+    Option<(
+        SessionRow,
+        crate::users::UserRow,
+        std::collections::HashMap<PatientId, crate::access::RecordFacts>,
+    )>,
+> {
+    let user = "(SELECT user_id FROM sessions WHERE token_hash = $1)";
+    let facts = crate::access::facts_sql(
+        user,
+        &format!(
+            "SELECT $2 UNION SELECT g.patient_id FROM proxy_grants g WHERE g.proxy_user_id = {user} \
+             UNION SELECT o.patient_id FROM users o WHERE o.id = {user}"
+        ),
+    );
+    let columns = session_and_user_columns();
+    let nothing = columns
+        .split(", ")
+        .map(|c| match c.split_once(" AS ") {
+            Some((_, name)) => format!("NULL AS {name}"),
+            None => format!("NULL AS {}", c.trim_start_matches("u.")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, NULL AS f_kind, NULL AS f_patient_id, NULL AS f_scope, \
+         NULL AS f_starts_at, NULL AS f_ends_at, NULL AS f_revoked_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 \
+         UNION ALL \
+         SELECT {nothing}, f.kind, f.patient_id, f.scope, f.starts_at, f.ends_at, f.revoked_at \
+         FROM ({facts}) f"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .bind(patient.to_string())
+        .fetch_all(conn)
+        .await?;
+    let mut found = None;
+    let mut read = std::collections::HashMap::new();
+    for row in &rows {
+        if row.try_get::<Option<String>, _>("f_kind")?.is_some() {
+            crate::access::read_fact(row, "f_", &mut read)?;
+        } else {
+            found = Some((from_columns(row, "s_")?, crate::users::from_row(row)?));
+        }
+    }
+    Ok(found.map(|(session, user)| (session, user, crate::access::finish_facts(read))))
+}
+
 /// The columns of a session (`s`, named `s_…`) and its account (`u`).
 fn session_and_user_columns() -> String {
     let user_columns = crate::users::COLUMNS

@@ -16,11 +16,21 @@ pub struct SessionState(pub Option<CurrentUser>);
 /// Resolves the session cookie once for every request.
 pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let token = cookie(request.headers(), state.session_cookie()).map(str::to_string);
-    // A request about one patient's record reads the policy's facts about it with the session.
-    let patient = record_in_path(request.uri().path());
+    // A request about one patient's record reads the policy's facts about it with the session;
+    // the record's home page, those about the records of the account's family too.
+    let about = record_in_path(request.uri().path());
     let user = match token {
         Some(t) if !t.is_empty() => {
-            match state.app.accounts().resolve_session_for(&t, patient).await {
+            let accounts = state.app.accounts();
+            let found = match about {
+                Some((patient, true)) => accounts.resolve_session_for_home(&t, patient).await,
+                other => {
+                    accounts
+                        .resolve_session_for(&t, other.map(|(patient, _)| patient))
+                        .await
+                }
+            };
+            match found {
                 Ok(user) => user,
                 Err(e) => return PageError(e).into_response(),
             }
@@ -31,11 +41,12 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
     next.run(request).await
 }
 
-/// The record a path is about: `/patients/{id}` and the pages under it.
-fn record_in_path(path: &str) -> Option<portal_domain::PatientId> {
+/// The record a path is about (`/patients/{id}` and the pages under it), and whether the path is
+/// the record's home page.
+fn record_in_path(path: &str) -> Option<(portal_domain::PatientId, bool)> {
     let rest = path.strip_prefix("/patients/")?;
-    let id = rest.split('/').next()?;
-    id.parse().ok()
+    let (id, under) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((id.parse().ok()?, under.is_empty()))
 }
 
 fn session_of(parts: &Parts) -> Option<CurrentUser> {
@@ -161,14 +172,14 @@ mod tests {
     #[test]
     fn the_record_of_a_path_is_the_id_after_patients() {
         let id = "01a23fce-a81b-753a-ab24-c42c7ed103de";
-        for path in [
-            format!("/patients/{id}"),
-            format!("/patients/{id}/results"),
-            format!("/patients/{id}/results/{id}"),
+        for (path, home) in [
+            (format!("/patients/{id}"), true),
+            (format!("/patients/{id}/results"), false),
+            (format!("/patients/{id}/results/{id}"), false),
         ] {
             assert_eq!(
-                record_in_path(&path).map(|p| p.to_string()),
-                Some(id.into())
+                record_in_path(&path).map(|(p, home)| (p.to_string(), home)),
+                Some((id.into(), home))
             );
         }
         for path in [

@@ -380,6 +380,25 @@ impl Accounts {
         token: &str,
         patient: Option<PatientId>,
     ) -> Result<Option<CurrentUser>> {
+        self.resolve_session_about(token, patient, false).await
+    }
+
+    /// [`Accounts::resolve_session_for`] for `patient`'s home page: with the facts about that
+    /// record, those about every record of the account's family, which the page lists.
+    pub async fn resolve_session_for_home(
+        &self,
+        token: &str,
+        patient: PatientId,
+    ) -> Result<Option<CurrentUser>> {
+        self.resolve_session_about(token, Some(patient), true).await
+    }
+
+    async fn resolve_session_about(
+        &self,
+        token: &str,
+        patient: Option<PatientId>,
+        family: bool,
+    ) -> Result<Option<CurrentUser>> {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
         // The session and its account (and the record's facts) in one round trip, on a
@@ -393,11 +412,28 @@ impl Accounts {
                         None => sessions::find_with_user(conn, token_hash)
                             .await?
                             .map(|(session, user)| (session, user, None)),
+                        Some(patient) if family => {
+                            sessions::find_with_user_and_family_facts(conn, token_hash, patient)
+                                .await?
+                                .map(|(session, user, family)| {
+                                    let facts = family.get(&patient).cloned().unwrap_or_default();
+                                    let ahead = crate::ReadAhead {
+                                        patient,
+                                        facts,
+                                        family: Some(family),
+                                    };
+                                    (session, user, Some(std::sync::Arc::new(ahead)))
+                                })
+                        }
                         Some(patient) => {
                             sessions::find_with_user_and_facts(conn, token_hash, patient)
                                 .await?
                                 .map(|(session, user, facts)| {
-                                    let ahead = crate::ReadAhead { patient, facts };
+                                    let ahead = crate::ReadAhead {
+                                        patient,
+                                        facts,
+                                        family: None,
+                                    };
                                     (session, user, Some(std::sync::Arc::new(ahead)))
                                 })
                         }

@@ -158,7 +158,7 @@ impl Records {
     }
 
     /// The record's header (demographics), if the page cache holds it.
-    fn kept_head(
+    pub(crate) fn kept_head(
         &self,
         access: &PatientAccess,
         version: portal_store::access::RecordVersion,

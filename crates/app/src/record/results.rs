@@ -199,22 +199,25 @@ impl Records {
     ) -> Result<i64> {
         let mut conn = self.conn().await?;
         let read = portal_store::access::record_facts(&mut conn, Some(user), patient).await?;
-        self.count_new_results(&mut conn, actor, user, patient, &read)
-            .await
+        Ok(self
+            .count_new_results(Some(&mut conn), actor, user, patient, &read)
+            .await?
+            .unwrap_or_default())
     }
 
-    /// [`Records::new_results`] given the policy's facts about the record, read on `conn`.
+    /// [`Records::new_results`] given the policy's facts about the record: from the page cache,
+    /// else read on `conn`; `None` when the count is not kept and there is no `conn`.
     pub(crate) async fn count_new_results(
         &self,
-        conn: &mut Conn,
+        conn: Option<&mut Conn>,
         actor: &Actor,
         user: portal_domain::UserId,
         patient: PatientId,
         read: &portal_store::access::RecordFacts,
-    ) -> Result<i64> {
+    ) -> Result<Option<i64>> {
         let now = self.now();
         let Some(version) = read.version else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         let Ok(access) = portal_domain::access::authorize(
             &actor.principal,
@@ -223,13 +226,13 @@ impl Records {
             &read.facts,
             now,
         ) else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         if !matches!(
             access.basis(),
             AccessBasis::OwnRecord | AccessBasis::Proxy(portal_domain::access::ProxyScope::Full)
         ) {
-            return Ok(0);
+            return Ok(Some(0));
         }
         let key = cache::Key {
             patient,
@@ -239,11 +242,14 @@ impl Records {
             view: View::NewResults,
         };
         if let Some(count) = self.pages().get::<i64>(&key, now) {
-            return Ok(*count);
+            return Ok(Some(*count));
         }
+        let Some(conn) = conn else {
+            return Ok(None);
+        };
         let count = records::unread_results(conn, &access, user, now).await?;
         self.pages().put(key, Arc::new(count), now, 0);
-        Ok(count)
+        Ok(Some(count))
     }
 }
 

@@ -603,6 +603,15 @@ async fn a_proxy_loses_access_when_the_grant_is_revoked_or_ends(backend: Backend
     for path in &leo_pages {
         assert_eq!(t.get(&c, path).await.status(), StatusCode::OK, "{path}");
     }
+    let own_home = t.get(&c, &format!("/patients/{sofia}")).await;
+    assert!(
+        own_home
+            .text()
+            .await
+            .expect("body")
+            .contains("Leo Martinez"),
+        "the grant is offered again on her home page"
+    );
     t.stop().await;
 }
 
