@@ -507,14 +507,23 @@ impl<'a> Writer<'a> {
     pub(super) async fn finish(mut self, tx: &mut portal_store::Tx) -> Result<ImportSummary> {
         let tx: &mut Conn = tx;
         let (app, actor) = (self.app, self.actor);
-        // Every record's pages change when a practitioner, organization or place does. Taken
-        // before the audit trail's head, as every import takes them: imports side by side
-        // that both change directory data take their turns here instead of each holding what
-        // the other waits for.
+        // Every record's pages change when a practitioner, organization or place does, and
+        // the changed records' pages when they do. Both are taken before the audit trail's
+        // head, in the order every writer takes them (the epoch, a patient's row, the head:
+        // result-hold changes take the epoch and then the head, a result's release the
+        // patient's row and then the head), so no two transactions each hold what the other
+        // waits for.
         let (created, updated) = self.other_changes;
         if created + updated > 0 {
             portal_store::access::touch_all_records(tx).await?;
         }
+        let changed: Vec<PatientId> = self
+            .per_patient
+            .iter()
+            .filter(|(_, (created, updated))| created + updated > 0)
+            .map(|(patient, _)| *patient)
+            .collect();
+        portal_store::access::touch_records(tx, &changed).await?;
         for (patient, (created, updated)) in &self.per_patient {
             if created + updated == 0 {
                 continue;
@@ -537,14 +546,6 @@ impl<'a> Writer<'a> {
             event.detail = format!("FHIR import: {created} created, {updated} updated");
             app.audit(tx, &event).await?;
         }
-        // What the changed records' pages show has changed.
-        let changed: Vec<PatientId> = self
-            .per_patient
-            .iter()
-            .filter(|(_, (created, updated))| created + updated > 0)
-            .map(|(patient, _)| *patient)
-            .collect();
-        portal_store::access::touch_records(tx, &changed).await?;
         if created + updated > 0 {
             let mut event = app.event(actor, AuditAction::Create, "Directory", Outcome::Success);
             event.detail = format!(
