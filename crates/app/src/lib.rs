@@ -231,6 +231,10 @@ impl App {
     pub fn is_embedded(&self) -> bool {
         self.store().backend() == portal_store::Backend::Sqlite
     }
+    /// The most database connections this process opens.
+    pub fn max_connections(&self) -> u32 {
+        self.store().pool().options().get_max_connections()
+    }
     /// Copies SQLite's write-ahead log into the database file (`truncate`: and empties the
     /// log); nothing on PostgreSQL.
     pub async fn checkpoint(&self, truncate: bool) -> Result<()> {

@@ -90,6 +90,14 @@ const FIRST_ANALYZE: u64 = 2_000;
 /// 15,600-16,200 three at a time and 17,200 four at a time.
 const LANES: usize = 4;
 
+/// The files written at once with a pool of `max_connections`: each holds one connection for
+/// its transaction, and one is left for refreshing statistics, so no lane waits for a
+/// connection (whose wait times out) while another writes a long file.
+fn lane_count(max_connections: u32) -> usize {
+    let spare = usize::try_from(max_connections.saturating_sub(1)).unwrap_or(LANES);
+    LANES.min(spare).max(1)
+}
+
 /// What the files imported so far came to.
 struct Tally {
     total: ImportSummary,
@@ -263,17 +271,18 @@ async fn one_at_a_time(app: &App, files: &[PathBuf], tally: &mut Tally) {
     let _ = producer.await;
 }
 
-/// Imports the files [`LANES`] at a time (PostgreSQL): each lane reads a file on a thread of
-/// its own and writes it in its own transaction. The files claim their records in name order
-/// (see [`portal_app::import::Turns`]), so a file that points at what an earlier one stores
-/// finds it; summaries are printed in name order.
+/// Imports the files [`LANES`] at a time on PostgreSQL (fewer with few connections, see
+/// [`lane_count`]): each lane reads a file on a thread of its own and writes it in its own
+/// transaction. The files claim their records in name order (see
+/// [`portal_app::import::Turns`]), so a file that points at what an earlier one stores finds
+/// it; summaries are printed in name order.
 async fn side_by_side(app: &App, files: &[PathBuf], tally: &mut Tally) {
     let files: std::sync::Arc<[PathBuf]> = files.into();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let turns = portal_app::import::Turns::new();
     let (results, mut finished) = tokio::sync::mpsc::unbounded_channel();
     let mut lanes = tokio::task::JoinSet::new();
-    for _ in 0..LANES.min(files.len()) {
+    for _ in 0..lane_count(app.max_connections()).min(files.len()) {
         let (app, files, next, turns, results) = (
             app.clone(),
             files.clone(),
@@ -354,5 +363,19 @@ async fn write_file(
                 .map_err(describe),
             Err(e) => Err(format!("cannot read the file: {e}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_leave_a_connection_spare_and_never_fall_to_none() {
+        assert_eq!(lane_count(10), LANES);
+        assert_eq!(lane_count(3), 2);
+        assert_eq!(lane_count(2), 1);
+        assert_eq!(lane_count(1), 1);
+        assert_eq!(lane_count(0), 1);
     }
 }
