@@ -84,8 +84,9 @@ fn by_identifier(resource_type: &str, system: &str, value: &str) -> u64 {
     digest(&["identifier", resource_type, system, value])
 }
 
-/// The digest of the parts, each ended by a zero byte (which none may contain in JSON text
-/// that reached here, and which keeps `a` + `bc` apart from `ab` + `c`).
+/// The digest of the parts, each ended by a zero byte, which keeps `a` + `bc` apart from
+/// `ab` + `c`. (A part may itself hold a zero byte, JSON's `\u0000`; two different records
+/// whose claims then came out equal would only make their imports take turns.)
 fn digest(parts: &[&str]) -> u64 {
     let mut hash = Sha256::new();
     for part in parts {
