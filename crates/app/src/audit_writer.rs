@@ -23,7 +23,8 @@ const QUEUE: usize = 4_096;
 /// An event and the request waiting for it to be durable.
 struct Pending {
     event: AuditEvent,
-    done: oneshot::Sender<Result<(), String>>,
+    /// Answered with the event's position in the chain once it is committed.
+    done: oneshot::Sender<Result<i64, String>>,
 }
 
 /// The handle requests give their events to.
@@ -40,8 +41,8 @@ impl AuditWriter {
         AuditWriter { queue }
     }
 
-    /// Appends `event` to the chain and returns once it is committed.
-    pub(crate) async fn record(&self, event: AuditEvent) -> Result<(), String> {
+    /// Appends `event` to the chain and returns its position once it is committed.
+    pub(crate) async fn record(&self, event: AuditEvent) -> Result<i64, String> {
         let (done, committed) = oneshot::channel();
         self.queue
             .send(Pending { event, done })
@@ -68,9 +69,11 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
             }
         }
         match append_all(&store, &key, &mut own, batch.iter().map(|p| &p.event)).await {
-            Ok(()) => {
-                for pending in batch.drain(..) {
-                    let _ = pending.done.send(Ok(()));
+            Ok(last) => {
+                // The batch's events took the positions up to `last`, in order.
+                let first = last + 1 - batch.len() as i64;
+                for (pending, seq) in batch.drain(..).zip(first..) {
+                    let _ = pending.done.send(Ok(seq));
                 }
             }
             // One bad event must not fail the others: each is tried on its own.
@@ -87,13 +90,13 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
 
 /// Appends `events` in one transaction (three statements, whatever their number) on the writer's
 /// connection `own` (taken from the pool if there is none; dropped if anything fails, so no
-/// connection in an unknown state is used again).
+/// connection in an unknown state is used again), giving the position of the last.
 async fn append_all<'a>(
     store: &Store,
     key: &HeadKey,
     own: &mut Option<Conn>,
     events: impl Iterator<Item = &'a AuditEvent>,
-) -> portal_store::Result<()> {
+) -> portal_store::Result<i64> {
     let ids: Vec<(String, &AuditEvent)> = events
         .map(|event| (uuid::Uuid::now_v7().to_string(), event))
         .collect();
@@ -103,8 +106,8 @@ async fn append_all<'a>(
         None => store.detached().await?,
     };
     let mut tx = store.begin_on(&mut conn).await?;
-    portal_store::audit::append_many(&mut tx, store.backend(), key, &events).await?;
+    let last = portal_store::audit::append_many(&mut tx, store.backend(), key, &events).await?;
     tx.commit().await?;
     *own = Some(conn);
-    Ok(())
+    Ok(last)
 }

@@ -58,6 +58,8 @@ pub struct ChartView {
     pub patient: PatientRow,
     /// The access decision (for breadcrumbs such as "acting as proxy").
     pub access: PatientAccess,
+    /// The opening's position in the audit trail.
+    recorded: i64,
 }
 
 impl ChartView {
@@ -86,6 +88,9 @@ pub struct AccessLog {
 struct LogTail {
     /// The position of the newest (0: none yet).
     newest: i64,
+    /// The position up to which the tail holds every matching event: read after the event at
+    /// this position was committed.
+    through: i64,
     /// Newest first.
     entries: Vec<Arc<NamedEvent>>,
     /// When they were first read in full.
@@ -110,10 +115,11 @@ impl Records {
             )
             .await?;
         // Recorded (group-committed) before the section is shown.
-        let head = self.record_view(opened).await?;
+        let (head, recorded) = self.record_view_at(opened).await?;
         Ok(ChartView {
             patient: head.patient,
             access: head.access,
+            recorded,
         })
     }
 
@@ -133,7 +139,9 @@ impl Records {
         // On a connection kept for reads every request makes.
         let (entries, older, emergency) = self
             .store()
-            .read_kept(|conn, _| Box::pin(self.log_page(conn, &view.access, filter, before)))
+            .read_kept(|conn, _| {
+                Box::pin(self.log_page(conn, &view.access, view.recorded, filter, before))
+            })
             .await?;
         Ok(AccessLog {
             view,
@@ -143,12 +151,13 @@ impl Records {
         })
     }
 
-    /// The entries of [`Records::access_log`] on `conn`: the page, where the next begins, and
-    /// every emergency access.
+    /// The entries of [`Records::access_log`] on `conn`, each event up to position `seen`
+    /// included: the page, where the next begins, and every emergency access.
     async fn log_page(
         &self,
         conn: &mut portal_store::Conn,
         access: &PatientAccess,
+        seen: i64,
         filter: PatientLogFilter,
         before: Option<i64>,
     ) -> Result<(Vec<Arc<NamedEvent>>, Option<i64>, Vec<Arc<NamedEvent>>)> {
@@ -157,7 +166,12 @@ impl Records {
         let (mut entries, emergency) = match before {
             None => {
                 let mut tails = self
-                    .log_tails(conn, access, &[(filter, ACCESS_LOG_PAGE + 1), emergency])
+                    .log_tails(
+                        conn,
+                        access,
+                        seen,
+                        &[(filter, ACCESS_LOG_PAGE + 1), emergency],
+                    )
                     .await?;
                 let emergency = tails.pop().unwrap_or_default();
                 (tails.pop().unwrap_or_default(), emergency)
@@ -172,7 +186,7 @@ impl Records {
                 )
                 .await?;
                 let emergency = self
-                    .log_tails(conn, access, &[emergency])
+                    .log_tails(conn, access, seen, &[emergency])
                     .await?
                     .pop()
                     .unwrap_or_default();
@@ -189,14 +203,17 @@ impl Records {
     }
 
     /// The newest events of a record's access log that match each filter (at most so many
-    /// each), newest first, in one round trip. What a view read is kept in the page cache for
-    /// [`cache::FRESH_FOR`] (after which the names of those who acted are read anew), and each
-    /// view reads only the events added since: the log only grows, in the order of its
-    /// positions.
+    /// each), newest first, every event up to position `seen` included, in at most one round
+    /// trip. What a view read is kept in the page cache for [`cache::FRESH_FOR`] (after which the
+    /// names of those who acted are read anew): a later view whose own event is no newer than
+    /// what was kept reads nothing, and any other reads only the events added since. The log
+    /// only grows, in the order of its positions, and a read that began after the event at
+    /// `seen` was committed sees every event before it.
     async fn log_tails(
         &self,
         conn: &mut portal_store::Conn,
         access: &PatientAccess,
+        seen: i64,
         wanted: &[(PatientLogFilter, i64)],
     ) -> Result<Vec<Vec<Arc<NamedEvent>>>> {
         let now = self.now();
@@ -214,9 +231,12 @@ impl Records {
             .iter()
             .map(|key| self.pages().get::<LogTail>(key, now))
             .collect();
+        // Only the tails kept from before `seen` (or not kept) are read.
+        let stale = |kept: &Option<Arc<LogTail>>| kept.as_ref().is_none_or(|t| t.through < seen);
         let parts: Vec<(PatientLogFilter, LogWindow, i64)> = wanted
             .iter()
             .zip(&kept)
+            .filter(|(_, kept)| stale(kept))
             .map(|((filter, limit), kept)| {
                 let window = match kept {
                     Some(tail) => LogWindow::After(tail.newest),
@@ -225,14 +245,22 @@ impl Records {
                 (*filter, window, *limit)
             })
             .collect();
-        let read = audit::for_patient_parts(conn, access, &parts).await?;
+        let mut read = if parts.is_empty() {
+            Vec::new()
+        } else {
+            audit::for_patient_parts(conn, access, &parts).await?
+        }
+        .into_iter();
         let mut out = Vec::with_capacity(wanted.len());
-        for (((key, kept), added), (_, limit)) in keys.into_iter().zip(kept).zip(read).zip(wanted) {
+        for ((key, kept), (_, limit)) in keys.into_iter().zip(kept).zip(wanted) {
+            if !stale(&kept)
+                && let Some(kept) = kept
+            {
+                out.push(kept.entries.clone());
+                continue;
+            }
+            let added = read.next().unwrap_or_default();
             let (entries, made_at) = match kept {
-                Some(kept) if added.is_empty() => {
-                    out.push(kept.entries.clone());
-                    continue;
-                }
                 Some(kept) => {
                     let mut entries: Vec<Arc<NamedEvent>> =
                         added.into_iter().map(Arc::new).collect();
@@ -252,6 +280,7 @@ impl Records {
                 key,
                 Arc::new(LogTail {
                     newest,
+                    through: seen,
                     entries: entries.clone(),
                     made_at,
                 }),

@@ -290,13 +290,19 @@ impl App {
     /// Records one audit event apart from any change of data (reads, refusals, sign-in
     /// failures): group-committed with other requests' events, and returns once it is durable.
     pub(crate) async fn audit_alone(&self, event: &AuditEvent) -> Result<()> {
-        self.inner
+        self.audit_at(event).await.map(|_| ())
+    }
+
+    /// [`App::audit_alone`], giving the event's position in the audit trail.
+    pub(crate) async fn audit_at(&self, event: &AuditEvent) -> Result<i64> {
+        let seq = self
+            .inner
             .audit_writer
             .record(event.clone())
             .await
             .map_err(|e| Error::Internal(format!("the audit event was not recorded: {e}")))?;
         self.metrics().audit_events.inc();
-        Ok(())
+        Ok(seq)
     }
 
     /// A new event by `actor`, to be completed by the caller.

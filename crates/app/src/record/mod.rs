@@ -306,8 +306,14 @@ impl Records {
     /// Records an opened record's read in the audit trail, returning once the event is durable
     /// (the caller shows nothing whose read is not recorded), and gives back its header.
     pub(crate) async fn record_view(&self, opened: Opened) -> Result<RecordHead> {
-        self.audit_alone(&opened.viewed.0).await?;
-        Ok(opened.head)
+        Ok(self.record_view_at(opened).await?.0)
+    }
+
+    /// [`Records::record_view`], giving also the read's position in the audit trail: what is
+    /// read after it sees every event up to there.
+    pub(crate) async fn record_view_at(&self, opened: Opened) -> Result<(RecordHead, i64)> {
+        let seq = self.audit_at(&opened.viewed.0).await?;
+        Ok((opened.head, seq))
     }
 
     /// One record list of some kinds, newest first: policy, read, audit.

@@ -166,3 +166,46 @@ async fn kept_pages_show_every_change_on_the_next_view(backend: Backend) {
 }
 
 both_backends!(kept_pages_show_every_change_on_the_next_view);
+
+/// Views of the access log at once: each page shows its own view, however many of the others
+/// the page cache's kept tail of the log already held (a kept tail serves only the views whose
+/// event it holds).
+async fn access_log_views_at_once_each_show_their_own(backend: Backend) {
+    const VIEWS: usize = 24;
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = ada(&t).await;
+    let c = sign_in_new_patient(&t, ada, BIRTH, "ada.kemp@example.org").await;
+    let log = format!("/patients/{ada}/access-log");
+    let views_shown = |html: String| html.matches("this access history").count();
+    // The page's own words may say it too: the first view shows one view of the log.
+    let words = views_shown(open(&t, &c, &log).await) - 1;
+    let t = std::sync::Arc::new(t);
+    let views: Vec<_> = (0..VIEWS)
+        .map(|_| {
+            let (t, c, log) = (t.clone(), c.clone(), log.clone());
+            tokio::spawn(async move { views_shown(open(&t, &c, &log).await) - words })
+        })
+        .collect();
+    let mut shown = Vec::new();
+    for view in views {
+        shown.push(view.await.expect("joined"));
+    }
+    // The view that took the i-th place in the audit trail shows at least the first view and
+    // these i: so the pages, fewest first, show at least 2, 3, 4, ...
+    shown.sort_unstable();
+    for (i, n) in shown.iter().enumerate() {
+        assert!(*n >= i + 2, "pages showed {shown:?} views of the log");
+    }
+    assert_eq!(
+        views_shown(open(&t, &c, &log).await) - words,
+        VIEWS + 2,
+        "the next view shows every one"
+    );
+    if let Ok(t) = std::sync::Arc::try_unwrap(t) {
+        t.stop().await;
+    }
+}
+
+both_backends!(access_log_views_at_once_each_show_their_own);
