@@ -10,7 +10,7 @@
 //! on the same database interleave whole and the chain stays in order.
 
 use portal_domain::audit::AuditEvent;
-use portal_store::audit::HeadKey;
+use portal_store::audit::{self, Head, HeadKey};
 use portal_store::{Conn, Store};
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,8 +57,9 @@ impl AuditWriter {
 async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
     // The writer's own connection, kept from batch to batch (a connection given back to the
-    // pool costs a round trip to test it); dropped after any failure and taken anew.
-    let mut own: Option<Conn> = None;
+    // pool costs a round trip to test it), and the head its last batch left; both dropped after
+    // any failure (the connection taken anew, the head read anew).
+    let mut own: Option<(Conn, Option<Head>)> = None;
     while let Some(first) = incoming.recv().await {
         batch.push(first);
         // Whatever arrived while the last batch was committing goes in this one.
@@ -88,26 +89,38 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
     }
 }
 
-/// Appends `events` in one transaction (three statements, whatever their number) on the writer's
-/// connection `own` (taken from the pool if there is none; dropped if anything fails, so no
-/// connection in an unknown state is used again), giving the position of the last.
+/// Appends `events` in one transaction on the writer's connection `own` (taken from the pool if
+/// there is none; dropped if anything fails, so no connection in an unknown state is used
+/// again), giving the position of the last. Where the writer knows the head its last batch left,
+/// in one round trip ([`audit::append_after`]); where another writer has appended since (a
+/// change of patient data, another portal process), or the head is not known, in three
+/// statements in a transaction that reads the head ([`audit::append_many`]).
 async fn append_all<'a>(
     store: &Store,
     key: &HeadKey,
-    own: &mut Option<Conn>,
+    own: &mut Option<(Conn, Option<Head>)>,
     events: impl Iterator<Item = &'a AuditEvent>,
 ) -> portal_store::Result<i64> {
     let ids: Vec<(String, &AuditEvent)> = events
         .map(|event| (uuid::Uuid::now_v7().to_string(), event))
         .collect();
     let events: Vec<(&str, &AuditEvent)> = ids.iter().map(|(id, e)| (id.as_str(), *e)).collect();
-    let mut conn = match own.take() {
-        Some(conn) => conn,
-        None => store.detached().await?,
+    let (mut conn, known) = match own.take() {
+        Some(kept) => kept,
+        None => (store.detached().await?, None),
     };
+    if let Some(head) = known
+        && let Some(after) =
+            audit::append_after(&mut conn, store.backend(), key, &head, &events).await?
+    {
+        let last = after.seq;
+        *own = Some((conn, Some(after)));
+        return Ok(last);
+    }
     let mut tx = store.begin_on(&mut conn).await?;
-    let last = portal_store::audit::append_many(&mut tx, store.backend(), key, &events).await?;
+    let after = audit::append_many(&mut tx, store.backend(), key, &events).await?;
     tx.commit().await?;
-    *own = Some(conn);
+    let last = after.seq;
+    *own = Some((conn, Some(after)));
     Ok(last)
 }

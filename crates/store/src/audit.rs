@@ -60,38 +60,73 @@ pub async fn append(
     id: &str,
     event: &AuditEvent,
 ) -> Result<i64> {
-    append_many(conn, backend, key, &[(id, event)]).await
+    Ok(append_many(conn, backend, key, &[(id, event)]).await?.seq)
 }
 
-/// Appends events to the chain in order, in the caller's transaction, in three statements
-/// whatever their number: the head is taken (locked until the transaction ends), the events are
-/// written with their positions and hashes, and the head moves to the last. Returns the last
-/// position.
-pub async fn append_many(
-    conn: &mut Conn,
-    backend: Backend,
-    key: &HeadKey,
-    events: &[(&str, &AuditEvent)],
-) -> Result<i64> {
-    let head = sqlx::query(dialect::lock_audit_head(backend))
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::Corrupt("the audit trail has no head row".into()))?;
-    let mut seq: i64 = head.try_get("seq")?;
-    let mut prev_hash: String = head.try_get("hash")?;
-    if events.is_empty() {
-        return Ok(seq);
-    }
-    // (position, previous hash, hash) of each event.
-    let mut chain: Vec<(i64, String, String)> = Vec::with_capacity(events.len());
+/// The chain's head: the last event's position and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The last position (0: no event yet).
+    pub seq: i64,
+    /// The last event's hash.
+    pub hash: String,
+}
+
+/// The columns of `audit_events`, in the order [`chain_rows`] gives their values.
+const EVENT_COLUMNS: [(&str, Kind); 18] = [
+    ("seq", Kind::Int),
+    ("id", Kind::Text),
+    ("at", Kind::Int),
+    ("actor_id", Kind::Text),
+    ("actor_role", Kind::Text),
+    ("on_behalf_of", Kind::Text),
+    ("patient_id", Kind::Text),
+    ("action", Kind::Text),
+    ("resource_type", Kind::Text),
+    ("resource_id", Kind::Text),
+    ("outcome", Kind::Text),
+    ("break_glass", Kind::Int),
+    ("detail", Kind::Text),
+    ("client_addr", Kind::Text),
+    ("user_agent", Kind::Text),
+    ("request_id", Kind::Text),
+    ("prev_hash", Kind::Text),
+    ("hash", Kind::Text),
+];
+
+const EVENTS: Insert<'static> = Insert {
+    table: "audit_events",
+    columns: &EVENT_COLUMNS,
+    tail: "",
+};
+
+/// Each event's position, previous hash and hash after `head`, and the head after the last.
+fn chain(head: &Head, events: &[(&str, &AuditEvent)]) -> (Vec<(i64, String, String)>, Head) {
+    let mut seq = head.seq;
+    let mut prev_hash = head.hash.clone();
+    let mut chain = Vec::with_capacity(events.len());
     for (id, event) in events {
         seq += 1;
         let hash = event_hash(seq, id, event, &prev_hash);
         chain.push((seq, std::mem::replace(&mut prev_hash, hash.clone()), hash));
     }
-    let rows: Vec<Vec<Cell<'_>>> = events
+    (
+        chain,
+        Head {
+            seq,
+            hash: prev_hash,
+        },
+    )
+}
+
+/// The rows of `events` with their places in the chain, one cell per [`EVENT_COLUMNS`].
+fn chain_rows<'a>(
+    events: &'a [(&'a str, &'a AuditEvent)],
+    chain: &'a [(i64, String, String)],
+) -> Vec<Vec<Cell<'a>>> {
+    events
         .iter()
-        .zip(&chain)
+        .zip(chain)
         .map(|((id, event), (seq, prev, hash))| {
             vec![
                 Cell::Int(Some(*seq)),
@@ -114,40 +149,136 @@ pub async fn append_many(
                 Cell::Text(Some(hash)),
             ]
         })
-        .collect();
-    Insert {
-        table: "audit_events",
-        columns: &[
-            ("seq", Kind::Int),
-            ("id", Kind::Text),
-            ("at", Kind::Int),
-            ("actor_id", Kind::Text),
-            ("actor_role", Kind::Text),
-            ("on_behalf_of", Kind::Text),
-            ("patient_id", Kind::Text),
-            ("action", Kind::Text),
-            ("resource_type", Kind::Text),
-            ("resource_id", Kind::Text),
-            ("outcome", Kind::Text),
-            ("break_glass", Kind::Int),
-            ("detail", Kind::Text),
-            ("client_addr", Kind::Text),
-            ("user_agent", Kind::Text),
-            ("request_id", Kind::Text),
-            ("prev_hash", Kind::Text),
-            ("hash", Kind::Text),
-        ],
-        tail: "",
+        .collect()
+}
+
+/// Appends events to the chain in order, in the caller's transaction, in three statements
+/// whatever their number: the head is taken (locked until the transaction ends), the events are
+/// written with their positions and hashes, and the head moves to the last. Returns the new
+/// head.
+pub async fn append_many(
+    conn: &mut Conn,
+    backend: Backend,
+    key: &HeadKey,
+    events: &[(&str, &AuditEvent)],
+) -> Result<Head> {
+    let row = sqlx::query(dialect::lock_audit_head(backend))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::Corrupt("the audit trail has no head row".into()))?;
+    let head = Head {
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+    };
+    if events.is_empty() {
+        return Ok(head);
     }
-    .run(conn, &rows)
-    .await?;
+    let (chain, after) = chain(&head, events);
+    EVENTS.run(conn, &chain_rows(events, &chain)).await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-        .bind(seq)
-        .bind(&prev_hash)
-        .bind(head_mac(key, seq, &prev_hash))
+        .bind(after.seq)
+        .bind(&after.hash)
+        .bind(head_mac(key, after.seq, &after.hash))
         .execute(&mut *conn)
         .await?;
-    Ok(seq)
+    Ok(after)
+}
+
+/// Appends events after `head` in one round trip and one transaction of their own (`conn` must
+/// not be in one): the head moves only if it is still `head`, and the events are written only
+/// if it moved. Gives the new head, or `None` (nothing written) if another writer had appended
+/// since: then [`append_many`] in a transaction reads the head anew. For a writer that knows
+/// the head it last left, such as the audit writer's batches.
+pub async fn append_after(
+    conn: &mut Conn,
+    backend: Backend,
+    key: &HeadKey,
+    head: &Head,
+    events: &[(&str, &AuditEvent)],
+) -> Result<Option<Head>> {
+    if events.is_empty() {
+        return Ok(Some(head.clone()));
+    }
+    let (chain, after) = chain(head, events);
+    let rows = chain_rows(events, &chain);
+    let mac = head_mac(key, after.seq, &after.hash);
+    let written = match backend {
+        // Statements in one string run in one call on the connection's thread.
+        Backend::Sqlite => {
+            let (sql, slots) = sqlite_append_after(events.len());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after.seq)
+                .bind(after.hash.as_str())
+                .bind(mac.as_str())
+                .bind(head.seq)
+                .bind(head.hash.as_str());
+            for row in &rows {
+                query = crate::bulk::bind_row(query, row);
+            }
+            // Rows the statement has room for beyond these: all NULL, so not written (and no
+            // value bound by an earlier use of the prepared statement is left in them).
+            for _ in rows.len() * EVENT_COLUMNS.len()..slots {
+                query = query.bind(None::<i64>);
+            }
+            // The one row: whether the head is now this batch's last event.
+            let moved: Vec<AnyRow> = query.fetch_all(&mut *conn).await?;
+            match moved.first() {
+                Some(row) => row.try_get::<i64, _>(0)? == 1,
+                None => return Err(Error::Corrupt("the audit trail has no head row".into())),
+            }
+        }
+        // One statement: its own transaction.
+        Backend::Postgres => {
+            let sql = format!(
+                "WITH moved AS (UPDATE audit_head SET seq = $1, hash = $2, mac = $3                  WHERE id = 1 AND seq = $4 AND hash = $5 RETURNING 1)                  INSERT INTO audit_events ({}) {} WHERE EXISTS (SELECT 1 FROM moved)",
+                EVENTS.column_list(),
+                EVENTS.from_recordset(6),
+            );
+            let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+            let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after.seq)
+                .bind(after.hash.as_str())
+                .bind(mac.as_str())
+                .bind(head.seq)
+                .bind(head.hash.as_str())
+                .bind(crate::bulk::json_rows(&names, &rows))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            inserted == rows.len() as u64
+        }
+    };
+    Ok(written.then_some(after))
+}
+
+/// SQLite's statements for [`append_after`] of `events` events, and how many row values they
+/// take; they answer one row, 1 if the events were written (SQLite's count of changed rows
+/// cannot say: it is read after each statement, `COMMIT` included, and repeats the last).
+/// Room is made for a power of two of rows (rows of NULLs are not written), so a few
+/// statements stay prepared for batches of every size. Numbered parameters (`?N`): SQLite looks
+/// named ones up by scanning a list.
+fn sqlite_append_after(events: usize) -> (String, usize) {
+    let room = events.max(1).next_power_of_two();
+    let width = EVENT_COLUMNS.len();
+    let rows: Vec<String> = (0..room)
+        .map(|r| {
+            let cells: Vec<String> = (0..width)
+                .map(|c| format!("?{}", 6 + r * width + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "BEGIN IMMEDIATE; \
+         UPDATE audit_head SET seq = ?1, hash = ?2, mac = ?3 WHERE id = 1 AND seq = ?4 AND hash = ?5; \
+         INSERT INTO audit_events ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL \
+         AND (SELECT seq = ?1 AND hash = ?2 FROM audit_head WHERE id = 1); \
+         SELECT CAST(seq = ?1 AND hash = ?2 AS INTEGER) FROM audit_head WHERE id = 1; \
+         COMMIT",
+        EVENTS.column_list(),
+        rows.join(", "),
+    );
+    (sql, room * width)
 }
 
 const COLUMNS: &str = "seq, id, at, actor_id, actor_role, on_behalf_of, patient_id, action, \

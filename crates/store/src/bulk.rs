@@ -77,7 +77,7 @@ impl Insert<'_> {
         Ok(())
     }
 
-    fn column_list(&self) -> String {
+    pub(crate) fn column_list(&self) -> String {
         let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
         names.join(", ")
     }
@@ -96,19 +96,33 @@ impl Insert<'_> {
         // Each number of rows is a statement of its own, kept prepared (see `sqlite_chunks`).
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in rows {
-            for cell in row {
-                query = match *cell {
-                    Cell::Text(v) => query.bind(v),
-                    Cell::Int(v) => query.bind(v),
-                    Cell::Bytes(v) => query.bind(v),
-                };
-            }
+            query = bind_row(query, row);
         }
         query.execute(&mut *conn).await?;
         Ok(())
     }
 
     async fn recordset(&self, conn: &mut Conn, rows: &[Vec<Cell<'_>>]) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} ({}) {} {}",
+            self.table,
+            self.column_list(),
+            self.from_recordset(1),
+            self.tail
+        );
+        let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(json_rows(&names, rows))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Insert<'_> {
+    /// PostgreSQL: `SELECT` of the columns from the rows in parameter `$param` (a JSON array,
+    /// see [`json_rows`]).
+    pub(crate) fn from_recordset(&self, param: usize) -> String {
         let selected: Vec<String> = self
             .columns
             .iter()
@@ -128,21 +142,27 @@ impl Insert<'_> {
                 format!("{name} {sql_type}")
             })
             .collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) SELECT {} FROM json_to_recordset($1::json) AS r({}) {}",
-            self.table,
-            self.column_list(),
+        format!(
+            "SELECT {} FROM json_to_recordset(${param}::json) AS r({})",
             selected.join(", "),
-            defined.join(", "),
-            self.tail
-        );
-        let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(json_rows(&names, rows))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+            defined.join(", ")
+        )
     }
+}
+
+/// Binds a row's cells to `query`, in order.
+pub(crate) fn bind_row<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    row: &[Cell<'q>],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for cell in row {
+        query = match *cell {
+            Cell::Text(v) => query.bind(v),
+            Cell::Int(v) => query.bind(v),
+            Cell::Bytes(v) => query.bind(v),
+        };
+    }
+    query
 }
 
 /// The rows as a JSON array of objects keyed by the column names, for PostgreSQL's

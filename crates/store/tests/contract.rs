@@ -93,6 +93,79 @@ async fn audit_chain_verifies_and_detects_a_cut_tail() {
     .await;
 }
 
+/// The audit writer's one-round-trip append: after the head it knows, batches of any size
+/// (a smaller after a larger on the same prepared statement writes only its own rows); after a
+/// head another writer moved, nothing, until the head is read anew.
+#[tokio::test]
+async fn audit_append_after_a_known_head_writes_only_while_the_head_is_that() {
+    each_backend(|store, backend| async move {
+        let key = HeadKey([7; 32]);
+        let mut conn = store.pool().acquire().await.expect("conn");
+        audit::ensure_head(&mut conn, &key).await.expect("head");
+        let ids: Vec<String> = (0..40).map(|n| format!("e{n}")).collect();
+        let events: Vec<AuditEvent> = (0..40).map(event).collect();
+        let batch = |from: usize, to: usize| -> Vec<(&str, &AuditEvent)> {
+            (from..to).map(|n| (ids[n].as_str(), &events[n])).collect()
+        };
+        let mut head = {
+            let mut tx = store.begin().await.expect("tx");
+            let head = audit::append_many(&mut tx, backend, &key, &batch(0, 1))
+                .await
+                .expect("append");
+            tx.commit().await.expect("commit");
+            head
+        };
+        assert_eq!(head.seq, 1);
+        // 7 rows (room for 8), then 3 (room for 4), then 1: each batch only its own.
+        for (from, to) in [(1, 8), (8, 16), (16, 19), (19, 20)] {
+            head = audit::append_after(&mut conn, backend, &key, &head, &batch(from, to))
+                .await
+                .expect("append after")
+                .expect("the head was the one known");
+            assert_eq!(head.seq, to as i64);
+        }
+        let count = || async {
+            let mut conn = store.pool().acquire().await.expect("conn");
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("count")
+        };
+        assert_eq!(count().await, 20);
+        // Another writer appends: the head known before is stale, and nothing is written.
+        let moved = {
+            let mut tx = store.begin().await.expect("tx");
+            let moved = audit::append_many(&mut tx, backend, &key, &batch(20, 22))
+                .await
+                .expect("append");
+            tx.commit().await.expect("commit");
+            moved
+        };
+        let stale = audit::append_after(&mut conn, backend, &key, &head, &batch(22, 30))
+            .await
+            .expect("append after");
+        assert_eq!(stale, None, "the head had moved");
+        assert_eq!(count().await, 22, "nothing written after a stale head");
+        // After the head as it is, the batch lands.
+        let last = audit::append_after(&mut conn, backend, &key, &moved, &batch(22, 30))
+            .await
+            .expect("append after")
+            .expect("the head was the one known");
+        assert_eq!(last.seq, 30);
+        // The connection is in no transaction after either.
+        let mut tx = store.begin_on(&mut conn).await.expect("a new transaction");
+        audit::append_many(&mut tx, backend, &key, &batch(30, 31))
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            audit::verify(&mut conn, &key).await.expect("verify"),
+            Verdict::Intact { events: 31 }
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn outbox_message_is_claimed_once() {
     each_backend(|store, backend| async move {
