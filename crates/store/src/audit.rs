@@ -232,7 +232,7 @@ pub async fn append_after(
             let sql = format!(
                 "WITH moved AS (UPDATE audit_head SET seq = $1, hash = $2, mac = $3                  WHERE id = 1 AND seq = $4 AND hash = $5 RETURNING 1)                  INSERT INTO audit_events ({}) {} WHERE EXISTS (SELECT 1 FROM moved)",
                 EVENTS.column_list(),
-                EVENTS.from_recordset(6),
+                EVENTS.select_recordset(6),
             );
             let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
             let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))

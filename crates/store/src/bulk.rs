@@ -102,27 +102,9 @@ impl Insert<'_> {
         Ok(())
     }
 
-    async fn recordset(&self, conn: &mut Conn, rows: &[Vec<Cell<'_>>]) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {} ({}) {} {}",
-            self.table,
-            self.column_list(),
-            self.from_recordset(1),
-            self.tail
-        );
-        let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(json_rows(&names, rows))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-}
-
-impl Insert<'_> {
     /// PostgreSQL: `SELECT` of the columns from the rows in parameter `$param` (a JSON array,
     /// see [`json_rows`]).
-    pub(crate) fn from_recordset(&self, param: usize) -> String {
+    pub(crate) fn select_recordset(&self, param: usize) -> String {
         let selected: Vec<String> = self
             .columns
             .iter()
@@ -147,6 +129,22 @@ impl Insert<'_> {
             selected.join(", "),
             defined.join(", ")
         )
+    }
+
+    async fn recordset(&self, conn: &mut Conn, rows: &[Vec<Cell<'_>>]) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} ({}) {} {}",
+            self.table,
+            self.column_list(),
+            self.select_recordset(1),
+            self.tail
+        );
+        let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(json_rows(&names, rows))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 }
 
