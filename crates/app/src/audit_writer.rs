@@ -62,6 +62,9 @@ async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) 
     let mut own: Option<(Conn, Option<Head>)> = None;
     while let Some(first) = incoming.recv().await {
         batch.push(first);
+        // Requests ready to run may be about to hand over their events: they run first, so few
+        // clients still share batches (each batch costs its round trip and its thread wakes).
+        tokio::task::yield_now().await;
         // Whatever arrived while the last batch was committing goes in this one.
         while batch.len() < BATCH {
             match incoming.try_recv() {
