@@ -107,16 +107,18 @@ async fn audit_append_after_a_known_head_writes_only_while_the_head_is_that() {
         let batch = |from: usize, to: usize| -> Vec<(&str, &AuditEvent)> {
             (from..to).map(|n| (ids[n].as_str(), &events[n])).collect()
         };
-        let mut head = {
+        // Appended in a transaction that reads the head, as a change of data does.
+        let in_transaction = async |events: Vec<(&str, &AuditEvent)>| {
             let mut tx = store.begin().await.expect("tx");
-            let head = audit::append_many(&mut tx, backend, &key, &batch(0, 1))
+            let head = audit::append_many(&mut tx, backend, &key, &events)
                 .await
                 .expect("append");
             tx.commit().await.expect("commit");
             head
         };
+        let mut head = in_transaction(batch(0, 1)).await;
         assert_eq!(head.seq, 1);
-        // 7 rows (room for 8), then 3 (room for 4), then 1: each batch only its own.
+        // 7 rows (room for 8), 8, 3 (room for 4), then 1: each batch writes only its own.
         for (from, to) in [(1, 8), (8, 16), (16, 19), (19, 20)] {
             head = audit::append_after(&mut conn, backend, &key, &head, &batch(from, to))
                 .await
@@ -133,14 +135,7 @@ async fn audit_append_after_a_known_head_writes_only_while_the_head_is_that() {
         };
         assert_eq!(count().await, 20);
         // Another writer appends: the head known before is stale, and nothing is written.
-        let moved = {
-            let mut tx = store.begin().await.expect("tx");
-            let moved = audit::append_many(&mut tx, backend, &key, &batch(20, 22))
-                .await
-                .expect("append");
-            tx.commit().await.expect("commit");
-            moved
-        };
+        let moved = in_transaction(batch(20, 22)).await;
         let stale = audit::append_after(&mut conn, backend, &key, &head, &batch(22, 30))
             .await
             .expect("append after");
