@@ -5,9 +5,11 @@
 //!
 //! Who owns the chain's head: nobody holds it between transactions. Each batch, like each change
 //! of patient data that writes its own event in its own transaction, takes the head for the
-//! length of its transaction (PostgreSQL: `SELECT … FOR UPDATE` of the head row; SQLite: the
-//! write lock), so appends from this writer, from data changes and from other portal processes
-//! on the same database interleave whole and the chain stays in order.
+//! length of its transaction (PostgreSQL: the head row's lock, taken by `SELECT … FOR UPDATE` or
+//! by the update that moves it; SQLite: the write lock), so appends from this writer, from data
+//! changes and from other portal processes on the same database interleave whole and the chain
+//! stays in order. The writer remembers the head its last batch left only as a guess: a batch
+//! written after it moves the head only if it is still there (see [`append_all`]).
 
 use portal_domain::audit::AuditEvent;
 use portal_store::audit::{self, Head, HeadKey};
