@@ -41,6 +41,15 @@ pub type PoolConn = sqlx::pool::PoolConnection<sqlx::Any>;
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// A transaction inside a connection's transaction: a savepoint, undone on its own.
+pub type Savepoint<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Sets a savepoint in the transaction `conn` is in (outside one, begins a transaction).
+pub async fn savepoint(conn: &mut Conn) -> Result<Savepoint<'_>> {
+    use sqlx::Connection;
+    Ok(conn.begin().await?)
+}
+
 /// Which database the portal runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

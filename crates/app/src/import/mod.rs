@@ -16,6 +16,7 @@ use portal_domain::Principal;
 use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
 use portal_fhir::json::{JsonValueTrait, Value};
 use portal_fhir::{Entry, ImportError, Reference};
+use portal_store::Conn;
 use portal_store::resources::ImportLock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -171,6 +172,21 @@ enum Piece {
     End,
 }
 
+/// A feed of NDJSON read from `reader` a chunk of lines at a time on a blocking thread of its
+/// own. A reading that stops early (the thread failed) ends the feed without its end, so the
+/// import fails.
+pub fn ndjson_feed<R>(reader: R, limits: portal_fhir::Limits) -> Feed
+where
+    R: std::io::BufRead + Send + 'static,
+{
+    let (sender, feed) = feed();
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        read_ndjson(&mut reader, &limits, &sender);
+    });
+    feed
+}
+
 /// The reading side of one import ([`read_bundle`], [`read_ndjson`]), used on a blocking thread.
 pub struct FeedSender(tokio::sync::mpsc::Sender<Result<Piece>>);
 
@@ -320,17 +336,8 @@ impl Import {
     where
         R: std::io::BufRead + Send + 'static,
     {
-        let limits = self.config().import_limits;
-        let (sender, feed) = feed();
-        let reader_task = tokio::task::spawn_blocking(move || {
-            let mut reader = reader;
-            read_ndjson(&mut reader, &limits, &sender);
-        });
-        let written = self.import_feed_in_turn(actor, feed, false, ticket).await;
-        reader_task
-            .await
-            .map_err(|e| Error::Internal(format!("reading task failed: {e}")))?;
-        written
+        let feed = ndjson_feed(reader, self.config().import_limits);
+        self.import_feed_in_turn(actor, feed, false, ticket).await
     }
 
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL runs without autovacuum
@@ -375,36 +382,111 @@ impl Import {
         let import = authorize_import(&actor.principal)?;
         // The first piece says whether the input is known up front (a Bundle's plan) before
         // the transaction begins. An input that could not be read begins nothing.
-        let mut next = match feed.0.recv().await {
-            Some(Err(e)) => return Err(e),
-            None => {
-                return Err(Error::Internal(
-                    "the import's reading stopped before the end of its input".into(),
-                ));
-            }
-            first => first,
-        };
+        let first = first_piece(&mut feed).await?;
         if let Some(ticket) = &ticket {
             ticket.wait().await;
         }
-        let lock = match &next {
-            Some(Ok(Piece::Plan(..))) => ImportLock::Claiming,
+        let lock = match &first {
+            Piece::Plan(..) => ImportLock::Claiming,
             _ => ImportLock::Alone,
         };
         let mut tx = self.store().begin().await?;
         portal_store::resources::lock_for_import(&mut tx, &import, lock).await?;
-        if let Some(Ok(Piece::Plan(_, claims))) = &next {
+        if let Piece::Plan(_, claims) = &first {
             portal_store::resources::claim_for_import(&mut tx, &import, claims).await?;
         }
         if let Some(ticket) = &mut ticket {
             ticket.done();
         }
-        let mut writer = write::Writer::new(self, actor, &mut tx, import, outcomes).await?;
+        let summary = self
+            .write_feed(&mut tx, actor, import, first, feed, outcomes)
+            .await?;
+        commit(tx).await?;
+        Ok(summary)
+    }
+
+    /// Starts a transaction that holds several imports, each whole or not at all (see
+    /// [`Import::import_feed_in_group`]): for many small inputs written one after the other,
+    /// where a transaction each would write the same index pages again for every input.
+    /// Nothing of the group is stored until [`Import::commit_group`]. The group imports alone
+    /// (on PostgreSQL it waits for, and holds up, every other import).
+    pub async fn begin_group(&self, actor: &Actor) -> Result<ImportGroup> {
+        let import = authorize_import(&actor.principal)?;
+        let mut tx = self.store().begin().await?;
+        portal_store::resources::lock_for_import(&mut tx, &import, ImportLock::Alone).await?;
+        Ok(ImportGroup {
+            tx,
+            inputs: 0,
+            resources: 0,
+            broken: None,
+        })
+    }
+
+    /// Imports what a reader sends into `group`, whole or not at all: an input that fails
+    /// leaves nothing in the group and the inputs before it as they were. Like
+    /// [`Import::import_feed`], but stored only when the group is committed.
+    pub async fn import_feed_in_group(
+        &self,
+        group: &mut ImportGroup,
+        actor: &Actor,
+        mut feed: Feed,
+        outcomes: bool,
+    ) -> Result<ImportSummary> {
+        let import = authorize_import(&actor.principal)?;
+        if let Some(why) = &group.broken {
+            return Err(Error::Internal(why.clone()));
+        }
+        let first = first_piece(&mut feed).await?;
+        let mut input = portal_store::savepoint(&mut group.tx).await?;
+        match self
+            .write_feed(&mut input, actor, import, first, feed, outcomes)
+            .await
+        {
+            Ok(summary) => {
+                input.commit().await.map_err(portal_store::Error::from)?;
+                group.inputs += 1;
+                group.resources += summary.total();
+                Ok(summary)
+            }
+            Err(e) => {
+                if let Err(undone) = input.rollback().await {
+                    // What the failed input wrote could not be taken back: nothing of the
+                    // group may be stored.
+                    group.broken = Some(format!(
+                        "an earlier input of this group could not be undone: {undone}"
+                    ));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores every input of `group` that was imported without error, or none of them.
+    pub async fn commit_group(&self, group: ImportGroup) -> Result<()> {
+        if let Some(why) = group.broken {
+            return Err(Error::Internal(why));
+        }
+        commit(group.tx).await
+    }
+
+    /// Writes an import's pieces, `first` and then what `feed` sends, on a connection whose
+    /// transaction holds this import.
+    async fn write_feed(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        import: ClinicCapability,
+        first: Piece,
+        mut feed: Feed,
+        outcomes: bool,
+    ) -> Result<ImportSummary> {
+        let mut writer = write::Writer::new(self, actor, conn, import, outcomes).await?;
+        let mut next = Some(Ok(first));
         let mut ended = false;
         while let Some(piece) = next.take() {
             match piece? {
-                Piece::Plan(keys, _) => writer.plan_whole(&mut tx, &keys).await?,
-                Piece::Items(items) => writer.write_part(&mut tx, items).await?,
+                Piece::Plan(keys, _) => writer.plan_whole(conn, &keys).await?,
+                Piece::Items(items) => writer.write_part(conn, items).await?,
                 Piece::End => {
                     ended = true;
                     break;
@@ -413,13 +495,51 @@ impl Import {
             next = feed.0.recv().await;
         }
         if !ended {
-            return Err(Error::Internal(
-                "the import's reading stopped before the end of its input".into(),
-            ));
+            return Err(stopped_early());
         }
-        let summary = writer.finish(&mut tx).await?;
-        commit(tx).await?;
-        Ok(summary)
+        writer.finish(conn).await
+    }
+}
+
+/// Several imports in one transaction (see [`Import::begin_group`]).
+pub struct ImportGroup {
+    tx: portal_store::Tx,
+    inputs: usize,
+    resources: u64,
+    /// Why nothing more of this group may be stored, once something could not be undone.
+    broken: Option<String>,
+}
+
+impl ImportGroup {
+    /// The inputs imported into the group so far.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The resources those inputs held.
+    pub fn resources(&self) -> u64 {
+        self.resources
+    }
+}
+
+impl std::fmt::Debug for ImportGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportGroup")
+            .field("inputs", &self.inputs)
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+fn stopped_early() -> Error {
+    Error::Internal("the import's reading stopped before the end of its input".into())
+}
+
+/// The first piece of an import, or why there is none.
+async fn first_piece(feed: &mut Feed) -> Result<Piece> {
+    match feed.0.recv().await {
+        Some(piece) => piece,
+        None => Err(stopped_early()),
     }
 }
 

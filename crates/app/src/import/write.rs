@@ -46,11 +46,10 @@ impl<'a> Writer<'a> {
     pub(super) async fn new(
         app: &'a App,
         actor: &'a Actor,
-        tx: &mut portal_store::Tx,
+        tx: &mut Conn,
         import: ClinicCapability,
         outcomes: bool,
     ) -> Result<Writer<'a>> {
-        let tx: &mut Conn = tx;
         let holds = portal_store::records::holds(tx, &import).await?;
         Ok(Writer {
             app,
@@ -71,11 +70,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Plans every entry of a Bundle before any part of it is written.
-    pub(super) async fn plan_whole(
-        &mut self,
-        tx: &mut portal_store::Tx,
-        keys: &[Key],
-    ) -> Result<()> {
+    pub(super) async fn plan_whole(&mut self, tx: &mut Conn, keys: &[Key]) -> Result<()> {
         self.plan(tx, keys.iter()).await?;
         self.results_written = Some(HashSet::new());
         self.planned = true;
@@ -85,11 +80,7 @@ impl<'a> Writer<'a> {
     /// Writes one part. Without a plan (NDJSON), the part is planned on its own and what it
     /// resolved to is not kept: memory holds one part's worth, and later lines find earlier
     /// ones in the database.
-    pub(super) async fn write_part(
-        &mut self,
-        tx: &mut portal_store::Tx,
-        items: Vec<Item>,
-    ) -> Result<()> {
+    pub(super) async fn write_part(&mut self, tx: &mut Conn, items: Vec<Item>) -> Result<()> {
         if self.planned {
             return self.write(tx, items).await;
         }
@@ -112,10 +103,9 @@ impl<'a> Writer<'a> {
     /// references to it point.
     async fn plan(
         &mut self,
-        tx: &mut portal_store::Tx,
+        tx: &mut Conn,
         keys: impl Iterator<Item = &Key> + Clone,
     ) -> Result<()> {
-        let tx: &mut Conn = tx;
         // What is stored already, found in few queries.
         let source_keys: Vec<(&str, &str)> = keys
             .clone()
@@ -229,8 +219,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes planned items.
-    async fn write(&mut self, tx: &mut portal_store::Tx, mut items: Vec<Item>) -> Result<()> {
-        let tx: &mut Conn = tx;
+    async fn write(&mut self, tx: &mut Conn, mut items: Vec<Item>) -> Result<()> {
         // Patients first: other resources point at them.
         items.sort_by_key(|i| (i.key.resource_type != "Patient", i.key.index));
         let mut placed: Vec<Placed> = Vec::with_capacity(items.len());
@@ -504,8 +493,7 @@ impl<'a> Writer<'a> {
 
     /// One audit event per patient whose record changed, and one for directory data; the
     /// summary, entries in input order.
-    pub(super) async fn finish(mut self, tx: &mut portal_store::Tx) -> Result<ImportSummary> {
-        let tx: &mut Conn = tx;
+    pub(super) async fn finish(mut self, tx: &mut Conn) -> Result<ImportSummary> {
         let (app, actor) = (self.app, self.actor);
         // Every record's pages change when a practitioner, organization or place does, and
         // the changed records' pages when they do. Both are taken before the audit trail's

@@ -555,7 +555,7 @@ async fn database_url(t: &TestApp) -> String {
 }
 
 /// Runs `portal audit verify` on the test's database and key; returns the exit code and output.
-async fn run_verify(t: &TestApp) -> (i32, String) {
+pub async fn run_verify(t: &TestApp) -> (i32, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_portal"))
         .arg("--data-dir")
         .arg(t.data_dir.path())

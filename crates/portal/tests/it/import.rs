@@ -403,6 +403,48 @@ async fn the_import_command_writes_a_folder_as_if_in_name_order(backend: Backend
     t.stop().await;
 }
 
+/// `portal import` writes files in groups, one transaction a group: a file that fails after
+/// parts of it were written (an NDJSON line late in the file) leaves nothing, and the files
+/// before and after it in the same group are stored whole; the audit trail stays intact.
+async fn a_file_that_fails_midway_leaves_the_rest_of_its_group_stored(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea");
+    let good = [
+        fixtures.join("00-organizations-ma-2025.json"),
+        fixtures.join("00-practitioners-ma-2025.json"),
+        fixtures.join("lucien-bosco.json"),
+        fixtures.join("sandee-lesch.json"),
+    ];
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("late-bad-line.ndjson");
+    std::fs::write(&bad, ndjson_patient_and_observations(4_500, Some(4_400))).expect("write");
+    let mut files = good[..3].to_vec();
+    files.push(bad);
+    files.push(good[3].clone());
+    let output = import_command(&t, &files).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("late-bad-line.ndjson: REJECTED, nothing imported"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 4400"), "{stdout}");
+    assert_eq!(stdout.matches("REJECTED").count(), 1, "{stdout}");
+    assert!(stdout.contains("sandee-lesch.json: "), "{stdout}");
+    assert_eq!(stored_counts(&t).await, expected_counts(&good));
+    let streamed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM patients WHERE family_name = 'Stream'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("count");
+    assert_eq!(streamed, 0, "nothing of the failed file is stored");
+    let (code, verified) = crate::audit::run_verify(&t).await;
+    assert_eq!(code, 0, "{verified}");
+    t.stop().await;
+}
+
 /// Runs `portal import FILES…` as its own process on the test's database and data directory.
 pub async fn import_command(t: &TestApp, files: &[PathBuf]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
@@ -450,6 +492,7 @@ both_backends!(
     bad_bundles_are_refused_and_change_nothing,
     the_import_command_writes_a_folder_as_if_in_name_order,
     the_import_command_reports_per_file_and_fails_on_a_bad_one,
+    a_file_that_fails_midway_leaves_the_rest_of_its_group_stored,
 );
 
 fn ndjson_patient_and_observations(n: usize, bad_line: Option<usize>) -> String {
