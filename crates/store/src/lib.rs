@@ -289,11 +289,20 @@ impl Store {
     /// Refreshes the statistics of the tables an import looks stored records up in (resources
     /// by sender id and by identifier, patients): what keeps an import's own lookups planned
     /// for the tables' size while it runs. A fraction of [`Store::analyze`]'s work, which also
-    /// samples every table the pages read.
+    /// samples every table the pages read. Of the resources, only the columns looked up by
+    /// are sampled (the table's size is counted either way): sampling the packed JSON as well
+    /// took twice as long (254,000 resources: 230 ms against 125 ms).
+    /// Nothing on SQLite, which plans those lookups on their unique indexes whatever the size.
     pub async fn analyze_lookups(&self) -> Result<()> {
-        sqlx::query("ANALYZE fhir_resources, fhir_identifiers, patients")
-            .execute(&self.pool)
-            .await?;
+        if self.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        sqlx::query(
+            "ANALYZE fhir_resources (resource_type, source_id, patient_id), fhir_identifiers, \
+             patients",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

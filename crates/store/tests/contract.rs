@@ -38,6 +38,15 @@ async fn migrations_are_idempotent() {
 }
 
 #[tokio::test]
+async fn statistics_refresh_on_either_database() {
+    each_backend(|store, _| async move {
+        store.analyze_lookups().await.expect("lookups");
+        store.analyze().await.expect("every table");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn duplicate_email_is_a_conflict() {
     each_backend(|store, _| async move {
         let mut tx = store.begin().await.expect("tx");
