@@ -247,6 +247,9 @@ impl Records {
             .collect();
         let mut read = if parts.is_empty() {
             Vec::new()
+        } else if let Some(readers) = self.store().embedded() {
+            // On SQLite, on this thread (see portal_store::embedded).
+            readers.read(|conn| audit::for_patient_parts_here(conn, access, &parts))?
         } else {
             audit::for_patient_parts(conn, access, &parts).await?
         }

@@ -5,7 +5,6 @@ use jiff::Timestamp;
 use portal_domain::access::{AccessFacts, ProxyGrantFact, ProxyScope};
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// The versions of what a record's pages show: the record's own version and the epoch of
@@ -115,30 +114,30 @@ pub(crate) fn facts_sql(user: &str, list: &str) -> String {
 /// Reads one row of [`facts_sql`] (its columns named with `prefix`) into `out`; a row whose
 /// kind is NULL (none, from an outer join) adds nothing.
 pub(crate) fn read_fact(
-    row: &sqlx::any::AnyRow,
+    row: &impl crate::embedded::Cells,
     prefix: &str,
     out: &mut HashMap<PatientId, RecordFacts>,
 ) -> Result<()> {
     let column = |name: &str| format!("{prefix}{name}");
-    let Some(kind) = row.try_get::<Option<String>, _>(column("kind").as_str())? else {
+    let Some(kind) = row.cell::<Option<String>>(column("kind").as_str())? else {
         return Ok(());
     };
-    let patient: String = row.try_get(column("patient_id").as_str())?;
+    let patient: String = row.cell(column("patient_id").as_str())?;
     let out = out.entry(crate::parse_id(&patient)?).or_default();
     let facts = &mut out.facts;
-    let starts: Option<i64> = row.try_get(column("starts_at").as_str())?;
-    let ends: Option<i64> = row.try_get(column("ends_at").as_str())?;
+    let starts: Option<i64> = row.cell(column("starts_at").as_str())?;
+    let ends: Option<i64> = row.cell(column("ends_at").as_str())?;
     match kind.as_str() {
         "team" => facts.on_care_team = true,
         "grant" => {
             // An unknown scope gives no access (fail closed).
-            let scope: Option<String> = row.try_get(column("scope").as_str())?;
+            let scope: Option<String> = row.cell(column("scope").as_str())?;
             let (Some(scope), Some(starts)) =
                 (scope.as_deref().and_then(ProxyScope::from_stored), starts)
             else {
                 return Ok(());
             };
-            let revoked: Option<i64> = row.try_get(column("revoked_at").as_str())?;
+            let revoked: Option<i64> = row.cell(column("revoked_at").as_str())?;
             facts.proxy_grants.push(ProxyGrantFact {
                 scope,
                 starts_at: from_micros(starts)?,

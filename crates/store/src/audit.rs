@@ -285,34 +285,34 @@ const COLUMNS: &str = "seq, id, at, actor_id, actor_role, on_behalf_of, patient_
                        resource_type, resource_id, outcome, break_glass, detail, client_addr, \
                        user_agent, request_id, prev_hash, hash";
 
-fn from_row(row: &AnyRow) -> Result<StoredAuditEvent> {
-    let action: String = row.try_get("action")?;
-    let outcome: String = row.try_get("outcome")?;
-    let seq: i64 = row.try_get("seq")?;
+fn from_row(row: &impl crate::embedded::Cells) -> Result<StoredAuditEvent> {
+    let action: String = row.cell("action")?;
+    let outcome: String = row.cell("outcome")?;
+    let seq: i64 = row.cell("seq")?;
     let bad = |what: &str| Error::Corrupt(format!("audit event {seq}: {what}"));
     Ok(StoredAuditEvent {
         seq,
-        id: row.try_get("id")?,
+        id: row.cell("id")?,
         event: AuditEvent {
-            at: from_micros(row.try_get("at")?)?,
-            actor_id: row.try_get("actor_id")?,
-            actor_role: row.try_get("actor_role")?,
-            on_behalf_of: row.try_get("on_behalf_of")?,
-            patient_id: row.try_get("patient_id")?,
+            at: from_micros(row.cell("at")?)?,
+            actor_id: row.cell("actor_id")?,
+            actor_role: row.cell("actor_role")?,
+            on_behalf_of: row.cell("on_behalf_of")?,
+            patient_id: row.cell("patient_id")?,
             action: AuditAction::from_stored(&action).ok_or_else(|| bad("unknown action"))?,
-            resource_type: row.try_get("resource_type")?,
-            resource_id: row.try_get("resource_id")?,
+            resource_type: row.cell("resource_type")?,
+            resource_id: row.cell("resource_id")?,
             outcome: Outcome::from_stored(&outcome).ok_or_else(|| bad("unknown outcome"))?,
-            break_glass: row.try_get::<i64, _>("break_glass")? != 0,
-            detail: row.try_get("detail")?,
+            break_glass: row.cell::<i64>("break_glass")? != 0,
+            detail: row.cell("detail")?,
             context: RequestContext {
-                client_addr: row.try_get("client_addr")?,
-                user_agent: row.try_get("user_agent")?,
-                request_id: row.try_get("request_id")?,
+                client_addr: row.cell("client_addr")?,
+                user_agent: row.cell("user_agent")?,
+                request_id: row.cell("request_id")?,
             },
         },
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
+        prev_hash: row.cell("prev_hash")?,
+        hash: row.cell("hash")?,
     })
 }
 
@@ -377,6 +377,49 @@ pub async fn for_patient_parts(
     if access.action() != portal_domain::Action::ViewAccessLog {
         return Err(Error::WrongCapability("reading the record's access log"));
     }
+    let (sql, at) = parts_statement(parts);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
+    for ((_, _, limit), at) in parts.iter().zip(at) {
+        query = query.bind(at).bind(*limit);
+    }
+    let rows = query.fetch_all(conn).await?;
+    let mut out = Parts::new(parts.len());
+    for row in &rows {
+        out.add(row)?;
+    }
+    Ok(out.finish())
+}
+
+/// [`for_patient_parts`] on the caller's thread (SQLite, see [`crate::embedded`]).
+pub fn for_patient_parts_here(
+    conn: &rusqlite::Connection,
+    access: &portal_domain::PatientAccess,
+    parts: &[(PatientLogFilter, LogWindow, i64)],
+) -> Result<Vec<Vec<NamedEvent>>> {
+    if access.action() != portal_domain::Action::ViewAccessLog {
+        return Err(Error::WrongCapability("reading the record's access log"));
+    }
+    let (sql, at) = parts_statement(parts);
+    let e = crate::embedded::error;
+    let mut statement = conn.prepare_cached(&sql).map_err(e)?;
+    let patient = access.patient().to_string();
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&patient];
+    for ((_, _, limit), at) in parts.iter().zip(&at) {
+        values.push(at);
+        values.push(limit);
+    }
+    crate::embedded::bind_numbered(&mut statement, &values)?;
+    let mut rows = statement.raw_query();
+    let mut out = Parts::new(parts.len());
+    while let Some(row) = rows.next().map_err(e)? {
+        out.add(row)?;
+    }
+    Ok(out.finish())
+}
+
+/// The statement of [`for_patient_parts`]: the patient is `$1`, each part's bound and limit
+/// follow; with each part's bound.
+fn parts_statement(parts: &[(PatientLogFilter, LogWindow, i64)]) -> (String, Vec<i64>) {
     let selects: Vec<String> = parts
         .iter()
         .enumerate()
@@ -395,32 +438,44 @@ pub async fn for_patient_parts(
             )
         })
         .collect();
-    let sql = selects.join(" UNION ALL ");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
-    for (_, window, limit) in parts {
-        let at = match window {
+    let at = parts
+        .iter()
+        .map(|(_, window, _)| match window {
             LogWindow::Before(before) => before.unwrap_or(i64::MAX),
             LogWindow::After(after) => *after,
-        };
-        query = query.bind(at).bind(*limit);
+        })
+        .collect();
+    (selects.join(" UNION ALL "), at)
+}
+
+/// The rows of [`for_patient_parts`], sorted into their parts.
+struct Parts(Vec<Vec<NamedEvent>>);
+
+impl Parts {
+    fn new(count: usize) -> Parts {
+        Parts((0..count).map(|_| Vec::new()).collect())
     }
-    let rows = query.fetch_all(conn).await?;
-    let mut out: Vec<Vec<NamedEvent>> = parts.iter().map(|_| Vec::new()).collect();
-    for row in &rows {
-        let part: i64 = row.try_get("part")?;
+
+    fn add(&mut self, row: &impl crate::embedded::Cells) -> Result<()> {
+        let part: i64 = row.cell("part")?;
         let list = usize::try_from(part)
             .ok()
-            .and_then(|p| out.get_mut(p))
+            .and_then(|p| self.0.get_mut(p))
             .ok_or_else(|| Error::Corrupt(format!("access log part {part}")))?;
         list.push(NamedEvent {
             stored: from_row(row)?,
-            actor_name: row.try_get("actor_name")?,
+            actor_name: row.cell("actor_name")?,
         });
+        Ok(())
     }
-    for list in &mut out {
-        list.sort_by_key(|e| std::cmp::Reverse(e.stored.seq));
+
+    /// Each part newest first.
+    fn finish(mut self) -> Vec<Vec<NamedEvent>> {
+        for list in &mut self.0 {
+            list.sort_by_key(|e| std::cmp::Reverse(e.stored.seq));
+        }
+        self.0
     }
-    Ok(out)
 }
 
 /// The newest events, optionally only those of one patient or one actor, at most `limit`,

@@ -11,6 +11,7 @@ mod bulk;
 pub mod ceiling;
 pub mod codes;
 pub mod dialect;
+pub mod embedded;
 mod kept;
 pub use kept::{Borrows, ReadFuture};
 pub mod migrate;
@@ -80,6 +81,9 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed, read on the caller's thread ([`embedded`]).
+    #[error("database error: {0}")]
+    Embedded(String),
     /// A capability for other work was passed (a bug in the caller).
     #[error("a capability for {0} is needed")]
     WrongCapability(&'static str),
@@ -99,6 +103,24 @@ pub(crate) fn require(
     }
 }
 
+/// Connections kept for the statements every request runs: enough for them, with most
+/// connections left to the pool.
+fn kept_count(max_connections: u32) -> usize {
+    usize::try_from(max_connections / 2).unwrap_or(1).max(1)
+}
+
+/// The file of a `sqlite://PATH?…` URL (none for an in-memory database).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
 /// Shorthand for store results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -108,6 +130,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     kept: std::sync::Arc<kept::Kept>,
+    embedded: Option<std::sync::Arc<embedded::Readers>>,
 }
 
 /// Microseconds since the Unix epoch, as stored.
@@ -215,9 +238,19 @@ impl Store {
         Ok(Self {
             pool,
             backend,
-            // Enough for the statements every request runs, with most connections left to the pool.
-            kept: std::sync::Arc::new(kept::Kept::new((max_connections / 2).max(1) as usize)),
+            kept: std::sync::Arc::new(kept::Kept::new(kept_count(max_connections))),
+            embedded: match backend {
+                Backend::Sqlite => sqlite_file(&url).map(|path| {
+                    std::sync::Arc::new(embedded::Readers::new(path, kept_count(max_connections)))
+                }),
+                Backend::Postgres => None,
+            },
         })
+    }
+
+    /// Reads on the caller's thread, for a store on a SQLite file.
+    pub fn embedded(&self) -> Option<&embedded::Readers> {
+        self.embedded.as_deref()
     }
 
     /// Which backend this store runs on.

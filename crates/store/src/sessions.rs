@@ -4,7 +4,6 @@ use crate::{Conn, Result, from_micros, parse_id, to_micros};
 use jiff::Timestamp;
 use portal_domain::ids::SessionId;
 use portal_domain::{PatientId, UserId};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// A session as the store reads and writes it.
@@ -15,18 +14,18 @@ fn from_row(row: &AnyRow) -> Result<SessionRow> {
 }
 
 /// A session from a row whose session columns are named `{prefix}{column}`.
-fn from_columns(row: &AnyRow, prefix: &str) -> Result<SessionRow> {
+fn from_columns(row: &impl crate::embedded::Cells, prefix: &str) -> Result<SessionRow> {
     let column = |name: &str| format!("{prefix}{name}");
     Ok(SessionRow {
-        id: parse_id(&row.try_get::<String, _>(column("id").as_str())?)?,
-        user_id: parse_id(&row.try_get::<String, _>(column("user_id").as_str())?)?,
-        stage: row.try_get(column("stage").as_str())?,
-        csrf_token: row.try_get(column("csrf_token").as_str())?,
-        created_at: from_micros(row.try_get(column("created_at").as_str())?)?,
-        last_seen_at: from_micros(row.try_get(column("last_seen_at").as_str())?)?,
-        absolute_expires_at: from_micros(row.try_get(column("absolute_expires_at").as_str())?)?,
-        client_addr: row.try_get(column("client_addr").as_str())?,
-        user_agent: row.try_get(column("user_agent").as_str())?,
+        id: parse_id(&row.cell::<String>(column("id").as_str())?)?,
+        user_id: parse_id(&row.cell::<String>(column("user_id").as_str())?)?,
+        stage: row.cell(column("stage").as_str())?,
+        csrf_token: row.cell(column("csrf_token").as_str())?,
+        created_at: from_micros(row.cell(column("created_at").as_str())?)?,
+        last_seen_at: from_micros(row.cell(column("last_seen_at").as_str())?)?,
+        absolute_expires_at: from_micros(row.cell(column("absolute_expires_at").as_str())?)?,
+        client_addr: row.cell(column("client_addr").as_str())?,
+        user_agent: row.cell(column("user_agent").as_str())?,
     })
 }
 
@@ -70,11 +69,7 @@ pub async fn find_with_user(
     conn: &mut Conn,
     token_hash: &str,
 ) -> Result<Option<(SessionRow, crate::users::UserRow)>> {
-    let sql = format!(
-        "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
-        session_and_user_columns()
-    );
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(STATEMENTS.alone.as_str()))
         .bind(token_hash)
         .fetch_optional(conn)
         .await?
@@ -99,33 +94,19 @@ pub async fn find_with_user_and_facts(
         crate::access::RecordFacts,
     )>,
 > {
-    let facts =
-        crate::access::facts_sql("(SELECT user_id FROM sessions WHERE token_hash = $1)", "$2");
-    let sql = format!(
-        "SELECT {}, f.kind AS f_kind, f.patient_id AS f_patient_id, f.scope AS f_scope, \
-         f.starts_at AS f_starts_at, f.ends_at AS f_ends_at, f.revoked_at AS f_revoked_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN ({facts}) f ON 1 = 1 \
-         WHERE s.token_hash = $1",
-        session_and_user_columns()
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(STATEMENTS.about.as_str()))
         .bind(token_hash)
         .bind(patient.to_string())
         .fetch_all(conn)
         .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let session = from_columns(first, "s_")?;
-    let user = crate::users::from_row(first)?;
-    let mut read = std::collections::HashMap::new();
+    let mut found = Found::default();
     for row in &rows {
-        crate::access::read_fact(row, "f_", &mut read)?;
+        found.add(row, false)?;
     }
-    let facts = crate::access::finish_facts(read)
-        .remove(&patient)
-        .unwrap_or_default();
-    Ok(Some((session, user, facts)))
+    Ok(found.finish().map(|(session, user, mut facts)| {
+        let facts = facts.remove(&patient).unwrap_or_default();
+        (session, user, facts)
+    }))
 }
 
 /// [`find_with_user_and_facts`] for a patient's home page, which also lists the account's
@@ -137,13 +118,79 @@ pub async fn find_with_user_and_family_facts(
     conn: &mut Conn,
     token_hash: &str,
     patient: PatientId,
-) -> Result<
-    Option<(
-        SessionRow,
-        crate::users::UserRow,
-        std::collections::HashMap<PatientId, crate::access::RecordFacts>,
-    )>,
-> {
+) -> Result<Option<WithFacts>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(STATEMENTS.family.as_str()))
+        .bind(token_hash)
+        .bind(patient.to_string())
+        .fetch_all(conn)
+        .await?;
+    let mut found = Found::default();
+    for row in &rows {
+        found.add(row, true)?;
+    }
+    Ok(found.finish())
+}
+
+/// A session, its account and the access policy's facts about records, by patient.
+pub type WithFacts = (
+    SessionRow,
+    crate::users::UserRow,
+    std::collections::HashMap<PatientId, crate::access::RecordFacts>,
+);
+
+/// What a request reads with its session, on the caller's thread (SQLite, see
+/// [`crate::embedded`]): the session and its account, and with `about` the access policy's
+/// facts about that patient ([`find_with_user_and_facts`]), or with `(patient, true)` about
+/// the account's family as well ([`find_with_user_and_family_facts`]).
+pub fn find_here(
+    conn: &rusqlite::Connection,
+    token_hash: &str,
+    about: Option<(PatientId, bool)>,
+) -> Result<Option<WithFacts>> {
+    let e = crate::embedded::error;
+    let (sql, patient, family) = match about {
+        None => (&STATEMENTS.alone, String::new(), false),
+        Some((patient, false)) => (&STATEMENTS.about, patient.to_string(), false),
+        Some((patient, true)) => (&STATEMENTS.family, patient.to_string(), true),
+    };
+    let mut statement = conn.prepare_cached(sql).map_err(e)?;
+    crate::embedded::bind_numbered(&mut statement, &[&token_hash, &patient])?;
+    let mut rows = statement.raw_query();
+    let mut found = Found::default();
+    while let Some(row) = rows.next().map_err(e)? {
+        if about.is_some() {
+            found.add(row, family)?;
+        } else {
+            found.session = Some((from_columns(row, "s_")?, crate::users::from_row(row)?));
+        }
+    }
+    Ok(found.finish())
+}
+
+/// The session reads' statements, written once.
+struct Statements {
+    /// A session and its account ([`find_with_user`]).
+    alone: String,
+    /// With the facts about one patient, one row each ([`find_with_user_and_facts`]).
+    about: String,
+    /// The session's row, then the facts about the family, a row each
+    /// ([`find_with_user_and_family_facts`]).
+    family: String,
+}
+
+static STATEMENTS: std::sync::LazyLock<Statements> = std::sync::LazyLock::new(|| {
+    let columns = session_and_user_columns();
+    let alone = format!(
+        "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+    );
+    let facts =
+        crate::access::facts_sql("(SELECT user_id FROM sessions WHERE token_hash = $1)", "$2");
+    let about = format!(
+        "SELECT {columns}, f.kind AS f_kind, f.patient_id AS f_patient_id, f.scope AS f_scope, \
+         f.starts_at AS f_starts_at, f.ends_at AS f_ends_at, f.revoked_at AS f_revoked_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN ({facts}) f ON 1 = 1 \
+         WHERE s.token_hash = $1"
+    );
     let user = "(SELECT user_id FROM sessions WHERE token_hash = $1)";
     let facts = crate::access::facts_sql(
         user,
@@ -152,7 +199,6 @@ pub async fn find_with_user_and_family_facts(
              UNION SELECT o.patient_id FROM users o WHERE o.id = {user}"
         ),
     );
-    let columns = session_and_user_columns();
     let nothing = columns
         .split(", ")
         .map(|c| match c.split_once(" AS ") {
@@ -161,7 +207,7 @@ pub async fn find_with_user_and_family_facts(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
+    let family = format!(
         "SELECT {columns}, NULL AS f_kind, NULL AS f_patient_id, NULL AS f_scope, \
          NULL AS f_starts_at, NULL AS f_ends_at, NULL AS f_revoked_at \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 \
@@ -169,21 +215,40 @@ pub async fn find_with_user_and_family_facts(
          SELECT {nothing}, f.kind, f.patient_id, f.scope, f.starts_at, f.ends_at, f.revoked_at \
          FROM ({facts}) f"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(token_hash)
-        .bind(patient.to_string())
-        .fetch_all(conn)
-        .await?;
-    let mut found = None;
-    let mut read = std::collections::HashMap::new();
-    for row in &rows {
-        if row.try_get::<Option<String>, _>("f_kind")?.is_some() {
-            crate::access::read_fact(row, "f_", &mut read)?;
-        } else {
-            found = Some((from_columns(row, "s_")?, crate::users::from_row(row)?));
-        }
+    Statements {
+        alone,
+        about,
+        family,
     }
-    Ok(found.map(|(session, user)| (session, user, crate::access::finish_facts(read))))
+});
+
+/// A session read's rows folded into the session, its account and the facts, on either
+/// driver.
+#[derive(Default)]
+struct Found {
+    session: Option<(SessionRow, crate::users::UserRow)>,
+    read: std::collections::HashMap<PatientId, crate::access::RecordFacts>,
+}
+
+impl Found {
+    /// One row of [`Statements::about`] (each row has the session's columns and a fact's) or
+    /// of [`Statements::family`] (`family`: the session's row, or a fact's).
+    fn add(&mut self, row: &impl crate::embedded::Cells, family: bool) -> Result<()> {
+        let is_fact = row.cell::<Option<String>>("f_kind")?.is_some();
+        if (!family || !is_fact) && self.session.is_none() {
+            self.session = Some((from_columns(row, "s_")?, crate::users::from_row(row)?));
+        }
+        if is_fact {
+            crate::access::read_fact(row, "f_", &mut self.read)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Option<WithFacts> {
+        let read = self.read;
+        self.session
+            .map(|(session, user)| (session, user, crate::access::finish_facts(read)))
+    }
 }
 
 /// The columns of a session (`s`, named `s_…`) and its account (`u`).

@@ -5,7 +5,6 @@ use jiff::Timestamp;
 use portal_domain::user::{AccountStatus, Role};
 use portal_domain::{PatientId, UserId};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 /// An account as stored.
 #[derive(Clone)]
@@ -46,24 +45,24 @@ impl std::fmt::Debug for UserRow {
 pub(crate) const COLUMNS: &str = "id, email, name, role, status, password_hash, patient_id, totp_secret_enc, \
                        totp_last_step, totp_enabled_at, created_at";
 
-pub(crate) fn from_row(row: &AnyRow) -> Result<UserRow> {
-    let role: String = row.try_get("role")?;
-    let patient: Option<String> = row.try_get("patient_id")?;
-    let enabled: Option<i64> = row.try_get("totp_enabled_at")?;
+pub(crate) fn from_row(row: &impl crate::embedded::Cells) -> Result<UserRow> {
+    let role: String = row.cell("role")?;
+    let patient: Option<String> = row.cell("patient_id")?;
+    let enabled: Option<i64> = row.cell("totp_enabled_at")?;
     Ok(UserRow {
-        id: parse_id(&row.try_get::<String, _>("id")?)?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
+        id: parse_id(&row.cell::<String>("id")?)?,
+        email: row.cell("email")?,
+        name: row.cell("name")?,
         role: role
             .parse()
             .map_err(|_| crate::Error::Corrupt(format!("role {role:?}")))?,
-        status: AccountStatus::from_stored(&row.try_get::<String, _>("status")?),
-        password_hash: row.try_get("password_hash")?,
+        status: AccountStatus::from_stored(&row.cell::<String>("status")?),
+        password_hash: row.cell("password_hash")?,
         patient_id: patient.as_deref().map(parse_id).transpose()?,
-        totp_secret_enc: row.try_get("totp_secret_enc")?,
-        totp_last_step: row.try_get("totp_last_step")?,
+        totp_secret_enc: row.cell("totp_secret_enc")?,
+        totp_last_step: row.cell("totp_last_step")?,
         totp_enabled_at: enabled.map(from_micros).transpose()?,
-        created_at: from_micros(row.try_get("created_at")?)?,
+        created_at: from_micros(row.cell("created_at")?)?,
     })
 }
 

@@ -246,7 +246,7 @@ async fn patient_search_escapes_wildcards() {
 async fn a_session_read_with_a_records_facts_gives_the_same_facts_as_read_alone() {
     use portal_store::access::{self, NewGrant};
     use portal_store::sessions::{self, SessionRow};
-    each_backend(|store, _| async move {
+    each_backend(|store, backend| async move {
         let mut tx = store.begin().await.expect("tx");
         let parent = UserId::from_uuid(uuid::Uuid::from_u128(7));
         users::insert(
@@ -340,6 +340,72 @@ async fn a_session_read_with_a_records_facts_gives_the_same_facts_as_read_alone(
                 .await
                 .expect("read")
                 .is_none()
+        );
+        tx.commit().await.expect("commit");
+        // On SQLite the same reads on the caller's thread give the same.
+        let Some(readers) = store.embedded() else {
+            assert_eq!(
+                backend,
+                portal_store::Backend::Postgres,
+                "SQLite reads here"
+            );
+            return;
+        };
+        let mut tx = store.begin_read().await.expect("tx");
+        let (found, user, facts) = readers
+            .read(|c| sessions::find_here(c, "hash", None))
+            .expect("read")
+            .expect("the session");
+        assert_eq!((found.id, user.id), (session.id, parent));
+        assert!(facts.is_empty());
+        for patient in [child, stranger] {
+            let (_, _, pooled) = sessions::find_with_user_and_facts(&mut tx, "hash", patient)
+                .await
+                .expect("read")
+                .expect("the session");
+            let (found, user, mut here) = readers
+                .read(|c| sessions::find_here(c, "hash", Some((patient, false))))
+                .expect("read")
+                .expect("the session");
+            assert_eq!((found.id, user.id), (session.id, parent));
+            let here = here.remove(&patient).unwrap_or_default();
+            assert_eq!(here.version, pooled.version, "{patient}");
+            assert_eq!(here.facts, pooled.facts, "{patient}");
+            let (_, _, pooled) =
+                sessions::find_with_user_and_family_facts(&mut tx, "hash", patient)
+                    .await
+                    .expect("read")
+                    .expect("the session");
+            let (_, _, here) = readers
+                .read(|c| sessions::find_here(c, "hash", Some((patient, true))))
+                .expect("read")
+                .expect("the session");
+            let versions = |facts: &std::collections::HashMap<PatientId, access::RecordFacts>| {
+                let mut all: Vec<_> = facts
+                    .iter()
+                    .map(|(id, f)| (*id, f.version, f.facts.proxy_grants.len()))
+                    .collect();
+                all.sort_by_key(|(id, ..)| *id);
+                all
+            };
+            assert_eq!(versions(&here), versions(&pooled), "{patient}");
+        }
+        assert!(
+            readers
+                .read(|c| sessions::find_here(c, "other", Some((child, false))))
+                .expect("read")
+                .is_none()
+        );
+        // Its connections only read.
+        let wrote = readers
+            .read(|c| Ok(c.execute("DELETE FROM sessions", []).is_ok()))
+            .expect("read");
+        assert!(!wrote, "a reader's connection refuses writes");
+        assert!(
+            sessions::find(&mut tx, "hash")
+                .await
+                .expect("read")
+                .is_some()
         );
     })
     .await;

@@ -680,3 +680,112 @@ async fn an_import_finds_what_it_wrote_and_only_with_its_capability() {
     })
     .await;
 }
+
+/// The access log's parts read on the caller's thread (SQLite) are those the pool reads: each
+/// part's events, newest first, with the names of those who acted.
+#[tokio::test]
+async fn access_log_parts_read_here_are_those_read_through_the_pool() {
+    use portal_domain::audit::{
+        AuditAction, AuditEvent, Outcome, PatientLogFilter, RequestContext,
+    };
+    use portal_store::audit::{self, HeadKey, LogWindow};
+    each_backend(|store, backend| async move {
+        let Some(here_readers) = store.embedded() else {
+            assert_eq!(backend, Backend::Postgres, "SQLite reads here");
+            return;
+        };
+        let patient = PatientId::from_uuid(uuid::Uuid::from_u128(40));
+        let key = HeadKey([7; 32]);
+        let mut tx = store.begin().await.expect("tx");
+        audit::ensure_head(&mut tx, &key).await.expect("head");
+        for n in 0..12 {
+            let event = AuditEvent {
+                at: now(),
+                actor_id: format!("actor-{}", n % 3),
+                actor_role: if n % 4 == 0 { "clinician" } else { "patient" }.into(),
+                on_behalf_of: "own-record".into(),
+                patient_id: Some(patient.to_string()),
+                action: AuditAction::Read,
+                resource_type: "Record".into(),
+                resource_id: None,
+                outcome: if n == 5 {
+                    Outcome::Denied
+                } else {
+                    Outcome::Success
+                },
+                break_glass: n == 7,
+                detail: format!("view {n}"),
+                context: RequestContext::default(),
+            };
+            audit::append(&mut tx, backend, &key, &format!("e{n}"), &event)
+                .await
+                .expect("append");
+        }
+        tx.commit().await.expect("commit");
+        let access = authorize(
+            &user(1, Role::Patient, Some(patient)),
+            patient,
+            Action::ViewAccessLog,
+            &AccessFacts::default(),
+            now(),
+        )
+        .expect("her own log");
+        let parts = [
+            (PatientLogFilter::All, LogWindow::Before(None), 5),
+            (PatientLogFilter::Emergency, LogWindow::Before(None), 100),
+            (PatientLogFilter::Refused, LogWindow::Before(None), 100),
+            (PatientLogFilter::All, LogWindow::After(8), 10),
+            (PatientLogFilter::Clinic, LogWindow::Before(Some(9)), 2),
+        ];
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let pooled = audit::for_patient_parts(&mut conn, &access, &parts)
+            .await
+            .expect("pool");
+        let here = here_readers
+            .read(|c| audit::for_patient_parts_here(c, &access, &parts))
+            .expect("here");
+        let seqs = |parts: &[Vec<portal_domain::audit::NamedEvent>]| {
+            parts
+                .iter()
+                .map(|part| part.iter().map(|e| e.stored.seq).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            seqs(&here),
+            vec![
+                vec![12, 11, 10, 9, 8],
+                vec![8],
+                vec![6],
+                vec![12, 11, 10, 9],
+                vec![5, 1]
+            ]
+        );
+        assert_eq!(seqs(&here), seqs(&pooled));
+        for (here, pooled) in here.iter().flatten().zip(pooled.iter().flatten()) {
+            assert_eq!(here.stored, pooled.stored);
+            assert_eq!(here.actor_name, pooled.actor_name);
+        }
+        // A capability for another action reads nothing.
+        let record = &readers(patient)[0].1;
+        assert!(matches!(
+            readers_read(&store, record, &parts),
+            Err(Error::WrongCapability(_))
+        ));
+    })
+    .await;
+}
+
+fn readers_read(
+    store: &Store,
+    access: &PatientAccess,
+    parts: &[(
+        portal_domain::audit::PatientLogFilter,
+        portal_store::audit::LogWindow,
+        i64,
+    )],
+) -> Result<Vec<Vec<portal_domain::audit::NamedEvent>>, Error> {
+    store
+        .embedded()
+        .expect("SQLite")
+        .read(|c| portal_store::audit::for_patient_parts_here(c, access, parts))
+}

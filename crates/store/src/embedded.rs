@@ -1,0 +1,119 @@
+//! Reads on the caller's thread, for a store on a SQLite file.
+//!
+//! sqlx runs each SQLite connection on a thread of its own: every statement is handed to that
+//! thread and the request waits to be woken with the rows, two thread switches a statement.
+//! With few clients the page benchmark's machine was busier switching than working. The
+//! statement every signed-in request runs (its session, account and the access policy's facts,
+//! see [`crate::sessions::find_here`]) runs instead on connections of SQLite's own driver
+//! (`rusqlite`, on the same SQLite library as sqlx's, so both see each other's locks), on the
+//! request's own thread. A read in WAL mode does not wait for the writer; it holds the thread
+//! for the tens of microseconds the statement takes.
+//!
+//! The connections are opened read-only and refuse writes (`query_only`): every write goes
+//! through the pool, in its transaction.
+
+use crate::{Error, Result};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Read-only connections to one SQLite file, opened when first needed, up to a number kept.
+#[derive(Debug)]
+pub struct Readers {
+    path: PathBuf,
+    kept: usize,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// A failure of SQLite's own driver, as the store's error.
+pub(crate) fn error(e: rusqlite::Error) -> Error {
+    Error::Embedded(e.to_string())
+}
+
+impl Readers {
+    /// Connections to the SQLite file at `path`, keeping up to `kept` idle ones.
+    pub(crate) fn new(path: PathBuf, kept: usize) -> Readers {
+        Readers {
+            path,
+            kept,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(error)?;
+        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+            .map_err(error)?;
+        Ok(conn)
+    }
+
+    /// Runs `read` on one of these connections, on this thread. A connection whose read failed
+    /// is closed rather than kept.
+    pub fn read<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let out = read(&conn);
+        if out.is_ok() && conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < self.kept {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+}
+
+/// Binds `values` to a statement's parameters `$1`, `$2`, … (the numbered parameters the
+/// store's statements use on both databases); a number the statement does not use is skipped.
+pub(crate) fn bind_numbered(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<()> {
+    for (i, value) in values.iter().enumerate() {
+        if let Some(at) = statement
+            .parameter_index(&format!("${}", i + 1))
+            .map_err(error)?
+        {
+            statement.raw_bind_parameter(at, value).map_err(error)?;
+        }
+    }
+    Ok(())
+}
+
+/// A row's cells by column name, on either driver: what lets one function decode a row of
+/// sqlx's and of SQLite's own driver.
+pub(crate) trait Cells {
+    /// The cell of column `name`.
+    fn cell<T: Cell>(&self, name: &str) -> Result<T>;
+}
+
+/// A value both drivers decode.
+pub(crate) trait Cell:
+    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+
+impl<T> Cell for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+
+impl Cells for sqlx::any::AnyRow {
+    fn cell<T: Cell>(&self, name: &str) -> Result<T> {
+        use sqlx::Row;
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn cell<T: Cell>(&self, name: &str) -> Result<T> {
+        self.get(name).map_err(error)
+    }
+}
