@@ -374,10 +374,7 @@ pub async fn for_patient_parts(
     access: &portal_domain::PatientAccess,
     parts: &[(PatientLogFilter, LogWindow, i64)],
 ) -> Result<Vec<Vec<NamedEvent>>> {
-    if access.action() != portal_domain::Action::ViewAccessLog {
-        return Err(Error::WrongCapability("reading the record's access log"));
-    }
-    let (sql, at) = parts_statement(parts);
+    let (sql, at) = parts_statement(access, parts)?;
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
     for ((_, _, limit), at) in parts.iter().zip(at) {
         query = query.bind(at).bind(*limit);
@@ -396,10 +393,7 @@ pub fn for_patient_parts_here(
     access: &portal_domain::PatientAccess,
     parts: &[(PatientLogFilter, LogWindow, i64)],
 ) -> Result<Vec<Vec<NamedEvent>>> {
-    if access.action() != portal_domain::Action::ViewAccessLog {
-        return Err(Error::WrongCapability("reading the record's access log"));
-    }
-    let (sql, at) = parts_statement(parts);
+    let (sql, at) = parts_statement(access, parts)?;
     let e = crate::embedded::error;
     let mut statement = conn.prepare_cached(&sql).map_err(e)?;
     let patient = access.patient().to_string();
@@ -418,8 +412,14 @@ pub fn for_patient_parts_here(
 }
 
 /// The statement of [`for_patient_parts`]: the patient is `$1`, each part's bound and limit
-/// follow; with each part's bound.
-fn parts_statement(parts: &[(PatientLogFilter, LogWindow, i64)]) -> (String, Vec<i64>) {
+/// follow; with each part's bound. Only for a capability to read the record's access log.
+fn parts_statement(
+    access: &portal_domain::PatientAccess,
+    parts: &[(PatientLogFilter, LogWindow, i64)],
+) -> Result<(String, Vec<i64>)> {
+    if access.action() != portal_domain::Action::ViewAccessLog {
+        return Err(Error::WrongCapability("reading the record's access log"));
+    }
     let selects: Vec<String> = parts
         .iter()
         .enumerate()
@@ -445,7 +445,7 @@ fn parts_statement(parts: &[(PatientLogFilter, LogWindow, i64)]) -> (String, Vec
             LogWindow::After(after) => *after,
         })
         .collect();
-    (selects.join(" UNION ALL "), at)
+    Ok((selects.join(" UNION ALL "), at))
 }
 
 /// The rows of [`for_patient_parts`], sorted into their parts.

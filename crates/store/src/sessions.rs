@@ -94,16 +94,8 @@ pub async fn find_with_user_and_facts(
         crate::access::RecordFacts,
     )>,
 > {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(STATEMENTS.about.as_str()))
-        .bind(token_hash)
-        .bind(patient.to_string())
-        .fetch_all(conn)
-        .await?;
-    let mut found = Found::default();
-    for row in &rows {
-        found.add(row, false)?;
-    }
-    Ok(found.finish().map(|(session, user, mut facts)| {
+    let found = read_pooled(conn, token_hash, patient, false).await?;
+    Ok(found.map(|(session, user, mut facts)| {
         let facts = facts.remove(&patient).unwrap_or_default();
         (session, user, facts)
     }))
@@ -119,14 +111,29 @@ pub async fn find_with_user_and_family_facts(
     token_hash: &str,
     patient: PatientId,
 ) -> Result<Option<WithFacts>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(STATEMENTS.family.as_str()))
+    read_pooled(conn, token_hash, patient, true).await
+}
+
+/// [`Statements::about`] (or with `family`, [`Statements::family`]) on a connection of sqlx's.
+async fn read_pooled(
+    conn: &mut Conn,
+    token_hash: &str,
+    patient: PatientId,
+    family: bool,
+) -> Result<Option<WithFacts>> {
+    let sql = if family {
+        &STATEMENTS.family
+    } else {
+        &STATEMENTS.about
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(token_hash)
         .bind(patient.to_string())
         .fetch_all(conn)
         .await?;
     let mut found = Found::default();
     for row in &rows {
-        found.add(row, true)?;
+        found.add(row, family)?;
     }
     Ok(found.finish())
 }
