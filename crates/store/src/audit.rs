@@ -403,10 +403,11 @@ pub fn for_patient_parts_here(
         values.push(limit);
     }
     crate::embedded::bind_numbered(&mut statement, &values)?;
+    let columns = crate::embedded::Columns::of(&statement);
     let mut rows = statement.raw_query();
     let mut out = Parts::new(parts.len());
     while let Some(row) = rows.next().map_err(e)? {
-        out.add(row)?;
+        out.add(&columns.of_row(row))?;
     }
     Ok(out.finish())
 }

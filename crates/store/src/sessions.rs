@@ -162,9 +162,11 @@ pub fn find_here(
     };
     let mut statement = conn.prepare_cached(sql).map_err(e)?;
     crate::embedded::bind_numbered(&mut statement, &[&token_hash, &patient])?;
+    let columns = crate::embedded::Columns::of(&statement);
     let mut rows = statement.raw_query();
     let mut found = Found::default();
     while let Some(row) = rows.next().map_err(e)? {
+        let row = &columns.of_row(row);
         if about.is_some() {
             found.add(row, family)?;
         } else {
