@@ -109,18 +109,6 @@ fn kept_count(max_connections: u32) -> usize {
     usize::try_from(max_connections / 2).unwrap_or(1).max(1)
 }
 
-/// The file of a `sqlite://PATH?…` URL (none for an in-memory database).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    if path.is_empty() || path.starts_with(":memory:") {
-        return None;
-    }
-    Some(std::path::PathBuf::from(path))
-}
-
 /// Shorthand for store results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -235,16 +223,27 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        // The file SQLite itself opened (none in memory), for reads on the caller's thread.
+        let embedded = match backend {
+            Backend::Sqlite => {
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&pool)
+                        .await?;
+                (!file.is_empty()).then(|| {
+                    std::sync::Arc::new(embedded::Readers::new(
+                        file.into(),
+                        kept_count(max_connections),
+                    ))
+                })
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             kept: std::sync::Arc::new(kept::Kept::new(kept_count(max_connections))),
-            embedded: match backend {
-                Backend::Sqlite => sqlite_file(&url).map(|path| {
-                    std::sync::Arc::new(embedded::Readers::new(path, kept_count(max_connections)))
-                }),
-                Backend::Postgres => None,
-            },
+            embedded,
         })
     }
 

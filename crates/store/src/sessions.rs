@@ -138,6 +138,20 @@ async fn read_pooled(
     Ok(found.finish())
 }
 
+/// What a request reads with its session, on a connection of sqlx's: as [`find_here`].
+pub async fn find_about(
+    conn: &mut Conn,
+    token_hash: &str,
+    about: Option<(PatientId, bool)>,
+) -> Result<Option<WithFacts>> {
+    match about {
+        None => Ok(find_with_user(conn, token_hash)
+            .await?
+            .map(|(session, user)| (session, user, Default::default()))),
+        Some((patient, family)) => read_pooled(conn, token_hash, patient, family).await,
+    }
+}
+
 /// A session, its account and the access policy's facts about records, by patient.
 pub type WithFacts = (
     SessionRow,

@@ -401,79 +401,39 @@ impl Accounts {
     ) -> Result<Option<CurrentUser>> {
         let now = self.now();
         let token_hash = crypto::sha256_hex(token);
-        // On SQLite, on this thread (see portal_store::embedded); otherwise the session and
-        // its account (and the record's facts) in one round trip, on a connection kept for what
-        // every request reads.
-        let here = self.store().embedded().map(|readers| {
-            readers.read(|conn| {
-                let about = patient.map(|patient| (patient, family));
-                Ok(sessions::find_here(conn, &token_hash, about)?.map(
-                    |(session, user, mut facts)| {
-                        let ahead = patient.map(|patient| {
-                            let (own, family) = if family {
-                                (
-                                    facts.get(&patient).cloned().unwrap_or_default(),
-                                    Some(facts),
-                                )
-                            } else {
-                                (facts.remove(&patient).unwrap_or_default(), None)
-                            };
-                            std::sync::Arc::new(crate::ReadAhead {
-                                patient,
-                                facts: own,
-                                family,
-                            })
-                        });
-                        (session, user, ahead)
-                    },
-                ))
-            })
-        });
-        let read = if let Some(here) = here {
-            here?
-        } else {
-            self.store()
-                .read_kept::<_, portal_store::Error>(|conn, _| {
-                    let token_hash = token_hash.as_str();
-                    Box::pin(async move {
-                        Ok(match patient {
-                            None => sessions::find_with_user(conn, token_hash)
-                                .await?
-                                .map(|(session, user)| (session, user, None)),
-                            Some(patient) if family => {
-                                sessions::find_with_user_and_family_facts(conn, token_hash, patient)
-                                    .await?
-                                    .map(|(session, user, family)| {
-                                        let facts =
-                                            family.get(&patient).cloned().unwrap_or_default();
-                                        let ahead = crate::ReadAhead {
-                                            patient,
-                                            facts,
-                                            family: Some(family),
-                                        };
-                                        (session, user, Some(std::sync::Arc::new(ahead)))
-                                    })
-                            }
-                            Some(patient) => {
-                                sessions::find_with_user_and_facts(conn, token_hash, patient)
-                                    .await?
-                                    .map(|(session, user, facts)| {
-                                        let ahead = crate::ReadAhead {
-                                            patient,
-                                            facts,
-                                            family: None,
-                                        };
-                                        (session, user, Some(std::sync::Arc::new(ahead)))
-                                    })
-                            }
-                        })
+        // The session and its account (and the policy's facts about the record, or the
+        // family's) in one statement: on SQLite on this thread (see portal_store::embedded),
+        // otherwise on a connection kept for what every request reads.
+        let about = patient.map(|patient| (patient, family));
+        let found = match self.store().embedded() {
+            Some(readers) => readers.read(|conn| sessions::find_here(conn, &token_hash, about))?,
+            None => {
+                self.store()
+                    .read_kept::<_, portal_store::Error>(|conn, _| {
+                        let token_hash = token_hash.as_str();
+                        Box::pin(async move { sessions::find_about(conn, token_hash, about).await })
                     })
-                })
-                .await?
+                    .await?
+            }
         };
-        let Some((session, user, read_ahead)) = read else {
+        let Some((session, user, mut facts)) = found else {
             return Ok(None);
         };
+        let read_ahead = patient.map(|patient| {
+            let (own, family) = if family {
+                (
+                    facts.get(&patient).cloned().unwrap_or_default(),
+                    Some(facts),
+                )
+            } else {
+                (facts.remove(&patient).unwrap_or_default(), None)
+            };
+            std::sync::Arc::new(crate::ReadAhead {
+                patient,
+                facts: own,
+                family,
+            })
+        });
         let stage = Stage::from_stored(&session.stage);
         let idle_expired = now.duration_since(session.last_seen_at) >= self.config().idle_timeout;
         if stage.is_none()
