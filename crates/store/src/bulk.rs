@@ -26,6 +26,18 @@ pub(crate) enum Cell<'a> {
     Bytes(&'a [u8]),
 }
 
+impl rusqlite::ToSql for Cell<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match *self {
+            Cell::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Cell::Int(Some(v)) => ToSqlOutput::Owned(Value::Integer(v)),
+            Cell::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+            Cell::Text(None) | Cell::Int(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
 /// An `INSERT` of many rows: the table, its columns, and what follows the rows (`ON CONFLICT
 /// …`, referring to `excluded`).
 pub(crate) struct Insert<'a> {

@@ -10,7 +10,9 @@
 //! for the tens of microseconds the statement takes.
 //!
 //! The connections are opened read-only and refuse writes (`query_only`): every write goes
-//! through the pool, in its transaction.
+//! through the pool, in its transaction, except the audit writer's batches, which one
+//! long-lived writer appends on a thread of its own with [`Readers::writer`] (see
+//! [`crate::audit::append_here`]): no hand-off to a connection's thread and back a batch.
 
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -51,6 +53,27 @@ impl Readers {
         Ok(conn)
     }
 
+    /// A connection to the same file that writes, for one long-lived writer (the audit
+    /// writer, see [`Writer`]): set up as the pool's serving connections are
+    /// ([`crate::SqliteTuning::SERVING`]), except that its commits never copy the log into the
+    /// database file (its owner has that done elsewhere, see [`Writer::log_pages`]) and that it
+    /// does not wait for the write lock unless told to ([`Writer::wait_for_lock`]).
+    pub fn writer(&self) -> Result<Writer> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(error)?;
+        conn.execute_batch(&crate::SqliteTuning::SERVING.pragmas())
+            .map_err(error)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA busy_timeout = 0;")
+            .map_err(error)?;
+        // Set after the pragma, which installs a hook of its own.
+        conn.wal_hook(Some(note_log_pages));
+        Ok(Writer { conn, log_pages: 0 })
+    }
+
     /// Runs `read` on one of these connections, on this thread. A connection whose read failed
     /// is closed rather than kept.
     pub fn read<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
@@ -67,6 +90,55 @@ impl Readers {
             }
         }
         out
+    }
+}
+
+/// A connection that writes, from [`Readers::writer`]. Its transactions are short enough to
+/// run on an async runtime's worker thread while no other connection holds SQLite's write lock:
+/// a statement that finds the lock taken gives up at once rather than block the thread (see
+/// [`crate::audit::append_here`]); [`Writer::wait_for_lock`] makes it wait, on a thread that may
+/// block.
+#[derive(Debug)]
+pub struct Writer {
+    pub(crate) conn: rusqlite::Connection,
+    log_pages: u32,
+}
+
+/// How long a waiting [`Writer`] waits for the write lock, as the pool's connections do.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+std::thread_local! {
+    /// The pages in the log after the last commit on this thread, from [`note_log_pages`].
+    static LOG_PAGES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// SQLite's hook after each commit of a [`Writer`], on the committing thread.
+fn note_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.set(u32::try_from(pages).unwrap_or(0));
+    Ok(())
+}
+
+impl Writer {
+    /// Whether this connection's statements wait for SQLite's write lock (up to ten seconds,
+    /// as the pool's do) or give up at once.
+    pub fn wait_for_lock(&mut self, wait: bool) -> Result<()> {
+        let timeout = if wait {
+            LOCK_WAIT
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.conn.busy_timeout(timeout).map_err(error)
+    }
+
+    /// The pages in the write-ahead log after this connection's last commit: what is still to
+    /// be copied into the database file (and what makes every reader's first read slower).
+    pub fn log_pages(&self) -> u32 {
+        self.log_pages
+    }
+
+    /// Notes the log's size after a commit on this thread.
+    pub(crate) fn committed(&mut self) {
+        self.log_pages = LOG_PAGES.take();
     }
 }
 

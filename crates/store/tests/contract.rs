@@ -170,6 +170,85 @@ async fn audit_append_after_a_known_head_writes_only_while_the_head_is_that() {
     .await;
 }
 
+/// On a SQLite file, the audit writer's appends on SQLite's own driver and appends in the
+/// pool's transactions (changes of data) interleave in one chain, each reading the head the
+/// other left; an empty batch only reads it; a failing batch writes nothing. While another
+/// connection holds the write lock, a writer that does not wait writes nothing and says so; one
+/// that waits writes once the lock is free. PostgreSQL has no such writer.
+#[tokio::test]
+async fn audit_appends_on_sqlites_own_driver_interleave_with_the_pools() {
+    each_backend(|store, backend| async move {
+        let Some(readers) = store.embedded() else {
+            assert_eq!(backend, portal_store::Backend::Postgres, "a SQLite file");
+            return;
+        };
+        let key = HeadKey([7; 32]);
+        let mut conn = store.pool().acquire().await.expect("conn");
+        audit::ensure_head(&mut conn, &key).await.expect("head");
+        let ids: Vec<String> = (0..40).map(|n| format!("e{n}")).collect();
+        let events: Vec<AuditEvent> = (0..40).map(event).collect();
+        let batch = |from: usize, to: usize| -> Vec<(&str, &AuditEvent)> {
+            (from..to).map(|n| (ids[n].as_str(), &events[n])).collect()
+        };
+        let mut writer = readers.writer().expect("a writing connection");
+        let here = |writer: &mut portal_store::embedded::Writer, events: &[(&str, &AuditEvent)]| {
+            audit::append_here(writer, &key, events)
+                .expect("append")
+                .expect("the lock was free")
+        };
+        assert_eq!(here(&mut writer, &batch(0, 5)).seq, 5);
+        let mut tx = store.begin().await.expect("tx");
+        let head = audit::append_many(&mut tx, backend, &key, &batch(5, 7))
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        assert_eq!(head.seq, 7);
+        let head = here(&mut writer, &batch(7, 20));
+        assert_eq!(head.seq, 20);
+        assert_eq!(
+            here(&mut writer, &[]),
+            head,
+            "an empty batch leaves the head"
+        );
+        // A failing batch (an id already in the chain) writes none of its events.
+        let mut again = batch(20, 23);
+        again[2].0 = "e3";
+        audit::append_here(&mut writer, &key, &again).expect_err("a repeated id");
+        assert_eq!(here(&mut writer, &batch(20, 30)).seq, 30);
+        // The pool holds the write lock: the writer gives up at once, writing nothing.
+        let mut tx = store.begin().await.expect("tx");
+        audit::append_many(&mut tx, backend, &key, &batch(30, 31))
+            .await
+            .expect("append");
+        let busy = audit::append_here(&mut writer, &key, &batch(31, 35)).expect("no failure");
+        assert_eq!(busy, None, "the lock was taken");
+        // Told to wait, it writes once the lock is given up.
+        writer.wait_for_lock(true).expect("wait");
+        let waiting: Vec<(String, AuditEvent)> = (31..35)
+            .map(|n| (ids[n].clone(), events[n].clone()))
+            .collect();
+        let thread_key = key.clone();
+        let thread = std::thread::spawn(move || {
+            let batch: Vec<(&str, &AuditEvent)> =
+                waiting.iter().map(|(id, e)| (id.as_str(), e)).collect();
+            let written = audit::append_here(&mut writer, &thread_key, &batch);
+            (writer, written)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!thread.is_finished(), "the writer waits for the lock");
+        tx.commit().await.expect("commit");
+        let (mut writer, written) = thread.join().expect("the waiting thread");
+        assert_eq!(written.expect("append").map(|h| h.seq), Some(35));
+        assert!(writer.log_pages() > 0, "the log's pages after the commit");
+        writer.wait_for_lock(false).expect("no wait");
+        assert_eq!(
+            audit::verify(&mut conn, &key).await.expect("verify"),
+            Verdict::Intact { events: 35 }
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn outbox_message_is_claimed_once() {
     each_backend(|store, backend| async move {
