@@ -261,7 +261,9 @@ static INSERT_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// not be in one): the head moves only if it is still `head`, and the events are written only
 /// if it moved. Gives the new head, or `None` (nothing written) if another writer had appended
 /// since: then [`append_many`] in a transaction reads the head anew. For a writer that knows
-/// the head it last left, such as the audit writer's batches.
+/// the head it last left, such as the audit writer's batches on PostgreSQL. On SQLite, where a
+/// statement costs no round trip (the audit writer there uses [`append_here`]), it writes
+/// nothing and gives `None`.
 pub async fn append_after(
     conn: &mut Conn,
     backend: Backend,
@@ -269,89 +271,35 @@ pub async fn append_after(
     head: &Head,
     events: &[(&str, &AuditEvent)],
 ) -> Result<Option<Head>> {
+    if backend == Backend::Sqlite {
+        return Ok(None);
+    }
     if events.is_empty() {
         return Ok(Some(head.clone()));
     }
     let (chain, after) = chain(head, events);
     let rows = chain_rows(events, &chain);
     let mac = head_mac(key, after.seq, &after.hash);
-    let written = match backend {
-        // Statements in one string run in one call on the connection's thread.
-        Backend::Sqlite => {
-            let (sql, slots) = sqlite_append_after(events.len());
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(after.seq)
-                .bind(after.hash.as_str())
-                .bind(mac.as_str())
-                .bind(head.seq)
-                .bind(head.hash.as_str());
-            for row in &rows {
-                query = crate::bulk::bind_row(query, row);
-            }
-            // Rows the statement has room for beyond these: all NULL, so not written (and no
-            // value bound by an earlier use of the prepared statement is left in them).
-            for _ in rows.len() * EVENT_COLUMNS.len()..slots {
-                query = query.bind(None::<i64>);
-            }
-            // The one row: whether the head is now this batch's last event.
-            let moved: Vec<AnyRow> = query.fetch_all(&mut *conn).await?;
-            match moved.first() {
-                Some(row) => row.try_get::<i64, _>(0)? == 1,
-                None => return Err(Error::Corrupt("the audit trail has no head row".into())),
-            }
-        }
-        // One statement: its own transaction.
-        Backend::Postgres => {
-            let sql = format!(
-                "WITH moved AS (UPDATE audit_head SET seq = $1, hash = $2, mac = $3                  WHERE id = 1 AND seq = $4 AND hash = $5 RETURNING 1)                  INSERT INTO audit_events ({}) {} WHERE EXISTS (SELECT 1 FROM moved)",
-                EVENTS.column_list(),
-                EVENTS.select_recordset(6),
-            );
-            let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
-            let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(after.seq)
-                .bind(after.hash.as_str())
-                .bind(mac.as_str())
-                .bind(head.seq)
-                .bind(head.hash.as_str())
-                .bind(crate::bulk::json_rows(&names, &rows))
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            inserted == rows.len() as u64
-        }
-    };
-    Ok(written.then_some(after))
-}
-
-/// SQLite's statements for [`append_after`] of `events` events, and how many row values they
-/// take; they answer one row, 1 if the events were written (SQLite's count of changed rows
-/// cannot say: it is read after each statement, `COMMIT` included, and repeats the last).
-/// Room is made for a power of two of rows (rows of NULLs are not written), so a few
-/// statements stay prepared for batches of every size. Numbered parameters (`?N`): SQLite looks
-/// named ones up by scanning a list.
-fn sqlite_append_after(events: usize) -> (String, usize) {
-    let room = events.max(1).next_power_of_two();
-    let width = EVENT_COLUMNS.len();
-    let rows: Vec<String> = (0..room)
-        .map(|r| {
-            let cells: Vec<String> = (0..width)
-                .map(|c| format!("?{}", 6 + r * width + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect();
+    // One statement: its own transaction.
     let sql = format!(
-        "BEGIN IMMEDIATE; \
-         UPDATE audit_head SET seq = ?1, hash = ?2, mac = ?3 WHERE id = 1 AND seq = ?4 AND hash = ?5; \
-         INSERT INTO audit_events ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL \
-         AND (SELECT seq = ?1 AND hash = ?2 FROM audit_head WHERE id = 1); \
-         SELECT CAST(seq = ?1 AND hash = ?2 AS INTEGER) FROM audit_head WHERE id = 1; \
-         COMMIT",
+        "WITH moved AS (UPDATE audit_head SET seq = $1, hash = $2, mac = $3 \
+         WHERE id = 1 AND seq = $4 AND hash = $5 RETURNING 1) \
+         INSERT INTO audit_events ({}) {} WHERE EXISTS (SELECT 1 FROM moved)",
         EVENTS.column_list(),
-        rows.join(", "),
+        EVENTS.select_recordset(6),
     );
-    (sql, room * width)
+    let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(after.seq)
+        .bind(after.hash.as_str())
+        .bind(mac.as_str())
+        .bind(head.seq)
+        .bind(head.hash.as_str())
+        .bind(crate::bulk::json_rows(&names, &rows))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok((inserted == rows.len() as u64).then_some(after))
 }
 
 const COLUMNS: &str = "seq, id, at, actor_id, actor_role, on_behalf_of, patient_id, action, \
