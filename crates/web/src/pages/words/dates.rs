@@ -96,10 +96,33 @@ impl Dates {
 
     /// A moment to the minute in the clinic's zone, with the zone's abbreviation:
     /// "Jul 14, 1977, 4:17 PM EDT".
+    /// Written field by field rather than through a format string, which is parsed anew at
+    /// each call: an access-log page writes fifty of these.
     pub fn minute(&self, at: Timestamp) -> String {
-        let zoned = at.to_zoned_datetime(self.zone.clone());
+        let info = self.zone.to_offset_info(at);
+        let local = info.offset().to_datetime(at);
         match self.locale {
-            Locale::EnUs => zoned.strftime("%b %-d, %Y, %-I:%M %p %Z").to_string(),
+            Locale::EnUs => {
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                let month = usize::try_from(local.month() - 1)
+                    .ok()
+                    .and_then(|m| MONTHS.get(m))
+                    .copied()
+                    .unwrap_or_default();
+                let hour = local.hour();
+                let twelve = if hour % 12 == 0 { 12 } else { hour % 12 };
+                let half = if hour < 12 { "AM" } else { "PM" };
+                format!(
+                    "{month} {}, {}, {twelve}:{:02} {half} {}",
+                    local.day(),
+                    local.year(),
+                    local.minute(),
+                    info.abbreviation()
+                )
+            }
         }
     }
 
@@ -187,6 +210,29 @@ mod tests {
         assert_eq!(new_york().minute(at), "Jan 5, 2026, 4:07 PM EST");
         let summer: Timestamp = "2026-07-05T12:00:00Z".parse().expect("a timestamp");
         assert_eq!(new_york().minute(summer), "Jul 5, 2026, 8:00 AM EDT");
+    }
+
+    /// The same words as the format string "%b %-d, %Y, %-I:%M %p %Z" gives, hour by hour
+    /// through a year with both changes of clock, in zones east and west and in UTC.
+    #[test]
+    fn minutes_are_written_as_the_format_string_writes_them() {
+        let start: Timestamp = "2026-01-01T00:07:00Z".parse().expect("a timestamp");
+        for zone in [
+            "America/New_York",
+            "Asia/Kolkata",
+            "Australia/Adelaide",
+            "UTC",
+        ] {
+            let dates = Dates::new(zone, "en-US").expect("a zone");
+            for hour in 0..(366 * 24) {
+                let at = start + jiff::SignedDuration::from_hours(hour);
+                let expected = at
+                    .to_zoned_datetime(dates.zone.clone())
+                    .strftime("%b %-d, %Y, %-I:%M %p %Z")
+                    .to_string();
+                assert_eq!(dates.minute(at), expected, "{zone} {at}");
+            }
+        }
     }
 
     #[test]
