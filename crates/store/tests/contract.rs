@@ -29,6 +29,28 @@ fn event(n: usize) -> AuditEvent {
     }
 }
 
+/// Events with ids, to append in batches.
+struct Numbered {
+    ids: Vec<String>,
+    events: Vec<AuditEvent>,
+}
+
+impl Numbered {
+    fn new(count: usize) -> Numbered {
+        Numbered {
+            ids: (0..count).map(|n| format!("e{n}")).collect(),
+            events: (0..count).map(event).collect(),
+        }
+    }
+
+    /// The events from `from` up to `to`, with their ids.
+    fn batch(&self, from: usize, to: usize) -> Vec<(&str, &AuditEvent)> {
+        (from..to)
+            .map(|n| (self.ids[n].as_str(), &self.events[n]))
+            .collect()
+    }
+}
+
 #[tokio::test]
 async fn migrations_are_idempotent() {
     each_backend(|store, _| async move {
@@ -111,11 +133,8 @@ async fn audit_append_after_a_known_head_writes_only_while_the_head_is_that() {
         let key = HeadKey([7; 32]);
         let mut conn = store.pool().acquire().await.expect("conn");
         audit::ensure_head(&mut conn, &key).await.expect("head");
-        let ids: Vec<String> = (0..40).map(|n| format!("e{n}")).collect();
-        let events: Vec<AuditEvent> = (0..40).map(event).collect();
-        let batch = |from: usize, to: usize| -> Vec<(&str, &AuditEvent)> {
-            (from..to).map(|n| (ids[n].as_str(), &events[n])).collect()
-        };
+        let numbered = Numbered::new(40);
+        let batch = |from: usize, to: usize| numbered.batch(from, to);
         if backend == portal_store::Backend::Sqlite {
             let genesis = audit::append_many(&mut conn, backend, &key, &[])
                 .await
@@ -195,11 +214,8 @@ async fn audit_appends_on_sqlites_own_driver_interleave_with_the_pools() {
         let key = HeadKey([7; 32]);
         let mut conn = store.pool().acquire().await.expect("conn");
         audit::ensure_head(&mut conn, &key).await.expect("head");
-        let ids: Vec<String> = (0..40).map(|n| format!("e{n}")).collect();
-        let events: Vec<AuditEvent> = (0..40).map(event).collect();
-        let batch = |from: usize, to: usize| -> Vec<(&str, &AuditEvent)> {
-            (from..to).map(|n| (ids[n].as_str(), &events[n])).collect()
-        };
+        let numbered = Numbered::new(40);
+        let batch = |from: usize, to: usize| numbered.batch(from, to);
         let mut writer = readers.writer().expect("a writing connection");
         let here = |writer: &mut portal_store::embedded::Writer, events: &[(&str, &AuditEvent)]| {
             audit::append_here(writer, &key, events)
@@ -235,7 +251,7 @@ async fn audit_appends_on_sqlites_own_driver_interleave_with_the_pools() {
         // Told to wait, it writes once the lock is given up.
         writer.wait_for_lock(true).expect("wait");
         let waiting: Vec<(String, AuditEvent)> = (31..35)
-            .map(|n| (ids[n].clone(), events[n].clone()))
+            .map(|n| (numbered.ids[n].clone(), numbered.events[n].clone()))
             .collect();
         let thread_key = key.clone();
         let thread = std::thread::spawn(move || {
