@@ -13,10 +13,12 @@
 //! there (see [`Pooled::append`]). On a SQLite file the writer reads the head in each batch's
 //! transaction (see [`Here`]).
 
-use portal_domain::audit::AuditEvent;
+use portal_domain::audit::{AuditEvent, StoredAuditEvent};
 use portal_store::audit::{self, Head, HeadKey};
 use portal_store::embedded::Writer;
 use portal_store::{Conn, Store};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events one transaction appends at most.
@@ -40,14 +42,25 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub(crate) struct AuditWriter {
     queue: mpsc::Sender<Pending>,
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl AuditWriter {
     /// Starts the writer task on `store`; it ends when the last handle is dropped.
     pub(crate) fn start(store: Store, key: HeadKey) -> AuditWriter {
         let (queue, incoming) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, key, incoming));
-        AuditWriter { queue }
+        let recent = Arc::new(Mutex::new(Recent::default()));
+        tokio::spawn(run(store, key, incoming, recent.clone()));
+        AuditWriter { queue, recent }
+    }
+
+    /// Every event of the chain after position `from` up to `to`, oldest first, if the events
+    /// this writer committed lately hold them all (see [`Recent`]); `None` otherwise.
+    pub(crate) fn recent_between(&self, from: i64, to: i64) -> Option<Vec<Arc<StoredAuditEvent>>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .between(from, to)
     }
 
     /// Appends `event` to the chain and returns its position once it is committed.
@@ -63,12 +76,17 @@ impl AuditWriter {
     }
 }
 
-async fn run(store: Store, key: HeadKey, mut incoming: mpsc::Receiver<Pending>) {
+async fn run(
+    store: Store,
+    key: HeadKey,
+    mut incoming: mpsc::Receiver<Pending>,
+    recent: Arc<Mutex<Recent>>,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut sink = if store.embedded().is_some() {
         Sink::Here(Here::default())
     } else {
-        Sink::Pooled(Pooled::default())
+        Sink::Pooled(Pooled { own: None, recent })
     };
     while let Some(first) = incoming.recv().await {
         batch.push(first);
@@ -137,9 +155,11 @@ impl Sink {
 /// The writer's own connection from the pool, kept from batch to batch (a connection given back
 /// to the pool costs a round trip to test it), and the head its last batch left; both dropped
 /// after any failure (the connection taken anew, the head read anew), so no connection in an
-/// unknown state is used again.
-#[derive(Default)]
-struct Pooled(Option<(Conn, Option<Head>)>);
+/// unknown state is used again. What each batch wrote is kept in `recent`.
+struct Pooled {
+    own: Option<(Conn, Option<Head>)>,
+    recent: Arc<Mutex<Recent>>,
+}
 
 impl Pooled {
     /// Where the writer knows the head its last batch left, in one round trip
@@ -152,24 +172,103 @@ impl Pooled {
         key: &HeadKey,
         events: &[(&str, &AuditEvent)],
     ) -> portal_store::Result<i64> {
-        let (mut conn, known) = match self.0.take() {
+        let (mut conn, known) = match self.own.take() {
             Some(kept) => kept,
             None => (store.detached().await?, None),
         };
-        if let Some(head) = known
-            && let Some(after) =
-                audit::append_after(&mut conn, store.backend(), key, &head, events).await?
-        {
-            let last = after.seq;
-            self.0 = Some((conn, Some(after)));
-            return Ok(last);
+        let after = match &known {
+            Some(head) => {
+                audit::append_after(&mut conn, store.backend(), key, head, events).await?
+            }
+            None => None,
+        };
+        let after = match after {
+            Some(after) => after,
+            None => {
+                let mut tx = store.begin_on(&mut conn).await?;
+                let after = audit::append_many(&mut tx, store.backend(), key, events).await?;
+                tx.commit().await?;
+                after
+            }
+        };
+        // The batch followed the head the last one left only if it took the positions right
+        // after it (positions only grow, so nobody else appended in between).
+        let before = after.seq - events.len() as i64;
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        match known.filter(|head| head.seq == before) {
+            Some(head) => recent.extend(before, audit::chained(&head, events)),
+            None => recent.restart(after.seq),
         }
-        let mut tx = store.begin_on(&mut conn).await?;
-        let after = audit::append_many(&mut tx, store.backend(), key, events).await?;
-        tx.commit().await?;
+        drop(recent);
         let last = after.seq;
-        self.0 = Some((conn, Some(after)));
+        self.own = Some((conn, Some(after)));
         Ok(last)
+    }
+}
+
+/// Events kept by [`Recent`] at most.
+const RECENT: usize = 4_096;
+
+/// The events this process's writer committed lately, as stored, with the position after which
+/// the list is complete: every event of the chain after it, up to the newest listed, is listed.
+/// A batch that followed the head the writer's last batch left extends it; any other (another
+/// writer appended in between: a change of data, another portal process) starts it anew after
+/// that batch. A page that must show every event up to its own (the access log) takes them from
+/// here instead of reading them back, when it holds them all.
+#[derive(Debug)]
+pub(crate) struct Recent {
+    after: i64,
+    events: VecDeque<Arc<StoredAuditEvent>>,
+}
+
+impl Default for Recent {
+    /// Nothing known yet.
+    fn default() -> Self {
+        Recent {
+            after: i64::MAX,
+            events: VecDeque::new(),
+        }
+    }
+}
+
+impl Recent {
+    /// The newest position known complete.
+    fn newest(&self) -> i64 {
+        self.events.back().map_or(self.after, |e| e.seq)
+    }
+
+    /// Adds the events a batch wrote after position `before`; if that was not the newest known,
+    /// what is listed no longer runs up to them, and the list starts anew with them.
+    fn extend(&mut self, before: i64, stored: Vec<StoredAuditEvent>) {
+        if before != self.newest() {
+            self.restart(before);
+        }
+        self.events.extend(stored.into_iter().map(Arc::new));
+        while self.events.len() > RECENT {
+            if let Some(dropped) = self.events.pop_front() {
+                self.after = dropped.seq;
+            }
+        }
+    }
+
+    /// Forgets what is listed: nothing is known before position `at`.
+    fn restart(&mut self, at: i64) {
+        self.events.clear();
+        self.after = at;
+    }
+
+    /// Every event after `from` up to `to`, oldest first, if all are listed.
+    fn between(&self, from: i64, to: i64) -> Option<Vec<Arc<StoredAuditEvent>>> {
+        if from < self.after || to > self.newest() || from > to {
+            return None;
+        }
+        Some(
+            self.events
+                .iter()
+                .filter(|e| e.seq > from && e.seq <= to)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -251,5 +350,71 @@ async fn wait_and_append(
         (_, None) => Err(portal_store::Error::Embedded(
             "the database stayed locked past the wait".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(seq: i64) -> StoredAuditEvent {
+        StoredAuditEvent {
+            seq,
+            id: format!("e{seq}"),
+            event: AuditEvent {
+                at: jiff::Timestamp::UNIX_EPOCH,
+                actor_id: "a".into(),
+                actor_role: "patient".into(),
+                on_behalf_of: "own-record".into(),
+                patient_id: Some("p".into()),
+                action: portal_domain::audit::AuditAction::Read,
+                resource_type: "Record".into(),
+                resource_id: None,
+                outcome: portal_domain::audit::Outcome::Success,
+                break_glass: false,
+                detail: String::new(),
+                context: Default::default(),
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn seqs(events: Option<Vec<Arc<StoredAuditEvent>>>) -> Option<Vec<i64>> {
+        events.map(|list| list.iter().map(|e| e.seq).collect())
+    }
+
+    #[test]
+    fn recent_events_answer_only_for_a_stretch_they_hold_whole() {
+        let mut recent = Recent::default();
+        assert_eq!(seqs(recent.between(0, 0)), None, "nothing known at first");
+        // The first batch followed a head the writer did not know: nothing before it is known.
+        recent.restart(10);
+        assert_eq!(seqs(recent.between(10, 10)), Some(vec![]));
+        assert_eq!(seqs(recent.between(9, 10)), None);
+        recent.extend(10, vec![stored(11), stored(12)]);
+        recent.extend(12, vec![stored(13)]);
+        assert_eq!(seqs(recent.between(10, 13)), Some(vec![11, 12, 13]));
+        assert_eq!(seqs(recent.between(11, 12)), Some(vec![12]));
+        assert_eq!(seqs(recent.between(12, 14)), None, "not yet written");
+        // Another writer appended 14 and 15: the list starts anew after them.
+        recent.extend(15, vec![stored(16)]);
+        assert_eq!(seqs(recent.between(12, 16)), None, "14 and 15 are not held");
+        assert_eq!(seqs(recent.between(15, 16)), Some(vec![16]));
+        // A batch whose head was moved by someone else: nothing held runs up to it.
+        recent.restart(20);
+        assert_eq!(seqs(recent.between(15, 20)), None);
+        assert_eq!(seqs(recent.between(20, 20)), Some(vec![]));
+    }
+
+    #[test]
+    fn recent_events_keep_a_bounded_tail() {
+        let mut recent = Recent::default();
+        recent.restart(0);
+        let all: Vec<StoredAuditEvent> = (1..=(RECENT as i64 + 10)).map(stored).collect();
+        recent.extend(0, all);
+        assert_eq!(recent.events.len(), RECENT);
+        assert_eq!(seqs(recent.between(9, 11)), None, "the oldest were dropped");
+        assert_eq!(seqs(recent.between(10, 11)), Some(vec![11]));
     }
 }

@@ -250,6 +250,8 @@ impl Records {
         } else if let Some(readers) = self.store().embedded() {
             // On SQLite, on this thread (see portal_store::embedded).
             readers.read(|conn| audit::for_patient_parts_here(conn, access, &parts))?
+        } else if let Some(recent) = self.log_from_recent(access, seen, &parts, &kept) {
+            recent
         } else {
             audit::for_patient_parts(conn, access, &parts).await?
         }
@@ -293,6 +295,67 @@ impl Records {
             out.push(entries);
         }
         Ok(out)
+    }
+
+    /// What [`audit::for_patient_parts`] would read for `parts`, taken instead from the events
+    /// this process's audit writer committed lately, when that saves a round trip and gives the
+    /// same: every part continues a kept tail, the writer holds every event of the chain after
+    /// the oldest of those tails up to `seen` (none written by anybody else in between), and the
+    /// kept entries name everyone who acted in the new ones. `None` otherwise, and for any
+    /// capability but reading the record's access log.
+    fn log_from_recent(
+        &self,
+        access: &PatientAccess,
+        seen: i64,
+        parts: &[(PatientLogFilter, LogWindow, i64)],
+        kept: &[Option<Arc<LogTail>>],
+    ) -> Option<Vec<Vec<NamedEvent>>> {
+        if access.action() != Action::ViewAccessLog {
+            return None;
+        }
+        let tails: Vec<&LogTail> = kept.iter().flatten().map(Arc::as_ref).collect();
+        // Each stale part continues a kept tail: the oldest it was kept through bounds them.
+        let from = tails.iter().map(|t| t.through).min()?;
+        if parts
+            .iter()
+            .any(|(_, window, _)| !matches!(window, LogWindow::After(_)))
+        {
+            return None;
+        }
+        let patient = access.patient().to_string();
+        let added: Vec<Arc<portal_domain::audit::StoredAuditEvent>> = self
+            .audit_writer()
+            .recent_between(from, seen)?
+            .into_iter()
+            .filter(|e| e.event.patient_id.as_deref() == Some(patient.as_str()))
+            .collect();
+        let names: std::collections::HashMap<&str, &Option<String>> = tails
+            .iter()
+            .flat_map(|t| t.entries.iter())
+            .map(|e| (e.stored.event.actor_id.as_str(), &e.actor_name))
+            .collect();
+        let mut out = Vec::with_capacity(parts.len());
+        for (filter, window, limit) in parts {
+            let LogWindow::After(after) = *window else {
+                return None;
+            };
+            let mut part = Vec::new();
+            for event in added.iter().rev() {
+                if event.seq <= after || !filter.matches(&event.event) {
+                    continue;
+                }
+                if part.len() as i64 >= *limit {
+                    break;
+                }
+                let actor_name = names.get(event.event.actor_id.as_str())?;
+                part.push(NamedEvent {
+                    stored: (**event).clone(),
+                    actor_name: (*actor_name).clone(),
+                });
+            }
+            out.push(part);
+        }
+        Some(out)
     }
 
     /// The records a patient-side account may open: its own and those it holds grants for.

@@ -264,6 +264,10 @@ impl App {
     pub(crate) fn pages(&self) -> &record::cache::PageCache {
         &self.inner.pages
     }
+    /// The audit writer's handle (for the events it committed lately).
+    pub(crate) fn audit_writer(&self) -> &audit_writer::AuditWriter {
+        &self.inner.audit_writer
+    }
     pub(crate) fn mail_wakeup(&self) -> &tokio::sync::Notify {
         &self.inner.mail_wakeup
     }

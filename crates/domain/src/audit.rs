@@ -222,6 +222,24 @@ pub enum PatientLogFilter {
     PatientSide,
 }
 
+impl PatientLogFilter {
+    /// Whether `event` is listed under this filter: the same test as the store's SQL condition
+    /// for it (the store's contract tests compare the two).
+    pub fn matches(self, event: &AuditEvent) -> bool {
+        match self {
+            PatientLogFilter::All => true,
+            PatientLogFilter::Clinic => {
+                matches!(event.actor_role.as_str(), "clinician" | "staff" | "admin")
+            }
+            PatientLogFilter::Emergency => event.break_glass,
+            PatientLogFilter::Refused => event.outcome != Outcome::Success,
+            PatientLogFilter::PatientSide => {
+                event.actor_role == "patient" && event.outcome == Outcome::Success
+            }
+        }
+    }
+}
+
 /// What `verify` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {

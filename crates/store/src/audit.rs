@@ -119,6 +119,27 @@ fn chain(head: &Head, events: &[(&str, &AuditEvent)]) -> (Vec<(i64, String, Stri
     )
 }
 
+/// `events` as stored after `head`: each with its position, the hash before it and its own, and
+/// its time as the store keeps it (to the microsecond). What a writer that knows the head
+/// before its batch (it appended after it) can keep of what it wrote without reading it back.
+pub fn chained(head: &Head, events: &[(&str, &AuditEvent)]) -> Vec<StoredAuditEvent> {
+    let (chain, _) = chain(head, events);
+    events
+        .iter()
+        .zip(chain)
+        .map(|((id, event), (seq, prev_hash, hash))| StoredAuditEvent {
+            seq,
+            id: (*id).to_string(),
+            event: AuditEvent {
+                at: Timestamp::from_microsecond(to_micros(event.at)).unwrap_or(event.at),
+                ..(*event).clone()
+            },
+            prev_hash,
+            hash,
+        })
+        .collect()
+}
+
 /// The rows of `events` with their places in the chain, one cell per [`EVENT_COLUMNS`].
 fn chain_rows<'a>(
     events: &'a [(&'a str, &'a AuditEvent)],

@@ -681,6 +681,94 @@ async fn an_import_finds_what_it_wrote_and_only_with_its_capability() {
     .await;
 }
 
+/// What the audit writer keeps of the events it appended (`audit::chained`) is what the store
+/// reads back, and each filter's test in Rust (`PatientLogFilter::matches`) lists the events its
+/// SQL condition lists: the access log may take new entries from either.
+#[tokio::test]
+async fn kept_events_and_filters_are_those_the_store_reads() {
+    use portal_domain::audit::{
+        AuditAction, AuditEvent, Outcome, PatientLogFilter, RequestContext,
+    };
+    use portal_store::audit::{self, HeadKey, LogWindow};
+    each_backend(|store, backend| async move {
+        let patient = PatientId::from_uuid(uuid::Uuid::from_u128(41));
+        let key = HeadKey([7; 32]);
+        let roles = [
+            "patient",
+            "clinician",
+            "staff",
+            "admin",
+            "anonymous",
+            "system",
+        ];
+        let outcomes = [Outcome::Success, Outcome::Denied, Outcome::Failure];
+        let events: Vec<AuditEvent> = (0..36)
+            .map(|n| AuditEvent {
+                // Nanoseconds the store does not keep.
+                at: now() + jiff::SignedDuration::from_nanos(n * 1_001),
+                actor_id: format!("actor-{}", n % 5),
+                actor_role: roles[n as usize % roles.len()].into(),
+                on_behalf_of: "own-record".into(),
+                patient_id: Some(patient.to_string()),
+                action: AuditAction::Read,
+                resource_type: "Record".into(),
+                resource_id: None,
+                outcome: outcomes[(n / 6) as usize % outcomes.len()],
+                break_glass: n % 7 == 3,
+                detail: format!("view {n}"),
+                context: RequestContext::default(),
+            })
+            .collect();
+        let ids: Vec<String> = (0..events.len()).map(|n| format!("e{n}")).collect();
+        let batch: Vec<(&str, &AuditEvent)> = ids.iter().map(String::as_str).zip(&events).collect();
+        let mut tx = store.begin().await.expect("tx");
+        audit::ensure_head(&mut tx, &key).await.expect("head");
+        let before = audit::append_many(&mut tx, backend, &key, &[])
+            .await
+            .expect("head");
+        audit::append_many(&mut tx, backend, &key, &batch)
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        let kept = audit::chained(&before, &batch);
+        let access = authorize(
+            &user(1, Role::Patient, Some(patient)),
+            patient,
+            Action::ViewAccessLog,
+            &AccessFacts::default(),
+            now(),
+        )
+        .expect("her own log");
+        let filters = [
+            PatientLogFilter::All,
+            PatientLogFilter::Clinic,
+            PatientLogFilter::Emergency,
+            PatientLogFilter::Refused,
+            PatientLogFilter::PatientSide,
+        ];
+        let parts: Vec<_> = filters
+            .iter()
+            .map(|f| (*f, LogWindow::Before(None), 100))
+            .collect();
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let read = audit::for_patient_parts(&mut conn, &access, &parts)
+            .await
+            .expect("read");
+        for (filter, read) in filters.iter().zip(read) {
+            let mut listed: Vec<_> = kept
+                .iter()
+                .filter(|e| filter.matches(&e.event))
+                .cloned()
+                .collect();
+            listed.reverse();
+            let stored: Vec<_> = read.into_iter().map(|e| e.stored).collect();
+            assert!(!stored.is_empty(), "{filter:?} lists some");
+            assert_eq!(listed, stored, "{backend:?} {filter:?}");
+        }
+    })
+    .await;
+}
+
 /// The access log's parts read on the caller's thread (SQLite) are those the pool reads: each
 /// part's events, newest first, with the names of those who acted.
 #[tokio::test]

@@ -209,3 +209,48 @@ async fn access_log_views_at_once_each_show_their_own(backend: Backend) {
 }
 
 both_backends!(access_log_views_at_once_each_show_their_own);
+
+/// Views of the access log alternated between two portal processes on one database: each page
+/// shows every view before its own, whichever process recorded it (a process that takes new
+/// entries from what its own audit writer committed must notice the other's between them).
+async fn access_log_views_through_two_processes_each_show_every_earlier_view(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = ada(&t).await;
+    let c = sign_in_new_patient(&t, ada, BIRTH, "ada.kemp@example.org").await;
+    let child = crate::helpers::ChildPortal::serve(&t, &[]).await;
+    let log = format!("/patients/{ada}/access-log");
+    let views_shown = |html: String| html.matches("this access history").count();
+    let words = views_shown(open(&t, &c, &log).await) - 1;
+    let mut views = 1;
+    for round in 0..6 {
+        // Some views through the other process, then one or two through this one.
+        for _ in 0..(round % 3) {
+            let r = c
+                .get(format!("{}{log}", child.url))
+                .send()
+                .await
+                .expect("the other process answers");
+            assert_eq!(r.status(), StatusCode::OK);
+            views += 1;
+            assert_eq!(
+                views_shown(r.text().await.expect("body")) - words,
+                views,
+                "the other process's page, round {round}"
+            );
+        }
+        for _ in 0..(1 + round % 2) {
+            views += 1;
+            assert_eq!(
+                views_shown(open(&t, &c, &log).await) - words,
+                views,
+                "this process's page, round {round}"
+            );
+        }
+    }
+    drop(child);
+    t.stop().await;
+}
+
+both_backends!(access_log_views_through_two_processes_each_show_every_earlier_view);
