@@ -681,6 +681,18 @@ async fn an_import_finds_what_it_wrote_and_only_with_its_capability() {
     .await;
 }
 
+/// A patient's capability to read her own record's access log.
+fn own_access_log(patient: PatientId) -> portal_domain::PatientAccess {
+    authorize(
+        &user(1, Role::Patient, Some(patient)),
+        patient,
+        Action::ViewAccessLog,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("her own log")
+}
+
 /// What the audit writer keeps of the events it appended (`audit::chained`) is what the store
 /// reads back, and each filter's test in Rust (`PatientLogFilter::matches`) lists the events its
 /// SQL condition lists: the access log may take new entries from either.
@@ -731,14 +743,7 @@ async fn kept_events_and_filters_are_those_the_store_reads() {
             .expect("append");
         tx.commit().await.expect("commit");
         let kept = audit::chained(&before, &batch);
-        let access = authorize(
-            &user(1, Role::Patient, Some(patient)),
-            patient,
-            Action::ViewAccessLog,
-            &AccessFacts::default(),
-            now(),
-        )
-        .expect("her own log");
+        let access = own_access_log(patient);
         let filters = [
             PatientLogFilter::All,
             PatientLogFilter::Clinic,
@@ -810,14 +815,7 @@ async fn access_log_parts_read_here_are_those_read_through_the_pool() {
                 .expect("append");
         }
         tx.commit().await.expect("commit");
-        let access = authorize(
-            &user(1, Role::Patient, Some(patient)),
-            patient,
-            Action::ViewAccessLog,
-            &AccessFacts::default(),
-            now(),
-        )
-        .expect("her own log");
+        let access = own_access_log(patient);
         let parts = [
             (PatientLogFilter::All, LogWindow::Before(None), 5),
             (PatientLogFilter::Emergency, LogWindow::Before(None), 100),
