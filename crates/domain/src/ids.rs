@@ -70,6 +70,22 @@ typed_id!(
     /// Identifies a system client (an EHR or other system holding an API token).
     ClientId
 );
+typed_id!(
+    /// Identifies a conversation between a patient's side and the clinic.
+    ConversationId
+);
+typed_id!(
+    /// Identifies one message of a conversation.
+    MessageId
+);
+typed_id!(
+    /// Identifies a file attached to a message.
+    AttachmentId
+);
+typed_id!(
+    /// Identifies a clinic pool (Front desk, Nurse line …) that messages can be sent to.
+    PoolId
+);
 
 #[cfg(test)]
 mod tests {

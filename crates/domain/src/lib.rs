@@ -8,6 +8,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod fields;
 pub mod ids;
+pub mod messages;
 pub mod password;
 pub mod patient;
 pub mod record;
@@ -17,6 +18,6 @@ pub mod user;
 pub use access::{
     AccessBasis, AccessFacts, Action, ApiScopes, PatientAccess, Principal, ProxyScope, Visibility,
 };
-pub use ids::{PatientId, ResourceId, UserId};
+pub use ids::{AttachmentId, ConversationId, MessageId, PatientId, PoolId, ResourceId, UserId};
 pub use patient::Patient;
 pub use user::Role;

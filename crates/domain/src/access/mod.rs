@@ -9,10 +9,12 @@
 
 mod activation;
 mod clinic;
+mod messages;
 mod scopes;
 
 pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
 pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
+pub use messages::{ConversationFacts, authorize_conversation};
 pub use scopes::ApiScopes;
 
 use crate::ids::{ClientId, PatientId, UserId};
@@ -85,6 +87,12 @@ pub enum Action {
     ViewMessages,
     /// Send a secure message about the patient.
     SendMessage,
+    /// Route a conversation to another clinician or pool.
+    ReassignMessage,
+    /// Write an internal note on a conversation, which the patient's side never sees.
+    NoteMessage,
+    /// Mark a conversation done, or close it to replies.
+    CloseConversation,
     /// Appointments.
     ViewAppointments,
     /// Book, cancel or reschedule appointments.
@@ -113,12 +121,15 @@ pub enum Action {
 
 impl Action {
     /// Every action, for policy matrices.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 20] = [
         Action::ViewDemographics,
         Action::ViewRecord,
         Action::ViewNotes,
         Action::ViewMessages,
         Action::SendMessage,
+        Action::ReassignMessage,
+        Action::NoteMessage,
+        Action::CloseConversation,
         Action::ViewAppointments,
         Action::ManageAppointments,
         Action::Export,
@@ -141,6 +152,9 @@ impl Action {
             Action::ViewNotes => "view-notes",
             Action::ViewMessages => "view-messages",
             Action::SendMessage => "send-message",
+            Action::ReassignMessage => "reassign-message",
+            Action::NoteMessage => "note-message",
+            Action::CloseConversation => "close-conversation",
             Action::ViewAppointments => "view-appointments",
             Action::ManageAppointments => "manage-appointments",
             Action::Export => "export",
@@ -249,6 +263,8 @@ pub enum AccessBasis {
     Operator,
     /// A system client under its token's scopes.
     SystemClient,
+    /// A clinician or staff member answering a conversation routed to them or to their pool.
+    Routed,
 }
 
 impl AccessBasis {
@@ -264,6 +280,7 @@ impl AccessBasis {
             AccessBasis::Administration => "administration",
             AccessBasis::Operator => "operator",
             AccessBasis::SystemClient => "system-client",
+            AccessBasis::Routed => "routed-message",
         }
     }
 
@@ -272,9 +289,16 @@ impl AccessBasis {
     pub fn covers(self, action: Action) -> bool {
         use Action::*;
         match self {
-            AccessBasis::OwnRecord => {
-                !matches!(action, WriteRecord | Enrol | ReleaseResult | DecideRefill)
-            }
+            AccessBasis::OwnRecord => !matches!(
+                action,
+                WriteRecord
+                    | Enrol
+                    | ReleaseResult
+                    | DecideRefill
+                    | ReassignMessage
+                    | NoteMessage
+                    | CloseConversation
+            ),
             // A proxy acts for the patient but may not hand the record on to more proxies.
             AccessBasis::Proxy(ProxyScope::Full) => {
                 AccessBasis::OwnRecord.covers(action) && action != ManageProxy
@@ -288,9 +312,18 @@ impl AccessBasis {
                     | ManageAppointments
                     | JoinVisit
             ),
+            // Conversations themselves are reached only where they are routed (`Routed`).
             AccessBasis::CareTeam | AccessBasis::BreakGlass => !matches!(
                 action,
-                Export | ViewAccessLog | Enrol | RequestRefill | ManageProxy | UseApi
+                Export
+                    | ViewAccessLog
+                    | Enrol
+                    | RequestRefill
+                    | ManageProxy
+                    | UseApi
+                    | ReassignMessage
+                    | NoteMessage
+                    | CloseConversation
             ),
             AccessBasis::ClinicStaff => matches!(
                 action,
@@ -308,6 +341,15 @@ impl AccessBasis {
             // The server's command line enrols and imports records; it never reads clinical data.
             AccessBasis::Operator => matches!(action, ViewDemographics | Enrol | WriteRecord),
             AccessBasis::SystemClient => false,
+            AccessBasis::Routed => matches!(
+                action,
+                ViewDemographics
+                    | ViewMessages
+                    | SendMessage
+                    | ReassignMessage
+                    | NoteMessage
+                    | CloseConversation
+            ),
         }
     }
 

@@ -39,6 +39,9 @@ pub fn basis_words(
         AccessBasis::ClinicStaff | AccessBasis::Administration | AccessBasis::Operator => {
             Some("Front-desk view: no clinical information.".into())
         }
+        AccessBasis::Routed => {
+            Some("This conversation was sent to you or to a pool you are in.".into())
+        }
         AccessBasis::SystemClient => None,
     }
 }
