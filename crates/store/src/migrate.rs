@@ -74,6 +74,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_versions.sql"),
         postgres: include_str!("../migrations/postgres/0008_versions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "messages",
+        sqlite: include_str!("../migrations/sqlite/0009_messages.sql"),
+        postgres: include_str!("../migrations/postgres/0009_messages.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -23,6 +23,8 @@ pub enum ClinicAction {
     BreakGlass,
     /// Set the clinic's result-release rules (which result categories are held).
     ConfigureResultRelease,
+    /// Set the clinic's settings and its message pools.
+    ConfigureClinic,
     /// Send records in (FHIR Bundles): an EHR with a write scope, or the server's command line.
     ImportRecords,
 }
@@ -55,7 +57,9 @@ pub fn authorize_clinic(
         Principal::Operator
             if matches!(
                 action,
-                ClinicAction::ManageUsers | ClinicAction::ImportRecords
+                ClinicAction::ManageUsers
+                    | ClinicAction::ImportRecords
+                    | ClinicAction::ConfigureClinic
             ) =>
         {
             &Role::Admin
@@ -73,7 +77,8 @@ pub fn authorize_clinic(
     let allowed = match action {
         ClinicAction::ManageUsers
         | ClinicAction::ReadAuditTrail
-        | ClinicAction::ConfigureResultRelease => *role == Role::Admin,
+        | ClinicAction::ConfigureResultRelease
+        | ClinicAction::ConfigureClinic => *role == Role::Admin,
         ClinicAction::ViewInBasket | ClinicAction::ViewSchedule => {
             matches!(role, Role::Clinician | Role::Staff)
         }

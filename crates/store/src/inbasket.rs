@@ -1,0 +1,134 @@
+//! The clinic's in-basket: conversations routed to a user or their pools, across patients; and
+//! the response-time rule's list of what waits too long.
+
+use crate::{Conn, Result, from_micros, parse_id, require, to_micros};
+use jiff::Timestamp;
+use portal_domain::access::{ClinicAction, ClinicCapability};
+use portal_domain::messages::{Status, Subject, Topic};
+use portal_domain::{ConversationId, PatientId, UserId};
+use sqlx::Row;
+
+/// One line of the in-basket (no message text: the list names the patient and the subject).
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Whose record.
+    pub patient: PatientId,
+    /// The patient's name.
+    pub patient_name: String,
+    /// Its subject.
+    pub subject: Subject,
+    /// What it is about.
+    pub topic: Topic,
+    /// Where it stands.
+    pub status: Status,
+    /// The clinician's or pool's name it is routed to.
+    pub routed_name: String,
+    /// Whether it is routed to the user personally.
+    pub mine: bool,
+    /// Messages from the patient's side nobody at the clinic opened.
+    pub unread: i64,
+    /// Its last message.
+    pub last_message_at: Timestamp,
+    /// Since when a message waits for an answer.
+    pub waiting_since: Option<Timestamp>,
+}
+
+/// Conversations routed to the user or their pools with `statuses`, unread first, then
+/// oldest wait first, at most `limit`.
+pub async fn routed_to(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    user: UserId,
+    statuses: &[Status],
+    limit: i64,
+) -> Result<Vec<Waiting>> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    let wanted = statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT c.id, c.patient_id, pt.given_name, pt.family_name, c.subject, c.topic, c.status, \
+         COALESCE(u.name, p.name, '') AS routed_name, \
+         CASE WHEN c.assigned_user_id = $1 THEN 1 ELSE 0 END AS mine, \
+         (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.side = 'patient' \
+          AND m.read_at IS NULL) AS unread, c.last_message_at, c.waiting_since \
+         FROM conversations c JOIN patients pt ON pt.id = c.patient_id \
+         LEFT JOIN users u ON u.id = c.assigned_user_id \
+         LEFT JOIN pools p ON p.id = c.assigned_pool_id \
+         WHERE c.status IN ({wanted}) AND (c.assigned_user_id = $1 OR c.assigned_pool_id IN \
+           (SELECT pool_id FROM pool_members WHERE user_id = $1)) \
+         ORDER BY CASE WHEN (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+           AND m.side = 'patient' AND m.read_at IS NULL) > 0 THEN 0 ELSE 1 END, \
+           COALESCE(c.waiting_since, c.last_message_at), c.id LIMIT {limit}"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let subject: String = r.try_get("subject")?;
+            let topic: String = r.try_get("topic")?;
+            let waiting: Option<i64> = r.try_get("waiting_since")?;
+            Ok(Waiting {
+                conversation: parse_id(&r.try_get::<String, _>("id")?)?,
+                patient: parse_id(&r.try_get::<String, _>("patient_id")?)?,
+                patient_name: format!(
+                    "{} {}",
+                    r.try_get::<String, _>("given_name")?,
+                    r.try_get::<String, _>("family_name")?
+                ),
+                subject: Subject::parse(&subject).map_err(|e| crate::Error::Corrupt(e.0))?,
+                topic: Topic::parse(&topic).map_err(|e| crate::Error::Corrupt(e.0))?,
+                status: Status::from_stored(&r.try_get::<String, _>("status")?),
+                routed_name: r.try_get("routed_name")?,
+                mine: r.try_get::<i64, _>("mine")? != 0,
+                unread: r.try_get("unread")?,
+                last_message_at: from_micros(r.try_get("last_message_at")?)?,
+                waiting_since: waiting.map(from_micros).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Conversations waiting for an answer since before `before`, with the addresses of those
+/// they are routed to (the clinician, or each active member of the pool): the overdue digest.
+pub async fn overdue(conn: &mut Conn, before: Timestamp) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT u.email, COUNT(*) AS n FROM conversations c \
+         JOIN users u ON u.id = c.assigned_user_id OR u.id IN \
+           (SELECT user_id FROM pool_members WHERE pool_id = c.assigned_pool_id) \
+         WHERE c.status = 'open' AND c.waiting_since IS NOT NULL AND c.waiting_since < $1 \
+         AND u.status = 'active' GROUP BY u.email ORDER BY u.email",
+    )
+    .bind(to_micros(before))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("email")?, r.try_get("n")?)))
+        .collect()
+}
+
+/// Claims a background job's run for one period: `true` for the one caller, in whatever
+/// process, that inserted the period's row first.
+pub async fn claim_run(conn: &mut Conn, job: &str, period: &str, now: Timestamp) -> Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO job_runs (job, period, started_at) SELECT $1, $2, $3 \
+         WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE job = $1 AND period = $2)",
+    )
+    .bind(job)
+    .bind(period)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await;
+    match n {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        // Another process inserted the same row at the same moment.
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
