@@ -424,7 +424,7 @@ impl App {
 
     /// Records a refusal and returns the error it is answered with ("not found", whether or not
     /// the record exists).
-    async fn refused(
+    pub(crate) async fn refused(
         &self,
         actor: &Actor,
         patient: PatientId,

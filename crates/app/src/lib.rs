@@ -14,6 +14,7 @@ pub mod demo;
 pub mod enrolment;
 pub mod import;
 pub mod mail;
+pub mod messages;
 pub mod metrics;
 pub mod record;
 pub mod services;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::SecretKey;
-pub use services::{Accounts, Clinic, Import, Records};
+pub use services::{Accounts, Clinic, Import, Messages, Records};
 
 /// What can go wrong in a use case, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +101,9 @@ pub struct Config {
     /// How much of what record pages show may be kept in memory between views, in estimated
     /// bytes (0: nothing; see `record::cache`).
     pub page_cache_bytes: usize,
+    /// Messaging's defaults (reply time, emergency numbers, attachment limits), which the
+    /// clinic's stored settings override.
+    pub messaging: portal_domain::messages::MessagingSettings,
 }
 
 impl Default for Config {
@@ -114,6 +118,7 @@ impl Default for Config {
             clinic_name: "Patient Portal".into(),
             import_limits: portal_fhir::Limits::default(),
             page_cache_bytes: record::PAGE_CACHE_DEFAULT_BYTES,
+            messaging: portal_domain::messages::MessagingSettings::default(),
         }
     }
 }

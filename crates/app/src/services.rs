@@ -51,3 +51,9 @@ service!(
     Clinic,
     clinic
 );
+service!(
+    /// Secure messaging: conversations between the patient's side and the clinic, the
+    /// in-basket, pools and the clinic's messaging settings.
+    Messages,
+    messages
+);

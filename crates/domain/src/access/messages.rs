@@ -37,8 +37,7 @@ pub fn authorize_conversation(
             role: Role::Clinician | Role::Staff,
             ..
         } => {
-            let routed =
-                conversation.assigned_user == Some(*id) || conversation.in_assigned_pool;
+            let routed = conversation.assigned_user == Some(*id) || conversation.in_assigned_pool;
             if routed && AccessBasis::Routed.covers(action) {
                 Ok(PatientAccess {
                     patient: conversation.patient,

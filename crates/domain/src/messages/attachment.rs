@@ -149,9 +149,11 @@ fn sniff(bytes: &[u8]) -> Option<Kind> {
     // ISO base media: a box size, "ftyp", then the major brand.
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         let brand = &bytes[8..12];
-        if [b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"]
-            .iter()
-            .any(|b| brand == *b)
+        if [
+            b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+        ]
+        .iter()
+        .any(|b| brand == *b)
         {
             return Some(Kind::Heic);
         }
@@ -280,8 +282,14 @@ mod tests {
     fn web_pages_scripts_and_svg_are_refused() {
         for (bytes, name) in [
             (&b"<html><script>alert(1)</script></html>"[..], "x.html"),
-            (b"<?xml version=\"1.0\"?><svg onload=\"alert(1)\"/>", "x.svg"),
-            (b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>", "x.png"),
+            (
+                b"<?xml version=\"1.0\"?><svg onload=\"alert(1)\"/>",
+                "x.svg",
+            ),
+            (
+                b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>",
+                "x.png",
+            ),
             (b"GIF89a....", "x.gif"),
             (b"plain text", "x.txt"),
         ] {
@@ -310,7 +318,10 @@ mod tests {
 
     #[test]
     fn empty_and_oversize_files_are_refused_with_the_limit_in_words() {
-        assert!(matches!(judge(b"", "a.png", 10), Err(Refused::Empty { .. })));
+        assert!(matches!(
+            judge(b"", "a.png", 10),
+            Err(Refused::Empty { .. })
+        ));
         let err = judge(PNG_1X1, "big.png", 10).expect_err("too large");
         assert!(matches!(err, Refused::TooLarge { .. }));
         assert_eq!(size_words(10 * 1024 * 1024), "10 MB");
@@ -329,7 +340,10 @@ mod tests {
             "passwd.pdf"
         );
         assert_eq!(FileName::clean("", Kind::Jpeg).as_str(), "attachment.jpg");
-        assert_eq!(FileName::clean("ÉCZÉMA photo.JPG", Kind::Jpeg).as_str(), "ÉCZÉMA photo.jpg");
+        assert_eq!(
+            FileName::clean("ÉCZÉMA photo.JPG", Kind::Jpeg).as_str(),
+            "ÉCZÉMA photo.jpg"
+        );
         let long = "a".repeat(300);
         assert_eq!(FileName::clean(&long, Kind::Png).as_str().len(), 84);
     }

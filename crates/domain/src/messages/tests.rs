@@ -11,14 +11,21 @@ fn a_compose_form_names_every_bad_field() {
 #[test]
 fn a_good_compose_form_keeps_its_parts() {
     let pool = PoolId::from_uuid(uuid::Uuid::from_u128(9));
-    let new =
-        NewConversation::parse(&format!("pool:{pool}"), "medical", " Rash ", "Hello\r\nthere")
-            .expect("good");
+    let new = NewConversation::parse(
+        &format!("pool:{pool}"),
+        "medical",
+        " Rash ",
+        "Hello\r\nthere",
+    )
+    .expect("good");
     assert_eq!(new.recipient, Recipient::Pool(pool));
     assert_eq!(new.topic, Topic::MedicalQuestion);
     assert_eq!(new.subject.as_str(), "Rash");
     assert_eq!(new.body.as_str(), "Hello\nthere");
-    assert_eq!(Recipient::parse(&new.recipient.as_form()), Ok(new.recipient));
+    assert_eq!(
+        Recipient::parse(&new.recipient.as_form()),
+        Ok(new.recipient)
+    );
 }
 
 #[test]
@@ -67,8 +74,17 @@ fn topics_round_trip_and_unknown_ones_are_refused() {
 #[test]
 fn business_days_skip_weekends() {
     let fri = jiff::civil::date(2026, 12, 4);
-    assert_eq!(business_days_between(fri, jiff::civil::date(2026, 12, 7)), 1);
-    assert_eq!(business_days_between(fri, jiff::civil::date(2026, 12, 9)), 3);
+    assert_eq!(
+        business_days_between(fri, jiff::civil::date(2026, 12, 7)),
+        1
+    );
+    assert_eq!(
+        business_days_between(fri, jiff::civil::date(2026, 12, 9)),
+        3
+    );
     assert_eq!(business_days_between(fri, fri), 0);
-    assert_eq!(business_days_between(fri, jiff::civil::date(2026, 12, 1)), 0);
+    assert_eq!(
+        business_days_between(fri, jiff::civil::date(2026, 12, 1)),
+        0
+    );
 }
