@@ -181,6 +181,7 @@ pub struct NewMessage<'a> {
 }
 
 /// A judged file to store with a message.
+#[derive(Clone)]
 pub struct NewAttachment {
     /// Its id.
     pub id: AttachmentId,
@@ -192,6 +193,12 @@ pub struct NewAttachment {
     pub content: Vec<u8>,
     /// Its SHA-256, hex.
     pub sha256: String,
+}
+
+impl std::fmt::Debug for NewAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewAttachment({}, {} bytes)", self.kind.as_str(), self.content.len())
+    }
 }
 
 /// The message a form's one-time key already stored, if any (a form sent twice).
