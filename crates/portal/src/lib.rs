@@ -169,6 +169,7 @@ pub async fn serve(
         tls: settings.public_url.starts_with("https://"),
         trusted_proxies: portal_web::proxies::TrustedProxies::new(settings.trusted_proxies.clone()),
         fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
+        upload_bodies: portal_web::fhir::BodyBudget::new(portal_web::upload::UPLOAD_BUDGET_BYTES),
         dates,
     };
     let metrics_server = match metrics {

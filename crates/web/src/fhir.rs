@@ -52,7 +52,7 @@ impl BodyBudget {
 
     /// Room for a body of at most `bytes`, held until the returned permit is dropped; `None` when
     /// no room came free in time.
-    async fn reserve(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) async fn reserve(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let kib = u32::try_from(bytes.div_ceil(1024))
             .unwrap_or(u32::MAX)
             .clamp(1, self.kib);

@@ -13,6 +13,7 @@ pub mod routes;
 pub mod security;
 pub mod session;
 pub mod trend;
+pub mod upload;
 
 use portal_app::App;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub trusted_proxies: proxies::TrustedProxies,
     /// The bytes of request bodies `POST /fhir` may hold at once, across all requests.
     pub fhir_bodies: fhir::BodyBudget,
+    /// The bytes of forms with files (message attachments) held at once, across all requests.
+    pub upload_bodies: fhir::BodyBudget,
     /// How pages write dates and times: the clinic's time zone and locale.
     pub dates: pages::words::Dates,
 }

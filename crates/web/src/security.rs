@@ -143,6 +143,19 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
         Some(user) => Some(user.csrf_token().to_string()),
         None => cookie(request.headers(), state.csrf_cookie()).map(str::to_string),
     };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(boundary) = crate::upload::boundary(content_type) {
+        return match expected {
+            Some(expected) if !expected.is_empty() => {
+                with_files(&state, request, next, boundary, &expected).await
+            }
+            _ => refuse(),
+        };
+    }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
         return error_page(
@@ -161,6 +174,76 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A signed-in form with files: read whole within its limit and the shared budget, parsed once,
+/// its CSRF field checked, and its parts handed to the handler ([`crate::upload::Uploaded`]).
+async fn with_files(
+    state: &AppState,
+    request: Request,
+    next: Next,
+    boundary: Result<String, crate::upload::UploadError>,
+    expected: &str,
+) -> Response {
+    use crate::upload::MAX_UPLOAD_BYTES;
+    let too_large = || {
+        error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too much data",
+            vec![format!(
+                "The form sent more than the portal accepts ({}). Attach fewer or smaller files.",
+                portal_domain::messages::attachment::size_words(MAX_UPLOAD_BYTES)
+            )],
+        )
+    };
+    let unreadable = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "This form could not be read",
+            vec!["Reload the page and try again.".into()],
+        )
+    };
+    let Ok(boundary) = boundary else {
+        return unreadable();
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD_BYTES) {
+        return too_large();
+    }
+    let Some(_room) = state
+        .upload_bodies
+        .reserve(declared.unwrap_or(MAX_UPLOAD_BYTES))
+        .await
+    else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The portal is busy",
+            vec!["Many files are being sent right now. Try again in a minute.".into()],
+        );
+    };
+    let (mut parts, body) = request.into_parts();
+    let limit = declared.unwrap_or(MAX_UPLOAD_BYTES);
+    let Ok(bytes) = to_bytes(body, limit).await else {
+        return too_large();
+    };
+    let Ok(form) = crate::upload::parse(&bytes, &boundary) else {
+        return unreadable();
+    };
+    drop(bytes);
+    let given = form.text("csrf").unwrap_or("");
+    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            vec!["Reload the page and try again.".into()],
+        );
+    }
+    parts.extensions.insert(form);
+    next.run(Request::from_parts(parts, Body::empty())).await
 }
 
 /// Where a request came from, for the audit trail.

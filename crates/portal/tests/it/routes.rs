@@ -29,6 +29,7 @@ async fn every_route_in_the_table_is_served_as_listed(backend: Backend) {
         tls: false,
         trusted_proxies: portal_web::proxies::TrustedProxies::new(Vec::new()),
         fhir_bodies: portal_web::fhir::BodyBudget::new(portal_web::fhir::BODY_BUDGET_BYTES),
+        upload_bodies: portal_web::fhir::BodyBudget::new(portal_web::upload::UPLOAD_BUDGET_BYTES),
         dates: portal_web::pages::words::Dates::default(),
     };
     // What the portal serves: the router `portal serve` runs, without the layers in front of it
