@@ -295,6 +295,21 @@ impl App {
                     .into(),
             },
         );
+        // The clinic's message pools: the nurse line answers medical questions with the
+        // demo clinician; the front desk and billing are the demo staff member's.
+        let messages = self.messages();
+        for (pool, members) in [
+            ("Nurse line", &["clinician@demo.portal.test"][..]),
+            ("Front desk", &["staff@demo.portal.test"][..]),
+            ("Billing", &["staff@demo.portal.test"][..]),
+        ] {
+            messages.create_pool(&operator, pool, true).await?;
+            for email in members {
+                messages
+                    .set_pool_member(&operator, pool, email, true)
+                    .await?;
+            }
+        }
         let invitation = self.accounts().invite(&operator, marcus.id).await?;
         Ok(DemoAccounts {
             url: self.config().public_url.clone(),

@@ -106,6 +106,45 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the clinic's message pools (Front desk, Nurse line …): patients send messages
+    /// to a pool, and every member sees them in their in-basket.
+    Pool {
+        #[command(subcommand)]
+        command: PoolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoolCommand {
+    /// Create a pool.
+    Create {
+        /// Its name, as patients and staff see it.
+        #[arg(long)]
+        name: String,
+        /// Do not offer it to patients as a recipient (for routing by staff only).
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Add a clinician or staff member to a pool.
+    Add {
+        /// The pool's name.
+        #[arg(long)]
+        pool: String,
+        /// The member's sign-in e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove a member from a pool.
+    Remove {
+        /// The pool's name.
+        #[arg(long)]
+        pool: String,
+        /// The member's sign-in e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// List the pools and their members.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +200,85 @@ enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         append: PathBuf,
     },
+}
+
+/// Runs `portal pool …`: prints what it did; field errors exit 2.
+async fn pool_command(app: &portal_app::App, command: PoolCommand) -> Result<ExitCode, StartError> {
+    let operator = Actor::operator();
+    let messages = app.messages();
+    let result = match command {
+        PoolCommand::Create { name, internal } => messages
+            .create_pool(&operator, &name, !internal)
+            .await
+            .map(|_| {
+                println!(
+                    "Pool \"{}\" created{}.",
+                    name.trim(),
+                    if internal {
+                        " (not offered to patients)"
+                    } else {
+                        ""
+                    }
+                )
+            }),
+        PoolCommand::Add { pool, email } => messages
+            .set_pool_member(&operator, &pool, &email, true)
+            .await
+            .map(|changed| {
+                println!(
+                    "{}",
+                    if changed {
+                        "Added."
+                    } else {
+                        "Already a member; nothing changed."
+                    }
+                )
+            }),
+        PoolCommand::Remove { pool, email } => messages
+            .set_pool_member(&operator, &pool, &email, false)
+            .await
+            .map(|changed| {
+                println!(
+                    "{}",
+                    if changed {
+                        "Removed."
+                    } else {
+                        "Not a member; nothing changed."
+                    }
+                )
+            }),
+        PoolCommand::List => messages.pools(&operator).await.map(|pools| {
+            if pools.is_empty() {
+                println!("No pools yet. Create one with: portal pool create --name NAME");
+            }
+            for pool in pools {
+                println!(
+                    "{}{}: {}",
+                    pool.name,
+                    if pool.offered { "" } else { " (internal)" },
+                    if pool.members.is_empty() {
+                        "no members".to_string()
+                    } else {
+                        pool.members
+                            .iter()
+                            .map(|(_, name, email)| format!("{name} <{email}>"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            }
+        }),
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(portal_app::Error::Invalid(errors)) => {
+            for (field, message) in errors.iter() {
+                eprintln!("{field}: {message}");
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn init_logging(settings: &Settings) {
@@ -448,6 +566,11 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        Command::Pool { command } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            return pool_command(&app, command).await;
         }
         Command::Generate {
             patients,

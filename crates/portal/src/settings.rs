@@ -187,6 +187,42 @@ pub struct Settings {
     /// The locale pages write dates for (`en-US` until translations come).
     #[arg(long, env = "PORTAL_LOCALE", default_value = "en-US", global = true)]
     pub locale: String,
+    /// What the compose page promises about replies, until an admin sets it on the messaging
+    /// page (e.g. "2 business days").
+    #[arg(
+        long,
+        env = "PORTAL_MESSAGE_REPLY_TIME",
+        default_value = "2 business days",
+        global = true
+    )]
+    pub message_reply_time: String,
+    /// The emergency number messaging tells patients to call, until an admin sets it.
+    #[arg(
+        long,
+        env = "PORTAL_EMERGENCY_NUMBER",
+        default_value = "911",
+        global = true
+    )]
+    pub emergency_number: String,
+    /// The largest file on a message, in megabytes, until an admin sets it (at most 25).
+    #[arg(
+        long,
+        env = "PORTAL_ATTACHMENT_MB",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=25),
+        global = true
+    )]
+    pub attachment_mb: u64,
+    /// The most files on one message, until an admin sets it (0 to 10; their sizes together
+    /// stay within 50 MB).
+    #[arg(
+        long,
+        env = "PORTAL_ATTACHMENT_COUNT",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u64).range(0..=10),
+        global = true
+    )]
+    pub attachment_count: u64,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -228,6 +264,18 @@ impl Settings {
             page_cache_bytes: usize::try_from(self.page_cache_mb)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024 * 1024),
+            messaging: portal_domain::messages::MessagingSettings {
+                reply_time: self.message_reply_time.trim().to_string(),
+                emergency_number: self.emergency_number.trim().to_string(),
+                attachment_max_bytes: usize::try_from(self.attachment_mb).unwrap_or(10)
+                    * 1024
+                    * 1024,
+                attachment_max_count: usize::try_from(self.attachment_count).unwrap_or(3).min(
+                    portal_domain::messages::ATTACHMENT_TOTAL_BYTES
+                        / (usize::try_from(self.attachment_mb).unwrap_or(10) * 1024 * 1024),
+                ),
+                ..portal_domain::messages::MessagingSettings::default()
+            },
         }
     }
 }

@@ -197,7 +197,12 @@ pub struct NewAttachment {
 
 impl std::fmt::Debug for NewAttachment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NewAttachment({}, {} bytes)", self.kind.as_str(), self.content.len())
+        write!(
+            f,
+            "NewAttachment({}, {} bytes)",
+            self.kind.as_str(),
+            self.content.len()
+        )
     }
 }
 

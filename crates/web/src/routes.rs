@@ -5,7 +5,7 @@
 //! to try every route as every role and with another patient's ids.
 
 use crate::fhir;
-use crate::pages::{account, activation, admin, auth, clinic, ops, patient, record};
+use crate::pages::{account, activation, admin, auth, clinic, messages, ops, patient, record};
 use crate::{AppState, security, session};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -74,6 +74,7 @@ pub const FEATURES: &[&[Route]] = &[
     account::ROUTES,
     patient::ROUTES,
     record::ROUTES,
+    messages::ROUTES,
     clinic::ROUTES,
     admin::ROUTES,
     fhir::ROUTES,

@@ -274,9 +274,6 @@ mod tests {
             Some(UploadError::TooMuch)
         );
         let many: Vec<(&str, Option<&str>, &[u8])> = vec![("x", None, b"1"); MAX_PARTS + 2];
-        assert_eq!(
-            parse(&body(&many), "XyZ").err(),
-            Some(UploadError::TooMuch)
-        );
+        assert_eq!(parse(&body(&many), "XyZ").err(), Some(UploadError::TooMuch));
     }
 }

@@ -204,6 +204,13 @@ pub fn settings_from(
             _ => {}
         }
     }
+    let total = portal_domain::messages::ATTACHMENT_TOTAL_BYTES;
+    if s.attachment_max_bytes
+        .saturating_mul(s.attachment_max_count)
+        > total
+    {
+        s.attachment_max_count = total / s.attachment_max_bytes.max(1);
+    }
     s
 }
 
@@ -958,7 +965,7 @@ mod tests {
             name: "rash.jpeg".into(),
             bytes: vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3],
         };
-        let judged = judge_files(&[good.clone()], &settings).expect("a photo");
+        let judged = judge_files(std::slice::from_ref(&good), &settings).expect("a photo");
         assert_eq!(judged[0].name.as_str(), "rash.jpg");
         let html = Upload {
             name: "<img src=x onerror=alert(1)>.png".into(),
@@ -966,7 +973,9 @@ mod tests {
         };
         let errors = judge_files(&[good.clone(), html], &settings).expect_err("refused");
         assert!(
-            errors.get("files").is_some_and(|m| m.starts_with("img src_x onerror_alert_1 is not")),
+            errors
+                .get("files")
+                .is_some_and(|m| m.starts_with("img src_x onerror_alert_1 is not")),
             "{errors:?}"
         );
         let many = vec![good; settings.attachment_max_count + 1];

@@ -128,6 +128,16 @@ impl Messages {
                 "Allow between 0 and 10 files per message.",
             );
         }
+        if new
+            .attachment_max_bytes
+            .saturating_mul(new.attachment_max_count)
+            > portal_domain::messages::ATTACHMENT_TOTAL_BYTES
+        {
+            errors.add(
+                "attachment_max_count",
+                "Files on one message may add up to at most 50 MB: allow fewer or smaller files.",
+            );
+        }
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }

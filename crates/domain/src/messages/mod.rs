@@ -343,6 +343,8 @@ impl Default for MessagingSettings {
 pub const ATTACHMENT_CEILING_BYTES: usize = 25 * 1024 * 1024;
 /// The most attachments an operator may allow on one message.
 pub const ATTACHMENT_CEILING_COUNT: usize = 10;
+/// The most bytes of files one message may carry together (size times count).
+pub const ATTACHMENT_TOTAL_BYTES: usize = 50 * 1024 * 1024;
 
 /// Counts business days (Monday to Friday) from `from` to `to`, not counting `from`'s own day.
 pub fn business_days_between(from: jiff::civil::Date, to: jiff::civil::Date) -> i64 {

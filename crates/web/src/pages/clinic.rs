@@ -1,4 +1,4 @@
-//! The clinic's pages: in-basket, schedule, patient list and break-glass.
+//! The clinic's pages: schedule, patient list and break-glass (the in-basket is messaging's).
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
@@ -21,12 +21,6 @@ use serde::Deserialize;
 
 /// The clinic's own pages: in-basket, schedule, finding patients, break-glass.
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: "GET",
-        path: "/inbasket",
-        access: Access::Clinic,
-        serve: || get(inbasket),
-    },
     Route {
         method: "GET",
         path: "/schedule",
@@ -64,15 +58,6 @@ fn require(user: &CurrentUser, action: ClinicAction) -> Result<(), PageError> {
     authorize_clinic(&user.principal(), action)
         .map(|_| ())
         .map_err(|_| PageError(Error::Forbidden))
-}
-
-/// GET /inbasket
-pub async fn inbasket(SignedIn(user): SignedIn) -> PageResult {
-    require(&user, ClinicAction::ViewInBasket)?;
-    Ok(render(&EmptyPage {
-        page: Page::signed_in("In-basket", &user, Nav::InBasket, None),
-        empty_text: "Your in-basket is empty. Patient messages, refill requests and results to release will arrive here.",
-    }))
 }
 
 /// GET /schedule

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod banner;
 pub mod clinic;
+pub mod messages;
 pub mod ops;
 pub mod patient;
 pub mod record;

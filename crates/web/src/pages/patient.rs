@@ -36,12 +36,6 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
-        path: "/patients/{id}/messages",
-        access: Access::Patient(Action::ViewMessages),
-        serve: || get(messages),
-    },
-    Route {
-        method: "GET",
         path: "/patients/{id}/appointments",
         access: Access::Patient(Action::ViewAppointments),
         serve: || get(appointments),
@@ -196,16 +190,6 @@ fn section_words(section: Section) -> (&'static str, &'static str) {
             ("", "")
         }
     }
-}
-
-/// GET /patients/{id}/messages
-pub async fn messages(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    Ctx(ctx): Ctx,
-    IdPath(id): IdPath<PatientId>,
-) -> PageResult {
-    section(state, user, ctx, id, Section::Messages).await
 }
 
 /// GET /patients/{id}/appointments
