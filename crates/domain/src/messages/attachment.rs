@@ -92,6 +92,15 @@ pub enum Refused {
         /// The file's (cleaned) name.
         name: String,
     },
+    /// The name says one kind of file and the content is another (a PDF renamed `.png`), or
+    /// the name has no extension the portal knows.
+    #[error("{name} is not what its name says: its content is {actual}. Attach the original file.")]
+    Mismatch {
+        /// The file's (cleaned) name.
+        name: String,
+        /// What the content is, in words.
+        actual: &'static str,
+    },
     /// The content holds markup a browser could run.
     #[error("{name} holds web page content and cannot be attached.")]
     Markup {
@@ -115,10 +124,23 @@ const MARKUP: [&[u8]; 10] = [
     b"javascript:",
 ];
 
-/// Judges a file by its content: its kind, or why it is refused. `name` is only used in the
-/// message.
-pub fn judge(bytes: &[u8], name: &str, max_bytes: usize) -> Result<Kind, Refused> {
-    let name = name.to_string();
+/// The kind a file name's extension claims, if it is one the portal knows.
+fn claimed(raw_name: &str) -> Option<Kind> {
+    let (_, ext) = raw_name.rsplit_once('.')?;
+    match ext.trim().to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" | "jpe" | "jfif" => Some(Kind::Jpeg),
+        "png" => Some(Kind::Png),
+        "pdf" => Some(Kind::Pdf),
+        "heic" | "heif" | "hif" => Some(Kind::Heic),
+        _ => None,
+    }
+}
+
+/// Judges a file by its content and its name: its kind, or why it is refused. The content
+/// decides the kind; a name whose extension claims another kind (or none the portal knows) is
+/// refused, so nobody is misled by it. `shown` is the name the messages use.
+pub fn judge(bytes: &[u8], raw_name: &str, shown: &str, max_bytes: usize) -> Result<Kind, Refused> {
+    let name = shown.to_string();
     if bytes.is_empty() {
         return Err(Refused::Empty { name });
     }
@@ -131,6 +153,12 @@ pub fn judge(bytes: &[u8], name: &str, max_bytes: usize) -> Result<Kind, Refused
     let kind = sniff(bytes).ok_or_else(|| Refused::WrongKind { name: name.clone() })?;
     if holds_markup(bytes) {
         return Err(Refused::Markup { name });
+    }
+    if claimed(raw_name) != Some(kind) {
+        return Err(Refused::Mismatch {
+            name,
+            actual: kind.label(),
+        });
     }
     Ok(kind)
 }
@@ -260,22 +288,35 @@ mod tests {
 
     #[test]
     fn images_and_pdfs_are_known_by_their_content() {
-        assert_eq!(judge(PNG_1X1, "a.png", 1000), Ok(Kind::Png));
+        assert_eq!(judge(PNG_1X1, "a.png", "a", 1000), Ok(Kind::Png));
         assert_eq!(
-            judge(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10], "a.jpg", 1000),
+            judge(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10], "a.JPEG", "a", 1000),
             Ok(Kind::Jpeg)
         );
-        assert_eq!(judge(b"%PDF-1.7\n%%EOF", "a.pdf", 1000), Ok(Kind::Pdf));
+        assert_eq!(judge(b"%PDF-1.7\n%%EOF", "a.pdf", "a", 1000), Ok(Kind::Pdf));
         let mut heic = vec![0, 0, 0, 0x18];
         heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-        assert_eq!(judge(&heic, "IMG_0001.HEIC", 1000), Ok(Kind::Heic));
+        assert_eq!(judge(&heic, "IMG_0001.HEIC", "a", 1000), Ok(Kind::Heic));
     }
 
     #[test]
-    fn a_pdf_named_png_is_judged_a_pdf_and_named_so() {
-        let kind = judge(b"%PDF-1.4 ...", "rash.png", 1000).expect("a pdf");
-        assert_eq!(kind, Kind::Pdf);
-        assert_eq!(FileName::clean("rash.png", kind).as_str(), "rash.pdf");
+    fn a_file_whose_name_claims_another_kind_is_refused() {
+        assert!(matches!(
+            judge(b"%PDF-1.4 ...", "rash.png", "rash", 1000),
+            Err(Refused::Mismatch { .. })
+        ));
+        assert!(matches!(
+            judge(PNG_1X1, "rash", "rash", 1000),
+            Err(Refused::Mismatch { .. })
+        ));
+        assert!(matches!(
+            judge(PNG_1X1, "rash.exe", "rash", 1000),
+            Err(Refused::Mismatch { .. })
+        ));
+        assert_eq!(
+            FileName::clean("rash.JPEG", Kind::Jpeg).as_str(),
+            "rash.jpg"
+        );
     }
 
     #[test]
@@ -293,7 +334,7 @@ mod tests {
             (b"GIF89a....", "x.gif"),
             (b"plain text", "x.txt"),
         ] {
-            assert!(judge(bytes, name, 1000).is_err(), "{name}");
+            assert!(judge(bytes, name, name, 1000).is_err(), "{name}");
         }
     }
 
@@ -302,27 +343,27 @@ mod tests {
         let mut polyglot = PNG_1X1.to_vec();
         polyglot.extend_from_slice(b"<HTML><body onload=alert(1)>");
         assert!(matches!(
-            judge(&polyglot, "x.png", 1000),
+            judge(&polyglot, "x.png", "x", 1000),
             Err(Refused::Markup { .. })
         ));
         let mut tail = PNG_1X1.to_vec();
         tail.extend_from_slice(b"<svg");
         assert!(matches!(
-            judge(&tail, "x.png", 1000),
+            judge(&tail, "x.png", "x", 1000),
             Err(Refused::Markup { .. })
         ));
         let mut js = vec![0xFF, 0xD8, 0xFF, 0xE1];
         js.extend_from_slice(b"xx JavaScript:alert(1)");
-        assert!(judge(&js, "x.jpg", 1000).is_err());
+        assert!(judge(&js, "x.jpg", "x", 1000).is_err());
     }
 
     #[test]
     fn empty_and_oversize_files_are_refused_with_the_limit_in_words() {
         assert!(matches!(
-            judge(b"", "a.png", 10),
+            judge(b"", "a.png", "a", 10),
             Err(Refused::Empty { .. })
         ));
-        let err = judge(PNG_1X1, "big.png", 10).expect_err("too large");
+        let err = judge(PNG_1X1, "big.png", "big", 10).expect_err("too large");
         assert!(matches!(err, Refused::TooLarge { .. }));
         assert_eq!(size_words(10 * 1024 * 1024), "10 MB");
         assert_eq!(size_words(1536 * 1024), "1.5 MB");
