@@ -2,8 +2,6 @@
 //! budget shared by every request, by the CSRF check, which parses them once and hands the
 //! parts to the handler ([`Uploaded`]).
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use portal_app::messages::Upload;
 
@@ -176,25 +174,37 @@ fn unquote(v: &str) -> String {
     }
 }
 
-/// The form with files the CSRF check parsed, for the handler.
+/// A form that may carry files, for the handler: the parts the CSRF check parsed from a
+/// `multipart/form-data` body, or the fields of an ordinary form (which has no files).
 pub struct Uploaded(pub MultipartForm);
 
-impl<S: Send + Sync> FromRequestParts<S> for Uploaded {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Uploaded {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .remove::<MultipartForm>()
-            .map(Uploaded)
-            .ok_or_else(|| {
-                crate::error::error_page(
-                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "This form could not be read",
-                    vec!["Send the form from the portal's page.".into()],
-                )
-                .into_response()
-            })
+    async fn from_request(
+        mut request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(form) = request.extensions_mut().remove::<MultipartForm>() {
+            return Ok(Uploaded(form));
+        }
+        let unreadable = || {
+            crate::error::error_page(
+                axum::http::StatusCode::BAD_REQUEST,
+                "This form could not be read",
+                vec!["Send the form from the portal's page.".into()],
+            )
+            .into_response()
+        };
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| unreadable())?;
+        let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .map_err(|_| unreadable())?;
+        Ok(Uploaded(MultipartForm {
+            fields,
+            files: Vec::new(),
+        }))
     }
 }
 

@@ -331,7 +331,11 @@ impl Messages {
             .open_patient(actor, patient, Action::SendMessage)
             .await?;
         if side_of(actor) != Side::Patient {
-            return Err(Error::NotFound);
+            // The clinic answers conversations routed to it; it does not start them here.
+            drop(tx);
+            return Err(self
+                .refused(actor, patient, (Action::SendMessage, true))
+                .await);
         }
         let row = patients::get(&mut tx, &access)
             .await?
@@ -402,7 +406,11 @@ impl Messages {
             .open_patient(actor, patient, Action::SendMessage)
             .await?;
         if side_of(actor) != Side::Patient {
-            return Err(Error::NotFound);
+            // The clinic answers conversations routed to it; it does not start them here.
+            drop(tx);
+            return Err(self
+                .refused(actor, patient, (Action::SendMessage, true))
+                .await);
         }
         if let Some((existing, _)) = store::message_by_key(&mut tx, &access, &form.send_key).await?
         {

@@ -202,6 +202,54 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// Sends a form with files (`multipart/form-data`) as the page at `form_page` would:
+    /// its CSRF token first, then `fields`, then each file under the field name "files".
+    #[allow(dead_code)]
+    pub async fn post_files(
+        &self,
+        client: &Client,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> Response {
+        let csrf = self.csrf_from(client, form_page).await;
+        let boundary = "----PortalTestBoundary7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        all.extend_from_slice(fields);
+        for (name, value) in all {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (file_name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; \
+                     filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        client
+            .post(format!("{}{path}", self.url))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// Sends the activation form.
     #[allow(dead_code)]
     pub async fn activate(

@@ -15,6 +15,7 @@ mod holes_ownership;
 mod holes_parsers;
 mod holes_throttles;
 mod import;
+mod messages;
 mod page_cache;
 mod record;
 mod routes;

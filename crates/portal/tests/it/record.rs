@@ -389,6 +389,11 @@ async fn another_patients_items_answer_like_missing_ones_and_change_nothing(back
         ("/visits/", resource_id(&t, "omar-visit").await),
         ("/documents/", resource_id(&t, "omar-note").await),
     ];
+    let (conversation, file) = crate::messages::conversation_in(&t, omar).await;
+    let omar_items: Vec<(&str, String)> = omar_items
+        .into_iter()
+        .chain([("/messages/", conversation), ("/attachments/", file)])
+        .collect();
     assert_eq!(released_at(&t, &chol).await, None, "held until released");
 
     let patient = t.sign_in(Role::Patient).await;
@@ -440,8 +445,10 @@ async fn another_patients_items_answer_like_missing_ones_and_change_nothing(back
         assert_eq!(record_state(&t).await, before, "{viewer}: nothing changed");
     }
     // Per viewer: a missing item and Omar's two results under both paths for the result page
-    // and for release (5 + 5), his visit and his document likewise (3 + 3), the filter (2).
-    assert_eq!(tried, 3 * 18);
+    // and for release (5 + 5), his visit and his document likewise (3 + 3), the filter (2),
+    // and his conversation under both paths for its page, reply, note, reassign and status,
+    // and his attached file likewise (6 × 3).
+    assert_eq!(tried, 3 * 36);
     assert_eq!(
         released_at(&t, &chol).await,
         None,

@@ -103,7 +103,9 @@ struct HomePage {
     show_clinic_links: bool,
     show_front_desk_links: bool,
     can_invite: bool,
+    can_message: bool,
     new_results: i64,
+    new_messages: i64,
 }
 
 /// GET /patients/{id}: the patient's home (for the clinic, the chart's front page).
@@ -151,6 +153,12 @@ pub async fn home(
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
+        can_message: user.role == Role::Patient && view.access.also_allows(Action::SendMessage),
+        new_messages: if user.role == Role::Patient {
+            state.app.messages().unread(&view.access).await?
+        } else {
+            0
+        },
         new_results: match others.iter().find(|o| o.current) {
             // Counted already, with the family's records.
             Some(this) => this.new_results,
@@ -178,17 +186,15 @@ struct SectionPage {
 
 fn section_words(section: Section) -> (&'static str, &'static str) {
     match section {
-        Section::Messages => (
-            "Messages",
-            "No messages yet. Secure messaging with the care team is coming soon.",
-        ),
         Section::Appointments => (
             "Appointments",
             "No appointments yet. Booking, cancelling and rescheduling online is coming soon.",
         ),
-        Section::Overview | Section::AccessLog | Section::HealthRecord | Section::Medications => {
-            ("", "")
-        }
+        Section::Overview
+        | Section::Messages
+        | Section::AccessLog
+        | Section::HealthRecord
+        | Section::Medications => ("", ""),
     }
 }
 
@@ -288,7 +294,12 @@ fn data_words(resource_type: &str) -> &'static str {
         "DocumentList" => "the list of documents",
         "Document" => "a document (downloaded)",
         "MedicationList" => "the medication list",
-        "MessageList" => "the messages",
+        "MessageList" => "the list of messages",
+        "Message" => "a message conversation",
+        "MessageCompose" => "the form to write a message",
+        "MessageDraft" => "a message draft",
+        "MessageAttachment" => "a file attached to a message",
+        "MessageNote" | "MessageRouting" | "MessageStatus" => "the clinic's handling of a message",
         "AppointmentList" => "the appointments",
         "AccessLog" => "this access history",
         "ActivationCode" => "an activation code for the portal",
