@@ -18,12 +18,15 @@
 //!   label, status, time, abnormal flag and confidential category) in the domain's terms;
 //!   [`compartment`] tells whose record a resource is in and who and where it is from.
 //!
+//! - [`communication`] maps secure messages to `Communication` resources for the read API.
+//!
 //! No database, no HTTP, no async: bytes and JSON in, checked data out.
 
 #![warn(missing_docs)]
 
 pub mod bundle;
 pub mod codes;
+pub mod communication;
 pub mod compartment;
 pub mod entry;
 pub mod error;

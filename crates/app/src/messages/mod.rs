@@ -897,6 +897,74 @@ impl Messages {
         Ok(file)
     }
 
+    /// A conversation's messages as FHIR `Communication` resources, for the read API: read
+    /// under the same policy as its page and audited as a read; the clinic's internal notes
+    /// are never among them.
+    pub async fn communications(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        conversation: ConversationId,
+    ) -> Result<Vec<serde_json::Value>> {
+        use portal_fhir::communication::{AttachedFile, Message, Party, communication};
+        let (access, mut tx) = self
+            .open_conversation(actor, patient, conversation, Action::ViewMessages)
+            .await?;
+        let found = store::find(&mut tx, &access, conversation)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let messages = store::messages(&mut tx, &access, conversation).await?;
+        drop(tx);
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, "Message");
+        event.resource_id = Some(conversation.to_string());
+        event.detail = "as FHIR Communication".into();
+        self.audit_alone(&event).await?;
+        let routed = match found.routed_to {
+            Recipient::Pool(p) => Party::Pool(p.to_string(), found.routed_name.clone()),
+            Recipient::Clinician(u) => Party::Practitioner(u.to_string()),
+        };
+        let mut previous: Option<String> = None;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let (sender, recipient) = match m.side {
+                Side::Patient if m.by_proxy => {
+                    (Party::RelatedPerson(m.author.to_string()), routed.clone())
+                }
+                Side::Patient => (Party::Patient(patient.to_string()), routed.clone()),
+                Side::Clinic => (
+                    Party::Practitioner(m.author.to_string()),
+                    Party::Patient(patient.to_string()),
+                ),
+            };
+            let id = m.id.to_string();
+            out.push(communication(&Message {
+                id: id.clone(),
+                conversation: conversation.to_string(),
+                subject: found.subject.as_str().to_string(),
+                topic: found.topic,
+                patient: patient.to_string(),
+                side: m.side,
+                sender,
+                recipient,
+                sent: m.sent_at.to_string(),
+                received: m.read_at.map(|at| at.to_string()),
+                text: m.body.as_str().to_string(),
+                files: m
+                    .attachments
+                    .iter()
+                    .map(|f| AttachedFile {
+                        content_type: f.kind.content_type().to_string(),
+                        url: format!("Binary/{}", f.id),
+                        title: f.name.as_str().to_string(),
+                        size: f.size,
+                    })
+                    .collect(),
+                in_response_to: previous.replace(id),
+            }));
+        }
+        Ok(out)
+    }
+
     /// The in-basket: conversations routed to the user or their pools.
     pub async fn inbasket(&self, actor: &Actor) -> Result<InBasket> {
         let capability = authorize_clinic(&actor.principal, ClinicAction::ViewInBasket)

@@ -474,6 +474,46 @@ async fn internal_notes_never_reach_the_patient(backend: Backend) {
         assert!(!body.contains("INTERNAL-7731"), "{path}");
         assert!(!body.contains("call her back"), "{path}");
     }
+    // Nor do the FHIR Communications the read API will serve.
+    let doctor: portal_domain::UserId =
+        sqlx::query("SELECT id FROM users WHERE email = 'clinician@demo.portal.test'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("user")
+            .try_get::<String, _>("id")
+            .expect("id")
+            .parse()
+            .expect("a user id");
+    let actor = Actor::new(
+        portal_domain::Principal::User {
+            id: doctor,
+            role: Role::Clinician,
+            own_patient: None,
+        },
+        portal_domain::audit::RequestContext {
+            client_addr: "test".into(),
+            user_agent: "test".into(),
+            request_id: String::new(),
+        },
+    );
+    let conversation = thread
+        .rsplit('/')
+        .next()
+        .expect("id")
+        .parse()
+        .expect("an id");
+    let mapped = t
+        .app
+        .messages()
+        .communications(&actor, sofia, conversation)
+        .await
+        .expect("communications");
+    assert_eq!(mapped.len(), 1);
+    let json = serde_json::to_string(&mapped).expect("json");
+    assert!(
+        json.contains("Dry cough.") && !json.contains("INTERNAL-7731"),
+        "{json}"
+    );
     // The patient cannot write notes either.
     let r = t
         .post_form(
