@@ -157,14 +157,27 @@ impl App {
     }
 
     /// Runs until `shutdown` fires: drains the outbox when woken by a new message and every
-    /// few seconds (messages written by other portal processes, retries).
+    /// few seconds (messages written by other portal processes, retries), and queues the
+    /// day's digest of overdue patient messages once a day.
     pub async fn run_mail_worker(
         &self,
         transport: Transport,
         from: Mailbox,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
+        let mut digest_checked: Option<jiff::civil::Date> = None;
         loop {
+            // Once a day, across every portal process: tell the clinic what waits too long.
+            // Each process tries the day's claim once; the first to insert it sends.
+            let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+            if digest_checked != Some(today) {
+                match self.messages().send_overdue_digest().await {
+                    Ok(_) => digest_checked = Some(today),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the overdue-messages digest failed; will try again")
+                    }
+                }
+            }
             if let Err(e) = self.drain_outbox(&transport, &from).await {
                 tracing::error!(error = %e, "outbox worker failed; will try again");
             }

@@ -119,6 +119,7 @@ fn resource_type_of(path: &str) -> &'static str {
         "documents" => "DocumentList",
         "medications" => "MedicationList",
         "messages" => "MessageList",
+        "new" => "MessageCompose",
         "appointments" => "AppointmentList",
         "access-log" => "AccessLog",
         _ => "Patient",
@@ -145,7 +146,9 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
         for route in patient_routes().iter().filter(|r| r.method == "GET") {
             let path = route.path.replace("{id}", &record.to_string());
             // Clinicians have no access log of their patients; that refusal is audited too.
-            let allowed = !(role == "clinician" && path.ends_with("/access-log"));
+            // Nor do they start conversations from the chart.
+            let allowed = !(role == "clinician"
+                && (path.ends_with("/access-log") || path.ends_with("/messages/new")));
             t.advance(SignedDuration::from_secs(1));
             let seq = last_seq(&t).await;
             let r = t.get(client, &path).await;

@@ -866,7 +866,81 @@ async fn a_proxy_writes_for_the_child_and_the_thread_says_so(backend: Backend) {
     t.stop().await;
 }
 
+async fn the_pool_hears_once_a_day_of_what_waits_too_long(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sofia = t.patient("Sofia Martinez");
+    let patient = t.sign_in(Role::Patient).await;
+    let r = start(
+        &t,
+        &patient,
+        sofia,
+        &pool(&t, "Nurse line").await,
+        "Old",
+        "Waiting.",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Nothing is overdue yet: today's run (the worker's, or this one) sends no digest.
+    t.app
+        .messages()
+        .send_overdue_digest()
+        .await
+        .expect("digest");
+    t.advance(jiff::SignedDuration::from_hours(24 * 6));
+    let first = t
+        .app
+        .messages()
+        .send_overdue_digest()
+        .await
+        .expect("digest");
+    let again = t
+        .app
+        .messages()
+        .send_overdue_digest()
+        .await
+        .expect("digest");
+    // The mail worker may have taken the day's run first; either way it ran once.
+    assert!(first + again <= 1, "one run a day");
+    let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM job_runs WHERE job = 'overdue-digest'")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("runs")
+        .try_get("n")
+        .expect("n");
+    assert!(runs >= 2, "a run for the first day and one for today");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let digest = loop {
+        t.app
+            .messages()
+            .send_overdue_digest()
+            .await
+            .expect("digest");
+        let found = mail_files(&t)
+            .into_iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter(|m| m.contains("Patient messages are overdue"))
+            .collect::<Vec<_>>();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no digest was delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        digest.len(),
+        1,
+        "one digest, to the nurse line's one member"
+    );
+    assert!(digest[0].contains("clinician@demo.portal.test"));
+    assert!(!digest[0].contains("Old") && !digest[0].contains("Sofia"));
+    t.stop().await;
+}
+
 both_backends!(
+    the_pool_hears_once_a_day_of_what_waits_too_long,
     a_patient_writes_to_a_pool_and_its_member_answers,
     the_pool_sees_the_message_and_a_clinician_outside_it_does_not,
     another_patients_conversation_is_not_found_for_read_reply_and_attachment,
