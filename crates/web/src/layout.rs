@@ -52,6 +52,8 @@ pub enum Nav {
     Audit,
     /// Result-release rules (admin).
     ResultRelease,
+    /// Messaging settings and pools (admin).
+    Messaging,
     /// None highlighted.
     None,
 }
@@ -199,6 +201,12 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
             ),
             item("Audit", "/admin/audit".into(), Nav::Audit, active),
             item("Patients", "/patients".into(), Nav::Patients, active),
+            item(
+                "Messaging",
+                "/admin/messaging".into(),
+                Nav::Messaging,
+                active,
+            ),
             account,
         ],
     }

@@ -5,7 +5,9 @@
 //! to try every route as every role and with another patient's ids.
 
 use crate::fhir;
-use crate::pages::{account, activation, admin, auth, clinic, messages, ops, patient, record};
+use crate::pages::{
+    account, activation, admin, admin_messaging, auth, clinic, messages, ops, patient, record,
+};
 use crate::{AppState, security, session};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -77,6 +79,7 @@ pub const FEATURES: &[&[Route]] = &[
     messages::ROUTES,
     clinic::ROUTES,
     admin::ROUTES,
+    admin_messaging::ROUTES,
     fhir::ROUTES,
     ops::ROUTES,
 ];

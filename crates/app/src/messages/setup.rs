@@ -34,6 +34,16 @@ impl Messages {
         }
         let id = PoolId::from_uuid(uuid::Uuid::now_v7());
         let mut tx = self.store().begin().await?;
+        if pools::list(&mut tx)
+            .await?
+            .iter()
+            .any(|p| p.name.to_lowercase() == name.to_lowercase())
+        {
+            return Err(Error::field(
+                "name",
+                "A pool with this name already exists.",
+            ));
+        }
         pools::create(&mut tx, &capability, id, name, offered, self.now())
             .await
             .map_err(|e| match e {

@@ -939,7 +939,132 @@ async fn the_pool_hears_once_a_day_of_what_waits_too_long(backend: Backend) {
     t.stop().await;
 }
 
+async fn the_admin_sets_messaging_and_pools_and_nobody_else_can(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sofia = t.patient("Sofia Martinez");
+    let admin = t.sign_in(Role::Admin).await;
+    let clinician = t.sign_in(Role::Clinician).await;
+    let patient = t.sign_in(Role::Patient).await;
+    let (status, page) = text(&t, &admin, "/admin/messaging").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Nurse line") && page.contains("clinician@demo.portal.test"));
+    let good = [
+        ("reply_time", "1 business day"),
+        ("reply_days", "1"),
+        ("emergency_number", "112"),
+        ("crisis_line", "0800 111 222"),
+        ("attachment_mb", "5"),
+        ("attachment_max_count", "2"),
+    ];
+    // Refused values name their field and change nothing.
+    let mut bad = good;
+    bad[1] = ("reply_days", "forty");
+    bad[4] = ("attachment_mb", "26");
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/settings",
+            &bad,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("Enter a whole number of business days"));
+    assert!(body.contains("1 to 25"));
+    assert_eq!(t.count("clinic_settings").await, 0);
+    // Nobody but an administrator may change them.
+    for c in [&clinician, &patient] {
+        let r = t
+            .post_form(c, "/account", "/admin/messaging/settings", &good)
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = t
+            .post_form(c, "/account", "/admin/messaging/pools", &[("name", "Mine")])
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(t.count("clinic_settings").await, 0);
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/settings",
+            &good,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, compose) = text(&t, &patient, &format!("/patients/{sofia}/messages/new")).await;
+    assert!(compose.contains("call 112") && compose.contains("0800 111 222"));
+    assert!(compose.contains("replies within 1 business day"));
+    assert!(compose.contains("Up to 2 photos") && compose.contains("each up to 5 MB"));
+
+    // A new pool, its member, and a name already taken.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/pools",
+            &[("name", "Referrals")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/pools",
+            &[("name", "referrals ")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("A pool with this name already exists"),
+        "{body}"
+    );
+    let referrals = pool(&t, "Referrals").await.replace("pool:", "");
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/members",
+            &[
+                ("pool", &referrals),
+                ("email", "patient@demo.portal.test"),
+                ("change", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Only clinicians and staff")
+    );
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/messaging",
+            "/admin/messaging/members",
+            &[
+                ("pool", &referrals),
+                ("email", "clinician@demo.portal.test"),
+                ("change", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, compose) = text(&t, &patient, &format!("/patients/{sofia}/messages/new")).await;
+    assert!(compose.contains(">Referrals</option>"));
+    t.stop().await;
+}
+
 both_backends!(
+    the_admin_sets_messaging_and_pools_and_nobody_else_can,
     the_pool_hears_once_a_day_of_what_waits_too_long,
     a_patient_writes_to_a_pool_and_its_member_answers,
     the_pool_sees_the_message_and_a_clinician_outside_it_does_not,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod activation;
 pub mod admin;
+pub mod admin_messaging;
 pub mod auth;
 pub mod banner;
 pub mod clinic;
