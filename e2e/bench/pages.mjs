@@ -12,6 +12,7 @@
 //              record)
 //   --patient  with --role clinician, the record to load: a family name ("Lesch175") or a full
 //              name from the demo's `patients` list (default: the first on the list)
+//   --sign-in-only  print only the session's Cookie header (as {"cookie": …}), loading no page
 //
 // Exit status 1 if sign-in failed or a page did not answer 200 with the patient's name.
 
@@ -19,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { totp } from '../lib/totp.mjs';
 
 const USAGE =
-  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--role patient|clinician] [--patient NAME]';
+  'usage: node e2e/bench/pages.mjs DEMO_ACCOUNTS_JSON [--role patient|clinician] [--patient NAME] [--sign-in-only]';
 
 function fail(message) {
   console.error(`bench-pages: ${message}`);
@@ -27,12 +28,14 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { file: null, patient: null, role: 'patient' };
+  const args = { file: null, patient: null, role: 'patient', signInOnly: false };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--patient' || arg === '--role') {
       if (i + 1 >= argv.length) fail(`${arg} needs a value\n${USAGE}`);
       args[arg.slice(2)] = argv[(i += 1)];
+    } else if (arg === '--sign-in-only') {
+      args.signInOnly = true;
     } else if (arg === '-h' || arg === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -247,6 +250,10 @@ async function main() {
     await browser.signIn(account);
   } catch (error) {
     fail(`sign-in as ${account.email} failed: ${error.message}`);
+  }
+  if (args.signInOnly) {
+    console.log(JSON.stringify({ account: account.email, cookie: browser.jar.header() }));
+    return;
   }
   const names = htmlForms(name);
   const open = async (path) => {
