@@ -50,20 +50,21 @@ pub async fn routed_to(
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
         .join(", ");
+    // Unread first, then the longest wait; the count is computed once per row and ordered on
+    // from the outer query (PostgreSQL orders only by a bare output name).
     let sql = format!(
-        "SELECT c.id, c.patient_id, pt.given_name, pt.family_name, c.subject, c.topic, c.status, \
-         COALESCE(u.name, p.name, '') AS routed_name, \
+        "SELECT * FROM (SELECT c.id, c.patient_id, pt.given_name, pt.family_name, c.subject, \
+         c.topic, c.status, COALESCE(u.name, p.name, '') AS routed_name, \
          CASE WHEN c.assigned_user_id = $1 THEN 1 ELSE 0 END AS mine, \
          (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.side = 'patient' \
-          AND m.read_at IS NULL) AS unread, c.last_message_at, c.waiting_since \
+          AND m.read_at IS NULL) AS unread, c.last_message_at, c.waiting_since, \
+         COALESCE(c.waiting_since, c.last_message_at) AS waited \
          FROM conversations c JOIN patients pt ON pt.id = c.patient_id \
          LEFT JOIN users u ON u.id = c.assigned_user_id \
          LEFT JOIN pools p ON p.id = c.assigned_pool_id \
          WHERE c.status IN ({wanted}) AND (c.assigned_user_id = $1 OR c.assigned_pool_id IN \
-           (SELECT pool_id FROM pool_members WHERE user_id = $1)) \
-         ORDER BY CASE WHEN (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
-           AND m.side = 'patient' AND m.read_at IS NULL) > 0 THEN 0 ELSE 1 END, \
-           COALESCE(c.waiting_since, c.last_message_at), c.id LIMIT {limit}"
+           (SELECT pool_id FROM pool_members WHERE user_id = $1))) w \
+         ORDER BY CASE WHEN unread > 0 THEN 0 ELSE 1 END, waited, id LIMIT {limit}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(user.to_string())

@@ -591,16 +591,27 @@ impl Messages {
     }
 
     /// One conversation's page. Opening it marks the other side's messages read (the patient
-    /// sees when the clinic read theirs), in the same transaction as its audit event.
+    /// sees when the clinic read theirs), in the same transaction as its audit event; a page
+    /// with nothing new is read without the write lock and its view group-committed.
     pub async fn open(
         &self,
         actor: &Actor,
         patient: PatientId,
         conversation: ConversationId,
     ) -> Result<Thread> {
-        let (access, mut tx) = self
-            .open_conversation(actor, patient, conversation, Action::ViewMessages)
-            .await?;
+        // Read without the write lock; only a page that opens new messages writes (their
+        // read receipts, with the view's audit event, in one transaction).
+        let mut tx = self.store().begin_read().await?;
+        let access = match self
+            .decide_conversation(&mut tx, actor, patient, conversation, Action::ViewMessages)
+            .await?
+        {
+            Ok(access) => access,
+            Err(refusal) => {
+                drop(tx);
+                return Err(self.refused(actor, patient, refusal).await);
+            }
+        };
         let side = side_of(actor);
         let row = patients::get(&mut tx, &access)
             .await?
@@ -608,7 +619,6 @@ impl Messages {
         let found = store::find(&mut tx, &access, conversation)
             .await?
             .ok_or(Error::NotFound)?;
-        let newly_read = store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
         let messages = store::messages(&mut tx, &access, conversation).await?;
         let clinic_entries = match side {
             Side::Clinic => Some(store::clinic_entries(&mut tx, &access, conversation).await?),
@@ -623,13 +633,26 @@ impl Messages {
             None => None,
         };
         let stored = pools::settings(&mut tx).await?;
+        drop(tx);
+        let unread = messages
+            .iter()
+            .any(|m| m.side != side && m.read_at.is_none());
         let mut event = self.patient_event(actor, &access, AuditAction::Read, "Message");
         event.resource_id = Some(conversation.to_string());
-        if newly_read > 0 {
-            event.detail = format!("opened {newly_read} new message(s)");
+        if unread {
+            let (access, mut tx) = self
+                .open_conversation(actor, patient, conversation, Action::ViewMessages)
+                .await?;
+            let newly_read =
+                store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
+            if newly_read > 0 {
+                event.detail = format!("opened {newly_read} new message(s)");
+            }
+            self.audit(&mut tx, &event).await?;
+            commit(tx).await?;
+        } else {
+            self.audit_alone(&event).await?;
         }
-        self.audit(&mut tx, &event).await?;
-        commit(tx).await?;
         Ok(Thread {
             patient: row,
             access,
