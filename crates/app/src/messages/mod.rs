@@ -480,11 +480,12 @@ impl Messages {
         }
         started?;
         drafts::discard(&mut tx, &access, author, None).await?;
+        // The clinic is told first: the audit event takes the trail's head, held to the commit.
+        self.tell_clinic(&mut tx, new.recipient).await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "Message");
         event.resource_id = Some(id.to_string());
         event.detail = format!("started a conversation; {} file(s)", files.len());
         self.audit(&mut tx, &event).await?;
-        self.tell_clinic(&mut tx, new.recipient).await?;
         commit(tx).await?;
         self.mail_wakeup().notify_one();
         Ok(id)
@@ -766,10 +767,10 @@ impl Messages {
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "Message");
         event.resource_id = Some(conversation.to_string());
         event.detail = format!("replied; {} file(s)", files.len());
-        self.audit(&mut tx, &event).await?;
         if side == Side::Patient && found.status != Status::Open {
             self.tell_clinic(&mut tx, found.routed_to).await?;
         }
+        self.audit(&mut tx, &event).await?;
         commit(tx).await?;
         self.mail_wakeup().notify_one();
         Ok(())
