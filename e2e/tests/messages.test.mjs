@@ -131,6 +131,13 @@ describe('a patient and her clinician exchange messages on their phones', { time
     await page.goto(portal.href(`/patients/${sofiaId}`));
     const attention = await page.getByRole('region', { name: 'Needs your attention' }).innerText();
     assert.match(attention, /1 new message from the care team/);
+    // The menu says so too: on a phone under "More", where Messages is.
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    assert.match(await nav.locator('summary').innerText(), /More\s+1\s+new/);
+    const tops = (await Promise.all((await nav.locator('a:visible, summary:visible').all()).map((l) => l.boundingBox()))).map((b) => b.y);
+    assert.ok(Math.max(...tops) - Math.min(...tops) < 10, `the menu takes more than one row: ${tops}`);
+    await checkPage(t, page, 'patient-home-new-message');
+    await page.setViewportSize(PHONE);
     await clickThrough(page, page.getByRole('link', { name: '1 new message' }));
     assert.match(await page.locator('main').innerText(), /1 new/);
     await clickThrough(page, page.getByRole('link', { name: 'Rash on my arm' }));

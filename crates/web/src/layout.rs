@@ -17,6 +17,8 @@ pub struct NavItem {
     pub current: bool,
     /// On a narrow screen, shown under "More" rather than in the bar.
     pub extra: bool,
+    /// How many new things wait behind it (new messages), when the page knows.
+    pub new: i64,
 }
 
 /// Which navigation entry a page belongs to.
@@ -147,13 +149,27 @@ fn item(label: &'static str, href: String, this: Nav, active: Nav) -> NavItem {
         href,
         current: this == active,
         extra: false,
+        new: 0,
     }
 }
 
 impl Page {
+    /// Marks the navigation entry `nav` with how many new things wait behind it.
+    pub fn with_new(mut self, nav: &str, new: i64) -> Self {
+        for item in self.nav.iter_mut().filter(|i| i.label == nav) {
+            item.new = new;
+        }
+        self
+    }
+
     /// Whether some navigation items go under "More" on a narrow screen.
     pub fn has_more(&self) -> bool {
         self.nav.iter().any(|item| item.extra)
+    }
+
+    /// How many new things wait behind the entries under "More" (shown on "More" itself).
+    pub fn more_new(&self) -> i64 {
+        self.nav.iter().filter(|i| i.extra).map(|i| i.new).sum()
     }
 
     /// Whether the page being shown is one of those under "More".

@@ -316,8 +316,13 @@ impl Messages {
         {
             return Ok(0);
         }
-        let mut conn = self.conn().await?;
-        Ok(store::unread_for_patient(&mut conn, access).await?)
+        // On a connection kept for the reads every request makes: the home page asks.
+        Ok(self
+            .store()
+            .read_kept::<_, portal_store::Error>(|conn, _| {
+                Box::pin(store::unread_for_patient(conn, access))
+            })
+            .await?)
     }
 
     /// The compose page: whom the patient's side may write to, the kept draft, the settings.

@@ -180,8 +180,13 @@ async fn list_page(
         .iter()
         .map(|c| list_entry(c, &state.dates, list.patient_side))
         .collect();
+    let unread: i64 = if list.patient_side {
+        list.conversations.iter().map(|c| c.unread).sum()
+    } else {
+        0
+    };
     Ok(render(&ListPage {
-        page: page_for("Messages", &user, id),
+        page: page_for("Messages", &user, id).with_new("Messages", unread),
         basis: basis_words(&list.access, &list.patient),
         patient: Banner::new(&list.patient, &state.dates, state.app.now()),
         entries,

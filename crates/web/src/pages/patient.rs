@@ -146,19 +146,21 @@ pub async fn home(
     } else {
         format!("{} {}", view.patient.given_name, view.patient.family_name)
     };
+    let new_messages = if user.role == Role::Patient {
+        state.app.messages().unread(&view.access).await?
+    } else {
+        0
+    };
     Ok(render(&HomePage {
-        page: page_for(&title, &user, Section::Overview, id),
+        page: page_for(&title, &user, Section::Overview, id).with_new("Messages", new_messages),
+        new_messages,
         basis: basis_words(&view.access, &view.patient),
         for_patient: user.role == Role::Patient,
         show_clinic_links: user.role == Role::Clinician,
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
         can_message: user.role == Role::Patient && view.access.also_allows(Action::SendMessage),
-        new_messages: if user.role == Role::Patient {
-            state.app.messages().unread(&view.access).await?
-        } else {
-            0
-        },
+
         new_results: match others.iter().find(|o| o.current) {
             // Counted already, with the family's records.
             Some(this) => this.new_results,
