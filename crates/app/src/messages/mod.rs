@@ -306,8 +306,10 @@ impl Messages {
     }
 
     /// Messages from the clinic the patient's side has not opened, for the home page and the
-    /// menu (0 for a viewer who may not read the record's messages).
-    pub async fn unread(&self, access: &PatientAccess) -> Result<i64> {
+    /// menu (0 for a viewer who may not read the record's messages). Kept in the page cache
+    /// under the record's version read with the request's session, which every change of the
+    /// count raises (a clinic message, the patient's side opening one).
+    pub async fn unread(&self, actor: &Actor, access: &PatientAccess) -> Result<i64> {
         if !access.also_allows(Action::ViewMessages)
             || !matches!(
                 access.basis(),
@@ -316,13 +318,33 @@ impl Messages {
         {
             return Ok(0);
         }
+        let now = self.now();
+        let key = actor
+            .read_ahead
+            .as_deref()
+            .filter(|a| a.patient == access.patient())
+            .and_then(|a| a.facts.version)
+            .map(|version| crate::record::cache::Key {
+                patient: access.patient(),
+                version: Some(version),
+                visibility: access.visibility(),
+                viewer: None,
+                view: crate::record::cache::View::NewMessages,
+            });
+        if let Some(count) = key.as_ref().and_then(|k| self.pages().get::<i64>(k, now)) {
+            return Ok(*count);
+        }
         // On a connection kept for the reads every request makes: the home page asks.
-        Ok(self
+        let count = self
             .store()
             .read_kept::<_, portal_store::Error>(|conn, _| {
                 Box::pin(store::unread_for_patient(conn, access))
             })
-            .await?)
+            .await?;
+        if let Some(key) = key {
+            self.pages().put(key, std::sync::Arc::new(count), now, 0);
+        }
+        Ok(count)
     }
 
     /// The compose page: whom the patient's side may write to, the kept draft, the settings.
@@ -651,6 +673,10 @@ impl Messages {
                 .await?;
             let newly_read =
                 store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
+            if newly_read > 0 && side == Side::Patient {
+                // The count of new messages changes (see `unread`).
+                access::touch_records(&mut tx, &[patient]).await?;
+            }
             if newly_read > 0 {
                 event.detail = format!("opened {newly_read} new message(s)");
             }
@@ -768,6 +794,8 @@ impl Messages {
         }
         // Reading what one answers: the other side's messages are read now.
         store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
+        // The patient's side's count of new messages changes (see `unread`).
+        access::touch_records(&mut tx, &[patient]).await?;
         drafts::discard(&mut tx, &access, author, Some(conversation)).await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "Message");
         event.resource_id = Some(conversation.to_string());

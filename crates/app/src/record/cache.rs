@@ -43,6 +43,8 @@ pub(crate) enum View {
     Result(ResourceId),
     /// How many results the viewer has not opened.
     NewResults,
+    /// How many of the clinic's messages the patient's side has not opened.
+    NewMessages,
     /// The newest events of the access log that match a filter, at most so many (kept with no
     /// version: each view reads what was added since, see `Records::access_log`).
     AccessLog(portal_domain::audit::PatientLogFilter, i64),

@@ -190,6 +190,9 @@ async fn a_patient_writes_to_a_pool_and_its_member_answers(backend: Backend) {
     let (_, basket) = text(&t, &clinician, "/inbasket").await;
     assert!(!basket.contains("1 unread"), "read once opened");
 
+    // The home page counted no new message before the answer (and may keep that count).
+    let (_, home) = text(&t, &patient, &format!("/patients/{sofia}")).await;
+    assert!(!home.contains("new message"), "{home}");
     let r = reply(
         &t,
         &clinician,

@@ -147,7 +147,7 @@ pub async fn home(
         format!("{} {}", view.patient.given_name, view.patient.family_name)
     };
     let new_messages = if user.role == Role::Patient {
-        state.app.messages().unread(&view.access).await?
+        state.app.messages().unread(&actor, &view.access).await?
     } else {
         0
     };
