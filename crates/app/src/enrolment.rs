@@ -336,7 +336,7 @@ impl App {
     }
 
     /// The policy's decision in `tx`: the access, or a recorded refusal answered as "not found".
-    async fn decide_patient(
+    pub(crate) async fn decide_patient(
         &self,
         actor: &Actor,
         patient: PatientId,

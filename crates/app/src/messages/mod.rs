@@ -355,7 +355,7 @@ impl Messages {
         follows: Option<ConversationId>,
     ) -> Result<Compose> {
         let (access, mut tx) = self
-            .open_patient(actor, patient, Action::SendMessage)
+            .read_patient(actor, patient, Action::SendMessage)
             .await?;
         if side_of(actor) != Side::Patient {
             // The clinic answers conversations routed to it; it does not start them here.
@@ -527,7 +527,7 @@ impl Messages {
         key: &str,
     ) -> Result<ConversationId> {
         let (access, mut tx) = self
-            .open_patient(actor, patient, Action::SendMessage)
+            .read_patient(actor, patient, Action::SendMessage)
             .await?;
         store::message_by_key(&mut tx, &access, key)
             .await?
@@ -597,15 +597,42 @@ impl Messages {
         )
     }
 
-    /// Opens a transaction and decides one operation on one conversation in it.
-    async fn open_conversation(
+    /// [`App::open_patient`] for a use case that only reads: a transaction that takes no write
+    /// lock (on SQLite a deferred `BEGIN`).
+    async fn read_patient(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<(PatientAccess, portal_store::Tx)> {
+        let tx = self.store().begin_read().await?;
+        self.decide_patient(actor, patient, action, tx).await
+    }
+
+    /// [`Messages::open_conversation`] for a use case that only reads: a transaction that takes
+    /// no write lock.
+    async fn read_conversation(
         &self,
         actor: &Actor,
         patient: PatientId,
         conversation: ConversationId,
         action: Action,
     ) -> Result<(PatientAccess, portal_store::Tx)> {
-        let mut tx = self.store().begin().await?;
+        let tx = self.store().begin_read().await?;
+        self.decide_conversation_in(tx, actor, patient, conversation, action)
+            .await
+    }
+
+    /// Decides one operation on one conversation in `tx`: the access and the transaction, or
+    /// the recorded refusal.
+    async fn decide_conversation_in(
+        &self,
+        mut tx: portal_store::Tx,
+        actor: &Actor,
+        patient: PatientId,
+        conversation: ConversationId,
+        action: Action,
+    ) -> Result<(PatientAccess, portal_store::Tx)> {
         match self
             .decide_conversation(&mut tx, actor, patient, conversation, action)
             .await?
@@ -616,6 +643,19 @@ impl Messages {
                 Err(self.refused(actor, patient, refusal).await)
             }
         }
+    }
+
+    /// Opens a write transaction and decides one operation on one conversation in it.
+    async fn open_conversation(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        conversation: ConversationId,
+        action: Action,
+    ) -> Result<(PatientAccess, portal_store::Tx)> {
+        let tx = self.store().begin().await?;
+        self.decide_conversation_in(tx, actor, patient, conversation, action)
+            .await
     }
 
     /// One conversation's page. Opening it marks the other side's messages read (the patient
@@ -629,17 +669,9 @@ impl Messages {
     ) -> Result<Thread> {
         // Read without the write lock; only a page that opens new messages writes (their
         // read receipts, with the view's audit event, in one transaction).
-        let mut tx = self.store().begin_read().await?;
-        let access = match self
-            .decide_conversation(&mut tx, actor, patient, conversation, Action::ViewMessages)
-            .await?
-        {
-            Ok(access) => access,
-            Err(refusal) => {
-                drop(tx);
-                return Err(self.refused(actor, patient, refusal).await);
-            }
-        };
+        let (access, mut tx) = self
+            .read_conversation(actor, patient, conversation, Action::ViewMessages)
+            .await?;
         let side = side_of(actor);
         let row = patients::get(&mut tx, &access)
             .await?
@@ -942,7 +974,7 @@ impl Messages {
         let conversation =
             conversation.unwrap_or_else(|| ConversationId::from_uuid(uuid::Uuid::nil()));
         let (access, mut tx) = self
-            .open_conversation(actor, patient, conversation, Action::ViewMessages)
+            .read_conversation(actor, patient, conversation, Action::ViewMessages)
             .await?;
         let file = store::attachment(&mut tx, &access, conversation, id)
             .await?
@@ -965,7 +997,7 @@ impl Messages {
     ) -> Result<Vec<serde_json::Value>> {
         use portal_fhir::communication::{AttachedFile, Message, Party, communication};
         let (access, mut tx) = self
-            .open_conversation(actor, patient, conversation, Action::ViewMessages)
+            .read_conversation(actor, patient, conversation, Action::ViewMessages)
             .await?;
         let found = store::find(&mut tx, &access, conversation)
             .await?
