@@ -87,6 +87,28 @@ typed_id!(
     PoolId
 );
 
+typed_id!(
+    /// Identifies an appointment.
+    AppointmentId
+);
+typed_id!(
+    /// Identifies a kind of visit the clinic offers (new patient, follow-up, video …).
+    VisitTypeId
+);
+typed_id!(
+    /// Identifies a place where the clinic sees patients.
+    LocationId
+);
+typed_id!(
+    /// Identifies one weekly block of a clinician's schedule.
+    HoursId
+);
+typed_id!(
+    /// Identifies a time a clinician (or the whole clinic) is closed: a holiday, time off, a
+    /// blocked hour.
+    ClosureId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! rules that decide what may happen.
 
 pub mod access;
+pub mod appointments;
 pub mod audit;
 pub mod checkpoint;
 pub mod fields;
@@ -18,6 +19,9 @@ pub mod user;
 pub use access::{
     AccessBasis, AccessFacts, Action, ApiScopes, PatientAccess, Principal, ProxyScope, Visibility,
 };
-pub use ids::{AttachmentId, ConversationId, MessageId, PatientId, PoolId, ResourceId, UserId};
+pub use ids::{
+    AppointmentId, AttachmentId, ClosureId, ConversationId, HoursId, LocationId, MessageId,
+    PatientId, PoolId, ResourceId, UserId, VisitTypeId,
+};
 pub use patient::Patient;
 pub use user::Role;
