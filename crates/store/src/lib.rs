@@ -6,6 +6,7 @@
 //! stored as Unix microseconds and ids as UUID text, which both backends hold the same way.
 
 pub mod access;
+pub mod appointments;
 pub mod audit;
 mod bulk;
 pub mod ceiling;
@@ -25,6 +26,7 @@ pub mod pools;
 pub mod records;
 pub mod resources;
 pub mod result_filters;
+pub mod schedules;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testdb;

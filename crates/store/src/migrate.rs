@@ -80,6 +80,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_messages.sql"),
         postgres: include_str!("../migrations/postgres/0009_messages.sql"),
     },
+    Migration {
+        version: 10,
+        name: "appointments",
+        sqlite: include_str!("../migrations/sqlite/0010_appointments.sql"),
+        postgres: include_str!("../migrations/postgres/0010_appointments.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {
