@@ -3,6 +3,7 @@
 //! the FHIR API) and the command line call only this crate.
 
 pub mod accounts;
+pub mod appointments;
 pub mod audit_trail;
 mod audit_writer;
 pub mod auth;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::SecretKey;
-pub use services::{Accounts, Clinic, Import, Messages, Records};
+pub use services::{Accounts, Appointments, Clinic, Import, Messages, Records};
 
 /// What can go wrong in a use case, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,9 @@ pub struct Config {
     /// Messaging's defaults (reply time, emergency numbers, attachment limits), which the
     /// clinic's stored settings override.
     pub messaging: portal_domain::messages::MessagingSettings,
+    /// Appointments' defaults (the clinic's time zone, the cancellation cut-off, the phone
+    /// number), which the clinic's stored settings override (all but the zone).
+    pub appointments: portal_domain::appointments::AppointmentSettings,
 }
 
 impl Default for Config {
@@ -119,6 +123,7 @@ impl Default for Config {
             import_limits: portal_fhir::Limits::default(),
             page_cache_bytes: record::PAGE_CACHE_DEFAULT_BYTES,
             messaging: portal_domain::messages::MessagingSettings::default(),
+            appointments: portal_domain::appointments::AppointmentSettings::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::{App, Result};
 use jiff::SignedDuration;
-use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use portal_store::outbox::{self, OutboxMessage};
 use std::path::PathBuf;
@@ -44,6 +44,8 @@ const CLAIM_FOR: SignedDuration = SignedDuration::from_mins(2);
 /// What outbox bodies are sealed for: a body may carry a reset link, so the database keeps it
 /// encrypted under the portal key, bound to the message's id.
 const BODY_PURPOSE: &[u8] = b"outbox-body";
+/// What outbox attachments are sealed for.
+const ATTACHMENT_PURPOSE: &[u8] = b"outbox-attachment";
 
 fn backoff(attempts: i64) -> SignedDuration {
     let secs = 30_i64.saturating_mul(1 << attempts.clamp(0, 7));
@@ -55,13 +57,29 @@ fn build(from: &Mailbox, msg: &OutboxMessage) -> std::result::Result<Message, St
         .recipient
         .parse()
         .map_err(|e| format!("bad recipient: {e}"))?;
-    Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(msg.subject.clone())
-        .header(ContentType::TEXT_PLAIN)
-        .body(msg.body.clone())
-        .map_err(|e| format!("cannot build message: {e}"))
+        .subject(msg.subject.clone());
+    let built = match &msg.attachment {
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(msg.body.clone()),
+        Some((name, content)) => {
+            let kind = if name.ends_with(".ics") {
+                "text/calendar; charset=utf-8; method=PUBLISH"
+            } else {
+                "application/octet-stream"
+            };
+            let kind = ContentType::parse(kind).map_err(|e| format!("content type: {e}"))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(msg.body.clone()))
+                    .singlepart(Attachment::new(name.clone()).body(content.clone(), kind)),
+            )
+        }
+    };
+    built.map_err(|e| format!("cannot build message: {e}"))
 }
 
 async fn deliver(
@@ -106,10 +124,41 @@ impl App {
         subject: &str,
         body: &str,
     ) -> Result<()> {
+        self.queue_mail_id(tx, kind, to, subject, body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn queue_mail_id(
+        &self,
+        tx: &mut portal_store::Conn,
+        kind: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<String> {
         let message_id = uuid::Uuid::now_v7().to_string();
         let sealed = self.seal_mail_body(&message_id, body)?;
         portal_store::outbox::enqueue(tx, &message_id, kind, to, subject, &sealed, self.now())
             .await?;
+        Ok(message_id)
+    }
+
+    /// [`App::queue_mail`] with a file (a calendar entry), sealed like the body.
+    pub(crate) async fn queue_mail_with_file(
+        &self,
+        tx: &mut portal_store::Conn,
+        (kind, to, subject, body): (&str, &str, &str, &str),
+        file_name: &str,
+        content: &str,
+    ) -> Result<()> {
+        let message_id = self.queue_mail_id(tx, kind, to, subject, body).await?;
+        let sealed = self.key().seal(
+            ATTACHMENT_PURPOSE,
+            message_id.as_bytes(),
+            content.as_bytes(),
+        )?;
+        portal_store::outbox::attach(tx, &message_id, file_name, &sealed).await?;
         Ok(())
     }
 
@@ -118,6 +167,19 @@ impl App {
             .key()
             .open(BODY_PURPOSE, msg.id.as_bytes(), &msg.body)?;
         String::from_utf8(plain).ok()
+    }
+
+    /// Opens a sealed attachment; `Err` when it does not open with this portal's key.
+    fn open_mail_attachment(&self, msg: &mut OutboxMessage) -> std::result::Result<(), String> {
+        if let Some((name, sealed)) = msg.attachment.take() {
+            let plain = self
+                .key()
+                .open(ATTACHMENT_PURPOSE, msg.id.as_bytes(), &sealed)
+                .and_then(|p| String::from_utf8(p).ok())
+                .ok_or("the attachment does not open with this portal's key")?;
+            msg.attachment = Some((name, plain));
+        }
+        Ok(())
     }
 
     /// Delivers every message that is due; returns how many went.
@@ -135,7 +197,10 @@ impl App {
             let result = match self.open_mail_body(&msg) {
                 Some(body) => {
                     msg.body = body;
-                    deliver(transport, from, &msg).await
+                    match self.open_mail_attachment(&mut msg) {
+                        Ok(()) => deliver(transport, from, &msg).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 None => Err("the message body does not open with this portal's key".to_string()),
             };

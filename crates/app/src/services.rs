@@ -57,3 +57,9 @@ service!(
     Messages,
     messages
 );
+service!(
+    /// Appointments: open times, booking, moving and cancelling visits, the clinic's schedule
+    /// and its set-up.
+    Appointments,
+    appointments
+);

@@ -331,3 +331,41 @@ pub async fn booked_between(
         })
         .collect()
 }
+
+/// Records on a moved appointment the one that replaced it.
+pub async fn link_move(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    old: AppointmentId,
+    new: AppointmentId,
+) -> Result<()> {
+    sqlx::query("UPDATE appointments SET moved_to = $3 WHERE patient_id = $1 AND id = $2")
+        .bind(access.patient().to_string())
+        .bind(old.to_string())
+        .bind(new.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The addresses that hear about the patient's appointments: the patient's own account and
+/// the accounts holding an active proxy grant at `now`.
+pub async fn patient_side_addresses(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    now: Timestamp,
+) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' \
+         UNION SELECT u.email FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
+         WHERE g.patient_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
+         AND (g.ends_at IS NULL OR g.ends_at > $2) AND u.status = 'active' ORDER BY 1",
+    )
+    .bind(access.patient().to_string())
+    .bind(to_micros(now))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>("email")?))
+        .collect()
+}

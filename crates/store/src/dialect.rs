@@ -33,14 +33,14 @@ pub fn claim_outbox(backend: Backend) -> &'static str {
              WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
                          AND (locked_until IS NULL OR locked_until <= $1) \
                          ORDER BY next_attempt_at, id LIMIT 1) \
-             RETURNING id, kind, recipient, subject, body, attempts"
+             RETURNING id, kind, recipient, subject, body, attempts, attachment_name, attachment"
         }
         Backend::Postgres => {
             "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 \
              WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
                          AND (locked_until IS NULL OR locked_until <= $1) \
                          ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, recipient, subject, body, attempts"
+             RETURNING id, kind, recipient, subject, body, attempts, attachment_name, attachment"
         }
     }
 }

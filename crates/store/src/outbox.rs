@@ -21,6 +21,8 @@ pub struct OutboxMessage {
     pub body: String,
     /// How many times delivery was tried, including this one.
     pub attempts: i64,
+    /// A file sent with it: its name and content as the app stored it (sealed like the body).
+    pub attachment: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for OutboxMessage {
@@ -57,6 +59,17 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Adds a file to a queued message, in the transaction that queued it.
+pub async fn attach(conn: &mut Conn, id: &str, name: &str, content: &str) -> Result<()> {
+    sqlx::query("UPDATE outbox SET attachment_name = $2, attachment = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(content)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Claims the next due message for this worker until `lock_until`; no other worker gets it
 /// in the meantime.
 pub async fn claim(
@@ -78,6 +91,13 @@ pub async fn claim(
             subject: r.try_get("subject")?,
             body: r.try_get("body")?,
             attempts: r.try_get("attempts")?,
+            attachment: match (
+                r.try_get::<Option<String>, _>("attachment_name")?,
+                r.try_get::<Option<String>, _>("attachment")?,
+            ) {
+                (Some(name), Some(content)) => Some((name, content)),
+                _ => None,
+            },
         })
     })
     .transpose()

@@ -1,0 +1,977 @@
+//! Appointments: the patient's side (and the clinic for a patient) finds open times, books,
+//! moves and cancels visits; the clinic keeps schedules ([`setup`]) and reads its day and week
+//! ([`clinic_side`]). Each booking, move and cancellation is one policy action in one
+//! transaction with its audit event and the e-mails it sends (with a calendar file, never the
+//! reason or the kind of visit).
+//!
+//! No two visits of a clinician overlap: each holds its units of the clinician's time as rows
+//! the database refuses twice (see `portal_store::appointments`), so of two requests for one
+//! time exactly one books and the other is offered the nearest free times.
+
+mod clinic_side;
+mod setup;
+
+pub use clinic_side::{ScheduleDay, ScheduleView, Span};
+pub use portal_store::appointments::Appointment;
+pub use portal_store::schedules::{Location, Scheduled};
+pub use setup::{ScheduleSetup, keys};
+
+use crate::services::Appointments;
+use crate::{Actor, Error, Result, commit};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use portal_domain::access::Action;
+use portal_domain::appointments::schedule::{self, OpenTime, Search};
+use portal_domain::appointments::{
+    AppointmentSettings, NotBookable, PatientFacts, Reason, Status, VisitType, age_on, calendar,
+};
+use portal_domain::audit::AuditAction;
+use portal_domain::fields::FieldErrors;
+use portal_domain::{
+    AppointmentId, LocationId, PatientAccess, PatientId, Principal, Role, UserId, VisitTypeId,
+};
+use portal_store::Tx;
+use portal_store::appointments::{self as store, KEY_USED, NewAppointment, TIME_TAKEN};
+use portal_store::patients::{self, PatientRow};
+use portal_store::schedules;
+
+/// How many days of open times one page shows.
+pub const DAYS_PER_PAGE: i64 = 14;
+/// The most open times one page lists.
+const TIMES_PER_PAGE: usize = 600;
+/// How many free times a patient whose time was just taken is offered.
+const ALTERNATIVES: usize = 3;
+/// The most appointments a patient's list shows.
+const LIST_LIMIT: i64 = 200;
+
+/// A visit type with whether the viewer may book it for this patient.
+#[derive(Clone, Debug)]
+pub struct Offered {
+    /// The kind of visit.
+    pub visit_type: VisitType,
+    /// `Err`: why the patient's side may not book it itself.
+    pub bookable: std::result::Result<(), NotBookable>,
+}
+
+/// One open time as the finder offers it.
+#[derive(Clone, Debug)]
+pub struct Opening {
+    /// The time.
+    pub time: OpenTime,
+    /// The clinician's name.
+    pub clinician_name: String,
+    /// The location's name.
+    pub location_name: String,
+}
+
+impl Opening {
+    /// The form's value naming this time: `{clinician}|{location}|{unix seconds}`.
+    pub fn slot(&self) -> String {
+        slot_value(&self.time)
+    }
+}
+
+/// The form's value naming an open time.
+pub fn slot_value(time: &OpenTime) -> String {
+    format!(
+        "{}|{}|{}",
+        time.clinician,
+        time.location,
+        time.start.as_second()
+    )
+}
+
+/// A chosen time as the booking form sent it, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// With whom.
+    pub clinician: UserId,
+    /// Where.
+    pub location: LocationId,
+    /// When.
+    pub start: Timestamp,
+}
+
+impl Slot {
+    /// Reads the form's value ([`slot_value`]).
+    pub fn parse(raw: &str) -> std::result::Result<Slot, FieldErrors> {
+        let bad = || FieldErrors::single("slot", "Choose one of the times offered.");
+        let mut parts = raw.trim().split('|');
+        let (Some(c), Some(l), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let clinician = c.parse().map_err(|_| bad())?;
+        let location = l.parse().map_err(|_| bad())?;
+        let start = s
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| Timestamp::from_second(s).ok())
+            .filter(|t| schedule::on_unit(*t))
+            .ok_or_else(bad)?;
+        Ok(Slot {
+            clinician,
+            location,
+            start,
+        })
+    }
+}
+
+/// What the finder was asked for (query parameters; none is health data).
+#[derive(Clone, Debug, Default)]
+pub struct FindQuery {
+    /// The kind of visit.
+    pub visit_type: Option<VisitTypeId>,
+    /// Only this clinician.
+    pub clinician: Option<UserId>,
+    /// Only this location.
+    pub location: Option<LocationId>,
+    /// From this day on (clinic calendar).
+    pub from: Option<Date>,
+}
+
+/// The finder page: the kinds of visit, and the open times for the chosen one.
+#[derive(Debug)]
+pub struct Finder {
+    /// The patient (header).
+    pub patient: PatientRow,
+    /// The access decision.
+    pub access: PatientAccess,
+    /// Every offered kind of visit, with whether this viewer may book it for the patient.
+    pub visit_types: Vec<Offered>,
+    /// The chosen kind, when it may be booked.
+    pub chosen: Option<VisitType>,
+    /// Why the chosen kind may not be booked, if so.
+    pub refused: Option<NotBookable>,
+    /// The clinicians with hours.
+    pub clinicians: Vec<Scheduled>,
+    /// The locations.
+    pub locations: Vec<Location>,
+    /// The query.
+    pub query: FindQuery,
+    /// The first day shown.
+    pub from: Date,
+    /// The open times, earliest first.
+    pub openings: Vec<Opening>,
+    /// The first day of the next page, when the horizon reaches past this one.
+    pub later: Option<Date>,
+    /// The first day of the previous page, when there is one.
+    pub earlier: Option<Date>,
+    /// The form's one-time key.
+    pub book_key: String,
+    /// The appointment being moved, if this finder moves one.
+    pub moving: Option<Appointment>,
+    /// The clinic's appointment settings.
+    pub settings: AppointmentSettings,
+    /// Whether the viewer books for the clinic (no notice or horizon; every kind of visit).
+    pub by_clinic: bool,
+}
+
+/// The patient's appointments.
+#[derive(Debug)]
+pub struct AppointmentList {
+    /// The patient (header).
+    pub patient: PatientRow,
+    /// The access decision.
+    pub access: PatientAccess,
+    /// Booked visits still to come, soonest first.
+    pub upcoming: Vec<Appointment>,
+    /// Visits that have begun, and cancelled or moved ones, latest first.
+    pub past: Vec<Appointment>,
+    /// The clinic's appointment settings.
+    pub settings: AppointmentSettings,
+    /// Whether the viewer may book, move and cancel.
+    pub may_manage: bool,
+    /// The moment the list was read.
+    pub now: Timestamp,
+}
+
+/// One appointment's page.
+#[derive(Debug)]
+pub struct AppointmentPage {
+    /// The patient (header).
+    pub patient: PatientRow,
+    /// The access decision.
+    pub access: PatientAccess,
+    /// The appointment.
+    pub appointment: Appointment,
+    /// The clinic's appointment settings.
+    pub settings: AppointmentSettings,
+    /// Whether the viewer may cancel or move it now (open, not begun, and for the patient's
+    /// side before the cut-off).
+    pub may_change: bool,
+    /// Whether it is open and not begun, but inside the patient's cut-off.
+    pub inside_cut_off: bool,
+}
+
+/// What a booking form sent.
+#[derive(Clone, Debug, Default)]
+pub struct BookForm {
+    /// The kind of visit's id.
+    pub visit_type: String,
+    /// The chosen time ([`slot_value`]).
+    pub slot: String,
+    /// Why, in the patient's words.
+    pub reason: String,
+    /// The form's one-time key.
+    pub book_key: String,
+    /// The appointment this booking moves, if any.
+    pub moving: Option<AppointmentId>,
+}
+
+/// Why a booking did not happen.
+#[derive(Debug)]
+pub enum NotBooked {
+    /// Someone else booked the time first; these are the nearest free ones.
+    Taken(Vec<Opening>),
+    /// Anything else.
+    Failed(Error),
+}
+
+impl From<Error> for NotBooked {
+    fn from(e: Error) -> Self {
+        NotBooked::Failed(e)
+    }
+}
+
+impl From<portal_store::Error> for NotBooked {
+    fn from(e: portal_store::Error) -> Self {
+        NotBooked::Failed(e.into())
+    }
+}
+
+/// The form's one-time key: 32 hex digits from the CSPRNG, so a form sent twice books once.
+pub fn new_book_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+fn check_book_key(key: &str) -> Result<()> {
+    if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "book_key",
+            "This form has expired. Reload the page and choose a time again.",
+        ))
+    }
+}
+
+/// Whether the viewer acts for the clinic rather than the patient's side.
+fn by_clinic(actor: &Actor) -> bool {
+    !matches!(
+        actor.principal,
+        Principal::User {
+            role: Role::Patient,
+            ..
+        }
+    )
+}
+
+impl Appointments {
+    /// The clinic's appointment settings: what the admin stored over the portal's defaults.
+    pub async fn settings(&self) -> Result<AppointmentSettings> {
+        let mut conn = self.conn().await?;
+        let stored = portal_store::pools::settings(&mut conn).await?;
+        Ok(setup::settings_from(&self.config().appointments, &stored))
+    }
+
+    async fn settings_in(&self, conn: &mut portal_store::Conn) -> Result<AppointmentSettings> {
+        let stored = portal_store::pools::settings(conn).await?;
+        Ok(setup::settings_from(&self.config().appointments, &stored))
+    }
+
+    /// A read-only transaction with the policy's decision in it (a refusal is recorded and
+    /// answered "not found").
+    async fn read_patient(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: Action,
+    ) -> Result<(PatientAccess, Tx)> {
+        let tx = self.store().begin_read().await?;
+        self.decide_patient(actor, patient, action, tx).await
+    }
+
+    /// The patient's appointments: upcoming and past.
+    pub async fn list(&self, actor: &Actor, patient: PatientId) -> Result<AppointmentList> {
+        let (access, mut tx) = self
+            .read_patient(actor, patient, Action::ViewAppointments)
+            .await?;
+        let row = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let all = store::list(&mut tx, &access, LIST_LIMIT).await?;
+        let settings = self.settings_in(&mut tx).await?;
+        drop(tx);
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, "Appointment");
+        event.detail = "appointments list".into();
+        self.audit_alone(&event).await?;
+        let now = self.now();
+        let (upcoming, mut past): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|a| a.status == Status::Booked && a.start > now);
+        past.reverse();
+        Ok(AppointmentList {
+            may_manage: access.also_allows(Action::ManageAppointments),
+            patient: row,
+            access,
+            upcoming,
+            past,
+            settings,
+            now,
+        })
+    }
+
+    /// One appointment's page.
+    pub async fn show(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        id: AppointmentId,
+    ) -> Result<AppointmentPage> {
+        let (access, mut tx) = self
+            .read_patient(actor, patient, Action::ViewAppointments)
+            .await?;
+        let row = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let appointment = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let settings = self.settings_in(&mut tx).await?;
+        drop(tx);
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, "Appointment");
+        event.resource_id = Some(id.to_string());
+        self.audit_alone(&event).await?;
+        let now = self.now();
+        let open = appointment.status.is_open() && appointment.start > now;
+        let in_time = by_clinic(actor) || settings.patient_may_change(appointment.start, now);
+        let manage = access.also_allows(Action::ManageAppointments);
+        Ok(AppointmentPage {
+            may_change: manage && open && in_time,
+            inside_cut_off: manage && open && !in_time,
+            patient: row,
+            access,
+            appointment,
+            settings,
+        })
+    }
+
+    /// The calendar file of one appointment (a download, audited).
+    pub async fn calendar(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        id: AppointmentId,
+    ) -> Result<String> {
+        let (access, mut tx) = self
+            .read_patient(actor, patient, Action::ViewAppointments)
+            .await?;
+        let appointment = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        drop(tx);
+        let mut event = self.patient_event(actor, &access, AuditAction::Export, "Appointment");
+        event.resource_id = Some(id.to_string());
+        event.detail = "calendar file".into();
+        self.audit_alone(&event).await?;
+        Ok(self.ics(&appointment))
+    }
+
+    fn ics(&self, a: &Appointment) -> String {
+        let uid = format!("{}@patient-portal", a.id);
+        let summary = format!("Appointment at {}", self.config().clinic_name);
+        let location = if a.location_address.is_empty() {
+            a.location_name.clone()
+        } else {
+            format!("{}, {}", a.location_name, a.location_address)
+        };
+        let description = format!("Details are in the portal: {}", self.config().public_url);
+        let sequence = match a.status {
+            Status::Booked => 0,
+            Status::Cancelled | Status::Moved => 1,
+        };
+        calendar::ics(&calendar::Entry {
+            uid: &uid,
+            sequence,
+            start: a.start,
+            end: a.end,
+            summary: &summary,
+            location: &location,
+            description: &description,
+            stamp: self.now(),
+            cancelled: !a.status.is_open(),
+        })
+    }
+
+    /// What the booking rules know of the patient.
+    async fn facts(
+        &self,
+        tx: &mut Tx,
+        access: &PatientAccess,
+        row: &PatientRow,
+    ) -> Result<PatientFacts> {
+        let today = self
+            .now()
+            .to_zoned_datetime(self.config().appointments.zone.clone())
+            .date();
+        Ok(PatientFacts {
+            established: store::established(tx, access, self.now()).await?,
+            age_years: age_on(&row.birth_date, today),
+            deceased: row.deceased.is_some(),
+        })
+    }
+
+    /// The finder: kinds of visit, and the open times for the chosen one over
+    /// [`DAYS_PER_PAGE`] days from `query.from` (or today). `moving`: the appointment a chosen
+    /// time would replace.
+    pub async fn find(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        query: FindQuery,
+        moving: Option<AppointmentId>,
+    ) -> Result<Finder> {
+        let (access, mut tx) = self
+            .read_patient(actor, patient, Action::ManageAppointments)
+            .await?;
+        let row = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let by_clinic = by_clinic(actor);
+        let now = self.now();
+        let settings = self.settings_in(&mut tx).await?;
+        let moving = match moving {
+            Some(id) => {
+                let found = store::find(&mut tx, &access, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                if !found.status.is_open() || found.start <= now {
+                    return Err(Error::Conflict(
+                        "This appointment can no longer be moved.".into(),
+                    ));
+                }
+                Some(found)
+            }
+            None => None,
+        };
+        let facts = self.facts(&mut tx, &access, &row).await?;
+        let visit_types: Vec<Offered> = schedules::visit_types(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|v| v.active)
+            .map(|v| Offered {
+                bookable: if by_clinic {
+                    Ok(())
+                } else {
+                    v.self_booking(facts)
+                },
+                visit_type: v,
+            })
+            .collect();
+        // Moving keeps the kind of visit.
+        let wanted = moving.as_ref().map(|m| m.visit_type).or(query.visit_type);
+        let picked = wanted.and_then(|id| visit_types.iter().find(|o| o.visit_type.id == id));
+        let refused = picked.and_then(|o| o.bookable.err());
+        let chosen = picked
+            .filter(|o| o.bookable.is_ok())
+            .map(|o| o.visit_type.clone());
+        let clinicians = schedules::scheduled_clinicians(&mut tx).await?;
+        let locations = schedules::locations(&mut tx).await?;
+        let today = now.to_zoned_datetime(settings.zone.clone()).date();
+        let from = query.from.filter(|d| *d > today).unwrap_or(today);
+        let mut openings = Vec::new();
+        let mut later = None;
+        if let Some(visit_type) = &chosen {
+            let (window_from, window_until, horizon) =
+                window(visit_type, &settings, from, now, by_clinic);
+            if window_from <= window_until {
+                let search = Search {
+                    visit_type,
+                    clinician: query.clinician,
+                    location: query.location,
+                    from: window_from,
+                    until: window_until,
+                };
+                let times = self.open_times(&mut tx, &search, &settings).await?;
+                openings = named(times, &clinicians, &locations);
+            }
+            let next = from.checked_add(jiff::Span::new().days(DAYS_PER_PAGE)).ok();
+            later = next.filter(|d| {
+                d.to_zoned_datetime(settings.zone.clone())
+                    .is_ok_and(|z| z.timestamp() <= horizon)
+            });
+        }
+        drop(tx);
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, "Slot");
+        event.detail = "open times".into();
+        self.audit_alone(&event).await?;
+        let earlier = (from > today).then(|| {
+            from.checked_sub(jiff::Span::new().days(DAYS_PER_PAGE))
+                .ok()
+                .filter(|d| *d > today)
+                .unwrap_or(today)
+        });
+        Ok(Finder {
+            patient: row,
+            access,
+            visit_types,
+            chosen,
+            refused,
+            clinicians,
+            locations,
+            query: FindQuery {
+                visit_type: wanted,
+                ..query
+            },
+            from,
+            openings,
+            later,
+            earlier,
+            book_key: new_book_key(),
+            moving,
+            settings,
+            by_clinic,
+        })
+    }
+
+    /// The open times of a search, read in `tx`.
+    async fn open_times(
+        &self,
+        tx: &mut Tx,
+        search: &Search<'_>,
+        settings: &AppointmentSettings,
+    ) -> Result<Vec<OpenTime>> {
+        let hours = schedules::hours(tx, search.clinician).await?;
+        let reach = search
+            .until
+            .checked_add(search.visit_type.length())
+            .unwrap_or(search.until);
+        let closures = schedules::closures(tx, search.from, reach).await?;
+        let taken = schedules::taken(tx, search.clinician, search.from, reach).await?;
+        Ok(schedule::open_times(
+            search,
+            &hours,
+            &closures,
+            &taken,
+            &settings.zone,
+            TIMES_PER_PAGE,
+        ))
+    }
+
+    /// Books a visit (or moves one: `form.moving`). The same form sent twice books once; a
+    /// time someone else booked first is [`NotBooked::Taken`] with the nearest free times; a
+    /// refused form changes nothing.
+    pub async fn book(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        form: &BookForm,
+    ) -> std::result::Result<AppointmentId, NotBooked> {
+        let (access, mut tx) = self
+            .open_patient(actor, patient, Action::ManageAppointments)
+            .await?;
+        if let Some(id) = store::by_key(&mut tx, &access, &form.book_key).await? {
+            return Ok(id);
+        }
+        check_book_key(&form.book_key)?;
+        let mut errors = FieldErrors::new();
+        let slot = errors.take("slot", Slot::parse(&form.slot).map_err(|e| e.to_string()));
+        let reason = errors.take("reason", Reason::parse(&form.reason));
+        let visit_type_id = errors.take(
+            "visit_type",
+            form.visit_type
+                .trim()
+                .parse::<VisitTypeId>()
+                .map_err(|_| "Choose a kind of visit."),
+        );
+        let (Some(slot), Some(reason), Some(visit_type_id)) = (slot, reason, visit_type_id) else {
+            return Err(Error::Invalid(errors).into());
+        };
+        let by_clinic = by_clinic(actor);
+        let now = self.now();
+        let settings = self.settings_in(&mut tx).await?;
+        let row = patients::get(&mut tx, &access)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let visit_type = schedules::visit_type(&mut tx, visit_type_id)
+            .await?
+            .filter(|v| v.active)
+            .ok_or_else(|| Error::field("visit_type", "Choose a kind of visit."))?;
+        if !by_clinic {
+            let facts = self.facts(&mut tx, &access, &row).await?;
+            visit_type
+                .self_booking(facts)
+                .map_err(|why| Error::field("visit_type", why.message()))?;
+        }
+        let moving = match form.moving {
+            Some(id) => {
+                let old = store::find(&mut tx, &access, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                check_changeable(&old, &settings, now, by_clinic)?;
+                if old.visit_type != visit_type.id {
+                    return Err(Error::field(
+                        "visit_type",
+                        "A moved visit keeps its kind; cancel it and book another instead.",
+                    )
+                    .into());
+                }
+                Some(old)
+            }
+            None => None,
+        };
+        // The time must be one the schedule offers this viewer now.
+        let end = slot
+            .start
+            .checked_add(visit_type.length())
+            .map_err(|_| Error::field("slot", "Choose one of the times offered."))?;
+        if !visit_type.bookable_at(slot.start, now, by_clinic) {
+            return Err(Error::field(
+                "slot",
+                "This time can no longer be booked online. Choose another.",
+            )
+            .into());
+        }
+        let id = AppointmentId::from_uuid(uuid::Uuid::now_v7());
+        let booked_by = actor.principal.actor_id();
+        if let Some(old) = &moving {
+            // Free the old time first: a move may overlap it.
+            store::end(
+                &mut tx,
+                &access,
+                old.id,
+                Status::Moved,
+                None,
+                &booked_by,
+                now,
+            )
+            .await?;
+        }
+        let offered = {
+            let search = Search {
+                visit_type: &visit_type,
+                clinician: Some(slot.clinician),
+                location: Some(slot.location),
+                from: slot.start,
+                until: slot.start,
+            };
+            let hours = schedules::hours(&mut tx, Some(slot.clinician)).await?;
+            let closures = schedules::closures(&mut tx, slot.start, end).await?;
+            schedule::open_times(
+                &search,
+                &hours,
+                &closures,
+                &schedule::Taken::default(),
+                &settings.zone,
+                1,
+            )
+        };
+        if offered.first().is_none_or(|o| o.start != slot.start) {
+            return Err(Error::field(
+                "slot",
+                "This time is not in the clinic's schedule. Choose one of the times offered.",
+            )
+            .into());
+        }
+        let booked = store::book(
+            &mut tx,
+            &access,
+            &NewAppointment {
+                id,
+                clinician: slot.clinician,
+                location: slot.location,
+                visit_type: visit_type.id,
+                start: slot.start,
+                end,
+                reason: &reason,
+                booked_by: &booked_by,
+                book_key: &form.book_key,
+                moved_from: moving.as_ref().map(|m| m.id),
+            },
+            now,
+        )
+        .await;
+        match booked {
+            Ok(()) => {}
+            Err(portal_store::Error::Conflict(TIME_TAKEN)) => {
+                drop(tx);
+                let nearest = self
+                    .alternatives(&visit_type, &slot, &settings, by_clinic)
+                    .await?;
+                return Err(NotBooked::Taken(nearest));
+            }
+            Err(portal_store::Error::Conflict(KEY_USED)) => {
+                // The same form, sent at the same moment, was booked by the other request.
+                drop(tx);
+                let (access, mut tx) = self
+                    .read_patient(actor, patient, Action::ManageAppointments)
+                    .await?;
+                return store::by_key(&mut tx, &access, &form.book_key)
+                    .await?
+                    .ok_or_else(|| NotBooked::Failed(Error::NotFound));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(old) = &moving {
+            store::link_move(&mut tx, &access, old.id, id).await?;
+        }
+        let appointment = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.tell_patient_side(&mut tx, &access, &appointment, &settings, moving.is_some())
+            .await?;
+        let mut event = self.patient_event(actor, &access, AuditAction::Create, "Appointment");
+        event.resource_id = Some(id.to_string());
+        event.detail = match &moving {
+            Some(old) => format!("moved appointment {} to a new time", old.id),
+            None => "booked".into(),
+        };
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.mail_wakeup().notify_one();
+        Ok(id)
+    }
+
+    /// The free times nearest to a slot just taken, for the same kind of visit at any
+    /// clinician and location the viewer could book.
+    async fn alternatives(
+        &self,
+        visit_type: &VisitType,
+        slot: &Slot,
+        settings: &AppointmentSettings,
+        by_clinic: bool,
+    ) -> Result<Vec<Opening>> {
+        let now = self.now();
+        let from = if by_clinic {
+            now
+        } else {
+            visit_type.earliest(now)
+        };
+        let until = visit_type.latest(now).min(
+            slot.start
+                .checked_add(SignedDuration::from_hours(24 * DAYS_PER_PAGE))
+                .unwrap_or(slot.start),
+        );
+        let from = from.max(
+            slot.start
+                .checked_sub(SignedDuration::from_hours(24 * DAYS_PER_PAGE))
+                .unwrap_or(from),
+        );
+        let mut tx = self.store().begin_read().await?;
+        let search = Search {
+            visit_type,
+            clinician: None,
+            location: None,
+            from,
+            until,
+        };
+        let times = self.open_times(&mut tx, &search, settings).await?;
+        let clinicians = schedules::scheduled_clinicians(&mut tx).await?;
+        let locations = schedules::locations(&mut tx).await?;
+        drop(tx);
+        let near = schedule::nearest(times, slot.start, ALTERNATIVES);
+        Ok(named(near, &clinicians, &locations))
+    }
+
+    /// Cancels a visit: within the clinic's cut-off for the patient's side, any time before it
+    /// begins for the clinic.
+    pub async fn cancel(&self, actor: &Actor, patient: PatientId, id: AppointmentId) -> Result<()> {
+        let (access, mut tx) = self
+            .open_patient(actor, patient, Action::ManageAppointments)
+            .await?;
+        let now = self.now();
+        let settings = self.settings_in(&mut tx).await?;
+        let found = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_changeable(&found, &settings, now, by_clinic(actor))?;
+        let by = actor.principal.actor_id();
+        if !store::end(&mut tx, &access, id, Status::Cancelled, None, &by, now).await? {
+            return Err(Error::Conflict(
+                "This appointment was changed a moment ago. Reload the page to see it.".into(),
+            ));
+        }
+        let cancelled = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.tell_patient_side(&mut tx, &access, &cancelled, &settings, false)
+            .await?;
+        let mut event = self.patient_event(actor, &access, AuditAction::Update, "Appointment");
+        event.resource_id = Some(id.to_string());
+        event.detail = "cancelled".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        self.mail_wakeup().notify_one();
+        Ok(())
+    }
+
+    /// Queues the e-mail telling the patient's side of a booking, move or cancellation, with
+    /// the calendar file: when and where, never why or the kind of visit.
+    async fn tell_patient_side(
+        &self,
+        tx: &mut Tx,
+        access: &PatientAccess,
+        appointment: &Appointment,
+        settings: &AppointmentSettings,
+        moved: bool,
+    ) -> Result<()> {
+        let addresses = store::patient_side_addresses(tx, access, self.now()).await?;
+        if addresses.is_empty() {
+            return Ok(());
+        }
+        let clinic = self.config().clinic_name.clone();
+        let when = settings
+            .local(appointment.start)
+            .strftime("%A, %B %-d, %Y at %-I:%M %p %Z")
+            .to_string();
+        let link = format!("{}/", self.config().public_url);
+        let (subject, opening) = match (appointment.status, moved) {
+            (Status::Booked, false) => (
+                format!("Your appointment at {clinic} is booked"),
+                format!("An appointment at {clinic} is booked for {when}."),
+            ),
+            (Status::Booked, true) => (
+                format!("Your appointment at {clinic} has moved"),
+                format!("An appointment at {clinic} has moved to {when}."),
+            ),
+            _ => (
+                format!("Your appointment at {clinic} is cancelled"),
+                format!("The appointment at {clinic} on {when} is cancelled."),
+            ),
+        };
+        let body = format!(
+            "{opening}\n\nPlace: {}\n\nThe attached file adds it to your calendar. Sign in to \
+             see the details or to change it: {link}\n\nIf you did not expect this e-mail, \
+             call the clinic{}.\n",
+            appointment.location_name,
+            if settings.phone.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", settings.phone)
+            }
+        );
+        let ics = self.ics(appointment);
+        for to in addresses {
+            self.queue_mail_with_file(
+                tx,
+                ("appointment", &to, &subject, &body),
+                "appointment.ics",
+                &ics,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The window of starts a finder page searches: from its first day (no earlier than the
+/// notice allows) over [`DAYS_PER_PAGE`] days, no later than the horizon; and the horizon.
+fn window(
+    visit_type: &VisitType,
+    settings: &AppointmentSettings,
+    from: Date,
+    now: Timestamp,
+    by_clinic: bool,
+) -> (Timestamp, Timestamp, Timestamp) {
+    let day_start = |d: Date| {
+        d.to_zoned_datetime(settings.zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(now)
+    };
+    let first = day_start(from);
+    let last = from
+        .checked_add(jiff::Span::new().days(DAYS_PER_PAGE))
+        .map(day_start)
+        .unwrap_or(first);
+    let (earliest, horizon) = if by_clinic {
+        (
+            now,
+            now.checked_add(SignedDuration::from_hours(24 * 366))
+                .unwrap_or(now),
+        )
+    } else {
+        (visit_type.earliest(now), visit_type.latest(now))
+    };
+    let until = last
+        .checked_sub(SignedDuration::from_secs(1))
+        .unwrap_or(last)
+        .min(horizon);
+    (first.max(earliest), until, horizon)
+}
+
+/// Open times with their clinicians' and locations' names.
+fn named(times: Vec<OpenTime>, clinicians: &[Scheduled], locations: &[Location]) -> Vec<Opening> {
+    times
+        .into_iter()
+        .map(|time| Opening {
+            clinician_name: clinicians
+                .iter()
+                .find(|c| c.id == time.clinician)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            location_name: locations
+                .iter()
+                .find(|l| l.id == time.location)
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
+            time,
+        })
+        .collect()
+}
+
+/// Whether an appointment may still be cancelled or moved by this viewer; the refusal says
+/// what to do instead.
+fn check_changeable(
+    a: &Appointment,
+    settings: &AppointmentSettings,
+    now: Timestamp,
+    by_clinic: bool,
+) -> Result<()> {
+    if !a.status.is_open() || a.start <= now {
+        return Err(Error::Conflict(
+            "This appointment can no longer be changed.".into(),
+        ));
+    }
+    if !by_clinic && !settings.patient_may_change(a.start, now) {
+        let call = if settings.phone.is_empty() {
+            "please call the clinic".to_string()
+        } else {
+            format!("please call the clinic at {}", settings.phone)
+        };
+        return Err(Error::Conflict(format!(
+            "This appointment is less than {} hours away, so it can no longer be changed \
+             online: {call}.",
+            settings.cancel_hours
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_reads_back_from_its_form_value() {
+        let time = OpenTime {
+            start: Timestamp::from_second(1_800_000_000 - 1_800_000_000 % 300).expect("time"),
+            end: Timestamp::from_second(1_800_000_000).expect("time"),
+            clinician: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+            location: LocationId::from_uuid(uuid::Uuid::from_u128(2)),
+        };
+        let slot = Slot::parse(&slot_value(&time)).expect("slot");
+        assert_eq!(slot.start, time.start);
+        assert_eq!(slot.clinician, time.clinician);
+        assert_eq!(slot.location, time.location);
+        for bad in [
+            "",
+            "a|b|c",
+            "x|y|1|2",
+            &format!("{}|{}|1800000001", time.clinician, time.location),
+        ] {
+            assert!(Slot::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
