@@ -56,6 +56,8 @@ pub enum Nav {
     ResultRelease,
     /// Messaging settings and pools (admin).
     Messaging,
+    /// Schedules: locations, visit types, hours, closures (admin).
+    Schedules,
     /// None highlighted.
     None,
 }
@@ -221,6 +223,12 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
                 "Messaging",
                 "/admin/messaging".into(),
                 Nav::Messaging,
+                active,
+            ),
+            item(
+                "Schedules",
+                "/admin/schedules".into(),
+                Nav::Schedules,
                 active,
             ),
             account,

@@ -6,7 +6,8 @@
 
 use crate::fhir;
 use crate::pages::{
-    account, activation, admin, admin_messaging, auth, clinic, messages, ops, patient, record,
+    account, activation, admin, admin_messaging, admin_schedules, appointments, auth, clinic,
+    messages, ops, patient, record, schedule,
 };
 use crate::{AppState, security, session};
 use axum::Router;
@@ -77,9 +78,12 @@ pub const FEATURES: &[&[Route]] = &[
     patient::ROUTES,
     record::ROUTES,
     messages::ROUTES,
+    appointments::ROUTES,
+    schedule::ROUTES,
     clinic::ROUTES,
     admin::ROUTES,
     admin_messaging::ROUTES,
+    admin_schedules::ROUTES,
     fhir::ROUTES,
     ops::ROUTES,
 ];

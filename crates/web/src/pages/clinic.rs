@@ -1,8 +1,9 @@
-//! The clinic's pages: schedule, patient list and break-glass (the in-basket is messaging's).
+//! The clinic's pages: the patient list and break-glass (the in-basket is messaging's, the
+//! schedule appointments').
 
 use crate::AppState;
-use crate::error::{PageError, PageResult};
-use crate::layout::{Nav, Page, form_status, render, render_status};
+use crate::error::PageResult;
+use crate::layout::{Nav, Page, form_status, render_status};
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -15,18 +16,11 @@ use portal_app::Error;
 use portal_app::auth::CurrentUser;
 use portal_app::types::PatientRow;
 use portal_domain::Role;
-use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::fields::FieldErrors;
 use serde::Deserialize;
 
-/// The clinic's own pages: in-basket, schedule, finding patients, break-glass.
+/// The clinic's own pages: finding patients, break-glass.
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: "GET",
-        path: "/schedule",
-        access: Access::Clinic,
-        serve: || get(schedule),
-    },
     Route {
         method: "GET",
         path: "/patients",
@@ -46,28 +40,6 @@ pub const ROUTES: &[Route] = &[
         serve: || post(break_glass),
     },
 ];
-
-#[derive(Template)]
-#[template(path = "clinic_empty.html")]
-struct EmptyPage {
-    page: Page,
-    empty_text: &'static str,
-}
-
-fn require(user: &CurrentUser, action: ClinicAction) -> Result<(), PageError> {
-    authorize_clinic(&user.principal(), action)
-        .map(|_| ())
-        .map_err(|_| PageError(Error::Forbidden))
-}
-
-/// GET /schedule
-pub async fn schedule(SignedIn(user): SignedIn) -> PageResult {
-    require(&user, ClinicAction::ViewSchedule)?;
-    Ok(render(&EmptyPage {
-        page: Page::signed_in("Schedule", &user, Nav::Schedule, None),
-        empty_text: "No schedules are set up yet. Clinic schedules and appointments will show here.",
-    }))
-}
 
 #[derive(Template)]
 #[template(path = "patients.html")]

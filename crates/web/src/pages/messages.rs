@@ -645,7 +645,7 @@ pub async fn thread(
 }
 
 /// A path's patient and conversation (or file); malformed ones answer as missing.
-fn ids<T: std::str::FromStr>(id: &str, item: &str) -> Result<(PatientId, T), PageError> {
+pub(crate) fn ids<T: std::str::FromStr>(id: &str, item: &str) -> Result<(PatientId, T), PageError> {
     match (id.parse(), item.parse()) {
         (Ok(id), Ok(item)) => Ok((id, item)),
         _ => Err(PageError(Error::NotFound)),

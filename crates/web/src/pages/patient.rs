@@ -36,12 +36,6 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
-        path: "/patients/{id}/appointments",
-        access: Access::Patient(Action::ViewAppointments),
-        serve: || get(appointments),
-    },
-    Route {
-        method: "GET",
         path: "/patients/{id}/access-log",
         access: Access::Patient(Action::ViewAccessLog),
         serve: || get(access_log),
@@ -174,61 +168,6 @@ pub async fn home(
         },
         patient: Banner::new(&view.patient, &state.dates, state.app.now()),
         others,
-    }))
-}
-
-#[derive(Template)]
-#[template(path = "section.html")]
-struct SectionPage {
-    page: Page,
-    patient: Banner,
-    basis: Option<String>,
-    empty_text: &'static str,
-}
-
-fn section_words(section: Section) -> (&'static str, &'static str) {
-    match section {
-        Section::Appointments => (
-            "Appointments",
-            "No appointments yet. Booking, cancelling and rescheduling online is coming soon.",
-        ),
-        Section::Overview
-        | Section::Messages
-        | Section::AccessLog
-        | Section::HealthRecord
-        | Section::Medications => ("", ""),
-    }
-}
-
-/// GET /patients/{id}/appointments
-pub async fn appointments(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    Ctx(ctx): Ctx,
-    IdPath(id): IdPath<PatientId>,
-) -> PageResult {
-    section(state, user, ctx, id, Section::Appointments).await
-}
-
-/// A chart section that has no page of its own yet.
-async fn section(
-    state: AppState,
-    user: portal_app::auth::CurrentUser,
-    ctx: portal_domain::audit::RequestContext,
-    id: PatientId,
-    section: Section,
-) -> PageResult {
-    let view = state
-        .app
-        .records()
-        .open_section(&user.actor(ctx), id, section)
-        .await?;
-    let (title, empty_text) = section_words(section);
-    Ok(render(&SectionPage {
-        page: page_for(title, &user, section, id),
-        basis: basis_words(&view.access, &view.patient),
-        patient: Banner::new(&view.patient, &state.dates, state.app.now()),
-        empty_text,
     }))
 }
 

@@ -126,6 +126,41 @@ impl Dates {
         }
     }
 
+    /// A calendar day with its weekday, for appointment lists: "Monday, Jan 5, 2026".
+    pub fn weekday_day(&self, date: Date) -> String {
+        match self.locale {
+            Locale::EnUs => date.strftime("%A, %b %-d, %Y").to_string(),
+        }
+    }
+
+    /// The day a moment falls on, with its weekday: "Monday, Jan 5, 2026".
+    pub fn weekday_of(&self, at: Timestamp) -> String {
+        self.weekday_day(self.civil_today(at))
+    }
+
+    /// The clock time of a moment in the clinic's zone: "9:00 AM".
+    pub fn clock(&self, at: Timestamp) -> String {
+        let local = at.to_zoned_datetime(self.zone.clone());
+        match self.locale {
+            Locale::EnUs => local.strftime("%-I:%M %p").to_string(),
+        }
+    }
+
+    /// A wall-clock time of day: "9:00 AM".
+    pub fn time_of_day(&self, time: jiff::civil::Time) -> String {
+        match self.locale {
+            Locale::EnUs => time.strftime("%-I:%M %p").to_string(),
+        }
+    }
+
+    /// When an appointment is, in full: "Monday, Jan 5, 2026 at 9:00 AM EST".
+    pub fn appointment(&self, at: Timestamp) -> String {
+        let zoned = at.to_zoned_datetime(self.zone.clone());
+        match self.locale {
+            Locale::EnUs => zoned.strftime("%A, %b %-d, %Y at %-I:%M %p %Z").to_string(),
+        }
+    }
+
     /// A FHIR date or dateTime as sent ("1977-07-14T04:17:45-04:00", "1977-07", "1977") written
     /// for people. A full dateTime is shown on the clinic's calendar; a bare date is a calendar
     /// day already and is never shifted; partial dates stay partial ("Jul 1977", "1977").
