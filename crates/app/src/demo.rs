@@ -310,6 +310,7 @@ impl App {
                     .await?;
             }
         }
+        self.seed_demo_schedules(&operator).await?;
         let invitation = self.accounts().invite(&operator, marcus.id).await?;
         Ok(DemoAccounts {
             url: self.config().public_url.clone(),
@@ -329,6 +330,88 @@ impl App {
 }
 
 impl App {
+    /// The demo clinic's schedules: two locations, three kinds of visit, and weekday hours for
+    /// the demo clinician and a second one (who has no demo sign-in), open from today on.
+    async fn seed_demo_schedules(&self, operator: &Actor) -> Result<()> {
+        let second =
+            NewStaffAccount::parse("clinician2@demo.portal.test", "Dr. Jordan Lee", "clinician")
+                .map_err(crate::Error::Invalid)?;
+        self.accounts()
+            .create_staff_account(operator, second)
+            .await?;
+        let appointments = self.appointments();
+        appointments
+            .add_location(
+                operator,
+                "Riverside Clinic",
+                "100 River Street, Springfield",
+            )
+            .await?;
+        appointments
+            .add_location(operator, "Hillside Clinic", "8 Hill Road, Springfield")
+            .await?;
+        for (name, minutes, video, who) in [
+            ("New patient visit", "40", false, "new"),
+            ("Follow-up visit", "20", false, "established"),
+            ("Video visit", "20", true, "anyone"),
+        ] {
+            let form = portal_domain::appointments::VisitTypeForm {
+                name: name.into(),
+                minutes: minutes.into(),
+                video,
+                audience: who.into(),
+                notice_hours: "2".into(),
+                horizon_days: "60".into(),
+                ..Default::default()
+            };
+            appointments.add_visit_type(operator, &form).await?;
+        }
+        let days = |d: &str| vec![d.to_string()];
+        for (who, place, weekdays, from, to) in [
+            (
+                "clinician@demo.portal.test",
+                "Riverside Clinic",
+                "mon,tue,wed,thu,fri",
+                "09:00",
+                "12:00",
+            ),
+            (
+                "clinician@demo.portal.test",
+                "Riverside Clinic",
+                "mon,tue,wed,thu",
+                "13:00",
+                "17:00",
+            ),
+            (
+                "clinician2@demo.portal.test",
+                "Hillside Clinic",
+                "mon,wed,fri",
+                "08:00",
+                "12:00",
+            ),
+            (
+                "clinician2@demo.portal.test",
+                "Riverside Clinic",
+                "tue,thu",
+                "13:00",
+                "16:00",
+            ),
+        ] {
+            appointments
+                .add_hours(
+                    operator,
+                    who,
+                    place,
+                    &days(weekdays),
+                    (from, to),
+                    ("", ""),
+                    &[],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Links imported sample records to the demo accounts: the demo patient becomes the parent
     /// (full proxy) of `children`, and every record in `care_team` joins the demo clinician's
     /// care team. Updates what each demo sign-in sees.

@@ -112,6 +112,96 @@ enum Command {
         #[command(subcommand)]
         command: PoolCommand,
     },
+    /// Set up the clinic's schedules: locations, kinds of visit, clinicians' weekly hours and
+    /// closures. Times are the clinic's local time (--time-zone).
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Add a location.
+    AddLocation {
+        /// Its name ("Riverside Clinic").
+        #[arg(long)]
+        name: String,
+        /// Its street address, as patients read it.
+        #[arg(long, default_value = "")]
+        address: String,
+    },
+    /// Add a kind of visit.
+    AddVisitType {
+        /// What patients read ("Follow-up visit").
+        #[arg(long)]
+        name: String,
+        /// How long it lasts, in minutes (a multiple of 5).
+        #[arg(long)]
+        minutes: String,
+        /// It takes place by video.
+        #[arg(long)]
+        video: bool,
+        /// Who may book it online: anyone, new, established or clinic.
+        #[arg(long, default_value = "anyone")]
+        who: String,
+        /// The youngest age that may book it online.
+        #[arg(long, default_value = "")]
+        min_age: String,
+        /// The oldest age that may book it online.
+        #[arg(long, default_value = "")]
+        max_age: String,
+        /// Patients cannot book online closer to the visit than this many hours.
+        #[arg(long, default_value = "2")]
+        notice_hours: String,
+        /// Patients cannot book online further ahead than this many days.
+        #[arg(long, default_value = "60")]
+        horizon_days: String,
+    },
+    /// Add weekly hours for a clinician.
+    AddHours {
+        /// The clinician's sign-in e-mail.
+        #[arg(long)]
+        clinician: String,
+        /// The location's name.
+        #[arg(long)]
+        location: String,
+        /// Days of the week, comma-separated (mon,tue,wed …).
+        #[arg(long)]
+        days: String,
+        /// First start, HH:MM.
+        #[arg(long)]
+        from: String,
+        /// When the last visit must have ended, HH:MM.
+        #[arg(long)]
+        to: String,
+        /// Kinds of visit offered, comma-separated names (default: every kind).
+        #[arg(long, default_value = "")]
+        visit_types: String,
+        /// The first date the hours apply, YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        starting: String,
+        /// The last date the hours apply, YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        until: String,
+    },
+    /// Close a clinician's time, or the whole clinic's (a holiday, time off, a blocked hour).
+    Close {
+        /// The clinician's sign-in e-mail (none: the whole clinic).
+        #[arg(long, default_value = "")]
+        clinician: String,
+        /// From: YYYY-MM-DD (the whole day) or "YYYY-MM-DD HH:MM".
+        #[arg(long)]
+        from: String,
+        /// Until: YYYY-MM-DD (through that day) or "YYYY-MM-DD HH:MM".
+        #[arg(long)]
+        until: String,
+        /// Why ("Holiday", "Time off").
+        #[arg(long)]
+        reason: String,
+    },
+    /// List the locations, kinds of visit, weekly hours and closures ahead.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -202,6 +292,20 @@ enum AuditCommand {
     },
 }
 
+/// The exit of an administrative command: field errors are printed and exit 2.
+fn finish(result: Result<(), portal_app::Error>) -> Result<ExitCode, StartError> {
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(portal_app::Error::Invalid(errors)) => {
+            for (field, message) in errors.iter() {
+                eprintln!("{field}: {message}");
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Runs `portal pool …`: prints what it did; field errors exit 2.
 async fn pool_command(app: &portal_app::App, command: PoolCommand) -> Result<ExitCode, StartError> {
     let operator = Actor::operator();
@@ -269,16 +373,128 @@ async fn pool_command(app: &portal_app::App, command: PoolCommand) -> Result<Exi
             }
         }),
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(portal_app::Error::Invalid(errors)) => {
-            for (field, message) in errors.iter() {
-                eprintln!("{field}: {message}");
-            }
-            Ok(ExitCode::from(2))
+    finish(result)
+}
+
+/// Runs `portal schedule …`: prints what it did; field errors exit 2.
+async fn schedule_command(
+    app: &portal_app::App,
+    command: ScheduleCommand,
+) -> Result<ExitCode, StartError> {
+    let operator = Actor::operator();
+    let appointments = app.appointments();
+    let result = match command {
+        ScheduleCommand::AddLocation { name, address } => appointments
+            .add_location(&operator, &name, &address)
+            .await
+            .map(|_| println!("Location \"{}\" added.", name.trim())),
+        ScheduleCommand::AddVisitType {
+            name,
+            minutes,
+            video,
+            who,
+            min_age,
+            max_age,
+            notice_hours,
+            horizon_days,
+        } => {
+            let form = portal_domain::appointments::VisitTypeForm {
+                name: name.clone(),
+                minutes,
+                video,
+                audience: who,
+                min_age,
+                max_age,
+                notice_hours,
+                horizon_days,
+            };
+            appointments
+                .add_visit_type(&operator, &form)
+                .await
+                .map(|_| println!("Visit type \"{}\" added.", name.trim()))
         }
-        Err(e) => Err(e.into()),
-    }
+        ScheduleCommand::AddHours {
+            clinician,
+            location,
+            days,
+            from,
+            to,
+            visit_types,
+            starting,
+            until,
+        } => {
+            let types: Vec<String> = visit_types.split(',').map(str::to_string).collect();
+            appointments
+                .add_hours(
+                    &operator,
+                    &clinician,
+                    &location,
+                    &[days],
+                    (&from, &to),
+                    (&starting, &until),
+                    &types,
+                )
+                .await
+                .map(|ids| println!("{} block(s) of weekly hours added.", ids.len()))
+        }
+        ScheduleCommand::Close {
+            clinician,
+            from,
+            until,
+            reason,
+        } => appointments
+            .add_closure(&operator, &clinician, (&from, &until), &reason)
+            .await
+            .map(|_| println!("Closure added.")),
+        ScheduleCommand::List => appointments.setup(&operator).await.map(|setup| {
+            let name_of = |id: portal_domain::UserId| {
+                setup
+                    .clinicians
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| id.to_string())
+            };
+            println!("Locations:");
+            for l in &setup.locations {
+                println!("  {}: {}", l.name, l.address);
+            }
+            println!("Kinds of visit:");
+            for v in &setup.visit_types {
+                println!(
+                    "  {} ({} min{}), {}{}",
+                    v.name,
+                    v.minutes,
+                    if v.video { ", video" } else { "" },
+                    v.audience.label(),
+                    if v.active { "" } else { " (retired)" }
+                );
+            }
+            println!("Weekly hours:");
+            for h in &setup.hours {
+                println!(
+                    "  {} {:?} {}-{}",
+                    name_of(h.clinician),
+                    h.weekday,
+                    h.start.strftime("%H:%M"),
+                    h.end.strftime("%H:%M")
+                );
+            }
+            println!("Closures ahead:");
+            for c in &setup.closures {
+                println!(
+                    "  {}: {} from {} to {}",
+                    c.clinician
+                        .map(name_of)
+                        .unwrap_or_else(|| "Whole clinic".into()),
+                    c.reason,
+                    c.starts,
+                    c.ends
+                );
+            }
+        }),
+    };
+    finish(result)
 }
 
 fn init_logging(settings: &Settings) {
@@ -571,6 +787,11 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
             return pool_command(&app, command).await;
+        }
+        Command::Schedule { command } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            return schedule_command(&app, command).await;
         }
         Command::Generate {
             patients,

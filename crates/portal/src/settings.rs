@@ -223,6 +223,20 @@ pub struct Settings {
         global = true
     )]
     pub attachment_count: u64,
+    /// Hours before a visit after which patients must call to cancel or move it, until an
+    /// admin sets it on the schedules page.
+    #[arg(
+        long,
+        env = "PORTAL_CANCEL_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(i64).range(0..=336),
+        global = true
+    )]
+    pub cancel_hours: i64,
+    /// The clinic's phone number, which appointment pages tell patients to call, until an admin
+    /// sets it.
+    #[arg(long, env = "PORTAL_CLINIC_PHONE", default_value = "", global = true)]
+    pub clinic_phone: String,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -275,6 +289,17 @@ impl Settings {
                         / (usize::try_from(self.attachment_mb).unwrap_or(10) * 1024 * 1024),
                 ),
                 ..portal_domain::messages::MessagingSettings::default()
+            },
+            appointments: portal_domain::appointments::AppointmentSettings {
+                // An unknown zone name is refused at start-up (the pages' dates read it too).
+                zone: if self.time_zone.trim().is_empty() {
+                    jiff::tz::TimeZone::system()
+                } else {
+                    jiff::tz::TimeZone::get(self.time_zone.trim())
+                        .unwrap_or_else(|_| jiff::tz::TimeZone::system())
+                },
+                cancel_hours: self.cancel_hours,
+                phone: self.clinic_phone.trim().to_string(),
             },
         }
     }
