@@ -304,8 +304,7 @@ impl Appointments {
         let all = store::list(&mut tx, &access, LIST_LIMIT).await?;
         let settings = self.settings_in(&mut tx).await?;
         drop(tx);
-        let mut event = self.patient_event(actor, &access, AuditAction::Read, "Appointment");
-        event.detail = "appointments list".into();
+        let mut event = self.patient_event(actor, &access, AuditAction::Read, "AppointmentList");
         self.audit_alone(&event).await?;
         let now = self.now();
         let (upcoming, mut past): (Vec<_>, Vec<_>) = all
@@ -447,11 +446,7 @@ impl Appointments {
                 let found = store::find(&mut tx, &access, id)
                     .await?
                     .ok_or(Error::NotFound)?;
-                if !found.status.is_open() || found.start <= now {
-                    return Err(Error::Conflict(
-                        "This appointment can no longer be moved.".into(),
-                    ));
-                }
+                check_changeable(&found, &settings, now, by_clinic)?;
                 Some(found)
             }
             None => None,
@@ -578,7 +573,11 @@ impl Appointments {
         check_book_key(&form.book_key)?;
         let mut errors = FieldErrors::new();
         let slot = errors.take("slot", Slot::parse(&form.slot).map_err(|e| e.to_string()));
-        let reason = errors.take("reason", Reason::parse(&form.reason));
+        // A moved visit keeps its reason; the form asks for one only for a new booking.
+        let reason = match form.moving {
+            Some(_) => Some(Reason::from_stored(String::new())),
+            None => errors.take("reason", Reason::parse(&form.reason)),
+        };
         let visit_type_id = errors.take(
             "visit_type",
             form.visit_type
@@ -622,6 +621,7 @@ impl Appointments {
             }
             None => None,
         };
+        let reason = moving.as_ref().map_or(reason, |old| old.reason.clone());
         // The time must be one the schedule offers this viewer now.
         let end = slot
             .start

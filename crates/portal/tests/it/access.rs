@@ -88,6 +88,7 @@ const EXPECTED: &[(Action, [May; 5])] = {
         // The clinic answers conversations routed to it; it does not start them here.
         (Action::SendMessage,      [Related, Related, Never,    Never, Never]),
         (Action::ViewAppointments, [Related, Related, Related,  Any,   Never]),
+        (Action::ManageAppointments, [Related, Related, Related, Any,  Never]),
         (Action::ViewAccessLog,    [Related, Related, Never,    Never, Never]),
         (Action::Enrol,            [Never,   Never,   Never,    Any,   Any]),
     ]
@@ -287,8 +288,12 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                 let r = send(&t, client, route, patient).await;
                 tried += 1;
                 if allowed(row[viewer.column()], target) {
-                    let empty_form =
-                        route.method == "POST" && route.action() == Action::SendMessage;
+                    // An empty form to write a message or book a visit is refused as such.
+                    let empty_form = route.method == "POST"
+                        && matches!(
+                            route.action(),
+                            Action::SendMessage | Action::ManageAppointments
+                        );
                     let expected = if empty_form {
                         StatusCode::UNPROCESSABLE_ENTITY
                     } else {
