@@ -120,9 +120,8 @@ async fn setup(conn: &mut Conn) -> (VisitTypeId, VisitTypeId, LocationId) {
 }
 
 fn at(minutes_after: i64) -> jiff::Timestamp {
-    // A unit boundary a day after the fixed time.
-    let base =
-        jiff::Timestamp::from_second(1_800_000_000 - 1_800_000_000 % 300 + 86_400).expect("time");
+    // A unit boundary (the fixed time is one) a day after the fixed time.
+    let base = jiff::Timestamp::from_second(1_800_000_000 + 86_400).expect("time");
     base + SignedDuration::from_mins(minutes_after)
 }
 
