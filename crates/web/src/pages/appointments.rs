@@ -18,7 +18,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portal_app::Error;
-use portal_app::appointments::{Appointment, BookForm, FindQuery, Finder, NotBooked, Opening};
+use portal_app::appointments::{
+    Appointment, BookForm, FindQuery, Finder, NotBooked, Opening, Slot,
+};
 use portal_app::auth::CurrentUser;
 use portal_domain::access::Action;
 use portal_domain::appointments::Status;
@@ -200,6 +202,7 @@ pub struct Choice {
 pub struct Day {
     heading: String,
     times: Vec<Time>,
+    open: bool,
 }
 
 /// One open time as a radio choice.
@@ -269,12 +272,22 @@ fn days_of(openings: &[Opening], dates: &Dates, checked: &str, many_places: bool
             value: slot,
         };
         match days.last_mut() {
-            Some(day) if day.heading == heading => day.times.push(time),
+            Some(day) if day.heading == heading => {
+                day.open |= time.checked;
+                day.times.push(time)
+            }
             _ => days.push(Day {
                 heading,
+                open: time.checked,
                 times: vec![time],
             }),
         }
+    }
+    // The first day shows its times; the others open with a tap (no script needed). A day
+    // holding the chosen time, and a short list (the nearest free times), show theirs too.
+    let few = openings.len() <= 12;
+    for (n, day) in days.iter_mut().enumerate() {
+        day.open |= n == 0 || few;
     }
     days
 }
@@ -510,8 +523,12 @@ pub async fn book(
         Err(NotBooked::Failed(other)) => return Err(other.into()),
     };
     // Show the finder again with what was typed (and the nearest free times, if taken).
+    // From the day of the chosen time, so the page shows it again (chosen) with its days.
     let query = FindQuery {
         visit_type: fields.visit_type.trim().parse().ok(),
+        from: Slot::parse(&fields.slot)
+            .ok()
+            .map(|slot| state.dates.civil_today(slot.start)),
         ..FindQuery::default()
     };
     let finder = appointments
