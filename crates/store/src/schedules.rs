@@ -337,16 +337,19 @@ pub async fn closures(conn: &mut Conn, from: Timestamp, until: Timestamp) -> Res
         .collect()
 }
 
-/// The units booked visits hold in `[from, until)` (one clinician's, when given).
+/// The time booked visits hold in `[from, until)` (one clinician's, when given).
 pub async fn taken(
     conn: &mut Conn,
     clinician: Option<UserId>,
     from: Timestamp,
     until: Timestamp,
 ) -> Result<Taken> {
+    // A visit is booked exactly while it holds its units, so its times are read from the
+    // appointments: a row a visit rather than a row a unit.
     let rows = sqlx::query(
-        "SELECT clinician_id, unit_at FROM appointment_units \
-         WHERE unit_at >= $1 AND unit_at < $2 AND ($3 IS NULL OR clinician_id = $3)",
+        "SELECT clinician_id, starts_at, ends_at FROM appointments \
+         WHERE status = 'booked' AND starts_at < $2 AND ends_at > $1 \
+         AND ($3 IS NULL OR clinician_id = $3) ORDER BY clinician_id, starts_at",
     )
     .bind(to_micros(from))
     .bind(to_micros(until))
@@ -354,9 +357,23 @@ pub async fn taken(
     .fetch_all(conn)
     .await?;
     let mut taken = Taken::default();
+    let mut last: Option<(String, UserId)> = None;
     for r in &rows {
-        let clinician: UserId = parse_id(&r.try_get::<String, _>("clinician_id")?)?;
-        taken.hold(clinician, from_micros(r.try_get("unit_at")?)?);
+        let text: String = r.try_get("clinician_id")?;
+        // Rows come by clinician: each id is parsed once.
+        let clinician = match &last {
+            Some((seen, id)) if *seen == text => *id,
+            _ => {
+                let id: UserId = parse_id(&text)?;
+                last = Some((text, id));
+                id
+            }
+        };
+        taken.hold_between(
+            clinician,
+            from_micros(r.try_get("starts_at")?)?,
+            from_micros(r.try_get("ends_at")?)?,
+        );
     }
     Ok(taken)
 }

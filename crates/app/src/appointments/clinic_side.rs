@@ -64,6 +64,33 @@ pub struct ScheduleView {
 }
 
 impl Appointments {
+    /// Every open time of a kind of visit between two instants, at every clinician and
+    /// location, for the clinic (no notice or horizon): what a schedule offers, with no patient
+    /// in it.
+    pub async fn open_times(
+        &self,
+        actor: &Actor,
+        visit_type: portal_domain::VisitTypeId,
+        from: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Vec<portal_domain::appointments::schedule::OpenTime>> {
+        authorize_clinic(&actor.principal, ClinicAction::ViewSchedule)
+            .map_err(|_| Error::Forbidden)?;
+        let settings = self.settings().await?;
+        let mut tx = self.store().begin_read().await?;
+        let visit_type = schedules::visit_type(&mut tx, visit_type)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let search = portal_domain::appointments::schedule::Search {
+            visit_type: &visit_type,
+            clinician: None,
+            location: None,
+            from,
+            until,
+        };
+        self.search(&mut tx, &search, &settings, usize::MAX).await
+    }
+
     /// The schedule for clinicians and staff: `date` (today when none) or its week.
     pub async fn schedule(
         &self,

@@ -39,6 +39,8 @@ use portal_store::schedules;
 pub const DAYS_PER_PAGE: i64 = 14;
 /// The most open times one page lists.
 const TIMES_PER_PAGE: usize = 600;
+/// How much of a search's window is read at once.
+const SEARCH_STEP: SignedDuration = SignedDuration::from_hours(72);
 /// How many free times a patient whose time was just taken is offered.
 const ALTERNATIVES: usize = 3;
 /// The most appointments a patient's list shows.
@@ -158,6 +160,9 @@ pub struct Finder {
     pub later: Option<Date>,
     /// The first day of the previous page, when there is one.
     pub earlier: Option<Date>,
+    /// Whether one day held more open times than a page shows (only its first are listed:
+    /// choosing a clinician or location shows the rest).
+    pub crowded: bool,
     /// The form's one-time key.
     pub book_key: String,
     /// The appointment being moved, if this finder moves one.
@@ -478,6 +483,8 @@ impl Appointments {
         let from = query.from.filter(|d| *d > today).unwrap_or(today);
         let mut openings = Vec::new();
         let mut later = None;
+        let mut cut = None;
+        let mut crowded = false;
         if let Some(visit_type) = &chosen {
             let (window_from, window_until, horizon) =
                 window(visit_type, &settings, from, now, by_clinic);
@@ -489,10 +496,25 @@ impl Appointments {
                     from: window_from,
                     until: window_until,
                 };
-                let times = self.open_times(&mut tx, &search, &settings).await?;
+                let mut times = self.page_times(&mut tx, &search, &settings).await?;
+                // A full page ends inside its days: it shows whole days, and the next page
+                // starts with the day it cut.
+                if times.len() >= TIMES_PER_PAGE {
+                    let day_of = |t: &OpenTime| settings.local(t.start).date();
+                    if let (Some(first), Some(last)) = (times.first(), times.last()) {
+                        let (first, last) = (day_of(first), day_of(last));
+                        if last > first {
+                            times.retain(|t| day_of(t) < last);
+                            cut = Some(last);
+                        } else {
+                            cut = last.tomorrow().ok();
+                            crowded = true;
+                        }
+                    }
+                }
                 openings = named(times, &clinicians, &locations);
             }
-            let next = from.checked_add(jiff::Span::new().days(DAYS_PER_PAGE)).ok();
+            let next = cut.or_else(|| from.checked_add(jiff::Span::new().days(DAYS_PER_PAGE)).ok());
             later = next.filter(|d| {
                 d.to_zoned_datetime(settings.zone.clone())
                     .is_ok_and(|z| z.timestamp() <= horizon)
@@ -524,6 +546,7 @@ impl Appointments {
             openings,
             later,
             earlier,
+            crowded,
             book_key: new_book_key(),
             moving,
             settings,
@@ -531,28 +554,67 @@ impl Appointments {
         })
     }
 
-    /// The open times of a search, read in `tx`.
-    async fn open_times(
+    /// The open times of a search, read in `tx`, at most a page of them.
+    async fn page_times(
         &self,
         tx: &mut Tx,
         search: &Search<'_>,
         settings: &AppointmentSettings,
     ) -> Result<Vec<OpenTime>> {
+        self.search(tx, search, settings, TIMES_PER_PAGE).await
+    }
+
+    /// The open times of a search, read in `tx`: at most `limit`.
+    pub(super) async fn search(
+        &self,
+        tx: &mut Tx,
+        search: &Search<'_>,
+        settings: &AppointmentSettings,
+        limit: usize,
+    ) -> Result<Vec<OpenTime>> {
         let hours = schedules::hours(tx, search.clinician).await?;
-        let reach = search
-            .until
-            .checked_add(search.visit_type.length())
-            .unwrap_or(search.until);
-        let closures = schedules::closures(tx, search.from, reach).await?;
-        let taken = schedules::taken(tx, search.clinician, search.from, reach).await?;
-        Ok(schedule::open_times(
-            search,
-            &hours,
-            &closures,
-            &taken,
-            &settings.zone,
-            TIMES_PER_PAGE,
-        ))
+        let reach = |until: Timestamp| {
+            until
+                .checked_add(search.visit_type.length())
+                .unwrap_or(until)
+        };
+        let closures = schedules::closures(tx, search.from, reach(search.until)).await?;
+        // A page fills from the first few days of a busy clinic: read the booked time a few
+        // days at a time, and stop once the page is full (a search with no limit reads all
+        // of it at once).
+        let mut found = Vec::new();
+        let mut from = search.from;
+        while from <= search.until && found.len() < limit {
+            let until = if limit == usize::MAX {
+                search.until
+            } else {
+                from.checked_add(SEARCH_STEP)
+                    .unwrap_or(search.until)
+                    .min(search.until)
+            };
+            let taken = schedules::taken(tx, search.clinician, from, reach(until)).await?;
+            let part = Search {
+                from,
+                until,
+                ..search.clone()
+            };
+            found.extend(schedule::open_times(
+                &part,
+                &hours,
+                &closures,
+                &taken,
+                &settings.zone,
+                limit - found.len(),
+            ));
+            if until >= search.until {
+                break;
+            }
+            // Starts are whole seconds: the next part begins right after this one.
+            from = until
+                .checked_add(SignedDuration::from_secs(1))
+                .unwrap_or(search.until);
+        }
+        Ok(found)
     }
 
     /// Books a visit (or moves one: `form.moving`). The same form sent twice books once; a
@@ -767,7 +829,7 @@ impl Appointments {
             from,
             until,
         };
-        let times = self.open_times(&mut tx, &search, settings).await?;
+        let times = self.page_times(&mut tx, &search, settings).await?;
         let clinicians = schedules::scheduled_clinicians(&mut tx).await?;
         let locations = schedules::locations(&mut tx).await?;
         drop(tx);

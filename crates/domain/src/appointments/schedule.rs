@@ -11,7 +11,7 @@ use crate::ids::{ClosureId, HoursId, LocationId, UserId, VisitTypeId};
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// One weekly block of a clinician's schedule: a weekday, hours and a location, for some or
 /// all visit types, optionally only between two dates.
@@ -99,19 +99,40 @@ pub fn on_unit(t: Timestamp) -> bool {
     t.as_second().rem_euclid(UNIT_MINUTES * 60) == 0 && t.subsec_nanosecond() == 0
 }
 
-/// Units already held, per clinician, as seconds since the epoch.
+/// Time already held by booked visits, per clinician: sorted, non-overlapping intervals in
+/// seconds since the epoch.
 #[derive(Clone, Debug, Default)]
-pub struct Taken(HashSet<(UserId, i64)>);
+pub struct Taken(HashMap<UserId, Vec<(i64, i64)>>);
 
 impl Taken {
-    /// Records one held unit.
-    pub fn hold(&mut self, clinician: UserId, unit: Timestamp) {
-        self.0.insert((clinician, unit.as_second()));
+    /// Records a visit holding `[start, end)` of `clinician`'s time.
+    pub fn hold_between(&mut self, clinician: UserId, start: Timestamp, end: Timestamp) {
+        let held = self.0.entry(clinician).or_default();
+        let (start, end) = (start.as_second(), end.as_second());
+        // Visits mostly arrive in time order: the place is then at the end.
+        let at = held.partition_point(|&(s, _)| s < start);
+        held.insert(at, (start, end));
     }
 
-    /// Whether every unit of `[start, end)` is free for `clinician`.
+    /// Records one held unit (see [`super::UNIT_MINUTES`]).
+    pub fn hold(&mut self, clinician: UserId, unit: Timestamp) {
+        let end = unit
+            .checked_add(SignedDuration::from_mins(UNIT_MINUTES))
+            .unwrap_or(unit);
+        self.hold_between(clinician, unit, end);
+    }
+
+    /// Whether all of `[start, end)` is free for `clinician`.
     pub fn free(&self, clinician: UserId, start: Timestamp, end: Timestamp) -> bool {
-        units(start, end).all(|u| !self.0.contains(&(clinician, u.as_second())))
+        let Some(held) = self.0.get(&clinician) else {
+            return true;
+        };
+        let (start, end) = (start.as_second(), end.as_second());
+        // The first visit starting at or after `end` and every later one cannot overlap; of
+        // those before it, any that ends after `start` does. Visits of one clinician never
+        // overlap each other, so only the last one before `end` can.
+        let after = held.partition_point(|&(s, _)| s < end);
+        after == 0 || held[after - 1].1 <= start
     }
 }
 

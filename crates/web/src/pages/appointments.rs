@@ -237,6 +237,7 @@ struct FindPage {
     reason: String,
     moving: Option<(String, String)>,
     taken: bool,
+    crowded: bool,
     zone_note: String,
     phone: String,
     by_clinic: bool,
@@ -412,6 +413,7 @@ fn find_page(state: &AppState, user: &CurrentUser, finder: Finder, shown: Shown)
                 .as_ref()
                 .map(|m| (m.id.to_string(), dates.appointment(m.start))),
             taken,
+            crowded: finder.crowded,
             zone_note: format!(
                 "Times are the clinic's local time ({}).",
                 finder.settings.local(state.app.now()).strftime("%Z")
