@@ -86,6 +86,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_appointments.sql"),
         postgres: include_str!("../migrations/postgres/0010_appointments.sql"),
     },
+    Migration {
+        version: 11,
+        name: "offers_reminders",
+        sqlite: include_str!("../migrations/sqlite/0011_offers_reminders.sql"),
+        postgres: include_str!("../migrations/postgres/0011_offers_reminders.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -27,6 +27,9 @@ pub enum ClinicAction {
     ConfigureClinic,
     /// Send records in (FHIR Bundles): an EHR with a write scope, or the server's command line.
     ImportRecords,
+    /// The portal's own appointment jobs: offering freed times to waitlisted visits, and
+    /// sending reminders. Only the server itself runs them.
+    RunAppointmentJobs,
 }
 
 /// Proof that the policy allowed a piece of clinic work.
@@ -60,6 +63,7 @@ pub fn authorize_clinic(
                 ClinicAction::ManageUsers
                     | ClinicAction::ImportRecords
                     | ClinicAction::ConfigureClinic
+                    | ClinicAction::RunAppointmentJobs
             ) =>
         {
             &Role::Admin
@@ -84,8 +88,11 @@ pub fn authorize_clinic(
         }
         ClinicAction::SearchDirectory => matches!(role, Role::Staff | Role::Admin),
         ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
-        // People send records through the pages of the EHR, not through the portal's.
-        ClinicAction::ImportRecords => matches!(principal, Principal::Operator),
+        // People send records through the pages of the EHR, not through the portal's; nobody
+        // runs the portal's own jobs but the portal.
+        ClinicAction::ImportRecords | ClinicAction::RunAppointmentJobs => {
+            matches!(principal, Principal::Operator)
+        }
     };
     if allowed {
         Ok(ClinicCapability {

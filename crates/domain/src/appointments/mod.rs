@@ -6,6 +6,7 @@
 //! ([`NewVisitType::parse`], [`Reason::parse`]); inner code takes only validated values.
 
 pub mod calendar;
+pub mod offers;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
@@ -418,6 +419,10 @@ pub struct AppointmentSettings {
     pub cancel_hours: i64,
     /// The clinic's phone number, for changes inside the cut-off.
     pub phone: String,
+    /// How many hours before a visit each reminder goes, largest first.
+    pub reminder_hours: Vec<i64>,
+    /// How many hours an earlier-time offer stays open.
+    pub offer_hours: i64,
 }
 
 impl Default for AppointmentSettings {
@@ -426,6 +431,8 @@ impl Default for AppointmentSettings {
             zone: jiff::tz::TimeZone::UTC,
             cancel_hours: 24,
             phone: String::new(),
+            reminder_hours: vec![72, 24],
+            offer_hours: 4,
         }
     }
 }
