@@ -340,6 +340,13 @@ impl App {
             .create_staff_account(operator, second)
             .await?;
         let appointments = self.appointments();
+        let settings = crate::appointments::SettingsForm {
+            cancel_hours: "24".into(),
+            phone: "(555) 010-0100".into(),
+            reminder_hours: "72, 24".into(),
+            offer_hours: "4".into(),
+        };
+        appointments.save_settings(operator, &settings).await?;
         appointments
             .add_location(
                 operator,

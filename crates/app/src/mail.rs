@@ -222,8 +222,8 @@ impl App {
     }
 
     /// Runs until `shutdown` fires: drains the outbox when woken by a new message and every
-    /// few seconds (messages written by other portal processes, retries), and queues the
-    /// day's digest of overdue patient messages once a day.
+    /// few seconds (messages written by other portal processes, retries), queues the day's
+    /// digest of overdue patient messages once a day, and the appointment reminders due.
     pub async fn run_mail_worker(
         &self,
         transport: Transport,
@@ -242,6 +242,10 @@ impl App {
                         tracing::error!(error = %e, "the overdue-messages digest failed; will try again")
                     }
                 }
+            }
+            // Reminders due now, claimed once across every portal process.
+            if let Err(e) = self.appointments().send_due_reminders().await {
+                tracing::error!(error = %e, "appointment reminders failed; will try again");
             }
             if let Err(e) = self.drain_outbox(&transport, &from).await {
                 tracing::error!(error = %e, "outbox worker failed; will try again");

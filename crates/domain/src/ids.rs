@@ -104,6 +104,10 @@ typed_id!(
     HoursId
 );
 typed_id!(
+    /// Identifies an earlier-time offer made to a waitlisted visit.
+    OfferId
+);
+typed_id!(
     /// Identifies a time a clinician (or the whole clinic) is closed: a holiday, time off, a
     /// blocked hour.
     ClosureId

@@ -21,7 +21,7 @@ pub use access::{
 };
 pub use ids::{
     AppointmentId, AttachmentId, ClosureId, ConversationId, HoursId, LocationId, MessageId,
-    PatientId, PoolId, ResourceId, UserId, VisitTypeId,
+    OfferId, PatientId, PoolId, ResourceId, UserId, VisitTypeId,
 };
 pub use patient::Patient;
 pub use user::Role;

@@ -167,6 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             reason: "Check-up".into(),
             book_key: portal_app::appointments::new_book_key(),
             moving: None,
+            offer: None,
         };
         let patient = patients[booked % patients.len()];
         if appointments.book(&staff, patient, &form).await.is_ok() {

@@ -131,6 +131,8 @@ pub async fn serve(
     let transport = mail_transport(settings)?;
     let dates = portal_web::pages::words::Dates::new(&settings.time_zone, &settings.locale)
         .map_err(|e| StartError::Config(format!("--time-zone/--locale: {e}")))?;
+    portal_domain::appointments::offers::parse_reminder_hours(&settings.reminder_hours)
+        .map_err(|e| StartError::Config(format!("--reminder-hours: {e}")))?;
     let from = settings
         .mail_from
         .parse()

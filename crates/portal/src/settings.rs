@@ -237,6 +237,24 @@ pub struct Settings {
     /// sets it.
     #[arg(long, env = "PORTAL_CLINIC_PHONE", default_value = "", global = true)]
     pub clinic_phone: String,
+    /// Hours before a visit each appointment reminder goes (comma-separated; empty for none),
+    /// until an admin sets them.
+    #[arg(
+        long,
+        env = "PORTAL_REMINDER_HOURS",
+        default_value = "72,24",
+        global = true
+    )]
+    pub reminder_hours: String,
+    /// Hours an earlier-time offer stays open, until an admin sets it.
+    #[arg(
+        long,
+        env = "PORTAL_OFFER_HOURS",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(i64).range(1..=72),
+        global = true
+    )]
+    pub offer_hours: i64,
     /// Log format: "text" or "json".
     #[arg(long, env = "PORTAL_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -300,6 +318,12 @@ impl Settings {
                 },
                 cancel_hours: self.cancel_hours,
                 phone: self.clinic_phone.trim().to_string(),
+                // A list that does not read is refused at start-up (`serve`).
+                reminder_hours: portal_domain::appointments::offers::parse_reminder_hours(
+                    &self.reminder_hours,
+                )
+                .unwrap_or_else(|_| vec![72, 24]),
+                offer_hours: self.offer_hours,
             },
         }
     }

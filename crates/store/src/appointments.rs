@@ -355,14 +355,27 @@ pub async fn patient_side_addresses(
     access: &PatientAccess,
     now: Timestamp,
 ) -> Result<Vec<String>> {
+    side_addresses(conn, access.patient(), false, now).await
+}
+
+/// The patient's side's addresses (only those that want reminders, with `reminders`).
+pub(crate) async fn side_addresses(
+    conn: &mut Conn,
+    patient: PatientId,
+    reminders: bool,
+    now: Timestamp,
+) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' \
+         AND ($3 = 0 OR appointment_reminders = 1) \
          UNION SELECT u.email FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
          WHERE g.patient_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
-         AND (g.ends_at IS NULL OR g.ends_at > $2) AND u.status = 'active' ORDER BY 1",
+         AND (g.ends_at IS NULL OR g.ends_at > $2) AND u.status = 'active' \
+         AND ($3 = 0 OR u.appointment_reminders = 1) ORDER BY 1",
     )
-    .bind(access.patient().to_string())
+    .bind(patient.to_string())
     .bind(to_micros(now))
+    .bind(i64::from(reminders))
     .fetch_all(conn)
     .await?;
     rows.iter()

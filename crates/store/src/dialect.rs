@@ -53,3 +53,13 @@ pub fn lock_audit_head(backend: Backend) -> &'static str {
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     }
 }
+
+/// Reads a visit's status and, on PostgreSQL, locks its row until the transaction ends, so a
+/// reminder is never queued for a visit cancelled meanwhile (SQLite's `BEGIN IMMEDIATE` already
+/// holds the write lock).
+pub fn lock_appointment(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT status FROM appointments WHERE id = $1",
+        Backend::Postgres => "SELECT status FROM appointments WHERE id = $1 FOR UPDATE",
+    }
+}

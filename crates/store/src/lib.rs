@@ -19,6 +19,7 @@ mod kept;
 pub use kept::{Borrows, ReadFuture};
 pub mod messages;
 pub mod migrate;
+pub mod offers;
 pub mod outbox;
 pub mod packed;
 pub mod patients;

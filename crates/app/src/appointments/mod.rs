@@ -9,12 +9,15 @@
 //! time exactly one books and the other is offered the nearest free times.
 
 mod clinic_side;
+mod offers;
 mod setup;
 
 pub use clinic_side::{ScheduleDay, ScheduleView, Span};
+pub use offers::OfferPage;
 pub use portal_store::appointments::Appointment;
+pub use portal_store::offers::Offer;
 pub use portal_store::schedules::{Location, Scheduled};
-pub use setup::{ScheduleSetup, keys};
+pub use setup::{ScheduleSetup, SettingsForm, keys};
 
 use crate::services::Appointments;
 use crate::{Actor, Error, Result, commit};
@@ -190,6 +193,8 @@ pub struct AppointmentList {
     pub may_manage: bool,
     /// The moment the list was read.
     pub now: Timestamp,
+    /// Earlier times offered and still open, soonest first.
+    pub offers: Vec<Offer>,
 }
 
 /// One appointment's page.
@@ -208,6 +213,10 @@ pub struct AppointmentPage {
     pub may_change: bool,
     /// Whether it is open and not begun, but inside the patient's cut-off.
     pub inside_cut_off: bool,
+    /// Whether it waits for an earlier time: `Some(any_clinician)` when it does.
+    pub waitlisted: Option<bool>,
+    /// Earlier times offered for it and still open.
+    pub offers: Vec<Offer>,
 }
 
 /// What a booking form sent.
@@ -223,6 +232,8 @@ pub struct BookForm {
     pub book_key: String,
     /// The appointment this booking moves, if any.
     pub moving: Option<AppointmentId>,
+    /// The earlier-time offer this move accepts, if any.
+    pub offer: Option<portal_domain::OfferId>,
 }
 
 /// Why a booking did not happen.
@@ -308,6 +319,7 @@ impl Appointments {
             .ok_or(Error::NotFound)?;
         let all = store::list(&mut tx, &access, LIST_LIMIT).await?;
         let settings = self.settings_in(&mut tx).await?;
+        let offers = portal_store::offers::open_offers(&mut tx, &access, self.now()).await?;
         drop(tx);
         let event = self.patient_event(actor, &access, AuditAction::Read, "AppointmentList");
         self.audit_alone(&event).await?;
@@ -324,6 +336,7 @@ impl Appointments {
             past,
             settings,
             now,
+            offers,
         })
     }
 
@@ -344,6 +357,12 @@ impl Appointments {
             .await?
             .ok_or(Error::NotFound)?;
         let settings = self.settings_in(&mut tx).await?;
+        let waitlisted = portal_store::offers::waitlisted(&mut tx, &access, id).await?;
+        let offers = portal_store::offers::open_offers(&mut tx, &access, self.now())
+            .await?
+            .into_iter()
+            .filter(|o| o.appointment == id)
+            .collect();
         drop(tx);
         let mut event = self.patient_event(actor, &access, AuditAction::Read, "Appointment");
         event.resource_id = Some(id.to_string());
@@ -355,6 +374,8 @@ impl Appointments {
         Ok(AppointmentPage {
             may_change: manage && open && in_time,
             inside_cut_off: manage && open && !in_time,
+            waitlisted,
+            offers,
             patient: row,
             access,
             appointment,
@@ -671,7 +692,9 @@ impl Appointments {
                 let old = store::find(&mut tx, &access, id)
                     .await?
                     .ok_or(Error::NotFound)?;
-                check_changeable(&old, &settings, now, by_clinic)?;
+                // Taking an earlier time offered is never too late: the time it frees is
+                // offered in turn.
+                check_changeable(&old, &settings, now, by_clinic || form.offer.is_some())?;
                 if old.visit_type != visit_type.id {
                     return Err(Error::field(
                         "visit_type",
@@ -778,6 +801,20 @@ impl Appointments {
         }
         if let Some(old) = &moving {
             store::link_move(&mut tx, &access, old.id, id).await?;
+            if let Some(offer) = form.offer {
+                self.settle_offer(
+                    &mut tx,
+                    &access,
+                    offer,
+                    old,
+                    (slot.start, end, slot.clinician),
+                )
+                .await?;
+            } else {
+                portal_store::offers::leave(&mut tx, &access, old.id, now).await?;
+            }
+            self.offer_freed(&mut tx, &offers::freed_by(old), &settings)
+                .await?;
         }
         let appointment = store::find(&mut tx, &access, id)
             .await?
@@ -859,6 +896,9 @@ impl Appointments {
             .await?
             .ok_or(Error::NotFound)?;
         self.tell_patient_side(&mut tx, &access, &cancelled, &settings, false)
+            .await?;
+        portal_store::offers::leave(&mut tx, &access, id, now).await?;
+        self.offer_freed(&mut tx, &offers::freed_by(&found), &settings)
             .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "Appointment");
         event.resource_id = Some(id.to_string());

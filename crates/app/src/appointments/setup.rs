@@ -20,6 +20,10 @@ pub mod keys {
     pub const CANCEL_HOURS: &str = "appointments.cancel_hours";
     /// The number patients call.
     pub const PHONE: &str = "appointments.phone";
+    /// Hours before a visit each reminder goes ("72,24").
+    pub const REMINDER_HOURS: &str = "appointments.reminder_hours";
+    /// Hours an earlier-time offer stays open.
+    pub const OFFER_HOURS: &str = "appointments.offer_hours";
 }
 
 /// Reads stored settings over the defaults; unreadable values keep the default.
@@ -37,10 +41,38 @@ pub fn settings_from(
                     .unwrap_or(s.cancel_hours)
             }
             keys::PHONE => s.phone = value.clone(),
+            keys::REMINDER_HOURS => {
+                if let Ok(leads) = portal_domain::appointments::offers::parse_reminder_hours(value)
+                {
+                    s.reminder_hours = leads;
+                }
+            }
+            keys::OFFER_HOURS => {
+                s.offer_hours = value
+                    .parse::<i64>()
+                    .map(|h| h.clamp(1, MAX_OFFER_HOURS))
+                    .unwrap_or(s.offer_hours)
+            }
             _ => {}
         }
     }
     s
+}
+
+/// The longest an earlier-time offer stays open, in hours.
+pub const MAX_OFFER_HOURS: i64 = 72;
+
+/// The appointment settings as an admin's form sent them.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsForm {
+    /// Hours before a visit after which patients must call.
+    pub cancel_hours: String,
+    /// The clinic's phone number.
+    pub phone: String,
+    /// Reminder leads, e.g. "72, 24" (empty: no reminders).
+    pub reminder_hours: String,
+    /// Hours an earlier-time offer stays open.
+    pub offer_hours: String,
 }
 
 /// Everything the schedule set-up page shows.
@@ -383,16 +415,13 @@ impl Appointments {
         Ok(())
     }
 
-    /// Stores the cancellation cut-off (hours) and the clinic's phone number.
-    pub async fn save_settings(
-        &self,
-        actor: &Actor,
-        cancel_hours: &str,
-        phone: &str,
-    ) -> Result<()> {
+    /// Stores the cancellation cut-off, the clinic's phone number, the reminders' leads and how
+    /// long offers stay open.
+    pub async fn save_settings(&self, actor: &Actor, form: &SettingsForm) -> Result<()> {
         let capability = configure(actor)?;
         let mut errors = FieldErrors::new();
-        let hours = cancel_hours
+        let hours = form
+            .cancel_hours
             .trim()
             .parse::<i64>()
             .ok()
@@ -406,13 +435,36 @@ impl Appointments {
                 ),
             );
         }
-        let phone = phone.trim();
+        let phone = form.phone.trim();
         if phone.chars().count() > 40 || phone.chars().any(char::is_control) {
             errors.add("phone", "Enter a phone number of up to 40 characters.");
         }
-        let Some(hours) = hours.filter(|_| errors.is_empty()) else {
+        let leads = errors.take(
+            "reminder_hours",
+            portal_domain::appointments::offers::parse_reminder_hours(&form.reminder_hours),
+        );
+        let offer_hours = form
+            .offer_hours
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=MAX_OFFER_HOURS).contains(h));
+        if offer_hours.is_none() {
+            errors.add(
+                "offer_hours",
+                format!("Enter whole hours from 1 to {MAX_OFFER_HOURS}."),
+            );
+        }
+        let (Some(hours), Some(leads), Some(offer_hours), true) =
+            (hours, leads, offer_hours, errors.is_empty())
+        else {
             return Err(Error::Invalid(errors));
         };
+        let leads = leads
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let by = actor.principal.actor_id();
         let now = self.now();
         let mut tx = self.store().begin().await?;
@@ -426,13 +478,25 @@ impl Appointments {
         )
         .await?;
         pools::set_setting(&mut tx, &capability, keys::PHONE, phone, &by, now).await?;
+        pools::set_setting(&mut tx, &capability, keys::REMINDER_HOURS, &leads, &by, now).await?;
+        pools::set_setting(
+            &mut tx,
+            &capability,
+            keys::OFFER_HOURS,
+            &offer_hours.to_string(),
+            &by,
+            now,
+        )
+        .await?;
         self.audited(
             &mut tx,
             actor,
             AuditAction::Update,
             "ClinicSettings",
             "appointments".into(),
-            format!("cancellation cut-off {hours} hours"),
+            format!(
+                "cancellation cut-off {hours} hours; reminders {leads}; offers open {offer_hours} hours"
+            ),
         )
         .await?;
         commit(tx).await?;

@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn reminder_leads_read_as_typed_largest_first() {
-        assert_eq!(parse_reminder_hours("24, 72,24").expect("leads"), vec![72, 24]);
+        assert_eq!(
+            parse_reminder_hours("24, 72,24").expect("leads"),
+            vec![72, 24]
+        );
         assert_eq!(parse_reminder_hours("").expect("none"), Vec::<i64>::new());
         assert!(parse_reminder_hours("0").is_err());
         assert!(parse_reminder_hours("400").is_err());

@@ -46,6 +46,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/account/reminders",
+        access: Access::SignedIn,
+        serve: || post(reminders),
+    },
+    Route {
+        method: "POST",
         path: "/account/sessions/end-others",
         access: Access::SignedIn,
         serve: || post(end_other_sessions),
@@ -72,6 +78,7 @@ struct AccountPage {
     sessions: Vec<SessionLine>,
     refused: Vec<RefusedLine>,
     records: Vec<PatientRow>,
+    reminders: Option<bool>,
 }
 
 /// One refused sign-in to this account.
@@ -131,8 +138,23 @@ async fn account_page(
             address: r.client_addr,
         })
         .collect();
-    let records = state.app.records().my_patients(&user.actor(ctx)).await?;
+    let records = state
+        .app
+        .records()
+        .my_patients(&user.actor(ctx.clone()))
+        .await?;
     let recovery_left = state.app.accounts().recovery_codes_left(user).await?;
+    // Reminders go to the patient's side (patients and proxies).
+    let reminders = match user.role {
+        portal_domain::Role::Patient => Some(
+            state
+                .app
+                .appointments()
+                .reminders_wanted(&user.actor(ctx.clone()))
+                .await?,
+        ),
+        _ => None,
+    };
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -145,6 +167,7 @@ async fn account_page(
             sessions,
             refused,
             records,
+            reminders,
         },
     ))
 }
@@ -178,6 +201,8 @@ pub async fn show(
     let notice = match done.done.as_deref() {
         Some("password") => Some("Your password was changed. Your other sessions were signed out."),
         Some("sessions") => Some("You were signed out everywhere else."),
+        Some("reminders-on") => Some("Appointment reminders will be e-mailed to you."),
+        Some("reminders-off") => Some("Appointment reminders are off."),
         _ => None,
     };
     account_page(&state, &user, ctx, FieldErrors::new(), notice).await
@@ -223,6 +248,30 @@ pub async fn end_other_sessions(
         .sign_out_everywhere_else(&user, &ctx)
         .await?;
     Ok(Redirect::to("/account?done=sessions").into_response())
+}
+
+/// The reminders form.
+#[derive(Deserialize)]
+pub struct RemindersForm {
+    #[serde(default)]
+    reminders: String,
+}
+
+/// POST /account/reminders: turns appointment reminders by e-mail on or off.
+pub async fn reminders(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<RemindersForm>,
+) -> PageResult {
+    let on = form.reminders == "on";
+    state
+        .app
+        .appointments()
+        .set_reminders_wanted(&user.actor(ctx), on)
+        .await?;
+    let done = if on { "reminders-on" } else { "reminders-off" };
+    Ok(Redirect::to(&format!("/account?done={done}")).into_response())
 }
 
 /// GET /account/second-factor

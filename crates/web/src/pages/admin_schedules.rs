@@ -152,6 +152,8 @@ struct SchedulesPage {
     typed: Typed,
     cancel_hours: String,
     phone: String,
+    reminder_hours: String,
+    offer_hours: String,
     zone: String,
     locations: Vec<(String, String)>,
     types: Vec<TypeRow>,
@@ -324,6 +326,14 @@ async fn page(
             notice,
             cancel_hours: setup.settings.cancel_hours.to_string(),
             phone: setup.settings.phone.clone(),
+            reminder_hours: setup
+                .settings
+                .reminder_hours
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            offer_hours: setup.settings.offer_hours.to_string(),
             zone: setup
                 .settings
                 .zone
@@ -423,9 +433,13 @@ pub async fn settings(
 ) -> PageResult {
     let app = state.app.clone();
     change(state, user, ctx, pairs, |actor, t| async move {
-        app.appointments()
-            .save_settings(&actor, t.get("cancel_hours"), t.get("phone"))
-            .await
+        let form = portal_app::appointments::SettingsForm {
+            cancel_hours: t.get("cancel_hours").into(),
+            phone: t.get("phone").into(),
+            reminder_hours: t.get("reminder_hours").into(),
+            offer_hours: t.get("offer_hours").into(),
+        };
+        app.appointments().save_settings(&actor, &form).await
     })
     .await
 }

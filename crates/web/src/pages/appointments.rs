@@ -72,7 +72,44 @@ pub const ROUTES: &[Route] = &[
         access: Access::PatientItem(Action::ManageAppointments),
         serve: || post(cancel),
     },
+    Route {
+        method: "POST",
+        path: "/patients/{id}/appointments/{item}/waitlist",
+        access: Access::PatientItem(Action::ManageAppointments),
+        serve: || post(waitlist),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/appointments/offers/{item}",
+        access: Access::PatientItem(Action::ViewAppointments),
+        serve: || get(offer),
+    },
+    Route {
+        method: "POST",
+        path: "/patients/{id}/appointments/offers/{item}/accept",
+        access: Access::PatientItem(Action::ManageAppointments),
+        serve: || post(accept),
+    },
 ];
+
+/// One offer of an earlier time, as lists show it.
+pub struct OfferEntry {
+    href: String,
+    when: String,
+    with: String,
+    place: String,
+    until: String,
+}
+
+fn offer_entry(o: &portal_app::appointments::Offer, dates: &Dates) -> OfferEntry {
+    OfferEntry {
+        href: format!("/patients/{}/appointments/offers/{}", o.patient, o.id),
+        when: dates.appointment(o.start),
+        with: o.clinician_name.clone(),
+        place: o.location_name.clone(),
+        until: dates.minute(o.expires_at),
+    }
+}
 
 fn page_for(title: &str, user: &CurrentUser, patient: PatientId) -> Page {
     let nav = if user.role == Role::Patient {
@@ -127,6 +164,7 @@ struct ListPage {
     page: Page,
     patient: Banner,
     basis: Option<String>,
+    offers: Vec<OfferEntry>,
     upcoming: Vec<Entry>,
     past: Vec<Entry>,
     new_href: Option<String>,
@@ -146,6 +184,11 @@ pub async fn list(
         page: page_for("Appointments", &user, id),
         basis: basis_words(&list.access, &list.patient),
         patient: Banner::new(&list.patient, &state.dates, now),
+        offers: list
+            .offers
+            .iter()
+            .map(|o| offer_entry(o, &state.dates))
+            .collect(),
         upcoming: list
             .upcoming
             .iter()
@@ -499,6 +542,7 @@ pub async fn book(
         reason: fields.reason.clone(),
         book_key: fields.book_key.clone(),
         moving,
+        offer: None,
     };
     let appointments = state.app.appointments();
     let outcome = appointments.book(&user.actor(ctx.clone()), id, &form).await;
@@ -576,6 +620,9 @@ struct ShowPage {
     moved_to: Option<String>,
     moved_from: Option<String>,
     list_href: String,
+    waitlist_action: Option<String>,
+    waitlisted: Option<String>,
+    offers: Vec<OfferEntry>,
 }
 
 /// Which change just happened, for the page's confirmation.
@@ -584,6 +631,8 @@ pub struct Done {
     booked: Option<String>,
     moved: Option<String>,
     cancelled: Option<String>,
+    listed: Option<String>,
+    unlisted: Option<String>,
 }
 
 /// GET /patients/{id}/appointments/{item}
@@ -603,7 +652,11 @@ pub async fn show(
     let a = &shown.appointment;
     let now = state.app.now();
     let base = format!("/patients/{id}/appointments/{}", a.id);
-    let notice = if done.cancelled.is_some() {
+    let notice = if done.listed.is_some() {
+        Some("You are on the list for earlier times. We will e-mail you when one frees up.")
+    } else if done.unlisted.is_some() {
+        Some("You will not be offered earlier times for this appointment.")
+    } else if done.cancelled.is_some() {
         Some("The appointment is cancelled. We sent an e-mail to confirm it.")
     } else if done.moved.is_some() {
         Some(
@@ -652,7 +705,157 @@ pub async fn show(
             .moved_from
             .map(|from| format!("/patients/{id}/appointments/{from}")),
         list_href: format!("/patients/{id}/appointments"),
+        waitlist_action: (shown.may_change || shown.inside_cut_off)
+            .then(|| format!("{base}/waitlist")),
+        waitlisted: shown.waitlisted.map(|any| {
+            if any {
+                "with any clinician".to_string()
+            } else {
+                format!("only with {}", a.clinician_name)
+            }
+        }),
+        offers: shown
+            .offers
+            .iter()
+            .map(|o| offer_entry(o, &state.dates))
+            .collect(),
     }))
+}
+
+/// The waitlist form: join (with the clinician choice) or leave.
+#[derive(Deserialize, Default)]
+pub struct WaitlistFields {
+    #[serde(default)]
+    change: String,
+    #[serde(default)]
+    any_clinician: String,
+}
+
+/// POST /patients/{id}/appointments/{item}/waitlist
+pub async fn waitlist(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path((id, item)): Path<(String, String)>,
+    Form(fields): Form<WaitlistFields>,
+) -> PageResult {
+    let (id, appointment): (PatientId, AppointmentId) = ids(&id, &item)?;
+    let actor = user.actor(ctx);
+    let appointments = state.app.appointments();
+    let word = if fields.change == "leave" {
+        appointments.leave_waitlist(&actor, id, appointment).await?;
+        "unlisted"
+    } else {
+        appointments
+            .join_waitlist(&actor, id, appointment, fields.any_clinician == "yes")
+            .await?;
+        "listed"
+    };
+    Ok(Redirect::to(&format!(
+        "/patients/{id}/appointments/{appointment}?{word}=1"
+    ))
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "appointment_offer.html")]
+struct OfferShown {
+    page: Page,
+    patient: Banner,
+    basis: Option<String>,
+    when: String,
+    with: String,
+    place: String,
+    until: String,
+    current: String,
+    current_href: String,
+    accept_action: Option<String>,
+    ended: Option<&'static str>,
+}
+
+/// GET /patients/{id}/appointments/offers/{item}
+pub async fn offer(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path((id, item)): Path<(String, String)>,
+) -> PageResult {
+    let (id, offer): (PatientId, portal_domain::OfferId) = ids(&id, &item)?;
+    let shown = state
+        .app
+        .appointments()
+        .offer(&user.actor(ctx), id, offer)
+        .await?;
+    Ok(offer_page(&state, &user, shown, StatusCode::OK))
+}
+
+fn offer_page(
+    state: &AppState,
+    user: &CurrentUser,
+    shown: portal_app::appointments::OfferPage,
+    status: StatusCode,
+) -> Response {
+    use portal_domain::appointments::offers::OfferStatus;
+    let dates = &state.dates;
+    let o = &shown.offer;
+    let id = shown.patient.id;
+    let ended = match o.status {
+        _ if shown.open => None,
+        OfferStatus::Accepted => {
+            Some("You accepted this offer: your appointment moved to this time.")
+        }
+        OfferStatus::Taken => Some(
+            "Sorry, another patient accepted this time first. Your appointment stays as it was.",
+        ),
+        OfferStatus::Withdrawn => Some(
+            "This offer was withdrawn because your appointment changed. Your appointment stays \
+             as it is now.",
+        ),
+        OfferStatus::Open => Some("This offer has ended. Your appointment stays as it was."),
+    };
+    render_status(
+        status,
+        &OfferShown {
+            page: page_for("An earlier time", user, id),
+            basis: basis_words(&shown.access, &shown.patient),
+            patient: Banner::new(&shown.patient, dates, state.app.now()),
+            when: dates.appointment(o.start),
+            with: o.clinician_name.clone(),
+            place: o.location_name.clone(),
+            until: dates.minute(o.expires_at),
+            current: dates.appointment(shown.appointment.start),
+            current_href: format!("/patients/{id}/appointments/{}", shown.appointment.id),
+            accept_action: shown
+                .open
+                .then(|| format!("/patients/{id}/appointments/offers/{}/accept", o.id)),
+            ended,
+        },
+    )
+}
+
+/// POST /patients/{id}/appointments/offers/{item}/accept
+pub async fn accept(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path((id, item)): Path<(String, String)>,
+) -> PageResult {
+    let (id, offer): (PatientId, portal_domain::OfferId) = ids(&id, &item)?;
+    let appointments = state.app.appointments();
+    match appointments
+        .accept_offer(&user.actor(ctx.clone()), id, offer)
+        .await
+    {
+        Ok(moved) => Ok(
+            Redirect::to(&format!("/patients/{id}/appointments/{moved}?moved=1")).into_response(),
+        ),
+        // Taken by someone quicker, or ended: the offer's page says which.
+        Err(NotBooked::Taken(_)) | Err(NotBooked::Failed(Error::Conflict(_))) => {
+            let shown = appointments.offer(&user.actor(ctx), id, offer).await?;
+            Ok(offer_page(&state, &user, shown, StatusCode::CONFLICT))
+        }
+        Err(NotBooked::Failed(other)) => Err(other.into()),
+    }
 }
 
 /// GET /patients/{id}/appointments/{item}/appointment.ics
