@@ -13,7 +13,7 @@ use reqwest::{Client, StatusCode};
 use sqlx::Row;
 
 /// The id of the demo's kind of visit named `name`.
-async fn visit_type(t: &TestApp, name: &str) -> String {
+pub(crate) async fn visit_type(t: &TestApp, name: &str) -> String {
     sqlx::query("SELECT id FROM visit_types WHERE name = $1")
         .bind(name)
         .fetch_one(t.app.store().pool())
@@ -24,7 +24,7 @@ async fn visit_type(t: &TestApp, name: &str) -> String {
 }
 
 /// The value of the hidden input `name` on a page.
-fn hidden(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')?;
@@ -32,7 +32,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 }
 
 /// Every open time a finder page offers (the radio values).
-fn slots(html: &str) -> Vec<String> {
+pub(crate) fn slots(html: &str) -> Vec<String> {
     html.match_indices("name=\"slot\" id=\"slot-")
         .filter_map(|(at, _)| {
             let rest = &html[at..];
@@ -44,7 +44,13 @@ fn slots(html: &str) -> Vec<String> {
 }
 
 /// The finder for `kind` in `patient`'s record: its HTML.
-async fn finder(t: &TestApp, c: &Client, patient: PatientId, kind: &str, extra: &str) -> String {
+pub(crate) async fn finder(
+    t: &TestApp,
+    c: &Client,
+    patient: PatientId,
+    kind: &str,
+    extra: &str,
+) -> String {
     let r = t
         .get(
             c,
@@ -56,7 +62,7 @@ async fn finder(t: &TestApp, c: &Client, patient: PatientId, kind: &str, extra: 
 }
 
 /// Books `slot` of `kind` for `patient` with the finder's key; answers the response.
-async fn book(
+pub(crate) async fn book(
     t: &TestApp,
     c: &Client,
     patient: PatientId,
@@ -78,12 +84,12 @@ async fn book(
     .await
 }
 
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The appointment a booking redirected to.
-fn booked(r: &reqwest::Response) -> String {
+pub(crate) fn booked(r: &reqwest::Response) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "booked");
     let to = location(r);
     to.split('?').next().expect("path").to_string()

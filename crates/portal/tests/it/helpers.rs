@@ -71,6 +71,27 @@ fn settings(data_dir: &std::path::Path, database: &str) -> Settings {
     s
 }
 
+/// A second portal on a test's database (see [`TestApp::another_portal`]).
+#[allow(dead_code)]
+pub struct AnotherPortal {
+    /// Base URL.
+    pub url: String,
+    /// Its application.
+    pub app: App,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+#[allow(dead_code)]
+impl AnotherPortal {
+    /// Stops it and closes its connections.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        self.app.store().close().await;
+    }
+}
+
 impl TestApp {
     /// Starts the portal on `backend`; `None` when that backend is not configured for tests.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
@@ -114,6 +135,38 @@ impl TestApp {
             shutdown,
             server,
         })
+    }
+
+    /// A second portal on this one's database, data directory and clock, as a second process
+    /// would be: its own connection pool, audit writer and mail worker, serving on its own
+    /// port. Stop it before this one.
+    #[allow(dead_code)] // used by the tests of work shared by several processes
+    pub async fn another_portal(&self) -> AnotherPortal {
+        let db = self.db.as_ref().expect("the test database");
+        let settings = settings(self.data_dir.path(), &db.url);
+        let store = portal::open_store(&settings, self.clock.as_ref())
+            .await
+            .expect("store");
+        let app = portal::build_app(&settings, store, self.clock.clone())
+            .await
+            .expect("app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let server_app = app.clone();
+        let server = tokio::spawn(async move {
+            portal::serve(&settings, server_app, listener, None, rx)
+                .await
+                .expect("serve");
+        });
+        AnotherPortal {
+            url,
+            app,
+            shutdown,
+            server,
+        }
     }
 
     /// Stops the server and drops the test database.

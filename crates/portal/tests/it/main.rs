@@ -2,6 +2,7 @@
 //! PostgreSQL (when `PORTAL_TEST_POSTGRES` is set; `.ci/run` sets it, so CI always runs both).
 
 mod access;
+mod appointment_offers;
 mod appointments;
 mod audit;
 mod auth;
