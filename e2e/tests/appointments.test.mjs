@@ -1,5 +1,6 @@
 // Appointments in a real browser at a phone's width: the patient finds an open time for a video
-// visit, books it with a reason, moves it to another time and cancels it; the front desk reads
+// visit, books it with a reason, moves it, asks for an earlier time and takes the one the front
+// desk frees, and cancels; the front desk reads
 // the week's schedule and the administrator the schedules' set-up. Every page checked with axe
 // at both widths and photographed.
 
@@ -15,22 +16,26 @@ const TEST_TIMEOUT_MS = 120_000;
 
 let portal;
 let browser;
+// The front desk signs in once (an authenticator code is accepted once) and works in both parts.
+let staff;
 
 before(async () => {
   portal = await startPortal();
   browser = await launchBrowser();
+  staff = await person(browser);
+  await signIn(staff.page, portal, portal.account('staff'));
 });
 
 after(async () => {
+  await staff?.context.close();
   await browser?.close();
   await portal?.stop();
 });
 
-describe('a patient books, moves and cancels a visit on her phone', { timeout: TEST_TIMEOUT_MS }, () => {
+describe('a patient books, moves, takes an earlier time and cancels on her phone', { timeout: TEST_TIMEOUT_MS }, () => {
   let patient;
   let sofiaId;
   let appointmentPath;
-  let bookedTime;
 
   before(async () => {
     sofiaId = portal.patientId('Sofia Martinez');
@@ -63,7 +68,8 @@ describe('a patient books, moves and cancels a visit on her phone', { timeout: T
     await page.getByLabel('Kind of visit').selectOption({ label: 'Video visit (20 minutes, by video)' });
     await clickThrough(page, page.getByRole('button', { name: 'Show open times' }));
     assert.match(await page.locator('main').innerText(), /Open times for Video visit/);
-    // Two weeks on, where the cut-off for changes is far away.
+    // Four weeks on: far from the cut-off for changes, and later than others may free.
+    await clickThrough(page, page.getByRole('link', { name: 'Later dates' }));
     await clickThrough(page, page.getByRole('link', { name: 'Later dates' }));
     assert.ok((await page.getByRole('radio').count()) > 10, 'times are offered');
     await checkPage(t, page, 'appointment-find-times');
@@ -75,12 +81,12 @@ describe('a patient books, moves and cancels a visit on her phone', { timeout: T
     const first = page.locator('fieldset.times').first();
     const day = (await first.locator('legend').innerText()).trim();
     const time = page.locator('fieldset.times label').first();
-    bookedTime = (await time.innerText()).split('\n')[0].trim();
+    const bookedTime = (await time.innerText()).split('\n')[0].trim();
     await time.click();
     // Booking without a reason is refused, and the chosen time stays chosen.
     await clickThrough(page, page.getByRole('button', { name: 'Book this time' }));
     assert.match(await page.getByRole('alert').first().innerText(), /Say briefly what the visit is for/);
-    assert.ok(await page.getByRole('radio', { checked: true }).count() === 1, 'the time stays chosen');
+    assert.ok((await page.getByRole('radio', { checked: true }).count()) === 1, 'the time stays chosen');
     await page.getByLabel('What is the visit for?').fill('Rash on my arm for a week');
     await clickThrough(page, page.getByRole('button', { name: 'Book this time' }));
     appointmentPath = pathOf(page);
@@ -99,6 +105,8 @@ describe('a patient books, moves and cancels a visit on her phone', { timeout: T
     await page.setViewportSize(PHONE);
     await clickThrough(page, page.getByRole('link', { name: 'Move to another time' }));
     assert.equal(await heading(page), 'Move an appointment');
+    await clickThrough(page, page.getByRole('link', { name: 'Later dates' }));
+    await clickThrough(page, page.getByRole('link', { name: 'Later dates' }));
     await checkPage(t, page, 'appointment-move');
     await page.setViewportSize(PHONE);
     await page.locator('fieldset.times label:visible').nth(1).click();
@@ -108,10 +116,41 @@ describe('a patient books, moves and cancels a visit on her phone', { timeout: T
     assert.match(main, /Rash on my arm for a week/);
     assert.notEqual(pathOf(page), appointmentPath);
     appointmentPath = pathOf(page);
-    // The list shows the new time as upcoming and the old one as moved.
     await page.goto(portal.href(`/patients/${sofiaId}/appointments`));
-    const list = await page.locator('main').innerText();
-    assert.match(list, /Moved to another time/);
+    assert.match(await page.locator('main').innerText(), /Moved to another time/);
+  });
+
+  test('she asks for an earlier time, and takes one when the clinic cancels a visit', async (t) => {
+    const { page } = patient;
+    await page.setViewportSize(PHONE);
+    await page.goto(portal.href(appointmentPath));
+    await clickThrough(page, page.getByRole('button', { name: 'Offer me an earlier time' }));
+    assert.match(await page.locator('main').innerText(), /You are on the list for earlier times/);
+    // The front desk books her son a video visit two weeks out, then cancels it.
+    const desk = staff.page;
+    const leoId = portal.patientId('Leo Martinez');
+    await desk.goto(portal.href(`/patients/${leoId}/appointments/new`));
+    await desk.getByLabel('Kind of visit').selectOption({ label: 'Video visit (20 minutes, by video)' });
+    await clickThrough(desk, desk.getByRole('button', { name: 'Show open times' }));
+    await clickThrough(desk, desk.getByRole('link', { name: 'Later dates' }));
+    await desk.locator('fieldset.times label').first().click();
+    await desk.getByLabel('What is the visit for?').fill('Ear check');
+    await clickThrough(desk, desk.getByRole('button', { name: 'Book this time' }));
+    await clickThrough(desk, desk.getByRole('button', { name: 'Cancel this appointment' }));
+    assert.match(await desk.locator('main').innerText(), /cancelled/);
+    // She sees the offer and takes it.
+    await page.goto(portal.href(`/patients/${sofiaId}/appointments`));
+    const list = page.locator('main');
+    assert.match(await list.innerText(), /Earlier times for you/);
+    await clickThrough(page, list.getByRole('link').filter({ hasText: /20\d\d at/ }).first());
+    assert.equal(await heading(page), 'An earlier time');
+    await checkPage(t, page, 'appointment-offer');
+    await page.setViewportSize(PHONE);
+    await clickThrough(page, page.getByRole('button', { name: 'Move my appointment to this time' }));
+    const main = await page.locator('main').innerText();
+    assert.match(main, /has moved to the new time/);
+    assert.match(main, /Rash on my arm for a week/);
+    appointmentPath = pathOf(page);
   });
 
   test('she cancels it', async (t) => {
@@ -130,10 +169,8 @@ describe('a patient books, moves and cancels a visit on her phone', { timeout: T
 
 describe('the clinic reads its schedule and its set-up', { timeout: TEST_TIMEOUT_MS }, () => {
   test('the front desk books for a patient and sees the week', async (t) => {
-    const staff = await person(browser);
-    try {
+    {
       const { page } = staff;
-      await signIn(page, portal, portal.account('staff'));
       const leoId = portal.patientId('Leo Martinez');
       await page.goto(portal.href(`/patients/${leoId}/appointments/new`));
       await page.getByLabel('Kind of visit').selectOption({ label: 'Follow-up visit (20 minutes)' });
@@ -150,8 +187,6 @@ describe('the clinic reads its schedule and its set-up', { timeout: TEST_TIMEOUT
       }
       assert.match(await page.locator('main').innerText(), /Leo Martinez/);
       await checkPage(t, page, 'clinic-schedule-week');
-    } finally {
-      await staff.context.close();
     }
   });
 
