@@ -156,6 +156,23 @@ fn item(label: &'static str, href: String, this: Nav, active: Nav) -> NavItem {
 }
 
 impl Page {
+    /// A page about one patient's record: under `patient_side` in a patient's (or proxy's)
+    /// menu, under `clinic` in the clinic's.
+    pub fn for_record(
+        title: &str,
+        user: &CurrentUser,
+        patient: PatientId,
+        patient_side: Nav,
+        clinic: Nav,
+    ) -> Self {
+        let nav = if user.role == Role::Patient {
+            patient_side
+        } else {
+            clinic
+        };
+        Page::signed_in(title, user, nav, Some(patient))
+    }
+
     /// Marks the navigation entry `nav` with how many new things wait behind it.
     pub fn with_new(mut self, nav: &str, new: i64) -> Self {
         for item in self.nav.iter_mut().filter(|i| i.label == nav) {

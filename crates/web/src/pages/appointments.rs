@@ -25,7 +25,7 @@ use portal_app::auth::CurrentUser;
 use portal_domain::access::Action;
 use portal_domain::appointments::Status;
 use portal_domain::fields::FieldErrors;
-use portal_domain::{AppointmentId, PatientId, Role};
+use portal_domain::{AppointmentId, PatientId};
 use serde::Deserialize;
 
 /// Appointments' routes on a patient's record.
@@ -112,12 +112,7 @@ fn offer_entry(o: &portal_app::appointments::Offer, dates: &Dates) -> OfferEntry
 }
 
 fn page_for(title: &str, user: &CurrentUser, patient: PatientId) -> Page {
-    let nav = if user.role == Role::Patient {
-        Nav::Appointments
-    } else {
-        Nav::Patients
-    };
-    Page::signed_in(title, user, nav, Some(patient))
+    Page::for_record(title, user, patient, Nav::Appointments, Nav::Patients)
 }
 
 /// One appointment in a list.

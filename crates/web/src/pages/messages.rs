@@ -107,12 +107,7 @@ pub const FORMS_WITH_FILES: &[&str] = &[
 ];
 
 fn page_for(title: &str, user: &CurrentUser, patient: PatientId) -> Page {
-    let nav = if user.role == Role::Patient {
-        Nav::Messages
-    } else {
-        Nav::InBasket
-    };
-    Page::signed_in(title, user, nav, Some(patient))
+    Page::for_record(title, user, patient, Nav::Messages, Nav::InBasket)
 }
 
 /// One conversation in a list.
