@@ -242,6 +242,8 @@ impl Appointments {
             let mut event = self.event(&operator, AuditAction::Create, "Offer", Outcome::Success);
             event.patient_id = Some(patient.to_string());
             event.resource_id = Some(id.to_string());
+            event.actor_id = "portal".into();
+            event.actor_role = "portal".into();
             event.on_behalf_of = "portal".into();
             event.detail = format!("offered a freed time for appointment {appointment}");
             self.audit(tx, &event).await?;
@@ -322,6 +324,8 @@ impl Appointments {
                 self.event(&operator, AuditAction::Create, "Reminder", Outcome::Success);
             event.patient_id = Some(visit.patient.to_string());
             event.resource_id = Some(visit.appointment.to_string());
+            event.actor_id = "portal".into();
+            event.actor_role = "portal".into();
             event.on_behalf_of = "portal".into();
             event.detail = format!(
                 "appointment reminder ({} hours before)",

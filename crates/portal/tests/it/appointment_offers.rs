@@ -139,6 +139,18 @@ async fn a_freed_time_goes_to_the_first_waiting_patient_to_accept_it(backend: Ba
         .await
         .expect("list");
     assert!(list.contains("Earlier times for you"), "{list}");
+    // The offer shows in her access history as the portal's own doing.
+    let log = t
+        .get(&c, &format!("/patients/{sofia}/access-log"))
+        .await
+        .text()
+        .await
+        .expect("log");
+    assert!(
+        log.contains("The portal itself")
+            && log.contains("an offer of an earlier appointment time"),
+        "{log}"
+    );
     let sofia_offer = text(
         &t,
         "SELECT id AS v FROM offers WHERE appointment_id = $1",

@@ -242,6 +242,10 @@ fn data_words(resource_type: &str) -> &'static str {
         "MessageAttachment" => "a file attached to a message",
         "MessageNote" | "MessageRouting" | "MessageStatus" => "the clinic's handling of a message",
         "AppointmentList" => "the appointments",
+        "Appointment" => "an appointment",
+        "Slot" => "the open appointment times",
+        "Offer" => "an offer of an earlier appointment time",
+        "Reminder" => "an appointment reminder (by e-mail)",
         "AccessLog" => "this access history",
         "ActivationCode" => "an activation code for the portal",
         "Account" => "the portal account",
@@ -266,6 +270,7 @@ fn access_entry(
         }
         (Some(name), role) => format!("{name} ({role})"),
         (None, "operator") => "Clinic administration".to_string(),
+        (None, "portal") => "The portal itself".to_string(),
         (None, "system") => "The clinic's record system".to_string(),
         (None, role) => format!("Someone ({role})"),
     };
