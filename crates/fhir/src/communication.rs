@@ -23,7 +23,8 @@ pub enum Party {
 }
 
 impl Party {
-    fn reference(&self) -> Value {
+    /// The party as a FHIR Reference.
+    pub fn reference(&self) -> Value {
         match self {
             Party::Patient(id) => json!({ "reference": format!("Patient/{id}") }),
             Party::RelatedPerson(id) => json!({ "reference": format!("RelatedPerson/{id}") }),

@@ -18,7 +18,10 @@
 //!   label, status, time, abnormal flag and confidential category) in the domain's terms;
 //!   [`compartment`] tells whose record a resource is in and who and where it is from.
 //!
-//! - [`communication`] maps secure messages to `Communication` resources for the read API.
+//! - [`communication`] maps secure messages to `Communication` resources for the read API;
+//!   [`questionnaire`] maps check-in answers to `QuestionnaireResponse`.
+//! - [`scheduling`] maps appointments, open times and schedules to `Appointment`, `Slot` and
+//!   `Schedule` resources for the read API.
 //!
 //! No database, no HTTP, no async: bytes and JSON in, checked data out.
 
@@ -36,7 +39,9 @@ pub mod model;
 pub mod ndjson;
 pub mod primitives;
 pub mod projection;
+pub mod questionnaire;
 pub mod refs;
+pub mod scheduling;
 pub mod types;
 
 pub use bundle::{
