@@ -357,10 +357,28 @@ impl App {
         appointments
             .add_location(operator, "Hillside Clinic", "8 Hill Road, Springfield")
             .await?;
-        for (name, minutes, video, who) in [
-            ("New patient visit", "40", false, "new"),
-            ("Follow-up visit", "20", false, "established"),
-            ("Video visit", "20", true, "anyone"),
+        for (name, minutes, video, who, questions) in [
+            (
+                "New patient visit",
+                "40",
+                false,
+                "new",
+                "What would you like the clinician to help you with?\nWhich other clinicians have you seen in the past year?",
+            ),
+            (
+                "Follow-up visit",
+                "20",
+                false,
+                "established",
+                "How have you been since your last visit?",
+            ),
+            (
+                "Video visit",
+                "20",
+                true,
+                "anyone",
+                "What would you like to talk about?\nWhat phone number can we call if the video drops?",
+            ),
         ] {
             let form = portal_domain::appointments::VisitTypeForm {
                 name: name.into(),
@@ -369,6 +387,7 @@ impl App {
                 audience: who.into(),
                 notice_hours: "2".into(),
                 horizon_days: "60".into(),
+                questions: questions.into(),
                 ..Default::default()
             };
             appointments.add_visit_type(operator, &form).await?;

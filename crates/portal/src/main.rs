@@ -157,6 +157,9 @@ enum ScheduleCommand {
         /// Patients cannot book online further ahead than this many days.
         #[arg(long, default_value = "60")]
         horizon_days: String,
+        /// Questions asked at check-in, separated by "|".
+        #[arg(long, default_value = "")]
+        questions: String,
     },
     /// Add weekly hours for a clinician.
     AddHours {
@@ -397,6 +400,7 @@ async fn schedule_command(
             max_age,
             notice_hours,
             horizon_days,
+            questions,
         } => {
             let form = portal_domain::appointments::VisitTypeForm {
                 name: name.clone(),
@@ -407,6 +411,7 @@ async fn schedule_command(
                 max_age,
                 notice_hours,
                 horizon_days,
+                questions: questions.replace("\\n", "\n").replace('|', "\n"),
             };
             appointments
                 .add_visit_type(&operator, &form)

@@ -10,6 +10,7 @@ pub mod appointments;
 pub mod audit;
 mod bulk;
 pub mod ceiling;
+pub mod checkins;
 pub mod codes;
 pub mod dialect;
 pub mod drafts;

@@ -92,6 +92,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_offers_reminders.sql"),
         postgres: include_str!("../migrations/postgres/0011_offers_reminders.sql"),
     },
+    Migration {
+        version: 12,
+        name: "checkin",
+        sqlite: include_str!("../migrations/sqlite/0012_checkin.sql"),
+        postgres: include_str!("../migrations/postgres/0012_checkin.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

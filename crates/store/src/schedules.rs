@@ -82,8 +82,8 @@ pub async fn add_visit_type(
     config(capability)?;
     sqlx::query(
         "INSERT INTO visit_types (id, name, minutes, video, audience, min_age, max_age, \
-         notice_minutes, horizon_days, active, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)",
+         notice_minutes, horizon_days, active, created_at, questions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
     )
     .bind(id.to_string())
     .bind(&new.name)
@@ -95,6 +95,7 @@ pub async fn add_visit_type(
     .bind(new.notice_minutes)
     .bind(new.horizon_days)
     .bind(to_micros(now))
+    .bind(&new.questions)
     .execute(conn)
     .await
     .map_err(conflict_as("visit type name"))?;
@@ -133,13 +134,14 @@ fn visit_type_of(r: &AnyRow) -> Result<VisitType> {
         notice_minutes: r.try_get("notice_minutes")?,
         horizon_days: r.try_get("horizon_days")?,
         active: r.try_get::<i64, _>("active")? != 0,
+        questions: r.try_get("questions")?,
     })
 }
 
 const VISIT_TYPE_COLUMNS: &str = "id, name, CAST(minutes AS BIGINT) AS minutes, \
      CAST(video AS BIGINT) AS video, audience, CAST(min_age AS BIGINT) AS min_age, \
      CAST(max_age AS BIGINT) AS max_age, CAST(notice_minutes AS BIGINT) AS notice_minutes, \
-     CAST(horizon_days AS BIGINT) AS horizon_days, CAST(active AS BIGINT) AS active";
+     CAST(horizon_days AS BIGINT) AS horizon_days, CAST(active AS BIGINT) AS active, questions";
 
 /// Every kind of visit, offered ones first, by name.
 pub async fn visit_types(conn: &mut Conn) -> Result<Vec<VisitType>> {

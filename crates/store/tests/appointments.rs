@@ -96,6 +96,7 @@ async fn setup(conn: &mut Conn) -> (VisitTypeId, VisitTypeId, LocationId) {
             max_age: None,
             notice_minutes: 60,
             horizon_days: 60,
+            questions: String::new(),
         };
         schedules::add_visit_type(conn, &config, id, &new, now())
             .await

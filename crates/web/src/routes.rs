@@ -6,8 +6,8 @@
 
 use crate::fhir;
 use crate::pages::{
-    account, activation, admin, admin_messaging, admin_schedules, appointments, auth, clinic,
-    messages, ops, patient, record, schedule,
+    account, activation, admin, admin_messaging, admin_schedules, appointments, auth, checkin,
+    clinic, messages, ops, patient, record, schedule,
 };
 use crate::{AppState, security, session};
 use axum::Router;
@@ -79,6 +79,7 @@ pub const FEATURES: &[&[Route]] = &[
     record::ROUTES,
     messages::ROUTES,
     appointments::ROUTES,
+    checkin::ROUTES,
     schedule::ROUTES,
     clinic::ROUTES,
     admin::ROUTES,

@@ -35,6 +35,10 @@ impl MultipartForm {
     pub fn get(&self, name: &str) -> String {
         self.text(name).unwrap_or_default().to_string()
     }
+    /// Every text field, in the order sent.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
     /// The files sent, leaving none behind. A file input left empty sends a part with no
     /// name and no bytes, which is not a file.
     pub fn take_files(&mut self) -> Vec<Upload> {

@@ -8,10 +8,12 @@
 //! the database refuses twice (see `portal_store::appointments`), so of two requests for one
 //! time exactly one books and the other is offered the nearest free times.
 
+mod checkin;
 mod clinic_side;
 mod offers;
 mod setup;
 
+pub use checkin::{CheckinInput, CheckinPage, StoredCheckin, questions_and_answers};
 pub use clinic_side::{ScheduleDay, ScheduleView, Span};
 pub use offers::OfferPage;
 pub use portal_store::appointments::Appointment;
@@ -217,6 +219,10 @@ pub struct AppointmentPage {
     pub waitlisted: Option<bool>,
     /// Earlier times offered for it and still open.
     pub offers: Vec<Offer>,
+    /// Whether the patient's side may check in now.
+    pub check_in_open: bool,
+    /// Its check-in, as this viewer may see it.
+    pub checkin: Option<StoredCheckin>,
 }
 
 /// What a booking form sent.
@@ -363,6 +369,7 @@ impl Appointments {
             .into_iter()
             .filter(|o| o.appointment == id)
             .collect();
+        let checkin = self.checkin_for(&mut tx, &access, actor, id).await?;
         drop(tx);
         let mut event = self.patient_event(actor, &access, AuditAction::Read, "Appointment");
         event.resource_id = Some(id.to_string());
@@ -376,6 +383,11 @@ impl Appointments {
             inside_cut_off: manage && open && !in_time,
             waitlisted,
             offers,
+            check_in_open: manage
+                && !by_clinic(actor)
+                && appointment.status.is_open()
+                && portal_domain::appointments::checkin::is_open(appointment.start, now),
+            checkin,
             patient: row,
             access,
             appointment,

@@ -6,6 +6,7 @@
 //! ([`NewVisitType::parse`], [`Reason::parse`]); inner code takes only validated values.
 
 pub mod calendar;
+pub mod checkin;
 pub mod offers;
 pub mod schedule;
 #[cfg(test)]
@@ -93,6 +94,8 @@ pub struct VisitType {
     pub horizon_days: i64,
     /// Whether it is offered at all (retired types stay for the visits booked with them).
     pub active: bool,
+    /// The questions asked at check-in, one a line ("" for none).
+    pub questions: String,
 }
 
 /// What the booking rules need to know of the patient.
@@ -222,6 +225,8 @@ pub struct NewVisitType {
     pub notice_minutes: i64,
     /// How many days ahead it may be booked.
     pub horizon_days: i64,
+    /// The questions asked at check-in, one a line.
+    pub questions: String,
 }
 
 /// The raw fields of a visit-type form (or command line).
@@ -243,6 +248,8 @@ pub struct VisitTypeForm {
     pub notice_hours: String,
     /// Horizon in days.
     pub horizon_days: String,
+    /// The questions asked at check-in, one a line.
+    pub questions: String,
 }
 
 fn whole(raw: &str, range: std::ops::RangeInclusive<i64>, what: &str) -> Result<i64, Invalid> {
@@ -302,7 +309,10 @@ impl NewVisitType {
             "horizon_days",
             whole(&form.horizon_days, 1..=365, "how many days ahead"),
         );
-        match (minutes, audience, min_age, max_age, notice, horizon) {
+        let questions = errors.take("questions", checkin::parse_questions(&form.questions));
+        match (
+            minutes, audience, min_age, max_age, notice, horizon, questions,
+        ) {
             (
                 Some(minutes),
                 Some(audience),
@@ -310,6 +320,7 @@ impl NewVisitType {
                 Some(max_age),
                 Some(notice),
                 Some(horizon_days),
+                Some(questions),
             ) if errors.is_empty() => Ok(NewVisitType {
                 name,
                 minutes,
@@ -319,6 +330,7 @@ impl NewVisitType {
                 max_age,
                 notice_minutes: notice * 60,
                 horizon_days,
+                questions,
             }),
             _ => Err(errors),
         }

@@ -34,6 +34,7 @@ fn visit(minutes: i64) -> VisitType {
         notice_minutes: 120,
         horizon_days: 60,
         active: true,
+        questions: String::new(),
     }
 }
 
@@ -414,6 +415,7 @@ fn visit_type_forms_name_each_bad_field() {
         max_age: "12".into(),
         notice_hours: "-1".into(),
         horizon_days: "0".into(),
+        questions: "".into(),
     };
     let errors = NewVisitType::parse(&form).expect_err("refused");
     for field in [
@@ -435,6 +437,7 @@ fn visit_type_forms_name_each_bad_field() {
         max_age: "".into(),
         notice_hours: "2".into(),
         horizon_days: "60".into(),
+        questions: "Where will you be?".into(),
     };
     let parsed = NewVisitType::parse(&ok).expect("accepted");
     assert_eq!(parsed.notice_minutes, 120);

@@ -478,6 +478,7 @@ pub async fn visit_type(
             max_age: t.get("max_age").into(),
             notice_hours: t.get("notice_hours").into(),
             horizon_days: t.get("horizon_days").into(),
+            questions: t.get("questions").into(),
         };
         app.appointments()
             .add_visit_type(&actor, &form)

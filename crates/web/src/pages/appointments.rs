@@ -618,6 +618,104 @@ struct ShowPage {
     waitlist_action: Option<String>,
     waitlisted: Option<String>,
     offers: Vec<OfferEntry>,
+    check_in_href: Option<String>,
+    checkin: Option<CheckinSummary>,
+}
+
+/// A visit's check-in as the page shows it to this viewer.
+pub struct CheckinSummary {
+    at: String,
+    contact: Vec<(&'static str, String)>,
+    contact_changed: bool,
+    insurance: String,
+    insurance_changed: bool,
+    photos: Vec<(String, String)>,
+    review: Vec<(String, &'static str)>,
+    other: Vec<(&'static str, String)>,
+    clinical_changed: bool,
+    answers: Vec<(String, String)>,
+}
+
+fn checkin_summary(
+    c: &portal_app::appointments::StoredCheckin,
+    patient: PatientId,
+    dates: &Dates,
+) -> CheckinSummary {
+    use portal_domain::appointments::checkin::Answer;
+    let words = |a: Answer, medication: bool| match (a, medication) {
+        (Answer::Still, true) => "still taking",
+        (Answer::Still, false) => "still allergic",
+        (Answer::NoLonger, true) => "stopped",
+        (Answer::NoLonger, false) => "no longer allergic",
+        (Answer::NotSure, _) => "not sure",
+    };
+    let contact = [
+        ("Phone", &c.contact.phone),
+        ("E-mail", &c.contact.email),
+        ("Street", &c.contact.street),
+        ("City", &c.contact.city),
+        ("State", &c.contact.region),
+        ("ZIP code", &c.contact.postal_code),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k, v.clone()))
+    .collect();
+    let insurance = if c.insurance.none {
+        "No insurance (pays themselves)".to_string()
+    } else {
+        format!(
+            "{}, member id {}{}",
+            c.insurance.payer,
+            c.insurance.member_id,
+            if c.insurance.group_number.is_empty() {
+                String::new()
+            } else {
+                format!(", group {}", c.insurance.group_number)
+            }
+        )
+    };
+    let review = c
+        .review
+        .medications
+        .iter()
+        .map(|r| (r.label.clone(), words(r.answer, true)))
+        .chain(
+            c.review
+                .allergies
+                .iter()
+                .map(|r| (r.label.clone(), words(r.answer, false))),
+        )
+        .collect();
+    let other = [
+        ("Other medicines", &c.review.other_medications),
+        ("Allergies not on the list", &c.review.other_allergies),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k, v.clone()))
+    .collect();
+    CheckinSummary {
+        at: dates.minute(c.submitted_at),
+        contact,
+        contact_changed: c.contact_changed,
+        insurance,
+        insurance_changed: c.insurance_changed,
+        photos: c
+            .photos
+            .iter()
+            .map(|(id, side, _)| {
+                (
+                    format!("/patients/{patient}/checkin-photos/{id}"),
+                    format!("Card photo ({side})"),
+                )
+            })
+            .collect(),
+        review,
+        other,
+        clinical_changed: c.clinical_changed,
+        answers: portal_app::appointments::questions_and_answers(&c.questionnaire_response),
+    }
 }
 
 /// Which change just happened, for the page's confirmation.
@@ -628,6 +726,7 @@ pub struct Done {
     cancelled: Option<String>,
     listed: Option<String>,
     unlisted: Option<String>,
+    checked_in: Option<String>,
 }
 
 /// GET /patients/{id}/appointments/{item}
@@ -647,7 +746,9 @@ pub async fn show(
     let a = &shown.appointment;
     let now = state.app.now();
     let base = format!("/patients/{id}/appointments/{}", a.id);
-    let notice = if done.listed.is_some() {
+    let notice = if done.checked_in.is_some() {
+        Some("You are checked in. Thank you: the clinic has what it needs before your visit.")
+    } else if done.listed.is_some() {
         Some("You are on the list for earlier times. We will e-mail you when one frees up.")
     } else if done.unlisted.is_some() {
         Some("You will not be offered earlier times for this appointment.")
@@ -714,6 +815,11 @@ pub async fn show(
             .iter()
             .map(|o| offer_entry(o, &state.dates))
             .collect(),
+        check_in_href: shown.check_in_open.then(|| format!("{base}/check-in")),
+        checkin: shown
+            .checkin
+            .as_ref()
+            .map(|c| checkin_summary(c, id, &state.dates)),
     }))
 }
 

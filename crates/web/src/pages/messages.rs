@@ -104,6 +104,7 @@ pub const ROUTES: &[Route] = &[
 pub const FORMS_WITH_FILES: &[&str] = &[
     "/patients/{id}/messages",
     "/patients/{id}/messages/{item}/reply",
+    "/patients/{id}/appointments/{item}/check-in",
 ];
 
 fn page_for(title: &str, user: &CurrentUser, patient: PatientId) -> Page {
@@ -850,16 +851,25 @@ pub async fn attachment(
         .messages()
         .attachment(&user.actor(ctx), id, file)
         .await?;
+    Ok(file_response(content, info.kind, &info.name))
+}
+
+/// A stored file as a download: its own content type, `nosniff` (from the security headers), a
+/// sandboxing CSP, and its cleaned name.
+pub(crate) fn file_response(
+    content: Vec<u8>,
+    kind: portal_domain::messages::attachment::Kind,
+    name: &portal_domain::messages::attachment::FileName,
+) -> Response {
     let mut response = content.into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(info.kind.content_type()),
+        HeaderValue::from_static(kind.content_type()),
     );
     // The stored name holds only letters, digits, spaces, dots, dashes and underscores; the
     // ASCII fallback drops the rest.
-    let ascii: String = info
-        .name
+    let ascii: String = name
         .as_str()
         .chars()
         .map(|c| {
@@ -873,7 +883,7 @@ pub async fn attachment(
     // A download when opened on its own; pages show pictures with <img>, which ignores this.
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        percent(info.name.as_str())
+        percent(name.as_str())
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -881,7 +891,7 @@ pub async fn attachment(
         "content-security-policy",
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    Ok(response)
+    response
 }
 
 /// RFC 5987 percent-encoding of a file name.

@@ -8,6 +8,7 @@ pub mod admin_schedules;
 pub mod appointments;
 pub mod auth;
 pub mod banner;
+pub mod checkin;
 pub mod clinic;
 pub mod messages;
 pub mod ops;
