@@ -153,6 +153,39 @@ describe('a patient books, moves, takes an earlier time and cancels on her phone
     appointmentPath = pathOf(page);
   });
 
+  test('she checks her son in for a visit this week', async (t) => {
+    const { page } = patient;
+    await page.setViewportSize(PHONE);
+    const leoId = portal.patientId('Leo Martinez');
+    await page.goto(portal.href(`/patients/${leoId}/appointments/new`));
+    await page.getByLabel('Kind of visit').selectOption({ label: 'Video visit (20 minutes, by video)' });
+    await clickThrough(page, page.getByRole('button', { name: 'Show open times' }));
+    await page.locator('fieldset.times label').first().click();
+    await page.getByLabel('What is the visit for?').fill('Sore throat');
+    await clickThrough(page, page.getByRole('button', { name: 'Book this time' }));
+    await clickThrough(page, page.getByRole('link', { name: 'Check in for this visit' }));
+    assert.equal(await heading(page), 'Check in');
+    await checkPage(t, page, 'appointment-check-in');
+    await page.setViewportSize(PHONE);
+    await page.getByLabel('Phone number', { exact: true }).fill('+1 (555) 010-2000');
+    await page.getByLabel('Street address').fill('12 Elm Street');
+    await page.getByLabel('City', { exact: true }).fill('Springfield');
+    await page.getByLabel('State', { exact: true }).fill('IL');
+    await page.getByLabel('ZIP code').fill('62701');
+    // Forgot the insurance: the page says what is missing and keeps what was typed.
+    await clickThrough(page, page.getByRole('button', { name: 'Check in' }));
+    assert.match(await page.getByRole('alert').first().innerText(), /Enter your insurer/);
+    assert.equal(await page.getByLabel('City', { exact: true }).inputValue(), 'Springfield');
+    await page.getByLabel('Insurer or plan').fill('Acme Health');
+    await page.getByLabel('Member id').fill('XZ-123');
+    await page.getByLabel('What would you like to talk about?').fill('His throat hurts when he swallows');
+    await clickThrough(page, page.getByRole('button', { name: 'Check in' }));
+    const main = await page.locator('main').innerText();
+    assert.match(main, /You are checked in/);
+    assert.match(main, /Acme Health, member id XZ-123/);
+    assert.match(main, /His throat hurts when he swallows/);
+  });
+
   test('she cancels it', async (t) => {
     const { page } = patient;
     await page.setViewportSize(PHONE);

@@ -120,7 +120,10 @@ impl Appointments {
         appointment: AppointmentId,
     ) -> Result<CheckinPage> {
         if by_clinic(actor) {
-            return Err(Error::Forbidden);
+            // The patient's side checks in; the clinic's refusal reads like a missing visit.
+            return Err(self
+                .refused(actor, patient, (Action::ManageAppointments, true))
+                .await);
         }
         let (access, mut tx) = self
             .read_patient(actor, patient, Action::ManageAppointments)
@@ -211,7 +214,10 @@ impl Appointments {
         input: &CheckinInput,
     ) -> Result<()> {
         if by_clinic(actor) {
-            return Err(Error::Forbidden);
+            // The patient's side checks in; the clinic's refusal reads like a missing visit.
+            return Err(self
+                .refused(actor, patient, (Action::ManageAppointments, true))
+                .await);
         }
         let (access, mut tx) = self
             .open_patient(actor, patient, Action::ManageAppointments)

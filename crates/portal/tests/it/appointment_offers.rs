@@ -54,7 +54,7 @@ async fn text(t: &TestApp, sql: &str, bind: &str) -> String {
 }
 
 /// Books a video visit for `patient` at the first time more than `days` days ahead.
-async fn book_at(t: &TestApp, c: &Client, patient: PatientId, days: i64) -> String {
+pub(crate) async fn book_at(t: &TestApp, c: &Client, patient: PatientId, days: i64) -> String {
     let video = visit_type(t, "Video visit").await;
     let mut from = String::new();
     for page in 0..6 {

@@ -6,6 +6,7 @@ mod appointment_offers;
 mod appointments;
 mod audit;
 mod auth;
+mod checkin;
 mod fhir_api;
 mod forms;
 mod held_reports;

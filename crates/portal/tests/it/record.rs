@@ -448,10 +448,10 @@ async fn another_patients_items_answer_like_missing_ones_and_change_nothing(back
     // and for release (5 + 5), his visit and his document likewise (3 + 3), the filter (2),
     // and his conversation under both paths for its page, reply, note, reassign and status,
     // and his attached file likewise (6 × 3), a missing appointment for its page, calendar
-    // file, move, cancel and waitlist (5) and a missing offer for its page and accept (2;
-    // another patient's appointment and offer have their own tests in appointments.rs and
-    // appointment_offers.rs).
-    assert_eq!(tried, 3 * 43);
+    // file, move, cancel, waitlist and check-in (7) and a missing offer for its page and
+    // accept and a missing card photo (3; another patient's appointment, offer and photo have
+    // their own tests in appointments.rs, appointment_offers.rs and checkin.rs).
+    assert_eq!(tried, 3 * 46);
     assert_eq!(
         released_at(&t, &chol).await,
         None,

@@ -7,7 +7,7 @@ use crate::error::{IdPath, PageError, PageResult};
 use crate::layout::{Nav, Page, form_status, render, render_status};
 use crate::pages::banner::Banner;
 use crate::pages::messages::ids;
-use crate::pages::words::{Dates, basis_words};
+use crate::pages::words::{Dates, basis_words, plain_name};
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -679,12 +679,12 @@ fn checkin_summary(
         .review
         .medications
         .iter()
-        .map(|r| (r.label.clone(), words(r.answer, true)))
+        .map(|r| (plain_name(&r.label), words(r.answer, true)))
         .chain(
             c.review
                 .allergies
                 .iter()
-                .map(|r| (r.label.clone(), words(r.answer, false))),
+                .map(|r| (plain_name(&r.label), words(r.answer, false))),
         )
         .collect();
     let other = [

@@ -120,7 +120,7 @@ fn page(state: &AppState, user: &CurrentUser, shown: CheckinPage, errors: FieldE
         list.iter()
             .map(|r| Item {
                 name: format!("{prefix}-{}", r.item),
-                label: r.label.clone(),
+                label: crate::pages::words::plain_name(&r.label),
                 answer: r.answer.as_str(),
                 choices,
             })

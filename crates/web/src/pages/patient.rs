@@ -246,6 +246,8 @@ fn data_words(resource_type: &str) -> &'static str {
         "Slot" => "the open appointment times",
         "Offer" => "an offer of an earlier appointment time",
         "Reminder" => "an appointment reminder (by e-mail)",
+        "CheckIn" => "the check-in for an appointment",
+        "CheckInPhoto" => "a photo of the insurance card",
         "AccessLog" => "this access history",
         "ActivationCode" => "an activation code for the portal",
         "Account" => "the portal account",
