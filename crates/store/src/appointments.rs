@@ -292,6 +292,9 @@ pub struct Booked {
     pub appointment: Appointment,
     /// The patient's name as the record has it.
     pub patient_name: String,
+    /// Whether the patient's side checked in: with changed contact details or insurance, and
+    /// with clinical changes reported.
+    pub checked_in: Option<(bool, bool)>,
 }
 
 /// The booked visits in `[from, until)` (one clinician's, when given), by time: the schedule
@@ -309,8 +312,11 @@ pub async fn booked_between(
         "the schedule",
     )?;
     let sql = format!(
-        "SELECT {COLUMNS}, p.given_name, p.family_name FROM {JOINED} \
+        "SELECT {COLUMNS}, p.given_name, p.family_name, \
+         CAST(c.contact_changed + c.insurance_changed AS BIGINT) AS desk_changed, \
+         CAST(c.clinical_changed AS BIGINT) AS clinical_changed FROM {JOINED} \
          JOIN patients p ON p.id = a.patient_id \
+         LEFT JOIN checkins c ON c.appointment_id = a.id \
          WHERE a.status = 'booked' AND a.starts_at >= $1 AND a.starts_at < $2 \
          AND ($3 IS NULL OR a.clinician_id = $3) ORDER BY a.starts_at, u.name, a.id"
     );
@@ -324,9 +330,12 @@ pub async fn booked_between(
         .map(|r| {
             let given: String = r.try_get("given_name")?;
             let family: String = r.try_get("family_name")?;
+            let desk: Option<i64> = r.try_get("desk_changed")?;
+            let clinical: Option<i64> = r.try_get("clinical_changed")?;
             Ok(Booked {
                 appointment: appointment_of(r)?,
                 patient_name: format!("{given} {family}").trim().to_string(),
+                checked_in: desk.map(|d| (d > 0, clinical.unwrap_or(0) > 0)),
             })
         })
         .collect()

@@ -42,8 +42,9 @@ pub struct ScheduleDay {
     pub date: Date,
     /// Hours kept that day: clinician's name, location's name, from, to.
     pub hours: Vec<(String, String, Time, Time)>,
-    /// Visits booked, by time, with the patient's name.
-    pub booked: Vec<(Appointment, String)>,
+    /// Visits booked, by time, with the patient's name and their check-in (contact or
+    /// insurance changed, clinical changes reported), if any.
+    pub booked: Vec<(Appointment, String, Option<(bool, bool)>)>,
     /// Closures that touch the day.
     pub closures: Vec<(Closure, String)>,
 }
@@ -180,7 +181,7 @@ impl Appointments {
                 booked: booked
                     .iter()
                     .filter(|b| b.appointment.start >= day_from && b.appointment.start < day_until)
-                    .map(|b| (b.appointment.clone(), b.patient_name.clone()))
+                    .map(|b| (b.appointment.clone(), b.patient_name.clone(), b.checked_in))
                     .collect(),
                 closures: closures
                     .iter()

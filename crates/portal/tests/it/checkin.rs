@@ -230,6 +230,33 @@ async fn a_patient_checks_in_and_each_side_of_the_clinic_sees_its_part(backend: 
             .starts_with("<span class=\"badge\">Changed"),
         "{contact}"
     );
+    // The schedule tells each side what concerns it.
+    let start: String =
+        sqlx::query("SELECT CAST(starts_at AS TEXT) AS v FROM appointments WHERE id = $1")
+            .bind(second.rsplit('/').next().expect("id"))
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("start")
+            .try_get("v")
+            .expect("v");
+    let day = jiff::Timestamp::from_microsecond(start.parse().expect("micros"))
+        .expect("time")
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .date();
+    let desk = t
+        .get(&staff, &format!("/schedule?date={day}"))
+        .await
+        .text()
+        .await
+        .expect("schedule");
+    assert!(desk.contains("Yes: contact or insurance changed"), "{desk}");
+    let chart = t
+        .get(&clinician, &format!("/schedule?date={day}"))
+        .await
+        .text()
+        .await
+        .expect("schedule");
+    assert!(chart.contains("Yes: clinical changes reported"), "{chart}");
     t.stop().await;
 }
 

@@ -40,6 +40,7 @@ pub struct Row {
     what: String,
     with: String,
     place: String,
+    checked_in: String,
 }
 
 /// One day of the page.
@@ -87,6 +88,9 @@ pub async fn schedule(
         .schedule(&user.actor(ctx), clinician, date, span)
         .await?;
     let dates = &state.dates;
+    // The front desk is told of changed contact details and insurance, a clinician of
+    // clinical changes.
+    let clinician = user.role == portal_domain::Role::Clinician;
     let days = view
         .days
         .iter()
@@ -118,7 +122,13 @@ pub async fn schedule(
             rows: d
                 .booked
                 .iter()
-                .map(|(a, name)| Row {
+                .map(|(a, name, checked_in)| Row {
+                    checked_in: match (checked_in, clinician) {
+                        (None, _) => "Not yet".into(),
+                        (Some((_, true)), true) => "Yes: clinical changes reported".into(),
+                        (Some((true, _)), false) => "Yes: contact or insurance changed".into(),
+                        (Some(_), _) => "Yes".into(),
+                    },
                     time: format!("{} to {}", dates.clock(a.start), dates.clock(a.end)),
                     patient: name.clone(),
                     href: format!("/patients/{}/appointments/{}", a.patient, a.id),
