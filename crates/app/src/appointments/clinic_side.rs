@@ -1,7 +1,7 @@
 //! The clinic's schedule: a day or a week, for one clinician or all, with who is booked, the
 //! hours each clinician keeps and the closures.
 
-use super::{Appointment, Scheduled};
+use super::Scheduled;
 use crate::services::Appointments;
 use crate::{Actor, Error, Result};
 use jiff::civil::{Date, Time};
@@ -10,6 +10,7 @@ use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::appointments::schedule::Closure;
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_store::appointments as store;
+pub use portal_store::appointments::Booked;
 use portal_store::schedules;
 
 /// How much of the schedule one page shows.
@@ -42,9 +43,8 @@ pub struct ScheduleDay {
     pub date: Date,
     /// Hours kept that day: clinician's name, location's name, from, to.
     pub hours: Vec<(String, String, Time, Time)>,
-    /// Visits booked, by time, with the patient's name and their check-in (contact or
-    /// insurance changed, clinical changes reported), if any.
-    pub booked: Vec<(Appointment, String, Option<(bool, bool)>)>,
+    /// Visits booked, by time, with the patient's name and their check-in.
+    pub booked: Vec<Booked>,
     /// Closures that touch the day.
     pub closures: Vec<(Closure, String)>,
 }
@@ -181,7 +181,7 @@ impl Appointments {
                 booked: booked
                     .iter()
                     .filter(|b| b.appointment.start >= day_from && b.appointment.start < day_until)
-                    .map(|b| (b.appointment.clone(), b.patient_name.clone(), b.checked_in))
+                    .cloned()
                     .collect(),
                 closures: closures
                     .iter()

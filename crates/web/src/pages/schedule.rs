@@ -122,6 +122,7 @@ pub async fn schedule(
             rows: d
                 .booked
                 .iter()
+                .map(|b| (&b.appointment, &b.patient_name, b.checked_in))
                 .map(|(a, name, checked_in)| Row {
                     checked_in: match (checked_in, clinician) {
                         (None, _) => "Not yet".into(),
