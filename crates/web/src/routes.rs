@@ -6,8 +6,9 @@
 
 use crate::fhir;
 use crate::pages::{
-    account, activation, admin, admin_messaging, admin_schedules, appointments, auth, checkin,
-    clinic, messages, ops, patient, record, schedule,
+    account, activation, admin, admin_messaging, admin_schedules, appointment_finder,
+    appointment_offers, appointments, auth, checkin, clinic, messages, ops, patient, record,
+    schedule,
 };
 use crate::{AppState, security, session};
 use axum::Router;
@@ -79,6 +80,8 @@ pub const FEATURES: &[&[Route]] = &[
     record::ROUTES,
     messages::ROUTES,
     appointments::ROUTES,
+    appointment_finder::ROUTES,
+    appointment_offers::ROUTES,
     checkin::ROUTES,
     schedule::ROUTES,
     clinic::ROUTES,

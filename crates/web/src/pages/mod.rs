@@ -5,6 +5,8 @@ pub mod activation;
 pub mod admin;
 pub mod admin_messaging;
 pub mod admin_schedules;
+pub mod appointment_finder;
+pub mod appointment_offers;
 pub mod appointments;
 pub mod auth;
 pub mod banner;
