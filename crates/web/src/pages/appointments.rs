@@ -105,8 +105,9 @@ fn entry(a: &Appointment, dates: &Dates, now: jiff::Timestamp) -> Entry {
     }
 }
 
-fn visit_words(a: &Appointment) -> String {
-    if a.video {
+/// The kind of visit in words, saying it is by video when its name does not.
+pub(crate) fn visit_words(a: &Appointment) -> String {
+    if a.video && !a.visit_type_name.to_lowercase().contains("video") {
         format!("{} (video)", a.visit_type_name)
     } else {
         a.visit_type_name.clone()

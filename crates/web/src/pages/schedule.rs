@@ -133,11 +133,7 @@ pub async fn schedule(
                     time: format!("{} to {}", dates.clock(a.start), dates.clock(a.end)),
                     patient: name.clone(),
                     href: format!("/patients/{}/appointments/{}", a.patient, a.id),
-                    what: if a.video {
-                        format!("{} (video)", a.visit_type_name)
-                    } else {
-                        a.visit_type_name.clone()
-                    },
+                    what: crate::pages::appointments::visit_words(a),
                     with: a.clinician_name.clone(),
                     place: a.location_name.clone(),
                 })
