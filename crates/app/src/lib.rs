@@ -18,6 +18,7 @@ pub mod mail;
 pub mod messages;
 pub mod metrics;
 pub mod record;
+pub mod refills;
 pub mod services;
 pub mod throttle;
 pub mod tokens;
@@ -33,7 +34,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::SecretKey;
-pub use services::{Accounts, Appointments, Clinic, Import, Messages, Records};
+pub use services::{Accounts, Appointments, Clinic, Import, Messages, Records, Refills};
 
 /// What can go wrong in a use case, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]

@@ -223,7 +223,8 @@ impl App {
 
     /// Runs until `shutdown` fires: drains the outbox when woken by a new message and every
     /// few seconds (messages written by other portal processes, retries), queues the day's
-    /// digest of overdue patient messages once a day, and the appointment reminders due.
+    /// digest of overdue patient messages once a day, the appointment reminders due, and the
+    /// refill requests that waited too long.
     pub async fn run_mail_worker(
         &self,
         transport: Transport,
@@ -246,6 +247,10 @@ impl App {
             // Reminders due now, claimed once across every portal process.
             if let Err(e) = self.appointments().send_due_reminders().await {
                 tracing::error!(error = %e, "appointment reminders failed; will try again");
+            }
+            // Refill requests nobody acted on move to the pool, then its lead.
+            if let Err(e) = self.refills().move_on_waiting().await {
+                tracing::error!(error = %e, "moving waiting refill requests failed; will try again");
             }
             if let Err(e) = self.drain_outbox(&transport, &from).await {
                 tracing::error!(error = %e, "outbox worker failed; will try again");

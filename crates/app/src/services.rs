@@ -63,3 +63,9 @@ service!(
     Appointments,
     appointments
 );
+service!(
+    /// Prescription refills: requests from the patient's side, the clinic's queue and
+    /// decisions, the pharmacy directory and the refill rules.
+    Refills,
+    refills
+);

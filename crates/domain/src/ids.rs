@@ -136,3 +136,16 @@ mod tests {
         assert!("not-an-id".parse::<PatientId>().is_err());
     }
 }
+
+typed_id!(
+    /// Identifies a patient's request for prescriptions to be renewed.
+    RefillId
+);
+typed_id!(
+    /// Identifies one medication of a refill request.
+    RefillItemId
+);
+typed_id!(
+    /// Identifies a pharmacy in the clinic's directory.
+    PharmacyId
+);

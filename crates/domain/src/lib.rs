@@ -13,6 +13,7 @@ pub mod messages;
 pub mod password;
 pub mod patient;
 pub mod record;
+pub mod refills;
 pub mod session;
 pub mod user;
 
@@ -21,7 +22,8 @@ pub use access::{
 };
 pub use ids::{
     AppointmentId, AttachmentId, ClosureId, ConversationId, HoursId, LocationId, MessageId,
-    OfferId, PatientId, PoolId, ResourceId, UserId, VisitTypeId,
+    OfferId, PatientId, PharmacyId, PoolId, RefillId, RefillItemId, ResourceId, UserId,
+    VisitTypeId,
 };
 pub use patient::Patient;
 pub use user::Role;

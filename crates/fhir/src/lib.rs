@@ -40,6 +40,7 @@ pub mod ndjson;
 pub mod primitives;
 pub mod projection;
 pub mod questionnaire;
+pub mod refill;
 pub mod refs;
 pub mod scheduling;
 pub mod types;

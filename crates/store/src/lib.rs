@@ -26,6 +26,7 @@ pub mod packed;
 pub mod patients;
 pub mod pools;
 pub mod records;
+pub mod refills;
 pub mod resources;
 pub mod result_filters;
 pub mod schedules;

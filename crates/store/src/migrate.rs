@@ -98,6 +98,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_checkin.sql"),
         postgres: include_str!("../migrations/postgres/0012_checkin.sql"),
     },
+    Migration {
+        version: 13,
+        name: "refills",
+        sqlite: include_str!("../migrations/sqlite/0013_refills.sql"),
+        postgres: include_str!("../migrations/postgres/0013_refills.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

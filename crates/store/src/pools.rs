@@ -17,6 +17,8 @@ pub struct Pool {
     pub offered: bool,
     /// Its members' ids, names and e-mail addresses, by name.
     pub members: Vec<(UserId, String, String)>,
+    /// Its lead clinician, who gets refill requests nobody in the pool acted on.
+    pub lead: Option<UserId>,
 }
 
 /// Creates a pool; a name in use is a conflict.
@@ -67,7 +69,7 @@ pub async fn set_member(
 /// Every pool with its members, by name. Any clinic work may list them (routing choices).
 pub async fn list(conn: &mut Conn) -> Result<Vec<Pool>> {
     let rows = sqlx::query(
-        "SELECT p.id, p.name, p.offered, u.id AS user_id, u.name AS user_name, u.email \
+        "SELECT p.id, p.name, p.offered, p.lead_user_id, u.id AS user_id, u.name AS user_name, u.email \
          FROM pools p LEFT JOIN pool_members m ON m.pool_id = p.id \
          LEFT JOIN users u ON u.id = m.user_id ORDER BY p.name, p.id, u.name",
     )
@@ -82,6 +84,10 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<Pool>> {
                 name: r.try_get("name")?,
                 offered: r.try_get::<i64, _>("offered")? != 0,
                 members: Vec::new(),
+                lead: r
+                    .try_get::<Option<String>, _>("lead_user_id")?
+                    .map(|s| parse_id(&s))
+                    .transpose()?,
             });
         }
         let user: Option<String> = r.try_get("user_id")?;

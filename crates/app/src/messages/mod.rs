@@ -81,7 +81,7 @@ pub fn new_send_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-fn check_send_key(key: &str) -> Result<()> {
+pub(crate) fn check_send_key(key: &str) -> Result<()> {
     if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {

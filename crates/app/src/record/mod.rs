@@ -40,7 +40,7 @@ pub const PAGE_CACHE_DEFAULT_BYTES: usize = cache::DEFAULT_BUDGET_BYTES;
 pub type Item = ClinicalItem<Option<Mapped>>;
 
 /// Reads a stored item's details into the mapped resource.
-fn item_of(row: ItemRow) -> Item {
+pub(crate) fn item_of(row: ItemRow) -> Item {
     let id = row.resource_id;
     row.map_details(|details| match serde_json::from_str::<Mapped>(&details) {
         Ok(m) => Some(m),

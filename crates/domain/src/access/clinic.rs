@@ -30,6 +30,9 @@ pub enum ClinicAction {
     /// The portal's own appointment jobs: offering freed times to waitlisted visits, and
     /// sending reminders. Only the server itself runs them.
     RunAppointmentJobs,
+    /// The portal's own refill job: moving requests nobody acted on to the pool, then to its
+    /// lead. Only the server itself runs it.
+    RunRefillJobs,
 }
 
 /// Proof that the policy allowed a piece of clinic work.
@@ -64,6 +67,7 @@ pub fn authorize_clinic(
                     | ClinicAction::ImportRecords
                     | ClinicAction::ConfigureClinic
                     | ClinicAction::RunAppointmentJobs
+                    | ClinicAction::RunRefillJobs
             ) =>
         {
             &Role::Admin
@@ -90,7 +94,9 @@ pub fn authorize_clinic(
         ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
         // People send records through the pages of the EHR, not through the portal's; nobody
         // runs the portal's own jobs but the portal.
-        ClinicAction::ImportRecords | ClinicAction::RunAppointmentJobs => {
+        ClinicAction::ImportRecords
+        | ClinicAction::RunAppointmentJobs
+        | ClinicAction::RunRefillJobs => {
             matches!(principal, Principal::Operator)
         }
     };

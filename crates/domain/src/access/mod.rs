@@ -10,11 +10,13 @@
 mod activation;
 mod clinic;
 mod messages;
+mod refills;
 mod scopes;
 
 pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
 pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
 pub use messages::{ConversationFacts, authorize_conversation};
+pub use refills::{RefillFacts, authorize_refill};
 pub use scopes::ApiScopes;
 
 use crate::ids::{ClientId, PatientId, UserId};
@@ -265,6 +267,9 @@ pub enum AccessBasis {
     SystemClient,
     /// A clinician or staff member answering a conversation routed to them or to their pool.
     Routed,
+    /// A clinician deciding a refill request that is theirs to decide (they wrote the
+    /// prescription, or lead or belong to the pool it is routed to).
+    RefillRouted,
 }
 
 impl AccessBasis {
@@ -281,6 +286,7 @@ impl AccessBasis {
             AccessBasis::Operator => "operator",
             AccessBasis::SystemClient => "system-client",
             AccessBasis::Routed => "routed-message",
+            AccessBasis::RefillRouted => "routed-refill",
         }
     }
 
@@ -350,6 +356,8 @@ impl AccessBasis {
                     | NoteMessage
                     | CloseConversation
             ),
+            // What the decision needs is read under the decision's own action.
+            AccessBasis::RefillRouted => matches!(action, ViewDemographics | DecideRefill),
         }
     }
 
@@ -358,7 +366,10 @@ impl AccessBasis {
     pub fn sees_unreleased(self) -> bool {
         matches!(
             self,
-            AccessBasis::CareTeam | AccessBasis::BreakGlass | AccessBasis::SystemClient
+            AccessBasis::CareTeam
+                | AccessBasis::BreakGlass
+                | AccessBasis::SystemClient
+                | AccessBasis::RefillRouted
         )
     }
 

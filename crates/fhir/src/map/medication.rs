@@ -27,13 +27,15 @@ pub(super) fn medication_request(node: &Node<'_>) -> Read<MedicationRequestData>
         None => None,
     };
     let authored_on = node.date_time("authoredOn")?;
-    let refills = match node.object("dispenseRequest")? {
-        Some(dispense) => {
-            dispense.quantity("quantity")?;
-            dispense.unsigned("numberOfRepeatsAllowed")?
-        }
-        None => None,
+    let (refills, quantity, validity) = match node.object("dispenseRequest")? {
+        Some(dispense) => (
+            dispense.unsigned("numberOfRepeatsAllowed")?,
+            dispense.quantity("quantity")?,
+            dispense.period("validityPeriod")?,
+        ),
+        None => (None, None, None),
     };
+    let valid_until = validity.and_then(|p| p.end);
     Ok(MedicationRequestData {
         id: node.resource_id()?,
         identifiers: node.identifiers("identifier")?,
@@ -51,6 +53,9 @@ pub(super) fn medication_request(node: &Node<'_>) -> Read<MedicationRequestData>
         reason_references: node.references("reasonReference")?,
         dosages: node.each("dosageInstruction", read_dosage)?,
         refills,
+        quantity,
+        valid_until_sort: valid_until.as_deref().and_then(to_instant_micros),
+        valid_until,
         notes: node.notes("note")?,
     })
 }

@@ -109,6 +109,15 @@ pub struct MedicationRequestData {
     /// Refills allowed (`dispenseRequest.numberOfRepeatsAllowed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refills: Option<u32>,
+    /// The amount per fill (`dispenseRequest.quantity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Quantity>,
+    /// The end of the prescription's validity (`dispenseRequest.validityPeriod.end`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// Sort key (UTC microseconds) of `valid_until` (for a bare date, its first instant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until_sort: Option<i64>,
     /// Notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
