@@ -60,6 +60,8 @@ pub enum Nav {
     Schedules,
     /// None highlighted.
     None,
+    /// The refill set-up (admins).
+    Refills,
 }
 
 /// What the shell of every page needs.
@@ -248,6 +250,7 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
                 Nav::Schedules,
                 active,
             ),
+            item("Refills", "/admin/refills".into(), Nav::Refills, active),
             account,
         ],
     }

@@ -6,9 +6,9 @@
 
 use crate::fhir;
 use crate::pages::{
-    account, activation, admin, admin_messaging, admin_schedules, appointment_finder,
+    account, activation, admin, admin_messaging, admin_refills, admin_schedules, appointment_finder,
     appointment_offers, appointments, auth, checkin, clinic, messages, ops, patient, record,
-    schedule,
+    refills, schedule,
 };
 use crate::{AppState, security, session};
 use axum::Router;
@@ -78,6 +78,7 @@ pub const FEATURES: &[&[Route]] = &[
     account::ROUTES,
     patient::ROUTES,
     record::ROUTES,
+    refills::ROUTES,
     messages::ROUTES,
     appointments::ROUTES,
     appointment_finder::ROUTES,
@@ -88,6 +89,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin::ROUTES,
     admin_messaging::ROUTES,
     admin_schedules::ROUTES,
+    admin_refills::ROUTES,
     fhir::ROUTES,
     ops::ROUTES,
 ];

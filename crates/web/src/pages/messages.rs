@@ -337,6 +337,8 @@ fn compose_page(
 #[derive(Deserialize)]
 pub struct ComposeQuery {
     from: Option<String>,
+    /// A topic to start with (from a page that suggests writing, e.g. about a refill).
+    topic: Option<String>,
 }
 
 /// GET /patients/{id}/messages/new
@@ -356,7 +358,15 @@ pub async fn compose(
         .messages()
         .compose(&user.actor(ctx), id, follows)
         .await?;
-    let draft = compose.draft.clone();
+    let mut draft = compose.draft.clone();
+    if draft.topic.is_empty()
+        && let Some(topic) = query
+            .topic
+            .as_deref()
+            .and_then(|t| Topic::ALL.into_iter().find(|k| k.as_str() == t))
+    {
+        draft.topic = topic.as_str().into();
+    }
     Ok(compose_page(
         &state,
         &user,
@@ -926,6 +936,18 @@ struct InBasketPage {
     waiting: Vec<BasketEntry>,
     done: Vec<BasketEntry>,
     unread_total: i64,
+    refills: Vec<RefillEntry>,
+}
+
+/// One waiting refill request in the in-basket: who and for whom; a link to decide it only for
+/// clinicians (staff never see the medications).
+struct RefillEntry {
+    href: Option<String>,
+    patient: String,
+    waiting: i64,
+    since: String,
+    routed: String,
+    mine: bool,
 }
 
 fn basket_entry(w: &Waiting, dates: &Dates) -> BasketEntry {
@@ -947,7 +969,24 @@ pub async fn inbasket(
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
 ) -> PageResult {
-    let basket = state.app.messages().inbasket(&user.actor(ctx)).await?;
+    let actor = user.actor(ctx);
+    let basket = state.app.messages().inbasket(&actor).await?;
+    let decides = user.role == portal_domain::Role::Clinician;
+    let refills = state
+        .app
+        .refills()
+        .queue(&actor)
+        .await?
+        .into_iter()
+        .map(|q| RefillEntry {
+            href: decides.then(|| format!("/patients/{}/refills/{}/review", q.patient, q.id)),
+            patient: q.patient_name,
+            waiting: q.waiting,
+            since: state.dates.minute(q.routed_at),
+            routed: q.waiting_for,
+            mine: q.mine,
+        })
+        .collect();
     let waiting: Vec<BasketEntry> = basket
         .waiting
         .iter()
@@ -957,6 +996,7 @@ pub async fn inbasket(
         page: Page::signed_in("In-basket", &user, Nav::InBasket, None),
         unread_total: basket.waiting.iter().map(|w| w.unread).sum(),
         waiting,
+        refills,
         done: basket
             .done
             .iter()

@@ -168,7 +168,7 @@ fn dosage_words(dosage: &portal_fhir::model::Dosage) -> String {
     words.join(", ")
 }
 
-pub(super) fn medication_line(dates: &Dates, item: &Item) -> Line {
+pub(crate) fn medication_line(dates: &Dates, item: &Item) -> Line {
     let mut parts = Vec::new();
     if let Some(Mapped::MedicationRequest(m)) = &item.details {
         for dosage in &m.dosages {
@@ -433,29 +433,66 @@ struct MedicationsPage {
     basis: Option<String>,
     medications: Vec<Line>,
     past_medications: Vec<Line>,
+    refill: Option<crate::pages::refills::RefillSection>,
+    errors: portal_domain::fields::FieldErrors,
 }
 
-/// GET /patients/{id}/medications: current and past medications.
+/// GET /patients/{id}/medications: current and past medications, and for the patient's side
+/// the refill request form.
 pub async fn medications(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
 ) -> PageResult {
-    let (head, items) = state
-        .app
-        .records()
-        .medications(&user.actor(ctx), id)
-        .await?;
+    medications_page(&state, &user, ctx, id, None).await
+}
+
+/// The medications page; with `refused`, again after a refill request was refused (what was
+/// typed, and why), at 422.
+pub(crate) async fn medications_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    id: PatientId,
+    refused: Option<(
+        portal_domain::fields::FieldErrors,
+        portal_app::refills::RefillForm,
+    )>,
+) -> PageResult {
+    let actor = user.actor(ctx);
+    let (head, items) = state.app.records().medications(&actor, id).await?;
     let deceased = head.patient.deceased.is_some();
     let (medications, past_medications) = medication_lines(&state.dates, &items, deceased);
-    Ok(render(&MedicationsPage {
-        page: page("Medications", &user, Nav::Record, id),
-        basis: basis_words(&head.access, &head.patient),
-        medications,
-        past_medications,
-        patient: Banner::new(&head.patient, &state.dates, state.app.now()),
-    }))
+    let refill = if head.access.also_allows(Action::RequestRefill) && user.role == Role::Patient {
+        let options = state.app.refills().options(&actor, id).await?;
+        Some(crate::pages::refills::section(
+            state,
+            id,
+            &items,
+            options,
+            refused.as_ref().map(|(_, typed)| typed),
+        ))
+    } else {
+        None
+    };
+    let status = if refused.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(crate::layout::render_status(
+        status,
+        &MedicationsPage {
+            page: page("Medications", user, Nav::Record, id),
+            basis: basis_words(&head.access, &head.patient),
+            medications,
+            past_medications,
+            refill,
+            errors: refused.map(|(e, _)| e).unwrap_or_default(),
+            patient: Banner::new(&head.patient, &state.dates, state.app.now()),
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ pub fn basis_words(
         AccessBasis::Routed => {
             Some("This conversation was sent to you or to a pool you are in.".into())
         }
+        AccessBasis::RefillRouted => Some(
+            "This refill request is yours to decide: you prescribed it, or it was sent to a \
+             pool you are in or lead."
+                .into(),
+        ),
         AccessBasis::SystemClient => None,
     }
 }
