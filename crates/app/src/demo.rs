@@ -5,6 +5,7 @@ use crate::accounts::NewStaffAccount;
 use crate::{Actor, App, Error, Result, commit, crypto};
 use portal_domain::access::ProxyScope;
 use portal_domain::audit::{AuditAction, Outcome};
+use portal_domain::refills::RefillRules;
 use portal_domain::{PatientId, Principal, Role, UserId};
 use portal_store::patients::PatientRow;
 use portal_store::{access, patients, users};
@@ -311,6 +312,7 @@ impl App {
             }
         }
         self.seed_demo_schedules(&operator).await?;
+        self.seed_demo_refills(&operator, leo.id).await?;
         let invitation = self.accounts().invite(&operator, marcus.id).await?;
         Ok(DemoAccounts {
             url: self.config().public_url.clone(),
@@ -330,6 +332,79 @@ impl App {
 }
 
 impl App {
+    /// The demo clinic's refills: two pharmacies; requests whose prescriber has no account go
+    /// to the nurse line, which the demo clinician leads; and the demo clinician carries the
+    /// NPI of the clinician who wrote Leo's latest prescription, so his requests go to her.
+    async fn seed_demo_refills(&self, operator: &Actor, leo: PatientId) -> Result<()> {
+        let refills = self.refills();
+        for (name, address, phone) in [
+            (
+                "Main Street Pharmacy",
+                "120 Main Street, Springfield",
+                "(555) 010-0200",
+            ),
+            (
+                "Riverside Drugstore",
+                "4 River Road, Springfield",
+                "(555) 010-0300",
+            ),
+        ] {
+            refills
+                .add_pharmacy(
+                    operator,
+                    &crate::refills::PharmacyForm {
+                        name: name.into(),
+                        address: address.into(),
+                        phone: phone.into(),
+                    },
+                )
+                .await?;
+        }
+        let mut tx = self.store().begin().await?;
+        let pools = portal_store::pools::list(&mut tx).await?;
+        let clinician = users::find_by_email(&mut tx, "clinician@demo.portal.test")
+            .await?
+            .ok_or_else(|| Error::Internal("the demo clinician account is missing".into()))?;
+        let write = portal_domain::access::authorize(
+            &Principal::Operator,
+            leo,
+            portal_domain::Action::WriteRecord,
+            &Default::default(),
+            self.now(),
+        )
+        .map_err(|_| Error::Forbidden)?;
+        let npi = portal_store::refills::latest_prescriber_npi(&mut tx, &write).await?;
+        drop(tx);
+        let Some(nurse_line) = pools.iter().find(|p| p.name == "Nurse line") else {
+            return Err(Error::Internal("the demo nurse line is missing".into()));
+        };
+        refills
+            .set_pool_lead(operator, nurse_line.id, Some(clinician.id))
+            .await?;
+        let rules = RefillRules::default();
+        refills
+            .save_rules(
+                operator,
+                &crate::refills::RulesForm {
+                    window_months: rules.window_months.to_string(),
+                    refused: rules
+                        .refused_schedules
+                        .iter()
+                        .map(|s| s.as_str().to_string())
+                        .collect(),
+                    escalate_hours: rules.escalate_hours.to_string(),
+                    pool: nurse_line.id.to_string(),
+                },
+            )
+            .await?;
+        if let Some(npi) = npi {
+            refills
+                .set_npi(operator, "clinician@demo.portal.test", &npi)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The demo clinic's schedules: two locations, three kinds of visit, and weekday hours for
     /// the demo clinician and a second one (who has no demo sign-in), open from today on.
     async fn seed_demo_schedules(&self, operator: &Actor) -> Result<()> {

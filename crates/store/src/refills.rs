@@ -897,3 +897,22 @@ pub async fn patient_side_addresses(
         .map(|r| Ok(r.try_get::<String, _>("email")?))
         .collect()
 }
+
+/// The NPI of the clinician who wrote the record's latest active prescription, if the record
+/// names one with an NPI (the demo links its clinician to it).
+pub async fn latest_prescriber_npi(
+    conn: &mut Conn,
+    access: &PatientAccess,
+) -> Result<Option<String>> {
+    sqlx::query(
+        "SELECT i.value FROM clinical_items c JOIN fhir_identifiers i ON i.resource_id = c.who_id \
+         WHERE c.patient_id = $1 AND c.kind = 'medication-request' AND c.status = 'active' \
+         AND i.system = $2 ORDER BY c.sort_at DESC, c.resource_id LIMIT 1",
+    )
+    .bind(access.patient().to_string())
+    .bind(NPI_SYSTEM)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| Ok(r.try_get::<String, _>("value")?))
+    .transpose()
+}
