@@ -312,7 +312,7 @@ impl App {
             }
         }
         self.seed_demo_schedules(&operator).await?;
-        self.seed_demo_refills(&operator, leo.id).await?;
+        self.seed_demo_refills(&operator).await?;
         let invitation = self.accounts().invite(&operator, marcus.id).await?;
         Ok(DemoAccounts {
             url: self.config().public_url.clone(),
@@ -332,10 +332,9 @@ impl App {
 }
 
 impl App {
-    /// The demo clinic's refills: two pharmacies; requests whose prescriber has no account go
-    /// to the nurse line, which the demo clinician leads; and the demo clinician carries the
-    /// NPI of the clinician who wrote Leo's latest prescription, so his requests go to her.
-    async fn seed_demo_refills(&self, operator: &Actor, leo: PatientId) -> Result<()> {
+    /// The demo clinic's refills: two pharmacies, and requests (the demo records' prescribers
+    /// have no accounts) go to the nurse line, which the demo clinician is in and leads.
+    async fn seed_demo_refills(&self, operator: &Actor) -> Result<()> {
         let refills = self.refills();
         for (name, address, phone) in [
             (
@@ -365,15 +364,6 @@ impl App {
         let clinician = users::find_by_email(&mut tx, "clinician@demo.portal.test")
             .await?
             .ok_or_else(|| Error::Internal("the demo clinician account is missing".into()))?;
-        let write = portal_domain::access::authorize(
-            &Principal::Operator,
-            leo,
-            portal_domain::Action::WriteRecord,
-            &Default::default(),
-            self.now(),
-        )
-        .map_err(|_| Error::Forbidden)?;
-        let npi = portal_store::refills::latest_prescriber_npi(&mut tx, &write).await?;
         drop(tx);
         let Some(nurse_line) = pools.iter().find(|p| p.name == "Nurse line") else {
             return Err(Error::Internal("the demo nurse line is missing".into()));
@@ -397,11 +387,6 @@ impl App {
                 },
             )
             .await?;
-        if let Some(npi) = npi {
-            refills
-                .set_npi(operator, "clinician@demo.portal.test", &npi)
-                .await?;
-        }
         Ok(())
     }
 

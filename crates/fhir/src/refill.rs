@@ -94,7 +94,10 @@ fn dosage(d: &Dosage, sequence: usize) -> Value {
         out.insert("route".into(), concept(route));
     }
     if let Some(dose) = &d.dose {
-        out.insert("doseAndRate".into(), json!([{ "doseQuantity": quantity(dose) }]));
+        out.insert(
+            "doseAndRate".into(),
+            json!([{ "doseQuantity": quantity(dose) }]),
+        );
     }
     Value::Object(out)
 }
@@ -194,10 +197,16 @@ mod tests {
         assert_eq!(v["intent"], "order");
         assert_eq!(v["priorPrescription"]["reference"], "MedicationRequest/m-1");
         assert_eq!(v["subject"]["reference"], "Patient/p-1");
-        assert_eq!(v["medicationCodeableConcept"]["coding"][0]["code"], "314231");
+        assert_eq!(
+            v["medicationCodeableConcept"]["coding"][0]["code"],
+            "314231"
+        );
         assert_eq!(v["dispenseRequest"]["numberOfRepeatsAllowed"], 3);
         assert_eq!(v["dispenseRequest"]["quantity"]["value"], 30.0);
-        assert_eq!(v["dosageInstruction"][0]["text"], "Take one tablet at night");
+        assert_eq!(
+            v["dosageInstruction"][0]["text"],
+            "Take one tablet at night"
+        );
         assert_eq!(v["requester"]["reference"], "Practitioner/u-1");
     }
 }

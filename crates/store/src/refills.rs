@@ -334,7 +334,11 @@ async fn add_event(
 }
 
 /// The request a one-time key stored in this record, if any.
-pub async fn by_key(conn: &mut Conn, access: &PatientAccess, key: &str) -> Result<Option<RefillId>> {
+pub async fn by_key(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    key: &str,
+) -> Result<Option<RefillId>> {
     sqlx::query("SELECT id FROM refill_requests WHERE patient_id = $1 AND send_key = $2")
         .bind(access.patient().to_string())
         .bind(key)
@@ -896,23 +900,4 @@ pub async fn patient_side_addresses(
     rows.iter()
         .map(|r| Ok(r.try_get::<String, _>("email")?))
         .collect()
-}
-
-/// The NPI of the clinician who wrote the record's latest active prescription, if the record
-/// names one with an NPI (the demo links its clinician to it).
-pub async fn latest_prescriber_npi(
-    conn: &mut Conn,
-    access: &PatientAccess,
-) -> Result<Option<String>> {
-    sqlx::query(
-        "SELECT i.value FROM clinical_items c JOIN fhir_identifiers i ON i.resource_id = c.who_id \
-         WHERE c.patient_id = $1 AND c.kind = 'medication-request' AND c.status = 'active' \
-         AND i.system = $2 ORDER BY c.sort_at DESC, c.resource_id LIMIT 1",
-    )
-    .bind(access.patient().to_string())
-    .bind(NPI_SYSTEM)
-    .fetch_optional(conn)
-    .await?
-    .map(|r| Ok(r.try_get::<String, _>("value")?))
-    .transpose()
 }

@@ -6,9 +6,9 @@
 
 use crate::fhir;
 use crate::pages::{
-    account, activation, admin, admin_messaging, admin_refills, admin_schedules, appointment_finder,
-    appointment_offers, appointments, auth, checkin, clinic, messages, ops, patient, record,
-    refills, schedule,
+    account, activation, admin, admin_messaging, admin_refills, admin_schedules,
+    appointment_finder, appointment_offers, appointments, auth, checkin, clinic, messages, ops,
+    patient, record, refills, schedule,
 };
 use crate::{AppState, security, session};
 use axum::Router;

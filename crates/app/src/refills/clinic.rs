@@ -75,8 +75,7 @@ impl Refills {
             .ok_or(Error::NotFound)?;
         let mut context = ReviewContext::default();
         for item in &request.items {
-            let Some(original) = records::get(&mut tx, &access, item.medication, now).await?
-            else {
+            let Some(original) = records::get(&mut tx, &access, item.medication, now).await? else {
                 context.history.push((item.id, Vec::new()));
                 continue;
             };

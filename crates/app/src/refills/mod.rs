@@ -19,7 +19,7 @@ use portal_domain::access::{Action, Denied, authorize_refill};
 use portal_domain::audit::AuditAction;
 use portal_domain::record::{ItemKind, is_active_medication};
 use portal_domain::refills::{
-    Allowed, MedicationFacts, Refusal, RefillRules, Stage, eligibility, parse_comment,
+    Allowed, MedicationFacts, RefillRules, Refusal, Stage, eligibility, parse_comment,
 };
 use portal_domain::{
     PatientAccess, PatientId, PharmacyId, Principal, RefillId, RefillItemId, ResourceId, Role,
@@ -137,7 +137,10 @@ fn verdict(
 ) -> std::result::Result<Allowed, Refusal> {
     let mut codes = Vec::new();
     if !item.columns.code.is_empty() {
-        codes.push((item.columns.code_system.as_str(), item.columns.code.as_str()));
+        codes.push((
+            item.columns.code_system.as_str(),
+            item.columns.code.as_str(),
+        ));
     }
     let (authored, refills_allowed, valid) = match &item.details {
         Some(Mapped::MedicationRequest(m)) => {
@@ -235,10 +238,19 @@ impl Refills {
     }
 
     /// What the medications page offers: each current medication's verdict, the pharmacies
-    /// and the one chosen last. Only for viewers who may request refills for the record.
-    pub async fn options(&self, actor: &Actor, patient: PatientId) -> Result<RefillOptions> {
+    /// and the one chosen last. Part of the medications page's view, `viewed` (its read is
+    /// already in the audit trail), so it records no event of its own; only for viewers who may
+    /// also request refills for the record.
+    pub async fn options(
+        &self,
+        actor: &Actor,
+        viewed: &crate::record::RecordHead,
+    ) -> Result<RefillOptions> {
+        if !viewed.access.also_allows(Action::RequestRefill) {
+            return Err(Error::NotFound);
+        }
         let (access, mut tx) = self
-            .read_patient(actor, patient, Action::RequestRefill)
+            .read_patient(actor, viewed.patient.id, Action::RequestRefill)
             .await?;
         let row = patients::get(&mut tx, &access)
             .await?
@@ -267,9 +279,6 @@ impl Refills {
             .filter(|r| r.items.iter().any(|i| i.status.is_pending()))
             .count();
         drop(tx);
-        let mut event = self.patient_event(actor, &access, AuditAction::Read, "RefillOptions");
-        event.detail = "which medications may be renewed".into();
-        self.audit_alone(&event).await?;
         let deceased = row.deceased.is_some();
         let choices = rows
             .into_iter()
@@ -381,6 +390,11 @@ impl Refills {
             });
         }
         let Some(pharmacy) = pharmacy.filter(|_| errors.is_empty()) else {
+            // The same form may have been stored a moment ago by a request sent with it (a
+            // double click), which is why its medications now wait: answer that request.
+            if let Some(existing) = store::by_key(&mut tx, &access, &form.send_key).await? {
+                return Ok(existing);
+            }
             return Err(Error::Invalid(errors));
         };
         let pool = match prescriber {
@@ -471,7 +485,12 @@ impl Refills {
     }
 
     /// One request, for the patient's side.
-    pub async fn show(&self, actor: &Actor, patient: PatientId, id: RefillId) -> Result<RefillPage> {
+    pub async fn show(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        id: RefillId,
+    ) -> Result<RefillPage> {
         if by_clinic(actor) {
             return Err(Error::NotFound);
         }

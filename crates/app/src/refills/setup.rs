@@ -4,10 +4,10 @@
 //! Every change is audited.
 
 use super::*;
+use portal_domain::PoolId;
 use portal_domain::access::{ClinicAction, ClinicCapability, authorize_clinic};
 use portal_domain::audit::Outcome;
 use portal_domain::fields::FieldErrors;
-use portal_domain::PoolId;
 use portal_store::pools::{self, Pool};
 
 /// The setting keys refills read from the clinic's settings.
@@ -101,7 +101,10 @@ fn line(field: &'static str, raw: &str, max: usize, errors: &mut FieldErrors) ->
 
 impl Refills {
     /// The pool requests go to when the prescriber has no account, if the clinic set one.
-    pub(crate) async fn refill_pool(&self, conn: &mut portal_store::Conn) -> Result<Option<PoolId>> {
+    pub(crate) async fn refill_pool(
+        &self,
+        conn: &mut portal_store::Conn,
+    ) -> Result<Option<PoolId>> {
         let stored = pools::settings(conn).await?;
         let id = stored
             .iter()
@@ -214,7 +217,10 @@ impl Refills {
     pub async fn save_rules(&self, actor: &Actor, form: &RulesForm) -> Result<()> {
         let capability = configure(actor)?;
         let mut errors = FieldErrors::new();
-        let window = errors.take("window_months", RefillRules::parse_window(&form.window_months));
+        let window = errors.take(
+            "window_months",
+            RefillRules::parse_window(&form.window_months),
+        );
         let hours = errors.take(
             "escalate_hours",
             RefillRules::parse_escalate_hours(&form.escalate_hours),
@@ -285,9 +291,12 @@ impl Refills {
         let capability = configure(actor)?;
         let mut tx = self.store().begin().await?;
         if let Some(lead) = lead {
-            let ok = portal_store::users::find(&mut tx, lead).await?.is_some_and(|u| {
-                u.role == Role::Clinician && u.status == portal_domain::user::AccountStatus::Active
-            });
+            let ok = portal_store::users::find(&mut tx, lead)
+                .await?
+                .is_some_and(|u| {
+                    u.role == Role::Clinician
+                        && u.status == portal_domain::user::AccountStatus::Active
+                });
             if !ok {
                 return Err(Error::field("lead", "Choose a clinician from the list."));
             }
@@ -314,7 +323,8 @@ impl Refills {
         let capability = authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
         let npi = npi.trim();
-        if !npi.is_empty() && !(npi.len() == 10 && npi.bytes().all(|b| b.is_ascii_digit())) {
+        let well_formed = npi.len() == 10 && npi.bytes().all(|b| b.is_ascii_digit());
+        if !npi.is_empty() && !well_formed {
             return Err(Error::field("npi", "An NPI is ten digits."));
         }
         let mut tx = self.store().begin().await?;
@@ -322,8 +332,13 @@ impl Refills {
             .await?
             .filter(|u| u.role == Role::Clinician)
             .ok_or_else(|| Error::field("email", "No clinician has this e-mail address."))?;
-        let set = store::set_npi(&mut tx, &capability, user.id, (!npi.is_empty()).then_some(npi))
-            .await;
+        let set = store::set_npi(
+            &mut tx,
+            &capability,
+            user.id,
+            (!npi.is_empty()).then_some(npi),
+        )
+        .await;
         if let Err(portal_store::Error::Conflict(_)) = set {
             return Err(Error::field("npi", "Another account has this NPI."));
         }
@@ -332,7 +347,11 @@ impl Refills {
             &mut tx,
             actor,
             "Account",
-            format!("NPI of {} {}", user.id, if npi.is_empty() { "cleared" } else { "set" }),
+            format!(
+                "NPI of {} {}",
+                user.id,
+                if npi.is_empty() { "cleared" } else { "set" }
+            ),
         )
         .await?;
         commit(tx).await

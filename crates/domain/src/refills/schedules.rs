@@ -78,9 +78,17 @@ mod tests {
 
     #[test]
     fn every_line_of_the_shipped_list_reads() {
-        let lines = LIST.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+        let lines = LIST
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count();
         assert!(lines >= 4, "the list holds {lines} drugs");
-        assert_eq!(SCHEDULES.len(), lines, "a line did not read, or a code is listed twice");
+        assert_eq!(
+            SCHEDULES.len(),
+            lines,
+            "a line did not read, or a code is listed twice"
+        );
         for line in LIST.lines().skip(1) {
             let code = line.split(',').next().unwrap_or_default();
             assert!(

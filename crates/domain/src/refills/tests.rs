@@ -57,12 +57,18 @@ fn what_the_record_says_wins_over_the_window() {
         valid_until: Some(now() + SignedDuration::from_hours(24)),
         ..current()
     };
-    assert_eq!(eligibility(&valid, &rules(), now()), Ok(Allowed::RecordSays));
+    assert_eq!(
+        eligibility(&valid, &rules(), now()),
+        Ok(Allowed::RecordSays)
+    );
     let expired = MedicationFacts {
         valid_until: Some(days_ago(1)),
         ..current()
     };
-    assert_eq!(eligibility(&expired, &rules(), now()), Err(Refusal::Expired));
+    assert_eq!(
+        eligibility(&expired, &rules(), now()),
+        Err(Refusal::Expired)
+    );
     let used_up = MedicationFacts {
         refills_allowed: Some(0),
         ..current()
@@ -139,7 +145,11 @@ fn refusals_say_what_to_do_instead() {
     assert!(Refusal::Controlled(DeaSchedule::II).offers_message());
     assert!(Refusal::TooOld { months: 12 }.offers_message());
     assert!(!Refusal::Pending.offers_message());
-    assert!(Refusal::Controlled(DeaSchedule::II).words().contains("schedule II"));
+    assert!(
+        Refusal::Controlled(DeaSchedule::II)
+            .words()
+            .contains("schedule II")
+    );
 }
 
 #[test]
@@ -177,7 +187,12 @@ fn a_decision_names_each_bad_field() {
     })
     .expect_err("out of range");
     assert!(bad.get("quantity").is_some() && bad.get("refills").is_some());
-    assert!(Decision::parse(&form("deny")).expect_err("no reason").get("reason").is_some());
+    assert!(
+        Decision::parse(&form("deny"))
+            .expect_err("no reason")
+            .get("reason")
+            .is_some()
+    );
     assert!(
         Decision::parse(&form("message"))
             .expect_err("no text")
@@ -215,7 +230,10 @@ fn a_request_nobody_acts_on_moves_to_the_pool_then_the_lead() {
     let since = now();
     let later = |h: i64| since + SignedDuration::from_hours(h);
     assert_eq!(Stage::Prescriber.due(since, later(47), 48), None);
-    assert_eq!(Stage::Prescriber.due(since, later(48), 48), Some(Stage::Pool));
+    assert_eq!(
+        Stage::Prescriber.due(since, later(48), 48),
+        Some(Stage::Pool)
+    );
     assert_eq!(Stage::Pool.due(since, later(49), 48), Some(Stage::Lead));
     assert_eq!(Stage::Lead.due(since, later(500), 48), None);
 }

@@ -90,6 +90,8 @@ const EXPECTED: &[(Action, [May; 5])] = {
         (Action::ViewAppointments, [Related, Related, Related,  Any,   Never]),
         (Action::ManageAppointments, [Related, Related, Related, Any,  Never]),
         (Action::ViewAccessLog,    [Related, Related, Never,    Never, Never]),
+        // The patient's side asks for refills; the clinic decides them on its own routes.
+        (Action::RequestRefill,    [Related, Related, Never,    Never, Never]),
         (Action::Enrol,            [Never,   Never,   Never,    Any,   Any]),
     ]
 };
@@ -292,7 +294,9 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                     let empty_form = route.method == "POST"
                         && matches!(
                             route.action(),
-                            Action::SendMessage | Action::ManageAppointments
+                            Action::SendMessage
+                                | Action::ManageAppointments
+                                | Action::RequestRefill
                         );
                     let expected = if empty_form {
                         StatusCode::UNPROCESSABLE_ENTITY

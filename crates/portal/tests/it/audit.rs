@@ -125,6 +125,7 @@ fn resource_type_of(path: &str) -> &'static str {
         "new" => "MessageCompose",
         "appointments" => "AppointmentList",
         "access-log" => "AccessLog",
+        "refills" => "RefillRequestList",
         _ => "Patient",
     }
 }
@@ -149,9 +150,11 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
         for route in patient_routes().iter().filter(|r| r.method == "GET") {
             let path = route.path.replace("{id}", &record.to_string());
             // Clinicians have no access log of their patients; that refusal is audited too.
-            // Nor do they start conversations from the chart.
+            // Nor do they start conversations from the chart, or ask for refills.
             let allowed = !(role == "clinician"
-                && (path.ends_with("/access-log") || path.ends_with("/messages/new")));
+                && (path.ends_with("/access-log")
+                    || path.ends_with("/messages/new")
+                    || path.ends_with("/refills")));
             t.advance(SignedDuration::from_secs(1));
             let seq = last_seq(&t).await;
             let r = t.get(client, &path).await;

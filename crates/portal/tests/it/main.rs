@@ -21,6 +21,7 @@ mod import;
 mod messages;
 mod page_cache;
 mod record;
+mod refills;
 mod routes;
 mod secrets;
 mod sensitivity;

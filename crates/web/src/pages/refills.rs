@@ -381,7 +381,11 @@ pub async fn show(
     axum::extract::Query(done): axum::extract::Query<JustDone>,
 ) -> PageResult {
     let (id, refill): (PatientId, RefillId) = ids(&id, &item)?;
-    let shown_page = state.app.refills().show(&user.actor(ctx), id, refill).await?;
+    let shown_page = state
+        .app
+        .refills()
+        .show(&user.actor(ctx), id, refill)
+        .await?;
     Ok(render(&RequestPage {
         page: page_for("Refill request", &user, id),
         basis: basis_words(&shown_page.access, &shown_page.patient),
@@ -540,10 +544,10 @@ pub async fn decide(
         .decide(&user.actor(ctx.clone()), id, refill, medication, &form)
         .await
     {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/patients/{id}/refills/{refill}/review?decided=1"
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("/patients/{id}/refills/{refill}/review?decided=1"))
+                .into_response(),
+        ),
         Err(Error::Invalid(errors)) => {
             let review = refills.review(&user.actor(ctx), id, refill).await?;
             Ok(review_page(

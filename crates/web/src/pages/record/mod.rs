@@ -10,8 +10,8 @@ mod visits;
 
 pub use documents::{documents, download};
 pub use results::{filter_results, release, result, results};
-pub use summary::{medications, summary};
 pub(crate) use summary::{medication_line, medications_page};
+pub use summary::{medications, summary};
 pub use visits::{visit, visits};
 
 use crate::AppState;

@@ -465,7 +465,7 @@ pub(crate) async fn medications_page(
     let deceased = head.patient.deceased.is_some();
     let (medications, past_medications) = medication_lines(&state.dates, &items, deceased);
     let refill = if head.access.also_allows(Action::RequestRefill) && user.role == Role::Patient {
-        let options = state.app.refills().options(&actor, id).await?;
+        let options = state.app.refills().options(&actor, &head).await?;
         Some(crate::pages::refills::section(
             state,
             id,
