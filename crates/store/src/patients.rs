@@ -76,6 +76,22 @@ async fn by_id(conn: &mut Conn, id: PatientId) -> Result<Option<PatientRow>> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// Whether the record's imported Patient is marked inactive (`Patient.active` false): a closed
+/// record, whose prescriptions are not renewed from the portal.
+pub async fn marked_inactive(conn: &mut Conn, access: &PatientAccess) -> Result<bool> {
+    let details: Option<Option<String>> =
+        sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
+            .bind(access.patient().to_string())
+            .fetch_optional(conn)
+            .await?;
+    let Some(details) = details.flatten() else {
+        return Ok(false);
+    };
+    let value: serde_json::Value = serde_json::from_str(&details)
+        .map_err(|e| crate::Error::Corrupt(format!("patient details: {e}")))?;
+    Ok(value.get("active") == Some(&serde_json::Value::Bool(false)))
+}
+
 /// The imported demographics (the mapped Patient as JSON) of the record an activation code
 /// names: for telling the record's own e-mail addresses of the activation.
 pub async fn details_for_activation(

@@ -130,7 +130,7 @@ fn valid_until(m: &portal_fhir::model::MedicationRequestData) -> Option<jiff::Ti
 /// The verdict on one medication item of the record.
 fn verdict(
     item: &crate::record::Item,
-    patient: &PatientRow,
+    (patient, inactive): (&PatientRow, bool),
     pending: &HashSet<ResourceId>,
     rules: &RefillRules,
     now: jiff::Timestamp,
@@ -169,7 +169,7 @@ fn verdict(
             valid_until: valid,
             pending: pending.contains(&item.resource_id),
             deceased: patient.deceased.is_some(),
-            record_inactive: false,
+            record_inactive: inactive,
         },
         rules,
         now,
@@ -268,6 +268,7 @@ impl Refills {
         )
         .await?;
         let pending = store::pending_medications(&mut tx, &access).await?;
+        let inactive = patients::marked_inactive(&mut tx, &access).await?;
         let pharmacies = store::pharmacies(&mut tx, true).await?;
         let preferred = store::preferred_pharmacy(&mut tx, &access)
             .await?
@@ -287,7 +288,7 @@ impl Refills {
             .map(|item| Choice {
                 medication: item.resource_id,
                 label: item.columns.label.clone(),
-                verdict: verdict(&item, &row, &pending, &rules, now),
+                verdict: verdict(&item, (&row, inactive), &pending, &rules, now),
             })
             .collect();
         Ok(RefillOptions {
@@ -361,6 +362,7 @@ impl Refills {
             .ok_or(Error::NotFound)?;
         let rules = self.rules_in(&mut tx).await?;
         let pending = store::pending_medications(&mut tx, &access).await?;
+        let inactive = patients::marked_inactive(&mut tx, &access).await?;
         let mut items = Vec::with_capacity(ids.len());
         let mut prescriber = None;
         for id in &ids {
@@ -371,7 +373,7 @@ impl Refills {
                 return Err(Error::NotFound);
             }
             let item = crate::record::item_of(found);
-            if let Err(refusal) = verdict(&item, &row, &pending, &rules, now) {
+            if let Err(refusal) = verdict(&item, (&row, inactive), &pending, &rules, now) {
                 errors.add(
                     "medications",
                     format!("{}: {}", item.columns.label, refusal.words()),

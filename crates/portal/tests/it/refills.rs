@@ -355,6 +355,32 @@ async fn each_refusal_rule_says_why_and_refuses_the_request(backend: Backend) {
             .iter()
             .all(|s| !s.contains("Simvastatin") && !s.contains("Pia"))
     );
+    // The record marked inactive by the EHR: nothing is renewed from the portal any more.
+    let mut closed = pia_bundle();
+    closed["entry"][0]["resource"]["active"] = json!(false);
+    t.app
+        .import()
+        .import_bundle(&Actor::operator(), closed.to_string().as_bytes())
+        .await
+        .expect("the record, now inactive");
+    let page = t
+        .get(&parent, &format!("/patients/{pia}/medications"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!page.contains("type=\"checkbox\""));
+    assert!(page.contains("Refills cannot be requested for this record."));
+    let r = request(
+        &t,
+        &parent,
+        pia,
+        &[&rid(&t, "pia-ibuprofen").await],
+        &main_street,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(t.count("refill_requests").await, 1);
     t.stop().await;
 }
 
