@@ -533,7 +533,8 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
     let parent = t.sign_in(Role::Patient).await;
     let main_street = pharmacy(&t, "Main Street Pharmacy").await;
     let (furo, simva) = (rid(&t, "pia-furo").await, rid(&t, "pia-simva").await);
-    let r = request(&t, &parent, pia, &[&furo, &simva], &main_street).await;
+    let ibuprofen = rid(&t, "pia-ibuprofen").await;
+    let r = request(&t, &parent, pia, &[&furo, &simva, &ibuprofen], &main_street).await;
     let path = location(&r);
     let refill = refill_id(&path);
     let item_of = |source: String| {
@@ -547,6 +548,7 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
         }
     };
     let (furo_item, simva_item) = (item_of(furo.clone()).await, item_of(simva.clone()).await);
+    let ibuprofen_item = item_of(ibuprofen.clone()).await;
     let clinician = t.sign_in(Role::Clinician).await;
     let review = format!("/patients/{pia}/refills/{refill}/review");
     let page = t.get(&clinician, &review).await.text().await.expect("page");
@@ -596,6 +598,32 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Answered by message: a conversation from the clinician, in the child's messages.
+    let r = t
+        .post_form(
+            &clinician,
+            &review,
+            &decide,
+            &[
+                ("medication", &ibuprofen_item),
+                ("choice", "message"),
+                (
+                    "message",
+                    "Please book a visit so we can check how it works for her.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let messages = t
+        .get(&parent, &format!("/patients/{pia}/messages"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(messages.contains("About your refill request: Ibuprofen 200 MG Oral Tablet"));
+    let shown = t.get(&parent, &path).await.text().await.expect("page");
+    assert!(shown.contains("Answered by message"));
     // Approved once: a second decision is refused, and nothing more is written.
     let r = t
         .post_form(
@@ -910,7 +938,154 @@ async fn requests_nobody_decides_move_to_the_pool_then_its_lead(backend: Backend
     t.stop().await;
 }
 
+async fn the_clinic_sets_the_rules_and_the_pharmacies(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let pia = import_pia(&mut t).await;
+    let admin = t.sign_in(Role::Admin).await;
+    let page = t.get(&admin, "/admin/refills").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let nurse_line: String = sqlx::query_scalar("SELECT id FROM pools WHERE name = 'Nurse line'")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("pool");
+    // Nonsense is refused field by field and changes nothing.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/refills",
+            "/admin/refills/rules",
+            &[
+                ("window_months", "0"),
+                ("escalate_hours", "soon"),
+                ("refused", "VI"),
+                ("pool", &nurse_line),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("body");
+    for message in [
+        "Give a whole number of months from 1 to 60.",
+        "Give a whole number of hours from 1 to 336.",
+        "is not a DEA schedule (II to V).",
+    ] {
+        assert!(body.contains(message), "{message}");
+    }
+    // A wider window, and schedule IV renewed online: aspirin and tramadol may be asked for.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/refills",
+            "/admin/refills/rules",
+            &[
+                ("window_months", "24"),
+                ("escalate_hours", "24"),
+                ("refused", "II"),
+                ("refused", "III"),
+                ("pool", &nurse_line),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A pharmacy added, another withdrawn: patients choose from what is offered.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/refills",
+            "/admin/refills/pharmacies",
+            &[
+                ("name", "Hilltop Pharmacy"),
+                ("address", "9 Hill Road"),
+                ("phone", "(555) 010-0400"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/refills",
+            "/admin/refills/pharmacies",
+            &[
+                ("name", "Hilltop Pharmacy"),
+                ("address", "9 Hill Road"),
+                ("phone", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "listed already"
+    );
+    let riverside = pharmacy(&t, "Riverside Drugstore").await;
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/refills",
+            "/admin/refills/pharmacies/offered",
+            &[("pharmacy", &riverside), ("offered", "no")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let parent = t.sign_in(Role::Patient).await;
+    let page = t
+        .get(&parent, &format!("/patients/{pia}/medications"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(
+        page.matches("type=\"checkbox\"").count(),
+        5,
+        "aspirin and tramadol too"
+    );
+    assert!(page.contains("the clinic renews prescriptions written in the last 24 months"));
+    assert!(page.contains("Hilltop Pharmacy") && !page.contains("Riverside Drugstore"));
+    let r = request(
+        &t,
+        &parent,
+        pia,
+        &[&rid(&t, "pia-tramadol").await],
+        &riverside,
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Choose a pharmacy from the list")
+    );
+    // The rules and the directory are the admin's: a clinician is refused, and every change
+    // is audited.
+    let clinician = t.sign_in(Role::Clinician).await;
+    let r = t
+        .post_form(
+            &clinician,
+            "/inbasket",
+            "/admin/refills/rules",
+            &[
+                ("window_months", "60"),
+                ("escalate_hours", "1"),
+                ("pool", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let changes = scalar(
+        &t,
+        "SELECT COUNT(*) FROM audit_events WHERE resource_type IN ('ClinicSettings', 'Pharmacy') \
+         AND actor_role = 'admin'",
+    )
+    .await;
+    assert_eq!(changes, 3);
+    t.stop().await;
+}
+
 both_backends!(
+    the_clinic_sets_the_rules_and_the_pharmacies,
     each_refusal_rule_says_why_and_refuses_the_request,
     another_records_requests_and_medications_are_not_found,
     staff_see_who_waits_but_never_the_medications_or_the_decision,
