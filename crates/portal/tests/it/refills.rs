@@ -782,25 +782,18 @@ async fn two_requests_for_one_medication_at_once_store_one(backend: Backend) {
         let again = t.get(&parent, &page).await.text().await.expect("page");
         send_key_in(&again)
     }];
-    let post = |key: String| {
+    let post = |medication: &str, key: &str| {
         let (c, url) = (parent.clone(), format!("{}/patients/{pia}/refills", t.url));
         let fields = vec![
-            ("medication".to_string(), simva.clone()),
+            ("medication".to_string(), medication.to_string()),
             ("pharmacy".to_string(), main_street.clone()),
-            ("send_key".to_string(), key),
+            ("send_key".to_string(), key.to_string()),
             ("csrf".to_string(), csrf.clone()),
         ];
-        async move {
-            c.post(url)
-                .form(&fields)
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        async move { c.post(url).form(&fields).send().await.expect("POST") }
     };
-    let (a, b) = tokio::join!(post(keys[0].clone()), post(keys[1].clone()));
-    let mut statuses = [a.as_u16(), b.as_u16()];
+    let (a, b) = tokio::join!(post(&simva, &keys[0]), post(&simva, &keys[1]));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort();
     assert_eq!(
         statuses,
@@ -812,36 +805,7 @@ async fn two_requests_for_one_medication_at_once_store_one(backend: Backend) {
     let html = t.get(&parent, &page).await.text().await.expect("page");
     let key = send_key_in(&html);
     let furo = rid(&t, "pia-furo").await;
-    let (a, b) = tokio::join!(
-        async {
-            let fields = [
-                ("medication", furo.as_str()),
-                ("pharmacy", &main_street),
-                ("send_key", &key),
-                ("csrf", &csrf),
-            ];
-            parent
-                .post(format!("{}/patients/{pia}/refills", t.url))
-                .form(&fields)
-                .send()
-                .await
-                .expect("POST")
-        },
-        async {
-            let fields = [
-                ("medication", furo.as_str()),
-                ("pharmacy", &main_street),
-                ("send_key", &key),
-                ("csrf", &csrf),
-            ];
-            parent
-                .post(format!("{}/patients/{pia}/refills", t.url))
-                .form(&fields)
-                .send()
-                .await
-                .expect("POST")
-        }
-    );
+    let (a, b) = tokio::join!(post(&furo, &key), post(&furo, &key));
     assert_eq!(a.status(), StatusCode::SEE_OTHER);
     assert_eq!(b.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&a), location(&b));

@@ -528,10 +528,7 @@ pub async fn decide(
     Form(fields): Form<DecisionFields>,
 ) -> PageResult {
     let (id, refill): (PatientId, RefillId) = ids(&id, &item)?;
-    let medication: RefillItemId = fields
-        .medication
-        .parse()
-        .map_err(|_| PageError(Error::NotFound))?;
+    let medication = item_id(&fields.medication)?;
     let refills = state.app.refills();
     let form = DecisionForm {
         choice: fields.choice,
@@ -563,6 +560,11 @@ pub async fn decide(
     }
 }
 
+/// The medication of a request a form names; a malformed id reads as a missing one.
+fn item_id(raw: &str) -> Result<RefillItemId, PageError> {
+    raw.parse().map_err(|_| PageError(Error::NotFound))
+}
+
 /// The form naming one medication of a request.
 #[derive(serde::Deserialize, Default)]
 pub struct ItemField {
@@ -579,10 +581,7 @@ pub async fn mark_sent(
     Form(fields): Form<ItemField>,
 ) -> PageResult {
     let (id, refill): (PatientId, RefillId) = ids(&id, &item)?;
-    let medication: RefillItemId = fields
-        .medication
-        .parse()
-        .map_err(|_| PageError(Error::NotFound))?;
+    let medication = item_id(&fields.medication)?;
     state
         .app
         .refills()
