@@ -9,6 +9,7 @@
 use crate::{Conn, Error, Result, conflict_as, from_micros, parse_id, require, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{ClinicAction, ClinicCapability, PatientAccess, RefillFacts};
+use portal_domain::record::Sensitivity;
 use portal_domain::refills::{RefillStatus, Stage};
 use portal_domain::{
     PatientId, PharmacyId, PoolId, RefillId, RefillItemId, ResourceId, Role, UserId,
@@ -226,6 +227,8 @@ pub struct NewItem {
     pub medication: ResourceId,
     /// Its name as the page showed it.
     pub label: String,
+    /// Its confidential category, if any.
+    pub sensitivity: Option<Sensitivity>,
 }
 
 /// A new request as the policy allowed it.
@@ -282,13 +285,15 @@ pub async fn create(
     for (position, item) in new.items.iter().enumerate() {
         sqlx::query(
             "INSERT INTO refill_items (id, request_id, patient_id, medication_id, label, \
-             position, status, status_at) VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7)",
+             sensitivity, position, status, status_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8)",
         )
         .bind(item.id.to_string())
         .bind(new.id.to_string())
         .bind(&patient)
         .bind(item.medication.to_string())
         .bind(&item.label)
+        .bind(item.sensitivity.map_or("", Sensitivity::as_str))
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(to_micros(now))
         .execute(&mut *conn)
@@ -380,6 +385,8 @@ pub struct Item {
     pub steps: Vec<Step>,
     /// The prescription written on approval (its portal id).
     pub issued: Option<String>,
+    /// Its confidential category, if any.
+    pub sensitivity: Option<Sensitivity>,
 }
 
 /// A request with its items.
@@ -477,7 +484,7 @@ async fn with_items(
         .join(", ");
     let sql = format!(
         "SELECT i.id, i.request_id, i.medication_id, i.label, i.status, i.status_at, i.reason, \
-         p.id AS issued_id FROM refill_items i \
+         i.sensitivity, p.id AS issued_id FROM refill_items i \
          LEFT JOIN issued_prescriptions p ON p.item_id = i.id \
          WHERE i.patient_id = $1 AND i.request_id IN ({placeholders}) \
          ORDER BY i.request_id, i.position"
@@ -521,7 +528,12 @@ async fn with_items(
             reason: row.try_get("reason")?,
             steps,
             issued: row.try_get("issued_id")?,
+            sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
         };
+        // A confidential medication is never shown to a viewer who may not see it (a proxy).
+        if item.sensitivity.is_some() && !access.visibility().sensitive {
+            continue;
+        }
         if let Some(r) = requests.iter_mut().find(|r| r.id == request) {
             r.items.push(item);
         }
@@ -541,7 +553,11 @@ pub async fn list(conn: &mut Conn, access: &PatientAccess, limit: i64) -> Result
         .fetch_all(&mut *conn)
         .await?;
     let requests = rows.iter().map(request_row).collect::<Result<Vec<_>>>()?;
-    with_items(conn, access, requests).await
+    Ok(with_items(conn, access, requests)
+        .await?
+        .into_iter()
+        .filter(|r| !r.items.is_empty())
+        .collect())
 }
 
 /// One request of the record.
@@ -556,7 +572,10 @@ pub async fn find(conn: &mut Conn, access: &PatientAccess, id: RefillId) -> Resu
         return Ok(None);
     };
     let request = request_row(&row)?;
-    Ok(with_items(conn, access, vec![request]).await?.pop())
+    Ok(with_items(conn, access, vec![request])
+        .await?
+        .pop()
+        .filter(|r| !r.items.is_empty()))
 }
 
 /// What the policy decides a request on, for `user`: whose it is, its prescriber, whether
@@ -879,22 +898,24 @@ pub async fn escalate(
     Ok(n == 1)
 }
 
-/// The addresses a refill update goes to: the patient's own account and proxies whose grant
-/// covers the clinical record.
+/// The addresses a refill update goes to: the patient's own account, and (with `proxies`: the
+/// request holds no confidential medication) proxies whose grant covers the clinical record.
 pub async fn patient_side_addresses(
     conn: &mut Conn,
     access: &PatientAccess,
+    proxies: bool,
     now: Timestamp,
 ) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' \
          UNION SELECT u.email FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
-         WHERE g.patient_id = $1 AND g.scope = 'full' AND g.revoked_at IS NULL \
+         WHERE $3 = 1 AND g.patient_id = $1 AND g.scope = 'full' AND g.revoked_at IS NULL \
          AND g.starts_at <= $2 AND (g.ends_at IS NULL OR g.ends_at > $2) \
          AND u.status = 'active' ORDER BY 1",
     )
     .bind(access.patient().to_string())
     .bind(to_micros(now))
+    .bind(i64::from(proxies))
     .fetch_all(conn)
     .await?;
     rows.iter()

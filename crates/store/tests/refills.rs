@@ -9,6 +9,8 @@ mod common;
 use common::{each_backend, now};
 use jiff::SignedDuration;
 use portal_domain::access::{AccessFacts, Action, ClinicAction, authorize, authorize_clinic};
+use portal_domain::access::{ProxyGrantFact, ProxyScope};
+use portal_domain::record::Sensitivity;
 use portal_domain::refills::{RefillStatus, Stage};
 use portal_domain::{
     PatientAccess, PatientId, PharmacyId, PoolId, Principal, RefillId, RefillItemId, ResourceId,
@@ -133,6 +135,10 @@ async fn send(
             id: RefillItemId::from_uuid(uuid::Uuid::now_v7()),
             medication: medication(*m),
             label: format!("Drug {m}"),
+            // Drugs 7 and 8 are in a confidential category.
+            sensitivity: (7..=8)
+                .contains(m)
+                .then_some(Sensitivity::SexualAndReproductive),
         })
         .collect();
     refills::create(
@@ -343,6 +349,91 @@ async fn another_patients_request_is_not_found_and_steps_move_only_from_where_th
                 .expect("issued")
                 .is_empty()
         );
+    })
+    .await;
+}
+
+/// A parent's full proxy access to patient `p`'s record.
+fn proxy(p: PatientId) -> PatientAccess {
+    authorize(
+        &Principal::User {
+            id: user(2),
+            role: Role::Patient,
+            own_patient: Some(patient(2)),
+        },
+        p,
+        Action::RequestRefill,
+        &AccessFacts {
+            proxy_grants: vec![ProxyGrantFact {
+                scope: ProxyScope::Full,
+                starts_at: now() - SignedDuration::from_hours(1),
+                ends_at: None,
+                revoked: false,
+            }],
+            ..AccessFacts::default()
+        },
+        now(),
+    )
+    .expect("a full grant")
+}
+
+#[tokio::test]
+async fn a_proxy_never_sees_a_confidential_medication_or_is_told_of_it() {
+    each_backend(|store, _| async move {
+        let mut tx = store.begin().await.expect("tx");
+        setup(&mut tx).await;
+        tx.commit().await.expect("commit");
+        let (mixed, _) = send(&store, 1, &[1, 7], "k1").await.expect("mixed");
+        let (confidential, _) = send(&store, 1, &[8], "k2").await.expect("confidential");
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let own = refills::list(&mut conn, &access(patient(1)), 10)
+            .await
+            .expect("list");
+        assert_eq!(own.len(), 2);
+        let parent = proxy(patient(1));
+        let seen = refills::find(&mut conn, &parent, mixed)
+            .await
+            .expect("find")
+            .expect("the request");
+        let labels: Vec<&str> = seen.items.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(labels, ["Drug 1"]);
+        assert!(
+            refills::find(&mut conn, &parent, confidential)
+                .await
+                .expect("find")
+                .is_none()
+        );
+        assert_eq!(
+            refills::list(&mut conn, &parent, 10)
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        // The e-mail of a request holding it goes to the patient's own account only.
+        portal_store::access::add_proxy_grant(
+            &mut conn,
+            &portal_store::access::NewGrant {
+                id: uid(0x500),
+                proxy: user(2),
+                patient: patient(1),
+                scope: ProxyScope::Full,
+                relationship: "parent",
+                starts_at: now() - SignedDuration::from_hours(1),
+                ends_at: None,
+            },
+            now(),
+        )
+        .await
+        .expect("grant");
+        let everyone = refills::patient_side_addresses(&mut conn, &access(patient(1)), true, now())
+            .await
+            .expect("addresses");
+        assert_eq!(everyone, ["u1@example.org", "u2@example.org"]);
+        let mine = refills::patient_side_addresses(&mut conn, &access(patient(1)), false, now())
+            .await
+            .expect("addresses");
+        assert_eq!(mine, ["u1@example.org"]);
     })
     .await;
 }

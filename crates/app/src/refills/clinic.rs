@@ -130,8 +130,8 @@ impl Refills {
             self.tell_patient_side(
                 &mut tx,
                 &access,
-                "Your refill request is being reviewed",
-                "is being reviewed",
+                &request.items,
+                ("Your refill request is being reviewed", "is being reviewed"),
             )
             .await?;
         }
@@ -223,7 +223,7 @@ impl Refills {
                 "was answered with a message",
             ),
         };
-        self.tell_patient_side(&mut tx, &access, subject, what)
+        self.tell_patient_side(&mut tx, &access, &request.items, (subject, what))
             .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "RefillRequest");
         event.resource_id = Some(id.to_string());
@@ -398,11 +398,17 @@ impl Refills {
                 "Only an approved prescription can be marked sent, once.".into(),
             ));
         }
+        let request = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or(Error::NotFound)?;
         self.tell_patient_side(
             &mut tx,
             &access,
-            "Your prescription was sent to the pharmacy",
-            "was sent to the pharmacy",
+            &request.items,
+            (
+                "Your prescription was sent to the pharmacy",
+                "was sent to the pharmacy",
+            ),
         )
         .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "RefillRequest");

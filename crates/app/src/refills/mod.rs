@@ -389,6 +389,7 @@ impl Refills {
                 id: RefillItemId::from_uuid(uuid::Uuid::now_v7()),
                 medication: item.resource_id,
                 label: item.columns.label.clone(),
+                sensitivity: item.columns.sensitivity,
             });
         }
         let Some(pharmacy) = pharmacy.filter(|_| errors.is_empty()) else {
@@ -447,8 +448,16 @@ impl Refills {
         }
         store::set_preferred_pharmacy(&mut tx, &access, pharmacy, now).await?;
         self.tell_clinic(&mut tx, prescriber, pool).await?;
-        self.tell_patient_side(&mut tx, &access, "Your refill request was sent", "was sent")
-            .await?;
+        let sent = store::find(&mut tx, &access, id)
+            .await?
+            .ok_or_else(|| Error::Internal("the request just stored is missing".into()))?;
+        self.tell_patient_side(
+            &mut tx,
+            &access,
+            &sent.items,
+            ("Your refill request was sent", "was sent"),
+        )
+        .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "RefillRequest");
         event.resource_id = Some(id.to_string());
         event.detail = format!("{} medication(s)", items.len());
@@ -572,16 +581,17 @@ impl Refills {
         Ok(())
     }
 
-    /// Tells the patient's side that a request moved (no medication, no reason: they read it
-    /// signed in).
+    /// Tells the patient's side that `request` moved (no medication, no reason: they read it
+    /// signed in); of a request for a confidential medication, only the patient's own account.
     pub(crate) async fn tell_patient_side(
         &self,
         tx: &mut Tx,
         access: &PatientAccess,
-        subject: &str,
-        what: &str,
+        request: &[RefillItem],
+        (subject, what): (&str, &str),
     ) -> Result<()> {
-        let addresses = store::patient_side_addresses(tx, access, self.now()).await?;
+        let proxies = request.iter().all(|i| i.sensitivity.is_none());
+        let addresses = store::patient_side_addresses(tx, access, proxies, self.now()).await?;
         let clinic = self.config().clinic_name.clone();
         let link = format!("{}/", self.config().public_url);
         for to in addresses {

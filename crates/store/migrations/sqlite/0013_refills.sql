@@ -53,6 +53,9 @@ CREATE TABLE refill_items (
     patient_id TEXT NOT NULL REFERENCES patients(id),
     medication_id TEXT NOT NULL,
     label TEXT NOT NULL,
+    -- The medication's confidential category ('' for none): such an item is never shown to a
+    -- proxy, and its e-mails go to the patient's own account only.
+    sensitivity TEXT NOT NULL DEFAULT '',
     position INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN
         ('sent', 'in-review', 'approved', 'denied', 'messaged', 'sent-to-pharmacy')),
