@@ -248,7 +248,7 @@ describe('clinic and administration accounts', { timeout: TEST_TIMEOUT_MS }, () 
       role: 'admin',
       landing: '/admin/users',
       listed: [],
-      pages: [['Users', '/admin/users'], ['Messaging', '/admin/messaging'], ['Audit', '/admin/audit'], ['Patients', '/patients'], ['Account', '/account']],
+      pages: [['Users', '/admin/users'], ['Messaging', '/admin/messaging'], ['Refills', '/admin/refills'], ['Audit', '/admin/audit'], ['Patients', '/patients'], ['Account', '/account']],
     },
   ]) {
     test(`${role} signs in with an authenticator code and opens ${pages.map(([l]) => l).join(', ')}`, async (t) => {
