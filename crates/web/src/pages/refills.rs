@@ -99,6 +99,7 @@ pub struct RefillSection {
     pub(crate) comment: String,
     pub(crate) waiting: usize,
     pub(crate) list_href: String,
+    pub(crate) message_href: String,
 }
 
 /// The refill form for the current medications `items` (the page's list), with what was typed
@@ -158,6 +159,7 @@ pub fn section(
         comment: typed.map(|t| t.comment.clone()).unwrap_or_default(),
         waiting: options.waiting,
         list_href: format!("/patients/{id}/refills"),
+        message_href: message_href.clone(),
     }
 }
 
@@ -165,7 +167,7 @@ fn allowed_words(allowed: Allowed) -> String {
     match allowed {
         Allowed::RecordSays => "You can request a refill here.".into(),
         Allowed::ClinicRule { months } => format!(
-            "You can request a refill here. (Your record gives no end date for this \
+            "You can request a refill here. (The record gives no end date for this \
              prescription; the clinic renews prescriptions written in the last {months} months.)"
         ),
     }
