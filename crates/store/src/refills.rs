@@ -710,11 +710,14 @@ pub async fn issue(
 
 /// The prescriptions the clinic wrote for the record (FHIR JSON), newest first.
 pub async fn issued(conn: &mut Conn, access: &PatientAccess) -> Result<Vec<(String, String)>> {
+    // A confidential medication's renewal is shown only to those who may see it.
     let rows = sqlx::query(
-        "SELECT id, json FROM issued_prescriptions WHERE patient_id = $1 \
-         ORDER BY created_at DESC, id DESC",
+        "SELECT p.id, p.json FROM issued_prescriptions p JOIN refill_items i ON i.id = p.item_id \
+         WHERE p.patient_id = $1 AND ($2 = 1 OR i.sensitivity = '') \
+         ORDER BY p.created_at DESC, p.id DESC",
     )
     .bind(access.patient().to_string())
+    .bind(i64::from(access.visibility().sensitive))
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -834,7 +837,8 @@ pub struct Due {
     pub lead: Option<UserId>,
 }
 
-/// Requests with a medication waiting, routed before `before`, that can still move on.
+/// Requests with a medication waiting, routed before `before`, that can still move on (a
+/// request in a pool without a lead stays with the pool).
 pub async fn due(
     conn: &mut Conn,
     capability: &ClinicCapability,
@@ -845,6 +849,7 @@ pub async fn due(
         "SELECT r.id, r.patient_id, r.stage, r.routed_at, r.pool_id, po.lead_user_id \
          FROM refill_requests r LEFT JOIN pools po ON po.id = r.pool_id \
          WHERE r.stage <> 'lead' AND r.routed_at <= $1 AND r.pool_id IS NOT NULL \
+         AND NOT (r.stage = 'pool' AND po.lead_user_id IS NULL) \
          AND EXISTS (SELECT 1 FROM refill_items i WHERE i.request_id = r.id \
            AND i.status IN ('sent', 'in-review')) ORDER BY r.routed_at LIMIT 500",
     )
@@ -885,7 +890,8 @@ pub async fn escalate(
     require(capability, ClinicAction::RunRefillJobs, "refill jobs")?;
     let n = sqlx::query(
         "UPDATE refill_requests SET stage = $4, routed_at = $5 \
-         WHERE id = $1 AND stage = $2 AND routed_at = $3",
+         WHERE id = $1 AND stage = $2 AND routed_at = $3 AND EXISTS (SELECT 1 FROM refill_items i \
+           WHERE i.request_id = refill_requests.id AND i.status IN ('sent', 'in-review'))",
     )
     .bind(found.id.to_string())
     .bind(found.stage.as_str())

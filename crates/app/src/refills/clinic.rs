@@ -57,16 +57,50 @@ impl Refills {
         Ok(store::queue(&mut conn, &capability, user, role, QUEUE_LIMIT).await?)
     }
 
-    /// Opens a request to decide it: its unopened medications go "in review" (told to the
-    /// patient's side), and the page gets the record's context.
-    pub async fn review(&self, actor: &Actor, patient: PatientId, id: RefillId) -> Result<Review> {
-        if !by_clinic(actor) {
-            return Err(Error::NotFound);
-        }
+    /// Takes a request in review: its unopened medications go "in review", and the patient's
+    /// side is told. Returns how many moved.
+    pub async fn start_review(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        id: RefillId,
+    ) -> Result<usize> {
         let user = user_of(actor)?;
-        let (access, mut tx) = self.open_refill(actor, patient, id, true).await?;
+        let (access, mut tx) = self
+            .open_refill(actor, (patient, id), Action::DecideRefill, true)
+            .await?;
+        let opened = store::mark_in_review(&mut tx, &access, id, user, self.now()).await?;
+        if opened > 0 {
+            let request = store::find(&mut tx, &access, id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            self.tell_patient_side(
+                &mut tx,
+                &access,
+                &request.items,
+                ("Your refill request is being reviewed", "is being reviewed"),
+            )
+            .await?;
+            let mut event =
+                self.patient_event(actor, &access, AuditAction::Update, "RefillRequest");
+            event.resource_id = Some(id.to_string());
+            event.detail = format!("{opened} medication(s) now in review");
+            self.audit(&mut tx, &event).await?;
+        }
+        commit(tx).await?;
+        if opened > 0 {
+            self.mail_wakeup().notify_one();
+        }
+        Ok(opened)
+    }
+
+    /// A request as the deciding clinician reads it, with the record's context (a read: it
+    /// changes nothing).
+    pub async fn review(&self, actor: &Actor, patient: PatientId, id: RefillId) -> Result<Review> {
+        let (access, mut tx) = self
+            .open_refill(actor, (patient, id), Action::DecideRefill, false)
+            .await?;
         let now = self.now();
-        let opened = store::mark_in_review(&mut tx, &access, id, user, now).await?;
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
@@ -126,23 +160,11 @@ impl Refills {
             )
             .await?,
         );
-        if opened > 0 {
-            self.tell_patient_side(
-                &mut tx,
-                &access,
-                &request.items,
-                ("Your refill request is being reviewed", "is being reviewed"),
-            )
-            .await?;
-        }
+        drop(tx);
         let mut event = self.patient_event(actor, &access, AuditAction::Read, "RefillRequest");
         event.resource_id = Some(id.to_string());
-        event.detail = format!("opened to decide; {opened} medication(s) now in review");
-        self.audit(&mut tx, &event).await?;
-        commit(tx).await?;
-        if opened > 0 {
-            self.mail_wakeup().notify_one();
-        }
+        event.detail = "read to decide".into();
+        self.audit_alone(&event).await?;
         Ok(Review {
             patient: row,
             access,
@@ -162,7 +184,9 @@ impl Refills {
         form: &DecisionForm,
     ) -> Result<RefillStatus> {
         let user = user_of(actor)?;
-        let (access, mut tx) = self.open_refill(actor, patient, id, true).await?;
+        let (access, mut tx) = self
+            .open_refill(actor, (patient, id), Action::DecideRefill, true)
+            .await?;
         let decision = Decision::parse(form).map_err(Error::Invalid)?;
         let request = store::find(&mut tx, &access, id)
             .await?
@@ -172,17 +196,32 @@ impl Refills {
             .iter()
             .find(|i| i.id == item)
             .ok_or(Error::NotFound)?;
+        if RefillStatus::from_stored(&form.seen) != Some(found.status) {
+            return Err(Error::Conflict(format!(
+                "{} was decided by someone else since you opened the page (now: {}). Reload \
+                 the page to see it before deciding again.",
+                found.label,
+                found.status.words()
+            )));
+        }
         if !found.status.may_decide() {
             return Err(Error::Conflict(
                 "This medication was approved already; its prescription stands.".into(),
             ));
         }
+        if matches!(decision, Decision::Message { .. }) && found.sensitivity.is_some() {
+            // Conversations are shown to every proxy of the record; this medication never is.
+            return Err(Error::field(
+                "choice",
+                "This medication is in a confidential category, and messages are shown to the \
+                 patient's proxies: deny with a reason instead, or contact the patient directly.",
+            ));
+        }
         let now = self.now();
         let to = RefillStatus::after(&decision);
         let detail = match &decision {
-            Decision::Approve { .. } => String::new(),
             Decision::Deny { reason } => reason.clone(),
-            Decision::Message { .. } => "answered by message".into(),
+            Decision::Approve { .. } | Decision::Message { .. } => String::new(),
         };
         if !store::move_item(
             &mut tx,
@@ -207,8 +246,7 @@ impl Refills {
                     .await?;
             }
             Decision::Message { text } => {
-                self.answer_by_message(&mut tx, &access, user, found, text)
-                    .await?;
+                self.answer_by_message(&mut tx, &access, user, text).await?;
             }
             Decision::Deny { .. } => {}
         }
@@ -331,20 +369,19 @@ impl Refills {
         Ok(())
     }
 
-    /// Starts a conversation from the deciding clinician to the patient's side, about one
-    /// medication of a request, routed back to that clinician for replies.
+    /// Starts a conversation from the deciding clinician to the patient's side about a refill
+    /// request, routed back to that clinician for replies.
     async fn answer_by_message(
         &self,
         tx: &mut Tx,
         access: &PatientAccess,
         author: UserId,
-        item: &RefillItem,
         text: &str,
     ) -> Result<()> {
         let body = Body::message(text).map_err(|e| Error::field("message", e.0))?;
-        let subject = Subject::parse(&format!("About your refill request: {}", item.label))
-            .or_else(|_| Subject::parse("About your refill request"))
-            .map_err(|e| Error::Internal(e.0))?;
+        // No drug in the subject: it is listed to every proxy of the record.
+        let subject =
+            Subject::parse("About your refill request").map_err(|e| Error::Internal(e.0))?;
         let conversation = portal_domain::ConversationId::from_uuid(uuid::Uuid::now_v7());
         let key = crate::messages::new_send_key();
         let message = portal_store::messages::NewMessage {
@@ -379,7 +416,9 @@ impl Refills {
         item: RefillItemId,
     ) -> Result<()> {
         let user = user_of(actor)?;
-        let (access, mut tx) = self.open_refill(actor, patient, id, true).await?;
+        let (access, mut tx) = self
+            .open_refill(actor, (patient, id), Action::DecideRefill, true)
+            .await?;
         let now = self.now();
         if !store::move_item(
             &mut tx,

@@ -193,21 +193,17 @@ impl Refills {
         self.decide_patient(actor, patient, action, tx).await
     }
 
-    /// A request's access: the patient's side under `RequestRefill`, a clinician under
-    /// `DecideRefill` when the request is theirs to decide. A refusal is recorded and answered
-    /// "not found", as for a request that does not exist.
+    /// A request's access for `action`: `RequestRefill` for the patient's side, `DecideRefill`
+    /// for a clinician the request is theirs to decide (`authorize_refill` gives nobody else
+    /// either). A refusal is recorded and answered "not found", as for a request that does not
+    /// exist.
     pub(crate) async fn open_refill(
         &self,
         actor: &Actor,
-        patient: PatientId,
-        id: RefillId,
+        (patient, id): (PatientId, RefillId),
+        action: Action,
         write: bool,
     ) -> Result<(PatientAccess, Tx)> {
-        let action = if by_clinic(actor) {
-            Action::DecideRefill
-        } else {
-            Action::RequestRefill
-        };
         let mut tx = if write {
             self.store().begin().await?
         } else {
@@ -301,14 +297,16 @@ impl Refills {
         })
     }
 
-    /// Sends one request for the chosen medications. The same form sent twice stores one
-    /// request; a refused form changes nothing and says why, per medication.
+    /// Sends the chosen medications to the clinic: one request per prescriber (each decides
+    /// only what they wrote), all at once. The same form sent twice stores them once; a refused
+    /// form changes nothing and says why, per medication. Returns the requests, the first one
+    /// first.
     pub async fn request(
         &self,
         actor: &Actor,
         patient: PatientId,
         form: &RefillForm,
-    ) -> Result<RefillId> {
+    ) -> Result<Vec<RefillId>> {
         let author = user_of(actor)?;
         let (access, mut tx) = self
             .open_patient(actor, patient, Action::RequestRefill)
@@ -320,7 +318,7 @@ impl Refills {
                 .await);
         }
         if let Some(existing) = store::by_key(&mut tx, &access, &form.send_key).await? {
-            return Ok(existing);
+            return Ok(vec![existing]);
         }
         crate::messages::check_send_key(&form.send_key)?;
         let mut errors = portal_domain::fields::FieldErrors::new();
@@ -363,8 +361,7 @@ impl Refills {
         let rules = self.rules_in(&mut tx).await?;
         let pending = store::pending_medications(&mut tx, &access).await?;
         let inactive = patients::marked_inactive(&mut tx, &access).await?;
-        let mut items = Vec::with_capacity(ids.len());
-        let mut prescriber = None;
+        let mut groups: Vec<(Option<UserId>, Vec<NewItem>)> = Vec::new();
         for id in &ids {
             let Some(found) = records::get(&mut tx, &access, *id, now).await? else {
                 return Err(Error::NotFound);
@@ -380,100 +377,123 @@ impl Refills {
                 );
                 continue;
             }
-            if prescriber.is_none()
-                && let Some(who) = item.who_id
-            {
-                prescriber = store::account_of_practitioner(&mut tx, who).await?;
-            }
-            items.push(NewItem {
+            let prescriber = match item.who_id {
+                Some(who) => store::account_of_practitioner(&mut tx, who).await?,
+                None => None,
+            };
+            let new = NewItem {
                 id: RefillItemId::from_uuid(uuid::Uuid::now_v7()),
                 medication: item.resource_id,
                 label: item.columns.label.clone(),
                 sensitivity: item.columns.sensitivity,
-            });
+            };
+            // One request per prescriber: each decides only what they wrote.
+            match groups.iter_mut().find(|(p, _)| *p == prescriber) {
+                Some((_, items)) => items.push(new),
+                None => groups.push((prescriber, vec![new])),
+            }
         }
         let Some(pharmacy) = pharmacy.filter(|_| errors.is_empty()) else {
             // The same form may have been stored a moment ago by a request sent with it (a
             // double click), which is why its medications now wait: answer that request.
             if let Some(existing) = store::by_key(&mut tx, &access, &form.send_key).await? {
-                return Ok(existing);
+                return Ok(vec![existing]);
             }
             return Err(Error::Invalid(errors));
         };
-        let pool = match prescriber {
-            Some(user) => store::pool_of(&mut tx, user).await?,
-            None => None,
-        };
-        let pool = match pool {
-            Some(pool) => Some(pool),
-            None => self.refill_pool(&mut tx).await?,
-        };
-        let stage = if prescriber.is_some() {
-            Stage::Prescriber
-        } else {
-            Stage::Pool
-        };
-        let id = RefillId::from_uuid(uuid::Uuid::now_v7());
-        let created = store::create(
-            &mut tx,
-            &access,
-            &NewRequest {
-                id,
-                requested_by: author,
-                pharmacy,
-                comment: &comment,
-                prescriber,
-                pool,
-                stage,
-                items: &items,
-                send_key: &form.send_key,
-            },
-            now,
-        )
-        .await;
-        match created {
-            Err(portal_store::Error::Conflict("send key")) => {
-                // The same form, sent at the same moment, was stored by the other request.
-                drop(tx);
-                return self.sent_by_key(actor, patient, &form.send_key).await;
+        let mut sent = Vec::with_capacity(groups.len());
+        let mut all_items = Vec::new();
+        for (n, (prescriber, items)) in groups.iter().enumerate() {
+            let pool = match prescriber {
+                Some(user) => store::pool_of(&mut tx, *user).await?,
+                None => None,
+            };
+            let pool = match pool {
+                Some(pool) => Some(pool),
+                None => self.refill_pool(&mut tx).await?,
+            };
+            let stage = if prescriber.is_some() {
+                Stage::Prescriber
+            } else {
+                Stage::Pool
+            };
+            let id = RefillId::from_uuid(uuid::Uuid::now_v7());
+            // The form's key names the first request; the others carry it with their number.
+            let key = if n == 0 {
+                form.send_key.clone()
+            } else {
+                format!("{}.{n}", form.send_key)
+            };
+            let created = store::create(
+                &mut tx,
+                &access,
+                &NewRequest {
+                    id,
+                    requested_by: author,
+                    pharmacy,
+                    comment: &comment,
+                    prescriber: *prescriber,
+                    pool,
+                    stage,
+                    items,
+                    send_key: &key,
+                },
+                now,
+            )
+            .await;
+            match created {
+                Err(portal_store::Error::Conflict("send key")) => {
+                    // The same form, sent at the same moment, was stored by the other request.
+                    drop(tx);
+                    return self.sent_by_key(actor, patient, &form.send_key).await;
+                }
+                Err(portal_store::Error::Conflict(_)) => {
+                    return Err(Error::field(
+                        "medications",
+                        "A refill request for one of these medications is already with the \
+                         clinic.",
+                    ));
+                }
+                other => other?,
             }
-            Err(portal_store::Error::Conflict(_)) => {
-                return Err(Error::field(
-                    "medications",
-                    "A refill request for one of these medications is already with the \
-                     clinic.",
-                ));
-            }
-            other => other?,
+            self.tell_clinic(&mut tx, *prescriber, pool).await?;
+            let stored = store::find(&mut tx, &access, id)
+                .await?
+                .ok_or_else(|| Error::Internal("the request just stored is missing".into()))?;
+            all_items.extend(stored.items);
+            let mut event =
+                self.patient_event(actor, &access, AuditAction::Create, "RefillRequest");
+            event.resource_id = Some(id.to_string());
+            event.detail = format!("{} medication(s)", items.len());
+            self.audit(&mut tx, &event).await?;
+            sent.push(id);
         }
         store::set_preferred_pharmacy(&mut tx, &access, pharmacy, now).await?;
-        self.tell_clinic(&mut tx, prescriber, pool).await?;
-        let sent = store::find(&mut tx, &access, id)
-            .await?
-            .ok_or_else(|| Error::Internal("the request just stored is missing".into()))?;
         self.tell_patient_side(
             &mut tx,
             &access,
-            &sent.items,
+            &all_items,
             ("Your refill request was sent", "was sent"),
         )
         .await?;
-        let mut event = self.patient_event(actor, &access, AuditAction::Create, "RefillRequest");
-        event.resource_id = Some(id.to_string());
-        event.detail = format!("{} medication(s)", items.len());
-        self.audit(&mut tx, &event).await?;
         commit(tx).await?;
         self.mail_wakeup().notify_one();
-        Ok(id)
+        Ok(sent)
     }
 
-    async fn sent_by_key(&self, actor: &Actor, patient: PatientId, key: &str) -> Result<RefillId> {
+    async fn sent_by_key(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        key: &str,
+    ) -> Result<Vec<RefillId>> {
         let (access, mut tx) = self
             .read_patient(actor, patient, Action::RequestRefill)
             .await?;
-        store::by_key(&mut tx, &access, key)
+        let first = store::by_key(&mut tx, &access, key)
             .await?
-            .ok_or_else(|| Error::Conflict("The request was not stored; send it again.".into()))
+            .ok_or_else(|| Error::Conflict("The request was not stored; send it again.".into()))?;
+        Ok(vec![first])
     }
 
     /// The record's requests, newest first.
@@ -502,10 +522,9 @@ impl Refills {
         patient: PatientId,
         id: RefillId,
     ) -> Result<RefillPage> {
-        if by_clinic(actor) {
-            return Err(Error::NotFound);
-        }
-        let (access, mut tx) = self.open_refill(actor, patient, id, false).await?;
+        let (access, mut tx) = self
+            .open_refill(actor, (patient, id), Action::RequestRefill, false)
+            .await?;
         let row = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;

@@ -120,7 +120,8 @@ pub enum Refusal {
     Controlled(DeaSchedule),
     /// The prescription's validity ended.
     Expired,
-    /// The prescription allows no refills.
+    /// The prescription allows no refills (`numberOfRepeatsAllowed` 0; the record does not
+    /// say how many of those allowed were used).
     NoRefillsLeft,
     /// The record gives no end date and it was written longer ago than the clinic renews.
     TooOld {
@@ -144,7 +145,9 @@ impl Refusal {
                 schedule.as_str()
             ),
             Refusal::Expired => "The prescription has expired.".into(),
-            Refusal::NoRefillsLeft => "No refills are left on this prescription.".into(),
+            Refusal::NoRefillsLeft => {
+                "This prescription allows no refills; the clinic needs to write a new one.".into()
+            }
             Refusal::TooOld { months } => format!(
                 "It was prescribed more than {months} months ago; the clinic needs to review it."
             ),
@@ -349,6 +352,9 @@ pub struct DecisionForm {
     pub reason: String,
     /// The message for "answer by message".
     pub message: String,
+    /// The status the clinician saw when the page was shown (a decision on anything newer is
+    /// refused, so nobody overrides a decision they did not see).
+    pub seen: String,
 }
 
 fn text(field: &'static str, raw: &str, what: &str) -> Result<String, FieldErrors> {

@@ -451,9 +451,9 @@ async fn another_patients_items_answer_like_missing_ones_and_change_nothing(back
     // file, move, cancel, waitlist and check-in (7) and a missing offer for its page and
     // accept and a missing card photo (3; another patient's appointment, offer and photo have
     // their own tests in appointments.rs, appointment_offers.rs and checkin.rs), and a missing
-    // refill request for its page, review, decision and "sent" (4; another record's requests
-    // are tried in refills.rs).
-    assert_eq!(tried, 3 * 50);
+    // refill request for its page, its review and taking it in review, decision and "sent"
+    // (5; another record's requests are tried in refills.rs).
+    assert_eq!(tried, 3 * 51);
     assert_eq!(
         released_at(&t, &chol).await,
         None,

@@ -48,7 +48,7 @@ fn prescription(
 /// Pia Reyes, 9: a child the demo patient (Sofia) is parent of. Her prescriber has an NPI.
 /// The test clock starts on 2027-01-15.
 fn pia_bundle() -> Value {
-    let (patient, prescriber) = (urn(), urn());
+    let (patient, prescriber, locum) = (urn(), urn(), urn());
     let rx =
         |id: &str, drug: (&str, &str), status: &str, written: &str, dispense: Option<Value>| {
             (
@@ -116,12 +116,23 @@ fn pia_bundle() -> Value {
             "2025-06-01",
             None,
         ),
-        rx(
-            "pia-ibuprofen",
-            ("310965", "Ibuprofen 200 MG Oral Tablet"),
-            "active",
-            "2026-12-01",
-            None,
+        // Written by a clinician of another practice, who has no portal account.
+        (
+            urn(),
+            prescription(
+                "pia-ibuprofen",
+                ("310965", "Ibuprofen 200 MG Oral Tablet"),
+                "active",
+                "2026-12-01",
+                None,
+                &patient,
+                &locum,
+            ),
+        ),
+        (
+            locum.clone(),
+            json!({"resourceType": "Practitioner", "id": "pia-locum",
+                   "name": [{"family": "Marsh", "given": ["Tom"], "prefix": ["Dr."]}]}),
         ),
         rx(
             "pia-stopped",
@@ -251,7 +262,7 @@ async fn each_refusal_rule_says_why_and_refuses_the_request(backend: Backend) {
         ),
         ("It is a controlled substance (DEA schedule IV)", "tramadol"),
         ("The prescription has expired.", "amoxicillin"),
-        ("No refills are left on this prescription.", "naproxen"),
+        ("This prescription allows no refills", "naproxen"),
         ("It was prescribed more than 12 months ago", "aspirin"),
         ("Message your care team", "a way forward"),
     ] {
@@ -267,7 +278,7 @@ async fn each_refusal_rule_says_why_and_refuses_the_request(backend: Backend) {
     for (source, message) in [
         ("pia-tramadol", "controlled substance (DEA schedule IV)"),
         ("pia-amox", "The prescription has expired."),
-        ("pia-naproxen", "No refills are left on this prescription."),
+        ("pia-naproxen", "This prescription allows no refills"),
         ("pia-aspirin", "It was prescribed more than 12 months ago"),
         ("pia-stopped", "This prescription is not active."),
     ] {
@@ -462,11 +473,42 @@ async fn another_records_requests_and_medications_are_not_found(backend: Backend
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    // A clinician never sends a request, and a patient never opens the review.
+    // A patient or proxy never opens the review, takes it in review, decides or marks it sent.
     let r = t
         .get(&parent, &format!("/patients/{pia}/refills/{refill}/review"))
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let item: String = sqlx::query_scalar("SELECT id FROM refill_items WHERE request_id = $1")
+        .bind(&refill)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("item");
+    let events = t.count("refill_events").await;
+    for (step, fields) in [
+        ("review", vec![]),
+        (
+            "decide",
+            vec![
+                ("medication", item.as_str()),
+                ("choice", "approve"),
+                ("quantity", "1000"),
+                ("seen", "sent"),
+            ],
+        ),
+        ("sent", vec![("medication", item.as_str())]),
+    ] {
+        let r = t
+            .post_form(
+                &parent,
+                &format!("/patients/{pia}/refills/{refill}"),
+                &format!("/patients/{pia}/refills/{refill}/{step}"),
+                &fields,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{step}");
+    }
+    assert_eq!(t.count("refill_events").await, events, "nothing changed");
+    assert_eq!(t.count("issued_prescriptions").await, 0);
     t.stop().await;
 }
 
@@ -553,7 +595,14 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
     let review = format!("/patients/{pia}/refills/{refill}/review");
     let page = t.get(&clinician, &review).await.text().await.expect("page");
     assert!(page.contains("Furosemide 40 MG Oral Tablet") && page.contains("Running low"));
-    assert!(page.contains("In review"));
+    // Reading it changes nothing; taking it in review is a form of its own.
+    assert!(page.contains("Take in review"));
+    assert_eq!(scalar(&t, "SELECT COUNT(*) FROM refill_events").await, 3);
+    let r = t.post_form(&clinician, &review, &review, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = t.get(&clinician, &review).await.text().await.expect("page");
+    assert!(page.contains("In review") && !page.contains("Take in review"));
+    assert_eq!(scalar(&t, "SELECT COUNT(*) FROM refill_events").await, 6);
     let decide = format!("/patients/{pia}/refills/{refill}/decide");
     // A denial needs its reason.
     let r = t
@@ -561,7 +610,11 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
             &clinician,
             &review,
             &decide,
-            &[("medication", &simva_item), ("choice", "deny")],
+            &[
+                ("medication", &simva_item),
+                ("choice", "deny"),
+                ("seen", "in-review"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -580,6 +633,7 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
                 ("medication", &simva_item),
                 ("choice", "deny"),
                 ("reason", "Please book a blood test first."),
+                ("seen", "in-review"),
             ],
         )
         .await;
@@ -594,6 +648,7 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
                 ("choice", "approve"),
                 ("quantity", "60"),
                 ("refills", "2"),
+                ("seen", "in-review"),
             ],
         )
         .await;
@@ -607,6 +662,7 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
             &[
                 ("medication", &ibuprofen_item),
                 ("choice", "message"),
+                ("seen", "in-review"),
                 (
                     "message",
                     "Please book a visit so we can check how it works for her.",
@@ -621,7 +677,11 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
         .text()
         .await
         .expect("page");
-    assert!(messages.contains("About your refill request: Ibuprofen 200 MG Oral Tablet"));
+    assert!(messages.contains("About your refill request"));
+    assert!(
+        !messages.contains("Ibuprofen"),
+        "no drug in a subject every proxy lists"
+    );
     let shown = t.get(&parent, &path).await.text().await.expect("page");
     assert!(shown.contains("Answered by message"));
     // Approved once: a second decision is refused, and nothing more is written.
@@ -630,7 +690,11 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
             &clinician,
             &review,
             &decide,
-            &[("medication", &furo_item), ("choice", "approve")],
+            &[
+                ("medication", &furo_item),
+                ("choice", "approve"),
+                ("seen", "approved"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -646,12 +710,36 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
         "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'RefillRequest' AND action = 'update'",
     )
     .await;
+    // A clinician whose page still showed it in review does not override the refusal unseen.
     let r = t
         .post_form(
             &clinician,
             &review,
             &decide,
-            &[("medication", &simva_item), ("choice", "approve")],
+            &[
+                ("medication", &simva_item),
+                ("choice", "approve"),
+                ("seen", "in-review"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("decided by someone else")
+    );
+    let r = t
+        .post_form(
+            &clinician,
+            &review,
+            &decide,
+            &[
+                ("medication", &simva_item),
+                ("choice", "approve"),
+                ("seen", "denied"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -841,6 +929,32 @@ async fn requests_nobody_decides_move_to_the_pool_then_its_lead(backend: Backend
     )
     .await;
     let refill = refill_id(&location(&r));
+    // Two prescribers' medications at once: one request each, each to its own decider.
+    let r = request(
+        &t,
+        &parent,
+        pia,
+        &[&rid(&t, "pia-furo").await, &rid(&t, "pia-ibuprofen").await],
+        &main_street,
+    )
+    .await;
+    assert_eq!(location(&r), format!("/patients/{pia}/refills?sent=2"));
+    let routed: Vec<(String, Option<String>, String)> = sqlx::query(
+        "SELECT i.label, r.prescriber_user_id, r.stage FROM refill_items i \
+         JOIN refill_requests r ON r.id = i.request_id WHERE r.id <> $1 ORDER BY i.label",
+    )
+    .bind(&refill)
+    .fetch_all(t.app.store().pool())
+    .await
+    .expect("requests")
+    .iter()
+    .map(|row| (row.get(0), row.get(1), row.get(2)))
+    .collect();
+    assert_eq!(routed.len(), 2);
+    assert_eq!(routed[0].0, "Furosemide 40 MG Oral Tablet");
+    assert!(routed[0].1.is_some() && routed[0].2 == "prescriber");
+    assert_eq!(routed[1].0, "Ibuprofen 200 MG Oral Tablet");
+    assert!(routed[1].1.is_none() && routed[1].2 == "pool");
     let stage = |t: &TestApp| {
         let pool = t.app.store().pool().clone();
         let refill = refill.clone();
@@ -861,13 +975,11 @@ async fn requests_nobody_decides_move_to_the_pool_then_its_lead(backend: Backend
         .await
         .expect("page");
     assert!(basket.contains("Refill request from Pia Reyes") && basket.contains("Waiting for you"));
-    let moves = || {
-        scalar(
-            &t,
-            "SELECT COUNT(*) FROM audit_events WHERE actor_id = 'portal' \
-             AND resource_type = 'RefillRequest'",
-        )
-    };
+    let moves_sql = format!(
+        "SELECT COUNT(*) FROM audit_events WHERE actor_id = 'portal' \
+         AND resource_type = 'RefillRequest' AND resource_id = '{refill}'"
+    );
+    let moves = || scalar(&t, &moves_sql);
     // Nothing moves before the clinic's 48 hours.
     t.advance(SignedDuration::from_hours(47));
     t.app.refills().move_on_waiting().await.expect("job");

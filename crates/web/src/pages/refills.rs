@@ -56,6 +56,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/patients/{id}/refills/{item}/review",
+        access: Access::PatientItem(Action::DecideRefill),
+        serve: || post(start_review),
+    },
+    Route {
+        method: "POST",
         path: "/patients/{id}/refills/{item}/decide",
         access: Access::PatientItem(Action::DecideRefill),
         serve: || post(decide),
@@ -204,9 +210,12 @@ pub async fn request(
         .request(&user.actor(ctx.clone()), id, &form)
         .await
     {
-        Ok(refill) => {
-            Ok(Redirect::to(&format!("/patients/{id}/refills/{refill}?sent=1")).into_response())
+        Ok(sent) => Ok(match sent.as_slice() {
+            [one] => Redirect::to(&format!("/patients/{id}/refills/{one}?sent=1")),
+            // One request per prescriber: the list shows them all.
+            _ => Redirect::to(&format!("/patients/{id}/refills?sent={}", sent.len())),
         }
+        .into_response()),
         Err(Error::Invalid(errors)) => {
             medications_page(&state, &user, ctx, id, Some((errors, form))).await
         }
@@ -217,6 +226,8 @@ pub async fn request(
 /// One medication of a request as its pages show it.
 pub struct ItemShown {
     id: String,
+    seen: &'static str,
+    messaged: bool,
     label: String,
     status: &'static str,
     status_class: &'static str,
@@ -230,6 +241,9 @@ pub struct ItemShown {
 /// A request as its pages show it.
 pub struct RequestShown {
     href: String,
+    review_action: String,
+    messages_href: String,
+    any_unopened: bool,
     decide_href: String,
     sent_href: String,
     sent: String,
@@ -251,6 +265,9 @@ fn status_class(s: RefillStatus) -> &'static str {
 fn shown(state: &AppState, id: PatientId, r: &Refill, clinic: bool) -> RequestShown {
     let dates = &state.dates;
     RequestShown {
+        review_action: format!("/patients/{id}/refills/{}/review", r.id),
+        messages_href: format!("/patients/{id}/messages"),
+        any_unopened: r.items.iter().any(|i| i.status == RefillStatus::Sent),
         decide_href: format!("/patients/{id}/refills/{}/decide", r.id),
         sent_href: format!("/patients/{id}/refills/{}/sent", r.id),
         href: if clinic {
@@ -290,6 +307,8 @@ fn shown(state: &AppState, id: PatientId, r: &Refill, clinic: bool) -> RequestSh
             .iter()
             .map(|i| ItemShown {
                 id: i.id.to_string(),
+                seen: i.status.as_str(),
+                messaged: i.status == RefillStatus::Messaged,
                 label: i.label.clone(),
                 status: i.status.words(),
                 status_class: status_class(i.status),
@@ -331,6 +350,7 @@ struct ListPage {
     basis: Option<String>,
     requests: Vec<RequestShown>,
     medications_href: String,
+    just_sent: bool,
 }
 
 /// GET /patients/{id}/refills: the record's requests.
@@ -339,6 +359,7 @@ pub async fn list(
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
+    axum::extract::Query(done): axum::extract::Query<JustDone>,
 ) -> PageResult {
     let list = state.app.refills().list(&user.actor(ctx), id).await?;
     Ok(render(&ListPage {
@@ -351,6 +372,7 @@ pub async fn list(
             .map(|r| shown(&state, id, r, false))
             .collect(),
         medications_href: format!("/patients/{id}/medications"),
+        just_sent: done.sent.is_some(),
     }))
 }
 
@@ -504,6 +526,23 @@ pub async fn review(
     ))
 }
 
+/// POST /patients/{id}/refills/{item}/review: takes the request in review (the patient's side
+/// is told), then shows it.
+pub async fn start_review(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Path((id, item)): Path<(String, String)>,
+) -> PageResult {
+    let (id, refill): (PatientId, RefillId) = ids(&id, &item)?;
+    state
+        .app
+        .refills()
+        .start_review(&user.actor(ctx), id, refill)
+        .await?;
+    Ok(Redirect::to(&format!("/patients/{id}/refills/{refill}/review")).into_response())
+}
+
 /// The decision form.
 #[derive(serde::Deserialize, Default)]
 pub struct DecisionFields {
@@ -519,6 +558,8 @@ pub struct DecisionFields {
     reason: String,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    seen: String,
 }
 
 /// POST /patients/{id}/refills/{item}/decide: decides one medication.
@@ -538,6 +579,7 @@ pub async fn decide(
         refills: fields.refills,
         reason: fields.reason,
         message: fields.message,
+        seen: fields.seen,
     };
     match refills
         .decide(&user.actor(ctx.clone()), id, refill, medication, &form)
