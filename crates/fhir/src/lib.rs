@@ -43,6 +43,7 @@ pub mod questionnaire;
 pub mod refill;
 pub mod refs;
 pub mod scheduling;
+pub mod serve;
 pub mod types;
 
 pub use bundle::{

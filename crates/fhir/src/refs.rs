@@ -262,7 +262,7 @@ const REFERENCE_KEYS: [&str; 6] = [
     "display",
 ];
 
-fn is_reference_element(obj: &Object) -> bool {
+pub(crate) fn is_reference_element(obj: &Object) -> bool {
     let points = field(obj, "reference").is_some_and(Value::is_str)
         || field(obj, "identifier").is_some_and(Value::is_object);
     points && obj.iter().all(|(key, _)| REFERENCE_KEYS.contains(&key))

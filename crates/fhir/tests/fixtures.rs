@@ -482,3 +482,65 @@ fn lucien_bosco_keeps_his_put_death_and_notes() {
     assert_eq!(pdfs.len(), 1);
     assert!(pdfs[0].has_binary && pdfs[0].text.is_none());
 }
+
+/// Served as the read API will serve them, every fixture resource keeps no reference from its
+/// Bundle: each `urn:uuid` of the same file points at `Type/id`, and one to nothing the file holds
+/// is left without its reference text.
+#[test]
+fn served_resources_carry_no_bundle_reference() {
+    use portal_fhir::json::{JsonContainerTrait, JsonValueTrait};
+    use portal_fhir::serve::{Served, rewrite};
+    let (dir, _) = fixture_dir();
+    for path in json_files(&dir) {
+        let bytes = read(&path);
+        let bundle = portal_fhir::json::parse(&bytes).expect("a Bundle");
+        let entries: Vec<&portal_fhir::json::Value> = bundle
+            .get("entry")
+            .and_then(|e| e.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let mut by_full_url = std::collections::HashMap::new();
+        for entry in &entries {
+            let (Some(url), Some(kind), Some(id)) = (
+                entry.get("fullUrl").and_then(|u| u.as_str()),
+                entry
+                    .pointer(["resource", "resourceType"])
+                    .and_then(|t| t.as_str()),
+                entry.pointer(["resource", "id"]).and_then(|i| i.as_str()),
+            ) else {
+                continue;
+            };
+            by_full_url.insert(url.to_string(), (kind.to_string(), id.to_string()));
+        }
+        for entry in entries {
+            let Some(resource) = entry.get("resource") else {
+                continue;
+            };
+            let mut resource = resource.clone();
+            let id = resource
+                .get("id")
+                .and_then(|i| i.as_str())
+                .map(str::to_string);
+            rewrite(
+                &mut resource,
+                &Served {
+                    id: "0190a000-0000-7000-8000-000000000001",
+                    version: 1,
+                    last_updated: "2026-12-05T12:00:00Z",
+                    source_id: id.as_deref(),
+                },
+                |r| match r {
+                    Reference::Internal(url) => by_full_url.get(url).cloned(),
+                    _ => None,
+                },
+            );
+            let text = resource.to_string();
+            assert!(
+                !text.contains("\"reference\":\"urn:"),
+                "{}: a Bundle reference is left in {}",
+                name(&path),
+                &text[..text.len().min(200)]
+            );
+        }
+    }
+}
