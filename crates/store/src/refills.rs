@@ -16,7 +16,7 @@ use portal_domain::{
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// The identifier system of US National Provider Identifiers.
 pub const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
@@ -133,20 +133,29 @@ pub async fn set_preferred_pharmacy(
     Ok(())
 }
 
-/// The record's medications a request waits for.
+/// The record's medications a request waits for, with the request each waits in and whether it
+/// is in a confidential category.
 pub async fn pending_medications(
     conn: &mut Conn,
     access: &PatientAccess,
-) -> Result<HashSet<ResourceId>> {
+) -> Result<HashMap<ResourceId, (RefillId, bool)>> {
     let rows = sqlx::query(
-        "SELECT medication_id FROM refill_items \
+        "SELECT medication_id, request_id, sensitivity FROM refill_items \
          WHERE patient_id = $1 AND status IN ('sent', 'in-review')",
     )
     .bind(access.patient().to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| parse_id(&r.try_get::<String, _>("medication_id")?))
+        .map(|r| {
+            Ok((
+                parse_id(&r.try_get::<String, _>("medication_id")?)?,
+                (
+                    parse_id(&r.try_get::<String, _>("request_id")?)?,
+                    !r.try_get::<String, _>("sensitivity")?.is_empty(),
+                ),
+            ))
+        })
         .collect()
 }
 
@@ -433,6 +442,13 @@ const REQUEST_COLUMNS: &str = "r.id, r.patient_id, r.comment, r.prescriber_user_
      LEFT JOIN users pr ON pr.id = r.prescriber_user_id \
      LEFT JOIN pools po ON po.id = r.pool_id \
      LEFT JOIN users lead ON lead.id = po.lead_user_id";
+
+impl Refill {
+    /// Whether it holds a medication in a confidential category (as its reader sees it).
+    pub fn is_confidential(&self) -> bool {
+        self.items.iter().any(|i| i.sensitivity.is_some())
+    }
+}
 
 fn request_row(r: &AnyRow) -> Result<Refill> {
     let stage: String = r.try_get("stage")?;

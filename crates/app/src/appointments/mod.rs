@@ -103,7 +103,7 @@ pub struct AppointmentPage {
 }
 
 /// Whether the viewer acts for the clinic rather than the patient's side.
-pub(super) fn by_clinic(actor: &Actor) -> bool {
+pub(crate) fn by_clinic(actor: &Actor) -> bool {
     !matches!(
         actor.principal,
         Principal::User {

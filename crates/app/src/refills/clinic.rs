@@ -77,7 +77,7 @@ impl Refills {
             self.tell_patient_side(
                 &mut tx,
                 &access,
-                &request.items,
+                request.is_confidential(),
                 ("Your refill request is being reviewed", "is being reviewed"),
             )
             .await?;
@@ -261,7 +261,7 @@ impl Refills {
                 "was answered with a message",
             ),
         };
-        self.tell_patient_side(&mut tx, &access, &request.items, (subject, what))
+        self.tell_patient_side(&mut tx, &access, request.is_confidential(), (subject, what))
             .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "RefillRequest");
         event.resource_id = Some(id.to_string());
@@ -443,7 +443,7 @@ impl Refills {
         self.tell_patient_side(
             &mut tx,
             &access,
-            &request.items,
+            request.is_confidential(),
             (
                 "Your prescription was sent to the pharmacy",
                 "was sent to the pharmacy",

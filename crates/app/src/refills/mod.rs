@@ -30,7 +30,7 @@ use portal_store::Tx;
 use portal_store::patients::{self, PatientRow};
 use portal_store::records::{self, ItemQuery};
 use portal_store::refills::{self as store, NewItem, NewRequest};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The most requests the patient's list shows.
 const LIST_LIMIT: i64 = 100;
@@ -100,17 +100,6 @@ pub struct RefillPage {
     pub request: Refill,
 }
 
-/// Whether the viewer acts for the clinic.
-fn by_clinic(actor: &Actor) -> bool {
-    !matches!(
-        actor.principal,
-        Principal::User {
-            role: Role::Patient,
-            ..
-        }
-    )
-}
-
 fn user_of(actor: &Actor) -> Result<UserId> {
     actor.principal.user_id().ok_or(Error::NotFound)
 }
@@ -131,7 +120,7 @@ fn valid_until(m: &portal_fhir::model::MedicationRequestData) -> Option<jiff::Ti
 fn verdict(
     item: &crate::record::Item,
     (patient, inactive): (&PatientRow, bool),
-    pending: &HashSet<ResourceId>,
+    pending: &HashMap<ResourceId, (RefillId, bool)>,
     rules: &RefillRules,
     now: jiff::Timestamp,
 ) -> std::result::Result<Allowed, Refusal> {
@@ -167,7 +156,7 @@ fn verdict(
             authored,
             refills_allowed,
             valid_until: valid,
-            pending: pending.contains(&item.resource_id),
+            pending: pending.contains_key(&item.resource_id),
             deceased: patient.deceased.is_some(),
             record_inactive: inactive,
         },
@@ -270,11 +259,14 @@ impl Refills {
             .await?
             .filter(|p| pharmacies.iter().any(|ph| ph.id == *p));
         let rules = self.rules_in(&mut tx).await?;
-        let waiting = store::list(&mut tx, &access, LIST_LIMIT)
-            .await?
-            .iter()
-            .filter(|r| r.items.iter().any(|i| i.status.is_pending()))
-            .count();
+        // Counted as the list shows them: a proxy never counts a confidential medication.
+        let sees_confidential = access.visibility().sensitive;
+        let waiting = pending
+            .values()
+            .filter(|(_, confidential)| sees_confidential || !confidential)
+            .map(|(request, _)| request)
+            .collect::<HashSet<_>>()
+            .len();
         drop(tx);
         let deceased = row.deceased.is_some();
         let choices = rows
@@ -311,7 +303,7 @@ impl Refills {
         let (access, mut tx) = self
             .open_patient(actor, patient, Action::RequestRefill)
             .await?;
-        if by_clinic(actor) {
+        if crate::appointments::by_clinic(actor) {
             drop(tx);
             return Err(self
                 .refused(actor, patient, (Action::RequestRefill, true))
@@ -402,7 +394,7 @@ impl Refills {
             return Err(Error::Invalid(errors));
         };
         let mut sent = Vec::with_capacity(groups.len());
-        let mut all_items = Vec::new();
+        let mut confidential = false;
         for (n, (prescriber, items)) in groups.iter().enumerate() {
             let pool = match prescriber {
                 Some(user) => store::pool_of(&mut tx, *user).await?,
@@ -457,10 +449,7 @@ impl Refills {
                 other => other?,
             }
             self.tell_clinic(&mut tx, *prescriber, pool).await?;
-            let stored = store::find(&mut tx, &access, id)
-                .await?
-                .ok_or_else(|| Error::Internal("the request just stored is missing".into()))?;
-            all_items.extend(stored.items);
+            confidential |= items.iter().any(|i| i.sensitivity.is_some());
             let mut event =
                 self.patient_event(actor, &access, AuditAction::Create, "RefillRequest");
             event.resource_id = Some(id.to_string());
@@ -472,7 +461,7 @@ impl Refills {
         self.tell_patient_side(
             &mut tx,
             &access,
-            &all_items,
+            confidential,
             ("Your refill request was sent", "was sent"),
         )
         .await?;
@@ -600,16 +589,17 @@ impl Refills {
         Ok(())
     }
 
-    /// Tells the patient's side that `request` moved (no medication, no reason: they read it
-    /// signed in); of a request for a confidential medication, only the patient's own account.
+    /// Tells the patient's side that a request moved (no medication, no reason: they read it
+    /// signed in); of a `confidential` request (one holding such a medication), only the
+    /// patient's own account.
     pub(crate) async fn tell_patient_side(
         &self,
         tx: &mut Tx,
         access: &PatientAccess,
-        request: &[RefillItem],
+        confidential: bool,
         (subject, what): (&str, &str),
     ) -> Result<()> {
-        let proxies = request.iter().all(|i| i.sensitivity.is_none());
+        let proxies = !confidential;
         let addresses = store::patient_side_addresses(tx, access, proxies, self.now()).await?;
         let clinic = self.config().clinic_name.clone();
         let link = format!("{}/", self.config().public_url);
