@@ -43,6 +43,7 @@ pub mod questionnaire;
 pub mod refill;
 pub mod refs;
 pub mod scheduling;
+pub mod search;
 pub mod serve;
 pub mod types;
 

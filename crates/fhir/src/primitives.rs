@@ -323,10 +323,52 @@ pub fn to_instant_micros(date_or_datetime: &str) -> Option<i64> {
     Some(seconds * MICROS_PER_SECOND + micros)
 }
 
+/// The span a FHIR `date`, `dateTime` or `instant` stands for, as inclusive UTC microseconds
+/// since 1970: `2020` is the whole year, `2020-02` the month, `2020-02-29` the day (taken as
+/// UTC), a time the whole second it names. `None` when the text is not a valid date or
+/// dateTime. Searches compare these spans as FHIR's date search prefixes say.
+pub fn date_span_micros(date_or_datetime: &str) -> Option<(i64, i64)> {
+    const DAY: i64 = 86_400 * 1_000_000;
+    let moment = parse_date_time(date_or_datetime)?;
+    let start = to_instant_micros(date_or_datetime)?;
+    let end = match (moment.month, moment.day, &moment.time) {
+        (_, _, Some(clock)) => start - i64::from(clock.micros) + 999_999,
+        (Some(_), Some(_), None) => start + DAY - 1,
+        (Some(month), None, None) => {
+            let (year, month) = if month == 12 {
+                (moment.year + 1, 1)
+            } else {
+                (moment.year, month + 1)
+            };
+            days_since_epoch(year, month, 1) * DAY - 1
+        }
+        _ => days_since_epoch(moment.year + 1, 1, 1) * DAY - 1,
+    };
+    Some((start, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sonic_rs::json;
+
+    #[test]
+    fn a_date_spans_its_whole_precision() {
+        let day = 86_400 * 1_000_000;
+        let year = date_span_micros("2020").expect("year");
+        assert_eq!(year.0, to_instant_micros("2020-01-01").expect("start"));
+        assert_eq!(year.1 + 1, to_instant_micros("2021-01-01").expect("end"));
+        let month = date_span_micros("2020-02").expect("month");
+        assert_eq!(month.1 + 1 - month.0, 29 * day);
+        let december = date_span_micros("2019-12").expect("december");
+        assert_eq!(december.1 + 1, to_instant_micros("2020").expect("next year"));
+        let date = date_span_micros("2020-02-29").expect("day");
+        assert_eq!(date.1 + 1 - date.0, day);
+        let second = date_span_micros("2020-02-29T10:00:00.25+01:00").expect("time");
+        assert_eq!(second.0, to_instant_micros("2020-02-29T09:00:00.25Z").expect("utc"));
+        assert_eq!(second.1, to_instant_micros("2020-02-29T09:00:00.999999Z").expect("end"));
+        assert_eq!(date_span_micros("2020-13"), None);
+    }
 
     #[test]
     fn dates_of_each_precision_are_accepted() {

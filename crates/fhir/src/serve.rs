@@ -157,6 +157,103 @@ fn rewrite_reference(
     }
 }
 
+/// The key under which a resolved reference is kept: the same reference written the same way
+/// in the same resource gets the same key. `None` for references never resolved (contained,
+/// unsupported).
+pub fn reference_key(reference: &Reference) -> Option<String> {
+    Some(match reference {
+        Reference::Internal(url) | Reference::External(url) => url.clone(),
+        Reference::Relative { resource_type, id } => format!("{resource_type}/{id}"),
+        Reference::Conditional {
+            resource_type,
+            system,
+            value,
+        } => format!(
+            "{resource_type}?{}|{value}",
+            system.as_deref().unwrap_or_default()
+        ),
+        Reference::Logical {
+            resource_type,
+            system,
+            value,
+        } => format!(
+            "~{}|{}|{value}",
+            resource_type.as_deref().unwrap_or_default(),
+            system.as_deref().unwrap_or_default()
+        ),
+        Reference::Contained(_) | Reference::Unsupported { .. } => return None,
+    })
+}
+
+/// What a resource's references resolved to when it was imported, kept beside its JSON: one
+/// line per reference, its [`reference_key`], a tab, and `Type/portal-id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolvedRefs(Vec<(String, String, String)>);
+
+impl ResolvedRefs {
+    /// Notes that `reference` resolved to `resource_type`/`id`.
+    pub fn note(&mut self, reference: &Reference, resource_type: &str, id: &str) {
+        let Some(key) = reference_key(reference) else {
+            return;
+        };
+        if key.contains(['\t', '\n']) || self.0.iter().any(|(k, _, _)| *k == key) {
+            return;
+        }
+        self.0.push((key, resource_type.to_string(), id.to_string()));
+    }
+
+    /// The stored text.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (key, resource_type, id) in &self.0 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(key);
+            out.push('\t');
+            out.push_str(resource_type);
+            out.push('/');
+            out.push_str(id);
+        }
+        out
+    }
+
+    /// Reads the stored text (lines it cannot read are left out).
+    pub fn from_text(text: &str) -> Self {
+        ResolvedRefs(
+            text.lines()
+                .filter_map(|line| {
+                    let (key, target) = line.split_once('\t')?;
+                    let (resource_type, id) = target.split_once('/')?;
+                    Some((key.to_string(), resource_type.to_string(), id.to_string()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The portal's type and id a reference resolved to.
+    pub fn get(&self, reference: &Reference) -> Option<(String, String)> {
+        let key = reference_key(reference)?;
+        self.0
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, t, id)| (t.clone(), id.clone()))
+    }
+
+    /// The targets, as `Type/id`.
+    pub fn targets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(_, t, id)| (t.as_str(), id.as_str()))
+    }
+}
+
+/// A stored resource as served: the original JSON parsed, rewritten with what its references
+/// resolved to, written out compact. `None` when the stored JSON cannot be read.
+pub fn serve_stored(json: &str, served: &Served<'_>, refs: &ResolvedRefs) -> Option<String> {
+    let mut resource = crate::json::parse(json.as_bytes()).ok()?;
+    rewrite(&mut resource, served, |r| refs.get(r));
+    Some(crate::json::to_string(&resource))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +373,31 @@ mod tests {
         rewrite(&mut bare, &served(None), known);
         assert!(bare.get("identifier").is_none());
         assert_eq!(bare["id"], "0190a000-0000-7000-8000-0000000000aa");
+    }
+
+    #[test]
+    fn resolved_references_are_kept_as_text_and_read_back() {
+        let mut refs = ResolvedRefs::default();
+        refs.note(&Reference::Internal("urn:uuid:patient-1".into()), "Patient", "p-1");
+        refs.note(
+            &Reference::Conditional {
+                resource_type: "Practitioner".into(),
+                system: Some("http://hl7.org/fhir/sid/us-npi".into()),
+                value: "9999999999".into(),
+            },
+            "Practitioner",
+            "pr-1",
+        );
+        refs.note(&Reference::Internal("urn:uuid:patient-1".into()), "Patient", "p-1");
+        let text = refs.to_text();
+        assert_eq!(text.lines().count(), 2);
+        let back = ResolvedRefs::from_text(&text);
+        assert_eq!(back, refs);
+        let json = r#"{"resourceType":"Observation","id":"s","subject":{"reference":"urn:uuid:patient-1"},
+            "performer":[{"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999999999"}]}"#;
+        let out = serve_stored(json, &served(Some("s")), &back).expect("served");
+        assert!(out.contains(r#""reference":"Patient/p-1""#), "{out}");
+        assert!(out.contains(r#""reference":"Practitioner/pr-1""#), "{out}");
+        assert_eq!(back.targets().count(), 2);
     }
 }
