@@ -13,6 +13,7 @@ pub mod clock;
 pub mod crypto;
 pub mod demo;
 pub mod enrolment;
+pub mod fhir_api;
 pub mod import;
 pub mod mail;
 pub mod messages;

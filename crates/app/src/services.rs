@@ -69,3 +69,8 @@ service!(
     Refills,
     refills
 );
+service!(
+    /// The FHIR R4 read API: read, search and `$everything` for system clients.
+    FhirApi,
+    fhir_api
+);

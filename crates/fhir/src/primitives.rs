@@ -361,12 +361,21 @@ mod tests {
         let month = date_span_micros("2020-02").expect("month");
         assert_eq!(month.1 + 1 - month.0, 29 * day);
         let december = date_span_micros("2019-12").expect("december");
-        assert_eq!(december.1 + 1, to_instant_micros("2020").expect("next year"));
+        assert_eq!(
+            december.1 + 1,
+            to_instant_micros("2020").expect("next year")
+        );
         let date = date_span_micros("2020-02-29").expect("day");
         assert_eq!(date.1 + 1 - date.0, day);
         let second = date_span_micros("2020-02-29T10:00:00.25+01:00").expect("time");
-        assert_eq!(second.0, to_instant_micros("2020-02-29T09:00:00.25Z").expect("utc"));
-        assert_eq!(second.1, to_instant_micros("2020-02-29T09:00:00.999999Z").expect("end"));
+        assert_eq!(
+            second.0,
+            to_instant_micros("2020-02-29T09:00:00.25Z").expect("utc")
+        );
+        assert_eq!(
+            second.1,
+            to_instant_micros("2020-02-29T09:00:00.999999Z").expect("end")
+        );
         assert_eq!(date_span_micros("2020-13"), None);
     }
 

@@ -549,8 +549,7 @@ pub fn parse_search(
                     .extend(alternatives.iter().map(|v| v.to_string()));
             }
             "_include" => {
-                if resource_type == "MedicationRequest" && value == "MedicationRequest:medication"
-                {
+                if resource_type == "MedicationRequest" && value == "MedicationRequest:medication" {
                     search.include_medication = true;
                 } else {
                     return refuse(format!(
@@ -581,9 +580,7 @@ pub fn parse_search(
                 }
                 let id = value.strip_prefix("Patient/").unwrap_or(value);
                 if alternatives.len() != 1 || id.is_empty() || id.contains('/') {
-                    return refuse(format!(
-                        "{name} must name one patient (Patient/id or id)."
-                    ));
+                    return refuse(format!("{name} must name one patient (Patient/id or id)."));
                 }
                 if search.patient.as_deref().is_some_and(|p| p != id) {
                     return refuse(format!("{name} may name only one patient."));
@@ -719,6 +716,74 @@ fn date_condition(param: &'static str, value: &str) -> Result<Condition, SearchE
     })
 }
 
+/// The CapabilityStatement of the read API, as JSON text: only what it serves (each type's
+/// read and search, its search parameters, the includes, `$everything`).
+pub fn capability_statement(public_url: &str, software_version: &str) -> String {
+    use crate::json::{JsonValueMutTrait, json};
+    let common = [
+        ("_id", "token"),
+        ("_lastUpdated", "date"),
+        ("_count", "number"),
+    ];
+    let mut resources = Vec::new();
+    for (resource_type, params) in SERVED {
+        let mut search_params: Vec<Value> = common
+            .iter()
+            .map(|(name, kind)| json!({ "name": name, "type": kind }))
+            .collect();
+        if in_patient_compartment(resource_type) {
+            search_params.push(json!({ "name": "patient", "type": "reference" }));
+        }
+        for p in *params {
+            search_params.push(json!({ "name": p.name, "type": p.kind.fhir_type() }));
+        }
+        let mut resource = json!({
+            "type": resource_type,
+            "interaction": [{ "code": "read" }, { "code": "search-type" }],
+            "searchParam": search_params,
+        });
+        if let Some(obj) = resource.as_object_mut() {
+            if *resource_type == "MedicationRequest" {
+                obj.insert("searchInclude", json!(["MedicationRequest:medication"]));
+            }
+            obj.insert("searchRevInclude", json!(["Provenance:target"]));
+            if *resource_type == "Patient" {
+                obj.insert(
+                    "operation",
+                    json!([{
+                        "name": "everything",
+                        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+                    }]),
+                );
+            }
+        }
+        resources.push(resource);
+    }
+    let base = public_url.trim_end_matches('/');
+    let statement = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-05",
+        "kind": "instance",
+        "software": { "name": "Patient Portal", "version": software_version },
+        "implementation": {
+            "description": "Patient Portal FHIR R4 read API",
+            "url": format!("{base}/fhir")
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "description": "A bearer token from the portal's administrators: system/*.read to read, system/*.write to send Bundles."
+            },
+            "resource": resources,
+            "interaction": [{ "code": "transaction" }],
+        }],
+    });
+    crate::json::to_string(&statement)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,14 +832,28 @@ mod tests {
         )
         .expect("JSON");
         let terms = terms_of(&p);
-        assert!(terms.tokens.contains(&("family", String::new(), "martinez".into())));
-        assert!(terms.tokens.contains(&("given", String::new(), "ana".into())));
-        assert!(terms.tokens.contains(&("name", String::new(), "sofia".into())));
-        assert!(terms.tokens.contains(&("identifier", "urn:mrn".into(), "M1".into())));
-        let e = parse(
-            br#"{"resourceType":"Encounter","period":{"start":"2020-01-01T10:00:00Z"}}"#,
-        )
-        .expect("JSON");
+        assert!(
+            terms
+                .tokens
+                .contains(&("family", String::new(), "martinez".into()))
+        );
+        assert!(
+            terms
+                .tokens
+                .contains(&("given", String::new(), "ana".into()))
+        );
+        assert!(
+            terms
+                .tokens
+                .contains(&("name", String::new(), "sofia".into()))
+        );
+        assert!(
+            terms
+                .tokens
+                .contains(&("identifier", "urn:mrn".into(), "M1".into()))
+        );
+        let e = parse(br#"{"resourceType":"Encounter","period":{"start":"2020-01-01T10:00:00Z"}}"#)
+            .expect("JSON");
         let span = terms_of(&e).dates[0];
         assert_eq!(span.2, i64::MAX, "an open period runs on");
     }
@@ -838,5 +917,32 @@ mod tests {
                 assert!(!p.paths.is_empty(), "{t}.{}", p.name);
             }
         }
+    }
+
+    #[test]
+    fn the_capability_statement_claims_each_served_type_and_parameter() {
+        let text = capability_statement("https://portal.example/", "1.0");
+        let statement = crate::json::parse(text.as_bytes()).expect("JSON");
+        let resources = statement["rest"][0]["resource"]
+            .as_array()
+            .expect("resources");
+        assert_eq!(resources.len(), SERVED.len());
+        let observation = resources
+            .iter()
+            .find(|r| r["type"] == "Observation")
+            .expect("Observation");
+        let names: Vec<&str> = observation["searchParam"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in ["patient", "category", "code", "date", "_id"] {
+            assert!(names.contains(&name), "{name}");
+        }
+        assert_eq!(
+            statement["implementation"]["url"],
+            "https://portal.example/fhir"
+        );
     }
 }

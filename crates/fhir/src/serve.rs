@@ -199,7 +199,8 @@ impl ResolvedRefs {
         if key.contains(['\t', '\n']) || self.0.iter().any(|(k, _, _)| *k == key) {
             return;
         }
-        self.0.push((key, resource_type.to_string(), id.to_string()));
+        self.0
+            .push((key, resource_type.to_string(), id.to_string()));
     }
 
     /// The stored text.
@@ -238,6 +239,11 @@ impl ResolvedRefs {
             .iter()
             .find(|(k, _, _)| *k == key)
             .map(|(_, t, id)| (t.clone(), id.clone()))
+    }
+
+    /// Keeps only the references to resources of the types `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.0.retain(|(_, resource_type, _)| keep(resource_type));
     }
 
     /// The targets, as `Type/id`.
@@ -378,7 +384,11 @@ mod tests {
     #[test]
     fn resolved_references_are_kept_as_text_and_read_back() {
         let mut refs = ResolvedRefs::default();
-        refs.note(&Reference::Internal("urn:uuid:patient-1".into()), "Patient", "p-1");
+        refs.note(
+            &Reference::Internal("urn:uuid:patient-1".into()),
+            "Patient",
+            "p-1",
+        );
         refs.note(
             &Reference::Conditional {
                 resource_type: "Practitioner".into(),
@@ -388,7 +398,11 @@ mod tests {
             "Practitioner",
             "pr-1",
         );
-        refs.note(&Reference::Internal("urn:uuid:patient-1".into()), "Patient", "p-1");
+        refs.note(
+            &Reference::Internal("urn:uuid:patient-1".into()),
+            "Patient",
+            "p-1",
+        );
         let text = refs.to_text();
         assert_eq!(text.lines().count(), 2);
         let back = ResolvedRefs::from_text(&text);

@@ -30,6 +30,7 @@ pub mod refills;
 pub mod resources;
 pub mod result_filters;
 pub mod schedules;
+pub mod served;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testdb;

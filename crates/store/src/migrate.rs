@@ -104,6 +104,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_refills.sql"),
         postgres: include_str!("../migrations/postgres/0013_refills.sql"),
     },
+    Migration {
+        version: 14,
+        name: "fhir_read",
+        sqlite: include_str!("../migrations/sqlite/0014_fhir_read.sql"),
+        postgres: include_str!("../migrations/postgres/0014_fhir_read.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

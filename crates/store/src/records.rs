@@ -68,13 +68,13 @@ fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
 /// What a reader is shown at a time: the policy's [`Visibility`] for their access, turned
 /// into SQL conditions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Shown {
+pub(crate) struct Shown {
     visibility: Visibility,
     now: Timestamp,
 }
 
 impl Shown {
-    fn of(access: &PatientAccess, now: Timestamp) -> Self {
+    pub(crate) fn of(access: &PatientAccess, now: Timestamp) -> Self {
         Shown {
             visibility: access.visibility(),
             now,
@@ -83,7 +83,7 @@ impl Shown {
 
     /// The SQL condition on the item aliased `item` (starting with ` AND`, or empty), with the
     /// time bound at `$placeholder` if the condition uses it.
-    fn condition(self, item: &str, placeholder: usize) -> (String, Option<i64>) {
+    pub(crate) fn condition(self, item: &str, placeholder: usize) -> (String, Option<i64>) {
         let mut sql = String::new();
         let mut at = None;
         if !self.visibility.unreleased {

@@ -14,7 +14,8 @@ use sqlx::Row;
 pub struct KnownResource {
     /// The portal's id of the resource.
     pub id: String,
-    /// The hash of its JSON when last imported.
+    /// The hash of its JSON when last imported; empty for a resource imported before the read
+    /// API kept what its references resolved to, so its next import updates it.
     pub content_hash: String,
     /// How many times it was written.
     pub version: i64,
@@ -41,7 +42,7 @@ pub async fn find_by_source(
 ) -> Result<Option<KnownResource>> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let row = sqlx::query(
-        "SELECT id, content_hash, version, patient_id FROM fhir_resources \
+        "SELECT id, CASE WHEN refs IS NULL THEN '' ELSE content_hash END AS content_hash, version, patient_id FROM fhir_resources \
          WHERE resource_type = $1 AND source_id = $2",
     )
     .bind(resource_type)
@@ -59,7 +60,7 @@ pub async fn find(
 ) -> Result<Option<KnownResource>> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let row = sqlx::query(
-        "SELECT id, content_hash, version, patient_id FROM fhir_resources WHERE id = $1",
+        "SELECT id, CASE WHEN refs IS NULL THEN '' ELSE content_hash END AS content_hash, version, patient_id FROM fhir_resources WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -77,7 +78,7 @@ pub async fn find_by_identifier(
 ) -> Result<Vec<KnownResource>> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let rows = sqlx::query(
-        "SELECT r.id, r.content_hash, r.version, r.patient_id FROM fhir_identifiers i \
+        "SELECT r.id, CASE WHEN r.refs IS NULL THEN '' ELSE r.content_hash END AS content_hash, r.version, r.patient_id FROM fhir_identifiers i \
          JOIN fhir_resources r ON r.id = i.resource_id \
          WHERE i.resource_type = $1 AND i.system = $2 AND i.value = $3 \
          ORDER BY r.id",
@@ -104,6 +105,8 @@ pub struct ResourceRow<'a> {
     pub content_hash: &'a str,
     /// The original JSON, packed ([`crate::packed::pack`] with [`crate::packed::Packing::Resource`]).
     pub json: &'a [u8],
+    /// What its references resolved to (`portal_fhir::serve::ResolvedRefs` as text).
+    pub refs: &'a str,
 }
 
 /// Creates a resource (version 1).
@@ -116,7 +119,7 @@ pub async fn insert(
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "INSERT INTO fhir_resources (id, resource_type, source_id, patient_id, content_hash, json, \
-         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+         refs, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, 1, $7, $7)",
     )
     .bind(row.id)
     .bind(row.resource_type)
@@ -125,6 +128,7 @@ pub async fn insert(
     .bind(row.content_hash)
     .bind(row.json)
     .bind(to_micros(now))
+    .bind(row.refs)
     .execute(conn)
     .await
     .map_err(conflict_as("resource id"))?;
@@ -141,7 +145,7 @@ pub async fn update(
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "UPDATE fhir_resources SET source_id = $2, patient_id = $3, content_hash = $4, json = $5, \
-         version = version + 1, updated_at = $6 WHERE id = $1",
+         refs = $7, version = version + 1, updated_at = $6 WHERE id = $1",
     )
     .bind(row.id)
     .bind(row.source_id)
@@ -149,6 +153,7 @@ pub async fn update(
     .bind(row.content_hash)
     .bind(row.json)
     .bind(to_micros(now))
+    .bind(row.refs)
     .execute(conn)
     .await
     .map_err(conflict_as("resource id"))?;
@@ -338,7 +343,7 @@ pub async fn find_many_by_source(
             ("$1", numbered.join(", "))
         };
         let sql = format!(
-            "SELECT id, content_hash, version, patient_id, source_id FROM fhir_resources \
+            "SELECT id, CASE WHEN refs IS NULL THEN '' ELSE content_hash END AS content_hash, version, patient_id, source_id FROM fhir_resources \
              WHERE resource_type = {first} AND source_id IN ({list})"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(resource_type);
@@ -383,7 +388,7 @@ pub async fn find_many_by_source_keys(
             .map(|(t, s)| vec![Cell::Text(Some(t)), Cell::Text(Some(s))])
             .collect();
         let rows = sqlx::query(
-            "SELECT r.id, r.content_hash, r.version, r.patient_id, r.resource_type, r.source_id              FROM json_to_recordset($1::json) AS k(t text, s text)              JOIN fhir_resources r ON r.resource_type = k.t AND r.source_id = k.s",
+            "SELECT r.id, CASE WHEN r.refs IS NULL THEN '' ELSE r.content_hash END AS content_hash, r.version, r.patient_id, r.resource_type, r.source_id              FROM json_to_recordset($1::json) AS k(t text, s text)              JOIN fhir_resources r ON r.resource_type = k.t AND r.source_id = k.s",
         )
         .bind(crate::bulk::json_rows(&["t", "s"], &rows))
         .fetch_all(&mut *conn)
@@ -416,7 +421,7 @@ pub async fn find_many_by_identifier(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT r.id, r.content_hash, r.version, r.patient_id, i.value FROM fhir_identifiers i \
+            "SELECT r.id, CASE WHEN r.refs IS NULL THEN '' ELSE r.content_hash END AS content_hash, r.version, r.patient_id, i.value FROM fhir_identifiers i \
              JOIN fhir_resources r ON r.id = i.resource_id \
              WHERE i.resource_type = $1 AND i.system = $2 AND i.value IN ({list}) \
              ORDER BY r.id"
@@ -459,6 +464,7 @@ pub async fn insert_many(
                 Cell::Text(patient.as_deref()),
                 Cell::Text(Some(row.content_hash)),
                 Cell::Bytes(row.json),
+                Cell::Text(Some(row.refs)),
                 Cell::Int(Some(1)),
                 Cell::Int(Some(now)),
                 Cell::Int(Some(now)),
@@ -474,6 +480,7 @@ pub async fn insert_many(
             ("patient_id", Kind::Text),
             ("content_hash", Kind::Text),
             ("json", Kind::Bytes),
+            ("refs", Kind::Text),
             ("version", Kind::Int),
             ("created_at", Kind::Int),
             ("updated_at", Kind::Int),
@@ -651,6 +658,81 @@ pub async fn put_directory_names(
             ("name", Kind::Text),
         ],
         tail: "ON CONFLICT (resource_id) DO UPDATE SET name = excluded.name",
+    }
+    .run(conn, &cells)
+    .await
+}
+
+/// One search term of a resource (what `portal_fhir::search::terms_of` finds): a token or word, or a date
+/// span.
+pub struct SearchTerm<'a> {
+    /// The resource.
+    pub resource_id: &'a str,
+    /// Its type.
+    pub resource_type: &'a str,
+    /// Whose record it is in.
+    pub patient_id: Option<&'a str>,
+    /// The search parameter.
+    pub param: &'a str,
+    /// A token's system.
+    pub system: &'a str,
+    /// A token's code or a word.
+    pub value: &'a str,
+    /// A date span's first and last microsecond.
+    pub span: Option<(i64, i64)>,
+}
+
+/// Forgets the search terms of resources about to be indexed anew.
+pub async fn clear_search_terms(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    resource_ids: &[&str],
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
+    for id in resource_ids {
+        sqlx::query("DELETE FROM fhir_search WHERE resource_id = $1")
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records search terms, in few statements.
+pub async fn put_search_terms(
+    conn: &mut Conn,
+    import: &ClinicCapability,
+    terms: &[SearchTerm<'_>],
+) -> Result<()> {
+    crate::require(import, ClinicAction::ImportRecords, "importing records")?;
+    let cells: Vec<Vec<Cell<'_>>> = terms
+        .iter()
+        .map(|t| {
+            vec![
+                Cell::Text(Some(t.resource_id)),
+                Cell::Text(Some(t.resource_type)),
+                Cell::Text(t.patient_id),
+                Cell::Text(Some(t.param)),
+                Cell::Text(Some(t.system)),
+                Cell::Text(Some(t.value)),
+                Cell::Int(t.span.map(|s| s.0)),
+                Cell::Int(t.span.map(|s| s.1)),
+            ]
+        })
+        .collect();
+    Insert {
+        table: "fhir_search",
+        columns: &[
+            ("resource_id", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("patient_id", Kind::Text),
+            ("param", Kind::Text),
+            ("system", Kind::Text),
+            ("value", Kind::Text),
+            ("low", Kind::Int),
+            ("high", Kind::Int),
+        ],
+        tail: "",
     }
     .run(conn, &cells)
     .await

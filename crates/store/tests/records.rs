@@ -159,6 +159,7 @@ async fn write(conn: &mut Conn, seeds: &[Seed]) {
             patient_id: Some(s.patient),
             content_hash: "hash",
             json: &json[i],
+            refs: "",
         })
         .collect();
     resources::insert_many(conn, &import, &rows, now())

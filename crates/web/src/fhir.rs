@@ -67,7 +67,7 @@ fn fhir_json(status: StatusCode, body: Value) -> Response {
     fhir_text(status, body.to_string())
 }
 
-fn fhir_text(status: StatusCode, body: String) -> Response {
+pub(crate) fn fhir_text(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -87,7 +87,7 @@ pub fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
     )
 }
 
-fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     let mut response = outcome(
         StatusCode::UNAUTHORIZED,
         "login",
@@ -99,7 +99,7 @@ fn unauthorized() -> Response {
     response
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod fhir;
+pub mod fhir_read;
 pub mod layout;
 pub mod markdown;
 pub mod pages;

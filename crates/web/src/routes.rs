@@ -5,6 +5,7 @@
 //! to try every route as every role and with another patient's ids.
 
 use crate::fhir;
+use crate::fhir_read;
 use crate::pages::{
     account, activation, admin, admin_messaging, admin_refills, admin_schedules,
     appointment_finder, appointment_offers, appointments, auth, checkin, clinic, messages, ops,
@@ -91,6 +92,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin_schedules::ROUTES,
     admin_refills::ROUTES,
     fhir::ROUTES,
+    fhir_read::ROUTES,
     ops::ROUTES,
 ];
 

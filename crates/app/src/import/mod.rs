@@ -144,6 +144,8 @@ struct Item {
     projection: Option<(portal_fhir::projection::Projection, Vec<u8>)>,
     /// The name of a practitioner, organization or location, for the record pages.
     directory_name: Option<String>,
+    /// What searches of the read API find it by.
+    terms: portal_fhir::search::Terms,
     /// The original JSON, packed.
     json: Vec<u8>,
     hash: String,

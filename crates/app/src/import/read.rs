@@ -221,6 +221,7 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
     let json = portal_fhir::json::to_string(&entry.resource);
     let hash = crypto::content_hash(&json);
     let projected = portal_fhir::projection::of(&mapped, &entry.resource);
+    let terms = portal_fhir::search::terms_of(&entry.resource);
     let key = Key::of(&entry);
     // The parsed JSON is not needed any more: freed before the details are written out (a
     // document's text can take megabytes), on the thread that built it.
@@ -251,6 +252,7 @@ fn prepare_entry(entry: Entry, refs: Vec<(String, Reference)>) -> Result<Item> {
         is_mapped,
         refs,
         projection,
+        terms,
         json,
         hash,
     })

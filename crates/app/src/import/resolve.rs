@@ -21,6 +21,8 @@ pub(super) struct Placed {
     /// The visit it belongs to.
     pub(super) encounter: Option<String>,
     pub(super) links: Links,
+    /// What its references resolved to, kept for the read API.
+    pub(super) refs: portal_fhir::serve::ResolvedRefs,
 }
 
 /// A planned entry's place in [`Index::slots`].

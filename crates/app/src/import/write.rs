@@ -9,7 +9,7 @@ use portal_domain::access::{AccessFacts, Action, authorize};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::record::{Hold, ItemKind, release_time};
 use portal_store::Conn;
-use portal_store::resources::{self, ItemWrite, KnownResource, ResourceRow};
+use portal_store::resources::{self, ItemWrite, KnownResource, ResourceRow, SearchTerm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::ownership::{check_update, write_patient};
@@ -256,6 +256,8 @@ impl<'a> Writer<'a> {
         let now = self.now;
         // Indexes into `items` of the new resources and of the clinical items to write.
         let mut new_rows: Vec<usize> = Vec::new();
+        // Indexes of the resources created or updated, whose search terms are written below.
+        let mut indexed: Vec<usize> = Vec::new();
         let mut projected: Vec<usize> = Vec::new();
         let mut directory: Vec<(&str, &str, &str)> = Vec::new();
         for (i, (item, at)) in items.iter().zip(&placed).enumerate() {
@@ -301,8 +303,12 @@ impl<'a> Writer<'a> {
             if created {
                 // New resources are written in batches below.
                 new_rows.push(i);
+                indexed.push(i);
             } else {
-                resources::update(tx, &self.import, &resource_row(item, at), now).await?;
+                let refs = at.refs.to_text();
+                resources::update(tx, &self.import, &resource_row(item, at, &refs), now).await?;
+                resources::clear_search_terms(tx, &self.import, &[&at.id]).await?;
+                indexed.push(i);
                 resources::replace_identifiers(
                     tx,
                     &self.import,
@@ -330,12 +336,17 @@ impl<'a> Writer<'a> {
             }
         }
 
+        let refs: Vec<String> = new_rows.iter().map(|i| placed[*i].refs.to_text()).collect();
         let rows: Vec<ResourceRow<'_>> = new_rows
             .iter()
-            .map(|i| resource_row(&items[*i], &placed[*i]))
+            .zip(&refs)
+            .map(|(i, refs)| resource_row(&items[*i], &placed[*i], refs))
             .collect();
         resources::insert_many(tx, &self.import, &rows, now).await?;
         drop(rows);
+        drop(refs);
+        self.write_search_terms(tx, &items, &placed, &indexed)
+            .await?;
         let identifier_rows: Vec<(&str, &str, &str, &str)> = new_rows
             .iter()
             .flat_map(|i| {
@@ -376,6 +387,40 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Writes the search terms of the items at `indexed`.
+    async fn write_search_terms(
+        &self,
+        tx: &mut Conn,
+        items: &[Item],
+        placed: &[Placed],
+        indexed: &[usize],
+    ) -> Result<()> {
+        let patients: Vec<Option<String>> = indexed
+            .iter()
+            .map(|i| placed[*i].patient.map(|p| p.to_string()))
+            .collect();
+        let targets: Vec<Vec<String>> = indexed
+            .iter()
+            .map(|i| match items[*i].key.resource_type {
+                "Provenance" => placed[*i]
+                    .refs
+                    .targets()
+                    .map(|(t, id)| format!("{t}/{id}"))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let terms: Vec<SearchTerm<'_>> = indexed
+            .iter()
+            .zip(patients.iter().zip(&targets))
+            .flat_map(|(i, (patient, targets))| {
+                search_terms(&items[*i], &placed[*i], patient.as_deref(), targets)
+            })
+            .collect();
+        resources::put_search_terms(tx, &self.import, &terms).await?;
+        Ok(())
+    }
+
     /// An item's id and what is stored under it (from the plan), and what its references
     /// resolve to: whose record it is in, its visit, who and where it is from.
     async fn place(&mut self, tx: &mut Conn, item: &Item) -> Result<Placed> {
@@ -391,6 +436,7 @@ impl<'a> Writer<'a> {
             None
         };
         let mut encounter = None;
+        let mut refs = portal_fhir::serve::ResolvedRefs::default();
         for (path, reference) in &item.refs {
             let Some((target_type, target)) = resolve(
                 tx,
@@ -404,11 +450,13 @@ impl<'a> Writer<'a> {
             else {
                 continue;
             };
+            refs.note(reference, &target_type, &target);
             let field = path.rsplit_once('.').map_or(path.as_str(), |(_, f)| f);
-            if target_type == "Patient"
-                && patient.is_none()
-                && matches!(field, "subject" | "patient" | "beneficiary")
-            {
+            // A Provenance is in the record of the patient it is about.
+            let names_patient = matches!(field, "subject" | "patient" | "beneficiary")
+                || (item.key.resource_type == "Provenance"
+                    && path.starts_with("Provenance.target"));
+            if target_type == "Patient" && patient.is_none() && names_patient {
                 patient = Some(crate::parse_patient_id(&target)?);
             }
             links.note(item.key.resource_type, path, field, &target_type, &target);
@@ -422,6 +470,7 @@ impl<'a> Writer<'a> {
             patient,
             encounter,
             links,
+            refs,
         })
     }
 
@@ -547,8 +596,8 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// The `fhir_resources` row of an item.
-fn resource_row<'i>(item: &'i Item, at: &'i Placed) -> ResourceRow<'i> {
+/// The `fhir_resources` row of an item, with what its references resolved to as text.
+fn resource_row<'i>(item: &'i Item, at: &'i Placed, refs: &'i str) -> ResourceRow<'i> {
     ResourceRow {
         id: &at.id,
         resource_type: item.key.resource_type,
@@ -556,5 +605,37 @@ fn resource_row<'i>(item: &'i Item, at: &'i Placed) -> ResourceRow<'i> {
         patient_id: at.patient,
         content_hash: &item.hash,
         json: &item.json,
+        refs,
     }
+}
+
+/// The search terms of an item: those its JSON gives, and for a Provenance the resources it
+/// is about (for `_revinclude=Provenance:target`).
+fn search_terms<'i>(
+    item: &'i Item,
+    at: &'i Placed,
+    patient: Option<&'i str>,
+    targets: &'i [String],
+) -> impl Iterator<Item = SearchTerm<'i>> {
+    let row = move |param: &'i str, system: &'i str, value: &'i str, span| SearchTerm {
+        resource_id: &at.id,
+        resource_type: item.key.resource_type,
+        patient_id: patient,
+        param,
+        system,
+        value,
+        span,
+    };
+    let tokens = item
+        .terms
+        .tokens
+        .iter()
+        .map(move |(param, system, value)| row(param, system, value, None));
+    let dates = item
+        .terms
+        .dates
+        .iter()
+        .map(move |(param, low, high)| row(param, "", "", Some((*low, *high))));
+    let targets = targets.iter().map(move |t| row("target", "", t, None));
+    tokens.chain(dates).chain(targets)
 }

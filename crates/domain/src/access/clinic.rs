@@ -33,6 +33,10 @@ pub enum ClinicAction {
     /// The portal's own refill job: moving requests nobody acted on to the pool, then to its
     /// lead. Only the server itself runs it.
     RunRefillJobs,
+    /// Use the FHIR read API beyond one record: find which record a resource is in, and read
+    /// the directory (practitioners, organizations, locations, medications). Only a system
+    /// client whose token may read; each record's data is still decided patient by patient.
+    ReadApi,
 }
 
 /// Proof that the policy allowed a piece of clinic work.
@@ -80,6 +84,12 @@ pub fn authorize_clinic(
                 action,
             });
         }
+        Principal::System { scopes, .. } if action == ClinicAction::ReadApi && scopes.read => {
+            return Ok(ClinicCapability {
+                principal: principal.clone(),
+                action,
+            });
+        }
         _ => return Err(Denied),
     };
     let allowed = match action {
@@ -94,6 +104,8 @@ pub fn authorize_clinic(
         ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
         // People send records through the pages of the EHR, not through the portal's; nobody
         // runs the portal's own jobs but the portal.
+        // The API is for systems; people read records through the pages.
+        ClinicAction::ReadApi => false,
         ClinicAction::ImportRecords
         | ClinicAction::RunAppointmentJobs
         | ClinicAction::RunRefillJobs => {

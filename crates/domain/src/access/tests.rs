@@ -398,3 +398,39 @@ fn records_are_imported_by_writing_systems_and_the_operator_only() {
     assert!(authorize_clinic(&user(Role::Admin, None), ClinicAction::ImportRecords).is_err());
     assert!(authorize_clinic(&writer, ClinicAction::ManageUsers).is_err());
 }
+
+#[test]
+fn the_read_api_beyond_one_record_is_for_reading_systems_only() {
+    let system = |read, write| Principal::System {
+        client: ClientId::from_uuid(uuid::Uuid::from_u128(10)),
+        scopes: ApiScopes { read, write },
+    };
+    assert!(authorize_clinic(&system(true, false), ClinicAction::ReadApi).is_ok());
+    assert!(authorize_clinic(&system(false, true), ClinicAction::ReadApi).is_err());
+    assert!(authorize_clinic(&Principal::Operator, ClinicAction::ReadApi).is_err());
+    for role in [Role::Patient, Role::Clinician, Role::Staff, Role::Admin] {
+        assert!(authorize_clinic(&user(role, None), ClinicAction::ReadApi).is_err());
+    }
+    // A reading system still reads each record only as the policy allows it.
+    let reader = system(true, false);
+    let patient = PatientId::from_uuid(uuid::Uuid::from_u128(11));
+    let access = authorize(
+        &reader,
+        patient,
+        Action::ViewRecord,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("read");
+    assert!(access.visibility().unreleased);
+    assert!(
+        authorize(
+            &system(false, true),
+            patient,
+            Action::ViewRecord,
+            &AccessFacts::default(),
+            now()
+        )
+        .is_err()
+    );
+}

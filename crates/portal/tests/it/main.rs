@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod checkin;
 mod fhir_api;
+mod fhir_read;
 mod forms;
 mod held_reports;
 mod helpers;

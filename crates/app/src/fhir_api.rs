@@ -1,0 +1,490 @@
+//! The FHIR R4 read API: read, search and `$everything` for system clients whose token may
+//! read. Each resource goes out under the portal's id with its references rewritten to the
+//! portal's ids ([`portal_fhir::serve`]); the stored JSON stays as it was sent.
+//!
+//! Every request is one policy decision per record it touches and one audit event per record
+//! (searches of a record's resources name one record; a Patient search names each patient it
+//! returns). Anything outside what the caller may see is "not found", exactly as a resource that
+//! does not exist.
+
+use crate::services::FhirApi;
+use crate::{Actor, Error, Result, commit};
+use portal_domain::access::{Action, ClinicAction, ClinicCapability, authorize_clinic};
+use portal_domain::audit::{AuditAction, Outcome};
+use portal_domain::{PatientAccess, PatientId};
+use portal_fhir::search::{self, Condition, Prefix, Search};
+use portal_fhir::serve::{ResolvedRefs, Served, serve_stored};
+use portal_store::served::{self, DateCompare, Filter, Query, Scope, StoredResource};
+
+/// An answer of the API: a resource or a Bundle, as JSON text.
+#[derive(Clone, Debug)]
+pub struct FhirBody(pub String);
+
+/// The types `$everything` returns: the record's resources of every type the API serves.
+fn compartment_types() -> Vec<&'static str> {
+    search::SERVED
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| search::in_patient_compartment(t) || *t == "Patient")
+        .collect()
+}
+
+impl FhirApi {
+    /// The policy's leave to use the API; a token that may not read is refused (403).
+    fn leave(&self, actor: &Actor) -> Result<ClinicCapability> {
+        authorize_clinic(&actor.principal, ClinicAction::ReadApi).map_err(|_| Error::Forbidden)
+    }
+
+    /// `GET /fhir/{type}/{id}`.
+    pub async fn read(&self, actor: &Actor, resource_type: &str, id: &str) -> Result<FhirBody> {
+        let leave = self.leave(actor)?;
+        let resource_type = served_type(resource_type)?;
+        let mut conn = self.conn().await?;
+        let located = served::locate(&mut conn, &leave, resource_type, id).await?;
+        drop(conn);
+        let query = Query {
+            resource_type,
+            ids: &[id],
+            filters: &[],
+        };
+        let found = match located {
+            None => {
+                self.audit_missing(actor, resource_type, id).await?;
+                return Err(Error::NotFound);
+            }
+            Some(Some(patient)) => {
+                let (access, _, _) = self
+                    .decide_to_read(actor, patient, Action::ViewRecord)
+                    .await?;
+                let now = self.now();
+                let mut tx = self.store().begin_read().await?;
+                let rows =
+                    served::search(&mut tx, Scope::Record(&access, now), &query, None, 1).await?;
+                commit(tx).await?;
+                let mut event = self.read_event(actor, Some(&access), resource_type);
+                event.resource_id = Some(id.to_string());
+                if rows.is_empty() {
+                    event.outcome = Outcome::Denied;
+                    event.detail = "FHIR API read: not shown to this reader".into();
+                    self.audit_alone(&event).await?;
+                    return Err(Error::NotFound);
+                }
+                self.audit_alone(&event).await?;
+                rows
+            }
+            Some(None) => {
+                let mut tx = self.store().begin_read().await?;
+                let rows =
+                    served::search(&mut tx, Scope::Directory(&leave), &query, None, 1).await?;
+                commit(tx).await?;
+                let mut event = self.read_event(actor, None, resource_type);
+                event.resource_id = Some(id.to_string());
+                self.audit_alone(&event).await?;
+                rows
+            }
+        };
+        let row = found.into_iter().next().ok_or(Error::NotFound)?;
+        Ok(FhirBody(serve(&row)?))
+    }
+
+    /// `GET /fhir/{type}?…` and `POST /fhir/{type}/_search`: a searchset Bundle.
+    pub async fn search(
+        &self,
+        actor: &Actor,
+        resource_type: &str,
+        pairs: &[(String, String)],
+    ) -> Result<FhirBody> {
+        let leave = self.leave(actor)?;
+        let resource_type = served_type(resource_type)?;
+        let search = search::parse_search(resource_type, pairs)
+            .map_err(|e| Error::Rejected(e.to_string()))?;
+        let filters = filters_of(&search.conditions);
+        let ids: Vec<&str> = search.ids.iter().map(String::as_str).collect();
+        let query = Query {
+            resource_type,
+            ids: &ids,
+            filters: &filters,
+        };
+        let link = self.self_link(&format!("fhir/{resource_type}"), pairs);
+        let now = self.now();
+
+        if search::in_patient_compartment(resource_type) {
+            let Some(patient) = &search.patient else {
+                return Err(Error::Rejected(format!(
+                    "A search of {resource_type} must name the patient (patient=Patient/id)."
+                )));
+            };
+            let Ok(patient) = patient.parse::<PatientId>() else {
+                self.audit_missing(actor, "Patient", patient).await?;
+                return Err(Error::NotFound);
+            };
+            let (access, _, _) = self
+                .decide_to_read(actor, patient, Action::ViewRecord)
+                .await?;
+            let scope = Scope::Record(&access, now);
+            let mut tx = self.store().begin_read().await?;
+            let page = self.page(&mut tx, scope, &leave, &query, &search).await?;
+            commit(tx).await?;
+            let mut event = self.read_event(actor, Some(&access), resource_type);
+            event.detail = format!("FHIR API search: {} found", page.total);
+            self.audit_alone(&event).await?;
+            return Ok(FhirBody(page.bundle(
+                &self.config().public_url,
+                &link,
+                pairs,
+            )));
+        }
+
+        // The directory, or patients found by their demographics: each patient returned is
+        // decided and audited on its own.
+        let mut tx = self.store().begin_read().await?;
+        let mut page = self
+            .page(&mut tx, Scope::Directory(&leave), &leave, &query, &search)
+            .await?;
+        commit(tx).await?;
+        if resource_type == "Patient" {
+            let mut allowed = Vec::new();
+            let mut tx = self.store().begin_read().await?;
+            for row in page.matches {
+                let Ok(patient) = row.id.parse::<PatientId>() else {
+                    continue;
+                };
+                let Ok((access, _, _)) = self
+                    .decide_to_read(actor, patient, Action::ViewDemographics)
+                    .await
+                else {
+                    continue;
+                };
+                let mut event = self.read_event(actor, Some(&access), "Patient");
+                event.resource_id = Some(row.id.clone());
+                event.detail = "FHIR API search".into();
+                if search.revinclude_provenance {
+                    let target = [format!("Patient/{}", row.id)];
+                    page.included.extend(
+                        served::provenance_of(&mut tx, Scope::Record(&access, now), &target)
+                            .await?,
+                    );
+                }
+                self.audit_alone(&event).await?;
+                allowed.push(row);
+            }
+            commit(tx).await?;
+            page.matches = allowed;
+        } else {
+            let mut event = self.read_event(actor, None, resource_type);
+            event.detail = format!("FHIR API search: {} found", page.total);
+            self.audit_alone(&event).await?;
+        }
+        Ok(FhirBody(page.bundle(
+            &self.config().public_url,
+            &link,
+            pairs,
+        )))
+    }
+
+    /// `GET /fhir/Patient/{id}/$everything`: a page of the record's resources of every served
+    /// type, the Patient first, nothing outside the record.
+    pub async fn everything(
+        &self,
+        actor: &Actor,
+        patient: &str,
+        pairs: &[(String, String)],
+    ) -> Result<FhirBody> {
+        self.leave(actor)?;
+        let mut count = search::DEFAULT_COUNT;
+        let mut after = None;
+        for (name, value) in pairs {
+            match name.as_str() {
+                "_count" => {
+                    count = match value.parse::<usize>() {
+                        Ok(n) if n >= 1 => n.min(search::MAX_COUNT),
+                        _ => {
+                            return Err(Error::Rejected(
+                                "_count must be a whole number of at least 1.".into(),
+                            ));
+                        }
+                    }
+                }
+                "_page" => after = Some(value.as_str()),
+                other => {
+                    return Err(Error::Rejected(format!(
+                        "The parameter {other} is not supported by $everything; _count is."
+                    )));
+                }
+            }
+        }
+        let Ok(patient_id) = patient.parse::<PatientId>() else {
+            self.audit_missing(actor, "Patient", patient).await?;
+            return Err(Error::NotFound);
+        };
+        let (access, _, _) = self
+            .decide_to_read(actor, patient_id, Action::ViewRecord)
+            .await?;
+        let now = self.now();
+        let types = compartment_types();
+        let mut tx = self.store().begin_read().await?;
+        let total = served::compartment_count(&mut tx, &access, now, &types).await?;
+        let mut matches =
+            served::compartment(&mut tx, &access, now, &types, after, count + 1).await?;
+        commit(tx).await?;
+        let more = matches.len() > count;
+        matches.truncate(count);
+        let mut event = self.read_event(actor, Some(&access), "Everything");
+        event.detail = format!("FHIR API $everything: {} resources", matches.len());
+        self.audit_alone(&event).await?;
+        let page = Page {
+            total,
+            count_only: false,
+            next: more.then(|| matches.last().map(|r| r.id.clone())).flatten(),
+            matches,
+            included: Vec::new(),
+        };
+        let link = self.self_link(&format!("fhir/Patient/{patient}/$everything"), pairs);
+        Ok(FhirBody(page.bundle(
+            &self.config().public_url,
+            &link,
+            pairs,
+        )))
+    }
+
+    /// The page of a search in `scope`, with what it includes.
+    async fn page(
+        &self,
+        tx: &mut portal_store::Conn,
+        scope: Scope<'_>,
+        leave: &ClinicCapability,
+        query: &Query<'_>,
+        search: &Search,
+    ) -> Result<Page> {
+        let total = served::count(tx, scope, query).await?;
+        if search.count_only {
+            return Ok(Page {
+                total,
+                count_only: true,
+                next: None,
+                matches: Vec::new(),
+                included: Vec::new(),
+            });
+        }
+        let mut matches =
+            served::search(tx, scope, query, search.page.as_deref(), search.count + 1).await?;
+        let more = matches.len() > search.count;
+        matches.truncate(search.count);
+        let mut included = Vec::new();
+        if search.include_medication {
+            let medications: Vec<String> = matches
+                .iter()
+                .filter_map(|r| r.refs.as_deref())
+                .flat_map(|refs| {
+                    ResolvedRefs::from_text(refs)
+                        .targets()
+                        .filter(|(t, _)| *t == "Medication")
+                        .map(|(_, id)| id.to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let mut ids: Vec<&str> = medications.iter().map(String::as_str).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            included.extend(served::directory_by_ids(tx, leave, &ids).await?);
+        }
+        // A Patient search finds Provenance record by record, once each patient is allowed.
+        if search.revinclude_provenance && search.resource_type != "Patient" {
+            let targets: Vec<String> = matches
+                .iter()
+                .map(|r| format!("{}/{}", r.resource_type, r.id))
+                .collect();
+            included.extend(served::provenance_of(tx, scope, &targets).await?);
+        }
+        Ok(Page {
+            total,
+            count_only: false,
+            next: more.then(|| matches.last().map(|r| r.id.clone())).flatten(),
+            matches,
+            included,
+        })
+    }
+
+    /// The link to this search as asked, absolute.
+    fn self_link(&self, path: &str, pairs: &[(String, String)]) -> String {
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        let base = self.config().public_url.trim_end_matches('/');
+        if query.is_empty() {
+            format!("{base}/{path}")
+        } else {
+            format!("{base}/{path}?{query}")
+        }
+    }
+
+    /// The audit event of a read through the API.
+    fn read_event(
+        &self,
+        actor: &Actor,
+        access: Option<&PatientAccess>,
+        resource_type: &str,
+    ) -> portal_domain::audit::AuditEvent {
+        let audit_type = format!("FHIR {resource_type}");
+        let mut event = match access {
+            Some(access) => self.patient_event(actor, access, AuditAction::Read, &audit_type),
+            None => self.event(actor, AuditAction::Read, &audit_type, Outcome::Success),
+        };
+        if event.detail.is_empty() {
+            event.detail = "FHIR API read".into();
+        }
+        event
+    }
+
+    /// Records a read of something that is not there.
+    async fn audit_missing(&self, actor: &Actor, resource_type: &str, id: &str) -> Result<()> {
+        let mut event = self.event(
+            actor,
+            AuditAction::Read,
+            &format!("FHIR {resource_type}"),
+            Outcome::Denied,
+        );
+        // The id is the caller's text: kept only when it is one the portal could have made.
+        if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            event.resource_id = Some(id.to_string());
+        }
+        event.detail = "FHIR API read: no such resource".into();
+        self.audit_alone(&event).await
+    }
+}
+
+/// The served type a request names, or a 400 naming it.
+fn served_type(name: &str) -> Result<&'static str> {
+    search::served_type(name).ok_or_else(|| {
+        Error::Rejected(format!(
+            "{} is not a resource type this portal serves. See /fhir/metadata.",
+            name.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
+/// The store's filters for a checked search's conditions.
+fn filters_of(conditions: &[Condition]) -> Vec<Filter<'_>> {
+    conditions
+        .iter()
+        .map(|c| match c {
+            Condition::Token { param, any } => Filter::Token {
+                param,
+                any: any
+                    .iter()
+                    .map(|v| (v.system.as_deref(), v.code.as_deref()))
+                    .collect(),
+            },
+            Condition::Text { param, any, exact } => Filter::Text {
+                param,
+                any: any.iter().map(String::as_str).collect(),
+                exact: *exact,
+            },
+            Condition::Date {
+                param,
+                prefix,
+                low,
+                high,
+            } => Filter::Date {
+                param,
+                compare: match prefix {
+                    Prefix::Eq => DateCompare::Eq,
+                    Prefix::Ne => DateCompare::Ne,
+                    Prefix::Gt => DateCompare::Gt,
+                    Prefix::Lt => DateCompare::Lt,
+                    Prefix::Ge => DateCompare::Ge,
+                    Prefix::Le => DateCompare::Le,
+                },
+                low: *low,
+                high: *high,
+            },
+        })
+        .collect()
+}
+
+/// A stored resource as it goes out. A reference to a resource of a type the API does not
+/// serve goes out as an unresolved one (its identifier and display, no link that would fail).
+fn serve(row: &StoredResource) -> Result<String> {
+    let last_updated = served::instant(row.updated_at);
+    let mut refs = ResolvedRefs::from_text(row.refs.as_deref().unwrap_or_default());
+    refs.retain(|resource_type| search::served_type(resource_type).is_some());
+    serve_stored(
+        &row.json,
+        &Served {
+            id: &row.id,
+            version: row.version,
+            last_updated: &last_updated,
+            source_id: row.source_id.as_deref(),
+        },
+        &refs,
+    )
+    .ok_or_else(|| Error::Internal(format!("stored resource {} cannot be read", row.id)))
+}
+
+/// A page of a search.
+struct Page {
+    total: i64,
+    count_only: bool,
+    /// The last id of this page, when there is a next.
+    next: Option<String>,
+    matches: Vec<StoredResource>,
+    included: Vec<StoredResource>,
+}
+
+impl Page {
+    /// The searchset Bundle, written as text: each resource's JSON goes in as served.
+    fn bundle(&self, public_url: &str, self_link: &str, pairs: &[(String, String)]) -> String {
+        let base = public_url.trim_end_matches('/');
+        let mut out = String::with_capacity(256 + self.matches.len() * 2048);
+        out.push_str(r#"{"resourceType":"Bundle","type":"searchset","total":"#);
+        out.push_str(&self.total.to_string());
+        out.push_str(r#","link":[{"relation":"self","url":"#);
+        out.push_str(&json_string(self_link));
+        out.push('}');
+        if let Some(last) = &self.next {
+            let mut next: Vec<(String, String)> = pairs
+                .iter()
+                .filter(|(k, _)| k != "_page")
+                .cloned()
+                .collect();
+            next.push(("_page".into(), last.clone()));
+            let query = serde_urlencoded::to_string(&next).unwrap_or_default();
+            let path = self_link.split('?').next().unwrap_or(self_link);
+            out.push_str(r#",{"relation":"next","url":"#);
+            out.push_str(&json_string(&format!("{path}?{query}")));
+            out.push('}');
+        }
+        out.push(']');
+        if !self.count_only {
+            out.push_str(r#","entry":["#);
+            let mut first = true;
+            for (rows, mode) in [(&self.matches, "match"), (&self.included, "include")] {
+                for row in rows.iter() {
+                    let Ok(resource) = serve(row) else {
+                        tracing::warn!(resource = %row.id, "stored resource unreadable");
+                        continue;
+                    };
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(r#"{"fullUrl":"#);
+                    out.push_str(&json_string(&format!(
+                        "{base}/fhir/{}/{}",
+                        row.resource_type, row.id
+                    )));
+                    out.push_str(r#","resource":"#);
+                    out.push_str(&resource);
+                    out.push_str(r#","search":{"mode":""#);
+                    out.push_str(mode);
+                    out.push_str(r#""}}"#);
+                }
+            }
+            out.push(']');
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
