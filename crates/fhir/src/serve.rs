@@ -67,10 +67,30 @@ pub fn rewrite(
         meta.remove(&"source");
     }
     root.insert("meta", meta);
-    if let Some(source_id) = served.source_id.filter(|s| *s != served.id) {
+    let listed = root
+        .get(&"resourceType")
+        .and_then(|t| t.as_str())
+        .is_some_and(has_identifier_list);
+    if let Some(source_id) = served.source_id.filter(|s| *s != served.id && listed) {
         keep_source_id(root, source_id);
     }
     done
+}
+
+/// Whether R4 gives resources of this type a list of identifiers (a Provenance, say, has
+/// none: its sender's id cannot go with it).
+fn has_identifier_list(resource_type: &str) -> bool {
+    !matches!(
+        resource_type,
+        "Provenance"
+            | "AuditEvent"
+            | "Binary"
+            | "Bundle"
+            | "Parameters"
+            | "OperationOutcome"
+            | "Subscription"
+            | "CapabilityStatement"
+    )
 }
 
 /// Adds the sender's id as an identifier, unless the resource lists it already.
@@ -413,5 +433,13 @@ mod tests {
         assert!(out.contains(r#""reference":"Patient/p-1""#), "{out}");
         assert!(out.contains(r#""reference":"Practitioner/pr-1""#), "{out}");
         assert_eq!(back.targets().count(), 2);
+    }
+
+    #[test]
+    fn a_type_without_identifiers_gets_none() {
+        let mut p =
+            parse(br#"{"resourceType": "Provenance", "id": "s", "target": []}"#).expect("JSON");
+        rewrite(&mut p, &served(Some("s")), known);
+        assert!(p.get("identifier").is_none());
     }
 }

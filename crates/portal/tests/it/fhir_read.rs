@@ -773,7 +773,120 @@ async fn each_read_is_audited_once_with_the_record(backend: Backend) {
     t.stop().await;
 }
 
+/// Everything the API returns for the fixture patients (the full shared set in CI): each
+/// record's `$everything` pages and every directory resource they point at, run through the
+/// shared validator with US Core when CI points at it (`PORTAL_FHIR_VALIDATOR`). The one
+/// finding allowed is the fixture's own: a Location sent without a name.
+async fn everything_served_for_the_fixture_patients_validates(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let files = crate::helpers::fixture_files();
+    let mut patients = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).expect("fixture");
+        t.app
+            .import()
+            .import_bundle(&Actor::operator(), bytes.as_slice())
+            .await
+            .expect("import");
+        let bundle: Value = serde_json::from_slice(&bytes).expect("json");
+        for p in sent(&bundle, "Patient") {
+            patients.push(portal_id(&t, "Patient", p["id"].as_str().expect("id")).await);
+        }
+    }
+    assert!(!patients.is_empty());
+    let api = Api {
+        t: &t,
+        token: read_token(&t).await,
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let mut pages = 0;
+    let mut served = 0;
+    let mut references = BTreeSet::new();
+    for patient in &patients {
+        let mut next = Some(format!("/fhir/Patient/{patient}/$everything?_count=200"));
+        while let Some(path) = next.take() {
+            let (status, page) = api.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {page}");
+            for entry in page["entry"].as_array().into_iter().flatten() {
+                collect_references(&entry["resource"], &mut references);
+                served += 1;
+            }
+            std::fs::write(
+                dir.path().join(format!("page-{pages}.json")),
+                page.to_string(),
+            )
+            .expect("write");
+            pages += 1;
+            next = next_of(&page);
+        }
+    }
+    let mut directory = String::new();
+    for reference in &references {
+        let directory_type = ["Practitioner/", "Organization/", "Location/", "Medication/"]
+            .iter()
+            .any(|t| reference.starts_with(t));
+        if directory_type {
+            let (status, resource) = api.get(&format!("/fhir/{reference}")).await;
+            assert_eq!(status, StatusCode::OK, "{reference}: {resource}");
+            directory.push_str(&resource.to_string());
+            directory.push('\n');
+            served += 1;
+        }
+    }
+    std::fs::write(dir.path().join("directory.ndjson"), directory).expect("write");
+    assert!(served > patients.len() * 10, "{served} resources served");
+
+    let Ok(validator) = std::env::var("PORTAL_FHIR_VALIDATOR") else {
+        t.stop().await;
+        return;
+    };
+    let out = std::process::Command::new(&validator)
+        .args(["--json", "--profile", "us-core"])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{validator} did not run: {e}"));
+    let findings: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a finding as JSON"))
+        .collect();
+    let unexpected: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .filter(|f| {
+            let known = f["resource"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("Location/"))
+                && f["path"].as_str().is_some_and(|p| p.ends_with(".name"))
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Missing required property"));
+            !known
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{} findings beyond the fixture's own:\n{}",
+        unexpected.len(),
+        unexpected
+            .iter()
+            .take(20)
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("us-core-patient") && summary.contains("us-core-observation-lab"),
+        "checked against US Core: {summary}"
+    );
+    t.stop().await;
+}
+
 both_backends!(
+    everything_served_for_the_fixture_patients_validates,
     searches_find_what_the_fixture_holds,
     unsupported_parameters_and_bad_values_are_refused,
     tokens_and_ids_outside_are_refused_alike,

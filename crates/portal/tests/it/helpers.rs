@@ -562,3 +562,34 @@ pub fn transaction(
         .collect();
     serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
 }
+
+/// The fixture folder: the full shared set when `PORTAL_FHIR_FIXTURES` is set (it must then
+/// exist), otherwise the copies in the repository.
+#[allow(dead_code)]
+pub fn fixture_dir() -> std::path::PathBuf {
+    match std::env::var("PORTAL_FHIR_FIXTURES") {
+        Ok(dir) if !dir.is_empty() => {
+            let dir = std::path::PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "PORTAL_FHIR_FIXTURES={} is not a folder",
+                dir.display()
+            );
+            dir
+        }
+        _ => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea"),
+    }
+}
+
+/// The fixture Bundles, in name order.
+#[allow(dead_code)]
+pub fn fixture_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(fixture_dir())
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures found");
+    files
+}

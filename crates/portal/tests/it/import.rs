@@ -4,6 +4,7 @@
 
 use crate::both_backends;
 use crate::helpers::TestApp;
+use crate::helpers::{fixture_dir, fixture_files};
 use portal_app::Actor;
 use portal_store::Backend;
 use serde_json::{Value, json};
@@ -11,34 +12,6 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-
-/// The fixture folder: the full shared set when `PORTAL_FHIR_FIXTURES` is set (it must then
-/// exist), otherwise the copies in the repository.
-fn fixture_dir() -> PathBuf {
-    match std::env::var("PORTAL_FHIR_FIXTURES") {
-        Ok(dir) if !dir.is_empty() => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.is_dir(),
-                "PORTAL_FHIR_FIXTURES={} is not a folder",
-                dir.display()
-            );
-            dir
-        }
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/synthea"),
-    }
-}
-
-fn fixture_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .expect("fixture folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures found");
-    files
-}
 
 /// Distinct resources per type, counted from the raw JSON: a resource sent again with the same
 /// type and id (or the same conditional-create identifier) is the same resource.
