@@ -255,6 +255,7 @@ fn data_words(resource_type: &str) -> &'static str {
         "ActivationCode" => "an activation code for the portal",
         "Account" => "the portal account",
         "BreakGlass" => "emergency access to the record",
+        t if t.starts_with("FHIR ") => "the record, through the FHIR API",
         _ => "the record",
     }
 }
@@ -273,6 +274,7 @@ fn access_entry(
         (_, "patient" | "anonymous") if refused => {
             "Someone without access to this record".to_string()
         }
+        (Some(name), "system") => format!("{name} (a connected system)"),
         (Some(name), role) => format!("{name} ({role})"),
         (None, "operator") => "Clinic administration".to_string(),
         (None, "portal") => "The portal itself".to_string(),
