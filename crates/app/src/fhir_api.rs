@@ -21,7 +21,7 @@ use portal_store::served::{self, DateCompare, Filter, Query, Scope, StoredResour
 pub struct FhirBody(pub String);
 
 /// The types `$everything` returns: the record's resources of every type the API serves.
-fn compartment_types() -> Vec<&'static str> {
+pub(crate) fn compartment_types() -> Vec<&'static str> {
     search::SERVED
         .iter()
         .map(|(t, _)| *t)
@@ -403,9 +403,20 @@ fn filters_of(conditions: &[Condition]) -> Vec<Filter<'_>> {
 /// A stored resource as it goes out. A reference to a resource of a type the API does not
 /// serve goes out as an unresolved one (its identifier and display, no link that would fail).
 fn serve(row: &StoredResource) -> Result<String> {
+    serve_linking(row, |_, _| true)
+}
+
+/// [`serve`], keeping as links only the references to resources `keep` accepts (by type and
+/// id); the others go out unresolved.
+pub(crate) fn serve_linking(
+    row: &StoredResource,
+    keep: impl Fn(&str, &str) -> bool,
+) -> Result<String> {
     let last_updated = served::instant(row.updated_at);
     let mut refs = ResolvedRefs::from_text(row.refs.as_deref().unwrap_or_default());
-    refs.retain(|resource_type| search::served_type(resource_type).is_some());
+    refs.retain(|resource_type, id| {
+        search::served_type(resource_type).is_some() && keep(resource_type, id)
+    });
     serve_stored(
         &row.json,
         &Served {
@@ -485,6 +496,6 @@ impl Page {
     }
 }
 
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
 }

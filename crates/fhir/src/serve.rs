@@ -261,9 +261,10 @@ impl ResolvedRefs {
             .map(|(_, t, id)| (t.clone(), id.clone()))
     }
 
-    /// Keeps only the references to resources of the types `keep` accepts.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.0.retain(|(_, resource_type, _)| keep(resource_type));
+    /// Keeps only the references to the resources `keep` accepts (by type and id).
+    pub fn retain(&mut self, keep: impl Fn(&str, &str) -> bool) {
+        self.0
+            .retain(|(_, resource_type, id)| keep(resource_type, id));
     }
 
     /// The targets, as `Type/id`.
@@ -278,6 +279,59 @@ pub fn serve_stored(json: &str, served: &Served<'_>, refs: &ResolvedRefs) -> Opt
     let mut resource = crate::json::parse(json.as_bytes()).ok()?;
     rewrite(&mut resource, served, |r| refs.get(r));
     Some(crate::json::to_string(&resource))
+}
+
+/// The identifier system of the portal's own medical record numbers.
+pub const MRN_SYSTEM: &str = "https://patient-portal.example/fhir/sid/mrn";
+
+/// The demographics of a record enrolled at the portal rather than sent in by the EHR.
+#[derive(Clone, Copy, Debug)]
+pub struct Demographics<'a> {
+    /// The record's id.
+    pub id: &'a str,
+    /// The medical record number.
+    pub mrn: &'a str,
+    /// Given names, space-separated.
+    pub given: &'a str,
+    /// Family name.
+    pub family: &'a str,
+    /// Birth date, `YYYY-MM-DD`.
+    pub birth_date: &'a str,
+    /// Administrative sex as the portal keeps it.
+    pub sex: &'a str,
+}
+
+/// A Patient resource for a record that has none from the EHR, from what the portal knows.
+pub fn patient_of(d: &Demographics<'_>) -> String {
+    let gender = match d.sex {
+        "female" | "male" | "other" => d.sex,
+        _ => "unknown",
+    };
+    let given: Vec<&str> = d.given.split_whitespace().collect();
+    let mut patient = json!({
+        "resourceType": "Patient",
+        "id": d.id,
+        "identifier": [{
+            "type": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                "code": "MR"
+            }]},
+            "system": MRN_SYSTEM,
+            "value": d.mrn
+        }],
+        "name": [{
+            "text": format!("{} {}", d.given.trim(), d.family.trim()),
+            "family": d.family,
+            "given": given
+        }],
+        "gender": gender,
+    });
+    if crate::primitives::is_date(d.birth_date)
+        && let Some(obj) = patient.as_object_mut()
+    {
+        obj.insert("birthDate", json!(d.birth_date));
+    }
+    crate::json::to_string(&patient)
 }
 
 #[cfg(test)]

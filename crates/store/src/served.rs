@@ -460,6 +460,54 @@ pub async fn directory_by_ids(
     ids: &[&str],
 ) -> Result<Vec<StoredResource>> {
     crate::require(capability, ClinicAction::ReadApi, "reading the directory")?;
+    directory(conn, ids).await
+}
+
+/// Resources in no record that a record points at (practitioners, places, medications), by id,
+/// for a reader of that record.
+pub async fn directory_for_record(
+    conn: &mut Conn,
+    _reader: &PatientAccess,
+    ids: &[&str],
+) -> Result<Vec<StoredResource>> {
+    directory(conn, ids).await
+}
+
+/// A record's resources of the `types` for a download, in id order, as `access` shows them at
+/// `now`: with `range` (inclusive start, exclusive end, Unix microseconds), only those the
+/// record pages date within it, and the Patient.
+pub async fn record_export(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    now: Timestamp,
+    types: &[&str],
+    range: (Option<i64>, Option<i64>),
+) -> Result<Vec<StoredResource>> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLUMNS} FROM fhir_resources r \
+         LEFT JOIN clinical_items c ON c.resource_id = r.id WHERE 1 = 1"
+    ));
+    let list: Vec<String> = types.iter().map(|t| sql.text(t)).collect();
+    sql.push(&format!(" AND r.resource_type IN ({})", list.join(", ")));
+    scope_sql(&mut sql, Scope::Record(access, now), "")?;
+    let mut dated = Vec::new();
+    if let Some(from) = range.0 {
+        dated.push(format!("c.sort_at >= {}", sql.int(from)));
+    }
+    if let Some(until) = range.1 {
+        dated.push(format!("c.sort_at < {}", sql.int(until)));
+    }
+    if !dated.is_empty() {
+        sql.push(&format!(
+            " AND (r.resource_type = 'Patient' OR ({}))",
+            dated.join(" AND ")
+        ));
+    }
+    sql.push(" ORDER BY r.id");
+    sql.fetch_all(conn).await?.iter().map(stored).collect()
+}
+
+async fn directory(conn: &mut Conn, ids: &[&str]) -> Result<Vec<StoredResource>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -6,9 +6,11 @@
 pub(crate) mod cache;
 mod holds;
 pub use holds::{CategoryCount, UNTIL_RELEASED_REACH_DAYS};
+mod export;
 mod results;
 mod visits;
 
+pub use export::{PrintedRecord, RecordFile, Span};
 pub use results::{
     ResultDetail, ResultFilter, ResultLine, ResultList, SavedResultFilter, TrendLink,
 };

@@ -155,10 +155,12 @@ async fn user_id(t: &TestApp, role: Role) -> String {
 }
 
 /// Read events about `patient` by `actor` with `outcome` in the audit trail.
+/// Reads of a record by an actor (a download is read as an export).
 async fn read_events(t: &TestApp, actor: &str, patient: PatientId, outcome: &str) -> i64 {
     sqlx::query(
         "SELECT COUNT(*) AS n FROM audit_events \
-         WHERE actor_id = $1 AND patient_id = $2 AND action = 'read' AND outcome = $3",
+         WHERE actor_id = $1 AND patient_id = $2 AND action IN ('read', 'export') \
+         AND outcome = $3",
     )
     .bind(actor)
     .bind(patient.to_string())

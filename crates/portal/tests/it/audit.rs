@@ -126,6 +126,8 @@ fn resource_type_of(path: &str) -> &'static str {
         "appointments" => "AppointmentList",
         "access-log" => "AccessLog",
         "refills" => "RefillRequestList",
+        "download" => "HealthRecord",
+        "record.json" | "summary" => "RecordExport",
         _ => "Patient",
     }
 }
@@ -175,7 +177,12 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
             assert_eq!(e.actor_id, *actor, "{what}: actor");
             assert_eq!(e.actor_role, role, "{what}: role");
             assert_eq!(e.patient_id, Some(record.to_string()), "{what}: patient");
-            assert_eq!(e.action, "read", "{what}: action");
+            let action = if path.contains("/download/") && allowed {
+                "export"
+            } else {
+                "read"
+            };
+            assert_eq!(e.action, action, "{what}: action");
             assert_eq!(e.break_glass, 0, "{what}: not flagged");
             if allowed {
                 assert_eq!(status, StatusCode::OK, "{what}");

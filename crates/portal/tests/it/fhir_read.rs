@@ -770,6 +770,12 @@ async fn each_read_is_audited_once_with_the_record(backend: Backend) {
     api.get(&format!("/fhir/Patient/{lucien}/$everything"))
         .await;
     assert_eq!(events(&t, lucien.clone()).await, start + 3);
+    // The patient's access log names the system and says what it did.
+    let id: portal_domain::PatientId = lucien.parse().expect("id");
+    let c = crate::record::sign_in_new_patient(&t, id, "1940-03-29", "lucien@example.test").await;
+    let log = crate::record::open(&t, &c, &format!("/patients/{lucien}/access-log")).await;
+    assert!(log.contains("Test reader (a connected system)"), "{log}");
+    assert!(log.contains("the record, through the FHIR API"), "{log}");
     t.stop().await;
 }
 

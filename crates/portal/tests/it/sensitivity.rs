@@ -63,10 +63,9 @@ fn lena_bundle() -> serde_json::Value {
     ])
 }
 
-async fn proxies_never_see_confidential_items_the_patient_and_care_team_do(backend: Backend) {
-    let Some(mut t) = TestApp::spawn(backend).await else {
-        return;
-    };
+/// Imports Lena's record; the demo parent becomes her proxy with full access and the demo
+/// clinician joins her care team.
+async fn import_lena(t: &mut TestApp) -> PatientId {
     t.app
         .import()
         .import_bundle(&Actor::operator(), lena_bundle().to_string().as_bytes())
@@ -77,11 +76,18 @@ async fn proxies_never_see_confidential_items_the_patient_and_care_team_do(backe
         .await
         .expect("the record");
     let lena: PatientId = id.parse().expect("a patient id");
-    // The demo parent is her proxy with full access; the demo clinician is on her care team.
     t.app
         .link_demo_records(&mut t.demo, &[lena], &[lena])
         .await
         .expect("link the demo accounts");
+    lena
+}
+
+async fn proxies_never_see_confidential_items_the_patient_and_care_team_do(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lena = import_lena(&mut t).await;
     let hiv = resource_id(&t, "lena-hiv").await;
     let panel = resource_id(&t, "lena-panel").await;
 
@@ -128,4 +134,52 @@ async fn proxies_never_see_confidential_items_the_patient_and_care_team_do(backe
     t.stop().await;
 }
 
-both_backends!(proxies_never_see_confidential_items_the_patient_and_care_team_do);
+/// A proxy's download (the FHIR file and the printed summary) leaves out what a proxy never
+/// sees, and points at none of it; the patient's own holds everything.
+async fn a_proxys_download_leaves_out_confidential_items(backend: Backend) {
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lena = import_lena(&mut t).await;
+    let confidential = ["Alcohol use disorder", "HIV-1 RNA", "Sexual health screen"];
+    let herself = sign_in_new_patient(&t, lena, "2009-04-02", "lena@example.test").await;
+    let own = open(
+        &t,
+        &herself,
+        &format!("/patients/{lena}/download/record.json"),
+    )
+    .await;
+    for words in confidential.iter().chain(&["Asthma"]) {
+        assert!(own.contains(words), "her own file holds {words}");
+    }
+    let parent = t.sign_in(Role::Patient).await;
+    let file = open(
+        &t,
+        &parent,
+        &format!("/patients/{lena}/download/record.json"),
+    )
+    .await;
+    assert!(file.contains("Asthma"), "{file}");
+    for words in confidential {
+        assert!(
+            !file.contains(words),
+            "a proxy's file leaves out {words}: {file}"
+        );
+    }
+    for id in ["lena-aud", "lena-hiv", "lena-panel"] {
+        let item = resource_id(&t, id).await;
+        assert!(!file.contains(item.as_str()), "nothing points at {id}");
+    }
+    assert!(!file.contains("Provenance"));
+    let printed = open(&t, &parent, &format!("/patients/{lena}/download/summary")).await;
+    assert!(printed.contains("Asthma"), "{printed}");
+    for words in confidential {
+        assert!(!printed.contains(words), "{words}: {printed}");
+    }
+    t.stop().await;
+}
+
+both_backends!(
+    proxies_never_see_confidential_items_the_patient_and_care_team_do,
+    a_proxys_download_leaves_out_confidential_items,
+);

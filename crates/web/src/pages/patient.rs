@@ -256,6 +256,7 @@ fn data_words(resource_type: &str) -> &'static str {
         "Account" => "the portal account",
         "BreakGlass" => "emergency access to the record",
         t if t.starts_with("FHIR ") => "the record, through the FHIR API",
+        "RecordExport" => "a copy of the record (downloaded)",
         _ => "the record",
     }
 }

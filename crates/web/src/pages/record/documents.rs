@@ -8,6 +8,7 @@ struct DocumentsPage {
     page: Page,
     patient: Banner,
     basis: Option<String>,
+    id: PatientId,
     documents: Vec<Line>,
 }
 
@@ -22,6 +23,7 @@ pub async fn documents(
     Ok(render(&DocumentsPage {
         page: page("Documents", &user, Nav::Documents, id),
         basis: basis_words(&head.access, &head.patient),
+        id,
         documents: documents
             .iter()
             .map(|d| {

@@ -4,11 +4,13 @@
 //! shares (dates, numbers, values, ranges, flags) are here; each page lives in its own module.
 
 mod documents;
+mod download;
 mod results;
 mod summary;
 mod visits;
 
 pub use documents::{documents, download};
+pub use download::{download_bundle, download_choice, download_summary};
 pub use results::{filter_results, release, result, results};
 pub(crate) use summary::{medication_line, medications_page};
 pub use summary::{medications, summary};
@@ -99,6 +101,24 @@ pub const ROUTES: &[Route] = &[
         path: "/patients/{id}/documents",
         access: Access::Patient(Action::ViewNotes),
         serve: || get(documents),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/download",
+        access: Access::Patient(Action::ViewRecord),
+        serve: || get(download_choice),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/download/record.json",
+        access: Access::Patient(Action::ViewRecord),
+        serve: || get(download_bundle),
+    },
+    Route {
+        method: "GET",
+        path: "/patients/{id}/download/summary",
+        access: Access::Patient(Action::ViewRecord),
+        serve: || get(download_summary),
     },
     Route {
         method: "GET",

@@ -137,7 +137,7 @@ pub struct FilterForm {
 
 /// A typed date, checked: ISO or the clinic's local form. `None` when left empty or wrong (and
 /// then an error is added).
-fn typed_day(
+pub(super) fn typed_day(
     dates: &Dates,
     text: &str,
     (id, field): (&str, &str),

@@ -52,7 +52,7 @@ fn severity_rank(code: Option<&str>) -> u8 {
     }
 }
 
-fn allergy_line(dates: &Dates, item: &Item) -> Line {
+pub(super) fn allergy_line(dates: &Dates, item: &Item) -> Line {
     let mut parts = Vec::new();
     if let Some(Mapped::AllergyIntolerance(a)) = &item.details {
         let mut worst = 0;
