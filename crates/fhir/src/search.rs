@@ -208,14 +208,29 @@ pub fn in_patient_compartment(resource_type: &str) -> bool {
     )
 }
 
-/// What an import indexes of one resource for search.
+/// What an import indexes of one resource for search. Kept compact (a part of a large import
+/// holds a thousand of these at once): the tokens are lines of one text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Terms {
-    /// Tokens and words: (parameter, system, value); words are lower case, system empty.
-    pub tokens: Vec<(&'static str, String, String)>,
+    /// Tokens and words, one per line: parameter, tab, system, tab, value; words are lower
+    /// case with no system.
+    tokens: String,
     /// Dates: (parameter, first microsecond, last microsecond), inclusive, UTC.
     pub dates: Vec<(&'static str, i64, i64)>,
 }
+
+impl Terms {
+    /// The tokens and words, as (parameter, system, value).
+    pub fn tokens(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.tokens.lines().filter_map(|line| {
+            let mut parts = line.splitn(3, '\t');
+            Some((parts.next()?, parts.next()?, parts.next()?))
+        })
+    }
+}
+
+/// Gathers tokens before they are sorted into [`Terms`].
+type TokenList = Vec<(&'static str, String, String)>;
 
 /// The most terms one resource is indexed under: a resource listing more codes than this is
 /// found by the first of them.
@@ -224,6 +239,7 @@ const MAX_TERMS: usize = 64;
 /// The terms `resource` (of a served type) is found by.
 pub fn terms_of(resource: &Value) -> Terms {
     let mut terms = Terms::default();
+    let mut tokens = TokenList::new();
     let Some(params) = resource
         .get("resourceType")
         .and_then(|t| t.as_str())
@@ -237,8 +253,8 @@ pub fn terms_of(resource: &Value) -> Terms {
             values_at(resource, path, &mut found);
             for value in found {
                 match param.kind {
-                    Kind::Token => tokens_of(value, param.name, &mut terms.tokens),
-                    Kind::Text => words_of(value, param.name, &mut terms.tokens),
+                    Kind::Token => tokens_of(value, param.name, &mut tokens),
+                    Kind::Text => words_of(value, param.name, &mut tokens),
                     Kind::Date => {
                         if let Some((low, high)) = span_of(value) {
                             terms.dates.push((param.name, low, high));
@@ -248,9 +264,20 @@ pub fn terms_of(resource: &Value) -> Terms {
             }
         }
     }
-    terms.tokens.sort();
-    terms.tokens.dedup();
-    terms.tokens.truncate(MAX_TERMS);
+    tokens.sort();
+    tokens.dedup();
+    tokens.truncate(MAX_TERMS);
+    let clean = |t: &str| t.replace(['\t', '\n', '\r'], " ");
+    for (param, system, value) in tokens {
+        terms.tokens.push_str(param);
+        terms.tokens.push('\t');
+        terms.tokens.push_str(&clean(&system));
+        terms.tokens.push('\t');
+        terms.tokens.push_str(&clean(&value));
+        terms.tokens.push('\n');
+    }
+    terms.tokens.shrink_to_fit();
+    terms.dates.shrink_to_fit();
     terms.dates.truncate(MAX_TERMS);
     terms
 }
@@ -279,7 +306,7 @@ fn values_at<'v>(value: &'v Value, path: &str, out: &mut Vec<&'v Value>) {
     }
 }
 
-fn tokens_of(value: &Value, param: &'static str, out: &mut Vec<(&'static str, String, String)>) {
+fn tokens_of(value: &Value, param: &'static str, out: &mut TokenList) {
     let text = |v: Option<&Value>| v.and_then(|v| v.as_str()).map(str::to_string);
     if let Some(code) = value.as_str() {
         out.push((param, String::new(), code.to_string()));
@@ -301,7 +328,7 @@ fn tokens_of(value: &Value, param: &'static str, out: &mut Vec<(&'static str, St
 }
 
 /// The words of a string, HumanName or Address, lower case.
-fn words_of(value: &Value, param: &'static str, out: &mut Vec<(&'static str, String, String)>) {
+fn words_of(value: &Value, param: &'static str, out: &mut TokenList) {
     let mut push = |s: &str| {
         let word = normalise(s);
         if !word.is_empty() {
@@ -805,12 +832,7 @@ mod tests {
         )
         .expect("JSON");
         let terms = terms_of(&o);
-        let has = |p: &str, s: &str, v: &str| {
-            terms
-                .tokens
-                .iter()
-                .any(|t| t.0 == p && t.1 == s && t.2 == v)
-        };
+        let has = |p: &str, s: &str, v: &str| terms.tokens().any(|t| t == (p, s, v));
         assert!(has("code", "http://loinc.org", "4548-4"));
         assert!(has("code", "urn:local", "A1C"));
         assert!(has(
@@ -832,26 +854,10 @@ mod tests {
         )
         .expect("JSON");
         let terms = terms_of(&p);
-        assert!(
-            terms
-                .tokens
-                .contains(&("family", String::new(), "martinez".into()))
-        );
-        assert!(
-            terms
-                .tokens
-                .contains(&("given", String::new(), "ana".into()))
-        );
-        assert!(
-            terms
-                .tokens
-                .contains(&("name", String::new(), "sofia".into()))
-        );
-        assert!(
-            terms
-                .tokens
-                .contains(&("identifier", "urn:mrn".into(), "M1".into()))
-        );
+        assert!(terms.tokens().any(|t| t == ("family", "", "martinez")));
+        assert!(terms.tokens().any(|t| t == ("given", "", "ana")));
+        assert!(terms.tokens().any(|t| t == ("name", "", "sofia")));
+        assert!(terms.tokens().any(|t| t == ("identifier", "urn:mrn", "M1")));
         let e = parse(br#"{"resourceType":"Encounter","period":{"start":"2020-01-01T10:00:00Z"}}"#)
             .expect("JSON");
         let span = terms_of(&e).dates[0];

@@ -628,8 +628,7 @@ fn search_terms<'i>(
     };
     let tokens = item
         .terms
-        .tokens
-        .iter()
+        .tokens()
         .map(move |(param, system, value)| row(param, system, value, None));
     let dates = item
         .terms
