@@ -165,7 +165,10 @@ async fn a_patient_downloads_his_record_whole_or_for_dates(backend: Backend) {
         &format!("/patients/{lucien}/download/summary?from=2022-01-01&to=2022-12-31"),
     )
     .await;
-    assert!(dated.contains("From 2022-01-01 to 2022-12-31"), "{dated}");
+    assert!(
+        dated.contains("From Jan 1, 2022 to Dec 31, 2022"),
+        "{dated}"
+    );
     assert_eq!(exports(&t, &lucien.to_string()).await, 4);
     t.stop().await;
 }

@@ -180,11 +180,12 @@ pub async fn download_summary(
         .export_summary(&user.actor(ctx), id, span)
         .await?;
     let dates = &state.dates;
-    let span_words = match (query.from.trim(), query.to.trim()) {
-        ("", "") => "The whole record".to_string(),
-        (from, "") => format!("From {from}"),
-        ("", to) => format!("Up to {to}"),
-        (from, to) => format!("From {from} to {to}"),
+    let day = |text: &str| dates.parse_day(text).map(|d| dates.civil_day(d));
+    let span_words = match (day(&query.from), day(&query.to)) {
+        (None, None) => "The whole record".to_string(),
+        (Some(from), None) => format!("From {from} on"),
+        (None, Some(to)) => format!("Up to {to}"),
+        (Some(from), Some(to)) => format!("From {from} to {to}"),
     };
     Ok(render(&PrintPage {
         page: page("Health record summary", &user, Nav::Documents, id),
