@@ -549,6 +549,231 @@ async fn tokens_and_ids_outside_are_refused_alike(backend: Backend) {
     t.stop().await;
 }
 
+/// The (system, code) pairs a field holds, as a token search matches them: a code, a Coding,
+/// a CodeableConcept or an Identifier, or a list of them; `path` may go through lists.
+fn field_tokens(value: &Value, path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut values = vec![value];
+    for step in path.split('.') {
+        values = values
+            .into_iter()
+            .flat_map(|v| match &v[step] {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                Value::Null => Vec::new(),
+                other => vec![other],
+            })
+            .collect();
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    for v in values {
+        match v {
+            Value::String(code) => out.push((String::new(), code.clone())),
+            Value::Object(map) if map.contains_key("coding") => {
+                for c in v["coding"].as_array().into_iter().flatten() {
+                    if c["code"].is_string() {
+                        out.push((text(&c["system"]), text(&c["code"])));
+                    }
+                }
+            }
+            Value::Object(map) if map.contains_key("code") => {
+                out.push((text(&v["system"]), text(&v["code"])));
+            }
+            Value::Object(map) if map.contains_key("value") => {
+                out.push((text(&v["system"]), text(&v["value"])));
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every token parameter of every served type of a patient's record, for each value the
+/// fixture holds (up to four per parameter), with and without the system: the count the API
+/// gives is the count of resources whose field holds it, worked out from the JSON.
+async fn every_token_parameter_finds_what_the_fixture_holds(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lucien = import(&t, "lucien-bosco.json").await;
+    let api = Api {
+        t: &t,
+        token: read_token(&t).await,
+    };
+    let bundle: Value = serde_json::from_slice(&fixture("lucien-bosco.json")).expect("json");
+    let params: &[(&str, &str, &str)] = &[
+        ("AllergyIntolerance", "clinical-status", "clinicalStatus"),
+        ("CarePlan", "category", "category"),
+        ("CarePlan", "status", "status"),
+        ("CareTeam", "status", "status"),
+        ("CareTeam", "role", "participant.role"),
+        ("Condition", "category", "category"),
+        ("Condition", "clinical-status", "clinicalStatus"),
+        ("Condition", "code", "code"),
+        ("DiagnosticReport", "category", "category"),
+        ("DiagnosticReport", "code", "code"),
+        ("DiagnosticReport", "status", "status"),
+        ("DocumentReference", "category", "category"),
+        ("DocumentReference", "type", "type"),
+        ("DocumentReference", "status", "status"),
+        ("DocumentReference", "identifier", "identifier"),
+        ("Encounter", "status", "status"),
+        ("Encounter", "class", "class"),
+        ("Encounter", "type", "type"),
+        ("Encounter", "identifier", "identifier"),
+        ("Immunization", "status", "status"),
+        ("Immunization", "vaccine-code", "vaccineCode"),
+        ("MedicationRequest", "status", "status"),
+        ("MedicationRequest", "intent", "intent"),
+        ("Observation", "category", "category"),
+        ("Observation", "code", "code"),
+        ("Observation", "status", "status"),
+        ("Procedure", "code", "code"),
+        ("Procedure", "status", "status"),
+    ];
+    let mut checked = 0;
+    for (resource_type, param, field) in params {
+        let resources = sent(&bundle, resource_type);
+        let mut values: Vec<(String, String)> = resources
+            .iter()
+            .flat_map(|r| field_tokens(r, field))
+            .collect();
+        values.sort();
+        values.dedup();
+        if values.is_empty() {
+            // The record has none (Lucien has no allergy): the search finds none.
+            let path = format!("/fhir/{resource_type}?patient={lucien}&{param}=x");
+            assert_eq!(api.total(&path).await, 0, "{path}");
+            continue;
+        }
+        for (system, code) in values.iter().take(4) {
+            let with = |s: &str, c: &str| {
+                resources
+                    .iter()
+                    .filter(|r| {
+                        field_tokens(r, field)
+                            .iter()
+                            .any(|(fs, fc)| fc == c && (s.is_empty() || fs == s))
+                    })
+                    .count() as i64
+            };
+            let encoded = |text: &str| text.replace('|', "%7C").replace(' ', "%20");
+            let by_code = format!(
+                "/fhir/{resource_type}?patient={lucien}&{param}={}",
+                encoded(code)
+            );
+            assert_eq!(api.total(&by_code).await, with("", code), "{by_code}");
+            if !system.is_empty() {
+                let by_both = format!(
+                    "/fhir/{resource_type}?patient={lucien}&{param}={}%7C{}",
+                    encoded(system),
+                    encoded(code)
+                );
+                assert_eq!(api.total(&by_both).await, with(system, code), "{by_both}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} values checked");
+
+    // Dates: each date parameter, from a year on and before it.
+    let dates: &[(&str, &str, &[&str])] = &[
+        ("Condition", "onset-date", &["onsetDateTime"]),
+        ("Condition", "recorded-date", &["recordedDate"]),
+        ("DiagnosticReport", "date", &["effectiveDateTime"]),
+        ("DocumentReference", "date", &["date"]),
+        ("Immunization", "date", &["occurrenceDateTime"]),
+        ("MedicationRequest", "authoredon", &["authoredOn"]),
+        ("Procedure", "date", &["performedDateTime"]),
+        ("Encounter", "date", &[]),
+        ("CarePlan", "date", &[]),
+    ];
+    for (resource_type, param, fields) in dates {
+        let resources = sent(&bundle, resource_type);
+        // Each resource's span: a dateTime's second, or its period (open where none is given).
+        let spans: Vec<(jiff::Timestamp, jiff::Timestamp)> = resources
+            .iter()
+            .filter_map(|r| {
+                if let Some(at) = fields.iter().find_map(|f| r[*f].as_str()) {
+                    let low = instant(at);
+                    let high = if at.len() == 10 {
+                        low + jiff::SignedDuration::from_hours(24)
+                            - jiff::SignedDuration::from_micros(1)
+                    } else {
+                        low + jiff::SignedDuration::from_micros(999_999)
+                    };
+                    return Some((low, high));
+                }
+                let period = match *resource_type {
+                    "Encounter" | "CarePlan" => &r["period"],
+                    _ => &r["performedPeriod"],
+                };
+                period.is_object().then(|| {
+                    (
+                        period["start"]
+                            .as_str()
+                            .map_or(jiff::Timestamp::MIN, instant),
+                        period["end"].as_str().map_or(jiff::Timestamp::MAX, |e| {
+                            instant(e) + jiff::SignedDuration::from_micros(999_999)
+                        }),
+                    )
+                })
+            })
+            .collect();
+        if spans.is_empty() {
+            continue;
+        }
+        let from = instant("2000-01-01T00:00:00Z");
+        let on = spans.iter().filter(|(_, high)| *high >= from).count() as i64;
+        let before = spans.iter().filter(|(low, _)| *low < from).count() as i64;
+        let path = format!("/fhir/{resource_type}?patient={lucien}&{param}=ge2000-01-01");
+        assert_eq!(api.total(&path).await, on, "{path}");
+        let path = format!("/fhir/{resource_type}?patient={lucien}&{param}=lt2000-01-01");
+        assert_eq!(api.total(&path).await, before, "{path}");
+    }
+
+    // The directory by identifier and name; a MedicationRequest with its medication.
+    let practitioners = sent(
+        &serde_json::from_slice::<Value>(&fixture("00-practitioners-ma-2025.json")).expect("json"),
+        "Practitioner",
+    );
+    let first = &practitioners[0];
+    let npi = first["identifier"][0]["value"].as_str().expect("NPI");
+    let found = api
+        .all(&format!("/fhir/Practitioner?identifier={npi}"))
+        .await;
+    assert_eq!(found.len(), 1);
+    let family = first["name"][0]["family"].as_str().expect("family");
+    let by_name = api
+        .all(&format!(
+            "/fhir/Practitioner?family={}",
+            family.to_lowercase()
+        ))
+        .await;
+    assert!(by_name.iter().any(|p| p["id"] == found[0]["id"]));
+    let organizations = api.total("/fhir/Organization?name=pcp").await;
+    assert!(organizations > 0);
+    let with_medication = sent(&bundle, "MedicationRequest")
+        .iter()
+        .filter(|m| m["medicationReference"].is_object())
+        .count();
+    let (_, included) = api
+        .get(&format!(
+            "/fhir/MedicationRequest?patient={lucien}&_include=MedicationRequest:medication"
+        ))
+        .await;
+    let medications = included["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .filter(|e| e["resource"]["resourceType"] == "Medication")
+        .count();
+    assert_eq!(medications > 0, with_medication > 0, "{included}");
+    t.stop().await;
+}
+
 /// Every reference a served resource holds points at a resource the API serves, or outside
 /// the portal (an absolute URL) or inside the resource (`#id`); no sender's id goes out.
 async fn references_resolve_inside_the_portal_and_everything_is_the_compartment(backend: Backend) {
@@ -893,6 +1118,7 @@ async fn everything_served_for_the_fixture_patients_validates(backend: Backend) 
 
 both_backends!(
     everything_served_for_the_fixture_patients_validates,
+    every_token_parameter_finds_what_the_fixture_holds,
     searches_find_what_the_fixture_holds,
     unsupported_parameters_and_bad_values_are_refused,
     tokens_and_ids_outside_are_refused_alike,
