@@ -477,16 +477,7 @@ impl Page {
                         out.push(',');
                     }
                     first = false;
-                    out.push_str(r#"{"fullUrl":"#);
-                    out.push_str(&json_string(&format!(
-                        "{base}/fhir/{}/{}",
-                        row.resource_type, row.id
-                    )));
-                    out.push_str(r#","resource":"#);
-                    out.push_str(&resource);
-                    out.push_str(r#","search":{"mode":""#);
-                    out.push_str(mode);
-                    out.push_str(r#""}}"#);
+                    push_entry(&mut out, base, row, &resource, Some(mode));
                 }
             }
             out.push(']');
@@ -494,6 +485,38 @@ impl Page {
         out.push('}');
         out
     }
+}
+
+/// Writes one Bundle entry: its full URL under `base`, the served resource, and for a
+/// searchset its search mode.
+pub(crate) fn push_entry(
+    out: &mut String,
+    base: &str,
+    row: &StoredResource,
+    resource: &str,
+    mode: Option<&str>,
+) {
+    push_entry_of(out, base, (&row.resource_type, &row.id), resource, mode);
+}
+
+/// [`push_entry`] for a resource known by its type and id.
+pub(crate) fn push_entry_of(
+    out: &mut String,
+    base: &str,
+    (resource_type, id): (&str, &str),
+    resource: &str,
+    mode: Option<&str>,
+) {
+    out.push_str(r#"{"fullUrl":"#);
+    out.push_str(&json_string(&format!("{base}/fhir/{resource_type}/{id}")));
+    out.push_str(r#","resource":"#);
+    out.push_str(resource);
+    if let Some(mode) = mode {
+        out.push_str(r#","search":{"mode":""#);
+        out.push_str(mode);
+        out.push_str(r#""}"#);
+    }
+    out.push('}');
 }
 
 pub(crate) fn json_string(text: &str) -> String {

@@ -149,6 +149,32 @@ impl Sql {
         self.text.push_str(text);
     }
 
+    /// Reads a page: the resources after `after` (an id), at most `limit`, in id order.
+    async fn page(
+        mut self,
+        conn: &mut Conn,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>> {
+        if let Some(after) = after {
+            let after = self.text(after);
+            self.push(&format!(" AND r.id > {after}"));
+        }
+        let limit = self.int(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.push(&format!(" ORDER BY r.id LIMIT {limit}"));
+        self.fetch_all(conn).await?.iter().map(stored).collect()
+    }
+
+    /// Reads the `n` of a `SELECT COUNT(*) AS n`.
+    async fn count(self, conn: &mut Conn) -> Result<i64> {
+        let rows = self.fetch_all(conn).await?;
+        Ok(rows
+            .first()
+            .map(|r| r.try_get::<i64, _>("n"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
     async fn fetch_all(self, conn: &mut Conn) -> Result<Vec<sqlx::any::AnyRow>> {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(self.text));
         for bind in self.binds {
@@ -332,13 +358,7 @@ pub async fn search(
          LEFT JOIN clinical_items c ON c.resource_id = r.id WHERE 1 = 1"
     ));
     query_sql(&mut sql, scope, query)?;
-    if let Some(after) = after {
-        let after = sql.text(after);
-        sql.push(&format!(" AND r.id > {after}"));
-    }
-    let limit = sql.int(i64::try_from(limit).unwrap_or(i64::MAX));
-    sql.push(&format!(" ORDER BY r.id LIMIT {limit}"));
-    sql.fetch_all(conn).await?.iter().map(stored).collect()
+    sql.page(conn, after, limit).await
 }
 
 /// How many resources a search finds in all.
@@ -348,12 +368,7 @@ pub async fn count(conn: &mut Conn, scope: Scope<'_>, query: &Query<'_>) -> Resu
          LEFT JOIN clinical_items c ON c.resource_id = r.id WHERE 1 = 1",
     );
     query_sql(&mut sql, scope, query)?;
-    let rows = sql.fetch_all(conn).await?;
-    Ok(rows
-        .first()
-        .map(|r| r.try_get::<i64, _>("n"))
-        .transpose()?
-        .unwrap_or(0))
+    sql.count(conn).await
 }
 
 /// Which record a resource of this type is in: `None` if there is no such resource,
@@ -422,13 +437,7 @@ pub async fn compartment(
     let list: Vec<String> = types.iter().map(|t| sql.text(t)).collect();
     sql.push(&format!(" AND r.resource_type IN ({})", list.join(", ")));
     scope_sql(&mut sql, Scope::Record(access, now), "")?;
-    if let Some(after) = after {
-        let after = sql.text(after);
-        sql.push(&format!(" AND r.id > {after}"));
-    }
-    let limit = sql.int(i64::try_from(limit).unwrap_or(i64::MAX));
-    sql.push(&format!(" ORDER BY r.id LIMIT {limit}"));
-    sql.fetch_all(conn).await?.iter().map(stored).collect()
+    sql.page(conn, after, limit).await
 }
 
 /// How many resources of the `types` a record's compartment holds.
@@ -445,12 +454,7 @@ pub async fn compartment_count(
     let list: Vec<String> = types.iter().map(|t| sql.text(t)).collect();
     sql.push(&format!(" AND r.resource_type IN ({})", list.join(", ")));
     scope_sql(&mut sql, Scope::Record(access, now), "")?;
-    let rows = sql.fetch_all(conn).await?;
-    Ok(rows
-        .first()
-        .map(|r| r.try_get::<i64, _>("n"))
-        .transpose()?
-        .unwrap_or(0))
+    sql.count(conn).await
 }
 
 /// Resources in no record, by id (for `_include`).

@@ -5,7 +5,7 @@
 //! and nothing in the file points at what was left out.
 
 use super::{Item, RecordHead, items};
-use crate::fhir_api::{compartment_types, json_string, serve_linking};
+use crate::fhir_api::{compartment_types, json_string, push_entry, push_entry_of, serve_linking};
 use crate::services::Records;
 use crate::{Actor, Result};
 use portal_domain::PatientId;
@@ -125,11 +125,7 @@ impl Records {
                 birth_date: &p.birth_date,
                 sex: &p.sex,
             });
-            body.push_str(r#"{"fullUrl":"#);
-            body.push_str(&json_string(&format!("{base}/fhir/Patient/{id}")));
-            body.push_str(r#","resource":"#);
-            body.push_str(&patient);
-            body.push('}');
+            push_entry_of(&mut body, &base, ("Patient", &id), &patient, None);
             count += 1;
         }
         for row in rows.iter().chain(&directory) {
@@ -141,14 +137,7 @@ impl Records {
                 body.push(',');
             }
             count += 1;
-            body.push_str(r#"{"fullUrl":"#);
-            body.push_str(&json_string(&format!(
-                "{base}/fhir/{}/{}",
-                row.resource_type, row.id
-            )));
-            body.push_str(r#","resource":"#);
-            body.push_str(&resource);
-            body.push('}');
+            push_entry(&mut body, &base, row, &resource, None);
         }
         body.push_str("]}");
         viewed.0.action = AuditAction::Export;

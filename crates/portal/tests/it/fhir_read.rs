@@ -50,8 +50,14 @@ fn has_code(concepts: &Value, system: Option<&str>, code: &str) -> bool {
 
 /// The span an Observation's time stands for.
 fn span(o: &Value) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+    span_of(o, &["effectiveDateTime"], "effectivePeriod")
+}
+
+/// The span a resource's date stands for: the first of `fields` it holds (a dateTime its
+/// second, a date its day), else its `period` (open where it gives no start or end).
+fn span_of(r: &Value, fields: &[&str], period: &str) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
     let second = jiff::SignedDuration::from_micros(999_999);
-    if let Some(at) = o["effectiveDateTime"].as_str() {
+    if let Some(at) = fields.iter().find_map(|f| r[*f].as_str()) {
         let low = instant(at);
         let high = if at.len() == 10 {
             low + jiff::SignedDuration::from_hours(24) - jiff::SignedDuration::from_micros(1)
@@ -60,7 +66,7 @@ fn span(o: &Value) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
         };
         return Some((low, high));
     }
-    let period = &o["effectivePeriod"];
+    let period = &r[period];
     let low = period["start"]
         .as_str()
         .map_or(jiff::Timestamp::MIN, instant);
@@ -151,6 +157,14 @@ fn next_of(bundle: &Value) -> Option<String> {
         })
 }
 
+/// A portal with Lucien's record imported, his portal id, and a read token.
+async fn with_lucien(backend: Backend) -> Option<(TestApp, String, String)> {
+    let t = TestApp::spawn(backend).await?;
+    let lucien = import(&t, "lucien-bosco.json").await;
+    let token = read_token(&t).await;
+    Some((t, lucien, token))
+}
+
 async fn read_token(t: &TestApp) -> String {
     t.app
         .accounts()
@@ -194,14 +208,10 @@ async fn portal_id(t: &TestApp, resource_type: &str, source: &str) -> String {
 }
 
 async fn searches_find_what_the_fixture_holds(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else {
+    let Some((t, lucien, token)) = with_lucien(backend).await else {
         return;
     };
-    let lucien = import(&t, "lucien-bosco.json").await;
-    let api = Api {
-        t: &t,
-        token: read_token(&t).await,
-    };
+    let api = Api { t: &t, token };
     let bundle: Value = serde_json::from_slice(&fixture("lucien-bosco.json")).expect("json");
     let observations = sent(&bundle, "Observation");
     let p = format!("patient={lucien}");
@@ -441,14 +451,10 @@ async fn searches_find_what_the_fixture_holds(backend: Backend) {
 }
 
 async fn unsupported_parameters_and_bad_values_are_refused(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else {
+    let Some((t, lucien, token)) = with_lucien(backend).await else {
         return;
     };
-    let lucien = import(&t, "lucien-bosco.json").await;
-    let api = Api {
-        t: &t,
-        token: read_token(&t).await,
-    };
+    let api = Api { t: &t, token };
     for (path, says) in [
         (
             format!("/fhir/Observation?patient={lucien}&colour=blue"),
@@ -593,14 +599,10 @@ fn field_tokens(value: &Value, path: &str) -> Vec<(String, String)> {
 /// fixture holds (up to four per parameter), with and without the system: the count the API
 /// gives is the count of resources whose field holds it, worked out from the JSON.
 async fn every_token_parameter_finds_what_the_fixture_holds(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else {
+    let Some((t, lucien, token)) = with_lucien(backend).await else {
         return;
     };
-    let lucien = import(&t, "lucien-bosco.json").await;
-    let api = Api {
-        t: &t,
-        token: read_token(&t).await,
-    };
+    let api = Api { t: &t, token };
     let bundle: Value = serde_json::from_slice(&fixture("lucien-bosco.json")).expect("json");
     let params: &[(&str, &str, &str)] = &[
         ("AllergyIntolerance", "clinical-status", "clinicalStatus"),
@@ -692,34 +694,13 @@ async fn every_token_parameter_finds_what_the_fixture_holds(backend: Backend) {
     for (resource_type, param, fields) in dates {
         let resources = sent(&bundle, resource_type);
         // Each resource's span: a dateTime's second, or its period (open where none is given).
+        let period = match *resource_type {
+            "Encounter" | "CarePlan" => "period",
+            _ => "performedPeriod",
+        };
         let spans: Vec<(jiff::Timestamp, jiff::Timestamp)> = resources
             .iter()
-            .filter_map(|r| {
-                if let Some(at) = fields.iter().find_map(|f| r[*f].as_str()) {
-                    let low = instant(at);
-                    let high = if at.len() == 10 {
-                        low + jiff::SignedDuration::from_hours(24)
-                            - jiff::SignedDuration::from_micros(1)
-                    } else {
-                        low + jiff::SignedDuration::from_micros(999_999)
-                    };
-                    return Some((low, high));
-                }
-                let period = match *resource_type {
-                    "Encounter" | "CarePlan" => &r["period"],
-                    _ => &r["performedPeriod"],
-                };
-                period.is_object().then(|| {
-                    (
-                        period["start"]
-                            .as_str()
-                            .map_or(jiff::Timestamp::MIN, instant),
-                        period["end"].as_str().map_or(jiff::Timestamp::MAX, |e| {
-                            instant(e) + jiff::SignedDuration::from_micros(999_999)
-                        }),
-                    )
-                })
-            })
+            .filter_map(|r| span_of(r, fields, period))
             .collect();
         if spans.is_empty() {
             continue;
@@ -885,14 +866,10 @@ fn collect_references(value: &Value, out: &mut BTreeSet<String>) {
 /// Pages follow ids: resources added while a client pages through come after, never twice,
 /// and nothing is skipped.
 async fn paging_stays_right_while_data_is_added(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else {
+    let Some((t, lucien, token)) = with_lucien(backend).await else {
         return;
     };
-    let lucien = import(&t, "lucien-bosco.json").await;
-    let api = Api {
-        t: &t,
-        token: read_token(&t).await,
-    };
+    let api = Api { t: &t, token };
     let path = format!("/fhir/Observation?patient={lucien}&_count=10");
     let before = api.all(&path).await;
     let (_, first) = api.get(&path).await;
@@ -964,14 +941,10 @@ async fn paging_stays_right_while_data_is_added(backend: Backend) {
 /// Each request is one audit event naming the client and the record, and the patient's
 /// access log shows it.
 async fn each_read_is_audited_once_with_the_record(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else {
+    let Some((t, lucien, token)) = with_lucien(backend).await else {
         return;
     };
-    let lucien = import(&t, "lucien-bosco.json").await;
-    let api = Api {
-        t: &t,
-        token: read_token(&t).await,
-    };
+    let api = Api { t: &t, token };
     let events = |t: &TestApp, lucien: String| {
         let app = t.app.clone();
         async move {

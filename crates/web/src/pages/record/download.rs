@@ -50,26 +50,12 @@ pub struct SpanQuery {
 /// The span asked for, checked; the errors to show otherwise.
 fn check_span(dates: &Dates, query: &SpanQuery) -> Result<Span, Vec<(String, String)>> {
     let mut errors = Vec::new();
-    let from = results::typed_day(dates, &query.from, ("from", "From"), &mut errors);
-    let to = results::typed_day(dates, &query.to, ("to", "To"), &mut errors);
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        errors.push((
-            "to".into(),
-            "To: choose a date on or after the From date.".into(),
-        ));
+    let (from, until) = results::day_span(dates, &query.from, &query.to, &mut errors);
+    if errors.is_empty() {
+        Ok(Span { from, until })
+    } else {
+        Err(errors)
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Span {
-        from: from.and_then(|d| dates.start_of(d)),
-        // Up to the end of the last day: the start of the next.
-        until: to
-            .and_then(|d| d.tomorrow().ok())
-            .and_then(|d| dates.start_of(d)),
-    })
 }
 
 /// The download page, with what went wrong if anything (its header read through the record's

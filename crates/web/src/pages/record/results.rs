@@ -137,7 +137,7 @@ pub struct FilterForm {
 
 /// A typed date, checked: ISO or the clinic's local form. `None` when left empty or wrong (and
 /// then an error is added).
-pub(super) fn typed_day(
+fn typed_day(
     dates: &Dates,
     text: &str,
     (id, field): (&str, &str),
@@ -170,8 +170,28 @@ fn check_filter(dates: &Dates, form: &FilterForm) -> Result<ResultFilter, Vec<(S
             "Test name: use at most 100 characters.".into(),
         ));
     }
-    let from = typed_day(dates, &form.from, ("from", "From"), &mut errors);
-    let to = typed_day(dates, &form.to, ("to", "To"), &mut errors);
+    let (from, until) = day_span(dates, &form.from, &form.to, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ResultFilter {
+        name: form.name.trim().to_string(),
+        also_loinc: tests_named(&form.name),
+        from,
+        until,
+    })
+}
+
+/// A span of days typed as From and To, checked (errors added for each field): its first
+/// microsecond and the microsecond after its last day, in the clinic's zone.
+pub(super) fn day_span(
+    dates: &Dates,
+    from: &str,
+    to: &str,
+    errors: &mut Vec<(String, String)>,
+) -> (Option<i64>, Option<i64>) {
+    let from = typed_day(dates, from, ("from", "From"), errors);
+    let to = typed_day(dates, to, ("to", "To"), errors);
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {
@@ -180,18 +200,12 @@ fn check_filter(dates: &Dates, form: &FilterForm) -> Result<ResultFilter, Vec<(S
             "To: choose a date on or after the From date.".into(),
         ));
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ResultFilter {
-        name: form.name.trim().to_string(),
-        also_loinc: tests_named(&form.name),
-        from: from.and_then(|d| dates.start_of(d)),
+    (
+        from.and_then(|d| dates.start_of(d)),
         // Up to the end of the last day: the start of the next.
-        until: to
-            .and_then(|d| d.tomorrow().ok())
+        to.and_then(|d| d.tomorrow().ok())
             .and_then(|d| dates.start_of(d)),
-    })
+    )
 }
 
 /// What the results page shows above the list: the form as typed, and what went wrong.
