@@ -7,6 +7,7 @@
 //! returns). Anything outside what the caller may see is "not found", exactly as a resource that
 //! does not exist.
 
+use crate::record::cache::{Key, View};
 use crate::services::FhirApi;
 use crate::{Actor, Error, Result, commit};
 use portal_domain::access::{Action, ClinicAction, ClinicCapability, authorize_clinic};
@@ -14,7 +15,9 @@ use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::{PatientAccess, PatientId};
 use portal_fhir::search::{self, Condition, Prefix, Search};
 use portal_fhir::serve::{ResolvedRefs, Served, serve_stored};
+use portal_store::access::RecordVersion;
 use portal_store::served::{self, DateCompare, Filter, Query, Scope, StoredResource};
+use std::sync::Arc;
 
 /// An answer of the API: a resource or a Bundle, as JSON text.
 #[derive(Clone, Debug)]
@@ -53,10 +56,17 @@ impl FhirApi {
                 return Err(Error::NotFound);
             }
             Some(Some(patient)) => {
-                let (access, _, _) = self
+                let (access, version, _) = self
                     .decide_to_read(actor, patient, Action::ViewRecord)
                     .await?;
                 let now = self.now();
+                let key = answer_key(&access, version, format!("{resource_type}/{id}"));
+                if let Some(body) = self.pages().get::<String>(&key, now) {
+                    let mut event = self.read_event(actor, Some(&access), resource_type);
+                    event.resource_id = Some(id.to_string());
+                    self.audit_alone(&event).await?;
+                    return Ok(FhirBody(String::clone(&body)));
+                }
                 let mut tx = self.store().begin_read().await?;
                 let rows =
                     served::search(&mut tx, Scope::Record(&access, now), &query, None, 1).await?;
@@ -70,7 +80,9 @@ impl FhirApi {
                     return Err(Error::NotFound);
                 }
                 self.audit_alone(&event).await?;
-                rows
+                let body = serve(&rows[0])?;
+                self.keep_answer(key, &body, now);
+                return Ok(FhirBody(body));
             }
             Some(None) => {
                 let mut tx = self.store().begin_read().await?;
@@ -118,21 +130,24 @@ impl FhirApi {
                 self.audit_missing(actor, "Patient", patient).await?;
                 return Err(Error::NotFound);
             };
-            let (access, _, _) = self
+            let (access, version, _) = self
                 .decide_to_read(actor, patient, Action::ViewRecord)
                 .await?;
+            let mut event = self.read_event(actor, Some(&access), resource_type);
+            event.detail = "FHIR API search".into();
+            let key = answer_key(&access, version, link.clone());
+            if let Some(body) = self.pages().get::<String>(&key, now) {
+                self.audit_alone(&event).await?;
+                return Ok(FhirBody(String::clone(&body)));
+            }
             let scope = Scope::Record(&access, now);
             let mut tx = self.store().begin_read().await?;
             let page = self.page(&mut tx, scope, &leave, &query, &search).await?;
             commit(tx).await?;
-            let mut event = self.read_event(actor, Some(&access), resource_type);
-            event.detail = format!("FHIR API search: {} found", page.total);
             self.audit_alone(&event).await?;
-            return Ok(FhirBody(page.bundle(
-                &self.config().public_url,
-                &link,
-                pairs,
-            )));
+            let body = page.bundle(&self.config().public_url, &link, pairs);
+            self.keep_answer(key, &body, now);
+            return Ok(FhirBody(body));
         }
 
         // The directory, or patients found by their demographics: each patient returned is
@@ -217,10 +232,18 @@ impl FhirApi {
             self.audit_missing(actor, "Patient", patient).await?;
             return Err(Error::NotFound);
         };
-        let (access, _, _) = self
+        let (access, version, _) = self
             .decide_to_read(actor, patient_id, Action::ViewRecord)
             .await?;
         let now = self.now();
+        let link = self.self_link(&format!("fhir/Patient/{patient}/$everything"), pairs);
+        let key = answer_key(&access, version, link.clone());
+        let mut event = self.read_event(actor, Some(&access), "Everything");
+        event.detail = "FHIR API $everything".into();
+        if let Some(body) = self.pages().get::<String>(&key, now) {
+            self.audit_alone(&event).await?;
+            return Ok(FhirBody(String::clone(&body)));
+        }
         let types = compartment_types();
         let mut tx = self.store().begin_read().await?;
         let total = served::compartment_count(&mut tx, &access, now, &types).await?;
@@ -229,8 +252,6 @@ impl FhirApi {
         commit(tx).await?;
         let more = matches.len() > count;
         matches.truncate(count);
-        let mut event = self.read_event(actor, Some(&access), "Everything");
-        event.detail = format!("FHIR API $everything: {} resources", matches.len());
         self.audit_alone(&event).await?;
         let page = Page {
             total,
@@ -239,12 +260,9 @@ impl FhirApi {
             matches,
             included: Vec::new(),
         };
-        let link = self.self_link(&format!("fhir/Patient/{patient}/$everything"), pairs);
-        Ok(FhirBody(page.bundle(
-            &self.config().public_url,
-            &link,
-            pairs,
-        )))
+        let body = page.bundle(&self.config().public_url, &link, pairs);
+        self.keep_answer(key, &body, now);
+        Ok(FhirBody(body))
     }
 
     /// The page of a search in `scope`, with what it includes.
@@ -305,6 +323,13 @@ impl FhirApi {
         })
     }
 
+    /// Keeps an answer about a record for the next same request while the record is unchanged
+    /// (see the page cache: the policy still decides, and the read is still audited, each time).
+    fn keep_answer(&self, key: Key, body: &str, now: jiff::Timestamp) {
+        self.pages()
+            .put(key, Arc::new(body.to_string()), now, body.len() + 256);
+    }
+
     /// The link to this search as asked, absolute.
     fn self_link(&self, path: &str, pairs: &[(String, String)]) -> String {
         let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
@@ -348,6 +373,18 @@ impl FhirApi {
         }
         event.detail = "FHIR API read: no such resource".into();
         self.audit_alone(&event).await
+    }
+}
+
+/// The page cache's key of an answer about a record: its version, what the reader's access
+/// shows of it, and the request.
+fn answer_key(access: &PatientAccess, version: RecordVersion, request: String) -> Key {
+    Key {
+        patient: access.patient(),
+        version: Some(version),
+        visibility: access.visibility(),
+        viewer: None,
+        view: View::Fhir(request),
     }
 }
 

@@ -361,7 +361,9 @@ fn from_row(row: &impl crate::embedded::Cells) -> Result<StoredAuditEvent> {
 const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, \
     e.patient_id, e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
     e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, \
-    COALESCE(u.name, k.name) AS actor_name";
+    COALESCE(u.name, \
+    (SELECT k.name FROM api_tokens k WHERE k.id = e.actor_id AND e.actor_role = 'system')) \
+    AS actor_name";
 
 fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
     rows.iter()
@@ -474,8 +476,7 @@ fn parts_statement(
             };
             format!(
                 "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS part, {NAMED_COLUMNS} FROM audit_events e \
-                 LEFT JOIN users u ON u.id = e.actor_id \
-                 LEFT JOIN api_tokens k ON k.id = e.actor_id WHERE e.patient_id = $1 \
+                 LEFT JOIN users u ON u.id = e.actor_id WHERE e.patient_id = $1 \
                  AND e.seq {bound} ${}{} ORDER BY e.seq DESC LIMIT ${}) p{i}",
                 2 * i + 2,
                 condition(*filter),
@@ -534,7 +535,6 @@ pub async fn recent(
 ) -> Result<Vec<NamedEvent>> {
     let sql = format!(
         "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-                 LEFT JOIN api_tokens k ON k.id = e.actor_id \
          WHERE ($1 = '' OR e.patient_id = $1) AND ($2 = '' OR e.actor_id = $2) AND e.seq < $3 \
          ORDER BY e.seq DESC LIMIT $4"
     );
@@ -558,7 +558,6 @@ pub async fn refused_sign_ins(
 ) -> Result<Vec<NamedEvent>> {
     let sql = format!(
         "SELECT {NAMED_COLUMNS} FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
-                 LEFT JOIN api_tokens k ON k.id = e.actor_id \
          WHERE e.actor_id = $1 AND e.action = 'sign-in' AND e.outcome = 'denied' AND e.at >= $2 \
          ORDER BY e.seq DESC LIMIT $3"
     );

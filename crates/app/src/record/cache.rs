@@ -48,6 +48,9 @@ pub(crate) enum View {
     /// The newest events of the access log that match a filter, at most so many (kept with no
     /// version: each view reads what was added since, see `Records::access_log`).
     AccessLog(portal_domain::audit::PatientLogFilter, i64),
+    /// An answer of the FHIR read API about this record (a read, a search, `$everything`), by
+    /// its request.
+    Fhir(String),
 }
 
 /// An entry's key: the record at a version, seen with a visibility by a viewer.

@@ -963,11 +963,17 @@ async fn each_read_is_audited_once_with_the_record(backend: Backend) {
     };
     let start = events(&t, lucien.clone()).await;
     api.get(&format!("/fhir/Patient/{lucien}")).await;
-    api.get(&format!("/fhir/Observation?patient={lucien}&_count=50"))
+    // The same search twice: answered the same, audited each time.
+    let (_, first) = api
+        .get(&format!("/fhir/Observation?patient={lucien}&_count=50"))
         .await;
+    let (_, again) = api
+        .get(&format!("/fhir/Observation?patient={lucien}&_count=50"))
+        .await;
+    assert_eq!(first, again);
     api.get(&format!("/fhir/Patient/{lucien}/$everything"))
         .await;
-    assert_eq!(events(&t, lucien.clone()).await, start + 3);
+    assert_eq!(events(&t, lucien.clone()).await, start + 4);
     // The patient's access log names the system and says what it did.
     let id: portal_domain::PatientId = lucien.parse().expect("id");
     let c = crate::record::sign_in_new_patient(&t, id, "1940-03-29", "lucien@example.test").await;
