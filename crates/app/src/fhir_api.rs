@@ -19,6 +19,40 @@ use portal_store::access::RecordVersion;
 use portal_store::served::{self, DateCompare, Filter, Query, Scope, StoredResource};
 use std::sync::Arc;
 
+/// Which record each resource found so far is in (`None`: the directory), so a read of it
+/// again asks the database only what the policy needs. A resource never moves between records
+/// (an import that would move one is refused) and is never deleted, so what was found stays
+/// true; a resource not found is not kept (it may arrive). Bounded: emptied when full.
+#[derive(Default)]
+pub(crate) struct Located(
+    std::sync::Mutex<std::collections::HashMap<(String, String), Option<PatientId>>>,
+);
+
+/// The most resources [`Located`] keeps (about 150 bytes each).
+const LOCATED_MAX: usize = 200_000;
+
+impl Located {
+    fn get(&self, resource_type: &str, id: &str) -> Option<Option<PatientId>> {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(resource_type.to_string(), id.to_string()))
+            .copied()
+    }
+
+    fn put(&self, resource_type: &str, id: &str, patient: Option<PatientId>) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= LOCATED_MAX {
+            map.clear();
+        }
+        map.insert((resource_type.to_string(), id.to_string()), patient);
+    }
+}
+
 /// An answer of the API: a resource or a Bundle, as JSON text.
 #[derive(Clone, Debug)]
 pub struct FhirBody(pub String);
@@ -42,9 +76,18 @@ impl FhirApi {
     pub async fn read(&self, actor: &Actor, resource_type: &str, id: &str) -> Result<FhirBody> {
         let leave = self.leave(actor)?;
         let resource_type = served_type(resource_type)?;
-        let mut conn = self.conn().await?;
-        let located = served::locate(&mut conn, &leave, resource_type, id).await?;
-        drop(conn);
+        let located = match self.located().get(resource_type, id) {
+            Some(known) => Some(known),
+            None => {
+                let mut conn = self.conn().await?;
+                let found = served::locate(&mut conn, &leave, resource_type, id).await?;
+                drop(conn);
+                if let Some(patient) = found {
+                    self.located().put(resource_type, id, patient);
+                }
+                found
+            }
+        };
         let query = Query {
             resource_type,
             ids: &[id],

@@ -193,6 +193,7 @@ struct Inner {
     mail_wakeup: tokio::sync::Notify,
     audit_writer: audit_writer::AuditWriter,
     pages: record::cache::PageCache,
+    located: fhir_api::Located,
 }
 
 impl App {
@@ -216,6 +217,7 @@ impl App {
             inner: Arc::new(Inner {
                 audit_writer: audit_writer::AuditWriter::start(store.clone(), head_key.clone()),
                 pages: record::cache::PageCache::new(config.page_cache_bytes),
+                located: fhir_api::Located::default(),
                 store,
                 clock,
                 config,
@@ -275,6 +277,10 @@ impl App {
     }
     pub(crate) fn pages(&self) -> &record::cache::PageCache {
         &self.inner.pages
+    }
+    /// Which record each resource the read API found is in.
+    pub(crate) fn located(&self) -> &fhir_api::Located {
+        &self.inner.located
     }
     /// The audit writer's handle (for the events it committed lately).
     pub(crate) fn audit_writer(&self) -> &audit_writer::AuditWriter {
