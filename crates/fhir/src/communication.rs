@@ -14,24 +14,28 @@ pub const TOPIC_SYSTEM: &str = "https://patient-portal.example/fhir/CodeSystem/m
 pub enum Party {
     /// The patient (`Patient/{id}`).
     Patient(String),
-    /// A proxy writing for the patient (`RelatedPerson/{id}`).
-    RelatedPerson(String),
-    /// A clinician or staff member (`Practitioner/{id}`).
-    Practitioner(String),
+    /// A proxy writing for the patient (`RelatedPerson/{id}`), with their name.
+    RelatedPerson(String, String),
+    /// A clinician or staff member (`Practitioner/{id}`), with their name.
+    Practitioner(String, String),
     /// A clinic pool (`Group/{id}`), with its name.
     Pool(String, String),
 }
 
 impl Party {
-    /// The party as a FHIR Reference.
+    /// The party as a FHIR Reference, with the name as its display when known.
     pub fn reference(&self) -> Value {
-        match self {
-            Party::Patient(id) => json!({ "reference": format!("Patient/{id}") }),
-            Party::RelatedPerson(id) => json!({ "reference": format!("RelatedPerson/{id}") }),
-            Party::Practitioner(id) => json!({ "reference": format!("Practitioner/{id}") }),
-            Party::Pool(id, name) => {
-                json!({ "reference": format!("Group/{id}"), "display": name })
-            }
+        let (reference, name) = match self {
+            Party::Patient(id) => (format!("Patient/{id}"), ""),
+            Party::RelatedPerson(id, name) => (format!("RelatedPerson/{id}"), name.as_str()),
+            Party::Practitioner(id, name) => (format!("Practitioner/{id}"), name.as_str()),
+            Party::Pool(id, name) => (format!("Group/{id}"), name.as_str()),
+        };
+        // FHIR has no empty strings: an unknown name is left out.
+        if name.trim().is_empty() {
+            json!({ "reference": reference })
+        } else {
+            json!({ "reference": reference, "display": name })
         }
     }
 }
@@ -41,8 +45,8 @@ impl Party {
 pub struct AttachedFile {
     /// The media type.
     pub content_type: String,
-    /// Where the API serves its bytes.
-    pub url: String,
+    /// Where its bytes are served, if anywhere.
+    pub url: Option<String>,
     /// Its name.
     pub title: String,
     /// Its size in bytes.
@@ -84,14 +88,15 @@ pub struct Message {
 pub fn communication(m: &Message) -> Value {
     let mut payload = vec![json!({ "contentString": m.text })];
     for f in &m.files {
-        payload.push(json!({
-            "contentAttachment": {
-                "contentType": f.content_type,
-                "url": f.url,
-                "title": f.title,
-                "size": f.size,
-            }
-        }));
+        let mut attachment = json!({
+            "contentType": f.content_type,
+            "title": f.title,
+            "size": f.size,
+        });
+        if let (Some(url), Some(obj)) = (&f.url, attachment.as_object_mut()) {
+            obj.insert("url".into(), json!(url));
+        }
+        payload.push(json!({ "contentAttachment": attachment }));
     }
     let mut resource = json!({
         "resourceType": "Communication",
@@ -148,14 +153,14 @@ mod tests {
             topic: Topic::MedicalQuestion,
             patient: "p1".into(),
             side,
-            sender: Party::Practitioner("u9".into()),
+            sender: Party::Practitioner("u9".into(), "Dr. Ada Park".into()),
             recipient: Party::Patient("p1".into()),
             sent: "2026-12-05T10:00:00Z".into(),
             received: Some("2026-12-05T11:00:00Z".into()),
             text: "Please send another photo.".into(),
             files: vec![AttachedFile {
                 content_type: "image/png".into(),
-                url: "Binary/f1".into(),
+                url: Some("Binary/f1".into()),
                 title: "rash.png".into(),
                 size: 67,
             }],
@@ -170,6 +175,8 @@ mod tests {
         assert_eq!(c["status"], "completed");
         assert_eq!(c["subject"]["reference"], "Patient/p1");
         assert_eq!(c["sender"]["reference"], "Practitioner/u9");
+        assert_eq!(c["sender"]["display"], "Dr. Ada Park");
+        assert_eq!(c["payload"][1]["contentAttachment"]["url"], "Binary/f1");
         assert_eq!(c["recipient"][0]["reference"], "Patient/p1");
         assert_eq!(c["topic"]["text"], "Rash on my arm");
         assert_eq!(c["category"][0]["coding"][0]["code"], "medical");
@@ -190,12 +197,14 @@ mod tests {
         let mut m = message(Side::Patient);
         m.received = None;
         m.in_response_to = None;
-        m.sender = Party::RelatedPerson("u3".into());
+        m.sender = Party::RelatedPerson("u3".into(), "Ana Martinez".into());
+        m.files[0].url = None;
         m.recipient = Party::Pool("g1".into(), "Nurse line".into());
         let c = communication(&m);
         assert!(c.get("received").is_none());
         assert!(c.get("inResponseTo").is_none());
         assert_eq!(c["sender"]["reference"], "RelatedPerson/u3");
         assert_eq!(c["recipient"][0]["display"], "Nurse line");
+        assert!(c["payload"][1]["contentAttachment"].get("url").is_none());
     }
 }

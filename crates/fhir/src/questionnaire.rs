@@ -68,7 +68,7 @@ mod tests {
         let r = questionnaire_response(&CheckinAnswers {
             id: "qr1",
             patient: "p1",
-            author: Party::RelatedPerson("u1".into()),
+            author: Party::RelatedPerson("u1".into(), String::new()),
             visit_type: "vt1",
             authored: "2027-01-15T08:00:00Z",
             answers: &answers,

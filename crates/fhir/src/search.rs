@@ -16,8 +16,10 @@ use crate::primitives::date_span_micros;
 pub const SERVED: &[(&str, &[Param])] = &[
     ("Patient", PATIENT),
     ("AllergyIntolerance", ALLERGY),
+    ("Appointment", APPOINTMENT),
     ("CarePlan", CARE_PLAN),
     ("CareTeam", CARE_TEAM),
+    ("Communication", COMMUNICATION),
     ("Condition", CONDITION),
     ("DiagnosticReport", REPORT),
     ("DocumentReference", DOCUMENT),
@@ -100,6 +102,16 @@ const PATIENT: &[Param] = &[
     token("gender", &["gender"]),
 ];
 const ALLERGY: &[Param] = &[token("clinical-status", &["clinicalStatus"])];
+const APPOINTMENT: &[Param] = &[
+    token("status", &["status"]),
+    date("date", &["start"]),
+    token("service-type", &["serviceType"]),
+];
+const COMMUNICATION: &[Param] = &[
+    token("category", &["category"]),
+    date("sent", &["sent"]),
+    token("status", &["status"]),
+];
 const CARE_PLAN: &[Param] = &[
     token("category", &["category"]),
     token("status", &["status"]),
@@ -226,6 +238,56 @@ impl Terms {
             let mut parts = line.splitn(3, '\t');
             Some((parts.next()?, parts.next()?, parts.next()?))
         })
+    }
+}
+
+impl Condition {
+    /// Whether a resource with these terms, last stored at `last_updated` (Unix microseconds),
+    /// meets this condition: the same test the store's search makes of its index, for the
+    /// resources the portal writes itself and searches in memory.
+    pub fn holds(&self, terms: &Terms, last_updated: i64) -> bool {
+        match self {
+            Condition::Token { param, any } => terms.tokens().any(|(p, system, value)| {
+                p == *param
+                    && any.iter().any(|want| {
+                        want.code.as_deref().is_none_or(|code| code == value)
+                            && want.system.as_deref().is_none_or(|s| s == system)
+                    })
+            }),
+            Condition::Text { param, any, exact } => terms.tokens().any(|(p, _, value)| {
+                p == *param
+                    && any.iter().any(|word| {
+                        if *exact {
+                            value == word
+                        } else {
+                            value.starts_with(word.as_str())
+                        }
+                    })
+            }),
+            Condition::Date {
+                param,
+                prefix,
+                low,
+                high,
+            } => {
+                let compare = |(from, to): (i64, i64)| match prefix {
+                    Prefix::Eq => from >= *low && to <= *high,
+                    Prefix::Ne => !(from >= *low && to <= *high),
+                    Prefix::Gt => to > *high,
+                    Prefix::Lt => from < *low,
+                    Prefix::Ge => to >= *low,
+                    Prefix::Le => from <= *high,
+                };
+                if *param == "_lastUpdated" {
+                    return compare((last_updated, last_updated));
+                }
+                terms
+                    .dates
+                    .iter()
+                    .filter(|(p, _, _)| p == param)
+                    .any(|(_, from, to)| compare((*from, *to)))
+            }
+        }
     }
 }
 

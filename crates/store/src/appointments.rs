@@ -113,7 +113,9 @@ pub async fn book(
     .execute(&mut *conn)
     .await
     .map_err(conflict_as(KEY_USED))?;
-    hold(conn, new.clinician, new.id, new.start, new.end).await
+    hold(&mut *conn, new.clinician, new.id, new.start, new.end).await?;
+    // The record's appointments are served as part of it (FHIR Appointment): it has changed.
+    crate::access::touch_records(conn, &[access.patient()]).await
 }
 
 /// Inserts the units `[start, end)` of `clinician`'s time for `appointment`, in one statement.
@@ -264,8 +266,9 @@ pub async fn end(
     }
     sqlx::query("DELETE FROM appointment_units WHERE appointment_id = $1")
         .bind(id.to_string())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    crate::access::touch_records(conn, &[access.patient()]).await?;
     Ok(true)
 }
 
@@ -352,9 +355,9 @@ pub async fn link_move(
         .bind(access.patient().to_string())
         .bind(old.to_string())
         .bind(new.to_string())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    crate::access::touch_records(conn, &[access.patient()]).await
 }
 
 /// The addresses that hear about the patient's appointments: the patient's own account and

@@ -10,6 +10,7 @@ use portal_domain::messages::{Body, Recipient, Side, Status, Subject, Topic};
 use portal_domain::{AttachmentId, ConversationId, MessageId, PatientId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 /// A conversation as lists and its page show it.
 #[derive(Clone, Debug)]
@@ -325,6 +326,8 @@ async fn insert_message(
     .execute(&mut *conn)
     .await
     .map_err(conflict_as("send key"))?;
+    // The record's messages are served as part of it (FHIR Communication): it has changed.
+    crate::access::touch_records(&mut *conn, &[access.patient()]).await?;
     for file in message.attachments {
         sqlx::query(
             "INSERT INTO message_attachments (id, message_id, patient_id, file_name, kind, size, \
@@ -482,43 +485,99 @@ pub async fn messages(
     access: &PatientAccess,
     conversation: ConversationId,
 ) -> Result<Vec<StoredMessage>> {
-    let rows = sqlx::query(
-        "SELECT m.id, m.author_id, u.name, u.patient_id AS author_patient, m.side, m.body, \
-         m.sent_at, m.read_at FROM messages m JOIN users u ON u.id = m.author_id \
-         WHERE m.conversation_id = $1 AND m.patient_id = $2 ORDER BY m.sent_at, m.id",
-    )
-    .bind(conversation.to_string())
-    .bind(access.patient().to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    Ok(messages_of(conn, access, Some(conversation))
+        .await?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
+}
+
+/// Every conversation of the record with its messages (oldest first, with their files), the
+/// conversations in the order they started: the record's messages as the read API serves them.
+pub async fn of_record(
+    conn: &mut Conn,
+    access: &PatientAccess,
+) -> Result<Vec<(Conversation, Vec<StoredMessage>)>> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c {ROUTED_JOINS} \
+         WHERE c.patient_id = $1 ORDER BY c.started_at, c.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(access.patient().to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out: Vec<(Conversation, Vec<StoredMessage>)> = rows
+        .iter()
+        .map(|r| Ok((conversation(r, 0)?, Vec::new())))
+        .collect::<Result<_>>()?;
+    let mut at: HashMap<ConversationId, usize> = HashMap::new();
+    for (i, (c, _)) in out.iter().enumerate() {
+        at.insert(c.id, i);
+    }
+    for (conversation, message) in messages_of(conn, access, None).await? {
+        if let Some(i) = at.get(&conversation) {
+            out[*i].1.push(message);
+        }
+    }
+    Ok(out)
+}
+
+/// The messages of one conversation of the record, or of all of them, with the conversation
+/// each is in, oldest first.
+async fn messages_of(
+    conn: &mut Conn,
+    access: &PatientAccess,
+    conversation: Option<ConversationId>,
+) -> Result<Vec<(ConversationId, StoredMessage)>> {
+    let one = if conversation.is_some() {
+        " AND m.conversation_id = $2"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT m.id, m.conversation_id, m.author_id, u.name, u.patient_id AS author_patient, \
+         m.side, m.body, m.sent_at, m.read_at FROM messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.patient_id = $1{one} ORDER BY m.sent_at, m.id"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
+    if let Some(c) = conversation {
+        query = query.bind(c.to_string());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut index: HashMap<MessageId, usize> = HashMap::with_capacity(rows.len());
     for r in &rows {
         let side = Side::from_stored(&r.try_get::<String, _>("side")?);
         let author_patient: Option<String> = r.try_get("author_patient")?;
         let read_at: Option<i64> = r.try_get("read_at")?;
-        out.push(StoredMessage {
-            id: parse_id(&r.try_get::<String, _>("id")?)?,
-            author: parse_id(&r.try_get::<String, _>("author_id")?)?,
-            author_name: r.try_get("name")?,
-            by_proxy: side == Side::Patient
-                && author_patient.as_deref() != Some(access.patient().to_string().as_str()),
-            side,
-            body: Body::stored(r.try_get("body")?),
-            sent_at: from_micros(r.try_get("sent_at")?)?,
-            read_at: read_at.map(from_micros).transpose()?,
-            attachments: Vec::new(),
-        });
+        let id: MessageId = parse_id(&r.try_get::<String, _>("id")?)?;
+        index.insert(id, out.len());
+        out.push((
+            parse_id(&r.try_get::<String, _>("conversation_id")?)?,
+            StoredMessage {
+                id,
+                author: parse_id(&r.try_get::<String, _>("author_id")?)?,
+                author_name: r.try_get("name")?,
+                by_proxy: side == Side::Patient
+                    && author_patient.as_deref() != Some(access.patient().to_string().as_str()),
+                side,
+                body: Body::stored(r.try_get("body")?),
+                sent_at: from_micros(r.try_get("sent_at")?)?,
+                read_at: read_at.map(from_micros).transpose()?,
+                attachments: Vec::new(),
+            },
+        ));
     }
-    let files = sqlx::query(
+    let sql = format!(
         "SELECT a.id, a.message_id, a.file_name, a.kind, a.size FROM message_attachments a \
          JOIN messages m ON m.id = a.message_id \
-         WHERE m.conversation_id = $1 AND a.patient_id = $2 ORDER BY a.id",
-    )
-    .bind(conversation.to_string())
-    .bind(access.patient().to_string())
-    .fetch_all(conn)
-    .await?;
-    for f in &files {
+         WHERE a.patient_id = $1{one} ORDER BY a.id"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(access.patient().to_string());
+    if let Some(c) = conversation {
+        query = query.bind(c.to_string());
+    }
+    for f in &query.fetch_all(conn).await? {
         let message: MessageId = parse_id(&f.try_get::<String, _>("message_id")?)?;
         let kind: String = f.try_get("kind")?;
         let info = AttachmentInfo {
@@ -528,8 +587,8 @@ pub async fn messages(
                 .ok_or_else(|| Error::Corrupt(format!("attachment kind {kind:?}")))?,
             size: f.try_get("size")?,
         };
-        if let Some(m) = out.iter_mut().find(|m| m.id == message) {
-            m.attachments.push(info);
+        if let Some(i) = index.get(&message) {
+            out[*i].1.attachments.push(info);
         }
     }
     Ok(out)
@@ -544,7 +603,7 @@ pub async fn mark_read(
     reader: Side,
     now: Timestamp,
 ) -> Result<u64> {
-    Ok(sqlx::query(
+    let marked = sqlx::query(
         "UPDATE messages SET read_at = $4 WHERE conversation_id = $1 AND patient_id = $2 \
          AND side <> $3 AND read_at IS NULL",
     )
@@ -552,9 +611,14 @@ pub async fn mark_read(
     .bind(access.patient().to_string())
     .bind(reader.as_str())
     .bind(to_micros(now))
-    .execute(conn)
+    .execute(&mut *conn)
     .await?
-    .rows_affected())
+    .rows_affected();
+    if marked > 0 {
+        // What the record shows changes: the count of new messages, and when each was received.
+        crate::access::touch_records(conn, &[access.patient()]).await?;
+    }
+    Ok(marked)
 }
 
 /// An attached file with its content.

@@ -718,17 +718,30 @@ pub async fn issue(
     .bind(prior.to_string())
     .bind(json)
     .bind(to_micros(now))
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(conflict_as("prescription for this item"))?;
-    Ok(())
+    // The prescription is served as part of the record (FHIR MedicationRequest).
+    crate::access::touch_records(conn, &[access.patient()]).await
 }
 
-/// The prescriptions the clinic wrote for the record (FHIR JSON), newest first.
-pub async fn issued(conn: &mut Conn, access: &PatientAccess) -> Result<Vec<(String, String)>> {
+/// A prescription the clinic wrote on approving a refill.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// Its id.
+    pub id: String,
+    /// The FHIR `MedicationRequest`, as written.
+    pub json: String,
+    /// When it was written.
+    pub created_at: Timestamp,
+}
+
+/// The prescriptions the clinic wrote for the record, newest first.
+pub async fn issued(conn: &mut Conn, access: &PatientAccess) -> Result<Vec<Issued>> {
     // A confidential medication's renewal is shown only to those who may see it.
     let rows = sqlx::query(
-        "SELECT p.id, p.json FROM issued_prescriptions p JOIN refill_items i ON i.id = p.item_id \
+        "SELECT p.id, p.json, p.created_at FROM issued_prescriptions p \
+         JOIN refill_items i ON i.id = p.item_id \
          WHERE p.patient_id = $1 AND ($2 = 1 OR i.sensitivity = '') \
          ORDER BY p.created_at DESC, p.id DESC",
     )
@@ -737,7 +750,13 @@ pub async fn issued(conn: &mut Conn, access: &PatientAccess) -> Result<Vec<(Stri
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("json")?)))
+        .map(|r| {
+            Ok(Issued {
+                id: r.try_get("id")?,
+                json: r.try_get("json")?,
+                created_at: from_micros(r.try_get("created_at")?)?,
+            })
+        })
         .collect()
 }
 

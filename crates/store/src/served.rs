@@ -396,6 +396,27 @@ pub async fn locate(
     }
 }
 
+/// Which record a resource the portal wrote itself is in (a message as `Communication`, an
+/// appointment, a prescription written on approving a refill as `MedicationRequest`); `None`
+/// if there is none of this type with this id.
+pub async fn locate_own(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<PatientId>> {
+    crate::require(capability, ClinicAction::ReadApi, "finding a resource")?;
+    let sql = match resource_type {
+        "Communication" => "SELECT patient_id FROM messages WHERE id = $1",
+        "Appointment" => "SELECT patient_id FROM appointments WHERE id = $1",
+        "MedicationRequest" => "SELECT patient_id FROM issued_prescriptions WHERE id = $1",
+        _ => return Ok(None),
+    };
+    let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    row.map(|r| parse_id(&r.try_get::<String, _>("patient_id")?))
+        .transpose()
+}
+
 /// The Provenance resources of a record whose targets include any of `targets` (`Type/id`).
 pub async fn provenance_of(
     conn: &mut Conn,

@@ -106,7 +106,8 @@ fn author(actor: &Actor, patient: PatientId) -> Party {
             own_patient: Some(own),
             ..
         } if *own == patient => Party::Patient(patient.to_string()),
-        Principal::User { id, .. } => Party::RelatedPerson(id.to_string()),
+        // The response names the proxy by account; its name is on the account.
+        Principal::User { id, .. } => Party::RelatedPerson(id.to_string(), String::new()),
         _ => Party::Patient(patient.to_string()),
     }
 }

@@ -138,7 +138,6 @@ impl Messages {
         patient: PatientId,
         conversation: ConversationId,
     ) -> Result<Vec<serde_json::Value>> {
-        use portal_fhir::communication::{AttachedFile, Message, Party, communication};
         let (access, mut tx) = self
             .read_conversation(actor, patient, conversation, Action::ViewMessages)
             .await?;
@@ -151,48 +150,16 @@ impl Messages {
         event.resource_id = Some(conversation.to_string());
         event.detail = "as FHIR Communication".into();
         self.audit_alone(&event).await?;
-        let routed = match found.routed_to {
-            Recipient::Pool(p) => Party::Pool(p.to_string(), found.routed_name.clone()),
-            Recipient::Clinician(u) => Party::Practitioner(u.to_string()),
-        };
+        let patient = patient.to_string();
         let mut previous: Option<String> = None;
         let mut out = Vec::with_capacity(messages.len());
         for m in &messages {
-            let (sender, recipient) = match m.side {
-                Side::Patient if m.by_proxy => {
-                    (Party::RelatedPerson(m.author.to_string()), routed.clone())
-                }
-                Side::Patient => (Party::Patient(patient.to_string()), routed.clone()),
-                Side::Clinic => (
-                    Party::Practitioner(m.author.to_string()),
-                    Party::Patient(patient.to_string()),
-                ),
-            };
-            let id = m.id.to_string();
-            out.push(communication(&Message {
-                id: id.clone(),
-                conversation: conversation.to_string(),
-                subject: found.subject.as_str().to_string(),
-                topic: found.topic,
-                patient: patient.to_string(),
-                side: m.side,
-                sender,
-                recipient,
-                sent: m.sent_at.to_string(),
-                received: m.read_at.map(|at| at.to_string()),
-                text: m.body.as_str().to_string(),
-                files: m
-                    .attachments
-                    .iter()
-                    .map(|f| AttachedFile {
-                        content_type: f.kind.content_type().to_string(),
-                        url: format!("Binary/{}", f.id),
-                        title: f.name.as_str().to_string(),
-                        size: f.size,
-                    })
-                    .collect(),
-                in_response_to: previous.replace(id),
-            }));
+            out.push(crate::fhir_api::communication_of(
+                &patient,
+                &found,
+                m,
+                previous.replace(m.id.to_string()),
+            ));
         }
         Ok(out)
     }

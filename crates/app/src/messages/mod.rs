@@ -704,12 +704,9 @@ impl Messages {
             let (access, mut tx) = self
                 .open_conversation(actor, patient, conversation, Action::ViewMessages)
                 .await?;
+            // Marking raises the record's version (the count of new messages changes).
             let newly_read =
                 store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
-            if newly_read > 0 && side == Side::Patient {
-                // The count of new messages changes (see `unread`).
-                access::touch_records(&mut tx, &[patient]).await?;
-            }
             if newly_read > 0 {
                 event.detail = format!("opened {newly_read} new message(s)");
             }
@@ -803,9 +800,8 @@ impl Messages {
             }
         }
         // Reading what one answers: the other side's messages are read now.
+        // (Adding and marking messages raise the record's version.)
         store::mark_read(&mut tx, &access, conversation, side, self.now()).await?;
-        // The patient's side's count of new messages changes (see `unread`).
-        access::touch_records(&mut tx, &[patient]).await?;
         drafts::discard(&mut tx, &access, author, Some(conversation)).await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "Message");
         event.resource_id = Some(conversation.to_string());

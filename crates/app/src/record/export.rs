@@ -5,7 +5,9 @@
 //! and nothing in the file points at what was left out.
 
 use super::{Item, RecordHead, items};
-use crate::fhir_api::{compartment_types, json_string, push_entry, push_entry_of, serve_linking};
+use crate::fhir_api::{
+    compartment_types, json_string, own_resources, push_entry, push_entry_of, serve_linking,
+};
 use crate::services::Records;
 use crate::{Actor, Result};
 use portal_domain::PatientId;
@@ -83,9 +85,18 @@ impl Records {
             .into_iter()
             .filter(|t| *t != "Provenance" || (visibility.unreleased && visibility.sensitive))
             .collect();
-        let rows =
+        let mut rows =
             served::record_export(&mut tx, &head.access, now, &types, (span.from, span.until))
                 .await?;
+        // The portal's own messages, appointments and prescriptions, by when each happened.
+        let own = own_resources(&mut tx, &head.access, &types).await?;
+        rows.extend(
+            own.into_iter()
+                .filter(|o| span.from.is_none_or(|from| o.at >= from))
+                .filter(|o| span.until.is_none_or(|until| o.at < until))
+                .map(|o| o.stored),
+        );
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
         let mut wanted: Vec<String> = rows
             .iter()
             .filter_map(|r| r.refs.as_deref())
@@ -101,7 +112,7 @@ impl Records {
         wanted.dedup();
         let ids: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let directory = served::directory_for_record(&mut tx, &head.access, &ids).await?;
-        let inside: HashSet<(String, String)> = rows
+        let mut inside: HashSet<(String, String)> = rows
             .iter()
             .chain(&directory)
             .map(|r| (r.resource_type.clone(), r.id.clone()))
@@ -126,6 +137,7 @@ impl Records {
                 sex: &p.sex,
             });
             push_entry_of(&mut body, &base, ("Patient", &id), &patient, None);
+            inside.insert(("Patient".into(), id));
             count += 1;
         }
         for row in rows.iter().chain(&directory) {

@@ -548,9 +548,9 @@ impl Refills {
         self.audit_alone(&event).await?;
         issued
             .iter()
-            .map(|(id, json)| {
-                serde_json::from_str(json)
-                    .map_err(|e| Error::Internal(format!("issued prescription {id}: {e}")))
+            .map(|issued| {
+                serde_json::from_str(&issued.json)
+                    .map_err(|e| Error::Internal(format!("issued prescription {}: {e}", issued.id)))
             })
             .collect()
     }

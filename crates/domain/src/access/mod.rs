@@ -418,6 +418,21 @@ impl PatientAccess {
     pub fn also_allows(&self, action: Action) -> bool {
         allowed(&self.principal, self.basis, action)
     }
+    /// The access to do `action` as well, on the same basis and for the same patient, when the
+    /// policy allows it there: what a request reading several kinds of a record's data at once
+    /// (the whole record through the FHIR API, a download) holds for each kind. Only where the
+    /// basis does not depend on the action (the patient's own record, a proxy's grant, a system
+    /// client's scopes); a clinician's access is decided again for each action.
+    pub fn widened_to(&self, action: Action) -> Option<PatientAccess> {
+        let same_basis = matches!(
+            self.basis,
+            AccessBasis::OwnRecord | AccessBasis::Proxy(_) | AccessBasis::SystemClient
+        );
+        (same_basis && allowed(&self.principal, self.basis, action)).then(|| PatientAccess {
+            action,
+            ..self.clone()
+        })
+    }
     /// What of the record this access shows.
     pub fn visibility(&self) -> Visibility {
         Visibility {

@@ -7,7 +7,8 @@ use super::Action;
 /// silently widened or narrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ApiScopes {
-    /// `system/*.read`: read every patient's demographics, record and notes.
+    /// `system/*.read`: read every patient's demographics, record, notes, messages and
+    /// appointments.
     pub read: bool,
     /// `system/*.write`: send records in.
     pub write: bool,
@@ -60,7 +61,14 @@ impl ApiScopes {
     pub fn allow(self, action: Action) -> bool {
         match action {
             Action::WriteRecord => self.write,
-            Action::ViewDemographics | Action::ViewRecord | Action::ViewNotes => self.read,
+            // The read API serves the portal's own messages and appointments as part of the
+            // record (Communication, Appointment), so a reading system may read them; it can
+            // never send, book or act for the patient.
+            Action::ViewDemographics
+            | Action::ViewRecord
+            | Action::ViewNotes
+            | Action::ViewMessages
+            | Action::ViewAppointments => self.read,
             _ => false,
         }
     }
@@ -104,7 +112,16 @@ mod tests {
         let read = ApiScopes::parse("system/*.read").expect("known");
         assert!(read.allow(Action::ViewNotes));
         assert!(!read.allow(Action::WriteRecord));
-        for action in [Action::SendMessage, Action::Export, Action::ReleaseResult] {
+        assert!(read.allow(Action::ViewMessages) && read.allow(Action::ViewAppointments));
+        assert!(!write.allow(Action::ViewMessages) && !write.allow(Action::ViewAppointments));
+        for action in [
+            Action::SendMessage,
+            Action::Export,
+            Action::ReleaseResult,
+            Action::ManageAppointments,
+            Action::RequestRefill,
+            Action::ManageProxy,
+        ] {
             assert!(!ApiScopes::parse("system/*.*").expect("known").allow(action));
         }
     }

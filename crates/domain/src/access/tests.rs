@@ -423,6 +423,15 @@ fn the_read_api_beyond_one_record_is_for_reading_systems_only() {
     )
     .expect("read");
     assert!(access.visibility().unreleased);
+    // The whole record through the API holds its messages and appointments too.
+    let messages = access.widened_to(Action::ViewMessages).expect("messages");
+    assert_eq!(
+        (messages.action(), messages.patient()),
+        (Action::ViewMessages, patient)
+    );
+    assert!(access.widened_to(Action::ViewAppointments).is_some());
+    assert!(access.widened_to(Action::SendMessage).is_none());
+    assert!(access.widened_to(Action::WriteRecord).is_none());
     assert!(
         authorize(
             &system(false, true),
@@ -433,4 +442,33 @@ fn the_read_api_beyond_one_record_is_for_reading_systems_only() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn an_access_widens_only_where_its_basis_allows_and_never_for_a_clinician() {
+    let me = user(Role::Patient, Some(pid(1)));
+    let own = authorize(
+        &me,
+        pid(1),
+        Action::ViewRecord,
+        &AccessFacts::default(),
+        now(),
+    )
+    .expect("own record");
+    assert!(own.widened_to(Action::ViewMessages).is_some());
+    assert!(own.widened_to(Action::WriteRecord).is_none());
+    let parent = user(Role::Patient, None);
+    let limited = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        ..Default::default()
+    };
+    let appointments = authorize(&parent, pid(1), Action::ViewAppointments, &limited, now())
+        .expect("limited proxy");
+    assert!(appointments.widened_to(Action::ViewMessages).is_some());
+    assert!(appointments.widened_to(Action::ViewRecord).is_none());
+    // A clinician's basis depends on the action: each is decided on its own.
+    let (doc, team) = clinician_on_team();
+    let chart = authorize(&doc, pid(1), Action::ViewRecord, &team, now()).expect("care team");
+    assert!(chart.widened_to(Action::ViewMessages).is_none());
+    assert!(chart.widened_to(Action::ViewNotes).is_none());
 }

@@ -8,6 +8,10 @@
 //! does not exist.
 
 use crate::record::cache::{Key, View};
+mod own;
+
+pub(crate) use own::{communication_of, own_resources};
+
 use crate::services::FhirApi;
 use crate::{Actor, Error, Result, commit};
 use portal_domain::access::{Action, ClinicAction, ClinicCapability, authorize_clinic};
@@ -80,7 +84,12 @@ impl FhirApi {
             Some(known) => Some(known),
             None => {
                 let mut conn = self.conn().await?;
-                let found = served::locate(&mut conn, &leave, resource_type, id).await?;
+                let mut found = served::locate(&mut conn, &leave, resource_type, id).await?;
+                if found.is_none() && own::is_own_type(resource_type) {
+                    found = served::locate_own(&mut conn, &leave, resource_type, id)
+                        .await?
+                        .map(Some);
+                }
                 drop(conn);
                 if let Some(patient) = found {
                     self.located().put(resource_type, id, patient);
@@ -100,7 +109,7 @@ impl FhirApi {
             }
             Some(Some(patient)) => {
                 let (access, version, _) = self
-                    .decide_to_read(actor, patient, Action::ViewRecord)
+                    .decide_to_read(actor, patient, own::action_for(resource_type))
                     .await?;
                 let now = self.now();
                 let key = answer_key(&access, version, format!("{resource_type}/{id}"));
@@ -111,8 +120,16 @@ impl FhirApi {
                     return Ok(FhirBody(String::clone(&body)));
                 }
                 let mut tx = self.store().begin_read().await?;
-                let rows =
+                let mut rows =
                     served::search(&mut tx, Scope::Record(&access, now), &query, None, 1).await?;
+                if rows.is_empty() && own::is_own_type(resource_type) {
+                    rows = own::own_resources(&mut tx, &access, &[resource_type])
+                        .await?
+                        .into_iter()
+                        .map(|o| o.stored)
+                        .filter(|r| r.id == id)
+                        .collect();
+                }
                 commit(tx).await?;
                 let mut event = self.read_event(actor, Some(&access), resource_type);
                 event.resource_id = Some(id.to_string());
@@ -174,7 +191,7 @@ impl FhirApi {
                 return Err(Error::NotFound);
             };
             let (access, version, _) = self
-                .decide_to_read(actor, patient, Action::ViewRecord)
+                .decide_to_read(actor, patient, own::action_for(resource_type))
                 .await?;
             let mut event = self.read_event(actor, Some(&access), resource_type);
             event.detail = "FHIR API search".into();
@@ -185,7 +202,15 @@ impl FhirApi {
             }
             let scope = Scope::Record(&access, now);
             let mut tx = self.store().begin_read().await?;
-            let page = self.page(&mut tx, scope, &leave, &query, &search).await?;
+            let own = if own::is_own_type(resource_type) {
+                let all = own::own_resources(&mut tx, &access, &[resource_type]).await?;
+                own::found_by(all, &search)
+            } else {
+                Vec::new()
+            };
+            let page = self
+                .page(&mut tx, scope, &leave, &query, &search, &own)
+                .await?;
             commit(tx).await?;
             self.audit_alone(&event).await?;
             let body = page.bundle(&self.config().public_url, &link, pairs);
@@ -197,7 +222,14 @@ impl FhirApi {
         // decided and audited on its own.
         let mut tx = self.store().begin_read().await?;
         let mut page = self
-            .page(&mut tx, Scope::Directory(&leave), &leave, &query, &search)
+            .page(
+                &mut tx,
+                Scope::Directory(&leave),
+                &leave,
+                &query,
+                &search,
+                &[],
+            )
             .await?;
         commit(tx).await?;
         if resource_type == "Patient" {
@@ -289,9 +321,12 @@ impl FhirApi {
         }
         let types = compartment_types();
         let mut tx = self.store().begin_read().await?;
-        let total = served::compartment_count(&mut tx, &access, now, &types).await?;
-        let mut matches =
-            served::compartment(&mut tx, &access, now, &types, after, count + 1).await?;
+        // The portal's own messages, appointments and prescriptions are in the record too.
+        let own = own::own_resources(&mut tx, &access, &types).await?;
+        let total = served::compartment_count(&mut tx, &access, now, &types).await?
+            + i64::try_from(own.len()).unwrap_or(i64::MAX);
+        let stored = served::compartment(&mut tx, &access, now, &types, after, count + 1).await?;
+        let mut matches = own::merge_page(stored, &own, after, count + 1);
         commit(tx).await?;
         let more = matches.len() > count;
         matches.truncate(count);
@@ -308,7 +343,8 @@ impl FhirApi {
         Ok(FhirBody(body))
     }
 
-    /// The page of a search in `scope`, with what it includes.
+    /// The page of a search in `scope`, with what it includes; `own` are the portal's own
+    /// resources the search found, merged in id order with the stored ones.
     async fn page(
         &self,
         tx: &mut portal_store::Conn,
@@ -316,8 +352,10 @@ impl FhirApi {
         leave: &ClinicCapability,
         query: &Query<'_>,
         search: &Search,
+        own: &[own::Own],
     ) -> Result<Page> {
-        let total = served::count(tx, scope, query).await?;
+        let total =
+            served::count(tx, scope, query).await? + i64::try_from(own.len()).unwrap_or(i64::MAX);
         if search.count_only {
             return Ok(Page {
                 total,
@@ -327,8 +365,9 @@ impl FhirApi {
                 included: Vec::new(),
             });
         }
-        let mut matches =
-            served::search(tx, scope, query, search.page.as_deref(), search.count + 1).await?;
+        let after = search.page.as_deref();
+        let stored = served::search(tx, scope, query, after, search.count + 1).await?;
+        let mut matches = own::merge_page(stored, own, after, search.count + 1);
         let more = matches.len() > search.count;
         matches.truncate(search.count);
         let mut included = Vec::new();
