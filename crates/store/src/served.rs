@@ -410,11 +410,25 @@ pub async fn locate_own(
         "Communication" => "SELECT patient_id FROM messages WHERE id = $1",
         "Appointment" => "SELECT patient_id FROM appointments WHERE id = $1",
         "MedicationRequest" => "SELECT patient_id FROM issued_prescriptions WHERE id = $1",
+        // A record enrolled at the portal, whose Patient the portal writes.
+        "Patient" => "SELECT id AS patient_id FROM patients WHERE id = $1",
         _ => return Ok(None),
     };
     let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
     row.map(|r| parse_id(&r.try_get::<String, _>("patient_id")?))
         .transpose()
+}
+
+/// Whether the record holds a Patient sent by the EHR (one enrolled at the portal has none).
+pub async fn has_imported_patient(conn: &mut Conn, access: &PatientAccess) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM fhir_resources WHERE patient_id = $1 AND resource_type = 'Patient' \
+         LIMIT 1",
+    )
+    .bind(access.patient().to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// The Provenance resources of a record whose targets include any of `targets` (`Type/id`).

@@ -615,19 +615,11 @@ pub(crate) fn push_entry(
     resource: &str,
     mode: Option<&str>,
 ) {
-    push_entry_of(out, base, (&row.resource_type, &row.id), resource, mode);
-}
-
-/// [`push_entry`] for a resource known by its type and id.
-pub(crate) fn push_entry_of(
-    out: &mut String,
-    base: &str,
-    (resource_type, id): (&str, &str),
-    resource: &str,
-    mode: Option<&str>,
-) {
     out.push_str(r#"{"fullUrl":"#);
-    out.push_str(&json_string(&format!("{base}/fhir/{resource_type}/{id}")));
+    out.push_str(&json_string(&format!(
+        "{base}/fhir/{}/{}",
+        row.resource_type, row.id
+    )));
     out.push_str(r#","resource":"#);
     out.push_str(resource);
     if let Some(mode) = mode {

@@ -31,11 +31,12 @@ pub(crate) struct Own {
     pub at: i64,
 }
 
-/// Whether the portal writes resources of this type itself.
+/// Whether the portal writes resources of this type itself (a Patient only for a record
+/// enrolled at the portal, which has none from the EHR).
 pub(crate) fn is_own_type(resource_type: &str) -> bool {
     matches!(
         resource_type,
-        "Communication" | "Appointment" | "MedicationRequest"
+        "Communication" | "Appointment" | "MedicationRequest" | "Patient"
     )
 }
 
@@ -67,6 +68,32 @@ pub(crate) async fn own_resources(
 ) -> Result<Vec<Own>> {
     let mut out = Vec::new();
     let patient = access.patient().to_string();
+    if types.contains(&"Patient")
+        && !portal_store::served::has_imported_patient(conn, access).await?
+        && let Some(row) = portal_store::patients::get(conn, access).await?
+    {
+        // A record enrolled at the portal: who it is, from what the portal knows.
+        let resource = portal_fhir::serve::patient_of(&portal_fhir::serve::Demographics {
+            id: &patient,
+            mrn: &row.mrn,
+            given: &row.given_name,
+            family: &row.family_name,
+            birth_date: &row.birth_date,
+            sex: &row.sex,
+        });
+        let resource: serde_json::Value = serde_json::from_str(&resource)
+            .map_err(|e| crate::Error::Internal(format!("patient {patient}: {e}")))?;
+        // Enrolment made the record's id (a UUIDv7): its time is when the record began.
+        let enrolled = uuid::Uuid::parse_str(&patient)
+            .ok()
+            .and_then(|u| u.get_timestamp())
+            .map(|t| {
+                let (seconds, nanos) = t.to_unix();
+                i64::try_from(seconds).unwrap_or(0) * 1_000_000 + i64::from(nanos / 1_000)
+            })
+            .unwrap_or(0);
+        out.push(own(resource, 1, enrolled, enrolled));
+    }
     if types.contains(&"Communication")
         && let Some(messages) = reach(access, Action::ViewMessages)
     {

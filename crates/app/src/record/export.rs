@@ -5,9 +5,7 @@
 //! and nothing in the file points at what was left out.
 
 use super::{Item, RecordHead, items};
-use crate::fhir_api::{
-    compartment_types, json_string, own_resources, push_entry, push_entry_of, serve_linking,
-};
+use crate::fhir_api::{compartment_types, json_string, own_resources, push_entry, serve_linking};
 use crate::services::Records;
 use crate::{Actor, Result};
 use portal_domain::PatientId;
@@ -88,12 +86,16 @@ impl Records {
         let mut rows =
             served::record_export(&mut tx, &head.access, now, &types, (span.from, span.until))
                 .await?;
-        // The portal's own messages, appointments and prescriptions, by when each happened.
+        // The portal's own messages, appointments and prescriptions, by when each happened
+        // (and, for a record enrolled at the portal, its Patient).
         let own = own_resources(&mut tx, &head.access, &types).await?;
         rows.extend(
             own.into_iter()
-                .filter(|o| span.from.is_none_or(|from| o.at >= from))
-                .filter(|o| span.until.is_none_or(|until| o.at < until))
+                .filter(|o| {
+                    o.stored.resource_type == "Patient"
+                        || (span.from.is_none_or(|from| o.at >= from)
+                            && span.until.is_none_or(|until| o.at < until))
+                })
                 .map(|o| o.stored),
         );
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -112,7 +114,7 @@ impl Records {
         wanted.dedup();
         let ids: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let directory = served::directory_for_record(&mut tx, &head.access, &ids).await?;
-        let mut inside: HashSet<(String, String)> = rows
+        let inside: HashSet<(String, String)> = rows
             .iter()
             .chain(&directory)
             .map(|r| (r.resource_type.clone(), r.id.clone()))
@@ -123,23 +125,6 @@ impl Records {
         body.push_str(&json_string(&served::instant(portal_store::to_micros(now))));
         body.push_str(r#","entry":["#);
         let mut count = 0;
-        // A record enrolled at the portal has no Patient from the EHR: the file says who it is
-        // from what the portal knows.
-        if !rows.iter().any(|r| r.resource_type == "Patient") {
-            let p = &head.patient;
-            let id = p.id.to_string();
-            let patient = portal_fhir::serve::patient_of(&portal_fhir::serve::Demographics {
-                id: &id,
-                mrn: &p.mrn,
-                given: &p.given_name,
-                family: &p.family_name,
-                birth_date: &p.birth_date,
-                sex: &p.sex,
-            });
-            push_entry_of(&mut body, &base, ("Patient", &id), &patient, None);
-            inside.insert(("Patient".into(), id));
-            count += 1;
-        }
         for row in rows.iter().chain(&directory) {
             // Only links to what the file holds: nothing points at what was left out.
             let resource = serve_linking(row, |t, id| {

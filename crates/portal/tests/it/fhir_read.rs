@@ -84,13 +84,13 @@ fn instant(text: &str) -> jiff::Timestamp {
     text.parse().expect("a dateTime with a zone")
 }
 
-struct Api<'a> {
-    t: &'a TestApp,
-    token: String,
+pub(crate) struct Api<'a> {
+    pub(crate) t: &'a TestApp,
+    pub(crate) token: String,
 }
 
 impl Api<'_> {
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self
             .t
             .client()
@@ -121,7 +121,7 @@ impl Api<'_> {
     }
 
     /// A search's total, checking the answer is a searchset.
-    async fn total(&self, path: &str) -> i64 {
+    pub(crate) async fn total(&self, path: &str) -> i64 {
         let (status, body) = self.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert_eq!(body["type"], "searchset", "{path}");
@@ -129,7 +129,7 @@ impl Api<'_> {
     }
 
     /// Every resource of a search, following `next` links.
-    async fn all(&self, path: &str) -> Vec<Value> {
+    pub(crate) async fn all(&self, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut next = Some(path.to_string());
         while let Some(path) = next.take() {
@@ -165,7 +165,7 @@ async fn with_lucien(backend: Backend) -> Option<(TestApp, String, String)> {
     Some((t, lucien, token))
 }
 
-async fn read_token(t: &TestApp) -> String {
+pub(crate) async fn read_token(t: &TestApp) -> String {
     t.app
         .accounts()
         .create_api_token(&Actor::operator(), "Test reader", "system/*.read")

@@ -9,6 +9,7 @@ mod auth;
 mod checkin;
 mod download;
 mod fhir_api;
+mod fhir_own;
 mod fhir_read;
 mod forms;
 mod held_reports;

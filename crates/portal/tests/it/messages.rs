@@ -65,12 +65,12 @@ pub(crate) async fn start(
 }
 
 /// The conversation a successful send redirected to.
-fn conversation_of(r: &Response) -> String {
+pub(crate) fn conversation_of(r: &Response) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "sent");
     location(r).rsplit('/').next().expect("an id").to_string()
 }
 
-async fn reply(t: &TestApp, c: &Client, thread: &str, body: &str) -> Response {
+pub(crate) async fn reply(t: &TestApp, c: &Client, thread: &str, body: &str) -> Response {
     let send_key = key();
     t.post_files(
         c,
