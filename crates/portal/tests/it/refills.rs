@@ -808,6 +808,55 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
             .is_none()
     );
     validate(&issued);
+    // Through the read API they are in the record beside the imported prescriptions, in id
+    // order, read by id as they were written (the record's links resolved).
+    let api = crate::fhir_read::Api {
+        t: &t,
+        token: crate::fhir_read::read_token(&t).await,
+    };
+    let search = format!("/fhir/MedicationRequest?patient={pia}");
+    let imported = scalar(
+        &t,
+        "SELECT COUNT(*) FROM fhir_resources WHERE resource_type = 'MedicationRequest'",
+    )
+    .await;
+    assert_eq!(api.total(&search).await, imported + 2);
+    let paged = api.all(&format!("{search}&_count=1")).await;
+    let ids: Vec<&str> = paged.iter().filter_map(|r| r["id"].as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "each once, in id order");
+    assert_eq!(ids.len() as i64, imported + 2);
+    for rx in &issued {
+        let id = rx["id"].as_str().expect("id");
+        assert!(ids.contains(&id), "{id} found by the search");
+        let (status, read) = api.get(&format!("/fhir/MedicationRequest/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(read["priorPrescription"], rx["priorPrescription"]);
+        assert_eq!(read["subject"]["reference"], format!("Patient/{pia}"));
+        let prior = rx["priorPrescription"]["reference"]
+            .as_str()
+            .expect("prior");
+        assert_eq!(api.get(&format!("/fhir/{prior}")).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        api.total(&format!(
+            "{search}&intent=order&status=active&_summary=count"
+        ))
+        .await,
+        paged
+            .iter()
+            .filter(|r| r["intent"] == "order" && r["status"] == "active")
+            .count() as i64
+    );
+    let everything = api.all(&format!("/fhir/Patient/{pia}/$everything")).await;
+    for rx in &issued {
+        assert!(
+            everything.iter().any(|r| r["id"] == rx["id"]),
+            "in $everything"
+        );
+    }
     // A later import of the same record leaves them as they are.
     t.app
         .import()
