@@ -338,8 +338,9 @@ mod tests {
             5,
         );
         let refs = ResolvedRefs::from_text(o.stored.refs.as_deref().unwrap_or_default());
-        let targets: Vec<(&str, &str)> = refs.targets().collect();
-        assert_eq!(targets, [("Patient", "p1"), ("Communication", "m0")]);
+        let mut targets: Vec<(&str, &str)> = refs.targets().collect();
+        targets.sort_unstable();
+        assert_eq!(targets, [("Communication", "m0"), ("Patient", "p1")]);
         assert_eq!(
             (o.stored.resource_type.as_str(), o.stored.id.as_str()),
             ("Communication", "m1")
