@@ -4,7 +4,7 @@
 
 use crate::appointments::{book, booked, finder, hidden, slots, visit_type};
 use crate::both_backends;
-use crate::fhir_read::{Api, read_token};
+use crate::fhir_read::{Api, collect_references, read_token};
 use crate::helpers::TestApp;
 use crate::messages::{conversation_of, pool, reply, start};
 use portal_domain::Role;
@@ -12,45 +12,6 @@ use portal_store::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeSet;
-
-/// Every `reference` in a resource.
-fn references(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("reference") {
-                out.insert(r.clone());
-            }
-            for v in map.values() {
-                references(v, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
-        _ => {}
-    }
-}
-
-/// Runs the shared validator (US Core) over `resources` when CI points at it.
-fn validate(resources: &[Value]) {
-    let Ok(validator) = std::env::var("PORTAL_FHIR_VALIDATOR") else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("dir");
-    for (i, r) in resources.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("own-{i}.json")), r.to_string()).expect("write");
-    }
-    let out = std::process::Command::new(&validator)
-        .arg("--profile")
-        .arg("us-core")
-        .arg(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("{validator} did not run: {e}"));
-    assert!(
-        out.status.success(),
-        "the portal's own resources do not validate:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn messages_and_appointments_are_served_as_part_of_the_record(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
@@ -208,12 +169,14 @@ async fn messages_and_appointments_are_served_as_part_of_the_record(backend: Bac
     }
     // Every link resolves inside the portal.
     let mut links = BTreeSet::new();
-    everything.iter().for_each(|r| references(r, &mut links));
+    everything
+        .iter()
+        .for_each(|r| collect_references(r, &mut links));
     for link in &links {
         let (status, _) = api.get(&format!("/fhir/{link}")).await;
         assert_eq!(status, StatusCode::OK, "{link}");
     }
-    validate(&everything);
+    crate::helpers::validate_us_core(&everything, "the portal's own resources");
 
     // A new message changes the answer at once (answers are kept by the record's version).
     let r = reply(&t, &patient, &thread, "Thank you.").await;

@@ -848,7 +848,8 @@ async fn references_resolve_inside_the_portal_and_everything_is_the_compartment(
     t.stop().await;
 }
 
-fn collect_references(value: &Value, out: &mut BTreeSet<String>) {
+/// Every `reference` in a resource.
+pub(crate) fn collect_references(value: &Value, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("reference") {

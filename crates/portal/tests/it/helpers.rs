@@ -593,3 +593,27 @@ pub fn fixture_files() -> Vec<std::path::PathBuf> {
     assert!(!files.is_empty(), "no fixtures found");
     files
 }
+
+/// Runs the shared FHIR validator with US Core over `resources` when CI points at it
+/// (`PORTAL_FHIR_VALIDATOR`), failing on any finding; gives its summary (`None` without it, when
+/// the tests' own checks stand alone).
+pub fn validate_us_core(resources: &[serde_json::Value], what: &str) -> Option<String> {
+    let validator = std::env::var("PORTAL_FHIR_VALIDATOR").ok()?;
+    let dir = tempfile::tempdir().expect("dir");
+    for (i, r) in resources.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("r-{i}.json")), r.to_string()).expect("write");
+    }
+    let out = std::process::Command::new(&validator)
+        .arg("--profile")
+        .arg("us-core")
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{validator} did not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} do not validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stderr).into_owned())
+}

@@ -874,33 +874,16 @@ async fn an_approval_writes_a_prescription_that_validates_and_decisions_are_kept
     t.stop().await;
 }
 
-/// Runs the shared FHIR validator with US Core on `resources` when CI points at it
-/// (`PORTAL_FHIR_VALIDATOR`); without it, the checks above stand alone.
+/// Checks `resources` against US Core MedicationRequest with the shared validator, when CI
+/// points at it.
 fn validate(resources: &[Value]) {
-    let Ok(validator) = std::env::var("PORTAL_FHIR_VALIDATOR") else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("dir");
-    for (i, r) in resources.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("rx-{i}.json")), r.to_string()).expect("write");
+    if let Some(summary) = crate::helpers::validate_us_core(resources, "the renewed prescriptions")
+    {
+        assert!(
+            summary.contains("us-core-medicationrequest"),
+            "checked against US Core MedicationRequest: {summary}"
+        );
     }
-    let out = std::process::Command::new(&validator)
-        .arg("--profile")
-        .arg("us-core")
-        .arg(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("{validator} did not run: {e}"));
-    assert!(
-        out.status.success(),
-        "the renewed prescriptions do not validate:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        summary.contains("us-core-medicationrequest"),
-        "checked against US Core MedicationRequest: {summary}"
-    );
 }
 
 async fn two_requests_for_one_medication_at_once_store_one(backend: Backend) {
