@@ -74,6 +74,26 @@ impl AuditWriter {
             .await
             .map_err(|_| "the audit writer stopped before committing".to_string())?
     }
+
+    /// Appends `events` to the chain (queued together, so they share commits) and returns once
+    /// all are committed.
+    pub(crate) async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), String> {
+        let mut waiting = Vec::with_capacity(events.len());
+        for event in events {
+            let (done, committed) = oneshot::channel();
+            self.queue
+                .send(Pending { event, done })
+                .await
+                .map_err(|_| "the audit writer has stopped".to_string())?;
+            waiting.push(committed);
+        }
+        for committed in waiting {
+            committed
+                .await
+                .map_err(|_| "the audit writer stopped before committing".to_string())??;
+        }
+        Ok(())
+    }
 }
 
 async fn run(

@@ -422,14 +422,59 @@ impl App {
         }
     }
 
+    /// The policy's decisions on several records for one action, their facts read in one round
+    /// trip: the records allowed, in the order given; each refusal is recorded (together).
+    pub(crate) async fn decide_to_read_each(
+        &self,
+        actor: &Actor,
+        patients: &[PatientId],
+        action: Action,
+    ) -> Result<Vec<(portal_domain::PatientAccess, access::RecordVersion)>> {
+        let user = match &actor.principal {
+            Principal::User { id, .. } => Some(*id),
+            _ => None,
+        };
+        let mut conn = self.conn().await?;
+        let facts = access::record_facts_of_many(&mut conn, user, patients).await?;
+        drop(conn);
+        let none = access::RecordFacts::default();
+        let mut allowed = Vec::with_capacity(patients.len());
+        let mut refusals = Vec::new();
+        for patient in patients {
+            let read = facts.get(patient).unwrap_or(&none);
+            match self.decide_with(actor, *patient, action, read) {
+                Ok(decided) => allowed.push(decided),
+                Err(refusal) => refusals.push(self.refusal_event(actor, *patient, refusal)),
+            }
+        }
+        self.audit_all(refusals).await?;
+        Ok(allowed)
+    }
+
     /// Records a refusal and returns the error it is answered with ("not found", whether or not
     /// the record exists).
     pub(crate) async fn refused(
         &self,
         actor: &Actor,
         patient: PatientId,
-        (action, exists): (Action, bool),
+        refusal: (Action, bool),
     ) -> Error {
+        match self
+            .audit_alone(&self.refusal_event(actor, patient, refusal))
+            .await
+        {
+            Ok(()) => Error::NotFound,
+            Err(e) => e,
+        }
+    }
+
+    /// The audit event of a refusal.
+    fn refusal_event(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        (action, exists): (Action, bool),
+    ) -> portal_domain::audit::AuditEvent {
         let mut event = self.event(actor, AuditAction::Read, "Patient", Outcome::Denied);
         event.patient_id = Some(patient.to_string());
         event.detail = format!(
@@ -437,10 +482,7 @@ impl App {
             action.as_str(),
             if exists { "" } else { " (no such record)" }
         );
-        match self.audit_alone(&event).await {
-            Ok(()) => Error::NotFound,
-            Err(e) => e,
-        }
+        event
     }
 
     /// An audit event about one patient's data under an access decision.

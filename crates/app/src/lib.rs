@@ -315,6 +315,19 @@ impl App {
         self.audit_at(event).await.map(|_| ())
     }
 
+    /// [`App::audit_alone`] for several events at once: they share the group commit, and this
+    /// returns once all are durable.
+    pub(crate) async fn audit_all(&self, events: Vec<AuditEvent>) -> Result<()> {
+        let n = events.len();
+        self.inner
+            .audit_writer
+            .record_all(events)
+            .await
+            .map_err(|e| Error::Internal(format!("the audit events were not recorded: {e}")))?;
+        self.metrics().audit_events.add(n as u64);
+        Ok(())
+    }
+
     /// [`App::audit_alone`], giving the event's position in the audit trail.
     pub(crate) async fn audit_at(&self, event: &AuditEvent) -> Result<i64> {
         let seq = self

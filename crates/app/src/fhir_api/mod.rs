@@ -233,33 +233,36 @@ impl FhirApi {
             .await?;
         commit(tx).await?;
         if resource_type == "Patient" {
-            let mut allowed = Vec::new();
+            // One round trip decides every patient of the page; their events share a commit.
+            let found: Vec<PatientId> = page
+                .matches
+                .iter()
+                .filter_map(|row| row.id.parse().ok())
+                .collect();
+            let allowed = self
+                .decide_to_read_each(actor, &found, Action::ViewDemographics)
+                .await?;
+            let mut events = Vec::with_capacity(allowed.len());
             let mut tx = self.store().begin_read().await?;
-            for row in page.matches {
-                let Ok(patient) = row.id.parse::<PatientId>() else {
-                    continue;
-                };
-                let Ok((access, _, _)) = self
-                    .decide_to_read(actor, patient, Action::ViewDemographics)
-                    .await
-                else {
-                    continue;
-                };
-                let mut event = self.read_event(actor, Some(&access), "Patient");
-                event.resource_id = Some(row.id.clone());
+            for (access, _) in &allowed {
+                let mut event = self.read_event(actor, Some(access), "Patient");
+                event.resource_id = Some(access.patient().to_string());
                 event.detail = "FHIR API search".into();
+                events.push(event);
                 if search.revinclude_provenance {
-                    let target = [format!("Patient/{}", row.id)];
+                    let target = [format!("Patient/{}", access.patient())];
                     page.included.extend(
-                        served::provenance_of(&mut tx, Scope::Record(&access, now), &target)
-                            .await?,
+                        served::provenance_of(&mut tx, Scope::Record(access, now), &target).await?,
                     );
                 }
-                self.audit_alone(&event).await?;
-                allowed.push(row);
             }
             commit(tx).await?;
-            page.matches = allowed;
+            let shown: std::collections::HashSet<String> = allowed
+                .iter()
+                .map(|(access, _)| access.patient().to_string())
+                .collect();
+            page.matches.retain(|row| shown.contains(&row.id));
+            self.audit_all(events).await?;
         } else {
             let mut event = self.read_event(actor, None, resource_type);
             event.detail = format!("FHIR API search: {} found", page.total);
