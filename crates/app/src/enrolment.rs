@@ -395,10 +395,8 @@ impl App {
     ) -> Result<
         std::result::Result<(portal_domain::PatientAccess, access::RecordVersion), (Action, bool)>,
     > {
-        let user = match &actor.principal {
-            Principal::User { id, .. } => Some(*id),
-            _ => None,
-        };
+        // A person's relationships decide for them and for the apps they connected.
+        let user = actor.principal.deciding_user();
         let read = access::record_facts(conn, user, patient).await?;
         Ok(self.decide_with(actor, patient, action, &read))
     }
@@ -430,10 +428,8 @@ impl App {
         patients: &[PatientId],
         action: Action,
     ) -> Result<Vec<(portal_domain::PatientAccess, access::RecordVersion)>> {
-        let user = match &actor.principal {
-            Principal::User { id, .. } => Some(*id),
-            _ => None,
-        };
+        // A person's relationships decide for them and for the apps they connected.
+        let user = actor.principal.deciding_user();
         let mut conn = self.conn().await?;
         let facts = access::record_facts_of_many(&mut conn, user, patients).await?;
         drop(conn);

@@ -12,12 +12,14 @@ mod clinic;
 mod messages;
 mod refills;
 mod scopes;
+mod smart;
 
 pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
 pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
 pub use messages::{ConversationFacts, authorize_conversation};
 pub use refills::{RefillFacts, authorize_refill};
 pub use scopes::ApiScopes;
+pub use smart::{Interaction, SmartScopes, TypeAccess};
 
 use crate::ids::{ClientId, PatientId, UserId};
 use crate::record::Sensitivity;
@@ -46,6 +48,20 @@ pub enum Principal {
         /// What the token allows.
         scopes: ApiScopes,
     },
+    /// An app a patient (or their proxy) connected through SMART on FHIR, reading one record
+    /// with what was granted, for as long as the person who granted it may see that record.
+    App {
+        /// The registered app.
+        client: ClientId,
+        /// Who granted it.
+        user: UserId,
+        /// The granting account's own record, if it has one.
+        user_patient: Option<PatientId>,
+        /// The one record it reads.
+        patient: PatientId,
+        /// What was granted.
+        scopes: Box<SmartScopes>,
+    },
 }
 
 impl Principal {
@@ -55,6 +71,7 @@ impl Principal {
             Principal::User { role, .. } => role.as_str(),
             Principal::Operator => "operator",
             Principal::System { .. } => "system",
+            Principal::App { .. } => "app",
         }
     }
 
@@ -63,7 +80,7 @@ impl Principal {
         match self {
             Principal::User { id, .. } => id.to_string(),
             Principal::Operator => "cli".to_string(),
-            Principal::System { client, .. } => client.to_string(),
+            Principal::System { client, .. } | Principal::App { client, .. } => client.to_string(),
         }
     }
 
@@ -71,6 +88,16 @@ impl Principal {
     pub fn user_id(&self) -> Option<UserId> {
         match self {
             Principal::User { id, .. } => Some(*id),
+            Principal::Operator | Principal::System { .. } | Principal::App { .. } => None,
+        }
+    }
+
+    /// The account whose relationships to a record decide for this principal: the person
+    /// signed in, or the person who granted an app.
+    pub fn deciding_user(&self) -> Option<UserId> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            Principal::App { user, .. } => Some(*user),
             Principal::Operator | Principal::System { .. } => None,
         }
     }
@@ -468,6 +495,19 @@ impl Visibility {
 fn allowed(principal: &Principal, basis: AccessBasis, action: Action) -> bool {
     match principal {
         Principal::System { scopes, .. } => scopes.allow(action),
+        // An app reads, on the basis of the person who granted it, what that person could read;
+        // which resource types is for its scopes ([`SmartScopes::access_to`]).
+        Principal::App { .. } => {
+            matches!(
+                action,
+                Action::ViewDemographics
+                    | Action::ViewRecord
+                    | Action::ViewNotes
+                    | Action::ViewMessages
+                    | Action::ViewAppointments
+            ) && basis.covers(action)
+                && basis.covers(Action::UseApi)
+        }
         _ => basis.covers(action),
     }
 }
@@ -543,6 +583,26 @@ fn basis_for(
         } => Some(AccessBasis::Administration),
         Principal::Operator => Some(AccessBasis::Operator),
         Principal::System { .. } => Some(AccessBasis::SystemClient),
+        Principal::App {
+            user_patient,
+            patient: granted,
+            ..
+        } => {
+            if *granted != patient {
+                return None;
+            }
+            // The granting person's access now: their own record, or a grant still active
+            // that lets them connect apps.
+            if *user_patient == Some(patient) {
+                return Some(AccessBasis::OwnRecord);
+            }
+            facts
+                .proxy_grants
+                .iter()
+                .filter(|g| g.is_active(now))
+                .map(|g| AccessBasis::Proxy(g.scope))
+                .find(|basis| basis.covers(Action::UseApi) && basis.covers(action))
+        }
     }
 }
 

@@ -472,3 +472,63 @@ fn an_access_widens_only_where_its_basis_allows_and_never_for_a_clinician() {
     assert!(chart.widened_to(Action::ViewMessages).is_none());
     assert!(chart.widened_to(Action::ViewNotes).is_none());
 }
+
+fn app(patient: PatientId, own: Option<PatientId>) -> Principal {
+    Principal::App {
+        client: ClientId::from_uuid(uuid::Uuid::from_u128(20)),
+        user: UserId::from_uuid(uuid::Uuid::from_u128(99)),
+        user_patient: own,
+        patient,
+        scopes: Box::new(SmartScopes::parse("patient/*.read")),
+    }
+}
+
+#[test]
+fn an_app_reads_only_the_granted_record_while_its_granter_may() {
+    let mine = app(pid(1), Some(pid(1)));
+    let none = AccessFacts::default();
+    for action in [
+        Action::ViewDemographics,
+        Action::ViewRecord,
+        Action::ViewMessages,
+        Action::ViewAppointments,
+    ] {
+        let access = authorize(&mine, pid(1), action, &none, now()).expect("granted record");
+        assert!(access.visibility().sensitive && !access.visibility().unreleased);
+        assert!(authorize(&mine, pid(2), action, &none, now()).is_err());
+    }
+    for action in [
+        Action::SendMessage,
+        Action::ManageAppointments,
+        Action::RequestRefill,
+        Action::Export,
+        Action::WriteRecord,
+        Action::UseApi,
+        Action::ViewAccessLog,
+    ] {
+        assert!(authorize(&mine, pid(1), action, &none, now()).is_err(), "{action:?}");
+    }
+    // A parent's app reads the child's record under the parent's full grant, never its
+    // confidential items, and not at all once the grant ends or is limited.
+    let parents = app(pid(3), None);
+    let full = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    let access = authorize(&parents, pid(3), Action::ViewRecord, &full, now()).expect("full");
+    assert!(!access.visibility().sensitive);
+    let mut ended = grant(ProxyScope::Full);
+    ended.revoked = true;
+    let revoked = AccessFacts {
+        proxy_grants: vec![ended],
+        ..Default::default()
+    };
+    assert!(authorize(&parents, pid(3), Action::ViewRecord, &revoked, now()).is_err());
+    let limited = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        ..Default::default()
+    };
+    assert!(authorize(&parents, pid(3), Action::ViewMessages, &limited, now()).is_err());
+    assert!(authorize_clinic(&mine, ClinicAction::ReadApi).is_ok());
+    assert!(authorize_clinic(&mine, ClinicAction::ImportRecords).is_err());
+}
