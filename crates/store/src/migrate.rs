@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_fhir_read.sql"),
         postgres: include_str!("../migrations/postgres/0014_fhir_read.sql"),
     },
+    Migration {
+        version: 15,
+        name: "smart",
+        sqlite: include_str!("../migrations/sqlite/0015_smart.sql"),
+        postgres: include_str!("../migrations/postgres/0015_smart.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -279,16 +279,28 @@ mod tests {
              patient/Patient.write launch",
         );
         assert!(s.launch_patient && s.openid && s.fhir_user && s.offline);
-        assert_eq!(s.access_to("Condition", Interaction::Search), TypeAccess::All);
+        assert_eq!(
+            s.access_to("Condition", Interaction::Search),
+            TypeAccess::All
+        );
         assert_eq!(s.access_to("Patient", Interaction::Read), TypeAccess::All);
         assert_eq!(
             s.as_text(),
             "launch/patient openid fhirUser offline_access patient/*.read"
         );
         let v2 = SmartScopes::parse("patient/Observation.rs patient/Condition.r patient/Goal.cud");
-        assert_eq!(v2.access_to("Observation", Interaction::Search), TypeAccess::All);
-        assert_eq!(v2.access_to("Condition", Interaction::Read), TypeAccess::All);
-        assert_eq!(v2.access_to("Condition", Interaction::Search), TypeAccess::None);
+        assert_eq!(
+            v2.access_to("Observation", Interaction::Search),
+            TypeAccess::All
+        );
+        assert_eq!(
+            v2.access_to("Condition", Interaction::Read),
+            TypeAccess::All
+        );
+        assert_eq!(
+            v2.access_to("Condition", Interaction::Search),
+            TypeAccess::None
+        );
         assert_eq!(v2.access_to("Goal", Interaction::Read), TypeAccess::None);
         assert_eq!(v2.access_to("Patient", Interaction::Read), TypeAccess::None);
         assert_eq!(v2.as_text(), "patient/Observation.rs patient/Condition.r");
@@ -333,23 +345,38 @@ mod tests {
         );
         // A grant in full of the same type wins.
         let s = SmartScopes::parse("patient/Observation.rs?category=laboratory patient/*.rs");
-        assert_eq!(s.access_to("Observation", Interaction::Read), TypeAccess::All);
+        assert_eq!(
+            s.access_to("Observation", Interaction::Read),
+            TypeAccess::All
+        );
         assert_eq!(SmartScopes::parse(&s.as_text()), s);
     }
 
     #[test]
     fn the_patient_can_grant_fewer_types() {
         let s = SmartScopes::parse("launch/patient patient/*.read");
-        let kept = s.narrowed_to(&["Condition", "Observation"], &["Condition", "Goal", "Observation"]);
-        assert_eq!(kept.access_to("Condition", Interaction::Search), TypeAccess::All);
-        assert_eq!(kept.access_to("Goal", Interaction::Search), TypeAccess::None);
+        let kept = s.narrowed_to(
+            &["Condition", "Observation"],
+            &["Condition", "Goal", "Observation"],
+        );
+        assert_eq!(
+            kept.access_to("Condition", Interaction::Search),
+            TypeAccess::All
+        );
+        assert_eq!(
+            kept.access_to("Goal", Interaction::Search),
+            TypeAccess::None
+        );
         assert!(kept.launch_patient);
         assert_eq!(
             kept.as_text(),
             "launch/patient patient/Condition.read patient/Observation.read"
         );
         let s = SmartScopes::parse("patient/Observation.rs patient/Condition.rs");
-        assert_eq!(s.narrowed_to(&["Condition"], &[]).as_text(), "patient/Condition.rs");
+        assert_eq!(
+            s.narrowed_to(&["Condition"], &[]).as_text(),
+            "patient/Condition.rs"
+        );
         assert_eq!(s.resource_types(), ["Observation", "Condition"]);
     }
 }

@@ -506,7 +506,10 @@ fn an_app_reads_only_the_granted_record_while_its_granter_may() {
         Action::UseApi,
         Action::ViewAccessLog,
     ] {
-        assert!(authorize(&mine, pid(1), action, &none, now()).is_err(), "{action:?}");
+        assert!(
+            authorize(&mine, pid(1), action, &none, now()).is_err(),
+            "{action:?}"
+        );
     }
     // A parent's app reads the child's record under the parent's full grant, never its
     // confidential items, and not at all once the grant ends or is limited.

@@ -1,0 +1,70 @@
+-- SMART on FHIR: the apps an admin registered, the authorization requests waiting for a
+-- patient's sign-in and consent, what each patient granted each app, and the codes and tokens
+-- issued for a grant. Codes and tokens are kept only as SHA-256 hashes. A code or refresh token
+-- is used once; using one again revokes every token of its family (the tokens that grew from the
+-- same code). Times are Unix microseconds (UTC); ids are UUID text.
+
+CREATE TABLE smart_apps (
+    -- The client id.
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    -- The redirect URIs, one per line, matched exactly.
+    redirect_uris TEXT NOT NULL,
+    -- A confidential client's secret (SHA-256); NULL for a public client.
+    secret_hash TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+CREATE TABLE smart_requests (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES smart_apps(id),
+    redirect_uri TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    state TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    -- The first signed-in account to open it; nobody else may answer it.
+    user_id TEXT REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    answered_at INTEGER
+);
+
+CREATE TABLE smart_grants (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES smart_apps(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    -- Refresh tokens end then (stated on the consent page).
+    refresh_until INTEGER,
+    revoked_at INTEGER,
+    last_read_at INTEGER
+);
+CREATE INDEX smart_grants_user ON smart_grants(user_id, created_at);
+CREATE INDEX smart_grants_patient ON smart_grants(patient_id);
+
+CREATE TABLE smart_codes (
+    code_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES smart_grants(id),
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+
+CREATE TABLE smart_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES smart_grants(id),
+    -- 'access' or 'refresh'.
+    kind TEXT NOT NULL,
+    -- The hash of the code the family grew from.
+    family TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX smart_tokens_family ON smart_tokens(family);
+CREATE INDEX smart_tokens_grant ON smart_tokens(grant_id);
