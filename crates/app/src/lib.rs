@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod record;
 pub mod refills;
 pub mod services;
+pub mod smart;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;

@@ -74,3 +74,9 @@ service!(
     FhirApi,
     fhir_api
 );
+service!(
+    /// SMART on FHIR: registered apps, patients' grants, the authorization server's codes and
+    /// tokens.
+    Smart,
+    smart
+);

@@ -362,7 +362,8 @@ const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_b
     e.patient_id, e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
     e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, \
     COALESCE(u.name, \
-    (SELECT k.name FROM api_tokens k WHERE k.id = e.actor_id AND e.actor_role = 'system')) \
+    (SELECT k.name FROM api_tokens k WHERE k.id = e.actor_id AND e.actor_role = 'system'), \
+    (SELECT a.name FROM smart_apps a WHERE a.id = e.actor_id AND e.actor_role = 'app')) \
     AS actor_name";
 
 fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {

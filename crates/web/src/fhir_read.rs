@@ -1,6 +1,7 @@
 //! The FHIR read API: `GET /fhir/metadata`, read (`GET /fhir/{type}/{id}`), search (`GET
 //! /fhir/{type}?…` and `POST /fhir/{type}/_search`, the same answers) and
-//! `GET /fhir/Patient/{id}/$everything`, for system clients with a `system/*.read` token. The
+//! `GET /fhir/Patient/{id}/$everything`, for system clients with a `system/*.read` token and
+//! for apps a patient connected (SMART on FHIR access tokens, within their scopes). The
 //! use cases are `portal_app::fhir_api`; this module reads requests and writes answers, every
 //! error an OperationOutcome.
 
@@ -67,10 +68,18 @@ async fn actor_of(
     let Some(token) = bearer(headers) else {
         return Err(unauthorized());
     };
-    match state.app.accounts().authenticate_token(token).await {
-        Ok(Some(principal)) => Ok(Actor::new(principal, context)),
-        Ok(None) => Err(unauthorized()),
-        Err(e) => Err(failure(e)),
+    // A system client's API token, else an app's SMART access token.
+    let principal = match state.app.accounts().authenticate_token(token).await {
+        Ok(Some(principal)) => Some(principal),
+        Ok(None) => match state.app.smart().authenticate(token).await {
+            Ok(found) => found,
+            Err(e) => return Err(failure(e)),
+        },
+        Err(e) => return Err(failure(e)),
+    };
+    match principal {
+        Some(principal) => Ok(Actor::new(principal, context)),
+        None => Err(unauthorized()),
     }
 }
 

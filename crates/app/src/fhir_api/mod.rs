@@ -14,7 +14,9 @@ pub(crate) use own::{communication_of, own_resources};
 
 use crate::services::FhirApi;
 use crate::{Actor, Error, Result, commit};
-use portal_domain::access::{Action, ClinicAction, ClinicCapability, authorize_clinic};
+use portal_domain::access::{
+    Action, ClinicAction, ClinicCapability, Interaction, TypeAccess, authorize_clinic,
+};
 use portal_domain::audit::{AuditAction, Outcome};
 use portal_domain::{PatientAccess, PatientId};
 use portal_fhir::search::{self, Condition, Prefix, Search};
@@ -80,6 +82,7 @@ impl FhirApi {
     pub async fn read(&self, actor: &Actor, resource_type: &str, id: &str) -> Result<FhirBody> {
         let leave = self.leave(actor)?;
         let resource_type = served_type(resource_type)?;
+        let only_where = granted(actor, resource_type, Interaction::Read)?;
         let located = match self.located().get(resource_type, id) {
             Some(known) => Some(known),
             None => {
@@ -113,7 +116,12 @@ impl FhirApi {
                     .await?;
                 let now = self.now();
                 let key = answer_key(&access, version, format!("{resource_type}/{id}"));
-                if let Some(body) = self.pages().get::<String>(&key, now) {
+                // An answer kept is for readers who see the whole type.
+                let kept = only_where
+                    .is_empty()
+                    .then(|| self.pages().get::<String>(&key, now))
+                    .flatten();
+                if let Some(body) = kept {
                     let mut event = self.read_event(actor, Some(&access), resource_type);
                     event.resource_id = Some(id.to_string());
                     self.audit_alone(&event).await?;
@@ -131,6 +139,7 @@ impl FhirApi {
                         .collect();
                 }
                 commit(tx).await?;
+                rows.retain(|row| meets(row, &only_where));
                 let mut event = self.read_event(actor, Some(&access), resource_type);
                 event.resource_id = Some(id.to_string());
                 if rows.is_empty() {
@@ -141,14 +150,17 @@ impl FhirApi {
                 }
                 self.audit_alone(&event).await?;
                 let body = serve(&rows[0])?;
-                self.keep_answer(key, &body, now);
+                if only_where.is_empty() {
+                    self.keep_answer(key, &body, now);
+                }
                 return Ok(FhirBody(body));
             }
             Some(None) => {
                 let mut tx = self.store().begin_read().await?;
-                let rows =
+                let mut rows =
                     served::search(&mut tx, Scope::Directory(&leave), &query, None, 1).await?;
                 commit(tx).await?;
+                rows.retain(|row| meets(row, &only_where));
                 let mut event = self.read_event(actor, None, resource_type);
                 event.resource_id = Some(id.to_string());
                 self.audit_alone(&event).await?;
@@ -168,8 +180,16 @@ impl FhirApi {
     ) -> Result<FhirBody> {
         let leave = self.leave(actor)?;
         let resource_type = served_type(resource_type)?;
-        let search = search::parse_search(resource_type, pairs)
+        let mut search = search::parse_search(resource_type, pairs)
             .map_err(|e| Error::Rejected(e.to_string()))?;
+        // An app searches within what it was granted: its scopes' conditions join the search's,
+        // and it includes only the types it may read.
+        let only_where = granted(actor, resource_type, Interaction::Search)?;
+        search.conditions.extend(only_where.iter().cloned());
+        let reaches = |t: &str, i: Interaction| crate::smart::type_access(actor, t, i);
+        search.include_medication &= reaches("Medication", Interaction::Read) != TypeAccess::None;
+        search.revinclude_provenance &=
+            reaches("Provenance", Interaction::Search) == TypeAccess::All;
         let filters = filters_of(&search.conditions);
         let ids: Vec<&str> = search.ids.iter().map(String::as_str).collect();
         let query = Query {
@@ -195,7 +215,7 @@ impl FhirApi {
                 .await?;
             let mut event = self.read_event(actor, Some(&access), resource_type);
             event.detail = "FHIR API search".into();
-            let key = answer_key(&access, version, link.clone());
+            let key = answer_key(&access, version, grant_key(actor, &link));
             if let Some(body) = self.pages().get::<String>(&key, now) {
                 self.audit_alone(&event).await?;
                 return Ok(FhirBody(String::clone(&body)));
@@ -315,14 +335,19 @@ impl FhirApi {
             .await?;
         let now = self.now();
         let link = self.self_link(&format!("fhir/Patient/{patient}/$everything"), pairs);
-        let key = answer_key(&access, version, link.clone());
+        let key = answer_key(&access, version, grant_key(actor, &link));
         let mut event = self.read_event(actor, Some(&access), "Everything");
         event.detail = "FHIR API $everything".into();
         if let Some(body) = self.pages().get::<String>(&key, now) {
             self.audit_alone(&event).await?;
             return Ok(FhirBody(String::clone(&body)));
         }
-        let types = compartment_types();
+        // An app gets the types it was granted whole (one granted by a search parameter it
+        // searches).
+        let types: Vec<&str> = compartment_types()
+            .into_iter()
+            .filter(|t| crate::smart::type_access(actor, t, Interaction::Search) == TypeAccess::All)
+            .collect();
         let mut tx = self.store().begin_read().await?;
         // The portal's own messages, appointments and prescriptions are in the record too.
         let own = own::own_resources(&mut tx, &access, &types).await?;
@@ -470,6 +495,47 @@ fn answer_key(access: &PatientAccess, version: RecordVersion, request: String) -
         visibility: access.visibility(),
         viewer: None,
         view: View::Fhir(request),
+    }
+}
+
+/// The conditions an app's scopes add to reading `resource_type` (none for a system client);
+/// a type the app was not granted is refused (403).
+fn granted(
+    actor: &Actor,
+    resource_type: &'static str,
+    interaction: Interaction,
+) -> Result<Vec<Condition>> {
+    match crate::smart::type_access(actor, resource_type, interaction) {
+        TypeAccess::All => Ok(Vec::new()),
+        TypeAccess::None => Err(Error::Forbidden),
+        TypeAccess::Where { param, values } => {
+            search::parse_search(resource_type, &[(param, values.join(","))])
+                .map(|s| s.conditions)
+                .map_err(|_| Error::Forbidden)
+        }
+    }
+}
+
+/// Whether `actor` may see this resource of a type granted only where `conditions` hold.
+fn meets(row: &StoredResource, conditions: &[Condition]) -> bool {
+    if conditions.is_empty() {
+        return true;
+    }
+    let Ok(resource) = portal_fhir::json::parse(row.json.as_bytes()) else {
+        return false;
+    };
+    let terms = search::terms_of(&resource);
+    conditions.iter().all(|c| c.holds(&terms, row.updated_at))
+}
+
+/// The request part of an answer's key: for an app, with what it was granted (two apps on the
+/// same record may see different parts of it).
+fn grant_key(actor: &Actor, request: &str) -> String {
+    match &actor.principal {
+        portal_domain::Principal::App { scopes, .. } => {
+            format!("{request}\n{}", scopes.as_text())
+        }
+        _ => request.to_string(),
     }
 }
 

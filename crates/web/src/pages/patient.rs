@@ -276,6 +276,7 @@ fn access_entry(
             "Someone without access to this record".to_string()
         }
         (Some(name), "system") => format!("{name} (a connected system)"),
+        (Some(name), "app") => format!("{name} (a connected app)"),
         (Some(name), role) => format!("{name} ({role})"),
         (None, "operator") => "Clinic administration".to_string(),
         (None, "portal") => "The portal itself".to_string(),
