@@ -506,11 +506,13 @@ impl Smart {
         store::add_grant(
             &mut tx,
             &access,
-            &grant_id,
-            app.id,
-            user,
-            &scopes.as_text(),
-            refresh_until,
+            &store::NewGrant {
+                id: &grant_id,
+                app: app.id,
+                user,
+                scope: &scopes.as_text(),
+                refresh_until,
+            },
             now,
         )
         .await?;

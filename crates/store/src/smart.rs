@@ -215,16 +215,27 @@ fn grant_of(row: &sqlx::any::AnyRow) -> Result<Grant> {
     })
 }
 
+/// A grant to record.
+#[derive(Clone, Debug)]
+pub struct NewGrant<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The app.
+    pub app: ClientId,
+    /// Who grants it.
+    pub user: UserId,
+    /// The scopes granted.
+    pub scope: &'a str,
+    /// Until when refresh tokens work.
+    pub refresh_until: Option<Timestamp>,
+}
+
 /// Records a grant, under the policy's leave for the granting person to connect apps to the
 /// record (`Action::UseApi`).
 pub async fn add_grant(
     conn: &mut Conn,
     access: &PatientAccess,
-    id: &str,
-    app: ClientId,
-    user: UserId,
-    scope: &str,
-    refresh_until: Option<Timestamp>,
+    grant: &NewGrant<'_>,
     now: Timestamp,
 ) -> Result<()> {
     if access.action() != Action::UseApi {
@@ -236,13 +247,13 @@ pub async fn add_grant(
         "INSERT INTO smart_grants (id, app_id, user_id, patient_id, scope, created_at, \
          refresh_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(id)
-    .bind(app.to_string())
-    .bind(user.to_string())
+    .bind(grant.id)
+    .bind(grant.app.to_string())
+    .bind(grant.user.to_string())
     .bind(access.patient().to_string())
-    .bind(scope)
+    .bind(grant.scope)
     .bind(to_micros(now))
-    .bind(refresh_until.map(to_micros))
+    .bind(grant.refresh_until.map(to_micros))
     .execute(conn)
     .await?;
     Ok(())
