@@ -864,7 +864,22 @@ pub fn capability_statement(public_url: &str, software_version: &str) -> String 
         "rest": [{
             "mode": "server",
             "security": {
-                "description": "A bearer token from the portal's administrators: system/*.read to read, system/*.write to send Bundles."
+                "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR"
+                    }]
+                }],
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": [
+                        { "url": "authorize", "valueUri": format!("{base}/oauth/authorize") },
+                        { "url": "token", "valueUri": format!("{base}/oauth/token") },
+                        { "url": "introspect", "valueUri": format!("{base}/oauth/introspect") },
+                        { "url": "revoke", "valueUri": format!("{base}/oauth/revoke") }
+                    ]
+                }],
+                "description": "Apps a patient connects (SMART on FHIR, standalone launch, PKCE) read that patient's record within the scopes granted; systems read with a bearer token from the portal's administrators: system/*.read to read, system/*.write to send Bundles."
             },
             "resource": resources,
             "interaction": [{ "code": "transaction" }],

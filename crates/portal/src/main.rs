@@ -101,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the apps patients may connect (SMART on FHIR).
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Work with the audit trail.
     Audit {
         #[command(subcommand)]
@@ -267,6 +272,23 @@ enum TokenCommand {
         /// SMART system scopes: system/*.write, system/*.read or both (space-separated).
         #[arg(long)]
         scope: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Register an app; prints its client id (and, for a confidential client, its secret,
+    /// shown only once).
+    Register {
+        /// The app's name, as patients see it on the consent page.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI, matched exactly (repeat for several).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uri: Vec<String>,
+        /// A confidential client (a server that keeps a secret) rather than a public one.
+        #[arg(long)]
+        confidential: bool,
     },
 }
 
@@ -778,6 +800,37 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                         "Client {}: send it as \"Authorization: Bearer …\". It is shown only now.",
                         token.id
                     );
+                }
+                Err(portal_app::Error::Invalid(errors)) => {
+                    for (field, message) in errors.iter() {
+                        eprintln!("{field}: {message}");
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::App {
+            command:
+                AppCommand::Register {
+                    name,
+                    redirect_uri,
+                    confidential,
+                },
+        } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app
+                .smart()
+                .register_app(&Actor::operator(), &name, &redirect_uri, confidential)
+                .await
+            {
+                Ok(registered) => {
+                    println!("client_id {}", registered.client_id);
+                    if let Some(secret) = registered.secret {
+                        println!("client_secret {secret}");
+                        eprintln!("The secret is shown only now; the portal keeps only its hash.");
+                    }
                 }
                 Err(portal_app::Error::Invalid(errors)) => {
                     for (field, message) in errors.iter() {

@@ -194,8 +194,8 @@ pub struct Grant {
 const GRANT_COLUMNS: &str = "g.id, g.app_id, a.name AS app_name, g.user_id, \
      u.patient_id AS user_patient, g.patient_id, g.scope, g.created_at, g.refresh_until, \
      g.last_read_at";
-const GRANT_JOINS: &str =
-    "smart_grants g JOIN smart_apps a ON a.id = g.app_id JOIN users u ON u.id = g.user_id";
+/// What a grant's row is read with: its app's name and the granting account's own record.
+const GRANT_JOINS: &str = "JOIN smart_apps a ON a.id = g.app_id JOIN users u ON u.id = g.user_id";
 
 fn grant_of(row: &sqlx::any::AnyRow) -> Result<Grant> {
     let user_patient: Option<String> = row.try_get("user_patient")?;
@@ -262,7 +262,7 @@ pub async fn add_grant(
 /// The grants an account made that still stand, newest first (its Account page).
 pub async fn grants_of(conn: &mut Conn, user: UserId) -> Result<Vec<Grant>> {
     let sql = format!(
-        "SELECT {GRANT_COLUMNS} FROM {GRANT_JOINS} WHERE g.user_id = $1 \
+        "SELECT {GRANT_COLUMNS} FROM smart_grants g {GRANT_JOINS} WHERE g.user_id = $1 \
          AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.id"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -369,7 +369,8 @@ pub async fn take_code(
             .rows_affected();
     let sql = format!(
         "SELECT {GRANT_COLUMNS}, c.redirect_uri, c.code_challenge, c.expires_at AS code_expires \
-         FROM smart_codes c JOIN {GRANT_JOINS} ON g.id = c.grant_id WHERE c.code_hash = $1 \
+         FROM smart_codes c JOIN smart_grants g ON g.id = c.grant_id {GRANT_JOINS} \
+         WHERE c.code_hash = $1 \
          AND g.revoked_at IS NULL"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -434,7 +435,8 @@ pub async fn live_token(
 ) -> Result<Option<LiveToken>> {
     let sql = format!(
         "SELECT {GRANT_COLUMNS}, t.family, t.kind, t.expires_at AS token_expires \
-         FROM smart_tokens t JOIN {GRANT_JOINS} ON g.id = t.grant_id WHERE t.token_hash = $1 \
+         FROM smart_tokens t JOIN smart_grants g ON g.id = t.grant_id {GRANT_JOINS} \
+         WHERE t.token_hash = $1 \
          AND t.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > $2 \
          AND g.revoked_at IS NULL AND a.revoked_at IS NULL"
     );

@@ -55,3 +55,4 @@ impl AppState {
 }
 
 pub use routes::router;
+pub mod smart;

@@ -93,6 +93,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin_refills::ROUTES,
     fhir::ROUTES,
     fhir_read::ROUTES,
+    crate::smart::ROUTES,
     ops::ROUTES,
 ];
 

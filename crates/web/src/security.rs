@@ -122,6 +122,7 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
         Method::GET | Method::HEAD | Method::OPTIONS
     ) || request.uri().path() == "/fhir"
         || request.uri().path().starts_with("/fhir/")
+        || crate::smart::is_back_channel(request.uri().path())
     {
         return next.run(request).await;
     }

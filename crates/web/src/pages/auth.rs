@@ -197,6 +197,7 @@ pub async fn second_factor(
     State(state): State<AppState>,
     Pending(user): Pending,
     Ctx(ctx): Ctx,
+    headers: axum::http::HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
     match state
@@ -205,7 +206,12 @@ pub async fn second_factor(
         .verify_second_factor(&user, &form.code, &ctx)
         .await
     {
-        Ok(session) => Ok(redirect_with_session(&state, "/", &session.token)),
+        // An app waiting for consent gets the person back.
+        Ok(session) => Ok(redirect_with_session(
+            &state,
+            crate::smart::after_sign_in(&headers),
+            &session.token,
+        )),
         Err(Error::Invalid(errors)) => Ok(render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SecondFactorPage {
