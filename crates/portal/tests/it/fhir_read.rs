@@ -175,7 +175,7 @@ pub(crate) async fn read_token(t: &TestApp) -> String {
 }
 
 /// Imports the directory and a patient's Bundle; gives the patient's portal id.
-async fn import(t: &TestApp, name: &str) -> String {
+pub(crate) async fn import(t: &TestApp, name: &str) -> String {
     for file in [
         "00-organizations-ma-2025.json",
         "00-practitioners-ma-2025.json",

@@ -29,4 +29,5 @@ mod routes;
 mod secrets;
 mod sensitivity;
 mod sessions;
+mod smart;
 mod smoke;

@@ -138,6 +138,7 @@ pub struct SignInForm {
 pub async fn signin(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    headers: axum::http::HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> PageResult {
     match state
@@ -148,7 +149,7 @@ pub async fn signin(
     {
         Ok(session) => {
             let next = match session.stage {
-                Stage::Full => "/",
+                Stage::Full => crate::smart::after_sign_in(&headers),
                 Stage::SecondFactor => "/signin/second-factor",
                 Stage::Enrol => "/signin/enrol",
             };

@@ -1,0 +1,622 @@
+//! SMART on FHIR, standalone launch, as the Inferno (g)(10) checks put it: discovery, the
+//! authorization request's checks (PKCE S256 only, state, exact redirect URI and `aud`), the
+//! patient's consent (granting fewer types), the token endpoint (no-store, codes and refresh
+//! tokens once, replays revoking their family), v1 and v2 scopes giving exactly the expected
+//! resources, another patient's record answering 404, introspection and revocation.
+
+use crate::both_backends;
+use crate::fhir_read::{Api, import, read_token};
+use crate::helpers::{TestApp, location};
+use crate::record::sign_in_new_patient;
+use portal_app::Actor;
+use portal_store::Backend;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+const REDIRECT: &str = "https://app.example/callback";
+const LAB: &str = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+
+/// An app registered for the tests.
+struct TestClient {
+    id: String,
+    secret: Option<String>,
+}
+
+async fn register(t: &TestApp, confidential: bool) -> TestClient {
+    let app = t
+        .app
+        .smart()
+        .register_app(
+            &Actor::operator(),
+            "Health Diary",
+            &[REDIRECT.to_string()],
+            confidential,
+        )
+        .await
+        .expect("registered");
+    TestClient {
+        id: app.client_id.to_string(),
+        secret: app.secret,
+    }
+}
+
+/// A PKCE verifier and its S256 challenge.
+fn pkce() -> (String, String) {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = data_encoding::BASE64URL_NOPAD.encode(&Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The authorization request's path.
+fn authorize_path(t: &TestApp, client: &str, scope: &str, state: &str, challenge: &str) -> String {
+    let aud = format!("{}/fhir", t.app.config().public_url.trim_end_matches('/'));
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope),
+        ("state", state),
+        ("aud", aud.as_str()),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ])
+    .expect("query");
+    format!("/oauth/authorize?{query}")
+}
+
+/// The query parameters of a redirect to the app.
+fn answer_of(r: &reqwest::Response) -> Vec<(String, String)> {
+    let to = location(r);
+    assert!(to.starts_with(REDIRECT), "to the app: {to}");
+    let query = to.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    serde_urlencoded::from_str(query).expect("query")
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Runs the browser's part for a signed-in patient: the request, the consent page, the answer
+/// with `types` ticked (`None`: all). Gives the code and the verifier.
+async fn code_for(
+    t: &TestApp,
+    browser: &Client,
+    app: &TestClient,
+    scope: &str,
+    types: Option<&[&str]>,
+) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let r = t
+        .get(
+            browser,
+            &authorize_path(t, &app.id, scope, "st-1/2?x", &challenge),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/oauth/consent");
+    let page = t.get(browser, "/oauth/consent").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("page");
+    assert!(html.contains("Health Diary"), "{html}");
+    let patient = html
+        .split("name=\"patient\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the record")
+        .to_string();
+    let offered: Vec<String> = html
+        .split("name=\"type\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect();
+    let mut fields: Vec<(&str, &str)> = vec![("decision", "allow"), ("patient", &patient)];
+    for t in &offered {
+        if types.is_none_or(|keep| keep.contains(&t.as_str())) {
+            fields.push(("type", t));
+        }
+    }
+    let r = t
+        .post_form(browser, "/oauth/consent", "/oauth/consent", &fields)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let answer = answer_of(&r);
+    assert_eq!(param(&answer, "state"), Some("st-1/2?x"), "state unchanged");
+    (
+        param(&answer, "code").expect("a code").to_string(),
+        verifier,
+    )
+}
+
+/// POSTs a form to a back-channel endpoint as the app.
+async fn back_channel(
+    t: &TestApp,
+    app: &TestClient,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = t.client().post(format!("{}{path}", t.url));
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    match &app.secret {
+        Some(secret) => request = request.basic_auth(&app.id, Some(secret)),
+        None => form.push(("client_id", &app.id)),
+    }
+    let r = request.form(&form).send().await.expect("POST");
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+async fn exchange(
+    t: &TestApp,
+    app: &TestClient,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
+    let (status, headers, body) = back_channel(
+        t,
+        app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["pragma"], "no-cache");
+    (status, body)
+}
+
+/// The ids of a search's resources, every page.
+async fn ids(api: &Api<'_>, path: &str) -> BTreeSet<String> {
+    api.all(path)
+        .await
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Lucien's record, a signed-in browser of his, and a system reader to compare with.
+async fn setup(backend: Backend) -> Option<(TestApp, String, Client, String)> {
+    let t = TestApp::spawn(backend).await?;
+    let lucien = import(&t, "lucien-bosco.json").await;
+    let browser = sign_in_new_patient(
+        &t,
+        lucien.parse().expect("id"),
+        "1940-03-29",
+        "lucien@example.test",
+    )
+    .await;
+    let reader = read_token(&t).await;
+    Some((t, lucien, browser, reader))
+}
+
+async fn discovery_names_the_endpoints_and_s256_only(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    for path in [
+        "/.well-known/smart-configuration",
+        "/fhir/.well-known/smart-configuration",
+    ] {
+        let r = t.get(&t.client(), path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let c: Value = r.json().await.expect("json");
+        for key in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+        ] {
+            assert!(
+                c[key]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with(&t.app.config().public_url)),
+                "{key}: {c}"
+            );
+        }
+        assert_eq!(
+            c["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        let capabilities: Vec<&str> = c["capabilities"]
+            .as_array()
+            .expect("capabilities")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for needed in [
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "context-standalone-patient",
+            "permission-offline",
+            "permission-patient",
+            "permission-v1",
+            "permission-v2",
+        ] {
+            assert!(capabilities.contains(&needed), "{needed}");
+        }
+    }
+    let r = t.get(&t.client(), "/fhir/metadata").await;
+    let statement: Value = r.json().await.expect("json");
+    let uris = &statement["rest"][0]["security"]["extension"][0];
+    assert_eq!(
+        uris["url"],
+        "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+    );
+    assert!(uris.to_string().contains("/oauth/token"));
+    t.stop().await;
+}
+
+async fn authorization_requests_are_checked_before_anything_is_shared(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let app = register(&t, false).await;
+    let (_, challenge) = pkce();
+    let browser = t.client();
+    // An unknown client or a redirect URI it did not register: told here, sent nowhere.
+    let unknown = authorize_path(
+        &t,
+        &uuid::Uuid::now_v7().to_string(),
+        "patient/*.read",
+        "s",
+        &challenge,
+    );
+    let elsewhere = authorize_path(&t, &app.id, "patient/*.read", "s", &challenge)
+        .replace("app.example", "evil.example");
+    for path in [unknown, elsewhere] {
+        let r = t.get(&browser, &path).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(r.headers().get("location").is_none());
+    }
+    // Everything else is told to the app, with its state.
+    let good = authorize_path(
+        &t,
+        &app.id,
+        "launch/patient patient/*.read",
+        "s9",
+        &challenge,
+    );
+    for (bad, error) in [
+        (
+            good.replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            good.replace(&format!("&code_challenge={challenge}"), ""),
+            "invalid_request",
+        ),
+        (good.replace("%2Ffhir", "%2Ffhir%2F"), "invalid_request"),
+        (
+            good.replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            good.replace("patient%2F*.read", "user%2F*.read"),
+            "invalid_scope",
+        ),
+    ] {
+        let r = t.get(&browser, &bad).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{bad}");
+        let answer = answer_of(&r);
+        assert_eq!(param(&answer, "error"), Some(error), "{bad}");
+        assert_eq!(param(&answer, "state"), Some("s9"));
+    }
+    assert_eq!(t.count("smart_requests").await, 0, "nothing kept");
+    // A good request sends a person who is not signed in to sign in first.
+    let r = t.get(&browser, &good).await;
+    assert_eq!(location(&r), "/signin");
+    t.stop().await;
+}
+
+async fn a_launch_grants_exactly_what_the_patient_allowed(backend: Backend) {
+    let Some((t, lucien, browser, reader)) = setup(backend).await else {
+        return;
+    };
+    let app = register(&t, false).await;
+    let system = Api {
+        t: &t,
+        token: reader,
+    };
+    // The patient allows conditions and his demographics only.
+    let scope = "launch/patient openid fhirUser offline_access patient/*.read";
+    let (code, verifier) =
+        code_for(&t, &browser, &app, scope, Some(&["Patient", "Condition"])).await;
+    let (status, tokens) = exchange(&t, &app, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["patient"], lucien.as_str());
+    assert_eq!(
+        tokens["scope"],
+        "launch/patient openid fhirUser offline_access patient/Patient.read patient/Condition.read"
+    );
+    let access = tokens["access_token"].as_str().expect("token").to_string();
+    let api = Api {
+        t: &t,
+        token: access.clone(),
+    };
+    let conditions = format!("/fhir/Condition?patient={lucien}");
+    assert_eq!(
+        ids(&api, &conditions).await,
+        ids(&system, &conditions).await
+    );
+    assert!(!ids(&api, &conditions).await.is_empty());
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::OK
+    );
+    // What was not allowed is refused; another record is not found.
+    let (status, body) = api
+        .get(&format!("/fhir/Observation?patient={lucien}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let sandee = import(&t, "sandee-lesch.json").await;
+    for path in [
+        format!("/fhir/Patient/{sandee}"),
+        format!("/fhir/Condition?patient={sandee}"),
+        format!("/fhir/Patient/{sandee}/$everything"),
+    ] {
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let some_condition = ids(&system, &format!("/fhir/Condition?patient={sandee}"))
+        .await
+        .into_iter()
+        .next()
+        .expect("Sandee has conditions");
+    assert_eq!(
+        api.get(&format!("/fhir/Condition/{some_condition}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // $everything holds only the granted types.
+    let everything = api
+        .all(&format!("/fhir/Patient/{lucien}/$everything"))
+        .await;
+    let kinds: BTreeSet<&str> = everything
+        .iter()
+        .filter_map(|r| r["resourceType"].as_str())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["Condition", "Patient"]));
+
+    // The code works once; its reuse revokes what it issued.
+    let (status, body) = exchange(&t, &app, &code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The access log names the app.
+    let log = t
+        .get(&browser, &format!("/patients/{lucien}/access-log"))
+        .await
+        .text()
+        .await
+        .expect("log");
+    assert!(log.contains("Health Diary (a connected app)"), "{log}");
+    t.stop().await;
+}
+
+async fn refresh_tokens_rotate_and_a_replay_revokes_the_family(backend: Backend) {
+    let Some((t, lucien, browser, _)) = setup(backend).await else {
+        return;
+    };
+    let app = register(&t, true).await;
+    let (code, verifier) = code_for(
+        &t,
+        &browser,
+        &app,
+        "launch/patient offline_access patient/Patient.rs",
+        None,
+    )
+    .await;
+    // A wrong verifier or a wrong secret gets nothing.
+    let (status, body) = exchange(&t, &app, &code, &format!("{verifier}x")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (code, verifier) = code_for(
+        &t,
+        &browser,
+        &app,
+        "launch/patient offline_access patient/Patient.rs",
+        None,
+    )
+    .await;
+    let impostor = TestClient {
+        id: app.id.clone(),
+        secret: Some("pps_wrong".into()),
+    };
+    let (status, _, body) = back_channel(
+        &t,
+        &impostor,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, first) = exchange(&t, &app, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let old_refresh = first["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let refresh = |token: String| {
+        let t = &t;
+        let app = &app;
+        async move {
+            back_channel(
+                t,
+                app,
+                "/oauth/token",
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await
+        }
+    };
+    let (status, headers, second) = refresh(old_refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let new_refresh = second["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_string();
+    assert_ne!(new_refresh, old_refresh);
+    let access = second["access_token"].as_str().expect("access").to_string();
+    let api = Api {
+        t: &t,
+        token: access.clone(),
+    };
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::OK
+    );
+    // Introspection tells a live token from a dead one.
+    let (_, _, live) = back_channel(&t, &app, "/oauth/introspect", &[("token", &access)]).await;
+    assert_eq!(live["active"], true);
+    assert_eq!(live["patient"], lucien.as_str());
+    // The old refresh token again: the whole family ends.
+    let (status, _, replay) = refresh(old_refresh).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _, _) = refresh(new_refresh).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for token in [access.as_str(), "ppa_unknown", ""] {
+        let (_, _, dead) = back_channel(&t, &app, "/oauth/introspect", &[("token", token)]).await;
+        assert_eq!(dead, serde_json::json!({ "active": false }), "{token}");
+    }
+
+    // Revocation takes effect at once.
+    let (code, verifier) = code_for(&t, &browser, &app, "patient/Patient.rs", None).await;
+    let (_, tokens) = exchange(&t, &app, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().expect("access").to_string();
+    assert!(
+        tokens.get("refresh_token").is_none(),
+        "no offline_access, no refresh"
+    );
+    let api = Api {
+        t: &t,
+        token: access.clone(),
+    };
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::OK
+    );
+    let (status, _, _) = back_channel(&t, &app, "/oauth/revoke", &[("token", &access)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        api.get(&format!("/fhir/Patient/{lucien}")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    t.stop().await;
+}
+
+async fn granular_scopes_give_exactly_the_matching_resources(backend: Backend) {
+    let Some((t, lucien, browser, reader)) = setup(backend).await else {
+        return;
+    };
+    let app = register(&t, false).await;
+    let system = Api {
+        t: &t,
+        token: reader,
+    };
+    let scope = format!("launch/patient patient/Observation.rs?category={LAB} patient/Condition.r");
+    let (code, verifier) = code_for(&t, &browser, &app, &scope, None).await;
+    let (status, tokens) = exchange(&t, &app, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let api = Api {
+        t: &t,
+        token: tokens["access_token"].as_str().expect("token").to_string(),
+    };
+    let labs = ids(
+        &system,
+        &format!("/fhir/Observation?patient={lucien}&category={LAB}"),
+    )
+    .await;
+    let all = ids(&system, &format!("/fhir/Observation?patient={lucien}")).await;
+    assert!(!labs.is_empty() && labs.len() < all.len());
+    assert_eq!(
+        ids(&api, &format!("/fhir/Observation?patient={lucien}")).await,
+        labs
+    );
+    let vitals = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
+    assert!(
+        ids(
+            &api,
+            &format!("/fhir/Observation?patient={lucien}&category={vitals}")
+        )
+        .await
+        .is_empty()
+    );
+    let lab = labs.iter().next().expect("a lab");
+    assert_eq!(
+        api.get(&format!("/fhir/Observation/{lab}")).await.0,
+        StatusCode::OK
+    );
+    let other = all.difference(&labs).next().expect("not a lab");
+    assert_eq!(
+        api.get(&format!("/fhir/Observation/{other}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Conditions may be read by id but not searched.
+    let condition = ids(&system, &format!("/fhir/Condition?patient={lucien}"))
+        .await
+        .into_iter()
+        .next()
+        .expect("a condition");
+    assert_eq!(
+        api.get(&format!("/fhir/Condition/{condition}")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get(&format!("/fhir/Condition?patient={lucien}"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    t.stop().await;
+}
+
+both_backends!(
+    discovery_names_the_endpoints_and_s256_only,
+    authorization_requests_are_checked_before_anything_is_shared,
+    a_launch_grants_exactly_what_the_patient_allowed,
+    refresh_tokens_rotate_and_a_replay_revokes_the_family,
+    granular_scopes_give_exactly_the_matching_resources,
+);
