@@ -264,6 +264,23 @@ fn type_words(resource_type: &str) -> &'static str {
     }
 }
 
+/// What a stored grant lets an app read, in a patient's words, each once.
+pub(crate) fn granted_words(scope: &str) -> Vec<&'static str> {
+    let scopes = portal_domain::access::SmartScopes::parse(scope);
+    let mut out: Vec<&'static str> = Vec::new();
+    let types = scopes.resource_types();
+    if types.contains(&"*") {
+        return vec!["Everything in the record"];
+    }
+    for t in types {
+        let words = type_words(t);
+        if !out.contains(&words) {
+            out.push(words);
+        }
+    }
+    out
+}
+
 /// Every type the API serves (what `*` stands for on the consent page).
 fn all_types() -> Vec<&'static str> {
     portal_fhir::search::SERVED

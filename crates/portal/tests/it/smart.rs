@@ -610,6 +610,58 @@ async fn granular_scopes_give_exactly_the_matching_resources(backend: Backend) {
             .0,
         StatusCode::FORBIDDEN
     );
+    // The Account page lists the app, what it sees and when it read; disconnecting ends it.
+    let account = t
+        .get(&browser, "/account")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(account.contains("Connected apps") && account.contains("Health Diary"));
+    assert!(account.contains("Test results, vital signs and other measurements"));
+    assert!(account.contains("Health problems and diagnoses"));
+    assert!(!account.contains("Last read: Not yet"), "it has read");
+    let grant = account
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a grant")
+        .to_string();
+    // Another account cannot end it.
+    let stranger = t.sign_in(portal_domain::Role::Patient).await;
+    let r = t
+        .post_form(
+            &stranger,
+            "/account",
+            "/account/apps/disconnect",
+            &[("grant", &grant)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("/fhir/Observation/{lab}")).await.0,
+        StatusCode::OK
+    );
+    let r = t
+        .post_form(
+            &browser,
+            "/account",
+            "/account/apps/disconnect",
+            &[("grant", &grant)],
+        )
+        .await;
+    assert_eq!(location(&r), "/account?done=app");
+    assert_eq!(
+        api.get(&format!("/fhir/Observation/{lab}")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let account = t
+        .get(&browser, "/account")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!account.contains("Health Diary"));
     t.stop().await;
 }
 

@@ -56,7 +56,23 @@ pub const ROUTES: &[Route] = &[
         access: Access::SignedIn,
         serve: || post(end_other_sessions),
     },
+    Route {
+        method: "POST",
+        path: "/account/apps/disconnect",
+        access: Access::SignedIn,
+        serve: || post(disconnect_app),
+    },
 ];
+
+/// One app the account connected.
+pub struct AppLine {
+    grant: String,
+    name: String,
+    record: String,
+    sees: Vec<&'static str>,
+    connected: String,
+    last_read: String,
+}
 
 /// One row of the sessions table.
 pub struct SessionLine {
@@ -79,6 +95,7 @@ struct AccountPage {
     refused: Vec<RefusedLine>,
     records: Vec<PatientRow>,
     reminders: Option<bool>,
+    apps: Vec<AppLine>,
 }
 
 /// One refused sign-in to this account.
@@ -155,6 +172,28 @@ async fn account_page(
         ),
         _ => None,
     };
+    let apps = state
+        .app
+        .smart()
+        .connected(&user.actor(ctx.clone()))
+        .await?
+        .into_iter()
+        .map(|g| AppLine {
+            record: records
+                .iter()
+                .find(|r| r.id == g.patient_id)
+                .map(|r| r.display_name())
+                .unwrap_or_else(|| "A record you no longer hold access to".into()),
+            sees: crate::smart::granted_words(&g.scope),
+            connected: state.dates.day(g.created_at),
+            last_read: g
+                .last_read_at
+                .map(|at| state.dates.minute(at))
+                .unwrap_or_else(|| "Not yet".into()),
+            grant: g.id,
+            name: g.app_name,
+        })
+        .collect();
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -168,6 +207,7 @@ async fn account_page(
             refused,
             records,
             reminders,
+            apps,
         },
     ))
 }
@@ -203,6 +243,7 @@ pub async fn show(
         Some("sessions") => Some("You were signed out everywhere else."),
         Some("reminders-on") => Some("Appointment reminders will be e-mailed to you."),
         Some("reminders-off") => Some("Appointment reminders are off."),
+        Some("app") => Some("The app was disconnected. It cannot read the record any more."),
         _ => None,
     };
     account_page(&state, &user, ctx, FieldErrors::new(), notice).await
@@ -340,4 +381,26 @@ mod tests {
         );
         assert_eq!(browser_name(""), "Unknown");
     }
+}
+
+/// The disconnect form.
+#[derive(Deserialize)]
+pub struct DisconnectForm {
+    #[serde(default)]
+    grant: String,
+}
+
+/// POST /account/apps/disconnect: the app's access ends at once.
+pub async fn disconnect_app(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<DisconnectForm>,
+) -> PageResult {
+    state
+        .app
+        .smart()
+        .disconnect(&user.actor(ctx), &form.grant)
+        .await?;
+    Ok(Redirect::to("/account?done=app").into_response())
 }
