@@ -546,3 +546,56 @@ pub async fn revoke_token(
     }
     Ok(())
 }
+
+/// A key pair that signs ID tokens: its id, the private key sealed, the public key as a JWK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKey {
+    /// The key id (`kid`).
+    pub kid: String,
+    /// The private key, sealed with the portal's secret key.
+    pub sealed: String,
+    /// The public key, as a JWK (JSON).
+    pub public_jwk: String,
+}
+
+/// The newest signing key, if one was made.
+pub async fn current_key(conn: &mut Conn) -> Result<Option<SigningKey>> {
+    let row = sqlx::query(
+        "SELECT kid, sealed, public_jwk FROM smart_keys ORDER BY created_at DESC, kid DESC LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(SigningKey {
+            kid: r.try_get("kid")?,
+            sealed: r.try_get("sealed")?,
+            public_jwk: r.try_get("public_jwk")?,
+        })
+    })
+    .transpose()
+}
+
+/// Keeps a new signing key. Two processes making one at once both keep theirs; the newest is
+/// used and both are published.
+pub async fn add_key(conn: &mut Conn, key: &SigningKey, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO smart_keys (kid, sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key.kid)
+    .bind(&key.sealed)
+    .bind(&key.public_jwk)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every public key (JWK JSON), for the JWKS address.
+pub async fn public_keys(conn: &mut Conn) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT public_jwk FROM smart_keys ORDER BY created_at, kid")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get("public_jwk").map_err(Into::into))
+        .collect()
+}

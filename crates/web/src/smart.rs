@@ -39,6 +39,18 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/fhir/.well-known/openid-configuration",
+        access: Access::Public,
+        serve: || get(openid_configuration),
+    },
+    Route {
+        method: "GET",
+        path: "/oauth/jwks",
+        access: Access::Public,
+        serve: || get(jwks),
+    },
+    Route {
+        method: "GET",
         path: "/oauth/authorize",
         access: Access::Public,
         serve: || get(authorize),
@@ -156,11 +168,13 @@ async fn configuration(State(state): State<AppState>) -> Response {
             "token_endpoint": format!("{base}/oauth/token"),
             "introspection_endpoint": format!("{base}/oauth/introspect"),
             "revocation_endpoint": format!("{base}/oauth/revoke"),
+            "jwks_uri": format!("{base}/oauth/jwks"),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "response_types_supported": ["code"],
             "scopes_supported": [
-                "launch/patient", "offline_access", "patient/*.read", "patient/*.rs"
+                "openid", "fhirUser", "launch/patient", "offline_access", "patient/*.read",
+                "patient/*.rs"
             ],
             "capabilities": [
                 "launch-standalone",
@@ -170,11 +184,47 @@ async fn configuration(State(state): State<AppState>) -> Response {
                 "permission-offline",
                 "permission-patient",
                 "permission-v1",
-                "permission-v2"
+                "permission-v2",
+                "sso-openid-connect"
             ],
             "code_challenge_methods_supported": ["S256"],
         }),
     )
+}
+
+/// `GET /fhir/.well-known/openid-configuration`: for checking ID tokens (the issuer is the
+/// FHIR base).
+async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let base = state
+        .app
+        .config()
+        .public_url
+        .trim_end_matches('/')
+        .to_string();
+    json_answer(
+        StatusCode::OK,
+        &serde_json::json!({
+            "issuer": format!("{base}/fhir"),
+            "authorization_endpoint": format!("{base}/oauth/authorize"),
+            "token_endpoint": format!("{base}/oauth/token"),
+            "jwks_uri": format!("{base}/oauth/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "fhirUser"],
+        }),
+    )
+}
+
+/// `GET /oauth/jwks`: the public keys that sign ID tokens.
+async fn jwks(State(state): State<AppState>) -> Response {
+    match state.app.smart().jwks().await {
+        Ok(keys) => json_answer(StatusCode::OK, &keys),
+        Err(e) => {
+            tracing::error!(error = %e, "the key set could not be read");
+            server_error()
+        }
+    }
 }
 
 /// `GET /oauth/authorize`: checks the app's request, then sends the person to sign in (if they

@@ -189,6 +189,53 @@ async fn ids(api: &Api<'_>, path: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ID token: RS256, signed by a key the JWKS address publishes under its `kid`, for this
+/// app, naming the patient as the FHIR user.
+async fn check_id_token(t: &TestApp, app: &TestClient, tokens: &Value, patient: &str) {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::signature::Verifier;
+    let b64 = |text: &str| {
+        data_encoding::BASE64URL_NOPAD
+            .decode(text.as_bytes())
+            .expect("base64url")
+    };
+    let token = tokens["id_token"].as_str().expect("an ID token");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&b64(parts[0])).expect("header");
+    let claims: Value = serde_json::from_slice(&b64(parts[1])).expect("claims");
+    assert_eq!(header["alg"], "RS256");
+    let base = t.app.config().public_url.trim_end_matches('/').to_string();
+    assert_eq!(claims["iss"], format!("{base}/fhir"));
+    assert_eq!(claims["aud"], app.id.as_str());
+    assert_eq!(claims["fhirUser"], format!("{base}/fhir/Patient/{patient}"));
+    let jwks: Value = t
+        .get(&t.client(), "/oauth/jwks")
+        .await
+        .json()
+        .await
+        .expect("jwks");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the kid is published");
+    let n = rsa::BigUint::from_bytes_be(&b64(jwk["n"].as_str().expect("n")));
+    let e = rsa::BigUint::from_bytes_be(&b64(jwk["e"].as_str().expect("e")));
+    let verifier = VerifyingKey::<sha2::Sha256>::new(rsa::RsaPublicKey::new(n, e).expect("key"));
+    let signature = Signature::try_from(b64(parts[2]).as_slice()).expect("signature");
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    assert!(verifier.verify(signed.as_bytes(), &signature).is_ok());
+    let configuration: Value = t
+        .get(&t.client(), "/fhir/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .expect("configuration");
+    assert_eq!(configuration["jwks_uri"], format!("{base}/oauth/jwks"));
+}
+
 /// Lucien's record, a signed-in browser of his, and a system reader to compare with.
 async fn setup(backend: Backend) -> Option<(TestApp, String, Client, String)> {
     let t = TestApp::spawn(backend).await?;
@@ -220,6 +267,7 @@ async fn discovery_names_the_endpoints_and_s256_only(backend: Backend) {
             "token_endpoint",
             "introspection_endpoint",
             "revocation_endpoint",
+            "jwks_uri",
         ] {
             assert!(
                 c[key]
@@ -247,6 +295,7 @@ async fn discovery_names_the_endpoints_and_s256_only(backend: Backend) {
             "permission-patient",
             "permission-v1",
             "permission-v2",
+            "sso-openid-connect",
         ] {
             assert!(capabilities.contains(&needed), "{needed}");
         }
@@ -346,6 +395,7 @@ async fn a_launch_grants_exactly_what_the_patient_allowed(backend: Backend) {
         tokens["scope"],
         "launch/patient openid fhirUser offline_access patient/Patient.read patient/Condition.read"
     );
+    check_id_token(&t, &app, &tokens, &lucien).await;
     let access = tokens["access_token"].as_str().expect("token").to_string();
     let api = Api {
         t: &t,

@@ -68,3 +68,12 @@ CREATE TABLE smart_tokens (
 );
 CREATE INDEX smart_tokens_family ON smart_tokens(family);
 CREATE INDEX smart_tokens_grant ON smart_tokens(grant_id);
+
+-- The key pairs that sign ID tokens (RS256), newest in use: the private key sealed with the
+-- portal's secret key (AES-256-GCM), the public key as a JWK for the JWKS address.
+CREATE TABLE smart_keys (
+    kid TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -8,6 +8,8 @@
 //! Errors the app may be told go back as OAuth errors; an authorization request with an unknown
 //! client or redirect URI is never redirected anywhere.
 
+mod id_token;
+
 use crate::services::Smart;
 use crate::{Actor, Error, Result, commit, crypto};
 use jiff::{SignedDuration, Timestamp};
@@ -141,6 +143,9 @@ pub struct TokenAnswer {
     /// A refresh token, for `offline_access`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token, for `openid fhirUser`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// An OAuth error of the token, introspection or revocation endpoint (RFC 6749 §5.2).
@@ -640,7 +645,7 @@ impl Smart {
                     .issue(context, &mut tx, &app, &taken.grant, &hash, now)
                     .await?;
                 commit(tx).await?;
-                Ok(Ok(answer))
+                Ok(Ok(self.with_id_token(answer, &app, &taken.grant).await?))
             }
             Some("refresh_token") => {
                 let Some(refresh) = params.refresh_token.as_deref().filter(|c| c.len() <= 200)
@@ -655,7 +660,7 @@ impl Smart {
                             .issue(context, &mut tx, &app, &live.grant, &live.family, now)
                             .await?;
                         commit(tx).await?;
-                        Ok(Ok(answer))
+                        Ok(Ok(self.with_id_token(answer, &app, &live.grant).await?))
                     }
                     Taken::Again => {
                         // A refresh token used twice: the whole family is revoked.
@@ -747,7 +752,44 @@ impl Smart {
             scope: scopes.as_text(),
             patient: scopes.launch_patient.then(|| grant.patient_id.to_string()),
             refresh_token,
+            id_token: None,
         })
+    }
+
+    /// Adds the ID token an answer's grant asked for (`openid`), once the tokens are kept (the
+    /// key pair may be made and kept on the first).
+    async fn with_id_token(
+        &self,
+        mut answer: TokenAnswer,
+        app: &SmartApp,
+        grant: &store::Grant,
+    ) -> Result<TokenAnswer> {
+        let scopes = SmartScopes::parse(&grant.scope);
+        if !scopes.openid {
+            return Ok(answer);
+        }
+        let now = self.now();
+        let issuer = self.fhir_base();
+        let subject = grant.user_id.to_string();
+        let audience = app.id.to_string();
+        // A person with a record of their own is that Patient; a proxy has no resource the API
+        // serves, so the claim is left out.
+        let fhir_user = scopes
+            .fhir_user
+            .then(|| grant.user_patient.map(|p| format!("{issuer}/Patient/{p}")))
+            .flatten();
+        answer.id_token = Some(
+            self.id_token(&id_token::Claims {
+                issuer: &issuer,
+                subject: &subject,
+                audience: &audience,
+                fhir_user,
+                issued_at: now.as_second(),
+                expires_at: (now + ACCESS_LIFETIME).as_second(),
+            })
+            .await?,
+        );
+        Ok(answer)
     }
 
     /// An audit event by an app (no person signed in), from the request's context.
