@@ -99,7 +99,13 @@ impl TestApp {
             .await
             .expect("test database")?;
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let settings = settings(data_dir.path(), &db.url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut settings = settings(data_dir.path(), &db.url);
+        // The portal's address is the one it serves at (links, the FHIR base apps name).
+        settings.public_url = url.clone();
         let clock = Arc::new(FixedClock::new(start_time()));
         let store = portal::open_store(&settings, clock.as_ref())
             .await
@@ -108,10 +114,6 @@ impl TestApp {
             .await
             .expect("app");
         let demo = app.seed_demo().await.expect("demo data");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let metrics = portal::bind_metrics(&settings)
             .await
             .expect("metrics listener")

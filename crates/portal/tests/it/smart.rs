@@ -715,7 +715,78 @@ async fn granular_scopes_give_exactly_the_matching_resources(backend: Backend) {
     t.stop().await;
 }
 
+/// An unmodified SMART client from PyPI (`fhirclient`, run by the interpreter in
+/// `PORTAL_SMART_CLIENT`, which `scripts/test` always sets) launches standalone: it signs in
+/// through the portal's forms with the second factor, picks the record it acts for as a proxy on
+/// the consent page, and reads exactly the patient's lab Observations.
+async fn an_unmodified_smart_client_launches_and_reads_labs(backend: Backend) {
+    let Ok(python) = std::env::var("PORTAL_SMART_CLIENT") else {
+        return;
+    };
+    let Some(mut t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lucien = import(&t, "lucien-bosco.json").await;
+    let lucien_id: portal_domain::PatientId = lucien.parse().expect("id");
+    t.app
+        .link_demo_records(&mut t.demo, &[lucien_id], &[])
+        .await
+        .expect("the demo patient acts for Lucien");
+    let given: String = sqlx::query_scalar("SELECT given_name FROM patients WHERE id = $1")
+        .bind(&lucien)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("name");
+    let app = register(&t, false).await;
+    let account = t.account(portal_domain::Role::Patient).clone();
+    t.advance(jiff::SignedDuration::from_secs(30));
+    let code = t.totp_code(&account.totp_secret);
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smart_client/launch.py");
+    let envs = [
+        ("PORTAL_URL", t.url.clone()),
+        ("CLIENT_ID", app.id.clone()),
+        ("REDIRECT_URI", REDIRECT.to_string()),
+        ("EMAIL", account.email.clone()),
+        ("PASSWORD", account.password.clone()),
+        ("TOTP_CODE", code),
+        ("PATIENT_NAME", given),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .arg(script)
+            .envs(envs)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("the SMART client ran");
+    assert!(
+        out.status.success(),
+        "the SMART client failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let system = Api {
+        t: &t,
+        token: read_token(&t).await,
+    };
+    let labs = ids(
+        &system,
+        &format!("/fhir/Observation?patient={lucien}&category={LAB}"),
+    )
+    .await;
+    assert!(!labs.is_empty());
+    assert_eq!(read, labs);
+    t.stop().await;
+}
+
 both_backends!(
+    an_unmodified_smart_client_launches_and_reads_labs,
     discovery_names_the_endpoints_and_s256_only,
     authorization_requests_are_checked_before_anything_is_shared,
     a_launch_grants_exactly_what_the_patient_allowed,
