@@ -130,6 +130,23 @@ export class Portal {
   }
 
   /**
+   * Registers an app patients may connect (SMART on FHIR) the way an operator does:
+   * `portal app register` on this demo's database. Resolves with its client id.
+   */
+  async registerApp(name, redirectUri) {
+    const { stdout } = await promisify(execFile)(
+      portalBinary(),
+      ['--data-dir', this.dataDir, '--database', `sqlite://${join(this.dataDir, 'demo.db')}`, 'app', 'register', '--name', name, '--redirect-uri', redirectUri],
+      { env: demoEnvironment() },
+    );
+    const found = /^client_id (\S+)$/m.exec(stdout);
+    if (!found) {
+      throw new Error(`portal app register printed no client id: ${stdout}`);
+    }
+    return found[1];
+  }
+
+  /**
    * Sends a FHIR transaction Bundle to POST /fhir with `token`, as an EHR does, and resolves with
    * the answering Bundle; a refusal throws with the OperationOutcome.
    */
