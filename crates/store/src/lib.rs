@@ -32,6 +32,7 @@ pub mod result_filters;
 pub mod schedules;
 pub mod served;
 pub mod sessions;
+pub mod shares;
 pub mod smart;
 #[cfg(feature = "test-support")]
 pub mod testdb;

@@ -7,6 +7,8 @@ pub(crate) mod cache;
 mod holds;
 pub use holds::{CategoryCount, UNTIL_RELEASED_REACH_DAYS};
 mod export;
+mod share;
+pub use share::{NotOpened, OpenedCopy, SHARE_LIFETIME_DAYS, SentCopy};
 mod results;
 mod visits;
 

@@ -229,7 +229,203 @@ async fn bad_dates_are_named_and_another_record_is_not_found(backend: Backend) {
     t.stop().await;
 }
 
+/// The newest e-mail written after `before` files, waiting for the outbox.
+async fn next_mail(t: &TestApp, before: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let files = crate::auth::mail_files(t);
+        if files.len() > before {
+            let raw = std::fs::read_to_string(files.last().expect("file")).expect("mail");
+            // Undo quoted-printable soft line breaks so a long link reads as one piece.
+            return raw.replace("=\r\n", "").replace("=\n", "");
+        }
+        assert!(std::time::Instant::now() < deadline, "no e-mail");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The value after `marker` up to the next character that cannot be in it.
+fn after<'a>(text: &'a str, marker: &str) -> &'a str {
+    let start = text
+        .find(marker)
+        .map(|i| i + marker.len())
+        .unwrap_or(text.len());
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// "Send my record": the e-mail holds a link and never the record or the code; the copy opens
+/// with the code shown to the sender, five wrong codes lock it, it expires, and every step is
+/// in the record's access history with the recipient named.
+async fn a_copy_sent_by_e_mail_opens_with_the_code_only(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (lucien, c) = lucien(&t).await;
+    let send = format!("/patients/{lucien}/download/send");
+    let form = format!("/patients/{lucien}/download");
+    // A bad address is named and sends nothing.
+    let r = t
+        .post_form(&c, &form, &send, &[("email", "not an address")])
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.expect("page").contains("E-mail:"));
+    assert_eq!(t.count("record_shares").await, 0);
+    let before = crate::auth::mail_files(&t).len();
+    let r = t
+        .post_form(&c, &form, &send, &[("email", "dr.ng@clinic.example")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("page");
+    assert!(
+        html.contains("The copy was sent to dr.ng@clinic.example"),
+        "{html}"
+    );
+    let code = after(&html, "Give them this code: <strong class=\"code\">").to_string();
+    assert_eq!(code.len(), 9, "{code}");
+    let mail = next_mail(&t, before).await;
+    assert!(mail.contains("dr.ng@clinic.example"));
+    let link = after(&mail, "/shared/").to_string();
+    assert!(link.len() > 40, "{mail}");
+    for secret in [
+        code.as_str(),
+        &code.replace('-', ""),
+        "Lucien",
+        "Bosco",
+        "1940",
+    ] {
+        assert!(!mail.contains(secret), "the e-mail holds {secret}");
+    }
+
+    // The recipient, with no account: the link alone shows nothing.
+    let recipient = t.client();
+    let r = t.get(&recipient, &format!("/shared/{link}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let asked = r.text().await.expect("page");
+    assert!(asked.contains("Enter the code") && !asked.contains("Lucien"));
+    let path = format!("/shared/{link}");
+    let r = t
+        .post_form(
+            &recipient,
+            &path,
+            &path,
+            &[("code", "AAAA-AAAA"), ("want", "summary")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("page").contains("4 tries are left"));
+    let lower = code.to_lowercase();
+    let r = t
+        .post_form(
+            &recipient,
+            &path,
+            &path,
+            &[("code", &lower), ("want", "summary")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let copy = r.text().await.expect("page");
+    assert!(copy.contains("Health record of Lucien"), "{copy}");
+    assert!(copy.contains("Problems") && copy.contains("Medications"));
+    let r = t
+        .post_form(
+            &recipient,
+            &path,
+            &path,
+            &[("code", &code), ("want", "file")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let file: Value = r.json().await.expect("FHIR");
+    assert_eq!(file["type"], "collection");
+    assert!(
+        file["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["resource"]["id"] == lucien.to_string())
+    );
+
+    // Sent and opened, named in the access history.
+    let log = open(&t, &c, &format!("/patients/{lucien}/access-log")).await;
+    assert!(log.contains("a copy of the record sent by e-mail"), "{log}");
+    assert!(log.contains("The person a copy was sent to"), "{log}");
+    let named: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'RecordShare' \
+         AND detail LIKE '%dr.ng@clinic.example%'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count");
+    assert_eq!(
+        named, 4,
+        "sent, a wrong code, and two openings name the recipient"
+    );
+
+    // Five wrong codes lock a copy; the right one then finds nothing.
+    let r = t
+        .post_form(&c, &form, &send, &[("email", "aunt@family.example")])
+        .await;
+    let html = r.text().await.expect("page");
+    let code = after(&html, "Give them this code: <strong class=\"code\">").to_string();
+    let mail = next_mail(&t, before + 1).await;
+    let path = format!("/shared/{}", after(&mail, "/shared/"));
+    for left in (0..5).rev() {
+        let r = t
+            .post_form(
+                &recipient,
+                &path,
+                &path,
+                &[("code", "BBBB-BBBB"), ("want", "summary")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{left} left");
+    }
+    let r = t
+        .post_form(
+            &recipient,
+            &path,
+            &path,
+            &[("code", &code), ("want", "summary")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Another record cannot be sent; nothing is stored.
+    let sofia = t.patient("Sofia Martinez");
+    let shares = t.count("record_shares").await;
+    let r = t
+        .post_form(
+            &c,
+            &form,
+            &format!("/patients/{sofia}/download/send"),
+            &[("email", "x@y.example")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(t.count("record_shares").await, shares);
+    // The first link expires after 14 days.
+    t.advance(jiff::SignedDuration::from_hours(24 * 15));
+    let first = format!("/shared/{link}");
+    let r = t
+        .post_form(
+            &recipient,
+            &first,
+            &first,
+            &[("code", &lower), ("want", "summary")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    t.stop().await;
+}
+
 both_backends!(
     a_patient_downloads_his_record_whole_or_for_dates,
     bad_dates_are_named_and_another_record_is_not_found,
+    a_copy_sent_by_e_mail_opens_with_the_code_only,
 );

@@ -457,6 +457,46 @@ async fn a_launch_grants_exactly_what_the_patient_allowed(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
 
+    // With everything granted, another record is still not found: every type, by search and by
+    // id, and its $everything.
+    let (code, verifier) =
+        code_for(&t, &browser, &app, "launch/patient patient/*.read", None).await;
+    let (_, tokens) = exchange(&t, &app, &code, &verifier).await;
+    let everything_granted = Api {
+        t: &t,
+        token: tokens["access_token"].as_str().expect("token").to_string(),
+    };
+    for (resource_type, _) in portal_fhir::search::SERVED {
+        if !portal_fhir::search::in_patient_compartment(resource_type) {
+            continue;
+        }
+        let path = format!("/fhir/{resource_type}?patient={sandee}");
+        let (status, body) = everything_granted.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        let theirs = ids(&system, &path).await;
+        if let Some(id) = theirs.iter().next() {
+            let path = format!("/fhir/{resource_type}/{id}");
+            assert_eq!(
+                everything_granted.get(&path).await.0,
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        let mine = format!("/fhir/{resource_type}?patient={lucien}");
+        assert_eq!(
+            everything_granted.get(&mine).await.0,
+            StatusCode::OK,
+            "{mine}"
+        );
+    }
+    assert_eq!(
+        everything_granted
+            .get(&format!("/fhir/Patient/{sandee}/$everything"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
     // The access log names the app.
     let log = t
         .get(&browser, &format!("/patients/{lucien}/access-log"))

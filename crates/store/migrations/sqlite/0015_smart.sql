@@ -77,3 +77,25 @@ CREATE TABLE smart_keys (
     public_jwk TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- "Send my record": a copy of the record sent to an e-mail address. The e-mail carries only a
+-- link (its token hashed here); the copy opens with a code shown to the sender (hashed too),
+-- within five wrong tries and before it expires. The copy (the FHIR file and the summary to
+-- print) is written when it is sent, under the sender's access, and kept sealed under the
+-- portal's secret key.
+CREATE TABLE record_shares (
+    id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    shared_by TEXT NOT NULL REFERENCES users(id),
+    recipient TEXT NOT NULL,
+    link_hash TEXT NOT NULL UNIQUE,
+    code_hash TEXT NOT NULL,
+    sealed_file TEXT NOT NULL,
+    sealed_summary TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    failed_tries INTEGER NOT NULL DEFAULT 0,
+    opened_at INTEGER
+);
+CREATE INDEX record_shares_patient ON record_shares(patient_id, created_at);

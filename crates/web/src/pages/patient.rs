@@ -257,6 +257,8 @@ fn data_words(resource_type: &str) -> &'static str {
         "BreakGlass" => "emergency access to the record",
         t if t.starts_with("FHIR ") => "the record, through the FHIR API",
         "RecordExport" => "a copy of the record (downloaded)",
+        "RecordShare" => "a copy of the record sent by e-mail",
+        "SmartGrant" => "the record, connected to an app",
         _ => "the record",
     }
 }
@@ -277,6 +279,7 @@ fn access_entry(
         }
         (Some(name), "system") => format!("{name} (a connected system)"),
         (Some(name), "app") => format!("{name} (a connected app)"),
+        (_, "recipient") => "The person a copy was sent to".to_string(),
         (Some(name), role) => format!("{name} ({role})"),
         (None, "operator") => "Clinic administration".to_string(),
         (None, "portal") => "The portal itself".to_string(),

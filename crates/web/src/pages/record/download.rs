@@ -18,6 +18,34 @@ struct DownloadPage {
     to: String,
     for_patient: bool,
     is_proxy: bool,
+    share_days: i64,
+    email: String,
+    /// A copy just sent: to whom, the code, until when.
+    sent: Option<(String, String, String)>,
+}
+
+/// The summary a sent copy carries (its recipient has no account: no menu, no links).
+#[derive(Template)]
+#[template(path = "_shared_summary.html")]
+struct SharedSummary<'a> {
+    name: &'a str,
+    born: &'a str,
+    span_words: &'a str,
+    clinic: &'a str,
+    sent: String,
+    sections: Vec<PrintSection>,
+}
+
+/// A sent copy's page: the code to ask for, or the copy.
+#[derive(Template)]
+#[template(path = "shared_record.html")]
+struct SharedPage {
+    page: Page,
+    link: String,
+    code: String,
+    summary: Option<String>,
+    until: String,
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -68,6 +96,21 @@ async fn download_page(
     query: &SpanQuery,
     errors: Vec<(String, String)>,
 ) -> PageResult {
+    download_page_with(state, user, ctx, id, query, errors, String::new(), None).await
+}
+
+/// [`download_page`], with the send form's address and a copy just sent.
+#[allow(clippy::too_many_arguments)]
+async fn download_page_with(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    id: PatientId,
+    query: &SpanQuery,
+    errors: Vec<(String, String)>,
+    email: String,
+    sent: Option<(String, String, String)>,
+) -> PageResult {
     let view = state
         .app
         .records()
@@ -103,6 +146,9 @@ async fn download_page(
         to: query.to.clone(),
         for_patient,
         is_proxy: for_patient && !view.is_own(),
+        share_days: portal_app::record::SHARE_LIFETIME_DAYS,
+        email,
+        sent,
     });
     *response.status_mut() = status;
     Ok(response)
@@ -292,4 +338,209 @@ fn print_sections(dates: &Dates, printed: &PrintedRecord) -> Vec<PrintSection> {
                 .collect(),
         },
     ]
+}
+
+/// The send form.
+#[derive(Debug, Default, Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// POST /patients/{id}/download/send: a copy of the whole record to an e-mail address; the page
+/// then shows the code to give the recipient.
+pub async fn send_copy(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<PatientId>,
+    axum::Form(form): axum::Form<SendForm>,
+) -> PageResult {
+    let actor = user.actor(ctx.clone());
+    let span = Span {
+        from: None,
+        until: None,
+    };
+    // The summary the copy carries, as the sender would print it (read, and audited, as theirs).
+    let (head, printed) = state.app.records().export_summary(&actor, id, span).await?;
+    let dates = &state.dates;
+    let banner = Banner::new(&head.patient, dates, state.app.now());
+    let summary = SharedSummary {
+        name: &banner.name,
+        born: &banner.born,
+        span_words: "The whole record",
+        clinic: &state.app.config().clinic_name,
+        sent: dates.day(state.app.now()),
+        sections: print_sections(dates, &printed),
+    }
+    .render()
+    .map_err(|e| portal_app::Error::Internal(format!("summary: {e}")))?;
+    match state
+        .app
+        .records()
+        .send_copy(&actor, id, span, &form.email, &summary)
+        .await
+    {
+        Ok(copy) => {
+            let sent = (
+                form.email.trim().to_string(),
+                copy.code,
+                dates.day(copy.expires_at),
+            );
+            download_page_with(
+                &state,
+                &user,
+                ctx,
+                id,
+                &SpanQuery::default(),
+                Vec::new(),
+                String::new(),
+                Some(sent),
+            )
+            .await
+        }
+        Err(portal_app::Error::Invalid(errors)) => {
+            let errors = errors
+                .iter()
+                .map(|(_, message)| ("email".to_string(), format!("E-mail: {message}")))
+                .collect();
+            download_page_with(
+                &state,
+                &user,
+                ctx,
+                id,
+                &SpanQuery::default(),
+                errors,
+                form.email,
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The page of a sent copy, anonymous.
+fn shared_page(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    link: &str,
+    content: (Option<String>, String, String),
+    error: Option<String>,
+) -> axum::response::Response {
+    let (csrf, cookie) = crate::session::anonymous_csrf(state, headers);
+    let (summary, code, until) = content;
+    let mut response = render(&SharedPage {
+        page: Page::anonymous_form("A health record sent to you", &csrf),
+        link: link.to_string(),
+        code,
+        summary,
+        until,
+        error,
+    });
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// GET /shared/{token}: asks for the code.
+pub async fn shared_form(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(link): axum::extract::Path<String>,
+) -> axum::response::Response {
+    shared_page(
+        &state,
+        &headers,
+        &link,
+        (None, String::new(), String::new()),
+        None,
+    )
+}
+
+/// The code form.
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    want: String,
+}
+
+/// POST /shared/{token}: the copy, as a page to print or as the FHIR file, for the right code.
+pub async fn shared_open(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(link): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> PageResult {
+    use portal_app::record::NotOpened;
+    let opened = state
+        .app
+        .records()
+        .open_copy(&link, &form.code, &ctx)
+        .await?;
+    let copy = match opened {
+        Ok(copy) => copy,
+        Err(NotOpened::WrongCode(left)) => {
+            let message = if left > 1 {
+                format!("That code is not right. {left} tries are left.")
+            } else if left == 1 {
+                "That code is not right. One try is left.".to_string()
+            } else {
+                "That code is not right, and no tries are left: ask for a new copy.".to_string()
+            };
+            let mut response = shared_page(
+                &state,
+                &headers,
+                &link,
+                (None, String::new(), String::new()),
+                Some(message),
+            );
+            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(response);
+        }
+        Err(NotOpened::Gone) => {
+            return Ok(crate::error::error_page(
+                axum::http::StatusCode::NOT_FOUND,
+                "This link does not work any more",
+                vec![
+                    "It has expired, or the wrong code was typed too many times. Ask the person \
+                     who sent it for a new copy."
+                        .into(),
+                ],
+            ));
+        }
+    };
+    if form.want == "file" {
+        let mut response = copy.file.body.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", copy.file.file_name))
+        {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
+    Ok(shared_page(
+        &state,
+        &headers,
+        &link,
+        (
+            Some(copy.summary_html),
+            form.code,
+            state.dates.day(copy.expires_at),
+        ),
+        None,
+    ))
 }

@@ -121,6 +121,24 @@ pub const ROUTES: &[Route] = &[
         serve: || get(download_summary),
     },
     Route {
+        method: "POST",
+        path: "/patients/{id}/download/send",
+        access: Access::Patient(Action::Export),
+        serve: || post(download::send_copy),
+    },
+    Route {
+        method: "GET",
+        path: "/shared/{token}",
+        access: Access::Public,
+        serve: || get(download::shared_form),
+    },
+    Route {
+        method: "POST",
+        path: "/shared/{token}",
+        access: Access::Public,
+        serve: || post(download::shared_open),
+    },
+    Route {
         method: "GET",
         path: "/patients/{id}/documents/{item}",
         access: Access::PatientItem(Action::ViewNotes),
