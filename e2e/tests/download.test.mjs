@@ -106,6 +106,43 @@ describe('a patient downloads and prints her record', { timeout: TEST_TIMEOUT_MS
     assert.equal(patientEntry.resource.id, sofiaId);
   });
 
+  test('she sends a copy to her doctor, who opens it with the code she gives', async (t) => {
+    const { page } = patient;
+    await page.setViewportSize(PHONE);
+    await page.goto(portal.href(`/patients/${sofiaId}/download`));
+    await page.getByLabel('Their e-mail address').fill('dr.okafor@clinic.example');
+    await clickThrough(page, page.getByRole('button', { name: 'Send a copy' }));
+    const notice = await page.getByRole('status').innerText();
+    assert.match(notice, /The copy was sent to dr\.okafor@clinic\.example/);
+    const code = /this code: ([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(notice)?.[1];
+    assert.ok(code, notice);
+    await checkPage(t, page, 'download-sent');
+    const mail = await portal.waitForMail(/dr\.okafor@clinic\.example/);
+    assert.doesNotMatch(mail, new RegExp(code));
+    assert.doesNotMatch(mail, /Sofia|Martinez/);
+    const link = /(\/shared\/[a-z0-9]+)/.exec(mail)?.[1];
+    assert.ok(link, mail);
+    const doctor = await person(browser);
+    try {
+      await doctor.page.setViewportSize(PHONE);
+      await doctor.page.goto(portal.href(link));
+      assert.equal(await heading(doctor.page), 'A health record sent to you');
+      assert.doesNotMatch(await doctor.page.locator('main').innerText(), /Sofia/);
+      await checkPage(t, doctor.page, 'shared-code');
+      await doctor.page.getByLabel('Code', { exact: true }).fill('WRNG-CODE');
+      await clickThrough(doctor.page, doctor.page.getByRole('button', { name: 'Open the record' }));
+      assert.match(await doctor.page.locator('.error-summary').innerText(), /4 tries are left/);
+      await doctor.page.getByLabel('Code', { exact: true }).fill(code.toLowerCase());
+      await clickThrough(doctor.page, doctor.page.getByRole('button', { name: 'Open the record' }));
+      assert.equal(await heading(doctor.page), 'Health record of Sofia Martinez');
+      const main = await doctor.page.locator('main').innerText();
+      assert.match(main, /Problems/);
+      await checkPage(t, doctor.page, 'shared-record');
+    } finally {
+      await doctor.context.close();
+    }
+  });
+
   test('as a parent, her son\'s copy', async (t) => {
     const { page } = patient;
     await page.setViewportSize(PHONE);

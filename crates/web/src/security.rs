@@ -31,10 +31,14 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         _ => metrics.responses_5xx.inc(),
     }
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A handler may set a stricter policy (a file shown sandboxed) or name where its form's
+    // answer goes (the consent page sends the browser back to the app).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

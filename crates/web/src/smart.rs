@@ -290,7 +290,7 @@ struct ConsentPage {
 /// What one resource type holds, in a patient's words.
 fn type_words(resource_type: &str) -> &'static str {
     match resource_type {
-        "Patient" => "Your name, date of birth and contact details",
+        "Patient" => "Name, date of birth and contact details",
         "AllergyIntolerance" => "Allergies",
         "Condition" => "Health problems and diagnoses",
         "Observation" => "Test results, vital signs and other measurements",
@@ -302,14 +302,14 @@ fn type_words(resource_type: &str) -> &'static str {
         "Encounter" => "Visits",
         "DocumentReference" => "Visit notes and documents",
         "CarePlan" => "Care plans",
-        "CareTeam" => "Your care team",
+        "CareTeam" => "The care team",
         "Goal" => "Health goals",
         "Provenance" => "Where each part of the record came from",
-        "Communication" => "Messages with your care team",
+        "Communication" => "Messages with the care team",
         "Appointment" => "Appointments",
-        "Practitioner" => "The clinicians named in your record",
-        "Organization" => "The clinics and organizations named in your record",
-        "Location" => "The places named in your record",
+        "Practitioner" => "The clinicians named in the record",
+        "Organization" => "The clinics and organizations named in the record",
+        "Location" => "The places named in the record",
         _ => "Other information",
     }
 }
@@ -331,12 +331,47 @@ pub(crate) fn granted_words(scope: &str) -> Vec<&'static str> {
     out
 }
 
-/// Every type the API serves (what `*` stands for on the consent page).
+/// The order the consent page lists kinds of information in: who, then the clinical record
+/// from what matters most, then the portal's own, then where things came from.
+const CONSENT_ORDER: &[&str] = &[
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "Medication",
+    "AllergyIntolerance",
+    "Immunization",
+    "Observation",
+    "DiagnosticReport",
+    "Procedure",
+    "Encounter",
+    "DocumentReference",
+    "CarePlan",
+    "CareTeam",
+    "Goal",
+    "Appointment",
+    "Communication",
+    "Practitioner",
+    "Organization",
+    "Location",
+    "Provenance",
+];
+
+/// Where a type goes on the consent page.
+fn consent_rank(resource_type: &str) -> usize {
+    CONSENT_ORDER
+        .iter()
+        .position(|o| *o == resource_type)
+        .unwrap_or(usize::MAX)
+}
+
+/// Every type the API serves (what `*` stands for on the consent page), in the page's order.
 fn all_types() -> Vec<&'static str> {
-    portal_fhir::search::SERVED
+    let mut types: Vec<&'static str> = portal_fhir::search::SERVED
         .iter()
         .map(|(t, _)| *t)
-        .collect()
+        .collect();
+    types.sort_by_key(|t| consent_rank(t));
+    types
 }
 
 async fn consent_page(
@@ -355,11 +390,12 @@ async fn consent_page(
         Err(Error::NotFound) => return Ok(expired()),
         Err(e) => return Err(e.into()),
     };
-    let types: Vec<String> = if consent.types.iter().any(|t| t == "*") {
+    let mut types: Vec<String> = if consent.types.iter().any(|t| t == "*") {
         all_types().into_iter().map(str::to_string).collect()
     } else {
         consent.types.clone()
     };
+    types.sort_by_key(|t| consent_rank(t));
     let kinds = types
         .iter()
         .map(|t| Kind {
@@ -374,7 +410,8 @@ async fn consent_page(
     });
     let mut page = Page::signed_in("Connect an app", user, Nav::None, None);
     page.title = format!("Connect {}", consent.app_name);
-    Ok(render(&ConsentPage {
+    let policy = consent_policy(&consent.redirect_uri);
+    let mut response = render(&ConsentPage {
         page,
         app_name: consent.app_name,
         records: consent
@@ -386,7 +423,36 @@ async fn consent_page(
         offline_until,
         identity: consent.identity,
         error,
-    }))
+    });
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(response)
+}
+
+/// The consent page's Content-Security-Policy: the portal's, with the app's origin allowed as
+/// where the form's answer may lead (browsers hold redirects after a form to `form-action`).
+fn consent_policy(redirect_uri: &str) -> String {
+    let origin = redirect_uri
+        .split_once("://")
+        .map(|(scheme, rest)| {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            format!("{scheme}://{host}")
+        })
+        .filter(|o| {
+            o.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '[' | ']')
+            })
+        });
+    match origin {
+        Some(origin) => crate::security::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ),
+        None => crate::security::CSP.to_string(),
+    }
 }
 
 fn expired() -> Response {
@@ -596,6 +662,15 @@ mod tests {
             (c.id.as_deref(), c.secret.as_deref()),
             (Some("form"), Some("x"))
         );
+    }
+
+    #[test]
+    fn the_consent_page_lets_its_form_lead_back_to_the_app_only() {
+        let policy = consent_policy("https://app.example:8443/cb?x=1");
+        assert!(policy.contains("form-action 'self' https://app.example:8443;"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+        let odd = consent_policy("https://a.example;script-src*/cb");
+        assert!(odd.contains("form-action 'self';"), "{odd}");
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub struct Consent {
     pub offline: bool,
     /// Whether it asks who the person is (`openid fhirUser`).
     pub identity: bool,
+    /// Where the answer goes (the app's registered redirect URI).
+    pub redirect_uri: String,
 }
 
 /// An answer of the token endpoint.
@@ -455,6 +457,7 @@ impl Smart {
                 .collect(),
             offline: scopes.offline,
             identity: scopes.openid && scopes.fhir_user,
+            redirect_uri: request.redirect_uri,
         })
     }
 
