@@ -62,6 +62,8 @@ pub enum Nav {
     None,
     /// The refill set-up (admins).
     Refills,
+    /// Apps patients may connect (admins).
+    Apps,
 }
 
 /// What the shell of every page needs.
@@ -251,6 +253,7 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
                 active,
             ),
             item("Refills", "/admin/refills".into(), Nav::Refills, active),
+            item("Apps", "/admin/apps".into(), Nav::Apps, active),
             account,
         ],
     }

@@ -91,6 +91,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin_messaging::ROUTES,
     admin_schedules::ROUTES,
     admin_refills::ROUTES,
+    crate::pages::admin_apps::ROUTES,
     fhir::ROUTES,
     fhir_read::ROUTES,
     crate::smart::ROUTES,

@@ -8,7 +8,7 @@ mod holds;
 pub use holds::{CategoryCount, UNTIL_RELEASED_REACH_DAYS};
 mod export;
 mod share;
-pub use share::{NotOpened, OpenedCopy, SHARE_LIFETIME_DAYS, SentCopy};
+pub use share::{CopyLeave, NotOpened, OpenedCopy, SHARE_LIFETIME_DAYS, SentCopy};
 mod results;
 mod visits;
 

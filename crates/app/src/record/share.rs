@@ -37,6 +37,13 @@ impl std::fmt::Debug for SentCopy {
     }
 }
 
+/// The policy's leave to send a copy of one record to one checked address (from
+/// [`Records::prepare_copy`]).
+pub struct CopyLeave {
+    access: portal_domain::PatientAccess,
+    recipient: Email,
+}
+
 /// A copy opened by its recipient.
 pub struct OpenedCopy {
     /// The summary to print (HTML written when it was sent).
@@ -65,20 +72,35 @@ fn normalise_code(code: &str) -> String {
 }
 
 impl Records {
-    /// Sends a copy of the record (or the part of it in `span`) to `recipient`: the FHIR file
-    /// is written now under the sender's access, with `summary_html` (the summary the sender
-    /// would print, written by the web face); the e-mail carries the link only.
-    pub async fn send_copy(
+    /// The policy's decision to let `actor` send a copy of the record (`Action::Export`, asked
+    /// first, so a refused request reads nothing), and the address checked.
+    pub async fn prepare_copy(
         &self,
         actor: &Actor,
         patient: PatientId,
-        span: Span,
         recipient: &str,
+    ) -> Result<CopyLeave> {
+        let (access, _, _) = self.decide_to_read(actor, patient, Action::Export).await?;
+        let recipient = Email::parse(recipient).map_err(|e| Error::field("email", e.0))?;
+        Ok(CopyLeave { access, recipient })
+    }
+
+    /// Sends a copy of the record (or the part of it in `span`) under `leave`: the FHIR file is
+    /// written now under the sender's access, with `summary_html` (the summary the sender would
+    /// print, written by the web face); the e-mail carries the link only.
+    pub async fn send_copy(
+        &self,
+        actor: &Actor,
+        leave: CopyLeave,
+        span: Span,
         summary_html: &str,
     ) -> Result<SentCopy> {
-        let email = Email::parse(recipient).map_err(|e| Error::field("email", e.0))?;
+        let CopyLeave {
+            access,
+            recipient: email,
+        } = leave;
+        let patient = access.patient();
         let user = actor.principal.user_id().ok_or(Error::Forbidden)?;
-        let (access, _, _) = self.decide_to_read(actor, patient, Action::Export).await?;
         let (_, file) = self.export_bundle(actor, patient, span).await?;
         let now = self.now();
         let id = uuid::Uuid::now_v7().to_string();

@@ -92,6 +92,9 @@ const EXPECTED: &[(Action, [May; 5])] = {
         (Action::ViewAccessLog,    [Related, Related, Never,    Never, Never]),
         // The patient's side asks for refills; the clinic decides them on its own routes.
         (Action::RequestRefill,    [Related, Related, Never,    Never, Never]),
+        // Sending a copy of the record is the patient's side's; the clinic hands records on
+        // through the EHR, not from the portal.
+        (Action::Export,           [Related, Related, Never,    Never, Never]),
         (Action::Enrol,            [Never,   Never,   Never,    Any,   Any]),
     ]
 };
@@ -299,6 +302,7 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                             Action::SendMessage
                                 | Action::ManageAppointments
                                 | Action::RequestRefill
+                                | Action::Export
                         );
                     let expected = if empty_form {
                         StatusCode::UNPROCESSABLE_ENTITY

@@ -271,7 +271,7 @@ async fn a_copy_sent_by_e_mail_opens_with_the_code_only(backend: Backend) {
     let r = t
         .post_form(&c, &form, &send, &[("email", "not an address")])
         .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.expect("page").contains("E-mail:"));
     assert_eq!(t.count("record_shares").await, 0);
     let before = crate::auth::mail_files(&t).len();

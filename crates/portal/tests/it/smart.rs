@@ -825,7 +825,83 @@ async fn an_unmodified_smart_client_launches_and_reads_labs(backend: Backend) {
     t.stop().await;
 }
 
+/// Admins register apps on a page (the secret shown once, kept hashed); nobody else may.
+async fn admins_register_apps_on_their_page(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    use portal_domain::Role;
+    for role in [Role::Patient, Role::Clinician, Role::Staff] {
+        let c = t.sign_in(role).await;
+        let r = t.get(&c, "/admin/apps").await;
+        assert!(
+            matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{role}: {}",
+            r.status()
+        );
+    }
+    let admin = t.sign_in(Role::Admin).await;
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            "/admin/apps",
+            &[
+                ("name", "Clinic Notes"),
+                ("redirect_uris", "http://evil.example/cb"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("is not a redirect URI")
+    );
+    assert_eq!(t.count("smart_apps").await, 0);
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            "/admin/apps",
+            &[
+                ("name", "Clinic Notes"),
+                (
+                    "redirect_uris",
+                    "https://notes.example/cb\nhttp://localhost:9000/cb",
+                ),
+                ("confidential", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("page");
+    let secret = page
+        .split("Client secret: <code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the secret, once")
+        .to_string();
+    assert!(secret.starts_with("pps_"));
+    let again = t
+        .get(&admin, "/admin/apps")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(again.contains("Clinic Notes") && again.contains("https://notes.example/cb"));
+    assert!(!again.contains(&secret), "shown only once");
+    let stored: String = sqlx::query_scalar("SELECT secret_hash FROM smart_apps")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("row");
+    assert_ne!(stored, secret);
+    t.stop().await;
+}
+
 both_backends!(
+    admins_register_apps_on_their_page,
     an_unmodified_smart_client_launches_and_reads_labs,
     discovery_names_the_endpoints_and_s256_only,
     authorization_requests_are_checked_before_anything_is_shared,

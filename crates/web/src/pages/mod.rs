@@ -3,6 +3,7 @@
 pub mod account;
 pub mod activation;
 pub mod admin;
+pub mod admin_apps;
 pub mod admin_messaging;
 pub mod admin_refills;
 pub mod admin_schedules;

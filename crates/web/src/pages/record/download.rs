@@ -357,6 +357,35 @@ pub async fn send_copy(
     axum::Form(form): axum::Form<SendForm>,
 ) -> PageResult {
     let actor = user.actor(ctx.clone());
+    // The policy first (a refused request reads nothing), then the address.
+    let leave = match state
+        .app
+        .records()
+        .prepare_copy(&actor, id, &form.email)
+        .await
+    {
+        Ok(leave) => leave,
+        Err(portal_app::Error::Invalid(errors)) => {
+            let errors = errors
+                .iter()
+                .map(|(_, message)| ("email".to_string(), format!("E-mail: {message}")))
+                .collect();
+            let mut response = download_page_with(
+                &state,
+                &user,
+                ctx,
+                id,
+                &SpanQuery::default(),
+                errors,
+                form.email,
+                None,
+            )
+            .await?;
+            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(response);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let span = Span {
         from: None,
         until: None,
@@ -378,7 +407,7 @@ pub async fn send_copy(
     match state
         .app
         .records()
-        .send_copy(&actor, id, span, &form.email, &summary)
+        .send_copy(&actor, leave, span, &summary)
         .await
     {
         Ok(copy) => {
@@ -396,23 +425,6 @@ pub async fn send_copy(
                 Vec::new(),
                 String::new(),
                 Some(sent),
-            )
-            .await
-        }
-        Err(portal_app::Error::Invalid(errors)) => {
-            let errors = errors
-                .iter()
-                .map(|(_, message)| ("email".to_string(), format!("E-mail: {message}")))
-                .collect();
-            download_page_with(
-                &state,
-                &user,
-                ctx,
-                id,
-                &SpanQuery::default(),
-                errors,
-                form.email,
-                None,
             )
             .await
         }
