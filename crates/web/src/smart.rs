@@ -152,14 +152,19 @@ fn server_error() -> Response {
     )
 }
 
-/// `GET /.well-known/smart-configuration`: what the authorization server does.
-async fn configuration(State(state): State<AppState>) -> Response {
-    let base = state
+/// The portal's address, without a trailing slash.
+fn site(state: &AppState) -> String {
+    state
         .app
         .config()
         .public_url
         .trim_end_matches('/')
-        .to_string();
+        .to_string()
+}
+
+/// `GET /.well-known/smart-configuration`: what the authorization server does.
+async fn configuration(State(state): State<AppState>) -> Response {
+    let base = site(&state);
     json_answer(
         StatusCode::OK,
         &serde_json::json!({
@@ -195,12 +200,7 @@ async fn configuration(State(state): State<AppState>) -> Response {
 /// `GET /fhir/.well-known/openid-configuration`: for checking ID tokens (the issuer is the
 /// FHIR base).
 async fn openid_configuration(State(state): State<AppState>) -> Response {
-    let base = state
-        .app
-        .config()
-        .public_url
-        .trim_end_matches('/')
-        .to_string();
+    let base = site(&state);
     json_answer(
         StatusCode::OK,
         &serde_json::json!({
