@@ -156,6 +156,10 @@ impl FhirApi {
                 return Ok(FhirBody(body));
             }
             Some(None) => {
+                if !directory_reachable(actor, resource_type) {
+                    self.audit_missing(actor, resource_type, id).await?;
+                    return Err(Error::NotFound);
+                }
                 let mut tx = self.store().begin_read().await?;
                 let mut rows =
                     served::search(&mut tx, Scope::Directory(&leave), &query, None, 1).await?;
@@ -516,6 +520,19 @@ fn granted(
     }
 }
 
+/// Whether `actor` reads resources of this type that are in no record. An app reads one
+/// patient's record: of the directory, only the practitioners, organizations, places and
+/// medications records point at (a Provenance in no record may be about anyone's).
+fn directory_reachable(actor: &Actor, resource_type: &str) -> bool {
+    match &actor.principal {
+        portal_domain::Principal::App { .. } => matches!(
+            resource_type,
+            "Practitioner" | "Organization" | "Location" | "Medication"
+        ),
+        _ => true,
+    }
+}
+
 /// Whether `actor` may see this resource of a type granted only where `conditions` hold.
 fn meets(row: &StoredResource, conditions: &[Condition]) -> bool {
     if conditions.is_empty() {
@@ -701,4 +718,42 @@ pub(crate) fn push_entry(
 
 pub(crate) fn json_string(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_domain::ids::ClientId;
+    use portal_domain::{Principal, UserId};
+
+    fn actor(principal: Principal) -> Actor {
+        Actor::new(
+            principal,
+            portal_domain::audit::RequestContext {
+                client_addr: "test".into(),
+                user_agent: "test".into(),
+                request_id: String::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn an_app_reads_only_the_directory_records_point_at() {
+        let app = actor(Principal::App {
+            client: ClientId::from_uuid(uuid::Uuid::from_u128(1)),
+            user: UserId::from_uuid(uuid::Uuid::from_u128(2)),
+            user_patient: None,
+            patient: PatientId::from_uuid(uuid::Uuid::from_u128(3)),
+            scopes: Box::new(portal_domain::access::SmartScopes::parse("patient/*.read")),
+        });
+        for t in ["Practitioner", "Organization", "Location", "Medication"] {
+            assert!(directory_reachable(&app, t), "{t}");
+        }
+        assert!(!directory_reachable(&app, "Provenance"));
+        let system = actor(Principal::System {
+            client: ClientId::from_uuid(uuid::Uuid::from_u128(4)),
+            scopes: portal_domain::ApiScopes::parse("system/*.read").expect("scopes"),
+        });
+        assert!(directory_reachable(&system, "Provenance"));
+    }
 }
