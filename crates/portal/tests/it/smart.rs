@@ -825,6 +825,157 @@ async fn an_unmodified_smart_client_launches_and_reads_labs(backend: Backend) {
     t.stop().await;
 }
 
+/// The person may refuse (the app hears `access_denied` with its state, and nothing is
+/// granted); a request belongs to the first account that opens it and expires.
+async fn a_request_is_refused_expires_and_belongs_to_one_account(backend: Backend) {
+    let Some((t, _lucien, browser, _)) = setup(backend).await else {
+        return;
+    };
+    let app = register(&t, false).await;
+    let (_, challenge) = pkce();
+    let path = authorize_path(
+        &t,
+        &app.id,
+        "launch/patient patient/*.read",
+        "keep-me",
+        &challenge,
+    );
+    let r = t.get(&browser, &path).await;
+    assert_eq!(location(&r), "/oauth/consent");
+    let r = t
+        .post_form(
+            &browser,
+            "/oauth/consent",
+            "/oauth/consent",
+            &[("decision", "deny")],
+        )
+        .await;
+    let answer = answer_of(&r);
+    assert_eq!(param(&answer, "error"), Some("access_denied"));
+    assert_eq!(param(&answer, "state"), Some("keep-me"));
+    assert_eq!(t.count("smart_grants").await, 0);
+    // Answered once: the page is gone.
+    let r = t.get(&browser, "/oauth/consent").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Allowing with nothing ticked is refused as such, and grants nothing.
+    let r = t.get(&browser, &path).await;
+    assert_eq!(location(&r), "/oauth/consent");
+    let html = t
+        .get(&browser, "/oauth/consent")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let patient = html
+        .split("name=\"patient\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the record")
+        .to_string();
+    let r = t
+        .post_form(
+            &browser,
+            "/oauth/consent",
+            "/oauth/consent",
+            &[("decision", "allow"), ("patient", &patient)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Choose at least one kind")
+    );
+    assert_eq!(t.count("smart_grants").await, 0);
+    // A record the person may not connect is not found.
+    let other = t.patient("Marcus Chen").to_string();
+    let r = t
+        .post_form(
+            &browser,
+            "/oauth/consent",
+            "/oauth/consent",
+            &[
+                ("decision", "allow"),
+                ("patient", &other),
+                ("type", "Patient"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(t.count("smart_grants").await, 0);
+
+    // Another account with the same request in its cookie cannot answer it.
+    let r = t.get(&browser, &path).await;
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("portal_smart_request="))
+        .and_then(|v| v.split(';').next())
+        .expect("the request's cookie")
+        .to_string();
+    assert_eq!(
+        t.get(&browser, "/oauth/consent").await.status(),
+        StatusCode::OK
+    );
+    let request = cookie
+        .strip_prefix("portal_smart_request=")
+        .expect("the request id")
+        .to_string();
+    let sofia_user: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'patient@demo.portal.test'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("Sofia's account");
+    let stranger = Actor::new(
+        portal_domain::Principal::User {
+            id: sofia_user.parse().expect("id"),
+            role: portal_domain::Role::Patient,
+            own_patient: Some(t.patient("Sofia Martinez")),
+        },
+        portal_domain::audit::RequestContext {
+            client_addr: "test".into(),
+            user_agent: "test".into(),
+            request_id: String::new(),
+        },
+    );
+    assert!(matches!(
+        t.app.smart().consent(&stranger, &request).await,
+        Err(portal_app::Error::NotFound)
+    ));
+
+    // Half an hour later (signing in again) the request has expired.
+    t.advance(jiff::SignedDuration::from_mins(31));
+    let r = t
+        .post_form(
+            &browser,
+            "/signin",
+            "/signin",
+            &[
+                ("email", "lucien@example.test"),
+                ("password", "violet kettle orbit 9"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/oauth/consent",
+        "back to the waiting request"
+    );
+    let r = t.get(&browser, "/oauth/consent").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("This request has expired")
+    );
+    t.stop().await;
+}
+
 /// Admins register apps on a page (the secret shown once, kept hashed); nobody else may.
 async fn admins_register_apps_on_their_page(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
@@ -901,6 +1052,7 @@ async fn admins_register_apps_on_their_page(backend: Backend) {
 }
 
 both_backends!(
+    a_request_is_refused_expires_and_belongs_to_one_account,
     admins_register_apps_on_their_page,
     an_unmodified_smart_client_launches_and_reads_labs,
     discovery_names_the_endpoints_and_s256_only,
