@@ -8,6 +8,7 @@
 //! [`ApiScopes`] ([`scopes`]).
 
 mod activation;
+mod age_rules;
 mod clinic;
 mod messages;
 mod refills;
@@ -15,6 +16,7 @@ mod scopes;
 mod smart;
 
 pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
+pub use age_rules::{AgeBand, AgeRules, ParentReach, RulesError, age_on};
 pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
 pub use messages::{ConversationFacts, authorize_conversation};
 pub use refills::{RefillFacts, authorize_refill};
