@@ -68,13 +68,15 @@ async fn actor_of(
     let Some(token) = bearer(headers) else {
         return Err(unauthorized());
     };
-    // A system client's API token, else an app's SMART access token.
-    let principal = match state.app.accounts().authenticate_token(token).await {
-        Ok(Some(principal)) => Some(principal),
-        Ok(None) => match state.app.smart().authenticate(token).await {
-            Ok(found) => found,
-            Err(e) => return Err(failure(e)),
-        },
+    // An app's SMART access token says so by its prefix; anything else is looked up as a
+    // system client's API token (one lookup either way).
+    let found = if token.starts_with(portal_app::smart::ACCESS_TOKEN_PREFIX) {
+        state.app.smart().authenticate(token).await
+    } else {
+        state.app.accounts().authenticate_token(token).await
+    };
+    let principal = match found {
+        Ok(found) => found,
         Err(e) => return Err(failure(e)),
     };
     match principal {

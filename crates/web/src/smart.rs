@@ -145,6 +145,22 @@ fn oauth_error(e: &OAuthError) -> Response {
     response
 }
 
+/// A back-channel answer: the JSON, the OAuth error, or (logged, never told) a failure.
+fn back_channel_answer(
+    result: portal_app::Result<Result<serde_json::Value, OAuthError>>,
+    what: &str,
+) -> Response {
+    match result {
+        Ok(Ok(body)) if !body.is_null() => json_answer(StatusCode::OK, &body),
+        Ok(Ok(_)) => server_error(),
+        Ok(Err(e)) => oauth_error(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "{what} failed");
+            server_error()
+        }
+    }
+}
+
 fn server_error() -> Response {
     json_answer(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -218,13 +234,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
 
 /// `GET /oauth/jwks`: the public keys that sign ID tokens.
 async fn jwks(State(state): State<AppState>) -> Response {
-    match state.app.smart().jwks().await {
-        Ok(keys) => json_answer(StatusCode::OK, &keys),
-        Err(e) => {
-            tracing::error!(error = %e, "the key set could not be read");
-            server_error()
-        }
-    }
+    back_channel_answer(state.app.smart().jwks().await.map(Ok), "the key set")
 }
 
 /// `GET /oauth/authorize`: checks the app's request, then sends the person to sign in (if they
@@ -382,12 +392,12 @@ async fn consent_page(
     error: Option<&'static str>,
 ) -> PageResult {
     let Some(id) = cookie(headers, REQUEST_COOKIE).filter(|v| !v.is_empty()) else {
-        return Ok(expired());
+        return Ok(expired(state));
     };
     let actor = user.actor(ctx);
     let consent = match state.app.smart().consent(&actor, id).await {
         Ok(c) => c,
-        Err(Error::NotFound) => return Ok(expired()),
+        Err(Error::NotFound) => return Ok(expired(state)),
         Err(e) => return Err(e.into()),
     };
     let mut types: Vec<String> = if consent.types.iter().any(|t| t == "*") {
@@ -455,12 +465,17 @@ fn consent_policy(redirect_uri: &str) -> String {
     }
 }
 
-fn expired() -> Response {
-    error_page(
+/// The page for a request that is gone; the browser forgets it, so signing in again leads home.
+fn expired(state: &AppState) -> Response {
+    let mut response = error_page(
         StatusCode::NOT_FOUND,
         "This request has expired",
         vec!["Nothing was shared. Go back to the app and connect it again.".into()],
-    )
+    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, request_cookie(state, "", 0));
+    response
 }
 
 /// `GET /oauth/consent`: what the app asks for, to allow (all or some) or refuse.
@@ -482,7 +497,7 @@ async fn answer(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let Some(id) = cookie(&headers, REQUEST_COOKIE).filter(|v| !v.is_empty()) else {
-        return Ok(expired());
+        return Ok(expired(&state));
     };
     let field = |name: &str| {
         pairs
@@ -530,7 +545,7 @@ async fn answer(
             )
             .await
         }
-        Err(Error::NotFound) => Ok(expired()),
+        Err(Error::NotFound) => Ok(expired(&state)),
         Err(e) => Err(e.into()),
     }
 }
@@ -577,17 +592,11 @@ async fn token(
         params.client_id.as_deref(),
         params.client_secret.as_deref(),
     );
-    match state.app.smart().token(&params, &client, &ctx).await {
-        Ok(Ok(answer)) => match serde_json::to_value(&answer) {
-            Ok(body) => json_answer(StatusCode::OK, &body),
-            Err(_) => server_error(),
-        },
-        Ok(Err(e)) => oauth_error(&e),
-        Err(e) => {
-            tracing::error!(error = %e, "token request failed");
-            server_error()
-        }
-    }
+    let answer = state.app.smart().token(&params, &client, &ctx).await;
+    back_channel_answer(
+        answer.map(|a| a.map(|t| serde_json::to_value(t).unwrap_or_default())),
+        "a token request",
+    )
 }
 
 /// The form of introspection and revocation.
@@ -610,14 +619,10 @@ async fn introspect(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );
-    match state.app.smart().introspect(&client, &form.token).await {
-        Ok(Ok(body)) => json_answer(StatusCode::OK, &body),
-        Ok(Err(e)) => oauth_error(&e),
-        Err(e) => {
-            tracing::error!(error = %e, "introspection failed");
-            server_error()
-        }
-    }
+    back_channel_answer(
+        state.app.smart().introspect(&client, &form.token).await,
+        "an introspection",
+    )
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
@@ -632,14 +637,11 @@ async fn revoke(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );
-    match state.app.smart().revoke(&client, &form.token, &ctx).await {
-        Ok(Ok(())) => json_answer(StatusCode::OK, &serde_json::json!({})),
-        Ok(Err(e)) => oauth_error(&e),
-        Err(e) => {
-            tracing::error!(error = %e, "revocation failed");
-            server_error()
-        }
-    }
+    let answer = state.app.smart().revoke(&client, &form.token, &ctx).await;
+    back_channel_answer(
+        answer.map(|a| a.map(|()| serde_json::json!({}))),
+        "a revocation",
+    )
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ use portal_domain::{PatientId, Principal};
 use portal_store::smart::{self as store, AuthRequest, SmartApp, Taken};
 use subtle::ConstantTimeEq;
 
+/// What every app access token starts with (how the API tells it from a system client's).
+pub const ACCESS_TOKEN_PREFIX: &str = "ppa_";
+
 /// How long an access token lives.
 pub const ACCESS_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// How long refresh tokens work after the patient grants access (stated on the consent page).
@@ -710,7 +713,7 @@ impl Smart {
         now: Timestamp,
     ) -> Result<TokenAnswer> {
         let scopes = SmartScopes::parse(&grant.scope);
-        let access_token = format!("ppa_{}", crypto::random_token());
+        let access_token = format!("{ACCESS_TOKEN_PREFIX}{}", crypto::random_token());
         store::add_token(
             tx,
             &crypto::sha256_hex(&access_token),
