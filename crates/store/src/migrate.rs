@@ -116,6 +116,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_smart.sql"),
         postgres: include_str!("../migrations/postgres/0015_smart.sql"),
     },
+    Migration {
+        version: 16,
+        name: "proxies",
+        sqlite: include_str!("../migrations/sqlite/0016_proxies.sql"),
+        postgres: include_str!("../migrations/postgres/0016_proxies.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -39,12 +39,12 @@ pub fn authorize_conversation(
         } => {
             let routed = conversation.assigned_user == Some(*id) || conversation.in_assigned_pool;
             if routed && AccessBasis::Routed.covers(action) {
-                Ok(PatientAccess {
-                    patient: conversation.patient,
-                    principal: principal.clone(),
+                Ok(PatientAccess::on_basis(
+                    conversation.patient,
+                    principal,
                     action,
-                    basis: AccessBasis::Routed,
-                })
+                    AccessBasis::Routed,
+                ))
             } else {
                 Err(Denied)
             }
@@ -117,7 +117,11 @@ mod tests {
                 starts_at: now() - jiff::SignedDuration::from_hours(1),
                 ends_at: None,
                 revoked: false,
+                relationship: crate::access::Relationship::Parent,
+                patient_chose_at: None,
+                shared: crate::record::Categories::NONE,
             }],
+            patient_birth: Some(jiff::civil::date(2020, 1, 1)),
             ..AccessFacts::default()
         };
         for scope in [ProxyScope::Full, ProxyScope::NonClinical] {

@@ -11,6 +11,7 @@ mod activation;
 mod age_rules;
 mod clinic;
 mod messages;
+mod proxy;
 mod refills;
 mod scopes;
 mod smart;
@@ -19,12 +20,13 @@ pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation}
 pub use age_rules::{AgeBand, AgeRules, ParentReach, RulesError, age_on};
 pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
 pub use messages::{ConversationFacts, authorize_conversation};
+pub use proxy::{DEFAULT_JURISDICTION, ProxyRules, Relationship};
 pub use refills::{RefillFacts, authorize_refill};
 pub use scopes::ApiScopes;
 pub use smart::{Interaction, SmartScopes, TypeAccess};
 
 use crate::ids::{ClientId, PatientId, UserId};
-use crate::record::Sensitivity;
+use crate::record::{Categories, Sensitivity};
 use crate::user::Role;
 use jiff::Timestamp;
 
@@ -256,6 +258,12 @@ pub struct ProxyGrantFact {
     pub ends_at: Option<Timestamp>,
     /// Whether the grant was revoked.
     pub revoked: bool,
+    /// How the proxy is related to the patient.
+    pub relationship: Relationship,
+    /// When the patient chose the grant's reach themselves, if they did.
+    pub patient_chose_at: Option<Timestamp>,
+    /// Confidential categories the patient shares with this proxy.
+    pub shared: Categories,
 }
 
 impl ProxyGrantFact {
@@ -273,6 +281,28 @@ pub struct AccessFacts {
     pub on_care_team: bool,
     /// The expiry of the principal's latest break-glass access to this patient, if any.
     pub break_glass_until: Option<Timestamp>,
+    /// The patient's birth date, which the age rules decide a proxy's reach on (`None`: not
+    /// known, and no proxy grant reaches anything).
+    pub patient_birth: Option<jiff::civil::Date>,
+    /// The clinic's rules for proxies.
+    pub rules: ProxyRules,
+}
+
+impl AccessFacts {
+    /// The first active grant that reaches `action` at `now` (within the grants' own reach and
+    /// the age rules) with what it reaches, as `covers` decides for each reach.
+    fn proxy_grant_for(
+        &self,
+        now: Timestamp,
+        covers: impl Fn(AccessBasis) -> bool,
+    ) -> Option<(&ProxyGrantFact, ProxyScope)> {
+        let birth = self.patient_birth?;
+        self.proxy_grants
+            .iter()
+            .filter(|g| g.is_active(now))
+            .filter_map(|g| Some((g, self.rules.reach(g, birth, now)?)))
+            .find(|(_, scope)| covers(AccessBasis::Proxy(*scope)))
+    }
 }
 
 /// Why access was granted; written in the audit trail.
@@ -401,12 +431,6 @@ impl AccessBasis {
                 | AccessBasis::RefillRouted
         )
     }
-
-    /// Whether items in a confidential category ([`Sensitivity`]) are shown: never to a proxy,
-    /// whatever the grant.
-    pub fn sees_sensitive(self) -> bool {
-        !matches!(self, AccessBasis::Proxy(_))
-    }
 }
 
 /// Proof that the policy allowed one principal one action on one patient's data.
@@ -419,9 +443,30 @@ pub struct PatientAccess {
     principal: Principal,
     action: Action,
     basis: AccessBasis,
+    /// For a proxy: how they are related to the patient.
+    relationship: Option<Relationship>,
+    /// Confidential categories not shown on this access.
+    hidden: Categories,
 }
 
 impl PatientAccess {
+    /// An access on a basis other than a proxy's, decided by one of the policy's other
+    /// functions (a routed conversation, a routed refill).
+    fn on_basis(
+        patient: PatientId,
+        principal: &Principal,
+        action: Action,
+        basis: AccessBasis,
+    ) -> Self {
+        PatientAccess {
+            patient,
+            principal: principal.clone(),
+            action,
+            basis,
+            relationship: None,
+            hidden: Categories::NONE,
+        }
+    }
     /// The patient whose data may be touched.
     pub fn patient(&self) -> PatientId {
         self.patient
@@ -437,6 +482,10 @@ impl PatientAccess {
     /// Why it was allowed.
     pub fn basis(&self) -> AccessBasis {
         self.basis
+    }
+    /// For a proxy: how they are related to the patient.
+    pub fn relationship(&self) -> Option<Relationship> {
+        self.relationship
     }
     /// Whether the audit trail must flag this access (break-glass).
     pub fn is_break_glass(&self) -> bool {
@@ -466,7 +515,7 @@ impl PatientAccess {
     pub fn visibility(&self) -> Visibility {
         Visibility {
             unreleased: self.basis.sees_unreleased(),
-            sensitive: self.basis.sees_sensitive(),
+            hidden: self.hidden,
         }
     }
 }
@@ -476,8 +525,9 @@ impl PatientAccess {
 pub struct Visibility {
     /// Results not yet released to the patient.
     pub unreleased: bool,
-    /// Items in a confidential category.
-    pub sensitive: bool,
+    /// Confidential categories not shown (a proxy's: those the clinic keeps from proxies, less
+    /// those the patient shared with this one).
+    pub hidden: Categories,
 }
 
 impl Visibility {
@@ -490,7 +540,17 @@ impl Visibility {
         now: Timestamp,
     ) -> bool {
         (self.unreleased || crate::record::is_released(released_at, now))
-            && (self.sensitive || sensitivity.is_none())
+            && self.shows_category(sensitivity)
+    }
+
+    /// Whether an item in `sensitivity` (`None`: no confidential category) is shown.
+    pub fn shows_category(self, sensitivity: Option<Sensitivity>) -> bool {
+        sensitivity.is_none_or(|s| !self.hidden.contains(s))
+    }
+
+    /// Whether every confidential category is shown.
+    pub fn shows_every_category(self) -> bool {
+        self.hidden.is_empty()
     }
 }
 
@@ -528,7 +588,7 @@ pub fn authorize(
     facts: &AccessFacts,
     now: Timestamp,
 ) -> Result<PatientAccess, Denied> {
-    let basis = basis_for(principal, patient, action, facts, now).ok_or(Denied)?;
+    let (basis, grant) = basis_for(principal, patient, action, facts, now).ok_or(Denied)?;
     if !allowed(principal, basis, action) {
         return Err(Denied);
     }
@@ -537,17 +597,23 @@ pub fn authorize(
         principal: principal.clone(),
         action,
         basis,
+        relationship: grant.map(|g| g.relationship),
+        // A proxy never sees the categories the clinic keeps from proxies, whatever the
+        // grant, unless the patient shared them with this proxy.
+        hidden: grant.map_or(Categories::NONE, |g| facts.rules.hidden_from(g)),
     })
 }
 
-/// The relationship on which `principal` could do `action` to `patient`, if any.
-fn basis_for(
+/// The relationship on which `principal` could do `action` to `patient`, if any, and the proxy
+/// grant it rests on.
+fn basis_for<'f>(
     principal: &Principal,
     patient: PatientId,
     action: Action,
-    facts: &AccessFacts,
+    facts: &'f AccessFacts,
     now: Timestamp,
-) -> Option<AccessBasis> {
+) -> Option<(AccessBasis, Option<&'f ProxyGrantFact>)> {
+    let alone = |basis: AccessBasis| Some((basis, None));
     match principal {
         Principal::User {
             role: Role::Patient,
@@ -555,36 +621,33 @@ fn basis_for(
             ..
         } => {
             if *own_patient == Some(patient) && AccessBasis::OwnRecord.covers(action) {
-                return Some(AccessBasis::OwnRecord);
+                return alone(AccessBasis::OwnRecord);
             }
-            // The first active grant that covers the action decides.
+            // The first active grant whose reach today covers the action decides.
             facts
-                .proxy_grants
-                .iter()
-                .filter(|g| g.is_active(now))
-                .map(|g| AccessBasis::Proxy(g.scope))
-                .find(|basis| basis.covers(action))
+                .proxy_grant_for(now, |basis| basis.covers(action))
+                .map(|(g, scope)| (AccessBasis::Proxy(scope), Some(g)))
         }
         Principal::User {
             role: Role::Clinician,
             ..
         } => {
             if facts.on_care_team {
-                Some(AccessBasis::CareTeam)
+                alone(AccessBasis::CareTeam)
             } else if facts.break_glass_until.is_some_and(|until| now < until) {
-                Some(AccessBasis::BreakGlass)
+                alone(AccessBasis::BreakGlass)
             } else {
                 None
             }
         }
         Principal::User {
             role: Role::Staff, ..
-        } => Some(AccessBasis::ClinicStaff),
+        } => alone(AccessBasis::ClinicStaff),
         Principal::User {
             role: Role::Admin, ..
-        } => Some(AccessBasis::Administration),
-        Principal::Operator => Some(AccessBasis::Operator),
-        Principal::System { .. } => Some(AccessBasis::SystemClient),
+        } => alone(AccessBasis::Administration),
+        Principal::Operator => alone(AccessBasis::Operator),
+        Principal::System { .. } => alone(AccessBasis::SystemClient),
         Principal::App {
             user_patient,
             patient: granted,
@@ -596,14 +659,13 @@ fn basis_for(
             // The granting person's access now: their own record, or a grant still active
             // that lets them connect apps.
             if *user_patient == Some(patient) {
-                return Some(AccessBasis::OwnRecord);
+                return alone(AccessBasis::OwnRecord);
             }
             facts
-                .proxy_grants
-                .iter()
-                .filter(|g| g.is_active(now))
-                .map(|g| AccessBasis::Proxy(g.scope))
-                .find(|basis| basis.covers(Action::UseApi) && basis.covers(action))
+                .proxy_grant_for(now, |basis| {
+                    basis.covers(Action::UseApi) && basis.covers(action)
+                })
+                .map(|(g, scope)| (AccessBasis::Proxy(scope), Some(g)))
         }
     }
 }

@@ -51,12 +51,12 @@ pub fn authorize_refill(
             let routed =
                 refill.prescriber == Some(*id) || refill.in_pool || refill.lead == Some(*id);
             if routed {
-                Ok(PatientAccess {
-                    patient: refill.patient,
-                    principal: principal.clone(),
+                Ok(PatientAccess::on_basis(
+                    refill.patient,
+                    principal,
                     action,
-                    basis: AccessBasis::RefillRouted,
-                })
+                    AccessBasis::RefillRouted,
+                ))
             } else {
                 Err(Denied)
             }
@@ -101,7 +101,11 @@ mod tests {
                 starts_at: now() - jiff::SignedDuration::from_hours(1),
                 ends_at: None,
                 revoked: false,
+                relationship: crate::access::Relationship::Parent,
+                patient_chose_at: None,
+                shared: crate::record::Categories::NONE,
             }],
+            patient_birth: Some(jiff::civil::date(2020, 1, 1)),
             ..AccessFacts::default()
         }
     }

@@ -25,6 +25,9 @@ fn grant(scope: ProxyScope) -> ProxyGrantFact {
         starts_at: now() - jiff::SignedDuration::from_hours(1),
         ends_at: None,
         revoked: false,
+        relationship: Relationship::Parent,
+        patient_chose_at: None,
+        shared: Categories::NONE,
     }
 }
 
@@ -56,6 +59,7 @@ fn proxy_needs_an_active_grant() {
     let parent = user(Role::Patient, None);
     let mut facts = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::Full)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let ok = authorize(&parent, pid(7), Action::ViewRecord, &facts, now()).expect("granted");
@@ -78,6 +82,7 @@ fn non_clinical_proxy_cannot_read_the_clinical_record() {
     let caregiver = user(Role::Patient, None);
     let facts = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     assert!(authorize(&caregiver, pid(7), Action::ViewAppointments, &facts, now()).is_ok());
@@ -230,10 +235,12 @@ fn patients_and_full_proxies_request_refills_and_connect_apps() {
     let parent = user(Role::Patient, None);
     let full = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::Full)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let limited = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     for action in [Action::RequestRefill, Action::UseApi] {
@@ -251,6 +258,7 @@ fn patients_and_full_proxies_request_refills_and_connect_apps() {
 fn video_visits_are_joined_by_the_patient_their_proxies_and_the_care_team() {
     let limited = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let caregiver = user(Role::Patient, None);
@@ -288,6 +296,7 @@ fn proxies_are_managed_by_the_patient_and_the_front_desk_never_by_a_proxy() {
     let parent = user(Role::Patient, None);
     let full = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::Full)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     assert!(authorize(&parent, pid(1), Action::ManageProxy, &full, now()).is_err());
@@ -332,6 +341,7 @@ fn sensitive_items_are_never_shown_to_a_proxy() {
     let parent = user(Role::Patient, None);
     let full = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::Full)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let access = authorize(&parent, pid(1), Action::ViewRecord, &full, now()).expect("granted");
@@ -460,6 +470,7 @@ fn an_access_widens_only_where_its_basis_allows_and_never_for_a_clinician() {
     let parent = user(Role::Patient, None);
     let limited = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let appointments = authorize(&parent, pid(1), Action::ViewAppointments, &limited, now())
@@ -494,7 +505,7 @@ fn an_app_reads_only_the_granted_record_while_its_granter_may() {
         Action::ViewAppointments,
     ] {
         let access = authorize(&mine, pid(1), action, &none, now()).expect("granted record");
-        assert!(access.visibility().sensitive && !access.visibility().unreleased);
+        assert!(access.visibility().shows_every_category() && !access.visibility().unreleased);
         assert!(authorize(&mine, pid(2), action, &none, now()).is_err());
     }
     for action in [
@@ -516,22 +527,188 @@ fn an_app_reads_only_the_granted_record_while_its_granter_may() {
     let parents = app(pid(3), None);
     let full = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::Full)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     let access = authorize(&parents, pid(3), Action::ViewRecord, &full, now()).expect("full");
-    assert!(!access.visibility().sensitive);
+    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
     let mut ended = grant(ProxyScope::Full);
     ended.revoked = true;
     let revoked = AccessFacts {
         proxy_grants: vec![ended],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     assert!(authorize(&parents, pid(3), Action::ViewRecord, &revoked, now()).is_err());
     let limited = AccessFacts {
         proxy_grants: vec![grant(ProxyScope::NonClinical)],
+        patient_birth: Some(jiff::civil::date(2020, 1, 1)),
         ..Default::default()
     };
     assert!(authorize(&parents, pid(3), Action::ViewMessages, &limited, now()).is_err());
     assert!(authorize_clinic(&mine, ClinicAction::ReadApi).is_ok());
     assert!(authorize_clinic(&mine, ClinicAction::ImportRecords).is_err());
+}
+
+/// The facts of a parent's grant (made by the clinic) for a child born on `birth`, under the
+/// rules of a jurisdiction whose confidential care starts at `teen_age`.
+fn parents_facts(birth: jiff::civil::Date, teen_age: u8) -> AccessFacts {
+    let mut g = grant(ProxyScope::Full);
+    g.starts_at = Timestamp::from_second(0).expect("valid");
+    AccessFacts {
+        proxy_grants: vec![g],
+        patient_birth: Some(birth),
+        rules: ProxyRules {
+            ages: AgeRules::common_us(&format!("confidential care from {teen_age}"), teen_age),
+            ..ProxyRules::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn midday(d: jiff::civil::Date) -> Timestamp {
+    d.at(12, 0, 0, 0)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .expect("a day")
+        .timestamp()
+}
+
+#[test]
+fn a_parents_grant_narrows_at_twelve_or_thirteen_and_ends_at_eighteen() {
+    use jiff::civil::date;
+    let parent = user(Role::Patient, None);
+    let child = pid(5);
+    let birth = date(2014, 6, 15);
+    let reaches = |teen_age: u8, day: jiff::civil::Date, action: Action| {
+        authorize(
+            &parent,
+            child,
+            action,
+            &parents_facts(birth, teen_age),
+            midday(day),
+        )
+        .is_ok()
+    };
+    // Under both jurisdictions: everything the day before the 12th birthday.
+    for teen_age in [12, 13] {
+        assert!(reaches(teen_age, date(2026, 6, 14), Action::ViewRecord));
+    }
+    // On the 12th birthday the clinical record closes under the 12 rules, not the 13 ones.
+    assert!(!reaches(12, date(2026, 6, 15), Action::ViewRecord));
+    assert!(reaches(12, date(2026, 6, 15), Action::ViewAppointments));
+    assert!(reaches(12, date(2026, 6, 15), Action::SendMessage));
+    assert!(reaches(13, date(2026, 6, 15), Action::ViewRecord));
+    assert!(!reaches(13, date(2027, 6, 15), Action::ViewRecord));
+    assert!(reaches(13, date(2027, 6, 15), Action::ViewMessages));
+    // On the 18th birthday the parent's grant ends under both.
+    for teen_age in [12, 13] {
+        assert!(reaches(
+            teen_age,
+            date(2032, 6, 14),
+            Action::ViewDemographics
+        ));
+        for action in Action::ALL {
+            assert!(!reaches(teen_age, date(2032, 6, 15), action), "{action:?}");
+        }
+    }
+}
+
+#[test]
+fn a_teen_may_give_a_parent_full_access_until_eighteen_and_renew_it_as_an_adult() {
+    use jiff::civil::date;
+    let parent = user(Role::Patient, None);
+    let child = pid(5);
+    let birth = date(2014, 6, 15);
+    let mut facts = parents_facts(birth, 12);
+    facts.proxy_grants[0].patient_chose_at = Some(midday(date(2028, 1, 10)));
+    assert!(
+        authorize(
+            &parent,
+            child,
+            Action::ViewRecord,
+            &facts,
+            midday(date(2028, 2, 1))
+        )
+        .is_ok()
+    );
+    assert!(
+        authorize(
+            &parent,
+            child,
+            Action::ViewRecord,
+            &facts,
+            midday(date(2032, 6, 15))
+        )
+        .is_err()
+    );
+    facts.proxy_grants[0].patient_chose_at = Some(midday(date(2032, 7, 1)));
+    assert!(
+        authorize(
+            &parent,
+            child,
+            Action::ViewRecord,
+            &facts,
+            midday(date(2032, 8, 1))
+        )
+        .is_ok()
+    );
+    // Confidential categories stay hidden under a full grant, except those shared.
+    let access = authorize(
+        &parent,
+        child,
+        Action::ViewRecord,
+        &facts,
+        midday(date(2032, 8, 1)),
+    )
+    .expect("renewed");
+    assert!(
+        !access
+            .visibility()
+            .shows_category(Some(Sensitivity::MentalHealth))
+    );
+    assert_eq!(access.relationship(), Some(Relationship::Parent));
+    facts.proxy_grants[0].shared = Categories::NONE.with(Sensitivity::MentalHealth);
+    let access = authorize(
+        &parent,
+        child,
+        Action::ViewRecord,
+        &facts,
+        midday(date(2032, 8, 1)),
+    )
+    .expect("renewed");
+    assert!(
+        access
+            .visibility()
+            .shows_category(Some(Sensitivity::MentalHealth))
+    );
+    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
+    // The clinic may choose to keep fewer categories from proxies.
+    facts.rules.confidential = Categories::NONE.with(Sensitivity::Hiv);
+    facts.proxy_grants[0].shared = Categories::NONE;
+    let access = authorize(
+        &parent,
+        child,
+        Action::ViewRecord,
+        &facts,
+        midday(date(2032, 8, 1)),
+    )
+    .expect("renewed");
+    assert!(
+        access
+            .visibility()
+            .shows_category(Some(Sensitivity::Genetic))
+    );
+    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
+}
+
+#[test]
+fn a_grant_without_a_known_birth_date_reaches_nothing() {
+    let parent = user(Role::Patient, None);
+    let facts = AccessFacts {
+        proxy_grants: vec![grant(ProxyScope::Full)],
+        ..Default::default()
+    };
+    for action in Action::ALL {
+        assert!(authorize(&parent, pid(5), action, &facts, now()).is_err());
+    }
 }

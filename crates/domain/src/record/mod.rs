@@ -18,7 +18,7 @@ pub use release::{
     Hold, MAX_HOLD_DAYS, category_family, check_hold, is_pending_panel, is_released, release_time,
     report_release,
 };
-pub use sensitivity::{ACT_CODE_SYSTEM, Sensitivity};
+pub use sensitivity::{ACT_CODE_SYSTEM, Categories, Sensitivity};
 pub use vaccines::{FluVaccine, YEARLY_FLU_VACCINES, flu_vaccine};
 
 use crate::ids::ResourceId;

@@ -86,9 +86,92 @@ impl Sensitivity {
     }
 }
 
+/// A set of confidential categories: those a clinic keeps from proxies, or those a patient
+/// shares with one proxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Categories(u8);
+
+impl Categories {
+    /// No category.
+    pub const NONE: Categories = Categories(0);
+    /// Every category.
+    pub const ALL: Categories = Categories(0b1_1111);
+
+    fn bit(s: Sensitivity) -> u8 {
+        1 << (Sensitivity::ALL.iter().position(|c| *c == s).unwrap_or(0) as u8)
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(self, s: Sensitivity) -> bool {
+        self.0 & Self::bit(s) != 0
+    }
+
+    /// The set with `s` added.
+    pub fn with(self, s: Sensitivity) -> Categories {
+        Categories(self.0 | Self::bit(s))
+    }
+
+    /// What is in this set and not in `other`.
+    pub fn minus(self, other: Categories) -> Categories {
+        Categories(self.0 & !other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The categories in the set, in [`Sensitivity::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Sensitivity> {
+        Sensitivity::ALL
+            .into_iter()
+            .filter(move |s| self.contains(*s))
+    }
+
+    /// The stored text: the categories' names, comma-separated.
+    pub fn to_stored(self) -> String {
+        self.iter()
+            .map(Sensitivity::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads stored text; names not known are left out (what is *shared* never grows from a
+    /// value a newer version wrote).
+    pub fn from_stored(text: &str) -> Categories {
+        text.split(',')
+            .map(str::trim)
+            .filter_map(|name| Sensitivity::ALL.into_iter().find(|s| s.as_str() == name))
+            .fold(Categories::NONE, Categories::with)
+    }
+}
+
+impl FromIterator<Sensitivity> for Categories {
+    fn from_iter<I: IntoIterator<Item = Sensitivity>>(iter: I) -> Self {
+        iter.into_iter().fold(Categories::NONE, Categories::with)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn category_sets_read_back_and_ignore_unknown_names() {
+        let set: Categories = [Sensitivity::Hiv, Sensitivity::MentalHealth]
+            .into_iter()
+            .collect();
+        assert_eq!(set.to_stored(), "mental-health,hiv");
+        assert_eq!(Categories::from_stored(&set.to_stored()), set);
+        assert_eq!(
+            Categories::from_stored("hiv, later-category"),
+            Categories::NONE.with(Sensitivity::Hiv)
+        );
+        assert_eq!(Categories::from_stored(""), Categories::NONE);
+        assert_eq!(Categories::ALL.iter().count(), Sensitivity::ALL.len());
+        assert!(Categories::ALL.minus(set).contains(Sensitivity::Genetic));
+        assert!(!Categories::ALL.minus(set).contains(Sensitivity::Hiv));
+    }
 
     #[test]
     fn every_category_reads_back_and_unknown_text_stays_sensitive() {
