@@ -274,6 +274,9 @@ impl App {
                 relationship: "parent",
                 starts_at: self.now(),
                 ends_at: None,
+                granted_by: "operator",
+                patient_chose_at: None,
+                document_checked: "",
             },
             self.now(),
         )
@@ -530,6 +533,11 @@ impl App {
                     relationship: "parent",
                     starts_at: self.now(),
                     ends_at: None,
+                    granted_by: "operator",
+                    // Records old enough to choose (a teen, an adult) stand for people who
+                    // chose the demo's parent themselves; for a young child it changes nothing.
+                    patient_chose_at: Some(self.now()),
+                    document_checked: "",
                 },
                 self.now(),
             )

@@ -213,6 +213,8 @@ impl App {
             .map_err(portal_store::Error::from)?;
         portal_store::audit::ensure_head(&mut conn, &head_key).await?;
         drop(conn);
+        // A patient's birthday, on which a proxy's reach changes, starts in the clinic's zone.
+        portal_store::access::set_clinic_zone(config.appointments.zone.clone());
         let dummy_hash = crypto::hash_password_blocking("dummy password for unknown accounts")?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -2,7 +2,11 @@
 
 use crate::{Conn, Result, from_micros, to_micros};
 use jiff::Timestamp;
-use portal_domain::access::{AccessFacts, ProxyGrantFact, ProxyScope};
+use portal_domain::access::{
+    AccessFacts, AgeBand, AgeRules, DEFAULT_JURISDICTION, ParentReach, ProxyGrantFact, ProxyScope,
+    Relationship,
+};
+use portal_domain::record::Categories;
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::{PatientId, UserId};
 use std::collections::HashMap;
@@ -25,6 +29,9 @@ pub struct RecordFacts {
     pub version: Option<RecordVersion>,
     /// The viewer's relationships to the patient (empty for a viewer who is not an account).
     pub facts: AccessFacts,
+    /// The age bands read, until [`finish_facts`] puts them in place.
+    bands: Vec<AgeBand>,
+    jurisdiction: String,
 }
 
 /// Whether the patient's record exists, its version, and (for an account) everything the policy
@@ -95,20 +102,53 @@ pub async fn family_facts(
 /// SQL expression): `kind`, `patient_id`, and columns named after the proxy grants'. The
 /// record's own row carries its version in `starts_at` and the epoch in `ends_at`.
 pub(crate) fn facts_sql(user: &str, list: &str) -> String {
+    // The clinic's rules for proxies are read only for records the account holds grants for.
+    let granted = format!(
+        "(SELECT DISTINCT patient_id FROM proxy_grants \
+          WHERE proxy_user_id = {user} AND patient_id IN ({list})) pg"
+    );
     format!(
         "SELECT 'team' AS kind, patient_id, NULL AS scope, NULL AS starts_at, \
-                NULL AS ends_at, NULL AS revoked_at \
+                NULL AS ends_at, NULL AS revoked_at, NULL AS info, NULL AS chose_at \
          FROM care_team WHERE user_id = {user} AND patient_id IN ({list}) \
          UNION ALL \
-         SELECT 'grant', patient_id, scope, starts_at, ends_at, revoked_at \
+         SELECT 'grant', patient_id, scope, starts_at, ends_at, revoked_at, \
+                relationship || ';' || shared, patient_chose_at \
          FROM proxy_grants WHERE proxy_user_id = {user} AND patient_id IN ({list}) \
          UNION ALL \
-         SELECT 'glass', patient_id, NULL, NULL, MAX(expires_at), NULL \
+         SELECT 'glass', patient_id, NULL, NULL, MAX(expires_at), NULL, NULL, NULL \
          FROM break_glass WHERE user_id = {user} AND patient_id IN ({list}) GROUP BY patient_id \
          UNION ALL \
-         SELECT 'record', p.id, NULL, p.data_version, e.epoch, NULL \
-         FROM patients p, record_epoch e WHERE p.id IN ({list})"
+         SELECT 'record', p.id, NULL, p.data_version, e.epoch, NULL, p.birth_date, NULL \
+         FROM patients p, record_epoch e WHERE p.id IN ({list}) \
+         UNION ALL \
+         SELECT 'band', pg.patient_id, r.parent_reach, r.from_age, r.until_age, \
+                r.patient_may_widen, r.jurisdiction, NULL \
+         FROM age_rules r, {granted} \
+         WHERE r.jurisdiction = COALESCE((SELECT value FROM clinic_settings \
+               WHERE key = '{JURISDICTION_KEY}'), '{DEFAULT_JURISDICTION}') \
+         UNION ALL \
+         SELECT 'setting', pg.patient_id, c.key, NULL, NULL, NULL, c.value, NULL \
+         FROM clinic_settings c, {granted} WHERE c.key = '{CONFIDENTIAL_KEY}'"
     )
+}
+
+/// The clinic setting naming the jurisdiction whose age rules are in force.
+pub const JURISDICTION_KEY: &str = "proxy.jurisdiction";
+/// The clinic setting listing the confidential categories kept from proxies (comma-separated
+/// names; absent: every category).
+pub const CONFIDENTIAL_KEY: &str = "proxy.confidential";
+
+static CLINIC_ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+
+/// Sets the clinic's time zone, in which a patient's birthday starts, for every fact read by
+/// this process (set once at start-up from the configuration; UTC until then).
+pub fn set_clinic_zone(zone: jiff::tz::TimeZone) {
+    let _ = CLINIC_ZONE.set(zone);
+}
+
+fn clinic_zone() -> jiff::tz::TimeZone {
+    CLINIC_ZONE.get().cloned().unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 /// Reads one row of [`facts_sql`] (its columns named with `prefix`) into `out`; a row whose
@@ -138,11 +178,17 @@ pub(crate) fn read_fact(
                 return Ok(());
             };
             let revoked: Option<i64> = row.cell(column("revoked_at").as_str())?;
+            let info: Option<String> = row.cell(column("info").as_str())?;
+            let (relationship, shared) = info.as_deref().unwrap_or("").split_once(';').unwrap_or(("", ""));
+            let chose: Option<i64> = row.cell(column("chose_at").as_str())?;
             facts.proxy_grants.push(ProxyGrantFact {
                 scope,
                 starts_at: from_micros(starts)?,
                 ends_at: ends.map(from_micros).transpose()?,
                 revoked: revoked.is_some(),
+                relationship: Relationship::from_stored(relationship),
+                patient_chose_at: chose.map(from_micros).transpose()?,
+                shared: Categories::from_stored(shared),
             });
         }
         "record" => {
@@ -150,6 +196,27 @@ pub(crate) fn read_fact(
                 record: starts.unwrap_or_default(),
                 epoch: ends.unwrap_or_default(),
             });
+            let birth: Option<String> = row.cell(column("info").as_str())?;
+            // A birth date that does not read leaves it unknown: no grant reaches anything.
+            facts.patient_birth = birth.and_then(|b| b.parse().ok());
+            facts.rules.zone = clinic_zone();
+        }
+        "band" => {
+            let (Some(from), Some(reach)) = (
+                starts,
+                row.cell::<Option<String>>(column("scope").as_str())?,
+            ) else {
+                return Ok(());
+            };
+            let widen: Option<i64> = row.cell(column("revoked_at").as_str())?;
+            let band = age_band(from, ends, &reach, widen.unwrap_or(0) != 0);
+            out.bands.push(band);
+            let jurisdiction: Option<String> = row.cell(column("info").as_str())?;
+            out.jurisdiction = jurisdiction.unwrap_or_default();
+        }
+        "setting" => {
+            let value: Option<String> = row.cell(column("info").as_str())?;
+            facts.rules.confidential = Categories::from_stored(value.as_deref().unwrap_or(""));
         }
         // The latest end of any break-glass access.
         _ => facts.break_glass_until = ends.map(from_micros).transpose()?,
@@ -157,11 +224,41 @@ pub(crate) fn read_fact(
     Ok(())
 }
 
-/// The facts read, less those about records that do not exist (they decide nothing).
+/// One stored age band; an unknown reach reads as ended (fail closed).
+fn age_band(from: i64, until: Option<i64>, reach: &str, widen: bool) -> AgeBand {
+    let age = |n: i64| u8::try_from(n.clamp(0, 255)).unwrap_or(u8::MAX);
+    AgeBand {
+        from_age: age(from),
+        until_age: until.map(age),
+        parent_reach: match reach {
+            "full" => ParentReach::Full,
+            "limited" => ParentReach::Limited,
+            _ => ParentReach::Ended,
+        },
+        patient_may_widen: widen,
+    }
+}
+
+/// The facts read, less those about records that do not exist (they decide nothing), with the
+/// age rules read put in place: rules that do not check out leave the defaults.
 pub(crate) fn finish_facts(
     mut out: HashMap<PatientId, RecordFacts>,
 ) -> HashMap<PatientId, RecordFacts> {
     out.retain(|_, read| read.version.is_some());
+    for read in out.values_mut() {
+        let mut bands = std::mem::take(&mut read.bands);
+        if bands.is_empty() {
+            continue;
+        }
+        bands.sort_by_key(|b| b.from_age);
+        let rules = AgeRules {
+            jurisdiction: std::mem::take(&mut read.jurisdiction),
+            bands,
+        };
+        if rules.check().is_ok() {
+            read.facts.rules.ages = rules;
+        }
+    }
     out
 }
 
@@ -222,13 +319,20 @@ pub struct NewGrant<'a> {
     pub starts_at: Timestamp,
     /// When it ends, if it does.
     pub ends_at: Option<Timestamp>,
+    /// Who made it: an account id, or "operator".
+    pub granted_by: &'a str,
+    /// When the patient chose it themselves, if they did.
+    pub patient_chose_at: Option<Timestamp>,
+    /// The identity document staff checked before granting.
+    pub document_checked: &'a str,
 }
 
 /// Records a proxy grant.
 pub async fn add_proxy_grant(conn: &mut Conn, g: &NewGrant<'_>, now: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO proxy_grants (id, proxy_user_id, patient_id, scope, relationship, starts_at, \
-         ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         ends_at, created_at, granted_by, patient_chose_at, document_checked) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(g.id.to_string())
     .bind(g.proxy.to_string())
@@ -238,6 +342,9 @@ pub async fn add_proxy_grant(conn: &mut Conn, g: &NewGrant<'_>, now: Timestamp) 
     .bind(to_micros(g.starts_at))
     .bind(g.ends_at.map(to_micros))
     .bind(to_micros(now))
+    .bind(g.granted_by)
+    .bind(g.patient_chose_at.map(to_micros))
+    .bind(g.document_checked)
     .execute(conn)
     .await?;
     Ok(())

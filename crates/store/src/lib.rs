@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod packed;
 pub mod patients;
 pub mod pools;
+pub mod proxies;
 pub mod records;
 pub mod refills;
 pub mod resources;

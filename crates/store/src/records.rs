@@ -90,20 +90,38 @@ impl Shown {
             sql.push_str(&format!(" AND {}", released(item, placeholder)));
             at = Some(to_micros(self.now));
         }
-        if !self.visibility.sensitive {
-            sql.push_str(&format!(" AND {}", not_sensitive(item)));
+        if !self.visibility.shows_every_category() {
+            sql.push_str(&format!(" AND {}", not_hidden(item, self.visibility)));
         }
         (sql, at)
     }
 }
 
-/// SQL: whether the item aliased `item` is in no confidential category. A report is as
-/// confidential as the most confidential result it lists.
-fn not_sensitive(item: &str) -> String {
+/// SQL: whether the item aliased `item` is in no confidential category `visibility` hides. A
+/// report is as confidential as the results it lists. Only categories named as shown pass, so a
+/// category this version does not know stays hidden.
+fn not_hidden(item: &str, visibility: Visibility) -> String {
+    let shown: Vec<String> = portal_domain::record::Categories::ALL
+        .minus(visibility.hidden)
+        .iter()
+        .map(|c| format!("'{}'", c.as_str()))
+        .collect();
+    let (item_shown, listed_hidden) = if shown.is_empty() {
+        (
+            format!("{item}.sensitivity = ''"),
+            "listed.sensitivity <> ''".to_string(),
+        )
+    } else {
+        let shown = shown.join(", ");
+        (
+            format!("({item}.sensitivity = '' OR {item}.sensitivity IN ({shown}))"),
+            format!("listed.sensitivity <> '' AND listed.sensitivity NOT IN ({shown})"),
+        )
+    };
     format!(
-        "{item}.sensitivity = '' AND NOT EXISTS (SELECT 1 FROM clinical_items listed \
+        "{item_shown} AND NOT EXISTS (SELECT 1 FROM clinical_items listed \
          WHERE listed.report_id = {item}.resource_id AND listed.patient_id = {item}.patient_id \
-         AND listed.sensitivity <> '')"
+         AND {listed_hidden})"
     )
 }
 

@@ -547,7 +547,7 @@ async fn with_items(
             sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
         };
         // A confidential medication is never shown to a viewer who may not see it (a proxy).
-        if item.sensitivity.is_some() && !access.visibility().sensitive {
+        if !access.visibility().shows_category(item.sensitivity) {
             continue;
         }
         if let Some(r) = requests.iter_mut().find(|r| r.id == request) {
@@ -746,7 +746,7 @@ pub async fn issued(conn: &mut Conn, access: &PatientAccess) -> Result<Vec<Issue
          ORDER BY p.created_at DESC, p.id DESC",
     )
     .bind(access.patient().to_string())
-    .bind(i64::from(access.visibility().sensitive))
+    .bind(i64::from(access.visibility().shows_every_category()))
     .fetch_all(conn)
     .await?;
     rows.iter()

@@ -210,7 +210,8 @@ static STATEMENTS: std::sync::LazyLock<Statements> = std::sync::LazyLock::new(||
         crate::access::facts_sql("(SELECT user_id FROM sessions WHERE token_hash = $1)", "$2");
     let about = format!(
         "SELECT {columns}, f.kind AS f_kind, f.patient_id AS f_patient_id, f.scope AS f_scope, \
-         f.starts_at AS f_starts_at, f.ends_at AS f_ends_at, f.revoked_at AS f_revoked_at \
+         f.starts_at AS f_starts_at, f.ends_at AS f_ends_at, f.revoked_at AS f_revoked_at, \
+         f.info AS f_info, f.chose_at AS f_chose_at \
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN ({facts}) f ON 1 = 1 \
          WHERE s.token_hash = $1"
     );
@@ -232,10 +233,12 @@ static STATEMENTS: std::sync::LazyLock<Statements> = std::sync::LazyLock::new(||
         .join(", ");
     let family = format!(
         "SELECT {columns}, NULL AS f_kind, NULL AS f_patient_id, NULL AS f_scope, \
-         NULL AS f_starts_at, NULL AS f_ends_at, NULL AS f_revoked_at \
+         NULL AS f_starts_at, NULL AS f_ends_at, NULL AS f_revoked_at, NULL AS f_info, \
+         NULL AS f_chose_at \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 \
          UNION ALL \
-         SELECT {nothing}, f.kind, f.patient_id, f.scope, f.starts_at, f.ends_at, f.revoked_at \
+         SELECT {nothing}, f.kind, f.patient_id, f.scope, f.starts_at, f.ends_at, f.revoked_at, \
+         f.info, f.chose_at \
          FROM ({facts}) f"
     );
     Statements {

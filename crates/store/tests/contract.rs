@@ -396,6 +396,9 @@ async fn a_session_read_with_a_records_facts_gives_the_same_facts_as_read_alone(
                 relationship: "parent",
                 starts_at: now(),
                 ends_at: None,
+                granted_by: "operator",
+                patient_chose_at: None,
+                document_checked: "",
             },
             now(),
         )

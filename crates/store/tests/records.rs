@@ -59,7 +59,11 @@ fn readers(of: PatientId) -> [(&'static str, PatientAccess); 3] {
                 starts_at: now() - SignedDuration::from_hours(1),
                 ends_at: None,
                 revoked: false,
+                relationship: portal_domain::access::Relationship::Parent,
+                patient_chose_at: None,
+                shared: portal_domain::record::Categories::NONE,
             }],
+            patient_birth: Some(jiff::civil::date(2020, 1, 1)),
             ..AccessFacts::default()
         },
         now(),

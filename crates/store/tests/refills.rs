@@ -369,7 +369,11 @@ fn proxy(p: PatientId) -> PatientAccess {
                 starts_at: now() - SignedDuration::from_hours(1),
                 ends_at: None,
                 revoked: false,
+                relationship: portal_domain::access::Relationship::Parent,
+                patient_chose_at: None,
+                shared: portal_domain::record::Categories::NONE,
             }],
+            patient_birth: Some(jiff::civil::date(2020, 1, 1)),
             ..AccessFacts::default()
         },
         now(),
@@ -421,6 +425,9 @@ async fn a_proxy_never_sees_a_confidential_medication_or_is_told_of_it() {
                 relationship: "parent",
                 starts_at: now() - SignedDuration::from_hours(1),
                 ends_at: None,
+                granted_by: "operator",
+                patient_chose_at: None,
+                document_checked: "",
             },
             now(),
         )

@@ -181,7 +181,7 @@ mod tests {
             version: Some(RecordVersion { record, epoch: 0 }),
             visibility: Visibility {
                 unreleased: false,
-                sensitive: false,
+                hidden: portal_domain::record::Categories::ALL,
             },
             viewer: None,
             view: View::Summary,

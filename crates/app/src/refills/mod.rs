@@ -260,7 +260,7 @@ impl Refills {
             .filter(|p| pharmacies.iter().any(|ph| ph.id == *p));
         let rules = self.rules_in(&mut tx).await?;
         // Counted as the list shows them: a proxy never counts a confidential medication.
-        let sees_confidential = access.visibility().sensitive;
+        let sees_confidential = access.visibility().shows_every_category();
         let waiting = pending
             .values()
             .filter(|(_, confidential)| sees_confidential || !confidential)
