@@ -110,7 +110,7 @@ describe('words people read', { timeout: SUITE_TIMEOUT_MS }, () => {
     const { page } = await signedIn('patient');
     const leo = portal.patientId('Leo Martinez');
     await page.goto(portal.href(`/patients/${leo}`));
-    assert.match(await page.locator('.patient-banner').innerText(), /You are viewing Leo's record on his behalf/);
+    assert.match(await page.locator('.patient-banner').innerText(), /You are viewing Leo's record as his parent./);
     await page.goto(portal.href(`/patients/${leo}/record`));
     await assertWordsForPeople(page, 'Leo’s summary');
     await page.goto(portal.href(`/patients/${leo}/visits`));

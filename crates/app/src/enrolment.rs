@@ -33,6 +33,10 @@ pub struct Activation {
     birth_date: BirthDate,
     email: Email,
     password: String,
+    /// A parent's or guardian's name, when they activate their child's code: the code then
+    /// makes a parent's grant on an account of their own, never an account that signs in as
+    /// the child.
+    parent: Option<String>,
 }
 
 impl Activation {
@@ -43,9 +47,28 @@ impl Activation {
         birth_date: &str,
         email: &str,
         password: &str,
+        whose: &str,
+        parent_name: &str,
         today: jiff::civil::Date,
     ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
+        let parent = match whose {
+            "mine" => None,
+            "child" => {
+                let name = parent_name.trim();
+                if name.is_empty() || name.chars().count() > 100 {
+                    errors.add("name", "Enter your own name (up to 100 characters).");
+                }
+                Some(name.to_string())
+            }
+            _ => {
+                errors.add(
+                    "whose",
+                    "Choose whether the code is for your own record or your child's.",
+                );
+                None
+            }
+        };
         let code = errors.take("code", ActivationCode::parse(code));
         let birth_date = errors.take("birth_date", BirthDate::parse(birth_date, today));
         let email = errors.take("email", Email::parse(email));
@@ -57,6 +80,7 @@ impl Activation {
                 birth_date,
                 email,
                 password: password.to_string(),
+                parent,
             }),
             _ => Err(errors),
         }
@@ -175,7 +199,34 @@ impl Accounts {
             codes::give_back_activation_attempt(&mut conn, &code_hash).await?;
         }
         self.attempt_succeeded(attempt, &[]).await?;
-        let name = patient.display_name();
+        // Who may hold an account for this record depends on the patient's age today.
+        let rules = {
+            let mut conn = self.conn().await?;
+            self.proxies().rules_in(&mut conn).await?
+        };
+        let birth = form.birth_date.date();
+        let today = rules.date_of(now);
+        match &form.parent {
+            Some(_) if !rules.parents_may_be_granted(birth, today) => {
+                return Err(Error::field(
+                    "whose",
+                    "This record belongs to an adult: only they can activate it. Once they \
+                     have, they can invite you as their proxy from their account.",
+                ));
+            }
+            None if !rules.patient_decides(birth, today) => {
+                return Err(Error::field(
+                    "whose",
+                    "A child this young cannot have an account of their own. If you are their \
+                     parent or guardian, choose \"My child's record\" and give your own name.",
+                ));
+            }
+            _ => {}
+        }
+        let name = form
+            .parent
+            .clone()
+            .unwrap_or_else(|| patient.display_name());
         let password = NewPassword::parse(&form.password, &[form.email.as_str(), &name])
             .map_err(|e| Error::field("password", e.to_string()))?;
         let hash = crypto::hash_password(password.into_inner()).await?;
@@ -184,6 +235,7 @@ impl Accounts {
         if !codes::use_activation(&mut tx, &code_hash, now).await? {
             return Err(code_not_valid());
         }
+        let own_patient = form.parent.is_none().then_some(patient.id);
         users::insert(
             &mut tx,
             &users::NewUser {
@@ -192,7 +244,7 @@ impl Accounts {
                 name: &name,
                 role: Role::Patient,
                 password_hash: &hash,
-                patient_id: Some(patient.id),
+                patient_id: own_patient,
             },
             now,
         )
@@ -209,14 +261,39 @@ impl Accounts {
             principal: Principal::User {
                 id,
                 role: Role::Patient,
-                own_patient: Some(patient.id),
+                own_patient,
             },
             context: context.clone(),
             read_ahead: None,
         };
+        if own_patient.is_none() {
+            // The parent's own account holds a parent's grant, made by whoever issued the code
+            // (the clinic checked who it gave it to); the age rules bound what it reaches.
+            access::add_proxy_grant(
+                &mut tx,
+                &access::NewGrant {
+                    id: uuid::Uuid::now_v7(),
+                    proxy: id,
+                    patient: patient.id,
+                    scope: portal_domain::access::ProxyScope::Full,
+                    relationship: portal_domain::access::Relationship::Parent.as_str(),
+                    starts_at: now,
+                    ends_at: None,
+                    granted_by: &code.created_by,
+                    patient_chose_at: None,
+                    document_checked: "activation code the clinic issued",
+                },
+                now,
+            )
+            .await?;
+        }
         let mut event = self.event(&actor, AuditAction::Create, "Account", Outcome::Success);
         event.patient_id = Some(patient.id.to_string());
-        event.on_behalf_of = "own-record".into();
+        event.on_behalf_of = if own_patient.is_some() {
+            "own-record".into()
+        } else {
+            "proxy-parent".into()
+        };
         event.resource_id = Some(id.to_string());
         let issuer = self.issuer_words(&mut tx, &code.created_by).await?;
         // Staff issuing a code and activating it themselves, from the same place soon after,
@@ -504,10 +581,10 @@ mod tests {
     #[test]
     fn activation_form_names_each_bad_field() {
         let today = jiff::civil::date(2026, 11, 26);
-        let errors = Activation::parse("x", "31/12/1990", "nope", "short", today)
+        let errors = Activation::parse("x", "31/12/1990", "nope", "short", "", "", today)
             .err()
             .expect("errors");
-        for field in ["code", "birth_date", "email", "password"] {
+        for field in ["code", "birth_date", "email", "password", "whose"] {
             assert!(errors.get(field).is_some(), "{field}");
         }
     }

@@ -18,6 +18,7 @@ pub mod import;
 pub mod mail;
 pub mod messages;
 pub mod metrics;
+pub mod proxies;
 pub mod record;
 pub mod refills;
 pub mod services;

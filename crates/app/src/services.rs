@@ -80,3 +80,9 @@ service!(
     Smart,
     smart
 );
+service!(
+    /// Proxy and caregiver access: who holds access to a record, invitations, the clinic's
+    /// grants to parents, and the age rules.
+    Proxies,
+    proxies
+);

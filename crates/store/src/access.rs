@@ -6,8 +6,8 @@ use portal_domain::access::{
     AccessFacts, AgeBand, AgeRules, DEFAULT_JURISDICTION, ParentReach, ProxyGrantFact, ProxyScope,
     Relationship,
 };
-use portal_domain::record::Categories;
 use portal_domain::access::{ClinicAction, ClinicCapability};
+use portal_domain::record::Categories;
 use portal_domain::{PatientId, UserId};
 use std::collections::HashMap;
 
@@ -148,7 +148,10 @@ pub fn set_clinic_zone(zone: jiff::tz::TimeZone) {
 }
 
 fn clinic_zone() -> jiff::tz::TimeZone {
-    CLINIC_ZONE.get().cloned().unwrap_or(jiff::tz::TimeZone::UTC)
+    CLINIC_ZONE
+        .get()
+        .cloned()
+        .unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 /// Reads one row of [`facts_sql`] (its columns named with `prefix`) into `out`; a row whose
@@ -179,7 +182,11 @@ pub(crate) fn read_fact(
             };
             let revoked: Option<i64> = row.cell(column("revoked_at").as_str())?;
             let info: Option<String> = row.cell(column("info").as_str())?;
-            let (relationship, shared) = info.as_deref().unwrap_or("").split_once(';').unwrap_or(("", ""));
+            let (relationship, shared) = info
+                .as_deref()
+                .unwrap_or("")
+                .split_once(';')
+                .unwrap_or(("", ""));
             let chose: Option<i64> = row.cell(column("chose_at").as_str())?;
             facts.proxy_grants.push(ProxyGrantFact {
                 scope,

@@ -276,7 +276,9 @@ pub async fn to_review(
     let mut allergies = Vec::new();
     for r in &rows {
         let sensitivity: String = r.try_get("sensitivity")?;
-        if !visibility.shows_category(portal_domain::record::Sensitivity::from_stored(&sensitivity)) {
+        if !visibility.shows_category(portal_domain::record::Sensitivity::from_stored(
+            &sensitivity,
+        )) {
             continue;
         }
         let item = (r.try_get("resource_id")?, r.try_get("label")?);

@@ -33,8 +33,10 @@ pub struct GrantRow {
     pub ends_at: Option<Timestamp>,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
-    /// Who made it, in words ("Sam Rivera (staff)", "the patient").
+    /// Who made it, in words ("Sam Rivera (staff)").
     pub granted_by: String,
+    /// Who made it: an account id, or "operator".
+    pub granted_by_id: String,
     /// When the patient chose its reach themselves.
     pub patient_chose_at: Option<Timestamp>,
     /// Confidential categories shared with this proxy.
@@ -49,6 +51,7 @@ const GRANT_COLUMNS: &str = "g.id, g.proxy_user_id, u.name AS proxy_name, u.emai
      g.relationship, g.scope, g.starts_at, g.ends_at, g.revoked_at, \
      COALESCE(b.name || ' (' || b.role || ')', CASE WHEN g.granted_by = 'operator' \
        THEN 'the clinic''s administration' ELSE 'the clinic' END) AS granted_by_words, \
+     g.granted_by, \
      g.patient_chose_at, g.shared, g.document_checked, g.removal_requested_at";
 
 fn grant_row(r: &sqlx::any::AnyRow) -> Result<GrantRow> {
@@ -68,6 +71,7 @@ fn grant_row(r: &sqlx::any::AnyRow) -> Result<GrantRow> {
         ends_at: at("ends_at")?,
         revoked_at: at("revoked_at")?,
         granted_by: r.try_get("granted_by_words")?,
+        granted_by_id: r.try_get("granted_by")?,
         patient_chose_at: at("patient_chose_at")?,
         shared: Categories::from_stored(&r.try_get::<String, _>("shared")?),
         document_checked: r.try_get("document_checked")?,
@@ -179,7 +183,11 @@ pub async fn removal_requests(
     conn: &mut Conn,
     capability: &ClinicCapability,
 ) -> Result<Vec<RemovalRequest>> {
-    require(capability, ClinicAction::SearchDirectory, "the patient directory")?;
+    require(
+        capability,
+        ClinicAction::SearchDirectory,
+        "the patient directory",
+    )?;
     let rows = sqlx::query(
         "SELECT g.patient_id, p.given_name || ' ' || p.family_name AS patient_name, \
          u.name AS proxy_name, g.removal_requested_at FROM proxy_grants g \

@@ -64,6 +64,8 @@ pub enum Nav {
     Refills,
     /// Apps patients may connect (admins).
     Apps,
+    /// Proxy age rules and confidential categories (admin).
+    ProxyRules,
 }
 
 /// What the shell of every page needs.
@@ -254,6 +256,12 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
             ),
             item("Refills", "/admin/refills".into(), Nav::Refills, active),
             item("Apps", "/admin/apps".into(), Nav::Apps, active),
+            item(
+                "Proxy rules",
+                "/admin/proxy-rules".into(),
+                Nav::ProxyRules,
+                active,
+            ),
             account,
         ],
     }

@@ -92,6 +92,8 @@ pub const FEATURES: &[&[Route]] = &[
     admin_schedules::ROUTES,
     admin_refills::ROUTES,
     crate::pages::admin_apps::ROUTES,
+    crate::pages::proxies::ROUTES,
+    crate::pages::admin_proxies::ROUTES,
     fhir::ROUTES,
     fhir_read::ROUTES,
     crate::smart::ROUTES,

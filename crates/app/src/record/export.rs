@@ -81,7 +81,9 @@ impl Records {
         // the whole record gets them.
         let types: Vec<&str> = compartment_types()
             .into_iter()
-            .filter(|t| *t != "Provenance" || (visibility.unreleased && visibility.shows_every_category()))
+            .filter(|t| {
+                *t != "Provenance" || (visibility.unreleased && visibility.shows_every_category())
+            })
             .collect();
         let mut rows =
             served::record_export(&mut tx, &head.access, now, &types, (span.from, span.until))

@@ -96,6 +96,8 @@ struct AccountPage {
     records: Vec<PatientRow>,
     reminders: Option<bool>,
     apps: Vec<AppLine>,
+    /// The account's own record, whose proxies it manages.
+    own: Option<portal_domain::PatientId>,
 }
 
 /// One refused sign-in to this account.
@@ -208,6 +210,7 @@ async fn account_page(
             records,
             reminders,
             apps,
+            own: user.patient_id,
         },
     ))
 }

@@ -67,6 +67,8 @@ struct ActivatePage {
     code: String,
     birth_date: String,
     email: String,
+    whose: String,
+    name: String,
 }
 
 /// GET /activate
@@ -79,6 +81,8 @@ pub async fn activate_form(State(state): State<AppState>, headers: HeaderMap) ->
             code: String::new(),
             birth_date: String::new(),
             email: String::new(),
+            whose: String::new(),
+            name: String::new(),
         }),
         cookie,
     )
@@ -95,6 +99,12 @@ pub struct ActivateForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// "mine" or "child".
+    #[serde(default)]
+    whose: String,
+    /// The parent's own name, for a child's code.
+    #[serde(default)]
+    name: String,
     #[serde(default)]
     csrf: String,
 }
@@ -111,7 +121,15 @@ pub async fn activate(
         .dates
         .parse_day(&form.birth_date)
         .map_or_else(|| form.birth_date.clone(), |d| d.to_string());
-    let parsed = Activation::parse(&form.code, &birth_date, &form.email, &form.password, today);
+    let parsed = Activation::parse(
+        &form.code,
+        &birth_date,
+        &form.email,
+        &form.password,
+        &form.whose,
+        &form.name,
+        today,
+    );
     let result = match parsed {
         Ok(activation) => state
             .app
@@ -131,6 +149,8 @@ pub async fn activate(
                 code: form.code,
                 birth_date: form.birth_date,
                 email: form.email,
+                whose: form.whose,
+                name: form.name,
             },
         )),
         Err(e) => Err(e.into()),

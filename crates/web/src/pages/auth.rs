@@ -86,6 +86,10 @@ fn notice_for(key: Option<&str>) -> Option<&'static str> {
     match key? {
         "activated" => Some("Your account is ready. Sign in with your e-mail and new password."),
         "reset" => Some("Your password was changed. Sign in with the new password."),
+        "proxy" => Some(
+            "Your account is ready. Sign in, set up your second factor, and the record you were \
+             invited to is listed on your home page.",
+        ),
         "signed-out" => Some("You are signed out."),
         _ => None,
     }

@@ -9,10 +9,10 @@ pub use dates::{Dates, Locale};
 pub use names::*;
 pub use units::*;
 
-use portal_domain::access::{AccessBasis, ProxyScope};
+use portal_domain::access::{AccessBasis, ProxyScope, Relationship};
 
 /// The words under the patient's name that say on what basis the viewer sees the record, in
-/// plain words ("You are viewing Leo's record on his behalf.").
+/// plain words ("You are viewing Leo's record as his parent.").
 pub fn basis_words(
     access: &portal_domain::PatientAccess,
     patient: &portal_domain::Patient,
@@ -25,13 +25,22 @@ pub fn basis_words(
     };
     match access.basis() {
         AccessBasis::OwnRecord => None,
-        AccessBasis::Proxy(ProxyScope::Full) => Some(format!(
-            "You are viewing {name}'s record on {their} behalf, as {their} proxy."
-        )),
-        AccessBasis::Proxy(ProxyScope::NonClinical) => Some(format!(
-            "You are viewing {name}'s appointments and messages on {their} behalf, as {their} \
-             proxy. {name}'s health record is not shared with you."
-        )),
+        AccessBasis::Proxy(scope) => {
+            let role = match access.relationship() {
+                Some(Relationship::Parent) => "parent",
+                Some(Relationship::Caregiver) => "caregiver",
+                _ => "proxy",
+            };
+            Some(match scope {
+                ProxyScope::Full => {
+                    format!("You are viewing {name}'s record as {their} {role}.")
+                }
+                ProxyScope::NonClinical => format!(
+                    "You are viewing {name}'s appointments and messages as {their} {role}. \
+                     {name}'s health record is not shared with you."
+                ),
+            })
+        }
         AccessBasis::CareTeam => Some("You are on this patient's care team.".into()),
         AccessBasis::BreakGlass => {
             Some("Emergency (break-glass) access: every view is flagged for review.".into())
