@@ -53,7 +53,8 @@ impl Activation {
     ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let parent = match whose {
-            "mine" => None,
+            // The form offers "my own record" first, chosen unless changed.
+            "mine" | "" => None,
             "child" => {
                 let name = parent_name.trim();
                 if name.is_empty() || name.chars().count() > 100 {
@@ -581,7 +582,7 @@ mod tests {
     #[test]
     fn activation_form_names_each_bad_field() {
         let today = jiff::civil::date(2026, 11, 26);
-        let errors = Activation::parse("x", "31/12/1990", "nope", "short", "", "", today)
+        let errors = Activation::parse("x", "31/12/1990", "nope", "short", "theirs", "", today)
             .err()
             .expect("errors");
         for field in ["code", "birth_date", "email", "password", "whose"] {

@@ -96,6 +96,9 @@ const EXPECTED: &[(Action, [May; 5])] = {
         // through the EHR, not from the portal.
         (Action::Export,           [Related, Related, Never,    Never, Never]),
         (Action::Enrol,            [Never,   Never,   Never,    Any,   Any]),
+        // Who holds access to a record: the patient manages it, the clinic's staff and admins
+        // grant parents access after checking identity; a proxy never hands access on.
+        (Action::ManageProxy,      [Related, Never,   Never,    Any,   Any]),
     ]
 };
 
@@ -303,6 +306,7 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                                 | Action::ManageAppointments
                                 | Action::RequestRefill
                                 | Action::Export
+                                | Action::ManageProxy
                         );
                     let expected = if empty_form {
                         StatusCode::UNPROCESSABLE_ENTITY

@@ -23,6 +23,7 @@ mod holes_throttles;
 mod import;
 mod messages;
 mod page_cache;
+mod proxies;
 mod record;
 mod refills;
 mod routes;

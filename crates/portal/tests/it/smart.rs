@@ -19,12 +19,12 @@ const REDIRECT: &str = "https://app.example/callback";
 const LAB: &str = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
 
 /// An app registered for the tests.
-struct TestClient {
+pub(crate) struct TestClient {
     id: String,
     secret: Option<String>,
 }
 
-async fn register(t: &TestApp, confidential: bool) -> TestClient {
+pub(crate) async fn register(t: &TestApp, confidential: bool) -> TestClient {
     let app = t
         .app
         .smart()
@@ -87,12 +87,24 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Runs the browser's part for a signed-in patient: the request, the consent page, the answer
 /// with `types` ticked (`None`: all). Gives the code and the verifier.
-async fn code_for(
+pub(crate) async fn code_for(
     t: &TestApp,
     browser: &Client,
     app: &TestClient,
     scope: &str,
     types: Option<&[&str]>,
+) -> (String, String) {
+    code_for_record(t, browser, app, scope, types, None).await
+}
+
+/// [`code_for`], choosing the record `record` (`None`: the first offered) on the consent page.
+pub(crate) async fn code_for_record(
+    t: &TestApp,
+    browser: &Client,
+    app: &TestClient,
+    scope: &str,
+    types: Option<&[&str]>,
+    record: Option<&str>,
 ) -> (String, String) {
     let (verifier, challenge) = pkce();
     let r = t
@@ -107,12 +119,21 @@ async fn code_for(
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("page");
     assert!(html.contains("Health Diary"), "{html}");
-    let patient = html
+    let offered_records: Vec<&str> = html
         .split("name=\"patient\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the record")
-        .to_string();
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let patient = match record {
+        Some(wanted) => {
+            assert!(
+                offered_records.contains(&wanted),
+                "{wanted} is offered: {html}"
+            );
+            wanted.to_string()
+        }
+        None => offered_records.first().expect("the record").to_string(),
+    };
     let offered: Vec<String> = html
         .split("name=\"type\" value=\"")
         .skip(1)
@@ -157,7 +178,7 @@ async fn back_channel(
     (status, headers, body)
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     t: &TestApp,
     app: &TestClient,
     code: &str,
