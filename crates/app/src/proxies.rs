@@ -685,6 +685,27 @@ impl Proxies {
         commit(tx).await
     }
 
+    /// The patients' open requests that the clinic remove a proxy (the front desk and admins),
+    /// oldest first; reading the list is audited like a directory search.
+    pub async fn removal_requests(&self, actor: &Actor) -> Result<Vec<proxies::RemovalRequest>> {
+        let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        let rows = proxies::removal_requests(&mut conn, &directory).await?;
+        drop(conn);
+        if !rows.is_empty() {
+            let mut event = self.event(
+                actor,
+                AuditAction::Read,
+                "PatientDirectory",
+                Outcome::Success,
+            );
+            event.detail = format!("requests to remove a proxy, {} listed", rows.len());
+            self.audit_alone(&event).await?;
+        }
+        Ok(rows)
+    }
+
     /// The clinic's rules for proxies and every jurisdiction's age rules (admins).
     pub async fn settings(&self, actor: &Actor) -> Result<(ProxyRules, Vec<AgeRules>)> {
         authorize_clinic(&actor.principal, ClinicAction::ConfigureClinic)

@@ -135,18 +135,33 @@ pub fn is_note_report(mapped: &Mapped) -> bool {
     }
 }
 
-/// The most confidential category the resource's security labels (`meta.security`) mark.
+/// The most confidential category the resource's security labels (`meta.security`) mark, or
+/// failing those, the one its code (or medication) is listed in by the shipped code lists.
 pub fn sensitivity_of(resource: &Value) -> Option<Sensitivity> {
-    resource
-        .get("meta")?
-        .get("security")?
-        .as_array()?
-        .iter()
+    let labelled = resource
+        .get("meta")
+        .and_then(|m| m.get("security"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter_map(|label| {
             let code = label.get("code")?.as_str()?;
             Sensitivity::of_security_label(label.get("system").and_then(Value::as_str), code)
         })
-        .min()
+        .min();
+    labelled.or_else(|| {
+        ["code", "medicationCodeableConcept"]
+            .iter()
+            .filter_map(|field| resource.get(*field)?.get("coding")?.as_array())
+            .flatten()
+            .filter_map(|coding| {
+                Sensitivity::of_code(
+                    coding.get("system")?.as_str()?,
+                    coding.get("code")?.as_str()?,
+                )
+            })
+            .min()
+    })
 }
 
 /// The interpretation code system (HL7 v3 ObservationInterpretation).
@@ -291,5 +306,22 @@ mod tests {
             {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "N"}]}});
         assert_eq!(sensitivity_of(&plain), None);
         assert_eq!(sensitivity_of(&json!({"resourceType": "Condition"})), None);
+    }
+
+    #[test]
+    fn listed_codes_mark_an_item_confidential_without_a_label() {
+        let depression = json!({"resourceType": "Condition", "code": {"coding": [
+            {"system": "http://snomed.info/sct", "code": "370143000"}]}});
+        assert_eq!(sensitivity_of(&depression), Some(Sensitivity::MentalHealth));
+        let medicine = json!({"resourceType": "MedicationRequest", "medicationCodeableConcept":
+            {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "310385"}]}});
+        assert_eq!(sensitivity_of(&medicine), Some(Sensitivity::MentalHealth));
+        let asthma = json!({"resourceType": "Condition", "code": {"coding": [
+            {"system": "http://snomed.info/sct", "code": "195967001"}]}});
+        assert_eq!(sensitivity_of(&asthma), None);
+        // A label wins over the list.
+        let mut labelled = depression.clone();
+        labelled["meta"] = json!({"security": [{"code": "HIV"}]});
+        assert_eq!(sensitivity_of(&labelled), Some(Sensitivity::Hiv));
     }
 }

@@ -86,6 +86,35 @@ impl Sensitivity {
     }
 }
 
+/// The confidential code lists shipped as data (`data/confidential-codes.tsv`).
+const CODE_LIST: &str = include_str!("../../data/confidential-codes.tsv");
+
+static CODES: std::sync::LazyLock<
+    std::collections::HashMap<(&'static str, &'static str), Sensitivity>,
+> = std::sync::LazyLock::new(|| {
+    CODE_LIST
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| {
+            let mut cells = line.split('\t');
+            let category = cells.next()?;
+            let system = cells.next()?;
+            let code = cells.next()?;
+            let category = Sensitivity::ALL
+                .into_iter()
+                .find(|s| s.as_str() == category)?;
+            Some(((system, code), category))
+        })
+        .collect()
+});
+
+impl Sensitivity {
+    /// The category the shipped code lists put `code` of `system` in, if any.
+    pub fn of_code(system: &str, code: &str) -> Option<Sensitivity> {
+        CODES.get(&(system, code)).copied()
+    }
+}
+
 /// A set of confidential categories: those a clinic keeps from proxies, or those a patient
 /// shares with one proxy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -181,6 +210,32 @@ mod tests {
         }
         assert_eq!(Sensitivity::from_stored(""), None);
         assert!(Sensitivity::from_stored("future-category").is_some());
+    }
+
+    #[test]
+    fn the_shipped_code_lists_read_whole() {
+        let lines = CODE_LIST
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .count();
+        assert_eq!(
+            CODES.len(),
+            lines,
+            "every line names a known category, once"
+        );
+        assert_eq!(
+            Sensitivity::of_code("http://snomed.info/sct", "370143000"),
+            Some(Sensitivity::MentalHealth)
+        );
+        assert_eq!(
+            Sensitivity::of_code("http://loinc.org", "82667-7"),
+            Some(Sensitivity::SubstanceUse)
+        );
+        assert_eq!(Sensitivity::of_code("http://loinc.org", "2339-0"), None);
+        assert_eq!(
+            Sensitivity::of_code("http://snomed.info/sct", "82667-7"),
+            None
+        );
     }
 
     #[test]

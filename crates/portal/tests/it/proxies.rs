@@ -483,8 +483,208 @@ async fn a_parents_access_follows_the_age_rules_on_the_birthday(backend: Backend
     t.stop().await;
 }
 
+/// Lena is 17. The front desk grants her mother access after checking her passport; by the age
+/// rules it covers appointments and messages. Lena, from her own account, cannot end it (she can
+/// ask the clinic to), gives her mother full access, and shares one confidential category with
+/// her: everything else confidential stays invisible to her mother on every page, in downloads,
+/// counts, the FHIR API and `$everything`. On Lena's 18th birthday her choice lapses and the
+/// grant ends.
+async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    t.app
+        .import()
+        .import_bundle(
+            &Actor::operator(),
+            crate::sensitivity::lena_bundle().to_string().as_bytes(),
+        )
+        .await
+        .expect("Lena's record");
+    let id: String = sqlx::query_scalar("SELECT id FROM patients WHERE mrn = 'TEST-LENA'")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("the record");
+    let lena: PatientId = id.parse().expect("a patient id");
+    let desk = t.sign_in(Role::Staff).await;
+    let path = format!("/patients/{lena}/proxies");
+    // Without the identity document noted, nothing is sent.
+    let r = t
+        .post_form(
+            &desk,
+            &path,
+            &path,
+            &[
+                ("do", "invite"),
+                ("email", "mum@example.test"),
+                ("relationship", "parent"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Note the identity document")
+    );
+    assert_eq!(t.count("proxy_invitations").await, 0);
+    let mum = invite_and_accept(
+        &t,
+        &desk,
+        lena,
+        "mum@example.test",
+        &[("relationship", "parent"), ("document", "Passport")],
+    )
+    .await;
+    let messages = open(&t, &mum, &format!("/patients/{lena}/messages")).await;
+    assert!(messages.contains("as her parent"), "{messages}");
+    assert_eq!(
+        status(&t, &mum, &format!("/patients/{lena}/record")).await,
+        StatusCode::NOT_FOUND
+    );
+
+    // Lena's own account: she sees who holds access; the clinic's grant is not hers to end.
+    let herself = sign_in_new_patient(&t, lena, "2009-04-02", "lena@example.test").await;
+    let overview = open(&t, &herself, &path).await;
+    assert!(overview.contains("Robin Ames") && overview.contains("Appointments and messages only"));
+    assert!(
+        overview.contains("Ask the clinic to remove Robin Ames"),
+        "{overview}"
+    );
+    let grant: String = sqlx::query_scalar("SELECT id FROM proxy_grants WHERE patient_id = $1")
+        .bind(lena.to_string())
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("grant");
+    let r = t
+        .post_form(&herself, &path, &path, &[("do", "end"), ("grant", &grant)])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&t, &mum, &format!("/patients/{lena}/messages")).await,
+        StatusCode::OK
+    );
+    // She gives her mother full access: never the confidential items.
+    let r = t
+        .post_form(&herself, &path, &path, &[("do", "full"), ("grant", &grant)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let confidential = ["Alcohol use disorder", "HIV-1 RNA", "Sexual health screen"];
+    let summary = open(&t, &mum, &format!("/patients/{lena}/record")).await;
+    assert!(summary.contains("Asthma"), "{summary}");
+    let results = open(&t, &mum, &format!("/patients/{lena}/results")).await;
+    let file = open(&t, &mum, &format!("/patients/{lena}/download/record.json")).await;
+    let home = open(&t, &mum, &format!("/patients/{lena}")).await;
+    for words in confidential {
+        for (page, html) in [
+            ("summary", &summary),
+            ("results", &results),
+            ("file", &file),
+        ] {
+            assert!(!html.contains(words), "{page} leaves out {words}");
+        }
+    }
+    assert!(
+        !home.contains("new test result"),
+        "no count of hidden results: {home}"
+    );
+    let own_home = open(&t, &herself, &format!("/patients/{lena}")).await;
+    assert!(own_home.contains("new test result"), "{own_home}");
+    // Her mother's app reads the same through the API.
+    let app = register(&t, false).await;
+    let lena_id = lena.to_string();
+    let (code, verifier) = code_for_record(
+        &t,
+        &mum,
+        &app,
+        "launch/patient patient/*.read",
+        None,
+        Some(&lena_id),
+    )
+    .await;
+    let (_, tokens) = exchange(&t, &app, &code, &verifier).await;
+    let api = Api {
+        t: &t,
+        token: tokens["access_token"].as_str().expect("token").to_string(),
+    };
+    let everything = api.all(&format!("/fhir/Patient/{lena}/$everything")).await;
+    let text = serde_json::to_string(&everything).expect("json");
+    assert!(text.contains("Asthma"), "{text}");
+    for words in confidential {
+        assert!(!text.contains(words), "$everything leaves out {words}");
+    }
+    let (code, conditions) = api.get(&format!("/fhir/Condition?patient={lena}")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(!conditions.to_string().contains("Alcohol use disorder"));
+    // She shares substance use with her mother, and only that.
+    let r = t
+        .post_form(
+            &herself,
+            &path,
+            &path,
+            &[
+                ("do", "share"),
+                ("grant", &grant),
+                ("share-substance-use", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let summary = open(&t, &mum, &format!("/patients/{lena}/record")).await;
+    assert!(summary.contains("Alcohol use disorder"), "{summary}");
+    let results = open(&t, &mum, &format!("/patients/{lena}/results")).await;
+    assert!(!results.contains("HIV-1 RNA"), "{results}");
+    let (_, conditions) = api.get(&format!("/fhir/Condition?patient={lena}")).await;
+    assert!(conditions.to_string().contains("Alcohol use disorder"));
+    // Her access log names her mother's reads, as her proxy.
+    let log = open(&t, &herself, &format!("/patients/{lena}/access-log")).await;
+    assert!(log.contains("Robin Ames"), "{log}");
+    let as_proxy: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events e JOIN users u ON u.id = e.actor_id \
+         WHERE u.email = 'mum@example.test' AND e.patient_id = $1 AND e.on_behalf_of = 'proxy-full'",
+    )
+    .bind(lena.to_string())
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count");
+    assert!(as_proxy > 0, "her mother's reads are audited as her proxy");
+    // She asks the clinic to remove her mother; the front desk sees the request.
+    let r = t
+        .post_form(
+            &herself,
+            &path,
+            &path,
+            &[("do", "ask-removal"), ("grant", &grant)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let desk_view = open(&t, &desk, &path).await;
+    assert!(
+        desk_view.contains("The patient asked the clinic to remove this access"),
+        "{desk_view}"
+    );
+    // On her 18th birthday her choice lapses with the clinic's grant.
+    let zone = t.app.config().appointments.zone.clone();
+    let adult = jiff::civil::date(2027, 4, 2)
+        .to_zoned_datetime(zone)
+        .expect("a day")
+        .timestamp();
+    t.advance(adult.duration_since(t.app.now()) + SignedDuration::from_mins(1));
+    let mum = sign_in_password(&t, "mum@example.test").await;
+    for page in ["", "/messages", "/record"] {
+        assert_eq!(
+            status(&t, &mum, &format!("/patients/{lena}{page}")).await,
+            StatusCode::NOT_FOUND,
+            "{page}"
+        );
+    }
+    t.stop().await;
+}
+
 both_backends!(
     a_parent_activates_a_childs_code_on_an_account_of_their_own,
     each_scope_reaches_what_it_says_and_an_ended_grant_ends_at_once,
     a_parents_access_follows_the_age_rules_on_the_birthday,
+    a_teen_widens_a_parents_access_and_shares_one_category,
 );

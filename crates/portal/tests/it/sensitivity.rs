@@ -19,7 +19,7 @@ fn urn(n: u32) -> String {
 
 /// Lena's record: asthma (ordinary), alcohol use disorder (labelled substance use), and a
 /// report whose one result is labelled HIV.
-fn lena_bundle() -> serde_json::Value {
+pub(crate) fn lena_bundle() -> serde_json::Value {
     let patient = urn(1);
     let security = |code: &str| json!({"security": [{"system": ACT_CODE, "code": code}]});
     transaction([

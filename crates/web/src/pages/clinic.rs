@@ -51,6 +51,8 @@ struct PatientsPage {
     patients: Vec<PatientRow>,
     mrn: String,
     reason: String,
+    /// Patients asking the clinic to remove a proxy: record id, name, proxy, asked on.
+    removals: Vec<(String, String, String, String)>,
 }
 
 async fn patients_page(
@@ -65,8 +67,27 @@ async fn patients_page(
     let patients = state
         .app
         .clinic()
-        .patient_list(&user.actor(ctx), &term)
+        .patient_list(&user.actor(ctx.clone()), &term)
         .await?;
+    let removals = if user.role == Role::Clinician {
+        Vec::new()
+    } else {
+        state
+            .app
+            .proxies()
+            .removal_requests(&user.actor(ctx))
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.patient.to_string(),
+                    r.patient_name,
+                    r.proxy_name,
+                    state.dates.day(r.asked_at),
+                )
+            })
+            .collect()
+    };
     let status = form_status(&errors);
     Ok(render_status(
         status,
@@ -78,6 +99,7 @@ async fn patients_page(
             patients,
             mrn,
             reason,
+            removals,
         },
     ))
 }
