@@ -137,7 +137,7 @@ describe('a patient, on her phone and at her desk', { timeout: TEST_TIMEOUT_MS }
     await clickThrough(page, records.getByRole('link', { name: 'Leo Martinez' }));
     assert.equal(pathOf(page), `/patients/${portal.patientId('Leo Martinez')}`);
     assert.equal(await heading(page), 'Leo Martinez');
-    assert.match(await page.locator('.patient-banner').innerText(), /record on (his|her|their) behalf, as (his|her|their) proxy/);
+    assert.match(await page.locator('.patient-banner').innerText(), /record as (his|her|their) (parent|caregiver|proxy)\./);
     await checkPage(t, page, 'patient-son-home');
   });
 

@@ -181,7 +181,7 @@ describe('a family shares access by the age rules', { timeout: TEST_TIMEOUT_MS }
     await checkPage(t, page, 'proxy-family');
     await clickThrough(page, family.getByRole('link', { name: /Conchita/ }));
     const conchitaId = pathOf(page).split('/')[2];
-    assert.match(await page.locator('.patient-banner').innerText(), /You are viewing Conchita\S*'s record as her parent\./);
+    assert.match(await page.locator('.patient-banner').innerText(), /You are viewing Conchita[^']*'s record as her parent\./);
     await page.goto(portal.href(`/patients/${conchitaId}/appointments/new`));
     await page.getByLabel('Kind of visit').selectOption({ label: 'Video visit (20 minutes, by video)' });
     await clickThrough(page, page.getByRole('button', { name: 'Show open times' }));
@@ -201,7 +201,26 @@ describe('a family shares access by the age rules', { timeout: TEST_TIMEOUT_MS }
     await page.getByLabel('Subject', { exact: true }).fill('Leo\'s ear hurts');
     await page.getByLabel('Message', { exact: true }).fill('Since last night, the left ear.');
     await clickThrough(page, page.getByRole('button', { name: 'Send message' }));
-    assert.match(await page.locator('main').innerText(), /Sofia Martinez for Leo/);
+    const thread = await page.locator('main').innerText();
+    assert.match(thread, /Leo's ear hurts/);
+    assert.match(thread, /You .*\n+Since last night, the left ear\./);
     await checkPage(t, page, 'proxy-message');
+  });
+
+  test('the admin reads the age rules in force and the confidential categories', async (t) => {
+    const admin = await person(browser);
+    try {
+      await signIn(admin.page, portal, portal.account('admin'));
+      await admin.page.goto(portal.href('/admin/proxy-rules'));
+      assert.equal(await heading(admin.page), 'Proxy rules');
+      assert.equal(
+        await admin.page.getByLabel('Jurisdiction these rules follow').inputValue(),
+        'US common practice (confidential care from 12)',
+      );
+      assert.ok(await admin.page.getByLabel('Mental health').isChecked());
+      await checkPage(t, admin.page, 'admin-proxy-rules');
+    } finally {
+      await admin.context.close();
+    }
   });
 });

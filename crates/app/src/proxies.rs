@@ -84,8 +84,6 @@ pub struct InvitationPreview {
     pub invitation: InvitationRow,
     /// Whose record.
     pub patient_name: String,
-    /// Who invited, in words.
-    pub invited_by: String,
 }
 
 /// The invitation form, as typed.
@@ -535,18 +533,9 @@ impl Proxies {
         let Some(record) = patients::get(&mut conn, &access).await? else {
             return Ok(None);
         };
-        let invited_by = if invitation.by_patient {
-            record.display_name()
-        } else {
-            format!(
-                "{}, after checking your identity",
-                self.config().clinic_name
-            )
-        };
         Ok(Some(InvitationPreview {
             invitation,
             patient_name: record.display_name(),
-            invited_by,
         }))
     }
 

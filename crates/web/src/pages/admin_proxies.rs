@@ -131,11 +131,7 @@ async fn page(
                 .iter()
                 .map(|s| (s.as_str(), s.words(), confidential.contains(*s)))
                 .collect(),
-            reaches: [
-                ("full", "Full: everything but confidential items"),
-                ("limited", "Limited: appointments and messages"),
-                ("ended", "Ended: only grants the patient makes"),
-            ],
+            reaches: [("full", "Full"), ("limited", "Limited"), ("ended", "Ended")],
         },
     ))
 }

@@ -164,6 +164,7 @@ fn stage_words(o: &ProxyOverview, own: bool) -> String {
         .iter()
         .find(|b| b.parent_reach == portal_domain::access::ParentReach::Ended)
         .map_or(18, |b| b.from_age);
+    let last = adult.saturating_sub(1);
     match (o.stage, own) {
         (Stage::Adult, true) => "Only people you invite can see your record. You can limit or end their access at any time.".into(),
         (Stage::Teen, true) => format!(
@@ -176,7 +177,7 @@ fn stage_words(o: &ProxyOverview, own: bool) -> String {
              except confidential items."
         ),
         (Stage::Teen, false) => format!(
-            "{given} is between {teen} and 17: a parent's access covers appointments and messages \
+            "{given} is between {teen} and {last}: a parent's access covers appointments and messages \
              unless {given} gives them full access from {given}'s own account."
         ),
         (Stage::Adult, false) => format!(
@@ -256,8 +257,9 @@ async fn render_page(
             email: i.email.clone(),
             relationship: i.relationship.words(),
             reach: match i.scope {
-                Some(ProxyScope::Full) => "Full access",
-                _ => "Appointments and messages",
+                _ if !i.by_patient => "what the age rules allow",
+                Some(ProxyScope::Full) => "full access",
+                _ => "appointments and messages",
             },
             until: state.dates.day(i.expires_at),
         })
@@ -414,8 +416,8 @@ pub async fn act(
 struct InvitationPage {
     page: Page,
     token: String,
-    /// Whose record, who invited, what it allows, until when the link works.
-    found: Option<(String, String, &'static str, &'static str, String)>,
+    /// What is offered (in words), whose record, until when the link works.
+    found: Option<(String, String, String)>,
     email: String,
     signed_in: bool,
     errors: FieldErrors,
@@ -440,19 +442,30 @@ async fn invitation_page(
         .as_ref()
         .map(|p| p.invitation.email.clone())
         .unwrap_or_default();
+    let clinic = state.app.config().clinic_name.clone();
     let found = preview.map(|p| {
-        (
-            p.patient_name,
-            p.invited_by,
-            p.invitation.relationship.words(),
-            match p.invitation.scope {
+        let name = p.patient_name.clone();
+        let role = match p.invitation.relationship {
+            Relationship::Parent => "parent or guardian",
+            Relationship::Caregiver => "caregiver",
+            Relationship::Other => "proxy",
+        };
+        let offer = if p.invitation.by_patient {
+            let reach = match p.invitation.scope {
                 Some(ProxyScope::Full) => {
-                    "see their record and act for them (confidential items stay private)"
+                    "see their record and act for them; confidential items stay private unless they share them"
                 }
-                _ => "see their appointments and messages and act on them",
-            },
-            state.dates.day(p.invitation.expires_at),
-        )
+                _ => "see their appointments and messages and act on them; not their health record",
+            };
+            format!("{name} invites you to be their {role} in the {clinic} patient portal: to {reach}.")
+        } else {
+            format!(
+                "{clinic} checked your identity and invites you to act for {name} as their {role} \
+                 in the patient portal. What you can see follows the clinic's rules for the \
+                 patient's age; confidential items stay private."
+            )
+        };
+        (offer, name, state.dates.day(p.invitation.expires_at))
     });
     let page = match user {
         Some(user) => Page::signed_in("Proxy invitation", user, Nav::Home, None),
