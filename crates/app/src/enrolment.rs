@@ -157,49 +157,11 @@ impl Accounts {
 
     /// Creates a patient's account from an activation code and their date of birth.
     pub async fn activate(&self, form: Activation, context: &RequestContext) -> Result<UserId> {
-        let addr_key = address_key("activate", &context.client_addr);
-        // Both counts are taken before the code and the date are compared, so attempts sent
-        // at once cannot outrun them.
-        let attempt = self.take_attempt(&[(&addr_key, PER_ADDRESS)]).await?;
         let now = self.now();
         let code_hash = crypto::sha256_hex(form.code.as_str());
-        let found = {
-            let mut conn = self.conn().await?;
-            codes::take_activation_attempt(&mut conn, &code_hash, now, MAX_BIRTH_DATE_FAILURES)
-                .await?
-        };
-        let Some(code) = found else {
-            self.audit_failed_activation(context, None, "code unknown, used, expired or void")
-                .await?;
-            return Err(code_not_valid());
-        };
-        let fact = ActivationCodeFact {
-            patient: code.patient_id,
-            expires_at: code.expires_at,
-            used: code.used_at.is_some(),
-            failed_attempts: code.failed_attempts,
-        };
-        let activation = authorize_activation(&fact, MAX_BIRTH_DATE_FAILURES, now)
-            .map_err(|_| code_not_valid())?;
-        let patient = {
-            let mut conn = self.conn().await?;
-            patients::get_for_activation(&mut conn, &activation)
-                .await?
-                .ok_or_else(code_not_valid)?
-        };
-        if patient.birth_date != form.birth_date.date().to_string() {
-            self.audit_failed_activation(context, Some(patient.id), "date of birth did not match")
-                .await?;
-            return Err(Error::field(
-                "birth_date",
-                "Date of birth does not match the clinic's record for this code.",
-            ));
-        }
-        {
-            let mut conn = self.conn().await?;
-            codes::give_back_activation_attempt(&mut conn, &code_hash).await?;
-        }
-        self.attempt_succeeded(attempt, &[]).await?;
+        let (code, activation, patient) = self
+            .check_code(&form.code, &form.birth_date, context)
+            .await?;
         // Who may hold an account for this record depends on the patient's age today.
         let rules = {
             let mut conn = self.conn().await?;
@@ -268,25 +230,7 @@ impl Accounts {
             read_ahead: None,
         };
         if own_patient.is_none() {
-            // The parent's own account holds a parent's grant, made by whoever issued the code
-            // (the clinic checked who it gave it to); the age rules bound what it reaches.
-            access::add_proxy_grant(
-                &mut tx,
-                &access::NewGrant {
-                    id: uuid::Uuid::now_v7(),
-                    proxy: id,
-                    patient: patient.id,
-                    scope: portal_domain::access::ProxyScope::Full,
-                    relationship: portal_domain::access::Relationship::Parent.as_str(),
-                    starts_at: now,
-                    ends_at: None,
-                    granted_by: &code.created_by,
-                    patient_chose_at: None,
-                    document_checked: "activation code the clinic issued",
-                },
-                now,
-            )
-            .await?;
+            add_parent_grant(&mut tx, id, patient.id, &code.created_by, now).await?;
         }
         let mut event = self.event(&actor, AuditAction::Create, "Account", Outcome::Success);
         event.patient_id = Some(patient.id.to_string());
@@ -313,6 +257,118 @@ impl Accounts {
         commit(tx).await?;
         self.mail_wakeup().notify_one();
         Ok(id)
+    }
+
+    /// A signed-in account adds a child's record with the code the clinic gave for it and the
+    /// child's birth date: the account gets a parent's grant, as activating the code as a
+    /// parent would, when the record is a minor's.
+    pub async fn add_child(
+        &self,
+        actor: &Actor,
+        code: &str,
+        birth_date: &str,
+    ) -> Result<PatientId> {
+        let Principal::User {
+            id,
+            role: Role::Patient,
+            own_patient,
+        } = &actor.principal
+        else {
+            return Err(Error::Forbidden);
+        };
+        let rules = {
+            let mut conn = self.conn().await?;
+            self.proxies().rules_in(&mut conn).await?
+        };
+        let now = self.now();
+        let today = rules.date_of(now);
+        let mut errors = FieldErrors::new();
+        let given = errors.take("code", ActivationCode::parse(code));
+        let birth = errors.take("birth_date", BirthDate::parse(birth_date, today));
+        let (Some(given), Some(birth)) = (given, birth) else {
+            return Err(Error::Invalid(errors));
+        };
+        let (code, _, patient) = self.check_code(&given, &birth, &actor.context).await?;
+        if *own_patient == Some(patient.id) {
+            return Err(Error::field("code", "This code is for your own record."));
+        }
+        if !rules.parents_may_be_granted(birth.date(), today) {
+            return Err(Error::field(
+                "code",
+                "This record belongs to an adult: only they can give you access, by inviting \
+                 you from their own account.",
+            ));
+        }
+        let code_hash = crypto::sha256_hex(given.as_str());
+        let mut tx = self.store().begin().await?;
+        if !codes::use_activation(&mut tx, &code_hash, now).await? {
+            return Err(code_not_valid());
+        }
+        add_parent_grant(&mut tx, *id, patient.id, &code.created_by, now).await?;
+        let mut event = self.event(actor, AuditAction::Create, "ProxyGrant", Outcome::Success);
+        event.patient_id = Some(patient.id.to_string());
+        event.on_behalf_of = "proxy-parent".into();
+        let issuer = self.issuer_words(&mut tx, &code.created_by).await?;
+        event.detail =
+            format!("a parent added the record with an activation code issued by {issuer}");
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(patient.id)
+    }
+
+    /// Checks an activation code and the birth date typed with it (throttled per address and
+    /// per code, every failure audited): the code's row, the capability it gives and the
+    /// record it opens.
+    async fn check_code(
+        &self,
+        given: &ActivationCode,
+        birth_date: &BirthDate,
+        context: &RequestContext,
+    ) -> Result<(codes::ActivationRow, ActivationAccess, patients::PatientRow)> {
+        let addr_key = address_key("activate", &context.client_addr);
+        // Both counts are taken before the code and the date are compared, so attempts sent
+        // at once cannot outrun them.
+        let attempt = self.take_attempt(&[(&addr_key, PER_ADDRESS)]).await?;
+        let now = self.now();
+        let code_hash = crypto::sha256_hex(given.as_str());
+        let found = {
+            let mut conn = self.conn().await?;
+            codes::take_activation_attempt(&mut conn, &code_hash, now, MAX_BIRTH_DATE_FAILURES)
+                .await?
+        };
+        let Some(code) = found else {
+            self.audit_failed_activation(context, None, "code unknown, used, expired or void")
+                .await?;
+            return Err(code_not_valid());
+        };
+        let fact = ActivationCodeFact {
+            patient: code.patient_id,
+            expires_at: code.expires_at,
+            used: code.used_at.is_some(),
+            failed_attempts: code.failed_attempts,
+        };
+        let activation = authorize_activation(&fact, MAX_BIRTH_DATE_FAILURES, now)
+            .map_err(|_| code_not_valid())?;
+        let patient = {
+            let mut conn = self.conn().await?;
+            patients::get_for_activation(&mut conn, &activation)
+                .await?
+                .ok_or_else(code_not_valid)?
+        };
+        if patient.birth_date != birth_date.date().to_string() {
+            self.audit_failed_activation(context, Some(patient.id), "date of birth did not match")
+                .await?;
+            return Err(Error::field(
+                "birth_date",
+                "Date of birth does not match the clinic's record for this code.",
+            ));
+        }
+        {
+            let mut conn = self.conn().await?;
+            codes::give_back_activation_attempt(&mut conn, &code_hash).await?;
+        }
+        self.attempt_succeeded(attempt, &[]).await?;
+        Ok((code, activation, patient))
     }
 
     /// Who issued a code, in words for the audit trail and the patient's access log.
@@ -573,6 +629,35 @@ impl App {
         event.break_glass = access.is_break_glass();
         event
     }
+}
+
+/// A parent's grant made with an activation code: made by whoever issued the code (the clinic
+/// checked who it gave it to); the age rules bound what it reaches.
+async fn add_parent_grant(
+    tx: &mut portal_store::Conn,
+    parent: UserId,
+    patient: PatientId,
+    issued_by: &str,
+    now: Timestamp,
+) -> Result<()> {
+    access::add_proxy_grant(
+        tx,
+        &access::NewGrant {
+            id: uuid::Uuid::now_v7(),
+            proxy: parent,
+            patient,
+            scope: portal_domain::access::ProxyScope::Full,
+            relationship: portal_domain::access::Relationship::Parent.as_str(),
+            starts_at: now,
+            ends_at: None,
+            granted_by: issued_by,
+            patient_chose_at: None,
+            document_checked: "activation code the clinic issued",
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -211,6 +211,32 @@ async fn a_parent_activates_a_childs_code_on_an_account_of_their_own(backend: Ba
             .expect("page")
             .contains("belongs to an adult")
     );
+    // A parent who already has an account adds the child's record to it with the code.
+    let marcus_account = sign_in_new_patient(&t, marcus, "1972-11-05", "marcus@example.test").await;
+    let code = activation_code(&t, leo).await;
+    let wrong = [("code", code.as_str()), ("birth_date", "2016-07-03")];
+    let r = t
+        .post_form(&marcus_account, "/account", "/account/add-child", &wrong)
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        status(&t, &marcus_account, &format!("/patients/{leo}")).await,
+        StatusCode::NOT_FOUND
+    );
+    let right = [("code", code.as_str()), ("birth_date", "2016-07-02")];
+    let r = t
+        .post_form(&marcus_account, "/account", "/account/add-child", &right)
+        .await;
+    assert_eq!(location(&r), format!("/patients/{leo}"));
+    assert_eq!(
+        status(&t, &marcus_account, &format!("/patients/{leo}/record")).await,
+        StatusCode::OK
+    );
+    // The code worked once.
+    let r = t
+        .post_form(&marcus_account, "/account", "/account/add-child", &right)
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     t.stop().await;
 }
 

@@ -62,6 +62,12 @@ pub const ROUTES: &[Route] = &[
         access: Access::SignedIn,
         serve: || post(disconnect_app),
     },
+    Route {
+        method: "POST",
+        path: "/account/add-child",
+        access: Access::SignedIn,
+        serve: || post(add_child),
+    },
 ];
 
 /// One app the account connected.
@@ -275,6 +281,39 @@ pub async fn change_password(
         .await
     {
         Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(Error::Invalid(errors)) => account_page(&state, &user, ctx, errors, None).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The form to add a child's record with the clinic's code.
+#[derive(Deserialize)]
+pub struct AddChildForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    birth_date: String,
+}
+
+/// POST /account/add-child: a parent adds a child's record with its activation code.
+pub async fn add_child(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<AddChildForm>,
+) -> PageResult {
+    // The clinic's local form ("04/30/2016") is read here; the record compares calendar dates.
+    let birth_date = state
+        .dates
+        .parse_day(&form.birth_date)
+        .map_or_else(|| form.birth_date.clone(), |d| d.to_string());
+    match state
+        .app
+        .accounts()
+        .add_child(&user.actor(ctx.clone()), &form.code, &birth_date)
+        .await
+    {
+        Ok(patient) => Ok(Redirect::to(&format!("/patients/{patient}")).into_response()),
         Err(Error::Invalid(errors)) => account_page(&state, &user, ctx, errors, None).await,
         Err(e) => Err(e.into()),
     }

@@ -98,6 +98,7 @@ struct HomePage {
     show_front_desk_links: bool,
     can_invite: bool,
     can_message: bool,
+    can_refill: bool,
     new_results: i64,
     new_messages: i64,
 }
@@ -154,6 +155,7 @@ pub async fn home(
         show_front_desk_links: user.role == Role::Staff,
         can_invite: view.access.also_allows(Action::Enrol),
         can_message: user.role == Role::Patient && view.access.also_allows(Action::SendMessage),
+        can_refill: user.role == Role::Patient && view.access.also_allows(Action::RequestRefill),
 
         new_results: match others.iter().find(|o| o.current) {
             // Counted already, with the family's records.
