@@ -358,7 +358,7 @@ impl Records {
         Some(out)
     }
 
-    /// The records a patient-side account may open: its own and those it holds grants for.
+    /// The records a patient-side account may open: its own and those its grants reach today.
     pub async fn my_patients(&self, actor: &Actor) -> Result<Vec<PatientRow>> {
         let Principal::User {
             id,
@@ -382,7 +382,24 @@ impl Records {
         {
             out.push(row);
         }
-        out.extend(patients::with_grants_for(&mut conn, *id, self.now()).await?);
+        // Those it holds grants for, as the policy decides them today (a grant the age rules
+        // ended opens nothing).
+        let granted = patients::with_grants_for(&mut conn, *id, self.now()).await?;
+        let ids: Vec<PatientId> = granted.iter().map(|r| r.id).collect();
+        let facts = portal_store::access::record_facts_of_many(&mut conn, Some(*id), &ids).await?;
+        let now = self.now();
+        out.extend(granted.into_iter().filter(|row| {
+            facts.get(&row.id).is_some_and(|read| {
+                authorize(
+                    &actor.principal,
+                    row.id,
+                    Action::ViewDemographics,
+                    &read.facts,
+                    now,
+                )
+                .is_ok()
+            })
+        }));
         Ok(out)
     }
 

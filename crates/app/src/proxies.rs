@@ -9,8 +9,8 @@ use crate::services::Proxies;
 use crate::{Actor, Error, Result, commit, crypto};
 use jiff::{SignedDuration, Timestamp};
 use portal_domain::access::{
-    AccessBasis, Action, AgeRules, ClinicAction, DEFAULT_JURISDICTION, PatientAccess, ProxyRules,
-    ProxyScope, Relationship, authorize, authorize_clinic,
+    AccessBasis, Action, AgeRules, ClinicAction, PatientAccess, ProxyRules, ProxyScope,
+    Relationship, authorize, authorize_clinic,
 };
 use portal_domain::audit::{AuditAction, Outcome, RequestContext};
 use portal_domain::fields::{Email, FieldErrors};
@@ -141,29 +141,7 @@ fn by_clinic(access: &PatientAccess) -> bool {
 impl Proxies {
     /// The clinic's rules for proxies as stored (defaults where nothing is stored).
     pub(crate) async fn rules_in(&self, conn: &mut portal_store::Conn) -> Result<ProxyRules> {
-        let stored = pools::settings(conn).await?;
-        let setting = |key: &str| {
-            stored
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        };
-        let jurisdiction = setting(JURISDICTION_KEY).unwrap_or_else(|| DEFAULT_JURISDICTION.into());
-        let mut rules = ProxyRules {
-            zone: self.config().appointments.zone.clone(),
-            ..ProxyRules::default()
-        };
-        if let Some(found) = proxies::age_rules(conn)
-            .await?
-            .into_iter()
-            .find(|r| r.jurisdiction == jurisdiction && r.check().is_ok())
-        {
-            rules.ages = found;
-        }
-        if let Some(text) = setting(CONFIDENTIAL_KEY) {
-            rules.confidential = Categories::from_stored(&text);
-        }
-        Ok(rules)
+        Ok(access::proxy_rules(conn).await?)
     }
 
     /// Who holds access to the record and what each grant allows (the patient, or the clinic's

@@ -3,8 +3,8 @@
 use crate::{Conn, Result, from_micros, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{
-    AccessFacts, AgeBand, AgeRules, DEFAULT_JURISDICTION, ParentReach, ProxyGrantFact, ProxyScope,
-    Relationship,
+    AccessFacts, AgeBand, AgeRules, DEFAULT_JURISDICTION, ParentReach, ProxyGrantFact, ProxyRules,
+    ProxyScope, Relationship,
 };
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::record::Categories;
@@ -267,6 +267,113 @@ pub(crate) fn finish_facts(
         }
     }
     out
+}
+
+/// The clinic's rules for proxies as stored: the age rules of the jurisdiction in force (the
+/// defaults where none is stored or the stored bands do not check out), the confidential
+/// categories kept from proxies, and the clinic's time zone.
+pub async fn proxy_rules(conn: &mut Conn) -> Result<ProxyRules> {
+    let stored = crate::pools::settings(&mut *conn).await?;
+    let setting = |key: &str| {
+        stored
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let jurisdiction = setting(JURISDICTION_KEY).unwrap_or_else(|| DEFAULT_JURISDICTION.into());
+    let mut rules = ProxyRules {
+        zone: clinic_zone(),
+        ..ProxyRules::default()
+    };
+    if let Some(found) = crate::proxies::age_rules(conn)
+        .await?
+        .into_iter()
+        .find(|r| r.jurisdiction == jurisdiction && r.check().is_ok())
+    {
+        rules.ages = found;
+    }
+    if let Some(text) = setting(CONFIDENTIAL_KEY) {
+        rules.confidential = Categories::from_stored(&text);
+    }
+    Ok(rules)
+}
+
+/// An account holding a grant to a record that reaches something today.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReachingProxy {
+    /// The account's e-mail address.
+    pub email: String,
+    /// Whether it wants appointment reminders.
+    pub wants_reminders: bool,
+    /// What the grant reaches today under the clinic's rules.
+    pub reaches: ProxyScope,
+}
+
+/// The active accounts whose grants to `patient` reach something at `now`, as the policy
+/// would decide it (the grant's dates and revocation, and the clinic's age rules): whom the
+/// patient's side's e-mails may go to.
+pub async fn proxies_reaching(
+    conn: &mut Conn,
+    patient: PatientId,
+    now: Timestamp,
+) -> Result<Vec<ReachingProxy>> {
+    let rows = sqlx::query(
+        "SELECT u.email, CAST(u.appointment_reminders AS BIGINT) AS reminders, g.scope, \
+         g.starts_at, g.ends_at, g.relationship, g.patient_chose_at, g.shared, p.birth_date \
+         FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
+         JOIN patients p ON p.id = g.patient_id \
+         WHERE g.patient_id = $1 AND g.revoked_at IS NULL AND u.status = 'active' \
+         ORDER BY u.email",
+    )
+    .bind(patient.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules = proxy_rules(conn).await?;
+    let mut out: Vec<ReachingProxy> = Vec::new();
+    for r in &rows {
+        use sqlx::Row;
+        let Some(scope) = ProxyScope::from_stored(&r.try_get::<String, _>("scope")?) else {
+            continue;
+        };
+        let Ok(birth) = r.try_get::<String, _>("birth_date")?.parse() else {
+            continue;
+        };
+        let grant = ProxyGrantFact {
+            scope,
+            starts_at: from_micros(r.try_get("starts_at")?)?,
+            ends_at: r
+                .try_get::<Option<i64>, _>("ends_at")?
+                .map(from_micros)
+                .transpose()?,
+            revoked: false,
+            relationship: Relationship::from_stored(&r.try_get::<String, _>("relationship")?),
+            patient_chose_at: r
+                .try_get::<Option<i64>, _>("patient_chose_at")?
+                .map(from_micros)
+                .transpose()?,
+            shared: Categories::from_stored(&r.try_get::<String, _>("shared")?),
+        };
+        let active = grant.starts_at <= now && grant.ends_at.is_none_or(|end| now < end);
+        let Some(reaches) = rules.reach(&grant, birth, now).filter(|_| active) else {
+            continue;
+        };
+        let email: String = r.try_get("email")?;
+        let wants_reminders = r.try_get::<i64, _>("reminders")? != 0;
+        match out.iter_mut().find(|p| p.email == email) {
+            // Several grants to one account: the widest reach counts.
+            Some(known) if reaches == ProxyScope::Full => known.reaches = reaches,
+            Some(_) => {}
+            None => out.push(ReachingProxy {
+                email,
+                wants_reminders,
+                reaches,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// Raises the versions of these records: what their pages show has changed (call in the

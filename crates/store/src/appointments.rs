@@ -379,18 +379,22 @@ pub(crate) async fn side_addresses(
 ) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' \
-         AND ($3 = 0 OR appointment_reminders = 1) \
-         UNION SELECT u.email FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
-         WHERE g.patient_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
-         AND (g.ends_at IS NULL OR g.ends_at > $2) AND u.status = 'active' \
-         AND ($3 = 0 OR u.appointment_reminders = 1) ORDER BY 1",
+         AND ($2 = 0 OR appointment_reminders = 1) ORDER BY 1",
     )
     .bind(patient.to_string())
-    .bind(to_micros(now))
     .bind(i64::from(reminders))
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|r| Ok(r.try_get::<String, _>("email")?))
-        .collect()
+        .collect::<Result<Vec<String>>>()?;
+    // Proxies whose grants reach anything today (every reach covers appointments).
+    for proxy in crate::access::proxies_reaching(conn, patient, now).await? {
+        if (!reminders || proxy.wants_reminders) && !out.contains(&proxy.email) {
+            out.push(proxy.email);
+        }
+    }
+    out.sort();
+    Ok(out)
 }

@@ -948,18 +948,25 @@ pub async fn patient_side_addresses(
     now: Timestamp,
 ) -> Result<Vec<String>> {
     let rows = sqlx::query(
-        "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' \
-         UNION SELECT u.email FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
-         WHERE $3 = 1 AND g.patient_id = $1 AND g.scope = 'full' AND g.revoked_at IS NULL \
-         AND g.starts_at <= $2 AND (g.ends_at IS NULL OR g.ends_at > $2) \
-         AND u.status = 'active' ORDER BY 1",
+        "SELECT email FROM users WHERE patient_id = $1 AND status = 'active' ORDER BY 1",
     )
     .bind(access.patient().to_string())
-    .bind(to_micros(now))
-    .bind(i64::from(proxies))
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|r| Ok(r.try_get::<String, _>("email")?))
-        .collect()
+        .collect::<Result<Vec<String>>>()?;
+    // Proxies whose grants reach the clinical record today.
+    if proxies {
+        for proxy in crate::access::proxies_reaching(conn, access.patient(), now).await? {
+            if proxy.reaches == portal_domain::access::ProxyScope::Full
+                && !out.contains(&proxy.email)
+            {
+                out.push(proxy.email);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

@@ -426,7 +426,8 @@ async fn a_proxy_never_sees_a_confidential_medication_or_is_told_of_it() {
                 starts_at: now() - SignedDuration::from_hours(1),
                 ends_at: None,
                 granted_by: "operator",
-                patient_chose_at: None,
+                // The patient (12 by now) chose to give the parent full access.
+                patient_chose_at: Some(now() - SignedDuration::from_hours(1)),
                 document_checked: "",
             },
             now(),

@@ -493,8 +493,22 @@ async fn a_parents_access_follows_the_age_rules_on_the_birthday(backend: Backend
         status(&t, &parent, &format!("/patients/{leo}/record")).await,
         StatusCode::OK
     );
+    // The patient's side's e-mails go to her while her grant reaches anything.
+    let reaching = || async {
+        let mut conn = t.app.store().pool().acquire().await.expect("connection");
+        portal_store::access::proxies_reaching(&mut conn, leo, t.app.now())
+            .await
+            .expect("proxies")
+    };
+    let before = reaching().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0].email, t.account(Role::Patient).email);
     // On the 18th birthday a parent's grant ends, whatever the rules.
     t.advance(birthday(18).duration_since(t.app.now()));
+    assert!(
+        reaching().await.is_empty(),
+        "no more e-mails to her about Leo"
+    );
     let parent = t.sign_in(Role::Patient).await;
     for path in ["", "/messages", "/appointments"] {
         assert_eq!(
