@@ -17,7 +17,7 @@ use portal_domain::fields::{Email, FieldErrors};
 use portal_domain::password::NewPassword;
 use portal_domain::record::Categories;
 use portal_domain::{PatientId, Principal, Role, UserId};
-use portal_store::access::{CONFIDENTIAL_KEY, JURISDICTION_KEY};
+use portal_store::access::{JURISDICTION_KEY, confidential_key};
 use portal_store::proxies::{self, Change, GrantRow, InvitationRow, NewInvitation};
 use portal_store::{access, patients, pools, users};
 
@@ -131,6 +131,18 @@ fn stage_of(
     }
 }
 
+/// A record opened to manage its proxies: the policy's decision, the transaction it was read
+/// in, the record, the rules in force, and where the patient stands under them now.
+struct Opened {
+    access: PatientAccess,
+    tx: portal_store::Tx,
+    record: portal_domain::Patient,
+    rules: ProxyRules,
+    birth: Option<jiff::civil::Date>,
+    stage: Stage,
+    now: Timestamp,
+}
+
 fn by_clinic(access: &PatientAccess) -> bool {
     matches!(
         access.basis(),
@@ -144,9 +156,9 @@ impl Proxies {
         Ok(access::proxy_rules(conn).await?)
     }
 
-    /// Who holds access to the record and what each grant allows (the patient, or the clinic's
-    /// staff and admins).
-    pub async fn overview(&self, actor: &Actor, patient: PatientId) -> Result<ProxyOverview> {
+    /// Opens the record under `Action::ManageProxy` (a refusal is recorded and answered "not
+    /// found") with what deciding about its proxies needs.
+    async fn open(&self, actor: &Actor, patient: PatientId) -> Result<Opened> {
         let (access, mut tx) = self
             .open_patient(actor, patient, Action::ManageProxy)
             .await?;
@@ -155,11 +167,33 @@ impl Proxies {
             .ok_or(Error::NotFound)?;
         let rules = self.rules_in(&mut tx).await?;
         let now = self.now();
+        let birth = record.birth_date.parse().ok();
+        let stage = stage_of(&rules, birth, rules.date_of(now));
+        Ok(Opened {
+            access,
+            tx,
+            record,
+            rules,
+            birth,
+            stage,
+            now,
+        })
+    }
+
+    /// Who holds access to the record and what each grant allows (the patient, or the clinic's
+    /// staff and admins).
+    pub async fn overview(&self, actor: &Actor, patient: PatientId) -> Result<ProxyOverview> {
+        let Opened {
+            access,
+            mut tx,
+            record,
+            rules,
+            birth,
+            stage,
+            now,
+        } = self.open(actor, patient).await?;
         let grants = proxies::of_record(&mut tx, &access).await?;
         let invitations = proxies::open_invitations(&mut tx, &access, now).await?;
-        let birth = record.birth_date.parse().ok();
-        let today = rules.date_of(now);
-        let stage = stage_of(&rules, birth, today);
         let clinic = by_clinic(&access);
         let grants = grants
             .into_iter()
@@ -242,15 +276,14 @@ impl Proxies {
         patient: PatientId,
         form: &InviteForm,
     ) -> Result<Timestamp> {
-        let (access, mut tx) = self
-            .open_patient(actor, patient, Action::ManageProxy)
-            .await?;
-        let record = patients::get(&mut tx, &access)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let rules = self.rules_in(&mut tx).await?;
-        let now = self.now();
-        let stage = stage_of(&rules, record.birth_date.parse().ok(), rules.date_of(now));
+        let Opened {
+            access,
+            mut tx,
+            rules,
+            stage,
+            now,
+            ..
+        } = self.open(actor, patient).await?;
         let clinic = by_clinic(&access);
         let mut errors = FieldErrors::new();
         let email = errors.take("email", Email::parse(&form.email));
@@ -416,19 +449,18 @@ impl Proxies {
         grant: &str,
         what: GrantChange,
     ) -> Result<()> {
-        let (access, mut tx) = self
-            .open_patient(actor, patient, Action::ManageProxy)
-            .await?;
-        let record = patients::get(&mut tx, &access)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let Opened {
+            access,
+            mut tx,
+            rules,
+            birth,
+            stage,
+            now,
+            ..
+        } = self.open(actor, patient).await?;
         let Some(row) = proxies::one(&mut tx, &access, grant).await? else {
             return Err(Error::NotFound);
         };
-        let rules = self.rules_in(&mut tx).await?;
-        let now = self.now();
-        let birth = record.birth_date.parse().ok();
-        let stage = stage_of(&rules, birth, rules.date_of(now));
         let view = self.view_of(row, &access, &rules, birth, stage, now);
         if !view.live {
             return Err(Error::NotFound);
@@ -716,7 +748,7 @@ impl Proxies {
         pools::set_setting(
             &mut tx,
             &cap,
-            CONFIDENTIAL_KEY,
+            &confidential_key(&rules.jurisdiction),
             &confidential.to_stored(),
             &by,
             now,

@@ -129,15 +129,23 @@ pub(crate) fn facts_sql(user: &str, list: &str) -> String {
                WHERE key = '{JURISDICTION_KEY}'), '{DEFAULT_JURISDICTION}') \
          UNION ALL \
          SELECT 'setting', pg.patient_id, c.key, NULL, NULL, NULL, c.value, NULL \
-         FROM clinic_settings c, {granted} WHERE c.key = '{CONFIDENTIAL_KEY}'"
+         FROM clinic_settings c, {granted} \
+         WHERE c.key = '{CONFIDENTIAL_KEY}:' || COALESCE((SELECT value FROM clinic_settings \
+               WHERE key = '{JURISDICTION_KEY}'), '{DEFAULT_JURISDICTION}')"
     )
 }
 
 /// The clinic setting naming the jurisdiction whose age rules are in force.
 pub const JURISDICTION_KEY: &str = "proxy.jurisdiction";
-/// The clinic setting listing the confidential categories kept from proxies (comma-separated
-/// names; absent: every category).
+/// The clinic settings listing the confidential categories kept from proxies under each
+/// jurisdiction's rules (`proxy.confidential:<jurisdiction>`: comma-separated names; absent:
+/// every category).
 pub const CONFIDENTIAL_KEY: &str = "proxy.confidential";
+
+/// The setting holding the confidential categories of `jurisdiction`'s rules.
+pub fn confidential_key(jurisdiction: &str) -> String {
+    format!("{CONFIDENTIAL_KEY}:{jurisdiction}")
+}
 
 static CLINIC_ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
 
@@ -292,7 +300,7 @@ pub async fn proxy_rules(conn: &mut Conn) -> Result<ProxyRules> {
     {
         rules.ages = found;
     }
-    if let Some(text) = setting(CONFIDENTIAL_KEY) {
+    if let Some(text) = setting(&confidential_key(&jurisdiction)) {
         rules.confidential = Categories::from_stored(&text);
     }
     Ok(rules)

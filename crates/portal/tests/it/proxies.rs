@@ -112,6 +112,34 @@ async fn invite_and_accept(
     sign_in_password(t, email).await
 }
 
+/// The id of the one grant to `patient`.
+async fn only_grant(t: &TestApp, patient: PatientId) -> String {
+    sqlx::query_scalar("SELECT id FROM proxy_grants WHERE patient_id = $1")
+        .bind(patient.to_string())
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("grant")
+}
+
+/// Connects an app (SMART standalone launch) to `patient`'s record from `browser`, allowing
+/// everything offered; gives the access token.
+async fn connect_app(t: &TestApp, browser: &Client, patient: PatientId) -> String {
+    let app = register(t, false).await;
+    let record = patient.to_string();
+    let (code, verifier) = code_for_record(
+        t,
+        browser,
+        &app,
+        "launch/patient patient/*.read",
+        None,
+        Some(&record),
+    )
+    .await;
+    let (_, tokens) = exchange(t, &app, &code, &verifier).await;
+    assert_eq!(tokens["patient"], record.as_str(), "{tokens}");
+    tokens["access_token"].as_str().expect("token").to_string()
+}
+
 async fn status(t: &TestApp, c: &Client, path: &str) -> StatusCode {
     t.get(c, path).await.status()
 }
@@ -308,11 +336,7 @@ async fn each_scope_reaches_what_it_says_and_an_ended_grant_ends_at_once(backend
     let log = open(&t, &him, &format!("/patients/{marcus}/access-log")).await;
     assert!(log.contains("Robin Ames"), "{log}");
     // He gives full access: the record opens at the carer's next request, never confidential.
-    let grant: String = sqlx::query_scalar("SELECT id FROM proxy_grants WHERE patient_id = $1")
-        .bind(marcus.to_string())
-        .fetch_one(t.app.store().pool())
-        .await
-        .expect("grant");
+    let grant = only_grant(&t, marcus).await;
     let r = t
         .post_form(&him, &path, &path, &[("do", "full"), ("grant", &grant)])
         .await;
@@ -400,20 +424,7 @@ async fn a_parents_access_follows_the_age_rules_on_the_birthday(backend: Backend
         status(&t, &parent, &format!("/patients/{leo}/record")).await,
         StatusCode::OK
     );
-    let app = register(&t, false).await;
-    let leo_id = leo.to_string();
-    let (code, verifier) = code_for_record(
-        &t,
-        &parent,
-        &app,
-        "launch/patient patient/*.read",
-        None,
-        Some(&leo_id),
-    )
-    .await;
-    let (_, tokens) = exchange(&t, &app, &code, &verifier).await;
-    assert_eq!(tokens["patient"], leo.to_string().as_str(), "{tokens}");
-    let token = tokens["access_token"].as_str().expect("token").to_string();
+    let token = connect_app(&t, &parent, leo).await;
     assert_eq!(
         api(&token).get(&format!("/fhir/Patient/{leo}")).await.0,
         StatusCode::OK
@@ -589,11 +600,7 @@ async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend
         overview.contains("Ask the clinic to remove Robin Ames"),
         "{overview}"
     );
-    let grant: String = sqlx::query_scalar("SELECT id FROM proxy_grants WHERE patient_id = $1")
-        .bind(lena.to_string())
-        .fetch_one(t.app.store().pool())
-        .await
-        .expect("grant");
+    let grant = only_grant(&t, lena).await;
     let r = t
         .post_form(&herself, &path, &path, &[("do", "end"), ("grant", &grant)])
         .await;
@@ -629,21 +636,9 @@ async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend
     let own_home = open(&t, &herself, &format!("/patients/{lena}")).await;
     assert!(own_home.contains("new test result"), "{own_home}");
     // Her mother's app reads the same through the API.
-    let app = register(&t, false).await;
-    let lena_id = lena.to_string();
-    let (code, verifier) = code_for_record(
-        &t,
-        &mum,
-        &app,
-        "launch/patient patient/*.read",
-        None,
-        Some(&lena_id),
-    )
-    .await;
-    let (_, tokens) = exchange(&t, &app, &code, &verifier).await;
     let api = Api {
         t: &t,
-        token: tokens["access_token"].as_str().expect("token").to_string(),
+        token: connect_app(&t, &mum, lena).await,
     };
     let everything = api.all(&format!("/fhir/Patient/{lena}/$everything")).await;
     let text = serde_json::to_string(&everything).expect("json");
@@ -686,6 +681,35 @@ async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend
     .await
     .expect("count");
     assert!(as_proxy > 0, "her mother's reads are audited as her proxy");
+    // The clinic may keep fewer categories from proxies under its rules: once HIV is not among
+    // them, her mother sees the report of that result at her next request.
+    let admin = t.sign_in(Role::Admin).await;
+    let rules = [
+        (
+            "jurisdiction",
+            "US common practice (confidential care from 12)",
+        ),
+        ("from-0", "0"),
+        ("until-0", "12"),
+        ("reach-0", "full"),
+        ("from-1", "12"),
+        ("until-1", "18"),
+        ("reach-1", "limited"),
+        ("widen-1", "on"),
+        ("from-2", "18"),
+        ("reach-2", "ended"),
+        ("widen-2", "on"),
+        ("confidential-sexual-reproductive", "on"),
+        ("confidential-mental-health", "on"),
+        ("confidential-substance-use", "on"),
+        ("confidential-genetic", "on"),
+    ];
+    let r = t
+        .post_form(&admin, "/admin/proxy-rules", "/admin/proxy-rules", &rules)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let results = open(&t, &mum, &format!("/patients/{lena}/results")).await;
+    assert!(results.contains("Sexual health screen"), "{results}");
     // She asks the clinic to remove her mother; the front desk sees the request.
     let r = t
         .post_form(
