@@ -177,6 +177,15 @@ impl Accounts {
                      have, they can invite you as their proxy from their account.",
                 ));
             }
+            // A teen's code opens the teen's own account; a parent of a teen is given access by
+            // the clinic after checking their identity, or by the teen.
+            Some(_) if rules.patient_decides(birth, today) => {
+                return Err(Error::field(
+                    "whose",
+                    "This code is for a teenager's own account. For a parent's access, ask the \
+                     clinic (bring photo ID), or your child can invite you from their account.",
+                ));
+            }
             None if !rules.patient_decides(birth, today) => {
                 return Err(Error::field(
                     "whose",
@@ -297,6 +306,13 @@ impl Accounts {
                 "code",
                 "This record belongs to an adult: only they can give you access, by inviting \
                  you from their own account.",
+            ));
+        }
+        if rules.patient_decides(birth.date(), today) {
+            return Err(Error::field(
+                "code",
+                "This code is for a teenager's own account. For a parent's access, ask the \
+                 clinic (bring photo ID), or your child can invite you from their account.",
             ));
         }
         let code_hash = crypto::sha256_hex(given.as_str());

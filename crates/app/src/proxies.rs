@@ -426,10 +426,26 @@ impl Proxies {
         patient: PatientId,
         id: &str,
     ) -> Result<()> {
-        let (access, mut tx) = self
-            .open_patient(actor, patient, Action::ManageProxy)
-            .await?;
-        if !proxies::cancel_invitation(&mut tx, &access, id, self.now()).await? {
+        let Opened {
+            access,
+            mut tx,
+            stage,
+            now,
+            ..
+        } = self.open(actor, patient).await?;
+        let Some(invitation) = proxies::open_invitations(&mut tx, &access, now)
+            .await?
+            .into_iter()
+            .find(|i| i.id == id)
+        else {
+            return Err(Error::NotFound);
+        };
+        // The clinic's invitation (after an identity check) is the clinic's to cancel, or an
+        // adult patient's; a teen asks the clinic once it is a grant.
+        if !(invitation.by_patient || by_clinic(&access) || stage == Stage::Adult) {
+            return Err(Error::Forbidden);
+        }
+        if !proxies::cancel_invitation(&mut tx, &access, id, now).await? {
             return Err(Error::NotFound);
         }
         let mut event = self.patient_event(actor, &access, AuditAction::Delete, "ProxyInvitation");
@@ -560,6 +576,17 @@ impl Proxies {
             return Err(Error::Forbidden);
         };
         let preview = self.invitation(token).await?.ok_or(Error::NotFound)?;
+        // The link is the invited address's: another account cannot take the grant with it.
+        let mut conn = self.conn().await?;
+        let account = users::find(&mut conn, *id).await?.ok_or(Error::Forbidden)?;
+        drop(conn);
+        if account.email != preview.invitation.email {
+            return Err(Error::field(
+                "token",
+                "This invitation was sent to another e-mail address. Sign in with the account of \
+                 that address, or ask for an invitation to the address you sign in with.",
+            ));
+        }
         if *own_patient == Some(preview.invitation.patient) {
             return Err(Error::field(
                 "token",
@@ -656,8 +683,9 @@ impl Proxies {
                 starts_at: now,
                 ends_at: invitation.ends_at,
                 granted_by: &invitation.invited_by,
-                // The patient's own invitation is their choice, made when they sent it.
-                patient_chose_at: invitation.by_patient.then_some(invitation.created_at),
+                // The patient's own invitation is their choice, standing (they could cancel it)
+                // until it was accepted.
+                patient_chose_at: invitation.by_patient.then_some(now),
                 document_checked: &invitation.document_checked,
             },
             now,

@@ -6,7 +6,7 @@ use crate::json::{self, JsonContainerTrait, JsonValueTrait, Kind, Value};
 use crate::model::{Concept, ObservationData, ObservationValue, ReferenceRange};
 use crate::{Mapped, to_instant_micros};
 use portal_domain::record::{
-    Flag, ItemColumns, ItemKind, NOTE_CATEGORY, Sensitivity, report_is_note,
+    Categories, Flag, ItemColumns, ItemKind, NOTE_CATEGORY, Sensitivity, report_is_note,
 };
 
 /// The list columns of one clinical item (the domain's [`ItemColumns`]).
@@ -135,9 +135,9 @@ pub fn is_note_report(mapped: &Mapped) -> bool {
     }
 }
 
-/// The most confidential category the resource's security labels (`meta.security`) mark, or
-/// failing those, the one its code (or medication) is listed in by the shipped code lists.
-pub fn sensitivity_of(resource: &Value) -> Option<Sensitivity> {
+/// Every confidential category the resource falls in: those its security labels
+/// (`meta.security`) mark, and those the shipped code lists put its code (or medication) in.
+pub fn sensitivity_of(resource: &Value) -> Categories {
     let labelled = resource
         .get("meta")
         .and_then(|m| m.get("security"))
@@ -147,21 +147,18 @@ pub fn sensitivity_of(resource: &Value) -> Option<Sensitivity> {
         .filter_map(|label| {
             let code = label.get("code")?.as_str()?;
             Sensitivity::of_security_label(label.get("system").and_then(Value::as_str), code)
-        })
-        .min();
-    labelled.or_else(|| {
-        ["code", "medicationCodeableConcept"]
-            .iter()
-            .filter_map(|field| resource.get(*field)?.get("coding")?.as_array())
-            .flatten()
-            .filter_map(|coding| {
-                Sensitivity::of_code(
-                    coding.get("system")?.as_str()?,
-                    coding.get("code")?.as_str()?,
-                )
-            })
-            .min()
-    })
+        });
+    let coded = ["code", "medicationCodeableConcept"]
+        .iter()
+        .filter_map(|field| resource.get(*field)?.get("coding")?.as_array())
+        .flatten()
+        .filter_map(|coding| {
+            Sensitivity::of_code(
+                coding.get("system")?.as_str()?,
+                coding.get("code")?.as_str()?,
+            )
+        });
+    labelled.chain(coded).collect()
 }
 
 /// The interpretation code system (HL7 v3 ObservationInterpretation).
@@ -301,27 +298,46 @@ mod tests {
         let labelled = json!({"resourceType": "Condition", "meta": {"security": [
             {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"},
             {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "ETH"}]}});
-        assert_eq!(sensitivity_of(&labelled), Some(Sensitivity::SubstanceUse));
+        assert_eq!(
+            sensitivity_of(&labelled),
+            Categories::NONE.with(Sensitivity::SubstanceUse)
+        );
         let plain = json!({"resourceType": "Condition", "meta": {"security": [
             {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "N"}]}});
-        assert_eq!(sensitivity_of(&plain), None);
-        assert_eq!(sensitivity_of(&json!({"resourceType": "Condition"})), None);
+        assert_eq!(sensitivity_of(&plain), Categories::NONE);
+        assert_eq!(
+            sensitivity_of(&json!({"resourceType": "Condition"})),
+            Categories::NONE
+        );
     }
 
     #[test]
     fn listed_codes_mark_an_item_confidential_without_a_label() {
         let depression = json!({"resourceType": "Condition", "code": {"coding": [
             {"system": "http://snomed.info/sct", "code": "370143000"}]}});
-        assert_eq!(sensitivity_of(&depression), Some(Sensitivity::MentalHealth));
+        assert_eq!(
+            sensitivity_of(&depression),
+            Categories::NONE.with(Sensitivity::MentalHealth)
+        );
         let medicine = json!({"resourceType": "MedicationRequest", "medicationCodeableConcept":
             {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "310385"}]}});
-        assert_eq!(sensitivity_of(&medicine), Some(Sensitivity::MentalHealth));
+        assert_eq!(
+            sensitivity_of(&medicine),
+            Categories::NONE.with(Sensitivity::MentalHealth)
+        );
         let asthma = json!({"resourceType": "Condition", "code": {"coding": [
             {"system": "http://snomed.info/sct", "code": "195967001"}]}});
-        assert_eq!(sensitivity_of(&asthma), None);
-        // A label wins over the list.
+        assert_eq!(sensitivity_of(&asthma), Categories::NONE);
+        // Labels and the list together: an item is in every category either puts it in.
         let mut labelled = depression.clone();
-        labelled["meta"] = json!({"security": [{"code": "HIV"}]});
-        assert_eq!(sensitivity_of(&labelled), Some(Sensitivity::Hiv));
+        labelled["meta"] = json!({"security": [{"code": "HIV"}, {"code": "ETH"}]});
+        let all: Categories = [
+            Sensitivity::MentalHealth,
+            Sensitivity::Hiv,
+            Sensitivity::SubstanceUse,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(sensitivity_of(&labelled), all);
     }
 }

@@ -189,11 +189,12 @@ pub(crate) fn read_fact(
                 return Ok(());
             };
             let revoked: Option<i64> = row.cell(column("revoked_at").as_str())?;
+            // Categories never hold a semicolon: the last one ends the relationship.
             let info: Option<String> = row.cell(column("info").as_str())?;
             let (relationship, shared) = info
                 .as_deref()
                 .unwrap_or("")
-                .split_once(';')
+                .rsplit_once(';')
                 .unwrap_or(("", ""));
             let chose: Option<i64> = row.cell(column("chose_at").as_str())?;
             facts.proxy_grants.push(ProxyGrantFact {

@@ -276,9 +276,7 @@ pub async fn to_review(
     let mut allergies = Vec::new();
     for r in &rows {
         let sensitivity: String = r.try_get("sensitivity")?;
-        if !visibility.shows_category(portal_domain::record::Sensitivity::from_stored(
-            &sensitivity,
-        )) {
+        if !visibility.shows_categories(portal_domain::record::Categories::of_item(&sensitivity)) {
             continue;
         }
         let item = (r.try_get("resource_id")?, r.try_get("label")?);

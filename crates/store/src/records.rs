@@ -7,8 +7,8 @@ use crate::{Conn, Result, parse_id, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::record::{
-    ClinicalItem, Flag, Hold, ItemColumns, ItemKind, NOTE_REPORT_CATEGORIES, RESULT_CATEGORIES,
-    Sensitivity,
+    Categories, ClinicalItem, Flag, Hold, ItemColumns, ItemKind, NOTE_REPORT_CATEGORIES,
+    RESULT_CATEGORIES,
 };
 use portal_domain::{PatientAccess, ResourceId, UserId, Visibility};
 use sqlx::Row;
@@ -52,7 +52,7 @@ fn item(row: &sqlx::any::AnyRow) -> Result<ItemRow> {
             status: row.try_get("status")?,
             sort_at: row.try_get("sort_at")?,
             flag: Flag::from_code(&row.try_get::<String, _>("flag")?),
-            sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
+            sensitivity: Categories::of_item(&row.try_get::<String, _>("sensitivity")?),
         },
         encounter_id: optional_id(row, "encounter_id")?,
         who_id: optional_id(row, "who_id")?,
@@ -98,30 +98,25 @@ impl Shown {
 }
 
 /// SQL: whether the item aliased `item` is in no confidential category `visibility` hides. A
-/// report is as confidential as the results it lists. Only categories named as shown pass, so a
+/// report is as confidential as the results it lists. An item's categories are stored
+/// comma-separated; what remains once every shown category is taken out must be nothing, so a
 /// category this version does not know stays hidden.
 fn not_hidden(item: &str, visibility: Visibility) -> String {
-    let shown: Vec<String> = portal_domain::record::Categories::ALL
-        .minus(visibility.hidden)
-        .iter()
-        .map(|c| format!("'{}'", c.as_str()))
-        .collect();
-    let (item_shown, listed_hidden) = if shown.is_empty() {
-        (
-            format!("{item}.sensitivity = ''"),
-            "listed.sensitivity <> ''".to_string(),
-        )
-    } else {
-        let shown = shown.join(", ");
-        (
-            format!("({item}.sensitivity = '' OR {item}.sensitivity IN ({shown}))"),
-            format!("listed.sensitivity <> '' AND listed.sensitivity NOT IN ({shown})"),
-        )
+    let only_shown = |column: &str| {
+        Categories::ALL
+            .minus(visibility.hidden)
+            .iter()
+            .fold(format!("',' || {column} || ','"), |sql, shown| {
+                format!("REPLACE({sql}, ',{},', ',')", shown.as_str())
+            })
     };
     format!(
-        "{item_shown} AND NOT EXISTS (SELECT 1 FROM clinical_items listed \
-         WHERE listed.report_id = {item}.resource_id AND listed.patient_id = {item}.patient_id \
-         AND {listed_hidden})"
+        "({item}.sensitivity = '' OR {item_rest} = ',') AND NOT EXISTS (SELECT 1 FROM \
+         clinical_items listed WHERE listed.report_id = {item}.resource_id \
+         AND listed.patient_id = {item}.patient_id AND listed.sensitivity <> '' \
+         AND {listed_rest} <> ',')",
+        item_rest = only_shown(&format!("{item}.sensitivity")),
+        listed_rest = only_shown("listed.sensitivity"),
     )
 }
 

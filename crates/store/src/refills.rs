@@ -9,7 +9,7 @@
 use crate::{Conn, Error, Result, conflict_as, from_micros, parse_id, require, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{ClinicAction, ClinicCapability, PatientAccess, RefillFacts};
-use portal_domain::record::Sensitivity;
+use portal_domain::record::Categories;
 use portal_domain::refills::{RefillStatus, Stage};
 use portal_domain::{
     PatientId, PharmacyId, PoolId, RefillId, RefillItemId, ResourceId, Role, UserId,
@@ -236,8 +236,8 @@ pub struct NewItem {
     pub medication: ResourceId,
     /// Its name as the page showed it.
     pub label: String,
-    /// Its confidential category, if any.
-    pub sensitivity: Option<Sensitivity>,
+    /// The confidential categories it falls in (none, for most).
+    pub sensitivity: Categories,
 }
 
 /// A new request as the policy allowed it.
@@ -302,7 +302,7 @@ pub async fn create(
         .bind(&patient)
         .bind(item.medication.to_string())
         .bind(&item.label)
-        .bind(item.sensitivity.map_or("", Sensitivity::as_str))
+        .bind(item.sensitivity.to_stored())
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(to_micros(now))
         .execute(&mut *conn)
@@ -394,8 +394,8 @@ pub struct Item {
     pub steps: Vec<Step>,
     /// The prescription written on approval (its portal id).
     pub issued: Option<String>,
-    /// Its confidential category, if any.
-    pub sensitivity: Option<Sensitivity>,
+    /// The confidential categories it falls in (none, for most).
+    pub sensitivity: Categories,
 }
 
 /// A request with its items.
@@ -446,7 +446,7 @@ const REQUEST_COLUMNS: &str = "r.id, r.patient_id, r.comment, r.prescriber_user_
 impl Refill {
     /// Whether it holds a medication in a confidential category (as its reader sees it).
     pub fn is_confidential(&self) -> bool {
-        self.items.iter().any(|i| i.sensitivity.is_some())
+        self.items.iter().any(|i| !i.sensitivity.is_empty())
     }
 }
 
@@ -544,10 +544,10 @@ async fn with_items(
             reason: row.try_get("reason")?,
             steps,
             issued: row.try_get("issued_id")?,
-            sensitivity: Sensitivity::from_stored(&row.try_get::<String, _>("sensitivity")?),
+            sensitivity: Categories::of_item(&row.try_get::<String, _>("sensitivity")?),
         };
         // A confidential medication is never shown to a viewer who may not see it (a proxy).
-        if !access.visibility().shows_category(item.sensitivity) {
+        if !access.visibility().shows_categories(item.sensitivity) {
             continue;
         }
         if let Some(r) = requests.iter_mut().find(|r| r.id == request) {

@@ -5,7 +5,7 @@ use crate::bulk::{Cell, Insert, Kind};
 use crate::{Conn, Result, conflict_as, parse_id, to_micros};
 use jiff::Timestamp;
 use portal_domain::access::{ClinicAction, ClinicCapability};
-use portal_domain::record::{ItemColumns, Sensitivity};
+use portal_domain::record::ItemColumns;
 use portal_domain::{PatientAccess, PatientId, ResourceId};
 use sqlx::Row;
 
@@ -535,10 +535,15 @@ pub async fn put_clinical_items(
 ) -> Result<()> {
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     let patients: Vec<String> = items.iter().map(|i| i.patient_id.to_string()).collect();
+    let sensitivities: Vec<String> = items
+        .iter()
+        .map(|i| i.columns.sensitivity.to_stored())
+        .collect();
     let cells: Vec<Vec<Cell<'_>>> = items
         .iter()
         .zip(&patients)
-        .map(|(item, patient)| {
+        .zip(&sensitivities)
+        .map(|((item, patient), sensitivity)| {
             let c = item.columns;
             vec![
                 Cell::Text(Some(item.resource_id)),
@@ -557,7 +562,7 @@ pub async fn put_clinical_items(
                 Cell::Text(item.report_id),
                 Cell::Text(Some(c.flag.code())),
                 Cell::Int(item.released_at),
-                Cell::Text(Some(c.sensitivity.map_or("", Sensitivity::as_str))),
+                Cell::Text(Some(sensitivity)),
             ]
         })
         .collect();

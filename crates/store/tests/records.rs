@@ -184,7 +184,7 @@ async fn write(conn: &mut Conn, seeds: &[Seed]) {
             status: "final".into(),
             sort_at: Some(to_micros(now() - SignedDuration::from_hours(s.hours_ago))),
             flag: Flag::Normal,
-            sensitivity: s.sensitivity,
+            sensitivity: s.sensitivity.into_iter().collect(),
         })
         .collect();
     let reports: Vec<Option<String>> = seeds

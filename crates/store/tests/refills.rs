@@ -138,7 +138,9 @@ async fn send(
             // Drugs 7 and 8 are in a confidential category.
             sensitivity: (7..=8)
                 .contains(m)
-                .then_some(Sensitivity::SexualAndReproductive),
+                .then_some(Sensitivity::SexualAndReproductive)
+                .into_iter()
+                .collect(),
         })
         .collect();
     refills::create(

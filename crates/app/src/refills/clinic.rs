@@ -209,7 +209,7 @@ impl Refills {
                 "This medication was approved already; its prescription stands.".into(),
             ));
         }
-        if matches!(decision, Decision::Message { .. }) && found.sensitivity.is_some() {
+        if matches!(decision, Decision::Message { .. }) && !found.sensitivity.is_empty() {
             // Conversations are shown to every proxy of the record; this medication never is.
             return Err(Error::field(
                 "choice",

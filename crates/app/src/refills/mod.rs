@@ -449,7 +449,7 @@ impl Refills {
                 other => other?,
             }
             self.tell_clinic(&mut tx, *prescriber, pool).await?;
-            confidential |= items.iter().any(|i| i.sensitivity.is_some());
+            confidential |= items.iter().any(|i| !i.sensitivity.is_empty());
             let mut event =
                 self.patient_event(actor, &access, AuditAction::Create, "RefillRequest");
             event.resource_id = Some(id.to_string());

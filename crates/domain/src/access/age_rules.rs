@@ -100,7 +100,17 @@ impl AgeRules {
                     )));
                 }
                 Some(until) => next = until,
-                None if i + 1 == self.bands.len() => return Ok(()),
+                None if i + 1 == self.bands.len() => {
+                    // Adults decide for themselves: only a grant they make counts.
+                    if band.parent_reach != ParentReach::Ended || !band.patient_may_widen {
+                        return Err(RulesError(
+                            "In the last band (adults) a parent's access must be ended and the \
+                             patient must decide."
+                                .into(),
+                        ));
+                    }
+                    return Ok(());
+                }
                 None => {
                     return Err(RulesError("Only the last band may run for life.".into()));
                 }
@@ -198,6 +208,15 @@ mod tests {
         let mut rules = AgeRules::common_us("X", 12);
         rules.bands[0].until_age = None;
         assert!(rules.check().is_err());
+        let mut rules = AgeRules::common_us("X", 12);
+        rules.bands[2].patient_may_widen = false;
+        assert!(rules.check().is_err(), "adults decide for themselves");
+        let mut rules = AgeRules::common_us("X", 12);
+        rules.bands[2].parent_reach = ParentReach::Limited;
+        assert!(
+            rules.check().is_err(),
+            "a parent's reach ends with the last band"
+        );
         let mut rules = AgeRules::common_us(" ", 12);
         assert!(rules.check().is_err());
         rules.jurisdiction = "X".into();

@@ -26,7 +26,7 @@ pub use scopes::ApiScopes;
 pub use smart::{Interaction, SmartScopes, TypeAccess};
 
 use crate::ids::{ClientId, PatientId, UserId};
-use crate::record::{Categories, Sensitivity};
+use crate::record::Categories;
 use crate::user::Role;
 use jiff::Timestamp;
 
@@ -531,21 +531,22 @@ pub struct Visibility {
 }
 
 impl Visibility {
-    /// Whether an item released at `released_at` (`None`: held) in `sensitivity` is shown at
-    /// `now`.
+    /// Whether an item released at `released_at` (`None`: held) in the confidential
+    /// categories `sensitivity` is shown at `now`.
     pub fn shows(
         self,
         released_at: Option<Timestamp>,
-        sensitivity: Option<Sensitivity>,
+        sensitivity: Categories,
         now: Timestamp,
     ) -> bool {
         (self.unreleased || crate::record::is_released(released_at, now))
-            && self.shows_category(sensitivity)
+            && self.shows_categories(sensitivity)
     }
 
-    /// Whether an item in `sensitivity` (`None`: no confidential category) is shown.
-    pub fn shows_category(self, sensitivity: Option<Sensitivity>) -> bool {
-        sensitivity.is_none_or(|s| !self.hidden.contains(s))
+    /// Whether an item in the confidential categories `sensitivity` is shown: none of them is
+    /// hidden.
+    pub fn shows_categories(self, sensitivity: Categories) -> bool {
+        !sensitivity.intersects(self.hidden)
     }
 
     /// Whether every confidential category is shown.

@@ -332,8 +332,8 @@ fn held_results_are_shown_to_the_care_team_only() {
     )
     .expect("own");
     assert!(!own.visibility().unreleased);
-    assert!(!own.visibility().shows(None, None, now()));
-    assert!(own.visibility().shows(Some(now()), None, now()));
+    assert!(!own.visibility().shows(None, Categories::NONE, now()));
+    assert!(own.visibility().shows(Some(now()), Categories::NONE, now()));
 }
 
 #[test]
@@ -347,11 +347,17 @@ fn sensitive_items_are_never_shown_to_a_proxy() {
     let access = authorize(&parent, pid(1), Action::ViewRecord, &full, now()).expect("granted");
     for s in Sensitivity::ALL {
         assert!(
-            !access.visibility().shows(Some(now()), Some(s), now()),
+            !access
+                .visibility()
+                .shows(Some(now()), Categories::NONE.with(s), now()),
             "{s:?}"
         );
     }
-    assert!(access.visibility().shows(Some(now()), None, now()));
+    assert!(
+        access
+            .visibility()
+            .shows(Some(now()), Categories::NONE, now())
+    );
     let me = user(Role::Patient, Some(pid(1)));
     let own = authorize(
         &me,
@@ -361,10 +367,11 @@ fn sensitive_items_are_never_shown_to_a_proxy() {
         now(),
     )
     .expect("own");
-    assert!(
-        own.visibility()
-            .shows(Some(now()), Some(Sensitivity::MentalHealth), now())
-    );
+    assert!(own.visibility().shows(
+        Some(now()),
+        Categories::NONE.with(Sensitivity::MentalHealth),
+        now()
+    ));
 }
 
 #[test]
@@ -531,7 +538,11 @@ fn an_app_reads_only_the_granted_record_while_its_granter_may() {
         ..Default::default()
     };
     let access = authorize(&parents, pid(3), Action::ViewRecord, &full, now()).expect("full");
-    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
+    assert!(
+        !access
+            .visibility()
+            .shows_categories(Categories::NONE.with(Sensitivity::Hiv))
+    );
     let mut ended = grant(ProxyScope::Full);
     ended.revoked = true;
     let revoked = AccessFacts {
@@ -664,7 +675,7 @@ fn a_teen_may_give_a_parent_full_access_until_eighteen_and_renew_it_as_an_adult(
     assert!(
         !access
             .visibility()
-            .shows_category(Some(Sensitivity::MentalHealth))
+            .shows_categories(Categories::NONE.with(Sensitivity::MentalHealth))
     );
     assert_eq!(access.relationship(), Some(Relationship::Parent));
     facts.proxy_grants[0].shared = Categories::NONE.with(Sensitivity::MentalHealth);
@@ -679,9 +690,13 @@ fn a_teen_may_give_a_parent_full_access_until_eighteen_and_renew_it_as_an_adult(
     assert!(
         access
             .visibility()
-            .shows_category(Some(Sensitivity::MentalHealth))
+            .shows_categories(Categories::NONE.with(Sensitivity::MentalHealth))
     );
-    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
+    assert!(
+        !access
+            .visibility()
+            .shows_categories(Categories::NONE.with(Sensitivity::Hiv))
+    );
     // The clinic may choose to keep fewer categories from proxies.
     facts.rules.confidential = Categories::NONE.with(Sensitivity::Hiv);
     facts.proxy_grants[0].shared = Categories::NONE;
@@ -696,9 +711,13 @@ fn a_teen_may_give_a_parent_full_access_until_eighteen_and_renew_it_as_an_adult(
     assert!(
         access
             .visibility()
-            .shows_category(Some(Sensitivity::Genetic))
+            .shows_categories(Categories::NONE.with(Sensitivity::Genetic))
     );
-    assert!(!access.visibility().shows_category(Some(Sensitivity::Hiv)));
+    assert!(
+        !access
+            .visibility()
+            .shows_categories(Categories::NONE.with(Sensitivity::Hiv))
+    );
 }
 
 #[test]

@@ -43,8 +43,8 @@ pub struct ItemColumns {
     pub sort_at: Option<i64>,
     /// A result's abnormal flag.
     pub flag: Flag,
-    /// Its confidential category, if any.
-    pub sensitivity: Option<Sensitivity>,
+    /// The confidential categories it falls in (none, for most).
+    pub sensitivity: Categories,
 }
 
 /// One item of a patient's clinical record with its details `D` (the store hands the details

@@ -41,21 +41,6 @@ impl Sensitivity {
         }
     }
 
-    /// Reads the stored text. Unknown text reads as sensitive (mental health is as good as any
-    /// category: what matters is that a proxy never sees it), so a value written by a newer
-    /// version never opens an item up.
-    pub fn from_stored(text: &str) -> Option<Self> {
-        if text.is_empty() {
-            return None;
-        }
-        Some(
-            Self::ALL
-                .into_iter()
-                .find(|s| s.as_str() == text)
-                .unwrap_or(Sensitivity::MentalHealth),
-        )
-    }
-
     /// Words for clinic staff.
     pub fn words(self) -> &'static str {
         match self {
@@ -150,6 +135,24 @@ impl Categories {
         self.0 == 0
     }
 
+    /// Whether the two sets share a category.
+    pub fn intersects(self, other: Categories) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// An item's stored categories (comma-separated). A name this version does not know reads
+    /// as every category, so an item a newer version marked is hidden wherever any is.
+    pub fn of_item(text: &str) -> Categories {
+        let mut set = Categories::NONE;
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match Sensitivity::ALL.into_iter().find(|s| s.as_str() == name) {
+                Some(s) => set = set.with(s),
+                None => return Categories::ALL,
+            }
+        }
+        set
+    }
+
     /// The categories in the set, in [`Sensitivity::ALL`]'s order.
     pub fn iter(self) -> impl Iterator<Item = Sensitivity> {
         Sensitivity::ALL
@@ -197,6 +200,14 @@ mod tests {
             Categories::NONE.with(Sensitivity::Hiv)
         );
         assert_eq!(Categories::from_stored(""), Categories::NONE);
+        assert_eq!(Categories::of_item("hiv,genetic").iter().count(), 2);
+        assert_eq!(
+            Categories::of_item("hiv,from-a-newer-version"),
+            Categories::ALL
+        );
+        assert_eq!(Categories::of_item(""), Categories::NONE);
+        assert!(set.intersects(Categories::NONE.with(Sensitivity::Hiv)));
+        assert!(!set.intersects(Categories::NONE.with(Sensitivity::Genetic)));
         assert_eq!(Categories::ALL.iter().count(), Sensitivity::ALL.len());
         assert!(Categories::ALL.minus(set).contains(Sensitivity::Genetic));
         assert!(!Categories::ALL.minus(set).contains(Sensitivity::Hiv));
@@ -205,11 +216,11 @@ mod tests {
     #[test]
     fn every_category_reads_back_and_unknown_text_stays_sensitive() {
         for s in Sensitivity::ALL {
-            assert_eq!(Sensitivity::from_stored(s.as_str()), Some(s));
+            assert_eq!(Categories::of_item(s.as_str()), Categories::NONE.with(s));
             assert!(!s.words().is_empty());
         }
-        assert_eq!(Sensitivity::from_stored(""), None);
-        assert!(Sensitivity::from_stored("future-category").is_some());
+        assert_eq!(Categories::of_item(""), Categories::NONE);
+        assert_eq!(Categories::of_item("future-category"), Categories::ALL);
     }
 
     #[test]

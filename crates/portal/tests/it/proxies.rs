@@ -295,6 +295,36 @@ async fn each_scope_reaches_what_it_says_and_an_ended_grant_ends_at_once(backend
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(t.count("proxy_invitations").await, 0);
+    // An invitation is the invited address's: another account cannot accept it.
+    let seen = crate::auth::mail_files(&t);
+    let r = t
+        .post_form(
+            &him,
+            &path,
+            &path,
+            &[
+                ("do", "invite"),
+                ("email", "neighbour@example.test"),
+                ("relationship", "other"),
+                ("scope", "full"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let link = invitation_link(&t, &seen).await;
+    let sofia = t.sign_in(Role::Patient).await;
+    let r = t.post_form(&sofia, &link, &link, &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("sent to another e-mail address")
+    );
+    assert_eq!(
+        status(&t, &sofia, &format!("/patients/{marcus}")).await,
+        StatusCode::NOT_FOUND
+    );
     let carer = invite_and_accept(
         &t,
         &him,
@@ -592,8 +622,52 @@ async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend
         StatusCode::NOT_FOUND
     );
 
+    // A teenager's code makes no parent's grant: that takes the clinic's identity check.
+    let code = activation_code(&t, lena).await;
+    let as_parent = [
+        ("code", code.as_str()),
+        ("birth_date", "2009-04-02"),
+        ("email", "sibling@example.test"),
+        ("password", PASSWORD),
+        ("whose", "child"),
+        ("name", "Not A Parent"),
+    ];
+    let c = t.client();
+    let r = t.post_form(&c, "/activate", "/activate", &as_parent).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("own account. For a parent")
+    );
     // Lena's own account: she sees who holds access; the clinic's grant is not hers to end.
     let herself = sign_in_new_patient(&t, lena, "2009-04-02", "lena@example.test").await;
+    // Nor is the clinic's invitation hers to cancel.
+    let r = t
+        .post_form(
+            &desk,
+            &path,
+            &path,
+            &[
+                ("do", "invite"),
+                ("email", "dad@example.test"),
+                ("relationship", "parent"),
+                ("document", "Passport"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let invitation: String =
+        sqlx::query_scalar("SELECT id FROM proxy_invitations WHERE email = 'dad@example.test'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("invitation");
+    let cancel = [("do", "cancel-invitation"), ("grant", invitation.as_str())];
+    let r = t.post_form(&herself, &path, &path, &cancel).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = t.post_form(&desk, &path, &path, &cancel).await;
+    assert_eq!(r.status(), StatusCode::OK);
     let overview = open(&t, &herself, &path).await;
     assert!(overview.contains("Robin Ames") && overview.contains("Appointments and messages only"));
     assert!(

@@ -16,6 +16,9 @@ ALTER TABLE proxy_grants ADD COLUMN document_checked TEXT NOT NULL DEFAULT '';
 ALTER TABLE proxy_grants ADD COLUMN removal_requested_at BIGINT;
 ALTER TABLE proxy_grants ADD COLUMN revoked_by TEXT;
 CREATE INDEX proxy_grants_patient ON proxy_grants(patient_id);
+-- Grants made before the age rules: a caregiver's stands as the patient's own choice; a parent's
+-- follows the rules like any the clinic makes.
+UPDATE proxy_grants SET patient_chose_at = created_at WHERE relationship <> 'parent';
 
 -- An invitation to become a proxy, sent by e-mail; the link's token is kept as a hash.
 CREATE TABLE proxy_invitations (

@@ -77,6 +77,7 @@ struct GrantLine {
 
 struct InvitationLine {
     id: String,
+    may_cancel: bool,
     email: String,
     relationship: &'static str,
     reach: &'static str,
@@ -254,6 +255,7 @@ async fn render_page(
         .iter()
         .map(|i| InvitationLine {
             id: i.id.clone(),
+            may_cancel: o.by_clinic || i.by_patient || o.stage == Stage::Adult,
             email: i.email.clone(),
             relationship: i.relationship.words(),
             reach: match i.scope {

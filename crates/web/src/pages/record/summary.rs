@@ -516,7 +516,7 @@ mod tests {
                 status: "final".into(),
                 sort_at: Some(1_000),
                 flag: Flag::None,
-                sensitivity: None,
+                sensitivity: portal_domain::record::Categories::NONE,
             },
             encounter_id: None,
             who_id: None,
