@@ -209,7 +209,7 @@ function childRecordTests(role, prefix) {
     if (role === 'patient') {
       const records = page.getByRole('navigation', { name: 'Your family’s records' });
       await clickThrough(page, records.getByRole('link', { name: childName, exact: true }));
-      assert.match(await page.locator('.patient-banner').innerText(), /record on (his|her|their) behalf, as (his|her|their) proxy/);
+      assert.match(await page.locator('.patient-banner').innerText(), /record as (his|her|their) (parent|caregiver|proxy)\./);
     } else {
       await followNav(page, 'Patients');
       const [given, family] = [childName.split(' ').slice(0, -1).join(' '), childName.split(' ').at(-1)];
