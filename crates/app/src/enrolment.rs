@@ -155,6 +155,29 @@ impl Accounts {
         })
     }
 
+    /// [`Accounts::invite`] for the record a reference the clinic knows names: the portal's id,
+    /// a medical record number, or the EHR's Patient id. Not found when it names none; a field
+    /// error when it names more than one.
+    pub async fn invite_by_reference(&self, actor: &Actor, reference: &str) -> Result<Invitation> {
+        let reference = reference.trim();
+        if reference.is_empty() || reference.len() > 200 {
+            return Err(Error::NotFound);
+        }
+        let found = {
+            let mut conn = self.conn().await?;
+            patients::ids_by_reference(&mut conn, reference).await?
+        };
+        match found.as_slice() {
+            [patient] => self.invite(actor, *patient).await,
+            [] => Err(Error::NotFound),
+            _ => Err(Error::field(
+                "patient",
+                "This names more than one record (an MRN of one and the EHR id of another); use \
+                 the portal's record id.",
+            )),
+        }
+    }
+
     /// Creates a patient's account from an activation code and their date of birth.
     pub async fn activate(&self, form: Activation, context: &RequestContext) -> Result<UserId> {
         let now = self.now();

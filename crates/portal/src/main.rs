@@ -92,7 +92,8 @@ enum Command {
     },
     /// Print a one-time activation code for a patient record.
     Invite {
-        /// The patient record's id.
+        /// The patient record: the portal's record id, its medical record number, or the id the
+        /// EHR gave its Patient resource.
         #[arg(long)]
         patient: String,
     },
@@ -871,13 +872,13 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
             }
         },
         Command::Invite { patient } => {
-            let Ok(patient) = patient.parse::<PatientId>() else {
-                eprintln!("patient: must be a patient record id (a UUID)");
-                return Ok(ExitCode::from(2));
-            };
             let store = open_store(&settings, clock.as_ref()).await?;
             let app = build_app(&settings, store, clock).await?;
-            match app.accounts().invite(&Actor::operator(), patient).await {
+            match app
+                .accounts()
+                .invite_by_reference(&Actor::operator(), &patient)
+                .await
+            {
                 Ok(invitation) => {
                     println!("{}", invitation.code);
                     eprintln!(
@@ -886,7 +887,15 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     );
                 }
                 Err(portal_app::Error::NotFound) => {
-                    eprintln!("patient: no patient record has this id");
+                    eprintln!(
+                        "patient: no patient record has this id, medical record number or EHR id"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(portal_app::Error::Invalid(errors)) => {
+                    for (_, message) in errors.iter() {
+                        eprintln!("patient: {message}");
+                    }
                     return Ok(ExitCode::from(2));
                 }
                 Err(e) => return Err(e.into()),

@@ -106,6 +106,23 @@ pub async fn details_for_activation(
     Ok(details.flatten())
 }
 
+/// The records a reference the clinic knows names: the portal's own id, a medical record number,
+/// or the id the EHR gave its Patient resource (for enrolment from the command line, which then
+/// goes through the policy). More than one means the reference is ambiguous.
+pub async fn ids_by_reference(conn: &mut Conn, reference: &str) -> Result<Vec<PatientId>> {
+    let rows = sqlx::query(
+        "SELECT id FROM patients WHERE id = $1 OR mrn = $1 \
+         UNION SELECT p.id FROM patients p JOIN fhir_resources r ON r.id = p.resource_id \
+         WHERE r.resource_type = 'Patient' AND r.source_id = $1",
+    )
+    .bind(reference)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| parse_id(&r.try_get::<String, _>("id")?))
+        .collect()
+}
+
 /// Finds a record's id by MRN (for break-glass and enrolment, which then go through the policy).
 pub async fn id_by_mrn(conn: &mut Conn, mrn: &str) -> Result<Option<PatientId>> {
     let row = sqlx::query("SELECT id FROM patients WHERE mrn = $1")

@@ -736,3 +736,36 @@ async fn the_same_bundle_three_times_at_once_lands_once(backend: Backend) {
 }
 
 both_backends!(the_same_bundle_three_times_at_once_lands_once);
+
+/// `portal invite --patient` takes what the clinic knows: the portal's record id, the medical
+/// record number, or the id the EHR gave its Patient resource; each names the same record.
+async fn an_activation_code_is_issued_by_record_id_mrn_or_ehr_id(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lucien = crate::fhir_read::import(&t, "lucien-bosco.json").await;
+    let mrn: String = sqlx::query_scalar("SELECT mrn FROM patients WHERE id = $1")
+        .bind(&lucien)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("the record");
+    let accounts = t.app.accounts();
+    for reference in [lucien.as_str(), mrn.as_str(), "85", " 85 "] {
+        let invitation = accounts
+            .invite_by_reference(&Actor::operator(), reference)
+            .await
+            .unwrap_or_else(|e| panic!("{reference}: {e}"));
+        assert_eq!(invitation.patient.id.to_string(), lucien, "{reference}");
+    }
+    for unknown in ["", "86", "no such record"] {
+        assert!(matches!(
+            accounts
+                .invite_by_reference(&Actor::operator(), unknown)
+                .await,
+            Err(portal_app::Error::NotFound)
+        ));
+    }
+    t.stop().await;
+}
+
+both_backends!(an_activation_code_is_issued_by_record_id_mrn_or_ehr_id);
