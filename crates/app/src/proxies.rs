@@ -535,9 +535,38 @@ impl Proxies {
         Ok(())
     }
 
-    /// The invitation a link opens, for its invitee (signed in or not); `None` for a link that
-    /// is unknown, used, cancelled or expired.
-    pub async fn invitation(&self, token: &str) -> Result<Option<InvitationPreview>> {
+    /// The invitation a link opens, for its invitee (signed in or not), the showing audited in
+    /// the record; `None` for a link that is unknown, used, cancelled or expired.
+    pub async fn invitation(
+        &self,
+        token: &str,
+        context: &RequestContext,
+    ) -> Result<Option<InvitationPreview>> {
+        let Some(preview) = self.find_invitation(token).await? else {
+            return Ok(None);
+        };
+        // The patient's name was shown to whoever holds the link: recorded in the record.
+        let actor = Actor::new(Principal::Operator, context.clone());
+        let mut event = self.event(
+            &actor,
+            AuditAction::Read,
+            "ProxyInvitation",
+            Outcome::Success,
+        );
+        event.actor_id = format!("invitee:{}", preview.invitation.id);
+        event.actor_role = "invitee".into();
+        event.patient_id = Some(preview.invitation.patient.to_string());
+        event.resource_id = Some(preview.invitation.id.clone());
+        event.detail = format!(
+            "invitation opened by its link (sent to {})",
+            preview.invitation.email
+        );
+        self.audit_alone(&event).await?;
+        Ok(Some(preview))
+    }
+
+    /// The open invitation a link names, with whose record it is.
+    async fn find_invitation(&self, token: &str) -> Result<Option<InvitationPreview>> {
         if token.is_empty() || token.len() > 100 {
             return Ok(None);
         }
@@ -575,7 +604,7 @@ impl Proxies {
         else {
             return Err(Error::Forbidden);
         };
-        let preview = self.invitation(token).await?.ok_or(Error::NotFound)?;
+        let preview = self.find_invitation(token).await?.ok_or(Error::NotFound)?;
         // The link is the invited address's: another account cannot take the grant with it.
         let mut conn = self.conn().await?;
         let account = users::find(&mut conn, *id).await?.ok_or(Error::Forbidden)?;
@@ -607,7 +636,7 @@ impl Proxies {
         password: &str,
         context: &RequestContext,
     ) -> Result<UserId> {
-        let preview = self.invitation(token).await?.ok_or(Error::NotFound)?;
+        let preview = self.find_invitation(token).await?.ok_or(Error::NotFound)?;
         let email = preview.invitation.email.clone();
         let mut errors = FieldErrors::new();
         let name = name.trim();

@@ -97,6 +97,15 @@ async fn invite_and_accept(
     let anonymous = t.client();
     let invitation = open(t, &anonymous, &link).await;
     assert!(invitation.contains("invites you to"), "{invitation}");
+    // Showing whose record it is to the link's holder is recorded in that record.
+    let shown: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE actor_role = 'invitee' AND patient_id = $1",
+    )
+    .bind(patient.to_string())
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count");
+    assert!(shown > 0, "the invitation's showing is audited");
     let r = t
         .post_form(
             &anonymous,

@@ -428,13 +428,14 @@ struct InvitationPage {
 
 async fn invitation_page(
     state: &AppState,
+    ctx: &portal_domain::audit::RequestContext,
     token: &str,
     user: Option<&CurrentUser>,
     csrf: &str,
     errors: FieldErrors,
     name: String,
 ) -> Result<Response, crate::error::PageError> {
-    let preview = state.app.proxies().invitation(token).await?;
+    let preview = state.app.proxies().invitation(token, ctx).await?;
     let status = match (&preview, errors.is_empty()) {
         (None, _) => StatusCode::NOT_FOUND,
         (Some(_), false) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -491,6 +492,7 @@ async fn invitation_page(
 pub async fn invitation(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    Ctx(ctx): Ctx,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, crate::error::PageError> {
@@ -501,6 +503,7 @@ pub async fn invitation(
         Some(user) => {
             invitation_page(
                 &state,
+                &ctx,
                 &token,
                 Some(&user),
                 "",
@@ -513,6 +516,7 @@ pub async fn invitation(
             let (csrf, cookie) = anonymous_csrf(&state, &headers);
             let page = invitation_page(
                 &state,
+                &ctx,
                 &token,
                 None,
                 &csrf,
@@ -549,14 +553,15 @@ pub async fn accept(
         Some(user) if user.stage != SignInStage::Full => {
             Ok(Redirect::to("/signin").into_response())
         }
-        Some(user) => match proxies.accept(&user.actor(ctx), &token).await {
+        Some(user) => match proxies.accept(&user.actor(ctx.clone()), &token).await {
             Ok(patient) => Ok(Redirect::to(&format!("/patients/{patient}")).into_response()),
             Err(Error::Invalid(errors)) => {
-                invitation_page(&state, &token, Some(&user), "", errors, String::new()).await
+                invitation_page(&state, &ctx, &token, Some(&user), "", errors, String::new()).await
             }
             Err(Error::NotFound) => {
                 invitation_page(
                     &state,
+                    &ctx,
                     &token,
                     Some(&user),
                     "",
@@ -573,11 +578,12 @@ pub async fn accept(
         {
             Ok(_) => Ok(Redirect::to("/signin?done=proxy").into_response()),
             Err(Error::Invalid(errors)) => {
-                invitation_page(&state, &token, None, &form.csrf, errors, form.name).await
+                invitation_page(&state, &ctx, &token, None, &form.csrf, errors, form.name).await
             }
             Err(Error::NotFound) => {
                 invitation_page(
                     &state,
+                    &ctx,
                     &token,
                     None,
                     &form.csrf,
