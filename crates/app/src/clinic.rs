@@ -1,4 +1,5 @@
-//! The clinic's side: care-team lists, the patient directory and break-glass access.
+//! The clinic's side: care-team lists, finding patients, recently opened records and
+//! break-glass access.
 
 use crate::services::Clinic;
 use crate::throttle::Limits;
@@ -18,44 +19,115 @@ const BREAK_GLASS_MISSES: Limits = Limits {
     forget_after: SignedDuration::from_hours(1),
 };
 
+/// What a directory search found, and whether the box held anything to search by.
+pub struct Search {
+    /// The records found (at most [`SEARCH_LIMIT`]), by name.
+    pub found: Vec<patients::Found>,
+    /// Whether there were more than it shows.
+    pub more: bool,
+}
+
+/// Records one directory search shows.
+pub const SEARCH_LIMIT: usize = 50;
+
+/// A record the user opened lately.
+pub struct Recent {
+    /// Its demographics.
+    pub row: PatientRow,
+    /// Until when the user's emergency access to it is open, if it is.
+    pub emergency_until: Option<jiff::Timestamp>,
+}
+
+/// The record break-glass is asked for: by the number the clinician typed, or picked from a
+/// search's results.
+#[derive(Clone, Copy)]
+pub enum Emergency<'a> {
+    /// A medical record number.
+    Mrn(&'a str),
+    /// A record found by a search.
+    Record(PatientId),
+}
+
 impl Clinic {
-    /// The patients the acting clinician may see through their care team; for staff and admins,
-    /// the directory matching `term` (at least 2 characters).
-    pub async fn patient_list(&self, actor: &Actor, term: &str) -> Result<Vec<PatientRow>> {
+    /// The patients on the acting clinician's care team (empty for anyone else).
+    pub async fn care_team_list(&self, actor: &Actor) -> Result<Vec<PatientRow>> {
+        let Ok(list) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients)
+        else {
+            return Ok(Vec::new());
+        };
         let mut conn = self.conn().await?;
-        if let Ok(list) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients) {
-            return Ok(patients::on_care_team(&mut conn, &list).await?);
-        }
+        Ok(patients::on_care_team(&mut conn, &list).await?)
+    }
+
+    /// Searches the directory by name (accents and case ignored), date of birth or medical
+    /// record number; demographics only, audited as a directory search (never with the words
+    /// searched for). `None` when the box holds nothing to search by.
+    pub async fn find(&self, actor: &Actor, term: &str) -> Result<Option<Search>> {
         let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
             .map_err(|_| Error::Forbidden)?;
-        let term = term.trim();
-        if term.chars().count() < 2 {
-            return Ok(Vec::new());
-        }
-        let rows = patients::search(&mut conn, &directory, term, 50).await?;
+        let Some(query) = portal_domain::patient::PatientQuery::parse(term) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn().await?;
+        let limit = i64::try_from(SEARCH_LIMIT).unwrap_or(50) + 1;
+        let mut found = patients::search(&mut conn, &directory, &query, limit).await?;
         drop(conn);
+        let more = found.len() > SEARCH_LIMIT;
+        found.truncate(SEARCH_LIMIT);
         let mut event = self.event(
             actor,
             AuditAction::Read,
             "PatientDirectory",
             Outcome::Success,
         );
-        event.detail = format!("directory search, {} result(s)", rows.len());
+        event.detail = format!(
+            "directory search, {}{} result(s)",
+            found.len(),
+            if more { "+" } else { "" }
+        );
         self.audit_alone(&event).await?;
-        Ok(rows)
+        Ok(Some(Search { found, more }))
+    }
+
+    /// The records the user opened lately (at most ten), newest first, with any emergency
+    /// access still open. Names only: reading the list is not a view of any record.
+    pub async fn recent(&self, actor: &Actor) -> Result<Vec<Recent>> {
+        let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        let rows = patients::recently_opened(&mut conn, &directory, 10).await?;
+        let open = match authorize_clinic(&actor.principal, ClinicAction::BreakGlass) {
+            Ok(glass) => {
+                portal_store::access::open_break_glass_of(&mut conn, &glass, self.now()).await?
+            }
+            Err(_) => Default::default(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| Recent {
+                emergency_until: open.get(&row.id).copied(),
+                row,
+            })
+            .collect())
     }
 
     /// Opens break-glass access for a clinician to a patient outside their care team, by MRN,
     /// with a typed reason. Flagged in the audit trail; expires after an hour.
-    pub async fn break_glass(&self, actor: &Actor, mrn: &str, reason: &str) -> Result<PatientId> {
+    pub async fn break_glass(
+        &self,
+        actor: &Actor,
+        target: Emergency<'_>,
+        reason: &str,
+    ) -> Result<(PatientId, jiff::Timestamp)> {
         let cap = authorize_clinic(&actor.principal, ClinicAction::BreakGlass)
             .map_err(|_| Error::Forbidden)?;
         let Principal::User { id: user, .. } = cap.principal() else {
             return Err(Error::Forbidden);
         };
-        let mrn = mrn.trim();
         let mut errors = portal_domain::fields::FieldErrors::new();
-        if mrn.is_empty() {
+        if let Emergency::Mrn(mrn) = target
+            && mrn.trim().is_empty()
+        {
             errors.add("mrn", "Medical record number is required.");
         }
         let reason = errors.take("reason", BreakGlassReason::parse(reason));
@@ -67,38 +139,51 @@ impl Clinic {
         let attempt = self.take_attempt(&[(&key, BREAK_GLASS_MISSES)]).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let Some(patient) = patients::id_by_mrn(&mut tx, mrn).await? else {
+        let patient = match target {
+            Emergency::Mrn(mrn) => patients::id_by_mrn(&mut tx, mrn.trim()).await?,
+            Emergency::Record(id) => patients::exists(&mut tx, id).await?.then_some(id),
+        };
+        let Some(patient) = patient else {
             drop(tx);
+            let picked = matches!(target, Emergency::Record(_));
             let mut event = self.event(actor, AuditAction::Create, "BreakGlass", Outcome::Denied);
             event.break_glass = true;
             event.detail = "break-glass refused: the medical record number matched no record \
                             this access can open"
                 .into();
             self.audit_alone(&event).await?;
+            if picked {
+                // A record that is not there, as any other that cannot be opened.
+                return Err(Error::NotFound);
+            }
             return Err(Error::field(
                 "mrn",
                 "Emergency access cannot be opened with this medical record number. Check the \
                  number on the patient's wristband or chart.",
             ));
         };
-        portal_store::access::open_break_glass(
+        let (until, opened) = portal_store::access::open_break_glass(
             &mut tx,
+            self.store().backend(),
             &cap,
             uuid::Uuid::now_v7(),
             patient,
             reason.as_str(),
-            now,
-            now + BREAK_GLASS_DURATION,
+            now..now + BREAK_GLASS_DURATION,
         )
         .await?;
         let mut event = self.event(actor, AuditAction::Create, "BreakGlass", Outcome::Success);
         event.patient_id = Some(patient.to_string());
         event.on_behalf_of = "break-glass".into();
         event.break_glass = true;
-        event.detail = format!("break-glass opened: {}", reason.as_str());
+        event.detail = if opened {
+            format!("break-glass opened: {}", reason.as_str())
+        } else {
+            format!("break-glass asked again while open: {}", reason.as_str())
+        };
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
         self.attempt_succeeded(attempt, &[]).await?;
-        Ok(patient)
+        Ok((patient, until))
     }
 }

@@ -9,6 +9,7 @@ use portal_domain::access::{
 use portal_domain::access::{ClinicAction, ClinicCapability};
 use portal_domain::record::Categories;
 use portal_domain::{PatientId, UserId};
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// The versions of what a record's pages show: the record's own version and the epoch of
@@ -473,21 +474,71 @@ pub async fn add_proxy_grant(conn: &mut Conn, g: &NewGrant<'_>, now: Timestamp) 
     Ok(())
 }
 
-/// Records break-glass access, by the clinician the capability was granted to, with its
-/// reason and expiry.
-pub async fn open_break_glass(
+/// The records the acting clinician holds open break-glass access to at `now`, with when each
+/// ends.
+pub async fn open_break_glass_of(
     conn: &mut Conn,
     glass: &ClinicCapability,
-    id: uuid::Uuid,
-    patient: PatientId,
-    reason: &str,
     now: Timestamp,
-    expires_at: Timestamp,
-) -> Result<()> {
+) -> Result<std::collections::HashMap<PatientId, Timestamp>> {
     crate::require(glass, ClinicAction::BreakGlass, "break-glass access")?;
     let portal_domain::Principal::User { id: user, .. } = glass.principal() else {
         return Err(crate::Error::WrongCapability("break-glass access"));
     };
+    let rows = sqlx::query(
+        "SELECT patient_id, MAX(expires_at) AS until FROM break_glass WHERE user_id = $1 \
+         AND expires_at > $2 GROUP BY patient_id",
+    )
+    .bind(user.to_string())
+    .bind(to_micros(now))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                crate::parse_id(&r.try_get::<String, _>("patient_id")?)?,
+                crate::from_micros(r.try_get("until")?)?,
+            ))
+        })
+        .collect()
+}
+
+/// Opens break-glass access for the acting clinician to one record until `expires_at`, unless
+/// access they opened earlier is still open: then that one stands (two requests at once make one
+/// grant). `during` runs from now to when new access would end. Returns when the open access ends and whether this call opened it.
+pub async fn open_break_glass(
+    conn: &mut Conn,
+    backend: crate::Backend,
+    glass: &ClinicCapability,
+    id: uuid::Uuid,
+    patient: PatientId,
+    reason: &str,
+    during: std::ops::Range<Timestamp>,
+) -> Result<(Timestamp, bool)> {
+    let (now, expires_at) = (during.start, during.end);
+    crate::require(glass, ClinicAction::BreakGlass, "break-glass access")?;
+    let portal_domain::Principal::User { id: user, .. } = glass.principal() else {
+        return Err(crate::Error::WrongCapability("break-glass access"));
+    };
+    // The record's row is the lock two requests for the same record wait on (PostgreSQL;
+    // SQLite's `BEGIN IMMEDIATE` already holds the write lock).
+    sqlx::query(crate::dialect::lock_patient(backend))
+        .bind(patient.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let open: Option<i64> = sqlx::query(
+        "SELECT MAX(expires_at) AS until FROM break_glass WHERE user_id = $1 AND patient_id = $2 \
+         AND expires_at > $3",
+    )
+    .bind(user.to_string())
+    .bind(patient.to_string())
+    .bind(to_micros(now))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("until")?;
+    if let Some(until) = open {
+        return Ok((crate::from_micros(until)?, false));
+    }
     sqlx::query(
         "INSERT INTO break_glass (id, user_id, patient_id, reason, opened_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -500,5 +551,5 @@ pub async fn open_break_glass(
     .bind(to_micros(expires_at))
     .execute(conn)
     .await?;
-    Ok(())
+    Ok((expires_at, true))
 }

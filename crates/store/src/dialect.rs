@@ -63,3 +63,12 @@ pub fn lock_appointment(backend: Backend) -> &'static str {
         Backend::Postgres => "SELECT status FROM appointments WHERE id = $1 FOR UPDATE",
     }
 }
+
+/// Locks a patient's row until the transaction ends (PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+/// already holds the write lock), so two requests about one record take turns.
+pub fn lock_patient(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT id FROM patients WHERE id = $1",
+        Backend::Postgres => "SELECT id FROM patients WHERE id = $1 FOR UPDATE",
+    }
+}

@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_proxies.sql"),
         postgres: include_str!("../migrations/postgres/0016_proxies.sql"),
     },
+    Migration {
+        version: 17,
+        name: "clinic",
+        sqlite: include_str!("../migrations/sqlite/0017_clinic.sql"),
+        postgres: include_str!("../migrations/postgres/0017_clinic.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {
@@ -159,6 +165,10 @@ impl Store {
                 }
                 None => {
                     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                    // What SQL cannot write, written in the same transaction.
+                    if migration.version == 17 {
+                        crate::patients::fill_search_names(&mut tx).await?;
+                    }
                     sqlx::query(
                         "INSERT INTO portal_migrations (version, name, checksum, applied_at) \
                          VALUES ($1, $2, $3, $4)",

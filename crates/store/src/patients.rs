@@ -28,7 +28,7 @@ fn from_row(row: &AnyRow) -> Result<PatientRow> {
 pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
-         deceased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         deceased, search_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(p.id.to_string())
     .bind(&p.mrn)
@@ -38,6 +38,7 @@ pub async fn insert(conn: &mut Conn, p: &PatientRow, now: Timestamp) -> Result<(
     .bind(&p.sex)
     .bind(to_micros(now))
     .bind(&p.deceased)
+    .bind(search_name(p))
     .execute(conn)
     .await
     .map_err(conflict_as("medical record number"))?;
@@ -123,6 +124,12 @@ pub async fn ids_by_reference(conn: &mut Conn, reference: &str) -> Result<Vec<Pa
         .collect()
 }
 
+/// Whether a record exists (for break-glass from a search's result, which then goes through
+/// the policy).
+pub async fn exists(conn: &mut Conn, id: PatientId) -> Result<bool> {
+    Ok(by_id(conn, id).await?.is_some())
+}
+
 /// Finds a record's id by MRN (for break-glass and enrolment, which then go through the policy).
 pub async fn id_by_mrn(conn: &mut Conn, mrn: &str) -> Result<Option<PatientId>> {
     let row = sqlx::query("SELECT id FROM patients WHERE mrn = $1")
@@ -153,36 +160,155 @@ pub async fn on_care_team(conn: &mut Conn, list: &ClinicCapability) -> Result<Ve
     rows.iter().map(from_row).collect()
 }
 
-/// Searches the directory by name or MRN (case-insensitive prefix), at most `limit` rows.
+/// The name a record is found by, as searches compare it.
+fn search_name(p: &PatientRow) -> String {
+    portal_domain::patient::search_key(&format!("{} {}", p.given_name, p.family_name))
+}
+
+/// Writes the search form of every record's name (migration 17, in its transaction).
+pub(crate) async fn fill_search_names(conn: &mut Conn) -> Result<()> {
+    let rows = sqlx::query("SELECT id, given_name, family_name FROM patients")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let name = format!(
+            "{} {}",
+            row.try_get::<String, _>("given_name")?,
+            row.try_get::<String, _>("family_name")?
+        );
+        sqlx::query("UPDATE patients SET search_name = $1 WHERE id = $2")
+            .bind(portal_domain::patient::search_key(&name))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One record a directory search found.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Its demographics.
+    pub row: PatientRow,
+    /// Whether the searching clinician is on its care team (always false for others).
+    pub on_care_team: bool,
+}
+
+/// Escapes `LIKE`'s wildcards (the pattern uses `ESCAPE '\\'`).
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Searches the directory (demographics only): every name word must start a word of the
+/// patient's name, the date of birth must match, or the one word is the medical record number
+/// (any case); at most `limit` rows, by name. For a clinician each row says whether they are on
+/// its care team.
 pub async fn search(
     conn: &mut Conn,
     directory: &ClinicCapability,
-    term: &str,
+    query: &portal_domain::patient::PatientQuery,
     limit: i64,
-) -> Result<Vec<PatientRow>> {
+) -> Result<Vec<Found>> {
     crate::require(
         directory,
         ClinicAction::SearchDirectory,
         "searching the directory",
     )?;
-    let pattern = format!(
-        "{}%",
-        term.to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let Principal::User { id: user, .. } = directory.principal() else {
+        return Err(crate::Error::WrongCapability("searching the directory"));
+    };
+    // $1 the user, $2 the limit, then the date of birth and each word's pattern.
+    let mut binds: Vec<String> = Vec::new();
+    let next = |value: String, binds: &mut Vec<String>| {
+        binds.push(value);
+        format!("${}", binds.len() + 2)
+    };
+    let mut wanted = Vec::new();
+    if let Some(born) = &query.born {
+        wanted.push(format!("p.birth_date = {}", next(born.clone(), &mut binds)));
+    }
+    let names: Vec<String> = query
+        .words
+        .iter()
+        .map(|w| {
+            let at = next(format!("% {}%", like_escaped(w)), &mut binds);
+            format!("p.search_name LIKE {at} ESCAPE '\\'")
+        })
+        .collect();
+    let by_name = (!names.is_empty()).then(|| names.join(" AND "));
+    let by_mrn = query
+        .mrn
+        .as_ref()
+        .map(|mrn| format!("LOWER(p.mrn) = {}", next(mrn.to_lowercase(), &mut binds)));
+    match (by_name, by_mrn) {
+        (Some(name), Some(mrn)) => wanted.push(format!("(({name}) OR {mrn})")),
+        (Some(name), None) => wanted.push(name),
+        (None, Some(mrn)) => wanted.push(mrn),
+        (None, None) => {}
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
-        "SELECT {COLUMNS} FROM patients WHERE LOWER(family_name) LIKE $1 ESCAPE '\\' \
-         OR LOWER(given_name) LIKE $1 ESCAPE '\\' OR LOWER(mrn) LIKE $1 ESCAPE '\\' \
-         ORDER BY family_name, given_name, id LIMIT $2"
+        "SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.deceased, \
+         CASE WHEN EXISTS (SELECT 1 FROM care_team c WHERE c.patient_id = p.id \
+           AND c.user_id = $1) THEN 1 ELSE 0 END AS on_team \
+         FROM patients p WHERE {} ORDER BY p.family_name, p.given_name, p.birth_date, p.id \
+         LIMIT $2",
+        wanted.join(" AND ")
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(pattern)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(from_row).collect()
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(limit);
+    for value in binds {
+        q = q.bind(value);
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Found {
+                row: from_row(r)?,
+                on_care_team: r.try_get::<i64, _>("on_team")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// The records a user opened lately (their newest audited successful views), newest first, at
+/// most `limit`; the policy still decides each opening.
+pub async fn recently_opened(
+    conn: &mut Conn,
+    directory: &ClinicCapability,
+    limit: usize,
+) -> Result<Vec<PatientRow>> {
+    crate::require(
+        directory,
+        ClinicAction::SearchDirectory,
+        "listing recent patients",
+    )?;
+    let Principal::User { id: user, .. } = directory.principal() else {
+        return Err(crate::Error::WrongCapability("listing recent patients"));
+    };
+    // The newest 200 events name the recent records; each record once, newest first.
+    let rows = sqlx::query(
+        "SELECT patient_id, MAX(seq) AS newest FROM (SELECT patient_id, seq FROM audit_events \
+         WHERE actor_id = $1 AND outcome = 'success' ORDER BY seq DESC LIMIT 200) e \
+         WHERE patient_id IS NOT NULL GROUP BY patient_id ORDER BY newest DESC",
+    )
+    .bind(user.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows.iter().take(limit) {
+        let id: PatientId = parse_id(&row.try_get::<String, _>("patient_id")?)?;
+        if let Some(p) = by_id(conn, id).await? {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// The patients a proxy holds a grant for that is in force at `now` (the policy still decides
@@ -219,11 +345,12 @@ pub async fn upsert_imported(
     crate::require(import, ClinicAction::ImportRecords, "importing records")?;
     sqlx::query(
         "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, created_at, \
-         details, resource_id, deceased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         details, resource_id, deceased, search_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO UPDATE SET mrn = excluded.mrn, given_name = excluded.given_name, \
          family_name = excluded.family_name, birth_date = excluded.birth_date, sex = excluded.sex, \
          details = excluded.details, resource_id = excluded.resource_id, \
-         deceased = excluded.deceased",
+         deceased = excluded.deceased, search_name = excluded.search_name",
     )
     .bind(p.id.to_string())
     .bind(&p.mrn)
@@ -235,6 +362,7 @@ pub async fn upsert_imported(
     .bind(details)
     .bind(resource_id)
     .bind(&p.deceased)
+    .bind(search_name(p))
     .execute(conn)
     .await
     .map_err(conflict_as("medical record number"))?;

@@ -8,6 +8,7 @@ use common::{each_backend, now};
 
 use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use portal_domain::patient::PatientQuery;
 use portal_domain::{PatientId, Role, UserId};
 use portal_store::audit::{HeadKey, Verdict};
 use portal_store::{Error, audit, outbox, patients, users};
@@ -308,13 +309,18 @@ async fn outbox_message_is_claimed_once() {
 async fn patient_search_escapes_wildcards() {
     each_backend(|store, _| async move {
         let mut tx = store.begin().await.expect("tx");
-        for (n, family) in [(1u128, "Lee"), (2, "L%e")] {
+        for (n, given, family, born) in [
+            (1u128, "Ann", "Lee", "1980-01-01"),
+            (2, "Ann", "L%e", "1980-01-01"),
+            (3, "Ramón", "García-López", "2019-07-02"),
+            (4, "Ramona", "O'Brien", "1950-03-04"),
+        ] {
             let row = patients::PatientRow {
                 id: PatientId::from_uuid(uuid::Uuid::from_u128(n)),
                 mrn: format!("MRN{n}"),
-                given_name: "Ann".into(),
+                given_name: given.into(),
                 family_name: family.into(),
-                birth_date: "1980-01-01".into(),
+                birth_date: born.into(),
                 sex: "female".into(),
                 deceased: None,
             };
@@ -328,19 +334,36 @@ async fn patient_search_escapes_wildcards() {
             own_patient: None,
         };
         let directory = authorize_clinic(&desk, ClinicAction::SearchDirectory).expect("staff");
-        let hits = patients::search(&mut tx, &directory, "l%", 10)
-            .await
-            .expect("search");
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].family_name, "L%e");
-        let hits = patients::search(&mut tx, &directory, "le", 10)
-            .await
-            .expect("search");
-        assert_eq!(hits.len(), 1);
+        let find = |text: &str| PatientQuery::parse(text).expect("query");
+        let mut names = async |text: &str| -> Vec<String> {
+            patients::search(&mut tx, &directory, &find(text), 10)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|f| f.row.display_name())
+                .collect()
+        };
+        // Accents, case and punctuation do not matter, on either database.
+        assert_eq!(
+            names("ramon").await,
+            ["Ramón García-López", "Ramona O'Brien"]
+        );
+        assert_eq!(names("RAMÓN garcia").await, ["Ramón García-López"]);
+        assert_eq!(names("lopez").await, ["Ramón García-López"]);
+        assert_eq!(names("obrien").await, ["Ramona O'Brien"]);
+        // A date of birth alone, or with a name.
+        assert_eq!(names("07/02/2019").await, ["Ramón García-López"]);
+        assert_eq!(names("ramon 1950-03-04").await, ["Ramona O'Brien"]);
+        // A medical record number, in any case.
+        assert_eq!(names("mrn4").await, ["Ramona O'Brien"]);
+        // LIKE's wildcards are letters like any other, never wildcards.
+        assert_eq!(names("l%e").await, ["Ann L%e"]);
+        assert!(names("%").await.is_empty());
+        assert!(names("_").await.is_empty());
         // A capability for other clinic work does not search the directory.
         let schedule = authorize_clinic(&desk, ClinicAction::ViewSchedule).expect("staff");
         assert!(matches!(
-            patients::search(&mut tx, &schedule, "le", 10).await,
+            patients::search(&mut tx, &schedule, &find("le"), 10).await,
             Err(Error::WrongCapability(_))
         ));
     })

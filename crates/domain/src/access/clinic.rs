@@ -15,7 +15,8 @@ pub enum ClinicAction {
     ViewInBasket,
     /// See clinic schedules.
     ViewSchedule,
-    /// Search the patient directory (all patients, demographics only).
+    /// Search the patient directory (all patients, demographics only): a clinician finds
+    /// their own patients, and others to open by break-glass.
     SearchDirectory,
     /// List the patients on one's own care team.
     ListCareTeamPatients,
@@ -108,7 +109,9 @@ pub fn authorize_clinic(
         ClinicAction::ViewInBasket | ClinicAction::ViewSchedule => {
             matches!(role, Role::Clinician | Role::Staff)
         }
-        ClinicAction::SearchDirectory => matches!(role, Role::Staff | Role::Admin),
+        ClinicAction::SearchDirectory => {
+            matches!(role, Role::Clinician | Role::Staff | Role::Admin)
+        }
         ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
         // People send records through the pages of the EHR, not through the portal's; nobody
         // runs the portal's own jobs but the portal.

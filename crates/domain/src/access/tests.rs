@@ -201,7 +201,8 @@ fn clinic_work_is_split_by_role() {
     assert!(authorize_clinic(&admin, ClinicAction::ReadAuditTrail).is_ok());
     assert!(authorize_clinic(&doc, ClinicAction::ReadAuditTrail).is_err());
     assert!(authorize_clinic(&doc, ClinicAction::BreakGlass).is_ok());
-    assert!(authorize_clinic(&doc, ClinicAction::SearchDirectory).is_err());
+    assert!(authorize_clinic(&doc, ClinicAction::SearchDirectory).is_ok());
+    assert!(authorize_clinic(&patient, ClinicAction::SearchDirectory).is_err());
     assert!(authorize_clinic(&patient, ClinicAction::ViewInBasket).is_err());
 }
 

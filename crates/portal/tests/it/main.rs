@@ -7,6 +7,7 @@ mod appointments;
 mod audit;
 mod auth;
 mod checkin;
+mod clinic;
 mod download;
 mod fhir_api;
 mod fhir_own;

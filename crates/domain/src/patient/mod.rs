@@ -2,6 +2,10 @@
 
 use crate::ids::PatientId;
 
+pub mod search;
+
+pub use search::{PatientQuery, search_key};
+
 /// A patient's demographics.
 #[derive(Clone)]
 pub struct Patient {
