@@ -135,7 +135,8 @@ describe('a family shares access by the age rules', { timeout: TEST_TIMEOUT_MS }
   test('Maya activates her own account and gives her mother full access', async (t) => {
     const { page } = desk;
     await page.goto(portal.href(`/patients/${mayaId}`));
-    await clickThrough(page, page.getByRole('button', { name: 'Create an activation code' }));
+    await clickThrough(page, page.getByRole('link', { name: /Portal enrolment/ }));
+    await clickThrough(page, page.getByRole('button', { name: 'Print an activation letter' }));
     activationCode = (await page.locator('.big-code code').innerText()).trim();
     maya = await person(browser);
     const teen = maya.page;

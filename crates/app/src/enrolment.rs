@@ -88,6 +88,24 @@ impl Activation {
     }
 }
 
+/// The e-mail addresses an imported record's demographics list (valid ones, each once).
+pub(crate) fn emails_in(details: Option<&str>) -> Vec<String> {
+    let Some(data) =
+        details.and_then(|d| serde_json::from_str::<portal_fhir::model::PatientData>(d).ok())
+    else {
+        return Vec::new();
+    };
+    data.telecom
+        .iter()
+        .filter(|t| t.system.map(CodeSet::code) == Some("email"))
+        .filter_map(|t| t.value.as_deref())
+        .filter_map(|v| Email::parse(v).ok())
+        .map(|e| e.as_str().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// Wrong birth dates allowed per code before it stops working.
 const MAX_BIRTH_DATE_FAILURES: i64 = 5;
 
@@ -126,10 +144,42 @@ impl Accounts {
     /// Issues an activation code for a patient record (admin, staff or the operator). Earlier
     /// unused codes for the same record stop working.
     pub async fn invite(&self, actor: &Actor, patient: PatientId) -> Result<Invitation> {
+        self.issue_code(actor, patient, None).await
+    }
+
+    /// Issues an activation code and, given an address the record lists for the patient,
+    /// e-mails it there (the code and how to use it; nothing about their health). Refused for a
+    /// record whose patient has an account already.
+    pub(crate) async fn issue_code(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        mail_to: Option<&str>,
+    ) -> Result<Invitation> {
         let (access, mut tx) = self.open_patient(actor, patient, Action::Enrol).await?;
         let record = patients::get(&mut tx, &access)
             .await?
             .ok_or(Error::NotFound)?;
+        let enrolment = portal_store::enrolment::of_record(&mut tx, &access, self.now()).await?;
+        if enrolment.account.is_some() {
+            return Err(Error::Conflict(
+                "This patient already has a portal account, so an activation code is not \
+                 needed. If they cannot sign in, help them from the support console."
+                    .into(),
+            ));
+        }
+        if let Some(to) = mail_to
+            && !self
+                .record_addresses(&mut tx, &access)
+                .await?
+                .iter()
+                .any(|a| a == to)
+        {
+            return Err(Error::field(
+                "to",
+                "Choose one of the e-mail addresses the patient's record lists.",
+            ));
+        }
         let code = crypto::random_code(16);
         let now = self.now();
         let expires_at = now + self.config().activation_ttl;
@@ -144,8 +194,31 @@ impl Accounts {
         )
         .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Create, "ActivationCode");
-        event.detail = "activation code issued".into();
+        event.detail = match mail_to {
+            Some(_) => "activation code issued and e-mailed to the address on record".into(),
+            None => "activation code issued".into(),
+        };
         self.audit(&mut tx, &event).await?;
+        if let Some(to) = mail_to {
+            let clinic = &self.config().clinic_name;
+            let days = self.config().activation_ttl.as_hours() / 24;
+            let body = format!(
+                "Hello,\n\n{clinic} has set up online access to your health record.\n\nYour activation code: \
+                 {code}\n\nGo to {base}/activate, choose \"Activate your account\" and enter the \
+                 code with your date of birth. It works once, for {days} days.\n\nIf you did not \
+                 expect this, you can ignore it, or call the clinic.\n\n{clinic}\n",
+                code = format_code(&code),
+                base = self.config().public_url.trim_end_matches('/'),
+            );
+            self.queue_mail(
+                &mut tx,
+                "activation-code",
+                to,
+                &format!("Your portal activation code from {clinic}"),
+                &body,
+            )
+            .await?;
+        }
         commit(tx).await?;
         Ok(Invitation {
             code: format_code(&code),
@@ -435,22 +508,8 @@ impl Accounts {
         activation: &ActivationAccess,
         sign_in_email: &str,
     ) -> Result<()> {
-        let Some(details) = patients::details_for_activation(tx, activation).await? else {
-            return Ok(());
-        };
-        let Ok(data) = serde_json::from_str::<portal_fhir::model::PatientData>(&details) else {
-            return Ok(());
-        };
-        let addresses: Vec<String> = data
-            .telecom
-            .iter()
-            .filter(|t| t.system.map(CodeSet::code) == Some("email"))
-            .filter_map(|t| t.value.as_deref())
-            .filter_map(|v| Email::parse(v).ok())
-            .map(|e| e.as_str().to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let details = patients::details_for_activation(tx, activation).await?;
+        let addresses = emails_in(details.as_deref());
         let clinic = &self.config().clinic_name;
         let body = format!(
             "Hello,\n\nA {clinic} portal account was just activated for the health record that \

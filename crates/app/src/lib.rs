@@ -13,6 +13,7 @@ pub mod clock;
 pub mod crypto;
 pub mod demo;
 pub mod enrolment;
+pub mod enrolment_desk;
 pub mod fhir_api;
 pub mod import;
 pub mod mail;
@@ -380,6 +381,7 @@ pub mod types {
     pub use portal_domain::Patient as PatientRow;
     pub use portal_domain::audit::{NamedEvent, PatientLogFilter, Verdict};
     pub use portal_domain::user::Account;
+    pub use portal_store::enrolment::{Adoption, IssuedCode, OwnAccount};
 }
 
 impl App {

@@ -15,6 +15,7 @@ pub mod codes;
 pub mod dialect;
 pub mod drafts;
 pub mod embedded;
+pub mod enrolment;
 pub mod inbasket;
 mod kept;
 pub use kept::{Borrows, ReadFuture};

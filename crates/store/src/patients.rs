@@ -107,6 +107,23 @@ pub async fn details_for_activation(
     Ok(details.flatten())
 }
 
+/// The imported demographics (FHIR JSON) of a record the clinic enrols, to find the e-mail
+/// addresses it lists.
+pub async fn details_for_enrolment(
+    conn: &mut Conn,
+    enrol: &PatientAccess,
+) -> Result<Option<String>> {
+    if enrol.action() != portal_domain::Action::Enrol {
+        return Err(crate::Error::WrongCapability("enrolling the patient"));
+    }
+    let details: Option<Option<String>> =
+        sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
+            .bind(enrol.patient().to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(details.flatten())
+}
+
 /// The records a reference the clinic knows names: the portal's own id, a medical record number,
 /// or the id the EHR gave its Patient resource (for enrolment from the command line, which then
 /// goes through the policy). More than one means the reference is ambiguous.

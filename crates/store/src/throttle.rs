@@ -142,3 +142,15 @@ mod tests {
         store.close().await;
     }
 }
+
+/// Until when `key` is locked, if it is locked at `now`.
+pub async fn locked_until(conn: &mut Conn, key: &str, now: Timestamp) -> Result<Option<Timestamp>> {
+    let until: Option<i64> = sqlx::query_scalar(
+        "SELECT locked_until FROM throttle WHERE key = $1 AND locked_until > $2",
+    )
+    .bind(key)
+    .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await?;
+    until.map(crate::from_micros).transpose()
+}

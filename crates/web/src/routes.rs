@@ -78,6 +78,7 @@ pub const FEATURES: &[&[Route]] = &[
     activation::ROUTES,
     account::ROUTES,
     patient::ROUTES,
+    crate::pages::enrolment::ROUTES,
     record::ROUTES,
     refills::ROUTES,
     messages::ROUTES,

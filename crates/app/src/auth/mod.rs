@@ -362,6 +362,9 @@ impl Accounts {
             user_agent: context.user_agent.chars().take(300).collect(),
         };
         sessions::insert(conn, &crypto::sha256_hex(&token), &row).await?;
+        if stage == Stage::Full {
+            portal_store::enrolment::signed_in(conn, user.id, now).await?;
+        }
         Ok((NewSession { token, stage }, id))
     }
 

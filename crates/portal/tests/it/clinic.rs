@@ -206,4 +206,276 @@ async fn finding_patients_and_opening_one_from_the_result(backend: Backend) {
     t.stop().await;
 }
 
-both_backends!(finding_patients_and_opening_one_from_the_result);
+/// Imports a record that lists an e-mail address for the patient.
+async fn add_ines(t: &TestApp) -> PatientId {
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{
+            "fullUrl": "urn:uuid:6f1c2a8e-5b7d-4c1e-9a3f-2d8b7e6c5a41",
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:test:mrn", "value": "INES-0001"}],
+                "name": [{"family": "Ortega", "given": ["Inés"]}],
+                "gender": "female",
+                "birthDate": "1985-03-04",
+                "telecom": [{"system": "email", "value": "ines.ortega@example.org"}]
+            },
+            "request": {"method": "PUT", "url": "Patient/ines"}
+        }]
+    });
+    let summary = t
+        .app
+        .import()
+        .import_bundle(
+            &portal_app::Actor::operator(),
+            bundle.to_string().as_bytes(),
+        )
+        .await
+        .expect("import");
+    summary.entries[0].id.parse().expect("record id")
+}
+
+/// Waits for an e-mail to `to` and gives its text (soft line breaks joined).
+async fn mail_to(t: &TestApp, to: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        for path in crate::auth::mail_files(t) {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            if text.contains(&format!("To: {to}")) {
+                return text;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no e-mail to {to}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The code a letter shows.
+fn code_on(html: &str) -> String {
+    let start = html.find("<code>").expect("the code") + "<code>".len();
+    html[start..start + html[start..].find("</code>").expect("end")].to_string()
+}
+
+async fn events_about(t: &TestApp, patient: PatientId, resource_type: &str) -> Vec<String> {
+    sqlx::query(
+        "SELECT detail FROM audit_events WHERE patient_id = $1 AND resource_type = $2 \
+         ORDER BY seq",
+    )
+    .bind(patient.to_string())
+    .bind(resource_type)
+    .fetch_all(t.app.store().pool())
+    .await
+    .expect("events")
+    .iter()
+    .map(|r| r.try_get::<String, _>("detail").expect("detail"))
+    .collect()
+}
+
+async fn the_front_desk_follows_enrolment_from_code_to_account(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let marcus = t.patient("Marcus Chen");
+    let desk = t.sign_in(Role::Staff).await;
+    let enrolment = format!("/patients/{marcus}/enrolment");
+
+    // The demo left a code waiting for Marcus: cancelled first.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &format!("/patients/{marcus}/invite/cancel"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // No account and no code: a letter can be printed; the record lists no address.
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("No portal account yet"));
+    assert!(html.contains("Print an activation letter"));
+    assert!(html.contains("lists no e-mail address"));
+    assert!(!html.contains("Cancel the code"));
+
+    // A letter: the code shown once, then the page says a code waits, and who issued it.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &format!("/patients/{marcus}/invite"),
+            &[("via", "letter")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Your patient portal activation code"));
+    assert!(html.contains("Dear Marcus Chen"));
+    let code = code_on(&html);
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("An activation code is waiting to be used"));
+    assert!(html.contains("Cancel the code"));
+    assert!(!html.contains(&code), "the code is shown only once");
+
+    // Cancelled, it no longer activates anything.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &format!("/patients/{marcus}/invite/cancel"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.expect("body").contains("no longer works"));
+    let c = t.client();
+    let r = t
+        .activate(
+            &c,
+            &code,
+            "1972-11-05",
+            "marcus@example.org",
+            "violet kettle orbit 9",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        crate::record::open(&t, &desk, &enrolment)
+            .await
+            .contains("No portal account yet")
+    );
+    let events = events_about(&t, marcus, "ActivationCode").await;
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            "activation code issued",
+            "activation code cancelled (1 waiting)"
+        ]
+    );
+    // Each view of the page (and each form's page fetched before its POST) is audited.
+    assert_eq!(events_about(&t, marcus, "Enrolment").await.len(), 6);
+
+    // E-mailed to the address the record lists, never to another.
+    let ines = add_ines(&t).await;
+    let enrolment = format!("/patients/{ines}/enrolment");
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("E-mail a code to ines.ortega@example.org"));
+    let invite = format!("/patients/{ines}/invite");
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &invite,
+            &[("via", "email"), ("to", "someone.else@example.org")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(events_about(&t, ines, "ActivationCode").await.len(), 0);
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &invite,
+            &[("via", "email"), ("to", "ines.ortega@example.org")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Activation code sent"));
+    assert!(!html.contains("<code>"), "an e-mailed code is not shown");
+    let mail = mail_to(&t, "ines.ortega@example.org").await;
+    let start =
+        mail.find("Your activation code: ").expect("code in mail") + "Your activation code: ".len();
+    let code: String = mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert!(!mail.contains("1985"), "no birth date in the e-mail");
+
+    // Activated: the page shows the account; no more codes are offered or issued.
+    let c = t.client();
+    let r = t
+        .activate(
+            &c,
+            &code,
+            "1985-03-04",
+            "ines@example.org",
+            "violet kettle orbit 9",
+        )
+        .await;
+    assert_eq!(location(&r), "/signin?done=activated");
+    let r = t
+        .post_form(
+            &c,
+            "/signin",
+            "/signin",
+            &[
+                ("email", "ines@example.org"),
+                ("password", "violet kettle orbit 9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("The patient has an active portal account"));
+    assert!(html.contains("Signs in as ines@example.org"));
+    assert!(html.contains("Last signed in"));
+    assert!(!html.contains("Print an activation letter"));
+    let codes = t.count("activation_codes").await;
+    let r = t.post_form(&desk, &enrolment, &invite, &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("already has a portal account")
+    );
+    assert_eq!(t.count("activation_codes").await, codes);
+
+    // Locked after failed sign-ins: the desk sees it.
+    for _ in 0..6 {
+        let c = t.client();
+        t.post_form(
+            &c,
+            "/signin",
+            "/signin",
+            &[
+                ("email", "ines@example.org"),
+                ("password", "wrong wrong wrong 1"),
+            ],
+        )
+        .await;
+    }
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("The account is locked after repeated failed sign-ins"));
+
+    // The adoption figures count records, active accounts and recent sign-ins.
+    let records = t.count("patients").await;
+    let html = crate::record::open(&t, &desk, "/patients").await;
+    assert!(html.contains("Portal adoption"));
+    let accounts: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users WHERE patient_id IS NOT NULL AND status = 'active'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count")
+    .try_get("n")
+    .expect("n");
+    assert!(
+        html.contains(&format!("({accounts} of {records})")),
+        "{accounts} of {records}"
+    );
+    assert!(
+        html.contains(&format!("(1 of {records})")),
+        "Inés signed in lately"
+    );
+    t.stop().await;
+}
+
+both_backends!(
+    finding_patients_and_opening_one_from_the_result,
+    the_front_desk_follows_enrolment_from_code_to_account,
+);

@@ -4,3 +4,7 @@
 -- "Ramón" on either database.
 ALTER TABLE patients ADD COLUMN search_name TEXT NOT NULL DEFAULT '';
 CREATE INDEX patients_birth_date ON patients(birth_date);
+
+-- When each account last completed sign-in (both factors): the clinic's adoption figures and
+-- the support console read it. Unknown for sign-ins before this migration.
+ALTER TABLE users ADD COLUMN last_signed_in_at INTEGER;

@@ -109,6 +109,8 @@ struct PatientsPage {
     by_mrn: bool,
     /// Patients asking the clinic to remove a proxy: record id, name, proxy, asked on.
     removals: Vec<(String, String, String, String)>,
+    /// For the front desk and admins.
+    adoption: Option<AdoptionWords>,
 }
 
 /// What the page shows besides its lists: the search box's text and any break-glass form's
@@ -177,6 +179,25 @@ async fn patients_page(
         .iter()
         .map(|row| listed(state, row, now))
         .collect();
+    let adoption = if is_clinician {
+        None
+    } else {
+        let a = state.app.accounts().adoption(&actor).await?;
+        let share = |n: i64| {
+            if a.records == 0 {
+                0
+            } else {
+                (n * 100 + a.records / 2) / a.records
+            }
+        };
+        Some(AdoptionWords {
+            records: a.records,
+            with_account: a.with_account,
+            with_account_share: share(a.with_account),
+            lately: a.signed_in_lately,
+            lately_share: share(a.signed_in_lately),
+        })
+    };
     let removals = if is_clinician {
         Vec::new()
     } else {
@@ -221,8 +242,19 @@ async fn patients_page(
             reason: asked.reason,
             by_mrn: asked.by_mrn,
             removals,
+            adoption,
         },
     ))
+}
+
+/// The clinic's adoption figures, as the page writes them (shares in whole per cent of all
+/// records).
+struct AdoptionWords {
+    records: i64,
+    with_account: i64,
+    with_account_share: i64,
+    lately: i64,
+    lately_share: i64,
 }
 
 /// GET /patients

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod banner;
 pub mod checkin;
 pub mod clinic;
+pub mod enrolment;
 pub mod messages;
 pub mod ops;
 pub mod patient;

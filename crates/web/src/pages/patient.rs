@@ -11,7 +11,7 @@ use crate::session::SignedIn;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use portal_app::chart::Section;
 use portal_app::types::PatientLogFilter;
 use portal_domain::Action;
@@ -20,7 +20,7 @@ use portal_domain::{PatientId, Role};
 use serde::Deserialize;
 
 /// Each role's start page, and a patient's chart: home, sections without pages of their own
-/// yet, the access log, and enrolment.
+/// yet, and the access log.
 pub const ROUTES: &[Route] = &[
     Route {
         method: "GET",
@@ -39,12 +39,6 @@ pub const ROUTES: &[Route] = &[
         path: "/patients/{id}/access-log",
         access: Access::Patient(Action::ViewAccessLog),
         serve: || get(access_log),
-    },
-    Route {
-        method: "POST",
-        path: "/patients/{id}/invite",
-        access: Access::Patient(Action::Enrol),
-        serve: || post(invite),
     },
 ];
 
@@ -358,34 +352,6 @@ pub async fn access_log(
             .older
             .map(|seq| format!("{base}?show={show}&before={seq}")),
         newest: before.map(|_| format!("{base}?show={show}")),
-    }))
-}
-
-#[derive(Template)]
-#[template(path = "invite.html")]
-struct InvitePage {
-    page: Page,
-    patient: Banner,
-    basis: Option<String>,
-    code: String,
-    expires: String,
-}
-
-/// POST /patients/{id}/invite: a new activation code, shown once.
-pub async fn invite(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    Ctx(ctx): Ctx,
-    IdPath(id): IdPath<PatientId>,
-) -> PageResult {
-    let actor = user.actor(ctx);
-    let invitation = state.app.accounts().invite(&actor, id).await?;
-    Ok(render(&InvitePage {
-        page: Page::signed_in("Activation code", &user, Nav::Patients, Some(id)),
-        basis: basis_words(&invitation.access, &invitation.patient),
-        patient: Banner::new(&invitation.patient, &state.dates, state.app.now()),
-        code: invitation.code,
-        expires: state.dates.minute(invitation.expires_at),
     }))
 }
 
