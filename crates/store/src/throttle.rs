@@ -91,6 +91,18 @@ pub async fn give_back(
     Ok(())
 }
 
+/// Until when `key` is locked, if it is locked at `now`.
+pub async fn locked_until(conn: &mut Conn, key: &str, now: Timestamp) -> Result<Option<Timestamp>> {
+    let until: Option<i64> = sqlx::query_scalar(
+        "SELECT locked_until FROM throttle WHERE key = $1 AND locked_until > $2",
+    )
+    .bind(key)
+    .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await?;
+    until.map(crate::from_micros).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,16 +153,4 @@ mod tests {
         drop(conn);
         store.close().await;
     }
-}
-
-/// Until when `key` is locked, if it is locked at `now`.
-pub async fn locked_until(conn: &mut Conn, key: &str, now: Timestamp) -> Result<Option<Timestamp>> {
-    let until: Option<i64> = sqlx::query_scalar(
-        "SELECT locked_until FROM throttle WHERE key = $1 AND locked_until > $2",
-    )
-    .bind(key)
-    .bind(to_micros(now))
-    .fetch_optional(conn)
-    .await?;
-    until.map(crate::from_micros).transpose()
 }
