@@ -164,7 +164,8 @@ impl Accounts {
         if enrolment.account.is_some() {
             return Err(Error::Conflict(
                 "This patient already has a portal account, so an activation code is not \
-                 needed. If they cannot sign in, help them from the support console."
+                 needed. If they cannot sign in, they can reset their password from the sign-in \
+                 page, or an administrator can help."
                     .into(),
             ));
         }

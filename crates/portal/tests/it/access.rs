@@ -590,10 +590,11 @@ async fn a_proxy_loses_access_when_the_grant_is_revoked_or_ends(backend: Backend
     let sofia = t.patient("Sofia Martinez");
     let leo = t.patient("Leo Martinez");
     let reference = not_found_body(&t, &c).await;
-    // Every page a proxy may open (who holds access is the patient's own to manage).
+    // Every page a proxy may open (who holds access is the patient's own to manage; enrolment
+    // is the clinic's).
     let leo_pages: Vec<String> = patient_routes()
         .iter()
-        .filter(|r| r.method == "GET" && r.action() != Action::ManageProxy)
+        .filter(|r| r.method == "GET" && !matches!(r.action(), Action::ManageProxy | Action::Enrol))
         .map(|r| path_for(r, leo))
         .collect();
     for path in &leo_pages {

@@ -249,6 +249,7 @@ fn data_words(resource_type: &str) -> &'static str {
         "MedicationRequest" => "the renewed prescriptions",
         "AccessLog" => "this access history",
         "ActivationCode" => "an activation code for the portal",
+        "Enrolment" => "whether the record has a portal account",
         "Account" => "the portal account",
         "BreakGlass" => "emergency access to the record",
         t if t.starts_with("FHIR ") => "the record, through the FHIR API",

@@ -1,0 +1,144 @@
+// The clinic's side in a browser, as the front desk and a doctor use it: the desk finds a new
+// patient however her name is typed, e-mails her an activation code from her enrolment page,
+// watches her account become active, and reads the adoption figures; a doctor finds a patient
+// who is not on their care team and opens her record with emergency access from the result.
+// Every page checked with axe at 360 and 1280 px and photographed.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { clickThrough, launchBrowser, PHONE } from '../lib/browser.mjs';
+import { checkPage } from '../lib/page-checks.mjs';
+import { heading, pathOf, person } from '../lib/pages.mjs';
+import { startPortal } from '../lib/portal.mjs';
+import { errorSummary, signIn } from '../lib/signin.mjs';
+
+const TEST_TIMEOUT_MS = 180_000;
+
+let portal;
+let browser;
+
+before(async () => {
+  portal = await startPortal();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await portal?.stop();
+});
+
+/** Ramona, with an accented, hyphenated name and an e-mail address on her record. */
+function ramonaBundle() {
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [{
+      fullUrl: `urn:uuid:${randomUUID()}`,
+      request: { method: 'POST', url: 'Patient' },
+      resource: {
+        resourceType: 'Patient',
+        identifier: [{
+          type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] },
+          system: 'urn:e2e:mrn',
+          value: 'E2E-RAMONA',
+        }],
+        name: [{ given: ['Ramona'], family: 'Núñez-Ibáñez' }],
+        gender: 'female',
+        birthDate: '1961-09-30',
+        telecom: [{ system: 'email', value: 'ramona.nunez@example.test' }],
+      },
+    }],
+  };
+}
+
+describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, () => {
+  let desk;
+  let doctor;
+  let ramona;
+
+  before(async () => {
+    const token = await portal.createApiToken('Clinic EHR', 'system/*.write');
+    await portal.sendFhir(token, ramonaBundle());
+    desk = await person(browser);
+    doctor = await person(browser);
+    await signIn(desk.page, portal, portal.account('staff'));
+    await signIn(doctor.page, portal, portal.account('clinician'));
+  });
+
+  after(async () => {
+    await desk?.context.close();
+    await doctor?.context.close();
+    await ramona?.context.close();
+  });
+
+  test('the front desk finds her without her accents and e-mails her a code', async (t) => {
+    const { page } = desk;
+    await page.setViewportSize(PHONE);
+    await page.goto(portal.href('/patients'));
+    await page.getByLabel('Find a patient', { exact: true }).fill('ramona nunez');
+    await clickThrough(page, page.getByRole('button', { name: 'Search' }));
+    const found = await page.locator('main').innerText();
+    assert.match(found, /1 patient found/);
+    assert.match(found, /Born Sep 30, 1961 · Age \d+ · Female · MRN E2E-RAMONA/);
+    await checkPage(t, page, 'clinic-search');
+    await clickThrough(page, page.getByRole('link', { name: 'Núñez-Ibáñez, Ramona' }));
+    await clickThrough(page, page.getByRole('link', { name: /Portal enrolment/ }));
+    assert.equal(await heading(page), 'Portal enrolment');
+    assert.match(await page.locator('main').innerText(), /No portal account yet/);
+    await checkPage(t, page, 'clinic-enrolment-none');
+    await clickThrough(page, page.getByRole('button', { name: 'E-mail a code to ramona.nunez@example.test' }));
+    assert.equal(await heading(page), 'Activation code sent');
+    await checkPage(t, page, 'clinic-code-sent');
+    const mail = await portal.waitForMail(/To: ramona\.nunez@example\.test/);
+    const code = mail.match(/Your activation code: ([A-Z0-9-]+)/)[1];
+
+    ramona = await person(browser);
+    const own = ramona.page;
+    await own.setViewportSize(PHONE);
+    await own.goto(portal.href('/activate'));
+    await own.getByLabel('Activation code', { exact: true }).fill(code);
+    await own.getByLabel('Date of birth', { exact: true }).fill('09/30/1961');
+    await own.getByLabel('E-mail', { exact: true }).fill('ramona@example.test');
+    await own.getByLabel('Choose a password', { exact: true }).fill('harbour willow ember 42');
+    const path = await clickThrough(own, own.getByRole('button', { name: 'Activate' }));
+    assert.equal(path, '/signin', `activation was refused: ${await errorSummary(own)}`);
+
+    await clickThrough(page, page.getByRole('link', { name: 'Back to portal enrolment' }));
+    const status = await page.locator('main').innerText();
+    assert.match(status, /The patient has an active portal account/);
+    assert.match(status, /Signs in as ramona@example\.test/);
+    assert.doesNotMatch(status, /Print an activation letter/);
+    await checkPage(t, page, 'clinic-enrolment-active');
+
+    await page.goto(portal.href('/patients'));
+    assert.match(await page.locator('main').innerText(), /Patients with an active account/);
+    assert.match(await page.locator('main').innerText(), /Opened lately\s+Núñez-Ibáñez, Ramona/);
+    await checkPage(t, page, 'clinic-patients-desk');
+  });
+
+  test('a doctor opens a record outside the care team from the search result', async (t) => {
+    const { page } = doctor;
+    await page.setViewportSize(PHONE);
+    await page.goto(portal.href('/patients'));
+    await page.getByLabel('Find a patient', { exact: true }).fill('NUNEZ');
+    await clickThrough(page, page.getByRole('button', { name: 'Search' }));
+    assert.equal(await page.getByRole('link', { name: 'Núñez-Ibáñez, Ramona' }).count(), 0);
+    await page.getByText('Not on your care team: open with emergency access').click();
+    await checkPage(t, page, 'clinic-search-doctor');
+    await page.getByLabel('Why you need this record now').fill('short');
+    await clickThrough(page, page.getByRole('button', { name: "Open Ramona's record" }));
+    assert.match(await errorSummary(page), /at least 10 characters/);
+    await checkPage(t, page, 'clinic-break-glass-error');
+    await page.getByLabel('Why you need this record now').fill('Brought in unconscious, allergies unknown');
+    const path = await clickThrough(page, page.getByRole('button', { name: "Open Ramona's record" }));
+    assert.match(path, /^\/patients\/[0-9a-f-]+$/);
+    assert.match(await page.locator('main').innerText(), /Emergency \(break-glass\) access/);
+    await page.goto(portal.href('/patients'));
+    const list = await page.locator('main').innerText();
+    assert.match(list, /Opened lately\s+Núñez-Ibáñez, Ramona/);
+    assert.match(list, /Emergency access open until/);
+    await checkPage(t, page, 'clinic-patients-doctor');
+    assert.equal(pathOf(page), '/patients');
+  });
+});
