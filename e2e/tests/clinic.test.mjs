@@ -1,6 +1,7 @@
 // The clinic's side in a browser, as the front desk and a doctor use it: the desk finds a new
 // patient however her name is typed, e-mails her an activation code from her enrolment page,
-// watches her account become active, and reads the adoption figures; a doctor finds a patient
+// watches her account become active, signs it out everywhere when she calls (after checking
+// who she is), and reads the adoption figures; a doctor finds a patient
 // who is not on their care team and opens her record with emergency access from the result.
 // Every page checked with axe at 360 and 1280 px and photographed.
 
@@ -110,6 +111,18 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
     assert.match(status, /Signs in as ramona@example\.test/);
     assert.doesNotMatch(status, /Print an activation letter/);
     await checkPage(t, page, 'clinic-enrolment-active');
+
+    // She rings: she left herself signed in on a shared computer.
+    await page.getByLabel('Sign the account out everywhere').check();
+    await clickThrough(page, page.getByRole('button', { name: 'Confirm' }));
+    assert.match(await errorSummary(page), /how you checked that the caller is the patient/);
+    await checkPage(t, page, 'clinic-account-help-error');
+    await page.getByLabel('Sign the account out everywhere').check();
+    await page.getByLabel('How you checked who is asking').selectOption('Called back on the phone number in the record');
+    await page.getByLabel('Why', { exact: true }).fill('Left signed in on a shared computer');
+    await clickThrough(page, page.getByRole('button', { name: 'Confirm' }));
+    assert.match(await page.getByRole('status').innerText(), /signed out everywhere/);
+    await checkPage(t, page, 'clinic-account-help-done');
 
     await page.goto(portal.href('/patients'));
     assert.match(await page.locator('main').innerText(), /Patients with an active account/);

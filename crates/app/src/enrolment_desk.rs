@@ -1,6 +1,7 @@
-//! Enrolment at the front desk: where a record's enrolment stands (no account, a code issued,
-//! an active, locked or disabled account), the addresses a code can be e-mailed to, cancelling
-//! a code, and the clinic's adoption figures.
+//! Enrolment and account help at the front desk: where a record's enrolment stands (no account,
+//! a code issued, an active, locked or disabled account), the addresses a code can be e-mailed
+//! to, cancelling a code, the help desk's unlock, second-factor reset and ending of sessions
+//! (each after an identity check, with a reason, audited), and the clinic's adoption figures.
 
 use crate::enrolment::{Invitation, emails_in};
 use crate::services::Accounts;
@@ -8,11 +9,12 @@ use crate::throttle::account_key;
 use crate::{Actor, Error, Result, commit};
 use jiff::{SignedDuration, Timestamp};
 use portal_domain::access::{Action, ClinicAction, authorize_clinic};
-use portal_domain::audit::AuditAction;
+use portal_domain::audit::{AuditAction, REVIEW_FLAG};
+use portal_domain::fields::FieldErrors;
 use portal_domain::user::AccountStatus;
 use portal_domain::{Patient, PatientAccess, PatientId};
 use portal_store::enrolment::{self, Adoption, IssuedCode, OwnAccount};
-use portal_store::{patients, throttle};
+use portal_store::{patients, sessions, throttle};
 
 /// Where a record's enrolment stands.
 #[derive(Clone, Debug)]
@@ -130,5 +132,142 @@ impl Accounts {
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
         Ok(enrolment::adoption(&mut conn, &directory, self.now() - LATELY).await?)
+    }
+}
+
+/// What the help desk does for a patient's account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Help {
+    /// Lifts a lock that failed sign-ins set.
+    Unlock,
+    /// Removes the authenticator app and recovery codes (a lost phone); ends every session.
+    ResetSecondFactor,
+    /// Signs the account out everywhere.
+    EndSessions,
+}
+
+impl Help {
+    /// The form's value.
+    pub fn parse(value: &str) -> Option<Help> {
+        match value {
+            "unlock" => Some(Help::Unlock),
+            "reset-second-factor" => Some(Help::ResetSecondFactor),
+            "end-sessions" => Some(Help::EndSessions),
+            _ => None,
+        }
+    }
+
+    /// In the audit trail and on the page.
+    pub fn words(self) -> &'static str {
+        match self {
+            Help::Unlock => "account unlocked",
+            Help::ResetSecondFactor => "second factor reset",
+            Help::EndSessions => "every session ended",
+        }
+    }
+}
+
+/// How the help desk may have checked that the person asking is the patient.
+pub const IDENTITY_CHECKS: [&str; 4] = [
+    "Photo ID seen in person",
+    "Called back on the phone number in the record",
+    "Answered questions from the record (date of birth, address, a recent visit)",
+    "Known to the clinic in person",
+];
+
+impl Accounts {
+    /// Helps a patient whose account will not let them in: unlock, reset the second factor, or
+    /// end every session. Staff and admins, with the way they checked the caller's identity and
+    /// a reason, both audited (a reset flagged for review, and the account's address told).
+    pub async fn help_account(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        help: &str,
+        identity: &str,
+        reason: &str,
+    ) -> Result<Help> {
+        // The policy first: a form from someone it refuses is not looked at.
+        let (access, mut tx) = self.open_patient(actor, patient, Action::Enrol).await?;
+        let mut errors = FieldErrors::new();
+        let help = Help::parse(help);
+        if help.is_none() {
+            errors.add("help", "Choose what to do for the patient.");
+        }
+        if !IDENTITY_CHECKS.contains(&identity) {
+            errors.add(
+                "identity",
+                "Choose how you checked that the caller is the patient.",
+            );
+        }
+        let reason = reason.trim();
+        let length = reason.chars().count();
+        if !(10..=500).contains(&length) {
+            errors.add(
+                "reason",
+                "Say why the patient needs this, in 10 to 500 characters.",
+            );
+        }
+        let Some(help) = help.filter(|_| errors.is_empty()) else {
+            return Err(Error::Invalid(errors));
+        };
+        let now = self.now();
+        let found = enrolment::of_record(&mut tx, &access, now).await?;
+        let Some(account) = found.account else {
+            return Err(Error::Conflict(
+                "This record has no portal account yet: give the patient an activation code \
+                 instead."
+                    .into(),
+            ));
+        };
+        if account.status == AccountStatus::Disabled {
+            return Err(Error::Conflict(
+                "The account is disabled. An administrator can enable it again from the Users \
+                 page."
+                    .into(),
+            ));
+        }
+        match help {
+            Help::Unlock => {
+                throttle::clear(&mut tx, &account_key("sign-in", &account.email)).await?;
+                throttle::clear(&mut tx, &format!("second-factor:{}", account.user)).await?;
+            }
+            Help::ResetSecondFactor => {
+                enrolment::clear_second_factor(&mut tx, &access, account.user).await?;
+                sessions::delete_for_user(&mut tx, account.user, None).await?;
+                let clinic = &self.config().clinic_name;
+                let body = format!(
+                    "Hello,\n\nAt your request, {clinic} removed the authenticator app from your \
+                     portal account and signed it out everywhere. Sign in with your password to \
+                     set up a new one.\n\nIf you did not ask for this, call the clinic now.\n\n\
+                     {clinic}\n"
+                );
+                self.queue_mail(
+                    &mut tx,
+                    "second-factor-reset",
+                    &account.email,
+                    &format!("Your {clinic} portal sign-in was reset"),
+                    &body,
+                )
+                .await?;
+            }
+            Help::EndSessions => {
+                sessions::delete_for_user(&mut tx, account.user, None).await?;
+            }
+        }
+        let mut event = self.patient_event(actor, &access, AuditAction::Update, "Account");
+        event.resource_id = Some(account.user.to_string());
+        event.detail = format!(
+            "{flag}help desk: {what}; identity checked: {identity}; reason: {reason}",
+            flag = if help == Help::ResetSecondFactor {
+                REVIEW_FLAG
+            } else {
+                ""
+            },
+            what = help.words(),
+        );
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(help)
     }
 }

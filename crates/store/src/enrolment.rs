@@ -21,6 +21,10 @@ pub struct OwnAccount {
     pub created_at: Timestamp,
     /// When it last completed sign-in, if known.
     pub last_signed_in_at: Option<Timestamp>,
+    /// Whether it has an authenticator app set up.
+    pub has_second_factor: bool,
+    /// Its sessions that have not ended (some may have timed out unseen).
+    pub sessions: i64,
 }
 
 /// An activation code that still works.
@@ -60,7 +64,10 @@ pub async fn of_record(
     enrolling(enrol)?;
     let patient = enrol.patient().to_string();
     let account = sqlx::query(
-        "SELECT id, email, status, created_at, last_signed_in_at FROM users WHERE patient_id = $1",
+        "SELECT u.id, u.email, u.status, u.created_at, u.last_signed_in_at, \
+         CASE WHEN u.totp_secret_enc IS NULL THEN 0 ELSE 1 END AS has_totp, \
+         (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id) AS sessions \
+         FROM users u WHERE u.patient_id = $1",
     )
     .bind(&patient)
     .fetch_optional(&mut *conn)
@@ -75,6 +82,8 @@ pub async fn of_record(
                 .try_get::<Option<i64>, _>("last_signed_in_at")?
                 .map(from_micros)
                 .transpose()?,
+            has_second_factor: r.try_get::<i64, _>("has_totp")? != 0,
+            sessions: r.try_get("sessions")?,
         })
     })
     .transpose()?;
@@ -156,6 +165,30 @@ pub async fn adoption(
 pub async fn signed_in(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE users SET last_signed_in_at = $1 WHERE id = $2")
         .bind(to_micros(now))
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes an account's authenticator app and recovery codes (the help desk's reset, after
+/// checking who asks); the account sets up a new one at its next sign-in when the clinic
+/// requires one.
+pub async fn clear_second_factor(
+    conn: &mut Conn,
+    enrol: &PatientAccess,
+    user: UserId,
+) -> Result<()> {
+    enrolling(enrol)?;
+    sqlx::query(
+        "UPDATE users SET totp_secret_enc = NULL, totp_last_step = 0, totp_enabled_at = NULL \
+         WHERE id = $1 AND patient_id = $2",
+    )
+    .bind(user.to_string())
+    .bind(enrol.patient().to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user.to_string())
         .execute(conn)
         .await?;

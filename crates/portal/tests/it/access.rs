@@ -307,7 +307,8 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                                 | Action::RequestRefill
                                 | Action::Export
                                 | Action::ManageProxy
-                        );
+                        )
+                        || route.path == "/patients/{id}/account-help";
                     // Sofia has an account of her own: she is never sent an activation code.
                     let has_account =
                         route.path == "/patients/{id}/invite" && name == Some("Sofia Martinez");
@@ -331,7 +332,10 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                         continue;
                     }
                     assert!(body.contains(name), "{what}: the page shows {name}");
-                    if route.method == "POST" && route.path.ends_with("/cancel") {
+                    if route.method == "POST"
+                        && (route.path.ends_with("/cancel")
+                            || route.path.ends_with("/account-help"))
+                    {
                         assert_eq!(
                             activation_codes_for(&t, patient).await,
                             codes_for_patient,

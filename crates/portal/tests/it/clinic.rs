@@ -451,6 +451,100 @@ async fn the_front_desk_follows_enrolment_from_code_to_account(backend: Backend)
     }
     let html = crate::record::open(&t, &desk, &enrolment).await;
     assert!(html.contains("The account is locked after repeated failed sign-ins"));
+    assert!(html.contains("Unlock the account"));
+    let sign_in = async || {
+        let c = t.client();
+        let r = t
+            .post_form(
+                &c,
+                "/signin",
+                "/signin",
+                &[
+                    ("email", "ines@example.org"),
+                    ("password", "violet kettle orbit 9"),
+                ],
+            )
+            .await;
+        (c, r.status())
+    };
+    assert_ne!(sign_in().await.1, StatusCode::SEE_OTHER, "locked");
+
+    // The help desk unlocks it only with an identity check and a reason.
+    let help = format!("/patients/{ines}/account-help");
+    let r = t
+        .post_form(&desk, &enrolment, &help, &[("help", "unlock")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Choose how you checked that the caller is the patient"));
+    assert!(html.contains("Say why the patient needs this"));
+    let identity = "Called back on the phone number in the record";
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("help", "unlock"),
+                ("identity", identity),
+                ("reason", "Locked out after a typo, called the desk"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("The account is unlocked")
+    );
+    let (ines_client, status) = sign_in().await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "unlocked");
+    assert_eq!(
+        t.get(&ines_client, &format!("/patients/{ines}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Signed out everywhere at once.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Left signed in on a library computer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t.get(&ines_client, &format!("/patients/{ines}")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let helped = events_about(&t, ines, "Account").await;
+    assert!(helped.iter().any(|d| d
+        == "help desk: account unlocked; identity checked: Called back on the phone number in \
+            the record; reason: Locked out after a typo, called the desk"));
+    assert!(
+        helped
+            .iter()
+            .any(|d| d.starts_with("help desk: every session ended"))
+    );
+    // No help for a record without an account.
+    let r = t
+        .post_form(
+            &desk,
+            &format!("/patients/{marcus}/enrolment"),
+            &format!("/patients/{marcus}/account-help"),
+            &[
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Left signed in on a library computer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // The adoption figures count records, active accounts and recent sign-ins.
     let records = t.count("patients").await;

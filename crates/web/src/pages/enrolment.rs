@@ -1,5 +1,6 @@
-//! Enrolment at the front desk: where a record's portal enrolment stands, an activation code
-//! printed as a letter or e-mailed to an address the record lists, and cancelling a code.
+//! Enrolment and account help at the front desk: where a record's portal enrolment stands, an
+//! activation code printed as a letter or e-mailed to an address the record lists, cancelling
+//! a code, and the help desk's unlock, second-factor reset and sign-out everywhere.
 
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
@@ -13,7 +14,9 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::routing::{get, post};
-use portal_app::enrolment_desk::Status;
+use portal_app::auth::CurrentUser;
+use portal_app::enrolment_desk::{Help, IDENTITY_CHECKS, Status};
+use portal_domain::fields::FieldErrors;
 use portal_domain::{Action, PatientId};
 use serde::Deserialize;
 
@@ -30,6 +33,12 @@ pub const ROUTES: &[Route] = &[
         path: "/patients/{id}/invite",
         access: Access::Patient(Action::Enrol),
         serve: || post(invite),
+    },
+    Route {
+        method: "POST",
+        path: "/patients/{id}/account-help",
+        access: Access::Patient(Action::Enrol),
+        serve: || post(help),
     },
     Route {
         method: "POST",
@@ -56,6 +65,13 @@ struct EnrolmentPage {
     /// Whether a code waits (so it can be cancelled).
     can_cancel: bool,
     addresses: Vec<String>,
+    /// What the help desk may do for the account: the form's value and the words.
+    helps: Vec<(&'static str, &'static str)>,
+    identity_checks: &'static [&'static str],
+    form: HelpForm,
+    errors: FieldErrors,
+    /// What was just done.
+    done: Option<&'static str>,
 }
 
 /// GET /patients/{id}/enrolment
@@ -64,6 +80,20 @@ pub async fn page(
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
+) -> PageResult {
+    let form = HelpForm::default();
+    enrolment_page(&state, &user, ctx, id, form, FieldErrors::new(), None).await
+}
+
+/// The enrolment page, with the help form as sent and its errors, or what was just done.
+async fn enrolment_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: portal_domain::audit::RequestContext,
+    id: PatientId,
+    form: HelpForm,
+    errors: FieldErrors,
+    done: Option<&'static str>,
 ) -> PageResult {
     let view = state.app.accounts().enrolment(&user.actor(ctx), id).await?;
     let dates = &state.dates;
@@ -117,17 +147,103 @@ pub async fn page(
         ),
     };
     let can_issue = matches!(view.status, Status::None | Status::CodeIssued(_));
-    Ok(render(&EnrolmentPage {
-        page: Page::signed_in("Portal enrolment", &user, Nav::Patients, Some(id)),
-        basis: basis_words(&view.access, &view.patient),
-        patient: Banner::new(&view.patient, dates, state.app.now()),
-        status,
-        status_words,
-        details,
-        can_issue,
-        can_cancel: matches!(view.status, Status::CodeIssued(_)),
-        addresses: view.addresses,
-    }))
+    let helps = match &view.status {
+        Status::Active(account) | Status::Locked(account, _) => {
+            let mut helps = Vec::new();
+            if matches!(view.status, Status::Locked(..)) {
+                helps.push(("unlock", "Unlock the account (failed sign-ins locked it)"));
+            }
+            if account.has_second_factor {
+                helps.push((
+                    "reset-second-factor",
+                    "Reset the second factor (a lost phone): removes the authenticator app and \
+                     signs out everywhere",
+                ));
+            }
+            helps.push(("end-sessions", "Sign the account out everywhere"));
+            helps
+        }
+        _ => Vec::new(),
+    };
+    let status_code = crate::layout::form_status(&errors);
+    Ok(crate::layout::render_status(
+        status_code,
+        &EnrolmentPage {
+            page: Page::signed_in("Portal enrolment", user, Nav::Patients, Some(id)),
+            helps,
+            identity_checks: &IDENTITY_CHECKS,
+            form,
+            errors,
+            done,
+            basis: basis_words(&view.access, &view.patient),
+            patient: Banner::new(&view.patient, dates, state.app.now()),
+            status,
+            status_words,
+            details,
+            can_issue,
+            can_cancel: matches!(view.status, Status::CodeIssued(_)),
+            addresses: view.addresses,
+        },
+    ))
+}
+
+/// The help desk's form.
+#[derive(Default, Deserialize)]
+pub struct HelpForm {
+    #[serde(default)]
+    help: String,
+    #[serde(default)]
+    identity: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// POST /patients/{id}/account-help: unlock, reset the second factor, or end every session.
+pub async fn help(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<PatientId>,
+    Form(form): Form<HelpForm>,
+) -> PageResult {
+    match state
+        .app
+        .accounts()
+        .help_account(
+            &user.actor(ctx.clone()),
+            id,
+            &form.help,
+            &form.identity,
+            &form.reason,
+        )
+        .await
+    {
+        Ok(done) => {
+            let words = match done {
+                Help::Unlock => "The account is unlocked: the patient can sign in again now.",
+                Help::ResetSecondFactor => {
+                    "The second factor was removed and every session ended; the patient was \
+                     told by e-mail and sets up a new authenticator app at the next sign-in."
+                }
+                Help::EndSessions => "The account was signed out everywhere.",
+            };
+            let form = HelpForm::default();
+            enrolment_page(
+                &state,
+                &user,
+                ctx,
+                id,
+                form,
+                FieldErrors::new(),
+                Some(words),
+            )
+            .await
+        }
+        Err(portal_app::Error::Invalid(errors)) => {
+            enrolment_page(&state, &user, ctx, id, form, errors, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
