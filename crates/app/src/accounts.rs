@@ -203,6 +203,35 @@ impl Accounts {
         commit(tx).await
     }
 
+    /// Grants or takes back the privacy officer permission of an admin or clinician account
+    /// (admins); audited and flagged for the other admins' review.
+    pub async fn set_privacy_officer(&self, actor: &Actor, user: UserId, on: bool) -> Result<()> {
+        let manage = authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut tx = self.store().begin().await?;
+        if !users::set_privacy_officer(&mut tx, &manage, user, on).await? {
+            return Err(Error::Conflict(
+                "Only an administrator's or a clinician's account can be a privacy officer.".into(),
+            ));
+        }
+        let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
+        event.resource_id = Some(user.to_string());
+        event.detail = format!(
+            "{REVIEW_FLAG}privacy officer permission {}",
+            if on { "granted" } else { "taken back" }
+        );
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
+    }
+
+    /// The accounts holding the privacy officer permission (for the Users page).
+    pub async fn privacy_officers(&self, actor: &Actor) -> Result<Vec<UserId>> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        Ok(users::privacy_officers(&mut conn).await?)
+    }
+
     /// Changes the signed-in user's password after checking the current one; ends the account's
     /// other sessions.
     pub async fn change_password(

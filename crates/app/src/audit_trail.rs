@@ -2,48 +2,16 @@
 
 use crate::services::Clinic;
 use crate::{Actor, Error, Result};
-use portal_domain::access::{ClinicAction, authorize_clinic};
 use portal_domain::checkpoint::{Checkpoint, KeptCheckpoint};
 use portal_store::Conn;
-use portal_store::audit::{self, NamedEvent, Verdict};
+use portal_store::audit::{self, Verdict};
 use std::collections::HashSet;
 
-/// Filters of the admin's audit page.
-#[derive(Clone, Debug, Default)]
-pub struct AuditFilter {
-    /// Only events about this patient id.
-    pub patient: Option<String>,
-    /// Only events by this actor id.
-    pub actor: Option<String>,
-    /// Only events before this position (paging).
-    pub before: Option<i64>,
-}
-
 impl Clinic {
-    /// The newest audit events matching `filter` (admins only).
-    pub async fn audit_events(
-        &self,
-        actor: &Actor,
-        filter: &AuditFilter,
-    ) -> Result<Vec<NamedEvent>> {
-        authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
-            .map_err(|_| Error::Forbidden)?;
-        let mut conn = self.conn().await?;
-        Ok(audit::recent(
-            &mut conn,
-            filter.patient.as_deref(),
-            filter.actor.as_deref(),
-            filter.before,
-            100,
-        )
-        .await?)
-    }
-
-    /// Walks the whole chain (admins, and the operator's `portal audit verify`).
+    /// Walks the whole chain (privacy officers, and the operator's `portal audit verify`).
     pub async fn verify_audit_trail(&self, actor: &Actor) -> Result<Verdict> {
         if !matches!(actor.principal, portal_domain::Principal::Operator) {
-            authorize_clinic(&actor.principal, ClinicAction::ReadAuditTrail)
-                .map_err(|_| Error::Forbidden)?;
+            self.audit_review(actor).await?;
         }
         let mut conn = self.conn().await?;
         Ok(audit::verify(&mut conn, self.head_key()).await?)

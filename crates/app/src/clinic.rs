@@ -182,8 +182,47 @@ impl Clinic {
             format!("break-glass asked again while open: {}", reason.as_str())
         };
         self.audit(&mut tx, &event).await?;
+        if opened {
+            self.tell_privacy_officers(&mut tx, *user, now).await?;
+        }
         commit(tx).await?;
         self.attempt_succeeded(attempt, &[]).await?;
         Ok((patient, until))
+    }
+
+    /// Tells every privacy officer that emergency access was opened: who and when, never whose
+    /// record or why (those are in the audit reports the e-mail links to).
+    async fn tell_privacy_officers(
+        &self,
+        tx: &mut portal_store::Conn,
+        clinician: portal_domain::UserId,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
+        let officers = portal_store::users::privacy_officer_emails(tx).await?;
+        if officers.is_empty() {
+            return Ok(());
+        }
+        let name = portal_store::users::find(tx, clinician)
+            .await?
+            .map_or_else(|| "A clinician".to_string(), |u| u.name);
+        let clinic = &self.config().clinic_name;
+        let body = format!(
+            "Hello,\n\n{name} opened emergency (break-glass) access to a patient's record at \
+             {at} (UTC), giving a reason. Review it among the flagged events of the audit \
+             reports: {base}/admin/audit?only=flagged\n\n{clinic}\n",
+            at = at.strftime("%Y-%m-%d %H:%M"),
+            base = self.config().public_url.trim_end_matches('/'),
+        );
+        for to in officers {
+            self.queue_mail(
+                tx,
+                "break-glass",
+                &to,
+                "Emergency access to a record was opened",
+                &body,
+            )
+            .await?;
+        }
+        Ok(())
     }
 }

@@ -212,7 +212,7 @@ impl App {
                 Role::Admin,
                 "Alex Morgan",
                 "admin@demo.portal.test",
-                "accounts and the audit trail; no clinical data",
+                "accounts, settings and (as privacy officer) the audit reports; no clinical data",
             ),
         ] {
             // The demo seeds its own sign-ins directly: a real clinic's accounts choose their
@@ -231,6 +231,16 @@ impl App {
             portal_store::codes::end_resets(&mut tx, id, self.now()).await?;
             commit(tx).await?;
             let totp_secret = self.enrol_demo_totp(id).await?;
+            if role == Role::Admin {
+                let manage = portal_domain::access::authorize_clinic(
+                    &operator.principal,
+                    portal_domain::access::ClinicAction::ManageUsers,
+                )
+                .map_err(|_| crate::Error::Forbidden)?;
+                let mut tx = self.store().begin().await?;
+                users::set_privacy_officer(&mut tx, &manage, id, true).await?;
+                commit(tx).await?;
+            }
             if role == Role::Clinician {
                 let mut tx = self.store().begin().await?;
                 access::add_to_care_team(&mut tx, sofia.id, id).await?;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod appointments;
+pub mod audit_report;
 pub mod audit_trail;
 mod audit_writer;
 pub mod auth;
@@ -381,6 +382,7 @@ pub mod types {
     pub use portal_domain::Patient as PatientRow;
     pub use portal_domain::audit::{NamedEvent, PatientLogFilter, Verdict};
     pub use portal_domain::user::Account;
+    pub use portal_store::audit_report::{Line as ReportLine, Order};
     pub use portal_store::enrolment::{Adoption, IssuedCode, OwnAccount};
 }
 

@@ -22,6 +22,22 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, in the order reports list them.
+    pub const ALL: [AuditAction; 7] = [
+        AuditAction::SignIn,
+        AuditAction::SignOut,
+        AuditAction::Read,
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Delete,
+        AuditAction::Export,
+    ];
+
+    /// The action a stored name names (`None` for anything else).
+    pub fn parse(name: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// The stable name stored in the trail.
     pub fn as_str(self) -> &'static str {
         match self {

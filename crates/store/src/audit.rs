@@ -358,7 +358,7 @@ fn from_row(row: &impl crate::embedded::Cells) -> Result<StoredAuditEvent> {
     })
 }
 
-const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, \
+pub(crate) const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_behalf_of, \
     e.patient_id, e.action, e.resource_type, e.resource_id, e.outcome, e.break_glass, e.detail, \
     e.client_addr, e.user_agent, e.request_id, e.prev_hash, e.hash, \
     COALESCE(u.name, \
@@ -366,7 +366,8 @@ const NAMED_COLUMNS: &str = "e.seq, e.id, e.at, e.actor_id, e.actor_role, e.on_b
     (SELECT a.name FROM smart_apps a WHERE a.id = e.actor_id AND e.actor_role = 'app')) \
     AS actor_name";
 
-fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
+/// The events of rows read with [`NAMED_COLUMNS`].
+pub(crate) fn named(rows: &[AnyRow]) -> Result<Vec<NamedEvent>> {
     rows.iter()
         .map(|r| {
             Ok(NamedEvent {

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod appointments;
 pub mod audit;
+pub mod audit_report;
 mod bulk;
 pub mod ceiling;
 pub mod checkins;

@@ -236,3 +236,73 @@ pub async fn recovery_codes_left(conn: &mut Conn, id: UserId) -> Result<i64> {
     .await?;
     Ok(row.try_get("n")?)
 }
+
+/// Whether the account holds the privacy officer permission (read at each request that needs
+/// it, so a change takes effect at once).
+pub async fn is_privacy_officer(conn: &mut Conn, id: UserId) -> Result<bool> {
+    let flag: Option<i64> =
+        sqlx::query_scalar("SELECT privacy_officer FROM users WHERE id = $1 AND status = 'active'")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(flag.unwrap_or(0) != 0)
+}
+
+/// Grants or takes back the privacy officer permission of an admin or clinician account; false
+/// when there is no such account.
+pub async fn set_privacy_officer(
+    conn: &mut Conn,
+    manage: &portal_domain::access::ClinicCapability,
+    id: UserId,
+    on: bool,
+) -> Result<bool> {
+    crate::require(
+        manage,
+        portal_domain::access::ClinicAction::ManageUsers,
+        "managing accounts",
+    )?;
+    let done = sqlx::query(
+        "UPDATE users SET privacy_officer = $1 WHERE id = $2 AND role IN ('admin', 'clinician')",
+    )
+    .bind(i64::from(on))
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The privacy officers' addresses (active accounts), to tell them of break-glass access.
+pub async fn privacy_officer_emails(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT email FROM users WHERE privacy_officer <> 0 AND status = 'active' ORDER BY email",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The privacy officers' ids (for the Users page).
+pub async fn privacy_officers(conn: &mut Conn) -> Result<Vec<UserId>> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE privacy_officer <> 0")
+        .fetch_all(conn)
+        .await?;
+    ids.iter().map(|id| crate::parse_id(id)).collect()
+}
+
+/// The accounts whose name or e-mail contains `text` (any case), for the audit reports' "who".
+pub async fn ids_matching(conn: &mut Conn, text: &str, limit: i64) -> Result<Vec<String>> {
+    let pattern = format!(
+        "%{}%",
+        text.to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM users WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
+         OR LOWER(email) LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}

@@ -9,7 +9,8 @@ use crate::user::Role;
 pub enum ClinicAction {
     /// Create, disable and list accounts.
     ManageUsers,
-    /// Read and verify the audit trail.
+    /// Read, report on and verify the audit trail: only through [`authorize_audit_review`], for
+    /// a privacy officer.
     ReadAuditTrail,
     /// See the in-basket of messages and requests.
     ViewInBasket,
@@ -103,9 +104,10 @@ pub fn authorize_clinic(
     };
     let allowed = match action {
         ClinicAction::ManageUsers
-        | ClinicAction::ReadAuditTrail
         | ClinicAction::ConfigureResultRelease
         | ClinicAction::ConfigureClinic => *role == Role::Admin,
+        // A permission on top of the role: see `authorize_audit_review`.
+        ClinicAction::ReadAuditTrail => false,
         ClinicAction::ViewInBasket | ClinicAction::ViewSchedule => {
             matches!(role, Role::Clinician | Role::Staff)
         }
@@ -130,6 +132,25 @@ pub fn authorize_clinic(
         })
     } else {
         Err(Denied)
+    }
+}
+
+/// Decides whether `principal` may read the audit reports: an admin or a clinician account the
+/// clinic made a privacy officer (`privacy_officer`, as the account's row says today). Deny by
+/// default: every other account, a patient's even if the flag were set, systems and apps.
+pub fn authorize_audit_review(
+    principal: &Principal,
+    privacy_officer: bool,
+) -> Result<ClinicCapability, Denied> {
+    match principal {
+        Principal::User {
+            role: Role::Admin | Role::Clinician,
+            ..
+        } if privacy_officer => Ok(ClinicCapability {
+            principal: principal.clone(),
+            action: ClinicAction::ReadAuditTrail,
+        }),
+        _ => Err(Denied),
     }
 }
 

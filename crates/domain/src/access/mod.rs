@@ -18,7 +18,9 @@ mod smart;
 
 pub use activation::{ActivationAccess, ActivationCodeFact, authorize_activation};
 pub use age_rules::{AgeBand, AgeRules, ParentReach, RulesError, age_on};
-pub use clinic::{BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_clinic};
+pub use clinic::{
+    BREAK_GLASS_DURATION, ClinicAction, ClinicCapability, authorize_audit_review, authorize_clinic,
+};
 pub use messages::{ConversationFacts, authorize_conversation};
 pub use proxy::{DEFAULT_JURISDICTION, ProxyRules, Relationship};
 pub use refills::{RefillFacts, authorize_refill};

@@ -198,8 +198,16 @@ fn clinic_work_is_split_by_role() {
     let admin = user(Role::Admin, None);
     let doc = user(Role::Clinician, None);
     let patient = user(Role::Patient, Some(pid(1)));
-    assert!(authorize_clinic(&admin, ClinicAction::ReadAuditTrail).is_ok());
+    // The audit trail is a privacy officer's, on top of the role.
+    assert!(authorize_clinic(&admin, ClinicAction::ReadAuditTrail).is_err());
     assert!(authorize_clinic(&doc, ClinicAction::ReadAuditTrail).is_err());
+    assert!(authorize_audit_review(&admin, true).is_ok());
+    assert!(authorize_audit_review(&doc, true).is_ok());
+    assert!(authorize_audit_review(&admin, false).is_err());
+    assert!(authorize_audit_review(&doc, false).is_err());
+    assert!(authorize_audit_review(&user(Role::Staff, None), true).is_err());
+    assert!(authorize_audit_review(&patient, true).is_err());
+    assert!(authorize_audit_review(&Principal::Operator, true).is_err());
     assert!(authorize_clinic(&doc, ClinicAction::BreakGlass).is_ok());
     assert!(authorize_clinic(&doc, ClinicAction::SearchDirectory).is_ok());
     assert!(authorize_clinic(&patient, ClinicAction::SearchDirectory).is_err());

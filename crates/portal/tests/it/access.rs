@@ -393,6 +393,7 @@ const CLINIC_PAGES: &[(&str, [u16; 4])] = &[
     ("/schedule", [403, 200, 200, 403]),
     ("/admin/users", [403, 403, 403, 200]),
     ("/admin/audit", [403, 403, 403, 200]),
+    ("/admin/audit.csv", [403, 403, 403, 200]),
     ("/admin/messaging", [403, 403, 403, 200]),
     ("/admin/refills", [403, 403, 403, 200]),
     ("/patients", [403, 200, 200, 200]),

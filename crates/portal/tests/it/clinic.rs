@@ -569,7 +569,238 @@ async fn the_front_desk_follows_enrolment_from_code_to_account(backend: Backend)
     t.stop().await;
 }
 
+/// Adds a record whose name and number a spreadsheet would take for formulas.
+async fn add_formula_patient(t: &TestApp, given: &str, mrn: &str) -> PatientId {
+    let id = PatientId::new_v7(t.app.now());
+    let row = portal_store::patients::PatientRow {
+        id,
+        mrn: mrn.into(),
+        given_name: given.into(),
+        family_name: "Risk".into(),
+        birth_date: "1970-01-01".into(),
+        sex: "female".into(),
+        deceased: None,
+    };
+    let mut tx = t.app.store().begin().await.expect("tx");
+    portal_store::patients::insert(&mut tx, &row, t.app.now())
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    id
+}
+
+async fn user_id(t: &TestApp, role: Role) -> String {
+    sqlx::query("SELECT id FROM users WHERE email = $1")
+        .bind(&t.account(role).email)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("account")
+        .try_get("id")
+        .expect("id")
+}
+
+async fn a_privacy_officer_searches_orders_and_exports_the_trail(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let marcus = t.patient("Marcus Chen");
+    let sofia = t.patient("Sofia Martinez");
+    let risky = add_formula_patient(&t, "=HYPERLINK", "-42").await;
+    let at_risk = add_formula_patient(&t, "@SUM", "MRN-AT").await;
+    let desk = t.sign_in(Role::Staff).await;
+    for id in [risky, at_risk, marcus] {
+        assert_eq!(
+            t.get(&desk, &format!("/patients/{id}")).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The demo's admin is the privacy officer: patients by name and number, not ids.
+    let admin = t.sign_in(Role::Admin).await;
+    let html = crate::record::open(&t, &admin, "/admin/audit").await;
+    assert!(html.contains("Marcus Chen (MRN DEMO-1003)"));
+    assert!(!html.contains(&format!("<td>{marcus}</td>")));
+    // Who, action, and an inclusive UTC range: a day, and the minute of an event.
+    let staff_name = &t.account(Role::Staff).name;
+    let who = staff_name.split(' ').next().expect("a first name");
+    let html =
+        crate::record::open(&t, &admin, &format!("/admin/audit?who={who}&action=read")).await;
+    assert!(html.contains("Marcus Chen"));
+    assert!(!html.contains("(admin)"), "only the staff member's events");
+    let at: i64 = sqlx::query(
+        "SELECT at FROM audit_events WHERE patient_id = $1 AND action = 'read' ORDER BY seq LIMIT 1",
+    )
+    .bind(marcus.to_string())
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("event")
+    .try_get("at")
+    .expect("at");
+    let at = jiff::Timestamp::from_microsecond(at).expect("time");
+    let minute = at.strftime("%Y-%m-%d%%20%H:%M").to_string();
+    let day = at.strftime("%Y-%m-%d").to_string();
+    let before = (at - SignedDuration::from_hours(24))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let q = format!("/admin/audit?patient={marcus}&action=read");
+    for (range, found) in [
+        (format!("&from={minute}&to={minute}"), true),
+        (format!("&from={day}&to={day}"), true),
+        (format!("&to={before}"), false),
+    ] {
+        let html = crate::record::open(&t, &admin, &format!("{q}{range}")).await;
+        assert_eq!(
+            html.contains("Marcus Chen (MRN DEMO-1003)"),
+            found,
+            "{range}"
+        );
+    }
+    let (status, html) = crate::record::page(&t, &admin, "/admin/audit?from=yesterday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Enter the start as a date"));
+    let (status, _) =
+        crate::record::page(&t, &admin, &format!("/admin/audit?from={day}&to={before}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Ordered by any column, either way.
+    for column in [
+        "when", "who", "action", "data", "patient", "outcome", "from",
+    ] {
+        for dir in ["asc", "desc"] {
+            let html =
+                crate::record::open(&t, &admin, &format!("/admin/audit?sort={column}&dir={dir}"))
+                    .await;
+            let expected = if dir == "asc" {
+                "ascending"
+            } else {
+                "descending"
+            };
+            assert!(
+                html.contains(&format!("aria-sort=\"{expected}\"")),
+                "{column} {dir}"
+            );
+        }
+    }
+    // A patient named in a POST, never in a URL: one match goes straight to its events.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/audit",
+            "/admin/audit/patient",
+            &[("patient_text", "marcus chen"), ("action", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert_eq!(to, format!("/admin/audit?patient={marcus}&action=read"));
+    // The CSV neutralises every cell a spreadsheet would run.
+    let r = t.get(&admin, "/admin/audit.csv").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/csv"))
+    );
+    let csv = r.text().await.expect("csv");
+    assert!(csv.contains("\"'=HYPERLINK Risk\""), "{csv}");
+    assert!(csv.contains("\"'@SUM Risk\""));
+    assert!(csv.contains("\"'-42\""));
+    assert!(!csv.contains(",\"=") && !csv.contains(",\"@") && !csv.contains(",\"-"));
+    let exported: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE resource_type = 'AuditReport' \
+         AND action = 'export'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count")
+    .try_get("n")
+    .expect("n");
+    assert_eq!(exported, 1, "the export is audited");
+    // Disclosures: the patient's own download is one.
+    let patient = t.sign_in(Role::Patient).await;
+    let r = t
+        .get(&patient, &format!("/patients/{sofia}/download/record.json"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = crate::record::open(
+        &t,
+        &admin,
+        &format!("/admin/audit?patient={sofia}&only=disclosures"),
+    )
+    .await;
+    assert!(html.contains("RecordExport"));
+    assert!(!html.contains("<td>HealthRecord</td>") && !html.contains("<td>Patient</td>"));
+
+    // Break-glass tells the privacy officer who and when, never whose record or why.
+    let doctor = t.sign_in(Role::Clinician).await;
+    let r = t
+        .post_form(
+            &doctor,
+            "/patients",
+            "/patients/break-glass",
+            &[
+                ("mrn", "DEMO-1003"),
+                ("reason", "Unconscious in the emergency department"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = mail_to(&t, &t.account(Role::Admin).email).await;
+    assert!(mail.contains("Emergency access to a record was opened"));
+    assert!(mail.contains(&t.account(Role::Clinician).name));
+    assert!(
+        !mail.contains("Marcus") && !mail.contains("Unconscious") && !mail.contains("DEMO-1003")
+    );
+    let html = crate::record::open(&t, &admin, "/admin/audit?only=flagged").await;
+    assert!(html.contains("(break-glass)"));
+
+    // The permission is the privacy officer's, on top of the role: an admin without it is
+    // refused the reports; a clinician with it reads them; staff cannot hold it.
+    let admin_id = user_id(&t, Role::Admin).await;
+    let doctor_id = user_id(&t, Role::Clinician).await;
+    let staff_id = user_id(&t, Role::Staff).await;
+    let grant = async |id: &str, on: &str| {
+        t.post_form(
+            &admin,
+            "/admin/users",
+            &format!("/admin/users/{id}/privacy-officer"),
+            &[("officer", on)],
+        )
+        .await
+        .status()
+    };
+    assert_eq!(grant(&doctor_id, "yes").await, StatusCode::SEE_OTHER);
+    assert_eq!(grant(&staff_id, "yes").await, StatusCode::CONFLICT);
+    assert_eq!(grant(&admin_id, "no").await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        t.get(&admin, "/admin/audit").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        t.get(&admin, "/admin/audit.csv").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        t.get(&doctor, "/admin/audit").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.get(&desk, "/admin/audit").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let flagged: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE 'flagged for review: privacy officer%'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("count")
+    .try_get("n")
+    .expect("n");
+    assert_eq!(flagged, 2, "each change of the permission is flagged");
+    t.stop().await;
+}
+
 both_backends!(
     finding_patients_and_opening_one_from_the_result,
     the_front_desk_follows_enrolment_from_code_to_account,
+    a_privacy_officer_searches_orders_and_exports_the_trail,
 );

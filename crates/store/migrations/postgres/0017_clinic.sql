@@ -8,3 +8,7 @@ CREATE INDEX patients_birth_date ON patients(birth_date);
 -- When each account last completed sign-in (both factors): the clinic's adoption figures and
 -- the support console read it. Unknown for sign-ins before this migration.
 ALTER TABLE users ADD COLUMN last_signed_in_at BIGINT;
+
+-- The privacy officer permission, on top of the four roles (an admin or a clinician account):
+-- needed to read the audit reports; privacy officers are told when break-glass is used.
+ALTER TABLE users ADD COLUMN privacy_officer BIGINT NOT NULL DEFAULT 0;

@@ -1,8 +1,8 @@
-//! Administration: accounts and the audit trail.
+//! Administration: accounts, the audit reports and result-release rules.
 
 use crate::AppState;
 use crate::error::{IdPath, PageResult};
-use crate::layout::{Nav, Page, form_status, render, render_status};
+use crate::layout::{Nav, Page, form_status, render_status};
 use crate::routes::{Access, Route};
 use crate::security::Ctx;
 use crate::session::SignedIn;
@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use portal_app::Error;
 use portal_app::accounts::NewStaffAccount;
-use portal_app::audit_trail::AuditFilter;
+use portal_app::audit_report::Ask;
 use portal_app::auth::CurrentUser;
+use portal_app::types::Order;
 use portal_app::types::Verdict;
 use portal_domain::UserId;
+use portal_domain::audit::AuditAction;
 use portal_domain::fields::FieldErrors;
 use portal_domain::user::AccountStatus;
 use serde::Deserialize;
@@ -40,6 +42,24 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/users/{id}/status",
         access: Access::Clinic,
         serve: || post(set_status),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/users/{id}/privacy-officer",
+        access: Access::Clinic,
+        serve: || post(set_privacy_officer),
+    },
+    Route {
+        method: "GET",
+        path: "/admin/audit.csv",
+        access: Access::Clinic,
+        serve: || get(audit_csv),
+    },
+    Route {
+        method: "POST",
+        path: "/admin/audit/patient",
+        access: Access::Clinic,
+        serve: || post(audit_patient),
     },
     Route {
         method: "GET",
@@ -82,6 +102,9 @@ pub struct UserLine {
     has_second_factor: bool,
     active: bool,
     is_me: bool,
+    /// Whether the role may be a privacy officer, and whether it is one.
+    may_be_officer: bool,
+    officer: bool,
 }
 
 #[derive(Template)]
@@ -104,13 +127,20 @@ async fn users_page(
     notice: Option<&'static str>,
     form: Option<&NewUserForm>,
 ) -> PageResult {
+    let actor = user.actor(ctx);
+    let officers = state.app.accounts().privacy_officers(&actor).await?;
     let users = state
         .app
         .accounts()
-        .list_accounts(&user.actor(ctx))
+        .list_accounts(&actor)
         .await?
         .into_iter()
         .map(|u| UserLine {
+            may_be_officer: matches!(
+                u.role,
+                portal_domain::Role::Admin | portal_domain::Role::Clinician
+            ),
+            officer: officers.contains(&u.id),
             is_me: u.id == user.id,
             id: u.id,
             name: u.name,
@@ -155,6 +185,7 @@ pub async fn users(
             "The account was added. A link to choose a password is on its way to the person's e-mail.",
         ),
         Some("status") => Some("The account's status was changed."),
+        Some("officer") => Some("The privacy officer permission was changed."),
         _ => None,
     };
     users_page(&state, &user, ctx, FieldErrors::new(), notice, None).await
@@ -231,7 +262,35 @@ pub async fn set_status(
     Ok(Redirect::to("/admin/users?done=status").into_response())
 }
 
-/// One row of the audit table.
+/// The privacy officer form.
+#[derive(Deserialize)]
+pub struct OfficerForm {
+    #[serde(default)]
+    officer: String,
+}
+
+/// POST /admin/users/{id}/privacy-officer
+pub async fn set_privacy_officer(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<UserId>,
+    Form(form): Form<OfficerForm>,
+) -> PageResult {
+    let on = match form.officer.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(Error::field("officer", "Say yes or no.").into()),
+    };
+    state
+        .app
+        .accounts()
+        .set_privacy_officer(&user.actor(ctx), id, on)
+        .await?;
+    Ok(Redirect::to("/admin/users?done=officer").into_response())
+}
+
+/// One row of the audit report.
 pub struct EventLine {
     seq: i64,
     when: String,
@@ -244,48 +303,196 @@ pub struct EventLine {
     flag: Option<&'static str>,
 }
 
+/// A column heading of the report: its words and the link that orders by it.
+pub struct Heading {
+    label: &'static str,
+    href: String,
+    /// "ascending", "descending" or "none", for `aria-sort`.
+    sort: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin_audit.html")]
 struct AuditPage {
     page: Page,
     verdict: Option<String>,
+    errors: FieldErrors,
+    form: AuditQuery,
+    patient_words: Option<String>,
+    /// Records a patient filter named, to choose from: link and words.
+    choices: Vec<(String, String)>,
+    /// The patient text typed, when it named none or several.
+    patient_text: String,
+    actions: Vec<&'static str>,
+    headings: Vec<Heading>,
     events: Vec<EventLine>,
-    older: Option<i64>,
+    total: i64,
+    page_number: i64,
+    pages: i64,
+    previous: Option<String>,
+    next: Option<String>,
+    csv: String,
+    /// The same report without the patient filter.
+    every_patient: String,
+    /// The other filters, carried by the patient filter's form.
+    carried: Vec<(&'static str, String)>,
 }
 
-/// Filters and paging of the audit page.
-#[derive(Deserialize, Default)]
+/// The report's filters, order and page, as its links carry them (no patient name: a record id).
+#[derive(Clone, Deserialize, Default)]
 pub struct AuditQuery {
-    before: Option<i64>,
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    patient: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// "disclosures", "flagged" or empty.
+    #[serde(default)]
+    only: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    page: Option<i64>,
 }
+
+impl AuditQuery {
+    fn ask(&self) -> Result<Ask, Error> {
+        let patient = match self.patient.trim() {
+            "" => None,
+            id => Some(id.parse().map_err(|_| Error::NotFound)?),
+        };
+        let order = Order::parse(&self.sort).unwrap_or_default();
+        Ok(Ask {
+            who: self.who.chars().take(100).collect(),
+            patient,
+            action: self.action.clone(),
+            from: self.from.chars().take(40).collect(),
+            to: self.to.chars().take(40).collect(),
+            disclosures: self.only == "disclosures",
+            flagged: self.only == "flagged",
+            order,
+            ascending: self.dir == "asc",
+            page: self.page.unwrap_or(1).clamp(1, 1_000_000),
+        })
+    }
+
+    /// The query string of this report with another order or page.
+    fn link(&self, path: &str, sort: &str, dir: &str, page: i64) -> String {
+        let mut pairs = vec![
+            ("who", self.who.as_str()),
+            ("patient", self.patient.as_str()),
+            ("action", self.action.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("only", self.only.as_str()),
+            ("sort", sort),
+            ("dir", dir),
+        ];
+        pairs.retain(|(_, v)| !v.is_empty());
+        let page = page.to_string();
+        if page != "1" {
+            pairs.push(("page", &page));
+        }
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encoded(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+fn url_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const COLUMNS: [(&str, Order); 7] = [
+    ("When", Order::When),
+    ("Who", Order::Who),
+    ("Action", Order::Action),
+    ("Data", Order::Data),
+    ("Patient", Order::Patient),
+    ("Outcome", Order::Outcome),
+    ("From", Order::From),
+];
 
 async fn audit_page(
     state: &AppState,
     user: &CurrentUser,
     ctx: portal_domain::audit::RequestContext,
-    before: Option<i64>,
+    query: AuditQuery,
     verdict: Option<String>,
+    lookup: Option<(String, Vec<portal_app::types::PatientRow>)>,
 ) -> PageResult {
-    let filter = AuditFilter {
-        before,
-        ..Default::default()
+    let actor = user.actor(ctx);
+    let ask = query.ask()?;
+    let (report, errors) = match state.app.clinic().audit_report(&actor, &ask).await {
+        Ok(report) => (Some(report), FieldErrors::new()),
+        Err(Error::Invalid(errors)) => (None, errors),
+        Err(e) => return Err(e.into()),
     };
-    let events = state
-        .app
-        .clinic()
-        .audit_events(&user.actor(ctx), &filter)
-        .await?;
-    let older = (events.len() == 100)
-        .then(|| events.last().map(|e| e.stored.seq))
-        .flatten();
-    let events = events
+    let (lines, total, pages) = match report {
+        Some(r) => (r.lines, r.total, r.pages),
+        None => (Vec::new(), 0, 1),
+    };
+    let patient_words = ask.patient.and_then(|id| {
+        lines
+            .iter()
+            .find(|l| l.event.stored.event.patient_id.as_deref() == Some(id.to_string().as_str()))
+            .and_then(|l| l.patient_name.clone())
+            .or(Some("the chosen record".into()))
+    });
+    let current = ask.order.key();
+    let direction = if ask.ascending { "asc" } else { "desc" };
+    let headings = COLUMNS
+        .iter()
+        .map(|(label, order)| {
+            let this = order.key() == current;
+            // A click on the ordered column turns it round; another column starts descending.
+            let dir = if this && !ask.ascending {
+                "asc"
+            } else {
+                "desc"
+            };
+            Heading {
+                label,
+                href: query.link("/admin/audit", order.key(), dir, 1),
+                sort: match (this, ask.ascending) {
+                    (false, _) => "none",
+                    (true, true) => "ascending",
+                    (true, false) => "descending",
+                },
+            }
+        })
+        .collect();
+    let events = lines
         .into_iter()
-        .map(|named| {
-            let e = named.stored.event;
+        .map(|line| {
+            let e = line.event.stored.event;
             EventLine {
-                seq: named.stored.seq,
-                when: state.dates.minute(e.at),
-                who: match named.actor_name {
+                seq: line.event.stored.seq,
+                when: e.at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                who: match line.event.actor_name {
                     Some(name) => format!("{name} ({})", e.actor_role),
                     None if e.actor_id.is_empty() => format!("unknown ({})", e.actor_role),
                     None => format!("{} ({})", e.actor_id, e.actor_role),
@@ -296,7 +503,11 @@ async fn audit_page(
                     format!("{}: {}", e.action.as_str(), e.detail)
                 },
                 resource: e.resource_type,
-                patient: e.patient_id.unwrap_or_default(),
+                patient: match (line.patient_name, line.patient_mrn) {
+                    (Some(name), Some(mrn)) => format!("{name} (MRN {mrn})"),
+                    (Some(name), None) => name,
+                    _ => e.patient_id.unwrap_or_default(),
+                },
                 outcome: e.outcome.as_str(),
                 address: e.context.client_addr,
                 flag: if e.break_glass {
@@ -309,12 +520,66 @@ async fn audit_page(
             }
         })
         .collect();
-    Ok(render(&AuditPage {
-        page: Page::signed_in("Audit trail", user, Nav::Audit, None),
-        verdict,
-        events,
-        older,
-    }))
+    let page_number = ask.page.min(pages);
+    let link = |page: i64| query.link("/admin/audit", &query.sort, &query.dir, page);
+    let (choices, patient_text) = match lookup {
+        Some((text, rows)) => (
+            rows.iter()
+                .map(|p| {
+                    let mut q = query.clone();
+                    q.patient = p.id.to_string();
+                    (
+                        q.link("/admin/audit", current, direction, 1),
+                        format!(
+                            "{} {}, born {}, MRN {}",
+                            p.given_name, p.family_name, p.birth_date, p.mrn
+                        ),
+                    )
+                })
+                .collect(),
+            text,
+        ),
+        None => (Vec::new(), String::new()),
+    };
+    Ok(render_status(
+        form_status(&errors),
+        &AuditPage {
+            page: Page::signed_in("Audit reports", user, Nav::Audit, None),
+            verdict,
+            errors,
+            patient_words,
+            choices,
+            patient_text,
+            actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
+            headings,
+            events,
+            total,
+            page_number,
+            pages,
+            previous: (page_number > 1).then(|| link(page_number - 1)),
+            next: (page_number < pages).then(|| link(page_number + 1)),
+            csv: query.link("/admin/audit.csv", &query.sort, &query.dir, 1),
+            every_patient: AuditQuery {
+                patient: String::new(),
+                ..query.clone()
+            }
+            .link("/admin/audit", &query.sort, &query.dir, 1),
+            carried: [
+                ("who", &query.who),
+                ("action", &query.action),
+                ("from", &query.from),
+                ("to", &query.to),
+                ("only", &query.only),
+                ("sort", &query.sort),
+                ("dir", &query.dir),
+            ]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k, v.clone()))
+            .collect(),
+            form: query,
+        },
+    ))
 }
 
 /// GET /admin/audit
@@ -324,7 +589,66 @@ pub async fn audit(
     Ctx(ctx): Ctx,
     Query(query): Query<AuditQuery>,
 ) -> PageResult {
-    audit_page(&state, &user, ctx, query.before, None).await
+    audit_page(&state, &user, ctx, query, None, None).await
+}
+
+/// GET /admin/audit.csv: the report as a CSV file.
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Query(query): Query<AuditQuery>,
+) -> PageResult {
+    let csv = state
+        .app
+        .clinic()
+        .audit_csv(&user.actor(ctx), &query.ask()?)
+        .await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-report.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// The patient filter's form: a name, date of birth or MRN, sent by POST so it never sits in a
+/// URL; the other filters come along.
+#[derive(Deserialize)]
+pub struct PatientFilterForm {
+    #[serde(default)]
+    patient_text: String,
+    #[serde(flatten)]
+    rest: AuditQuery,
+}
+
+/// POST /admin/audit/patient: one record found is filtered on at once; several are offered.
+pub async fn audit_patient(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    Form(form): Form<PatientFilterForm>,
+) -> PageResult {
+    let text: String = form.patient_text.trim().chars().take(100).collect();
+    let found = state
+        .app
+        .clinic()
+        .report_patients(&user.actor(ctx.clone()), &text)
+        .await?;
+    let mut query = form.rest;
+    query.page = None;
+    if let [one] = found.as_slice() {
+        query.patient = one.id.to_string();
+        let sort = query.sort.clone();
+        let dir = query.dir.clone();
+        return Ok(Redirect::to(&query.link("/admin/audit", &sort, &dir, 1)).into_response());
+    }
+    audit_page(&state, &user, ctx, query, None, Some((text, found))).await
 }
 
 /// POST /admin/audit/verify
@@ -347,7 +671,15 @@ pub async fn verify(
             format!("The audit trail is damaged at event {seq}: {problem}.")
         }
     };
-    audit_page(&state, &user, ctx, None, Some(verdict)).await
+    audit_page(
+        &state,
+        &user,
+        ctx,
+        AuditQuery::default(),
+        Some(verdict),
+        None,
+    )
+    .await
 }
 
 /// A family of result categories on the release page: what the records hold of it and the
