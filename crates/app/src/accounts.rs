@@ -208,7 +208,15 @@ impl Accounts {
     pub async fn set_privacy_officer(&self, actor: &Actor, user: UserId, on: bool) -> Result<()> {
         let manage = authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
+        if actor.principal.user_id() == Some(user) {
+            return Err(Error::Conflict(
+                "Another administrator must change your own privacy officer permission.".into(),
+            ));
+        }
         let mut tx = self.store().begin().await?;
+        // Those who hold the permission now are told of every change (those it is given to
+        // included), so nobody takes it unseen.
+        let mut told = users::privacy_officer_emails(&mut tx).await?;
         if !users::set_privacy_officer(&mut tx, &manage, user, on).await? {
             return Err(Error::Conflict(
                 "Only an administrator's or a clinician's account can be a privacy officer.".into(),
@@ -221,6 +229,34 @@ impl Accounts {
             if on { "granted" } else { "taken back" }
         );
         self.audit(&mut tx, &event).await?;
+        let changed = users::find(&mut tx, user).await?.ok_or(Error::NotFound)?;
+        if !told.contains(&changed.email) {
+            told.push(changed.email.clone());
+        }
+        let by = match actor.principal.user_id() {
+            Some(id) => users::find(&mut tx, id)
+                .await?
+                .map_or_else(|| "An administrator".to_string(), |u| u.name),
+            None => "The clinic's administration".to_string(),
+        };
+        let clinic = self.config().clinic_name.clone();
+        let body = format!(
+            "Hello,\n\n{by} {what} the privacy officer permission {to} {name}: it opens the \
+             audit reports. If this was not expected, tell another administrator.\n\n{clinic}\n",
+            what = if on { "gave" } else { "took back" },
+            to = if on { "to" } else { "from" },
+            name = changed.name,
+        );
+        for to in told {
+            self.queue_mail(
+                &mut tx,
+                "privacy-officer",
+                &to,
+                "The privacy officer permission was changed",
+                &body,
+            )
+            .await?;
+        }
         commit(tx).await
     }
 

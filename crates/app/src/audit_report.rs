@@ -18,14 +18,17 @@ use portal_store::{patients, users};
 /// Lines on one page of a report.
 pub const REPORT_PAGE: i64 = 50;
 
+/// Accounts one report may be filtered on.
+pub const MAX_ACCOUNTS: i64 = 50;
+
 /// Lines a CSV export holds at most (narrow the search for more).
 pub const CSV_LIMIT: i64 = 50_000;
 
 /// What a privacy officer asks of the trail, as the report's form and links carry it.
 #[derive(Clone, Debug, Default)]
 pub struct Ask {
-    /// Who acted: part of a name or an e-mail address.
-    pub who: String,
+    /// Only events by these accounts (ids), when given.
+    pub actors: Option<Vec<String>>,
     /// About which record.
     pub patient: Option<PatientId>,
     /// One action ("read", "update" …), or empty for all.
@@ -61,7 +64,10 @@ pub struct Report {
 fn bound(text: &str) -> Option<(Timestamp, Timestamp)> {
     let text = text.trim().replace(' ', "T");
     let utc = |dt: DateTime| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok();
-    if let Ok(date) = text.parse::<Date>() {
+    // A date and time parses as a date too (its time dropped): look for the time first.
+    if !text.contains('T')
+        && let Ok(date) = text.parse::<Date>()
+    {
         let start = utc(date.at(0, 0, 0, 0))?;
         let end = utc(date.at(23, 59, 59, 999_999_999))?;
         return Some((start, end));
@@ -114,47 +120,39 @@ impl Clinic {
     /// minute, the first not after the second), who resolved to accounts.
     async fn report_query(&self, ask: &Ask, offset: i64, limit: i64) -> Result<Query> {
         let mut errors = FieldErrors::new();
-        let from = match ask.from.trim() {
+        // Each bound: empty, or a date or minute in UTC (the start of `from`, the end of `to`).
+        let mut read = |text: &str, field: &'static str, which: &str| match text.trim() {
             "" => None,
             text => match bound(text) {
-                Some((start, _)) => Some(start),
+                Some((start, end)) => Some(if field == "from" { start } else { end }),
                 None => {
-                    errors.add("from", "Enter the start as a date (2026-12-01) or a date and time in UTC (2026-12-01 14:30).");
+                    errors.add(
+                        field,
+                        format!(
+                            "Enter the {which} as a date (2026-12-01) or a date and time in UTC \
+                             (2026-12-01 14:30)."
+                        ),
+                    );
                     None
                 }
             },
         };
-        let to = match ask.to.trim() {
-            "" => None,
-            text => match bound(text) {
-                Some((_, end)) => Some(end),
-                None => {
-                    errors.add("to", "Enter the end as a date (2026-12-01) or a date and time in UTC (2026-12-01 14:30).");
-                    None
-                }
-            },
-        };
+        let from = read(&ask.from, "from", "start");
+        let to = read(&ask.to, "to", "end");
         if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
             errors.add("to", "The end is before the start.");
         }
         let action = ask.action.trim();
-        if !action.is_empty() && AuditAction::parse(action).is_none() {
+        if !action.is_empty() && AuditAction::from_stored(action).is_none() {
             errors.add("action", "Choose one of the listed actions.");
         }
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        let who = ask.who.trim();
-        let actors = if who.is_empty() {
-            None
-        } else {
-            let mut conn = self.conn().await?;
-            Some(users::ids_matching(&mut conn, who, 500).await?)
-        };
         Ok(Query {
-            actors,
+            actors: ask.actors.clone(),
             patient: ask.patient.map(|p| p.to_string()),
             action: (!action.is_empty()).then(|| action.to_string()),
             from,
@@ -245,7 +243,8 @@ impl Clinic {
         Ok(out)
     }
 
-    /// The records a privacy officer's patient filter names (name, date of birth or MRN).
+    /// The records a privacy officer's patient filter names (name, date of birth or MRN),
+    /// audited as a directory search.
     pub async fn report_patients(
         &self,
         actor: &Actor,
@@ -258,11 +257,51 @@ impl Clinic {
             return Ok(Vec::new());
         };
         let mut conn = self.conn().await?;
-        Ok(patients::search(&mut conn, &directory, &query, 20)
+        let rows: Vec<patients::PatientRow> = patients::search(&mut conn, &directory, &query, 20)
             .await?
             .into_iter()
             .map(|f| f.row)
-            .collect())
+            .collect();
+        drop(conn);
+        let mut event = self.event(
+            actor,
+            AuditAction::Read,
+            "PatientDirectory",
+            Outcome::Success,
+        );
+        event.detail = format!(
+            "directory search for the audit reports, {} result(s)",
+            rows.len()
+        );
+        self.audit_alone(&event).await?;
+        Ok(rows)
+    }
+
+    /// The accounts a privacy officer's "who" names (part of a name or e-mail address): their
+    /// ids and names, at most [`MAX_ACCOUNTS`]; a field error when none or more match.
+    pub async fn report_accounts(&self, actor: &Actor, who: &str) -> Result<Vec<(String, String)>> {
+        self.audit_review(actor).await?;
+        let who: String = who.trim().chars().take(100).collect();
+        let mut conn = self.conn().await?;
+        let found = users::names_matching(&mut conn, &who, MAX_ACCOUNTS + 1).await?;
+        match found.len() {
+            0 => Err(Error::field(
+                "who",
+                "No account's name or e-mail address contains this.",
+            )),
+            n if n > MAX_ACCOUNTS as usize => Err(Error::field(
+                "who",
+                "More than 50 accounts match: type more of the name or address.",
+            )),
+            _ => Ok(found),
+        }
+    }
+
+    /// The names of accounts a report is filtered on (ids the portal wrote into its links).
+    pub async fn report_account_names(&self, actor: &Actor, ids: &[String]) -> Result<Vec<String>> {
+        self.audit_review(actor).await?;
+        let mut conn = self.conn().await?;
+        Ok(users::names_of(&mut conn, ids).await?)
     }
 }
 

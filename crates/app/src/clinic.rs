@@ -25,6 +25,8 @@ pub struct Search {
     pub found: Vec<patients::Found>,
     /// Whether there were more than it shows.
     pub more: bool,
+    /// For a clinician: the found records their emergency access is open to, until when.
+    pub emergency: std::collections::HashMap<PatientId, jiff::Timestamp>,
 }
 
 /// Records one directory search shows.
@@ -71,6 +73,12 @@ impl Clinic {
         let mut conn = self.conn().await?;
         let limit = i64::try_from(SEARCH_LIMIT).unwrap_or(50) + 1;
         let mut found = patients::search(&mut conn, &directory, &query, limit).await?;
+        let emergency = match authorize_clinic(&actor.principal, ClinicAction::BreakGlass) {
+            Ok(glass) => {
+                portal_store::access::open_break_glass_of(&mut conn, &glass, self.now()).await?
+            }
+            Err(_) => Default::default(),
+        };
         drop(conn);
         let more = found.len() > SEARCH_LIMIT;
         found.truncate(SEARCH_LIMIT);
@@ -86,7 +94,11 @@ impl Clinic {
             if more { "+" } else { "" }
         );
         self.audit_alone(&event).await?;
-        Ok(Some(Search { found, more }))
+        Ok(Some(Search {
+            found,
+            more,
+            emergency,
+        }))
     }
 
     /// The records the user opened lately (at most ten), newest first, with any emergency
@@ -148,9 +160,13 @@ impl Clinic {
             let picked = matches!(target, Emergency::Record(_));
             let mut event = self.event(actor, AuditAction::Create, "BreakGlass", Outcome::Denied);
             event.break_glass = true;
-            event.detail = "break-glass refused: the medical record number matched no record \
-                            this access can open"
-                .into();
+            event.detail = if picked {
+                "break-glass refused: the record picked from a search is not there".into()
+            } else {
+                "break-glass refused: the medical record number matched no record this access \
+                 can open"
+                    .into()
+            };
             self.audit_alone(&event).await?;
             if picked {
                 // A record that is not there, as any other that cannot be opened.

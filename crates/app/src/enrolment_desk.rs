@@ -72,8 +72,13 @@ impl Accounts {
                 Status::Disabled(account)
             }
             (Some(account), _) => {
-                let key = account_key("sign-in", &account.email);
-                match throttle::locked_until(&mut tx, &key, now).await? {
+                let password = account_key("sign-in", &account.email);
+                let code = format!("second-factor:{}", account.user);
+                let mut until = throttle::locked_until(&mut tx, &password, now).await?;
+                if let Some(code_lock) = throttle::locked_until(&mut tx, &code, now).await? {
+                    until = Some(until.map_or(code_lock, |u| u.max(code_lock)));
+                }
+                match until {
                     Some(until) => Status::Locked(account, until),
                     None => Status::Active(account),
                 }
@@ -128,7 +133,7 @@ impl Accounts {
 
     /// The clinic's adoption figures (front desk and admins; counts only).
     pub async fn adoption(&self, actor: &Actor) -> Result<Adoption> {
-        let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
+        let directory = authorize_clinic(&actor.principal, ClinicAction::FrontDesk)
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
         Ok(enrolment::adoption(&mut conn, &directory, self.now() - LATELY).await?)
@@ -238,9 +243,9 @@ impl Accounts {
                 let clinic = &self.config().clinic_name;
                 let body = format!(
                     "Hello,\n\nAt your request, {clinic} removed the authenticator app from your \
-                     portal account and signed it out everywhere. Sign in with your password to \
-                     set up a new one.\n\nIf you did not ask for this, call the clinic now.\n\n\
-                     {clinic}\n"
+                     portal account and signed it out everywhere. Sign in with your password, \
+                     then set up a new authenticator app (Account, second step at sign-in).\n\n\
+                     If you did not ask for this, call the clinic now.\n\n{clinic}\n"
                 );
                 self.queue_mail(
                     &mut tx,

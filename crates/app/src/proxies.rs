@@ -744,7 +744,7 @@ impl Proxies {
     /// The patients' open requests that the clinic remove a proxy (the front desk and admins),
     /// oldest first; reading the list is audited like a directory search.
     pub async fn removal_requests(&self, actor: &Actor) -> Result<Vec<proxies::RemovalRequest>> {
-        let directory = authorize_clinic(&actor.principal, ClinicAction::SearchDirectory)
+        let directory = authorize_clinic(&actor.principal, ClinicAction::FrontDesk)
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
         let rows = proxies::removal_requests(&mut conn, &directory).await?;

@@ -175,14 +175,18 @@ pub async fn report(
         count = count.bind(*t);
     }
     let total: i64 = count.fetch_one(&mut *conn).await?.try_get("n")?;
+    // A page past the end shows the last one.
+    let limit = q.limit.clamp(1, 100_000);
+    let last_page_start = (total - 1).max(0) / limit * limit;
+    let offset = q.offset.clamp(0, last_page_start);
     let direction = if q.ascending { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT {NAMED_COLUMNS}, p.given_name AS patient_given, p.family_name AS patient_family, \
          p.mrn AS patient_mrn {from} {filter} ORDER BY {} {direction}, e.seq {direction} \
          LIMIT {} OFFSET {}",
         q.order.sql(),
-        q.limit.clamp(1, 100_000),
-        q.offset.max(0)
+        limit,
+        offset
     );
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in binds {

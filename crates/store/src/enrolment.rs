@@ -140,11 +140,7 @@ pub async fn adoption(
     directory: &ClinicCapability,
     since: Timestamp,
 ) -> Result<Adoption> {
-    crate::require(
-        directory,
-        ClinicAction::SearchDirectory,
-        "the adoption figures",
-    )?;
+    crate::require(directory, ClinicAction::FrontDesk, "the adoption figures")?;
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM patients) AS records, \
          (SELECT COUNT(*) FROM users WHERE patient_id IS NOT NULL AND status = 'active') AS with_account, \

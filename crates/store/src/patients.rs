@@ -99,12 +99,7 @@ pub async fn details_for_activation(
     conn: &mut Conn,
     access: &ActivationAccess,
 ) -> Result<Option<String>> {
-    let details: Option<Option<String>> =
-        sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
-            .bind(access.patient().to_string())
-            .fetch_optional(conn)
-            .await?;
-    Ok(details.flatten())
+    details_of(conn, access.patient()).await
 }
 
 /// The imported demographics (FHIR JSON) of a record the clinic enrols, to find the e-mail
@@ -116,9 +111,14 @@ pub async fn details_for_enrolment(
     if enrol.action() != portal_domain::Action::Enrol {
         return Err(crate::Error::WrongCapability("enrolling the patient"));
     }
+    details_of(conn, enrol.patient()).await
+}
+
+/// A record's imported demographics (FHIR JSON), if it came from an import.
+async fn details_of(conn: &mut Conn, id: PatientId) -> Result<Option<String>> {
     let details: Option<Option<String>> =
         sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
-            .bind(enrol.patient().to_string())
+            .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
     Ok(details.flatten())
@@ -312,7 +312,8 @@ pub async fn recently_opened(
     // The newest 200 events name the recent records; each record once, newest first.
     let rows = sqlx::query(
         "SELECT patient_id, MAX(seq) AS newest FROM (SELECT patient_id, seq FROM audit_events \
-         WHERE actor_id = $1 AND outcome = 'success' ORDER BY seq DESC LIMIT 200) e \
+         WHERE actor_id = $1 AND outcome = 'success' AND action = 'read' \
+         AND resource_type NOT IN ('AuditReport', 'Enrolment') ORDER BY seq DESC LIMIT 200) e \
          WHERE patient_id IS NOT NULL GROUP BY patient_id ORDER BY newest DESC",
     )
     .bind(user.to_string())

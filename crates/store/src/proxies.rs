@@ -183,11 +183,7 @@ pub async fn removal_requests(
     conn: &mut Conn,
     capability: &ClinicCapability,
 ) -> Result<Vec<RemovalRequest>> {
-    require(
-        capability,
-        ClinicAction::SearchDirectory,
-        "the patient directory",
-    )?;
+    require(capability, ClinicAction::FrontDesk, "the patient directory")?;
     let rows = sqlx::query(
         "SELECT g.patient_id, p.given_name || ' ' || p.family_name AS patient_name, \
          u.name AS proxy_name, g.removal_requested_at FROM proxy_grants g \

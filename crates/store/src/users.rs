@@ -288,8 +288,13 @@ pub async fn privacy_officers(conn: &mut Conn) -> Result<Vec<UserId>> {
     ids.iter().map(|id| crate::parse_id(id)).collect()
 }
 
-/// The accounts whose name or e-mail contains `text` (any case), for the audit reports' "who".
-pub async fn ids_matching(conn: &mut Conn, text: &str, limit: i64) -> Result<Vec<String>> {
+/// The accounts whose name or e-mail contains `text` (any ASCII case), for the audit reports'
+/// "who": ids and names, at most `limit`.
+pub async fn names_matching(
+    conn: &mut Conn,
+    text: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>> {
     let pattern = format!(
         "%{}%",
         text.to_lowercase()
@@ -297,12 +302,32 @@ pub async fn ids_matching(conn: &mut Conn, text: &str, limit: i64) -> Result<Vec
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM users WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
-         OR LOWER(email) LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2",
+    let rows = sqlx::query(
+        "SELECT id, name FROM users WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
+         OR LOWER(email) LIKE $1 ESCAPE '\\' ORDER BY name, id LIMIT $2",
     )
     .bind(pattern)
     .bind(limit)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
+}
+
+/// The names of the accounts `ids` names (those that exist), by name.
+pub async fn names_of(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT name FROM users WHERE id IN ({}) ORDER BY name",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(conn).await?)
 }

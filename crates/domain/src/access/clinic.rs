@@ -19,6 +19,9 @@ pub enum ClinicAction {
     /// Search the patient directory (all patients, demographics only): a clinician finds
     /// their own patients, and others to open by break-glass.
     SearchDirectory,
+    /// The front desk's lists across patients: patients' requests to remove a proxy, the
+    /// clinic's adoption figures.
+    FrontDesk,
     /// List the patients on one's own care team.
     ListCareTeamPatients,
     /// Open break-glass access to a patient outside one's care team.
@@ -114,6 +117,7 @@ pub fn authorize_clinic(
         ClinicAction::SearchDirectory => {
             matches!(role, Role::Clinician | Role::Staff | Role::Admin)
         }
+        ClinicAction::FrontDesk => matches!(role, Role::Staff | Role::Admin),
         ClinicAction::ListCareTeamPatients | ClinicAction::BreakGlass => *role == Role::Clinician,
         // People send records through the pages of the EHR, not through the portal's; nobody
         // runs the portal's own jobs but the portal.

@@ -211,6 +211,10 @@ fn clinic_work_is_split_by_role() {
     assert!(authorize_clinic(&doc, ClinicAction::BreakGlass).is_ok());
     assert!(authorize_clinic(&doc, ClinicAction::SearchDirectory).is_ok());
     assert!(authorize_clinic(&patient, ClinicAction::SearchDirectory).is_err());
+    // A clinician finds patients, but the front desk's lists across patients are not theirs.
+    assert!(authorize_clinic(&doc, ClinicAction::FrontDesk).is_err());
+    assert!(authorize_clinic(&user(Role::Staff, None), ClinicAction::FrontDesk).is_ok());
+    assert!(authorize_clinic(&patient, ClinicAction::FrontDesk).is_err());
     assert!(authorize_clinic(&patient, ClinicAction::ViewInBasket).is_err());
 }
 

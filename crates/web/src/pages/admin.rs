@@ -57,9 +57,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
-        path: "/admin/audit/patient",
+        path: "/admin/audit/search",
         access: Access::Clinic,
-        serve: || post(audit_patient),
+        serve: || post(audit_search),
     },
     Route {
         method: "GET",
@@ -334,6 +334,11 @@ struct AuditPage {
     csv: String,
     /// The same report without the patient filter.
     every_patient: String,
+    /// The names of the accounts it is filtered on, and the report without that filter.
+    who_names: Vec<String>,
+    everyone: String,
+    /// The "who" text typed (shown again with its error).
+    who_text: String,
     /// The other filters, carried by the patient filter's form.
     carried: Vec<(&'static str, String)>,
 }
@@ -341,8 +346,9 @@ struct AuditPage {
 /// The report's filters, order and page, as its links carry them (no patient name: a record id).
 #[derive(Clone, Deserialize, Default)]
 pub struct AuditQuery {
+    /// The accounts "who" matched: their ids, comma-separated.
     #[serde(default)]
-    who: String,
+    by: String,
     #[serde(default)]
     patient: String,
     #[serde(default)]
@@ -369,8 +375,19 @@ impl AuditQuery {
             id => Some(id.parse().map_err(|_| Error::NotFound)?),
         };
         let order = Order::parse(&self.sort).unwrap_or_default();
+        let actors = match self.by.trim() {
+            "" => None,
+            ids => {
+                let ids: Vec<String> = ids.split(',').map(|id| id.trim().to_string()).collect();
+                // Only ids the portal itself wrote into the link.
+                if ids.len() > 50 || ids.iter().any(|id| uuid::Uuid::parse_str(id).is_err()) {
+                    return Err(Error::NotFound);
+                }
+                Some(ids)
+            }
+        };
         Ok(Ask {
-            who: self.who.chars().take(100).collect(),
+            actors,
             patient,
             action: self.action.clone(),
             from: self.from.chars().take(40).collect(),
@@ -386,7 +403,7 @@ impl AuditQuery {
     /// The query string of this report with another order or page.
     fn link(&self, path: &str, sort: &str, dir: &str, page: i64) -> String {
         let mut pairs = vec![
-            ("who", self.who.as_str()),
+            ("by", self.by.as_str()),
             ("patient", self.patient.as_str()),
             ("action", self.action.as_str()),
             ("from", self.from.as_str()),
@@ -442,15 +459,24 @@ async fn audit_page(
     ctx: portal_domain::audit::RequestContext,
     query: AuditQuery,
     verdict: Option<String>,
-    lookup: Option<(String, Vec<portal_app::types::PatientRow>)>,
+    typed: Typed,
 ) -> PageResult {
     let actor = user.actor(ctx);
     let ask = query.ask()?;
-    let (report, errors) = match state.app.clinic().audit_report(&actor, &ask).await {
+    let (report, mut errors) = match state.app.clinic().audit_report(&actor, &ask).await {
         Ok(report) => (Some(report), FieldErrors::new()),
         Err(Error::Invalid(errors)) => (None, errors),
         Err(e) => return Err(e.into()),
     };
+    if let Some(message) = &typed.who_error {
+        errors.add("who", message.clone());
+    }
+    let who_names = match &ask.actors {
+        Some(ids) => state.app.clinic().report_account_names(&actor, ids).await?,
+        None => Vec::new(),
+    };
+    let who_text = typed.who;
+    let lookup = typed.patients;
     let (lines, total, pages) = match report {
         Some(r) => (r.lines, r.total, r.pages),
         None => (Vec::new(), 0, 1),
@@ -541,8 +567,13 @@ async fn audit_page(
         ),
         None => (Vec::new(), String::new()),
     };
+    let status = if errors.is_empty() && patient_text.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok(render_status(
-        form_status(&errors),
+        status,
         &AuditPage {
             page: Page::signed_in("Audit reports", user, Nav::Audit, None),
             verdict,
@@ -564,12 +595,16 @@ async fn audit_page(
                 ..query.clone()
             }
             .link("/admin/audit", &query.sort, &query.dir, 1),
+            everyone: AuditQuery {
+                by: String::new(),
+                ..query.clone()
+            }
+            .link("/admin/audit", &query.sort, &query.dir, 1),
+            who_names,
+            who_text,
             carried: [
-                ("who", &query.who),
-                ("action", &query.action),
-                ("from", &query.from),
-                ("to", &query.to),
-                ("only", &query.only),
+                ("by", &query.by),
+                ("patient", &query.patient),
                 ("sort", &query.sort),
                 ("dir", &query.dir),
             ]
@@ -589,7 +624,7 @@ pub async fn audit(
     Ctx(ctx): Ctx,
     Query(query): Query<AuditQuery>,
 ) -> PageResult {
-    audit_page(&state, &user, ctx, query, None, None).await
+    audit_page(&state, &user, ctx, query, None, Typed::default()).await
 }
 
 /// GET /admin/audit.csv: the report as a CSV file.
@@ -617,38 +652,73 @@ pub async fn audit_csv(
         .into_response())
 }
 
-/// The patient filter's form: a name, date of birth or MRN, sent by POST so it never sits in a
-/// URL; the other filters come along.
+/// What a privacy officer typed that a link may not carry (names), shown again on the page.
+#[derive(Default)]
+struct Typed {
+    /// The "who" text, and why it found nobody (or too many).
+    who: String,
+    who_error: Option<String>,
+    /// The patient text and the records it named, when it named none or several.
+    patients: Option<(String, Vec<portal_app::types::PatientRow>)>,
+}
+
+/// The report's search form: who and which patient typed as words, sent by POST so that no
+/// name sits in a URL; the page it leads to carries account and record ids.
 #[derive(Deserialize)]
-pub struct PatientFilterForm {
+pub struct AuditSearchForm {
+    #[serde(default)]
+    who: String,
     #[serde(default)]
     patient_text: String,
     #[serde(flatten)]
     rest: AuditQuery,
 }
 
-/// POST /admin/audit/patient: one record found is filtered on at once; several are offered.
-pub async fn audit_patient(
+/// POST /admin/audit/search: "who" becomes the accounts it names; a patient text naming one
+/// record becomes its id, naming several offers them; then the report's page.
+pub async fn audit_search(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
-    Form(form): Form<PatientFilterForm>,
+    Form(form): Form<AuditSearchForm>,
 ) -> PageResult {
-    let text: String = form.patient_text.trim().chars().take(100).collect();
-    let found = state
-        .app
-        .clinic()
-        .report_patients(&user.actor(ctx.clone()), &text)
-        .await?;
+    let actor = user.actor(ctx.clone());
+    let clinic = state.app.clinic();
     let mut query = form.rest;
     query.page = None;
-    if let [one] = found.as_slice() {
-        query.patient = one.id.to_string();
+    let mut typed = Typed::default();
+    let who = form.who.trim();
+    if !who.is_empty() {
+        match clinic.report_accounts(&actor, who).await {
+            Ok(found) => {
+                query.by = found
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
+            Err(Error::Invalid(errors)) => {
+                typed.who = who.chars().take(100).collect();
+                typed.who_error = errors.iter().next().map(|(_, m)| m.clone());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let text: String = form.patient_text.trim().chars().take(100).collect();
+    if !text.is_empty() {
+        let found = clinic.report_patients(&actor, &text).await?;
+        if let [one] = found.as_slice() {
+            query.patient = one.id.to_string();
+        } else {
+            typed.patients = Some((text, found));
+        }
+    }
+    if typed.who_error.is_none() && typed.patients.is_none() {
         let sort = query.sort.clone();
         let dir = query.dir.clone();
         return Ok(Redirect::to(&query.link("/admin/audit", &sort, &dir, 1)).into_response());
     }
-    audit_page(&state, &user, ctx, query, None, Some((text, found))).await
+    audit_page(&state, &user, ctx, query, None, typed).await
 }
 
 /// POST /admin/audit/verify
@@ -677,7 +747,7 @@ pub async fn verify(
         ctx,
         AuditQuery::default(),
         Some(verdict),
-        None,
+        Typed::default(),
     )
     .await
 }

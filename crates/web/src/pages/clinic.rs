@@ -137,10 +137,7 @@ async fn patients_page(
     let now = state.app.now();
     let is_clinician = user.role == Role::Clinician;
     let recent = clinic.recent(&actor).await?;
-    let open: std::collections::HashMap<PatientId, jiff::Timestamp> = recent
-        .iter()
-        .filter_map(|r| r.emergency_until.map(|until| (r.row.id, until)))
-        .collect();
+    let team_rows = clinic.care_team_list(&actor).await?;
     let search = clinic.find(&actor, &asked.term).await?;
     let searched = search.is_some();
     let (found, more) = match search {
@@ -151,7 +148,10 @@ async fn patients_page(
                 .map(|f| {
                     let mut l = listed(state, &f.row, now);
                     l.on_care_team = f.on_care_team;
-                    l.emergency_until = open.get(&f.row.id).map(|t| state.dates.minute(*t));
+                    l.emergency_until = search
+                        .emergency
+                        .get(&f.row.id)
+                        .map(|t| state.dates.minute(*t));
                     l.open = !is_clinician || f.on_care_team || l.emergency_until.is_some();
                     l.error = asked
                         .row_error
@@ -170,12 +170,14 @@ async fn patients_page(
         .map(|r| {
             let mut l = listed(state, &r.row, now);
             l.emergency_until = r.emergency_until.map(|t| state.dates.minute(t));
+            // A clinician opens a record only on the care team or with emergency access.
+            l.open = !is_clinician
+                || r.emergency_until.is_some()
+                || team_rows.iter().any(|t| t.id == r.row.id);
             l
         })
         .collect();
-    let team = clinic
-        .care_team_list(&actor)
-        .await?
+    let team = team_rows
         .iter()
         .map(|row| listed(state, row, now))
         .collect();

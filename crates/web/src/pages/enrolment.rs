@@ -12,7 +12,8 @@ use crate::security::Ctx;
 use crate::session::SignedIn;
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use portal_app::auth::CurrentUser;
 use portal_app::enrolment_desk::{Help, IDENTITY_CHECKS, Status};
@@ -80,9 +81,25 @@ pub async fn page(
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
     IdPath(id): IdPath<PatientId>,
+    Query(done): Query<Done>,
 ) -> PageResult {
+    let words = match done.done.as_deref() {
+        Some("unlocked") => Some("The account is unlocked: the patient can sign in again now."),
+        Some("reset") => Some(
+            "The authenticator app was removed and every session ended; the patient was told by \
+             e-mail and sets up a new one after signing in with their password.",
+        ),
+        Some("signed-out") => Some("The account was signed out everywhere."),
+        _ => None,
+    };
     let form = HelpForm::default();
-    enrolment_page(&state, &user, ctx, id, form, FieldErrors::new(), None).await
+    enrolment_page(&state, &user, ctx, id, form, FieldErrors::new(), words).await
+}
+
+/// What the help desk just did (`?done=`).
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
 }
 
 /// The enrolment page, with the help form as sent and its errors, or what was just done.
@@ -219,25 +236,12 @@ pub async fn help(
         .await
     {
         Ok(done) => {
-            let words = match done {
-                Help::Unlock => "The account is unlocked: the patient can sign in again now.",
-                Help::ResetSecondFactor => {
-                    "The second factor was removed and every session ended; the patient was \
-                     told by e-mail and sets up a new authenticator app at the next sign-in."
-                }
-                Help::EndSessions => "The account was signed out everywhere.",
+            let key = match done {
+                Help::Unlock => "unlocked",
+                Help::ResetSecondFactor => "reset",
+                Help::EndSessions => "signed-out",
             };
-            let form = HelpForm::default();
-            enrolment_page(
-                &state,
-                &user,
-                ctx,
-                id,
-                form,
-                FieldErrors::new(),
-                Some(words),
-            )
-            .await
+            Ok(Redirect::to(&format!("/patients/{id}/enrolment?done={key}")).into_response())
         }
         Err(portal_app::Error::Invalid(errors)) => {
             enrolment_page(&state, &user, ctx, id, form, errors, None).await
