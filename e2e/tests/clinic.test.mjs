@@ -2,7 +2,8 @@
 // patient however her name is typed, e-mails her an activation code from her enrolment page,
 // watches her account become active, signs it out everywhere when she calls (after checking
 // who she is), and reads the adoption figures; a doctor finds a patient
-// who is not on their care team and opens her record with emergency access from the result.
+// who is not on their care team and opens her record with emergency access from the result; the
+// privacy officer finds that emergency access in the audit reports.
 // Every page checked with axe at 360 and 1280 px and photographed.
 
 import assert from 'node:assert/strict';
@@ -153,5 +154,27 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
     assert.match(list, /Emergency access open until/);
     await checkPage(t, page, 'clinic-patients-doctor');
     assert.equal(pathOf(page), '/patients');
+  });
+
+  test('the privacy officer reviews the emergency access', async (t) => {
+    const officer = await person(browser);
+    try {
+      const { page } = officer;
+      await signIn(page, portal, portal.account('admin'));
+      await page.goto(portal.href('/admin/audit'));
+      await page.getByLabel('Patient (name, date of birth or MRN)').fill('ramona nunez');
+      await page.getByLabel('Break-glass and events flagged for review').check();
+      const path = await clickThrough(page, page.getByRole('button', { name: 'Search' }));
+      assert.equal(path, '/admin/audit');
+      assert.doesNotMatch(page.url(), /ramona|nunez/i, 'no name in the address');
+      const report = await page.locator('main').innerText();
+      assert.match(report, /Events about Ramona Núñez-Ibáñez/);
+      assert.match(report, /break-glass opened: Brought in unconscious/);
+      await checkPage(t, page, 'audit-report');
+      await clickThrough(page, page.getByRole('link', { name: 'Who' }));
+      assert.match(page.url(), /sort=who&dir=desc/);
+    } finally {
+      await officer.context.close();
+    }
   });
 });
