@@ -150,19 +150,48 @@ impl Accounts {
         authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
             .map_err(|_| Error::Forbidden)?;
         let mut conn = self.conn().await?;
+        let now = self.now();
+        // Every lock in two reads, not one per account.
+        let passwords =
+            portal_store::throttle::locked_with_prefix(&mut conn, "sign-in-account:", now).await?;
+        let codes =
+            portal_store::throttle::locked_with_prefix(&mut conn, "second-factor:", now).await?;
         Ok(users::list(&mut conn)
             .await?
             .into_iter()
-            .map(|u| Account {
-                id: u.id,
-                email: u.email,
-                name: u.name,
-                role: u.role,
-                status: u.status,
-                has_second_factor: u.totp_secret_enc.is_some(),
-                patient_id: u.patient_id,
+            .map(|u| {
+                let locks = [
+                    passwords.get(&account_key("sign-in", &u.email)),
+                    codes.get(&format!("second-factor:{}", u.id)),
+                ];
+                Account {
+                    locked_until: locks.into_iter().flatten().max().copied(),
+                    id: u.id,
+                    email: u.email,
+                    name: u.name,
+                    role: u.role,
+                    status: u.status,
+                    has_second_factor: u.totp_secret_enc.is_some(),
+                    patient_id: u.patient_id,
+                }
             })
             .collect())
+    }
+
+    /// Lifts the locks failed sign-ins put on an account (admins), audited.
+    pub async fn unlock_account(&self, actor: &Actor, user: UserId) -> Result<()> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut tx = self.store().begin().await?;
+        let account = users::find(&mut tx, user).await?.ok_or(Error::NotFound)?;
+        portal_store::throttle::clear(&mut tx, &account_key("sign-in", &account.email)).await?;
+        portal_store::throttle::clear(&mut tx, &format!("second-factor:{user}")).await?;
+        let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
+        event.resource_id = Some(user.to_string());
+        event.patient_id = account.patient_id.map(|p| p.to_string());
+        event.detail = "account unlocked by an administrator".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await
     }
 
     /// Enables or disables an account; disabling ends its sessions at once.

@@ -118,6 +118,8 @@ pub struct Account {
     pub has_second_factor: bool,
     /// The patient record of a patient's own account.
     pub patient_id: Option<crate::PatientId>,
+    /// Until when failed sign-ins (passwords or second-factor codes) lock it, if they do now.
+    pub locked_until: Option<jiff::Timestamp>,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::{Conn, Result, from_micros, to_micros};
 use jiff::Timestamp;
+use sqlx::Row;
 
 /// Forgets a key (after a success).
 pub async fn clear(conn: &mut Conn, key: &str) -> Result<()> {
@@ -89,6 +90,29 @@ pub async fn give_back(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The keys starting with `prefix` that are locked at `now`, with until when.
+pub async fn locked_with_prefix(
+    conn: &mut Conn,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<std::collections::HashMap<String, Timestamp>> {
+    let rows = sqlx::query(
+        "SELECT key, locked_until FROM throttle WHERE key LIKE $1 AND locked_until > $2",
+    )
+    .bind(format!("{prefix}%"))
+    .bind(to_micros(now))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("key")?,
+                crate::from_micros(r.try_get("locked_until")?)?,
+            ))
+        })
+        .collect()
 }
 
 /// Until when `key` is locked, if it is locked at `now`.

@@ -31,6 +31,8 @@ pub struct UserRow {
     pub totp_enabled_at: Option<Timestamp>,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// Whether it holds the privacy officer permission.
+    pub privacy_officer: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -43,7 +45,7 @@ impl std::fmt::Debug for UserRow {
 }
 
 pub(crate) const COLUMNS: &str = "id, email, name, role, status, password_hash, patient_id, totp_secret_enc, \
-                       totp_last_step, totp_enabled_at, created_at";
+                       totp_last_step, totp_enabled_at, created_at, privacy_officer";
 
 pub(crate) fn from_row(row: &impl crate::embedded::Cells) -> Result<UserRow> {
     let role: String = row.cell("role")?;
@@ -63,6 +65,7 @@ pub(crate) fn from_row(row: &impl crate::embedded::Cells) -> Result<UserRow> {
         totp_last_step: row.cell("totp_last_step")?,
         totp_enabled_at: enabled.map(from_micros).transpose()?,
         created_at: from_micros(row.cell("created_at")?)?,
+        privacy_officer: row.cell::<i64>("privacy_officer")? != 0,
     })
 }
 

@@ -226,45 +226,63 @@ fn nav_for(user: &CurrentUser, active: Nav, patient: Option<PatientId>) -> Vec<N
             items.push(account);
             items
         }
-        Role::Clinician | Role::Staff => vec![
-            item("In-basket", "/inbasket".into(), Nav::InBasket, active),
-            item("Patients", "/patients".into(), Nav::Patients, active),
-            item("Schedule", "/schedule".into(), Nav::Schedule, active),
-            account,
-        ],
-        Role::Admin => vec![
-            item("Users", "/admin/users".into(), Nav::Users, active),
-            item(
-                "Result release",
-                "/admin/results-release".into(),
-                Nav::ResultRelease,
-                active,
-            ),
-            item("Audit", "/admin/audit".into(), Nav::Audit, active),
-            item("Patients", "/patients".into(), Nav::Patients, active),
-            item(
-                "Messaging",
-                "/admin/messaging".into(),
-                Nav::Messaging,
-                active,
-            ),
-            item(
-                "Schedules",
-                "/admin/schedules".into(),
-                Nav::Schedules,
-                active,
-            ),
-            item("Refills", "/admin/refills".into(), Nav::Refills, active),
-            item("Apps", "/admin/apps".into(), Nav::Apps, active),
-            item(
-                "Proxy rules",
-                "/admin/proxy-rules".into(),
-                Nav::ProxyRules,
-                active,
-            ),
-            account,
-        ],
+        Role::Clinician | Role::Staff => {
+            let mut items = vec![
+                item("In-basket", "/inbasket".into(), Nav::InBasket, active),
+                item("Patients", "/patients".into(), Nav::Patients, active),
+                item("Schedule", "/schedule".into(), Nav::Schedule, active),
+            ];
+            // A clinician the clinic made a privacy officer reads the audit reports.
+            if user.privacy_officer {
+                items.push(item("Audit", "/admin/audit".into(), Nav::Audit, active));
+            }
+            items.push(account);
+            items
+        }
+        Role::Admin => {
+            let mut items = vec![item("Users", "/admin/users".into(), Nav::Users, active)];
+            items.extend(admin_items(user, active));
+            items.push(account);
+            items
+        }
     }
+}
+
+/// An admin's menu after Users: the audit reports only for a privacy officer.
+fn admin_items(user: &CurrentUser, active: Nav) -> Vec<NavItem> {
+    let mut items = vec![
+        item(
+            "Result release",
+            "/admin/results-release".into(),
+            Nav::ResultRelease,
+            active,
+        ),
+        item("Patients", "/patients".into(), Nav::Patients, active),
+        item(
+            "Messaging",
+            "/admin/messaging".into(),
+            Nav::Messaging,
+            active,
+        ),
+        item(
+            "Schedules",
+            "/admin/schedules".into(),
+            Nav::Schedules,
+            active,
+        ),
+        item("Refills", "/admin/refills".into(), Nav::Refills, active),
+        item("Apps", "/admin/apps".into(), Nav::Apps, active),
+        item(
+            "Proxy rules",
+            "/admin/proxy-rules".into(),
+            Nav::ProxyRules,
+            active,
+        ),
+    ];
+    if user.privacy_officer {
+        items.insert(1, item("Audit", "/admin/audit".into(), Nav::Audit, active));
+    }
+    items
 }
 
 /// Renders a template into an HTML response; a template failure is a 500 with a plain message.

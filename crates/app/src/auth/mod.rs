@@ -78,6 +78,9 @@ pub struct CurrentUser {
     pub patient_id: Option<PatientId>,
     /// Whether a second factor is enrolled.
     pub has_second_factor: bool,
+    /// Whether the account holds the privacy officer permission (for its menu; the reports ask
+    /// the database again).
+    pub privacy_officer: bool,
     /// The session.
     pub session: Session,
     /// How far sign-in got.
@@ -457,6 +460,7 @@ impl Accounts {
             role: user.role,
             patient_id: user.patient_id,
             has_second_factor: user.totp_secret_enc.is_some(),
+            privacy_officer: user.privacy_officer,
             stage: stage.unwrap_or(Stage::SecondFactor),
             session,
             token_hash,

@@ -818,6 +818,12 @@ async fn a_privacy_officer_searches_orders_and_exports_the_trail(backend: Backen
         t.get(&doctor, "/admin/audit").await.status(),
         StatusCode::OK
     );
+    // A clinician who is a privacy officer has the reports in the menu; an admin who is not
+    // does not.
+    let menu = crate::record::open(&t, &doctor, "/inbasket").await;
+    assert!(menu.contains("href=\"/admin/audit\""));
+    let menu = crate::record::open(&t, &admin, "/admin/users").await;
+    assert!(!menu.contains("href=\"/admin/audit\""));
     assert_eq!(
         t.get(&desk, "/admin/audit").await.status(),
         StatusCode::FORBIDDEN
@@ -834,7 +840,145 @@ async fn a_privacy_officer_searches_orders_and_exports_the_trail(backend: Backen
     t.stop().await;
 }
 
+async fn count_where(t: &TestApp, sql: &str, bind: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(bind.to_string())
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n")
+}
+
+async fn locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = t.sign_in(Role::Admin).await;
+    // The clinician types a wrong password until the account locks.
+    let doctor_email = t.account(Role::Clinician).email.clone();
+    for _ in 0..6 {
+        let c = t.client();
+        t.post_form(
+            &c,
+            "/signin",
+            "/signin",
+            &[
+                ("email", doctor_email.as_str()),
+                ("password", "not the password 1"),
+            ],
+        )
+        .await;
+    }
+    let users = crate::record::open(&t, &admin, "/admin/users").await;
+    assert!(users.contains("locked until"));
+    let doctor_id = user_id(&t, Role::Clinician).await;
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/users",
+            &format!("/admin/users/{doctor_id}/unlock"),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/users?done=unlocked");
+    assert!(
+        !crate::record::open(&t, &admin, "/admin/users")
+            .await
+            .contains("locked until")
+    );
+    assert_eq!(
+        count_where(
+            &t,
+            "SELECT COUNT(*) AS n FROM audit_events WHERE resource_id = $1 \
+             AND detail = 'account unlocked by an administrator'",
+            &doctor_id,
+        )
+        .await,
+        1
+    );
+    let doctor = t.sign_in(Role::Clinician).await;
+    assert_eq!(t.get(&doctor, "/inbasket").await.status(), StatusCode::OK);
+    // Nobody else may unlock.
+    let r = t
+        .post_form(
+            &doctor,
+            "/inbasket",
+            &format!("/admin/users/{doctor_id}/unlock"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Sofia lost her phone: the help desk removes her authenticator app after calling back.
+    let sofia = t.patient("Sofia Martinez");
+    let sofia_user = user_id(&t, Role::Patient).await;
+    sqlx::query("UPDATE users SET totp_secret_enc = 'sealed' WHERE id = $1")
+        .bind(&sofia_user)
+        .execute(t.app.store().pool())
+        .await
+        .expect("second factor");
+    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, 'h')")
+        .bind(&sofia_user)
+        .execute(t.app.store().pool())
+        .await
+        .expect("recovery code");
+    let her_session = t.client();
+    t.post_form(
+        &her_session,
+        "/signin",
+        "/signin",
+        &[
+            ("email", t.account(Role::Patient).email.as_str()),
+            ("password", t.account(Role::Patient).password.as_str()),
+        ],
+    )
+    .await;
+    let desk = t.sign_in(Role::Staff).await;
+    let enrolment = format!("/patients/{sofia}/enrolment");
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("Reset the second factor"));
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &format!("/patients/{sofia}/account-help"),
+            &[
+                ("help", "reset-second-factor"),
+                ("identity", "Photo ID seen in person"),
+                ("reason", "Lost her phone, came to the front desk"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("{enrolment}?done=reset"));
+    let row = sqlx::query("SELECT totp_secret_enc FROM users WHERE id = $1")
+        .bind(&sofia_user)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("account");
+    assert_eq!(
+        row.try_get::<Option<String>, _>("totp_secret_enc")
+            .expect("secret"),
+        None
+    );
+    let n = "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1";
+    assert_eq!(count_where(&t, n, &sofia_user).await, 0);
+    let n = "SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1";
+    assert_eq!(
+        count_where(&t, n, &sofia_user).await,
+        0,
+        "signed out everywhere"
+    );
+    let n = "SELECT COUNT(*) AS n FROM audit_events WHERE resource_id = $1 \
+             AND detail LIKE 'flagged for review: help desk: second factor reset; identity checked: Photo ID seen in person; %'";
+    assert_eq!(count_where(&t, n, &sofia_user).await, 1);
+    let mail = mail_to(&t, &t.account(Role::Patient).email).await;
+    assert!(mail.contains("removed the authenticator app"));
+    t.stop().await;
+}
+
 both_backends!(
+    locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset,
     finding_patients_and_opening_one_from_the_result,
     the_front_desk_follows_enrolment_from_code_to_account,
     a_privacy_officer_searches_orders_and_exports_the_trail,

@@ -45,6 +45,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/admin/users/{id}/unlock",
+        access: Access::Clinic,
+        serve: || post(unlock),
+    },
+    Route {
+        method: "POST",
         path: "/admin/users/{id}/privacy-officer",
         access: Access::Clinic,
         serve: || post(set_privacy_officer),
@@ -105,6 +111,8 @@ pub struct UserLine {
     /// Whether the role may be a privacy officer, and whether it is one.
     may_be_officer: bool,
     officer: bool,
+    /// Until when failed sign-ins lock it, if they do.
+    locked_until: Option<String>,
 }
 
 #[derive(Template)]
@@ -141,6 +149,7 @@ async fn users_page(
                 portal_domain::Role::Admin | portal_domain::Role::Clinician
             ),
             officer: officers.contains(&u.id),
+            locked_until: u.locked_until.map(|t| state.dates.minute(t)),
             is_me: u.id == user.id,
             id: u.id,
             name: u.name,
@@ -186,6 +195,7 @@ pub async fn users(
         ),
         Some("status") => Some("The account's status was changed."),
         Some("officer") => Some("The privacy officer permission was changed."),
+        Some("unlocked") => Some("The account was unlocked: it can sign in again now."),
         _ => None,
     };
     users_page(&state, &user, ctx, FieldErrors::new(), notice, None).await
@@ -260,6 +270,21 @@ pub async fn set_status(
         .set_account_status(&user.actor(ctx), id, status)
         .await?;
     Ok(Redirect::to("/admin/users?done=status").into_response())
+}
+
+/// POST /admin/users/{id}/unlock
+pub async fn unlock(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath<UserId>,
+) -> PageResult {
+    state
+        .app
+        .accounts()
+        .unlock_account(&user.actor(ctx), id)
+        .await?;
+    Ok(Redirect::to("/admin/users?done=unlocked").into_response())
 }
 
 /// The privacy officer form.
