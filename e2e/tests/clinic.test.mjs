@@ -134,6 +134,13 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
   test('a doctor opens a record outside the care team from the search result', async (t) => {
     const { page } = doctor;
     await page.setViewportSize(PHONE);
+    await page.goto(portal.href('/inbasket'));
+    assert.match(await page.locator('nav.kinds').innerText(), /Everything[\s\S]*Messages[\s\S]*Results to release/);
+    await checkPage(t, page, 'inbasket-doctor');
+    await clickThrough(page, page.getByRole('link', { name: /^Refill requests/ }));
+    assert.match(page.url(), /show=refills/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /Messages waiting/);
+    await checkPage(t, page, 'inbasket-doctor-refills');
     await page.goto(portal.href('/patients'));
     await page.getByLabel('Find a patient', { exact: true }).fill('NUNEZ');
     await clickThrough(page, page.getByRole('button', { name: 'Search' }));

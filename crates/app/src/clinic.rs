@@ -50,7 +50,48 @@ pub enum Emergency<'a> {
     Record(PatientId),
 }
 
+/// What else waits in the in-basket besides messages and refill requests.
+pub struct OtherWork {
+    /// A clinician's care-team patients with results waiting to be released.
+    pub results: Vec<portal_store::inbasket::HeldResults>,
+    /// Check-ins with changes for visits still to come (a clinician's own; the front desk's
+    /// contact and insurance changes).
+    pub check_ins: Vec<portal_store::inbasket::ChangedCheckIn>,
+}
+
 impl Clinic {
+    /// The in-basket's other work for the acting clinician or staff member: names and counts,
+    /// no health data (reading it opens no record).
+    pub async fn other_work(&self, actor: &Actor) -> Result<OtherWork> {
+        let capability = authorize_clinic(&actor.principal, ClinicAction::ViewInBasket)
+            .map_err(|_| Error::Forbidden)?;
+        let Principal::User { id: user, role, .. } = &actor.principal else {
+            return Err(Error::Forbidden);
+        };
+        let clinician = *role == portal_domain::Role::Clinician;
+        let mut conn = self.conn().await?;
+        let results = if clinician {
+            portal_store::inbasket::results_to_release(&mut conn, &capability, *user, 200).await?
+        } else {
+            Vec::new()
+        };
+        // Visits from the start of today in the clinic's calendar.
+        let zone = &self.config().appointments.zone;
+        let today = self.now().to_zoned_datetime(zone.clone()).date();
+        let from = zone
+            .to_timestamp(today.at(0, 0, 0, 0))
+            .unwrap_or(self.now());
+        let check_ins = portal_store::inbasket::changed_check_ins(
+            &mut conn,
+            &capability,
+            clinician.then_some(*user),
+            from,
+            200,
+        )
+        .await?;
+        Ok(OtherWork { results, check_ins })
+    }
+
     /// The patients on the acting clinician's care team (empty for anyone else).
     pub async fn care_team_list(&self, actor: &Actor) -> Result<Vec<PatientRow>> {
         let Ok(list) = authorize_clinic(&actor.principal, ClinicAction::ListCareTeamPatients)

@@ -133,3 +133,132 @@ pub async fn claim_run(conn: &mut Conn, job: &str, period: &str, now: Timestamp)
         Err(e) => Err(e.into()),
     }
 }
+
+/// A patient on the user's care team with results held until a clinician releases them.
+#[derive(Clone, Debug)]
+pub struct HeldResults {
+    /// Whose record.
+    pub patient: PatientId,
+    /// The patient's name.
+    pub patient_name: String,
+    /// How many results and reports wait.
+    pub held: i64,
+}
+
+/// The user's care-team patients with results held until a clinician releases them, most
+/// first, at most `limit` (a clinician's in-basket; staff never see results).
+pub async fn results_to_release(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    user: UserId,
+    limit: usize,
+) -> Result<Vec<HeldResults>> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    // Held items are few: read them, keep the results (not notes, vitals or surveys).
+    let rows = sqlx::query(
+        "SELECT i.patient_id, p.given_name, p.family_name, i.kind, i.category \
+         FROM care_team c JOIN clinical_items i ON i.patient_id = c.patient_id \
+         JOIN patients p ON p.id = c.patient_id \
+         WHERE c.user_id = $1 AND i.kind IN ('observation', 'diagnostic-report') \
+         AND i.released_at IS NULL LIMIT 20000",
+    )
+    .bind(user.to_string())
+    .fetch_all(conn)
+    .await?;
+    let mut held: Vec<HeldResults> = Vec::new();
+    for r in &rows {
+        let kind = portal_domain::record::ItemKind::from_stored(&r.try_get::<String, _>("kind")?);
+        let category: String = r.try_get("category")?;
+        if !kind.is_some_and(|k| portal_domain::record::is_result(k, &category)) {
+            continue;
+        }
+        let patient: PatientId = parse_id(&r.try_get::<String, _>("patient_id")?)?;
+        match held.iter_mut().find(|h| h.patient == patient) {
+            Some(h) => h.held += 1,
+            None => held.push(HeldResults {
+                patient,
+                patient_name: format!(
+                    "{} {}",
+                    r.try_get::<String, _>("given_name")?,
+                    r.try_get::<String, _>("family_name")?
+                ),
+                held: 1,
+            }),
+        }
+    }
+    held.sort_by(|a, b| {
+        b.held
+            .cmp(&a.held)
+            .then_with(|| a.patient_name.cmp(&b.patient_name))
+    });
+    held.truncate(limit);
+    Ok(held)
+}
+
+/// A check-in that changed something, for a visit still to come.
+#[derive(Clone, Debug)]
+pub struct ChangedCheckIn {
+    /// The visit.
+    pub appointment: String,
+    /// Whose.
+    pub patient: PatientId,
+    /// The patient's name.
+    pub patient_name: String,
+    /// When the visit starts.
+    pub starts_at: Timestamp,
+    /// What changed: contact details, insurance, medications or allergies.
+    pub contact: bool,
+    /// The insurance.
+    pub insurance: bool,
+    /// Medications or allergies (shown to clinicians only).
+    pub clinical: bool,
+}
+
+/// Check-ins with changes for booked visits from `from` on, soonest first, at most `limit`: a
+/// clinician's own visits (with medication and allergy changes), or for the front desk every
+/// visit whose contact details or insurance changed.
+pub async fn changed_check_ins(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    clinician: Option<UserId>,
+    from: Timestamp,
+    limit: i64,
+) -> Result<Vec<ChangedCheckIn>> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    let changed = if clinician.is_some() {
+        "(k.contact_changed <> 0 OR k.insurance_changed <> 0 OR k.clinical_changed <> 0)"
+    } else {
+        "(k.contact_changed <> 0 OR k.insurance_changed <> 0)"
+    };
+    let sql = format!(
+        "SELECT k.appointment_id, k.patient_id, p.given_name, p.family_name, a.starts_at, \
+         k.contact_changed, k.insurance_changed, k.clinical_changed \
+         FROM checkins k JOIN appointments a ON a.id = k.appointment_id \
+         JOIN patients p ON p.id = k.patient_id \
+         WHERE a.status = 'booked' AND a.starts_at >= $1 AND ($2 = '' OR a.clinician_id = $2) \
+         AND {changed} ORDER BY a.starts_at, k.appointment_id LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to_micros(from))
+        .bind(clinician.map(|c| c.to_string()).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ChangedCheckIn {
+                appointment: r.try_get("appointment_id")?,
+                patient: parse_id(&r.try_get::<String, _>("patient_id")?)?,
+                patient_name: format!(
+                    "{} {}",
+                    r.try_get::<String, _>("given_name")?,
+                    r.try_get::<String, _>("family_name")?
+                ),
+                starts_at: from_micros(r.try_get("starts_at")?)?,
+                contact: r.try_get::<i64, _>("contact_changed")? != 0,
+                insurance: r.try_get::<i64, _>("insurance_changed")? != 0,
+                clinical: clinician.is_some() && r.try_get::<i64, _>("clinical_changed")? != 0,
+            })
+        })
+        .collect()
+}

@@ -977,7 +977,99 @@ async fn locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset(backend:
     t.stop().await;
 }
 
+async fn the_in_basket_counts_and_filters_each_kind_of_work(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // A patient of the clinician's with a lab result the clinic holds until it is released.
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:2b0f3c52-8d7e-4f7a-9d3e-5a1c2e4b6f70",
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": "urn:test:mrn", "value": "HELD-0001"}],
+                    "name": [{"family": "Novak", "given": ["Hana"]}],
+                    "gender": "female",
+                    "birthDate": "1968-02-11"
+                },
+                "request": {"method": "PUT", "url": "Patient/hana"}
+            },
+            {
+                "fullUrl": "urn:uuid:7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "category": [{"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7",
+                        "display": "Glucose"}]},
+                    "subject": {"reference": "urn:uuid:2b0f3c52-8d7e-4f7a-9d3e-5a1c2e4b6f70"},
+                    "effectiveDateTime": "2026-11-30T08:00:00Z",
+                    "valueQuantity": {"value": 98, "unit": "mg/dL"}
+                },
+                "request": {"method": "POST", "url": "Observation"}
+            }
+        ]
+    });
+    let summary = t
+        .app
+        .import()
+        .import_bundle(
+            &portal_app::Actor::operator(),
+            bundle.to_string().as_bytes(),
+        )
+        .await
+        .expect("import");
+    let hana: PatientId = summary.entries[0].id.parse().expect("record id");
+    let doctor_id: portal_domain::UserId = user_id(&t, Role::Clinician).await.parse().expect("id");
+    let mut tx = t.app.store().begin().await.expect("tx");
+    portal_store::access::add_to_care_team(&mut tx, hana, doctor_id)
+        .await
+        .expect("care team");
+    tx.commit().await.expect("commit");
+    sqlx::query("UPDATE clinical_items SET released_at = NULL WHERE patient_id = $1")
+        .bind(hana.to_string())
+        .execute(t.app.store().pool())
+        .await
+        .expect("hold");
+
+    let doctor = t.sign_in(Role::Clinician).await;
+    let basket = crate::record::open(&t, &doctor, "/inbasket").await;
+    assert!(basket.contains("Results to release"));
+    assert!(basket.contains(&format!("href=\"/patients/{hana}/results\">Hana Novak</a>")));
+    assert!(basket.contains("1 result held until a clinician releases it"));
+    assert!(basket.contains("Check-ins with changes (0)"));
+    assert!(basket.contains("aria-current=\"page\">Everything"));
+    // One kind alone.
+    let only = crate::record::open(&t, &doctor, "/inbasket?show=results").await;
+    assert!(only.contains("Hana Novak") && !only.contains("Messages waiting"));
+    assert!(only.contains("aria-current=\"page\">Results to release"));
+    let only = crate::record::open(&t, &doctor, "/inbasket?show=messages").await;
+    assert!(!only.contains("Hana Novak"));
+    // Released, it leaves the in-basket.
+    sqlx::query("UPDATE clinical_items SET released_at = 0 WHERE patient_id = $1")
+        .bind(hana.to_string())
+        .execute(t.app.store().pool())
+        .await
+        .expect("release");
+    let basket = crate::record::open(&t, &doctor, "/inbasket").await;
+    assert!(basket.contains("No result waits for a clinician to release it."));
+
+    // The front desk never sees results; it sees proxy removal requests.
+    let desk = t.sign_in(Role::Staff).await;
+    let basket = crate::record::open(&t, &desk, "/inbasket").await;
+    assert!(!basket.contains("Results to release") && !basket.contains("Hana Novak"));
+    let only = crate::record::open(&t, &desk, "/inbasket?show=proxies").await;
+    assert!(only.contains("No patient is asking to remove a proxy."));
+    t.stop().await;
+}
+
 both_backends!(
+    the_in_basket_counts_and_filters_each_kind_of_work,
     locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset,
     finding_patients_and_opening_one_from_the_result,
     the_front_desk_follows_enrolment_from_code_to_account,

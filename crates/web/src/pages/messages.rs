@@ -937,6 +937,24 @@ struct InBasketPage {
     done: Vec<BasketEntry>,
     unread_total: i64,
     refills: Vec<RefillEntry>,
+    /// Patients with results to release: link, name, how many.
+    results: Vec<(String, String, i64)>,
+    /// Check-ins with changes: link, name, visit time, what changed.
+    check_ins: Vec<(String, String, String, String)>,
+    /// Patients asking to remove a proxy: link, name, proxy, asked on.
+    removals: Vec<(String, String, String, String)>,
+    /// The kinds of work with their counts, as filter links: key, words, count, link, current.
+    kinds: Vec<(&'static str, &'static str, usize, String, bool)>,
+    /// The kind shown alone, or "all".
+    show: &'static str,
+    /// Whether the user is a clinician (who releases results).
+    clinician: bool,
+}
+
+/// Which of the in-basket's kinds to show (`?show=`).
+#[derive(Deserialize)]
+pub struct InBasketQuery {
+    show: Option<String>,
 }
 
 /// One waiting refill request in the in-basket: who and for whom; a link to decide it only for
@@ -968,8 +986,63 @@ pub async fn inbasket(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Ctx(ctx): Ctx,
+    Query(query): Query<InBasketQuery>,
 ) -> PageResult {
     let actor = user.actor(ctx);
+    let other = state.app.clinic().other_work(&actor).await?;
+    let results: Vec<(String, String, i64)> = other
+        .results
+        .iter()
+        .map(|h| {
+            (
+                format!("/patients/{}/results", h.patient),
+                h.patient_name.clone(),
+                h.held,
+            )
+        })
+        .collect();
+    let check_ins: Vec<(String, String, String, String)> = other
+        .check_ins
+        .iter()
+        .map(|c| {
+            let mut what = Vec::new();
+            if c.contact {
+                what.push("contact details");
+            }
+            if c.insurance {
+                what.push("insurance");
+            }
+            if c.clinical {
+                what.push("medications or allergies");
+            }
+            (
+                format!("/patients/{}/appointments/{}", c.patient, c.appointment),
+                c.patient_name.clone(),
+                state.dates.minute(c.starts_at),
+                what.join(", "),
+            )
+        })
+        .collect();
+    let removals: Vec<(String, String, String, String)> = if user.role == portal_domain::Role::Staff
+    {
+        state
+            .app
+            .proxies()
+            .removal_requests(&actor)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    format!("/patients/{}/proxies", r.patient),
+                    r.patient_name,
+                    r.proxy_name,
+                    state.dates.day(r.asked_at),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let basket = state.app.messages().inbasket(&actor).await?;
     let decides = user.role == portal_domain::Role::Clinician;
     let refills = state
@@ -992,11 +1065,55 @@ pub async fn inbasket(
         .iter()
         .map(|w| basket_entry(w, &state.dates))
         .collect();
+    let refills: Vec<RefillEntry> = refills;
+    let clinician = user.role == portal_domain::Role::Clinician;
+    let mut counts = vec![
+        ("messages", "Messages", waiting.len()),
+        ("refills", "Refill requests", refills.len()),
+    ];
+    if clinician {
+        counts.push((
+            "results",
+            "Results to release",
+            results.iter().map(|r| r.2 as usize).sum(),
+        ));
+    }
+    counts.push(("check-ins", "Check-ins with changes", check_ins.len()));
+    if !clinician {
+        counts.push(("proxies", "Proxy removal requests", removals.len()));
+    }
+    let show = counts
+        .iter()
+        .map(|(key, _, _)| *key)
+        .find(|key| query.show.as_deref() == Some(*key))
+        .unwrap_or("all");
+    let mut kinds = vec![(
+        "all",
+        "Everything",
+        counts.iter().map(|c| c.2).sum(),
+        "/inbasket".to_string(),
+        show == "all",
+    )];
+    kinds.extend(counts.iter().map(|(key, words, n)| {
+        (
+            *key,
+            *words,
+            *n,
+            format!("/inbasket?show={key}"),
+            show == *key,
+        )
+    }));
     Ok(render(&InBasketPage {
         page: Page::signed_in("In-basket", &user, Nav::InBasket, None),
         unread_total: basket.waiting.iter().map(|w| w.unread).sum(),
         waiting,
         refills,
+        results,
+        check_ins,
+        removals,
+        kinds,
+        show,
+        clinician,
         done: basket
             .done
             .iter()
