@@ -263,17 +263,11 @@ impl Clinic {
             .map(|f| f.row)
             .collect();
         drop(conn);
-        let mut event = self.event(
-            actor,
-            AuditAction::Read,
-            "PatientDirectory",
-            Outcome::Success,
-        );
-        event.detail = format!(
+        let detail = format!(
             "directory search for the audit reports, {} result(s)",
             rows.len()
         );
-        self.audit_alone(&event).await?;
+        self.audit_directory_search(actor, detail).await?;
         Ok(rows)
     }
 

@@ -123,23 +123,30 @@ impl Clinic {
         drop(conn);
         let more = found.len() > SEARCH_LIMIT;
         found.truncate(SEARCH_LIMIT);
+        let detail = format!(
+            "directory search, {}{} result(s)",
+            found.len(),
+            if more { "+" } else { "" }
+        );
+        self.audit_directory_search(actor, detail).await?;
+        Ok(Some(Search {
+            found,
+            more,
+            emergency,
+        }))
+    }
+
+    /// Records a search of the directory in the audit trail (demographics were shown; never the
+    /// words searched for).
+    pub(crate) async fn audit_directory_search(&self, actor: &Actor, detail: String) -> Result<()> {
         let mut event = self.event(
             actor,
             AuditAction::Read,
             "PatientDirectory",
             Outcome::Success,
         );
-        event.detail = format!(
-            "directory search, {}{} result(s)",
-            found.len(),
-            if more { "+" } else { "" }
-        );
-        self.audit_alone(&event).await?;
-        Ok(Some(Search {
-            found,
-            more,
-            emergency,
-        }))
+        event.detail = detail;
+        self.audit_alone(&event).await
     }
 
     /// The records the user opened lately (at most ten), newest first, with any emergency

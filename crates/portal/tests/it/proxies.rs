@@ -808,6 +808,12 @@ async fn a_teen_widens_a_parents_access_and_shares_one_category(backend: Backend
         desk_view.contains("The patient asked the clinic to remove this access"),
         "{desk_view}"
     );
+    let basket = open(&t, &desk, "/inbasket?show=proxies").await;
+    assert!(
+        basket.contains(&format!("href=\"/patients/{lena}/proxies\"")),
+        "the request waits in the front desk's in-basket: {basket}"
+    );
+    assert!(basket.contains("Asks to remove"));
     // On her 18th birthday her choice lapses with the clinic's grant.
     let zone = t.app.config().appointments.zone.clone();
     let adult = jiff::civil::date(2027, 4, 2)

@@ -107,7 +107,7 @@ struct PatientsPage {
     row_error: Option<(String, String)>,
     /// Whether the reason belongs to the form by medical record number.
     by_mrn: bool,
-    /// Patients asking the clinic to remove a proxy: record id, name, proxy, asked on.
+    /// Patients asking the clinic to remove a proxy: link, name, proxy, asked on.
     removals: Vec<(String, String, String, String)>,
     /// For the front desk and admins.
     adoption: Option<AdoptionWords>,
@@ -203,21 +203,7 @@ async fn patients_page(
     let removals = if is_clinician {
         Vec::new()
     } else {
-        state
-            .app
-            .proxies()
-            .removal_requests(&actor)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.patient.to_string(),
-                    r.patient_name,
-                    r.proxy_name,
-                    state.dates.day(r.asked_at),
-                )
-            })
-            .collect()
+        crate::pages::proxies::removal_lines(state, &actor).await?
     };
     let row_error = asked
         .row_error

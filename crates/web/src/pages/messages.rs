@@ -1025,21 +1025,7 @@ pub async fn inbasket(
         .collect();
     let removals: Vec<(String, String, String, String)> = if user.role == portal_domain::Role::Staff
     {
-        state
-            .app
-            .proxies()
-            .removal_requests(&actor)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (
-                    format!("/patients/{}/proxies", r.patient),
-                    r.patient_name,
-                    r.proxy_name,
-                    state.dates.day(r.asked_at),
-                )
-            })
-            .collect()
+        crate::pages::proxies::removal_lines(&state, &actor).await?
     } else {
         Vec::new()
     };

@@ -596,3 +596,26 @@ pub async fn accept(
         },
     }
 }
+
+/// Patients' open requests that the clinic remove a proxy, as the front desk's lists show them:
+/// the link to the record's proxy access, the patient, the proxy, and the day asked.
+pub async fn removal_lines(
+    state: &AppState,
+    actor: &portal_app::Actor,
+) -> Result<Vec<(String, String, String, String)>, portal_app::Error> {
+    Ok(state
+        .app
+        .proxies()
+        .removal_requests(actor)
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                format!("/patients/{}/proxies", r.patient),
+                r.patient_name,
+                r.proxy_name,
+                state.dates.day(r.asked_at),
+            )
+        })
+        .collect())
+}
