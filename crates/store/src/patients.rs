@@ -319,14 +319,34 @@ pub async fn recently_opened(
     .bind(user.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::new();
-    for row in rows.iter().take(limit) {
-        let id: PatientId = parse_id(&row.try_get::<String, _>("patient_id")?)?;
-        if let Some(p) = by_id(conn, id).await? {
-            out.push(p);
-        }
+    let ids: Vec<String> = rows
+        .iter()
+        .take(limit)
+        .map(|r| r.try_get::<String, _>("patient_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // The records in one read, then in the order they were opened.
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM patients WHERE id IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        q = q.bind(id.clone());
+    }
+    let found: Vec<PatientRow> = q
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect::<Result<_>>()?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|p| p.id.to_string() == *id).cloned())
+        .collect())
 }
 
 /// The patients a proxy holds a grant for that is in force at `now` (the policy still decides
