@@ -35,41 +35,131 @@ pub struct Waiting {
     pub waiting_since: Option<Timestamp>,
 }
 
-/// Conversations routed to the user or their pools with `statuses`, unread first, then
-/// oldest wait first, at most `limit`.
-pub async fn routed_to(
-    conn: &mut Conn,
-    capability: &ClinicCapability,
-    user: UserId,
-    statuses: &[Status],
-    limit: i64,
-) -> Result<Vec<Waiting>> {
-    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
-    let wanted = statuses
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // Unread first, then the longest wait; the count is computed once per row and ordered on
-    // from the outer query (PostgreSQL orders only by a bare output name).
-    let sql = format!(
-        "SELECT * FROM (SELECT c.id, c.patient_id, pt.given_name, pt.family_name, c.subject, \
-         c.topic, c.status, COALESCE(u.name, p.name, '') AS routed_name, \
-         CASE WHEN c.assigned_user_id = $1 THEN 1 ELSE 0 END AS mine, \
-         (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.side = 'patient' \
-          AND m.read_at IS NULL) AS unread, c.last_message_at, c.waiting_since, \
-         COALESCE(c.waiting_since, c.last_message_at) AS waited \
-         FROM conversations c JOIN patients pt ON pt.id = c.patient_id \
-         LEFT JOIN users u ON u.id = c.assigned_user_id \
-         LEFT JOIN pools p ON p.id = c.assigned_pool_id \
-         WHERE c.status IN ({wanted}) AND (c.assigned_user_id = $1 OR c.assigned_pool_id IN \
-           (SELECT pool_id FROM pool_members WHERE user_id = $1))) w \
-         ORDER BY CASE WHEN unread > 0 THEN 0 ELSE 1 END, waited, id LIMIT {limit}"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+/// How a page of the in-basket is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Unread first, then the longest wait (what waits for an answer).
+    Waiting,
+    /// The latest message first (what was done lately).
+    Recent,
+}
+
+/// Above this key a conversation has nothing unread (see migration 18).
+const NOTHING_UNREAD: i64 = 1 << 62;
+
+/// The pools the user belongs to.
+async fn pools_of(conn: &mut Conn, user: UserId) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT pool_id FROM pool_members WHERE user_id = $1 ORDER BY pool_id")
         .bind(user.to_string())
         .fetch_all(conn)
         .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>("pool_id")?))
+        .collect()
+}
+
+/// One query part per place work is routed to: the user ($1) and each of their pools ($3 on),
+/// with status $2. A conversation is routed to a user or to a pool, so the parts never share a
+/// row; the pool parts leave out any routed to the user as well, to be sure.
+fn routed_parts(pools: usize, select: &str) -> Vec<String> {
+    let mut parts = vec![format!(
+        "{select} FROM conversations WHERE assigned_user_id = $1 AND status = $2"
+    )];
+    for i in 0..pools {
+        parts.push(format!(
+            "{select} FROM conversations WHERE assigned_pool_id = ${} AND status = $2 \
+             AND (assigned_user_id IS NULL OR assigned_user_id <> $1)",
+            i + 3
+        ));
+    }
+    parts
+}
+
+/// How many conversations with `status` are routed to the user or their pools, and how many
+/// of those have a message from the patient's side nobody at the clinic opened: read from
+/// the queue indexes alone.
+pub async fn counts(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    user: UserId,
+    status: Status,
+) -> Result<(i64, i64)> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    let pools = pools_of(conn, user).await?;
+    let select = format!(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN queue_key < {NOTHING_UNREAD} THEN 1 \
+         ELSE 0 END), 0) AS unread"
+    );
+    let sql = format!(
+        "SELECT COALESCE(SUM(n), 0) AS n, COALESCE(SUM(unread), 0) AS unread FROM ({}) parts",
+        routed_parts(pools.len(), &select).join(" UNION ALL ")
+    );
+    // PostgreSQL sums bigints into numerics: read the totals as text on both.
+    let sql = format!("SELECT CAST(n AS TEXT) AS n, CAST(unread AS TEXT) AS unread FROM ({sql}) t");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(status.as_str());
+    for pool in &pools {
+        q = q.bind(pool.clone());
+    }
+    let row = q.fetch_one(conn).await?;
+    let number = |name: &str| -> Result<i64> {
+        let text: String = row.try_get(name)?;
+        text.parse()
+            .map_err(|_| crate::Error::Corrupt(format!("an in-basket count: {text}")))
+    };
+    Ok((number("n")?, number("unread")?))
+}
+
+/// One page of the conversations with `status` routed to the user or their pools: `limit`
+/// from `offset` on, in `order`. Each routed place gives its first `offset + limit` from its
+/// index range, so a page costs about as much as its size, whatever waits behind it.
+#[allow(clippy::too_many_arguments)]
+pub async fn page(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    user: UserId,
+    status: Status,
+    order: Order,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Waiting>> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    let pools = pools_of(conn, user).await?;
+    let (key, dir) = match order {
+        Order::Waiting => ("queue_key", ""),
+        Order::Recent => ("last_message_at", " DESC"),
+    };
+    let offset = offset.max(0);
+    let limit = limit.max(0);
+    let each = offset.saturating_add(limit);
+    let parts: Vec<String> = routed_parts(pools.len(), &format!("SELECT id, {key} AS k"))
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            format!("SELECT * FROM ({part} ORDER BY {key}{dir}, id{dir} LIMIT {each}) b{i}")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT c.id, c.patient_id, pt.given_name, pt.family_name, c.subject, c.topic, \
+         c.status, COALESCE(u.name, p.name, '') AS routed_name, \
+         CASE WHEN c.assigned_user_id = $1 THEN 1 ELSE 0 END AS mine, c.clinic_unread, \
+         c.last_message_at, c.waiting_since \
+         FROM (SELECT id, k FROM ({}) routed ORDER BY k{dir}, id{dir} LIMIT {limit} \
+         OFFSET {offset}) q \
+         JOIN conversations c ON c.id = q.id JOIN patients pt ON pt.id = c.patient_id \
+         LEFT JOIN users u ON u.id = c.assigned_user_id \
+         LEFT JOIN pools p ON p.id = c.assigned_pool_id \
+         ORDER BY q.k{dir}, q.id{dir}",
+        parts.join(" UNION ALL ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(status.as_str());
+    for pool in &pools {
+        q = q.bind(pool.clone());
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             let subject: String = r.try_get("subject")?;
@@ -88,7 +178,7 @@ pub async fn routed_to(
                 status: Status::from_stored(&r.try_get::<String, _>("status")?),
                 routed_name: r.try_get("routed_name")?,
                 mine: r.try_get::<i64, _>("mine")? != 0,
-                unread: r.try_get("unread")?,
+                unread: r.try_get("clinic_unread")?,
                 last_message_at: from_micros(r.try_get("last_message_at")?)?,
                 waiting_since: waiting.map(from_micros).transpose()?,
             })

@@ -250,7 +250,8 @@ pub async fn start(
     sqlx::query(
         "INSERT INTO conversations (id, patient_id, topic, subject, assigned_user_id, \
          assigned_pool_id, status, started_by, started_at, last_message_at, waiting_since, \
-         follows_id) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8, $9, $10)",
+         follows_id, clinic_unread) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8, $9, $10, \
+         $11)",
     )
     .bind(id.to_string())
     .bind(access.patient().to_string())
@@ -262,9 +263,29 @@ pub async fn start(
     .bind(to_micros(now))
     .bind(waiting)
     .bind(follows.map(|f| f.to_string()))
+    .bind(i64::from(first.side == Side::Patient))
     .execute(&mut *conn)
     .await?;
+    requeue(conn, id).await?;
     insert_message(conn, access, id, first, now).await
+}
+
+/// Added to the in-basket key of a conversation with nothing unread, so unread ones come first
+/// (timestamps in microseconds stay far below it).
+const NOTHING_UNREAD: i64 = 1 << 62;
+
+/// Rewrites the conversation's in-basket key from its unread count and wait (after either
+/// changed): unread first, then the longest wait.
+async fn requeue(conn: &mut Conn, id: ConversationId) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET queue_key = CASE WHEN clinic_unread > 0 THEN 0 ELSE $2 END \
+         + COALESCE(waiting_since, last_message_at) WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(NOTHING_UNREAD)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Adds a message to a conversation of the access's patient and moves the conversation to
@@ -282,7 +303,8 @@ pub async fn add(
     let sql = match message.side {
         Side::Patient => {
             "UPDATE conversations SET status = $3, last_message_at = $4, \
-             waiting_since = COALESCE(waiting_since, $4) WHERE id = $1 AND patient_id = $2"
+             waiting_since = COALESCE(waiting_since, $4), clinic_unread = clinic_unread + 1 \
+             WHERE id = $1 AND patient_id = $2"
         }
         Side::Clinic => {
             "UPDATE conversations SET status = $3, last_message_at = $4, waiting_since = NULL \
@@ -300,6 +322,7 @@ pub async fn add(
     if moved != 1 {
         return Ok(false);
     }
+    requeue(conn, conversation).await?;
     insert_message(conn, access, conversation, message, now).await?;
     Ok(true)
 }
@@ -614,6 +637,14 @@ pub async fn mark_read(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    if marked > 0 && reader == Side::Clinic {
+        // Nothing of the patient's side is unread any more: it moves down the in-basket.
+        sqlx::query("UPDATE conversations SET clinic_unread = 0 WHERE id = $1")
+            .bind(conversation.to_string())
+            .execute(&mut *conn)
+            .await?;
+        requeue(conn, conversation).await?;
+    }
     if marked > 0 {
         // What the record shows changes: the count of new messages, and when each was received.
         crate::access::touch_records(conn, &[access.patient()]).await?;

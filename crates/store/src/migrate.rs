@@ -128,6 +128,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_clinic.sql"),
         postgres: include_str!("../migrations/postgres/0017_clinic.sql"),
     },
+    Migration {
+        version: 18,
+        name: "inbasket_queue",
+        sqlite: include_str!("../migrations/sqlite/0018_inbasket_queue.sql"),
+        postgres: include_str!("../migrations/postgres/0018_inbasket_queue.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

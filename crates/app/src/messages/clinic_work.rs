@@ -164,22 +164,46 @@ impl Messages {
         Ok(out)
     }
 
-    /// The in-basket: conversations routed to the user or their pools.
-    pub async fn inbasket(&self, actor: &Actor) -> Result<InBasket> {
+    /// The in-basket: conversations routed to the user or their pools, page `page` (from 1;
+    /// past the last page, the last) of those waiting, and the latest done.
+    pub async fn inbasket(&self, actor: &Actor, page: u32) -> Result<InBasket> {
         let capability = authorize_clinic(&actor.principal, ClinicAction::ViewInBasket)
             .map_err(|_| Error::Forbidden)?;
         let user = user_of(actor).ok_or(Error::Forbidden)?;
         let mut conn = self.conn().await?;
-        let waiting = inbasket::routed_to(
+        let (open, unread) = inbasket::counts(&mut conn, &capability, user, Status::Open).await?;
+        let pages = ((open + INBASKET_PAGE - 1) / INBASKET_PAGE).max(1);
+        let page = i64::from(page).clamp(1, pages);
+        let offset = (page - 1) * INBASKET_PAGE;
+        let waiting = inbasket::page(
             &mut conn,
             &capability,
             user,
-            &[Status::Open],
-            INBASKET_LIMIT,
+            Status::Open,
+            inbasket::Order::Waiting,
+            offset,
+            INBASKET_PAGE,
         )
         .await?;
-        let done = inbasket::routed_to(&mut conn, &capability, user, &[Status::Done], 50).await?;
-        Ok(InBasket { waiting, done })
+        let done = inbasket::page(
+            &mut conn,
+            &capability,
+            user,
+            Status::Done,
+            inbasket::Order::Recent,
+            0,
+            DONE_SHOWN,
+        )
+        .await?;
+        Ok(InBasket {
+            waiting,
+            open,
+            unread,
+            page,
+            pages,
+            offset,
+            done,
+        })
     }
 
     /// Queues the e-mail telling the clinician or the pool's members that a message waits

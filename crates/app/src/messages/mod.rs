@@ -150,14 +150,27 @@ pub struct Thread {
 /// The in-basket.
 #[derive(Debug)]
 pub struct InBasket {
-    /// Conversations waiting (open), unread first.
+    /// One page of the conversations waiting (open), unread first, then the longest wait.
     pub waiting: Vec<Waiting>,
-    /// Conversations marked done, newest first, for a look back.
+    /// How many wait in all.
+    pub open: i64,
+    /// How many of those hold messages nobody at the clinic opened.
+    pub unread: i64,
+    /// Which page this is (from 1).
+    pub page: i64,
+    /// How many pages there are (at least 1).
+    pub pages: i64,
+    /// How many come before this page.
+    pub offset: i64,
+    /// The latest conversations marked done, for a look back.
     pub done: Vec<Waiting>,
 }
 
 const LIST_LIMIT: i64 = 200;
-const INBASKET_LIMIT: i64 = 500;
+/// Conversations on one page of the in-basket.
+pub const INBASKET_PAGE: i64 = 50;
+/// Conversations done lately shown under the in-basket.
+const DONE_SHOWN: i64 = 20;
 
 /// The setting keys messaging reads from the clinic's settings.
 mod clinic_work;

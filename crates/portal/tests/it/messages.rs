@@ -1066,7 +1066,115 @@ async fn the_admin_sets_messaging_and_pools_and_nobody_else_can(backend: Backend
     t.stop().await;
 }
 
+/// The in-basket pages what waits (50 a page) across the clinician's own conversations and
+/// their pool's, unread first and then the longest wait; opening one moves it down; the counts
+/// cover every page; a page past the end shows the last.
+async fn the_inbasket_pages_unread_first_across_the_user_and_pools(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sofia = t.patient("Sofia Martinez");
+    let patient = t.sign_in(Role::Patient).await;
+    let clinician = t.sign_in(Role::Clinician).await;
+    let nurse_line = pool(&t, "Nurse line").await;
+    let me: String = sqlx::query("SELECT id FROM users WHERE email = $1")
+        .bind(&t.account(Role::Clinician).email)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("clinician")
+        .try_get("id")
+        .expect("id");
+    let to_me = format!("user:{me}");
+    // 53 conversations, five seconds apart: odd ones to the clinician, even ones to the pool.
+    let mut ids = Vec::new();
+    for i in 1..=53 {
+        let to = if i % 2 == 1 { &to_me } else { &nurse_line };
+        let r = start(
+            &t,
+            &patient,
+            sofia,
+            to,
+            &format!("Question {i:02}"),
+            "A question.",
+            &[],
+        )
+        .await;
+        ids.push(conversation_of(&r));
+        t.advance(jiff::SignedDuration::from_secs(5));
+    }
+    let first = |html: &str| -> Vec<String> {
+        html.match_indices("Question ")
+            .map(|(at, _)| html[at..at + 11].to_string())
+            .collect()
+    };
+    let (_, basket) = text(&t, &clinician, "/inbasket").await;
+    assert!(
+        basket.contains("Messages waiting (53, 53 with unread messages)"),
+        "{basket}"
+    );
+    assert!(basket.contains("Messages <span class=\"count\">53</span>"));
+    let shown = first(&basket);
+    assert_eq!(shown.len(), 50, "50 a page");
+    assert_eq!(shown[0], "Question 01", "the longest wait first");
+    assert_eq!(shown[49], "Question 50");
+    assert!(basket.contains("Showing 1–50 of 53"));
+    assert!(basket.contains("page=2\">Next 50</a>"));
+    assert!(!basket.contains("Previous 50"));
+    let (_, second) = text(&t, &clinician, "/inbasket?show=messages&page=2").await;
+    assert_eq!(
+        first(&second),
+        ["Question 51", "Question 52", "Question 53"]
+    );
+    assert!(second.contains("Showing 51–53 of 53") && second.contains("Previous 50"));
+    for past in ["9", "4294967295", "0", "-1", "two"] {
+        let (status, page) = text(
+            &t,
+            &clinician,
+            &format!("/inbasket?show=messages&page={past}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "page={past}");
+        let want = if past == "9" || past == "4294967295" {
+            "Question 51"
+        } else {
+            "Question 01"
+        };
+        assert_eq!(first(&page)[0], want, "page={past}");
+    }
+    // Opened by the clinic, the longest-waiting one (the clinician's) and a pool one move
+    // behind every unread conversation.
+    for id in [&ids[0], &ids[1]] {
+        let (status, _) = text(&t, &clinician, &format!("/patients/{sofia}/messages/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, basket) = text(&t, &clinician, "/inbasket").await;
+    assert!(basket.contains("Messages waiting (53, 51 with unread messages)"));
+    let shown = first(&basket);
+    assert_eq!(shown[0], "Question 03");
+    assert_eq!(shown[49], "Question 52");
+    let (_, second) = text(&t, &clinician, "/inbasket?show=messages&page=2").await;
+    assert_eq!(
+        first(&second),
+        ["Question 53", "Question 01", "Question 02"]
+    );
+    // The patient writes again in an opened one: unread again, but its wait still runs from
+    // the first unanswered message, so it is first again.
+    let r = reply(
+        &t,
+        &patient,
+        &format!("/patients/{sofia}/messages/{}", ids[0]),
+        "Any news?",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, basket) = text(&t, &clinician, "/inbasket").await;
+    assert_eq!(first(&basket)[0], "Question 01");
+    assert!(basket.contains("52 with unread messages"));
+    t.stop().await;
+}
+
 both_backends!(
+    the_inbasket_pages_unread_first_across_the_user_and_pools,
     the_admin_sets_messaging_and_pools_and_nobody_else_can,
     the_pool_hears_once_a_day_of_what_waits_too_long,
     a_patient_writes_to_a_pool_and_its_member_answers,

@@ -935,7 +935,14 @@ struct InBasketPage {
     page: Page,
     waiting: Vec<BasketEntry>,
     done: Vec<BasketEntry>,
-    unread_total: i64,
+    /// How many conversations wait in all, and how many of them hold unread messages.
+    open: String,
+    unread: i64,
+    /// Which of them this page shows, counted from 1 ("1–50").
+    shown: String,
+    /// Links to the pages before and after, when there are such pages.
+    previous: Option<String>,
+    next: Option<String>,
     refills: Vec<RefillEntry>,
     /// Patients with results to release: link, name, how many.
     results: Vec<(String, String, i64)>,
@@ -955,6 +962,8 @@ struct InBasketPage {
 #[derive(Deserialize)]
 pub struct InBasketQuery {
     show: Option<String>,
+    /// The page of waiting messages, from 1 (anything else is the first).
+    page: Option<String>,
 }
 
 /// One waiting refill request in the in-basket: who and for whom; a link to decide it only for
@@ -1029,7 +1038,12 @@ pub async fn inbasket(
     } else {
         Vec::new()
     };
-    let basket = state.app.messages().inbasket(&actor).await?;
+    let asked_page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(1);
+    let basket = state.app.messages().inbasket(&actor, asked_page).await?;
     let decides = user.role == portal_domain::Role::Clinician;
     let refills = state
         .app
@@ -1054,7 +1068,11 @@ pub async fn inbasket(
     let refills: Vec<RefillEntry> = refills;
     let clinician = user.role == portal_domain::Role::Clinician;
     let mut counts = vec![
-        ("messages", "Messages", waiting.len()),
+        (
+            "messages",
+            "Messages",
+            usize::try_from(basket.open).unwrap_or(0),
+        ),
         ("refills", "Refill requests", refills.len()),
     ];
     if clinician {
@@ -1091,7 +1109,17 @@ pub async fn inbasket(
     }));
     Ok(render(&InBasketPage {
         page: Page::signed_in("In-basket", &user, Nav::InBasket, None),
-        unread_total: basket.waiting.iter().map(|w| w.unread).sum(),
+        open: thousands(basket.open),
+        unread: basket.unread,
+        shown: format!(
+            "{}–{}",
+            thousands(basket.offset + 1),
+            thousands(basket.offset + waiting.len() as i64)
+        ),
+        previous: (basket.page > 1)
+            .then(|| format!("/inbasket?show=messages&page={}", basket.page - 1)),
+        next: (basket.page < basket.pages)
+            .then(|| format!("/inbasket?show=messages&page={}", basket.page + 1)),
         waiting,
         refills,
         results,
@@ -1108,9 +1136,32 @@ pub async fn inbasket(
     }))
 }
 
+/// A count with thousands separated by commas ("10,000").
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_written_with_thousands_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-4200), "-4,200");
+    }
 
     #[test]
     fn file_names_are_percent_encoded_for_the_header() {
