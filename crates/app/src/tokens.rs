@@ -91,3 +91,38 @@ impl Accounts {
         }))
     }
 }
+
+/// How many tokens the administration lists.
+const TOKENS_LISTED: i64 = 500;
+
+impl Accounts {
+    /// The API tokens, active first (admins and the operator; never the tokens themselves).
+    pub async fn api_tokens(&self, actor: &Actor) -> Result<Vec<tokens::TokenInfo>> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        Ok(tokens::list(&mut conn, TOKENS_LISTED).await?)
+    }
+
+    /// Revokes an API token at once: its next request is refused. Audited; an unknown or
+    /// already revoked token is [`Error::NotFound`] and changes nothing.
+    pub async fn revoke_api_token(&self, actor: &Actor, id: &str) -> Result<tokens::TokenRow> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let id: ClientId = id.trim().parse().map_err(|_| Error::NotFound)?;
+        let mut tx = self.store().begin().await?;
+        let found = tokens::find(&mut tx, id)
+            .await?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or(Error::NotFound)?;
+        if !tokens::revoke(&mut tx, id, self.now()).await? {
+            return Err(Error::NotFound);
+        }
+        let mut event = self.event(actor, AuditAction::Delete, "ApiToken", Outcome::Success);
+        event.resource_id = Some(id.to_string());
+        event.detail = "revoked".into();
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(found.row)
+    }
+}

@@ -274,6 +274,14 @@ enum TokenCommand {
         #[arg(long)]
         scope: String,
     },
+    /// List the tokens (client id, name, scopes, created, revoked), never the tokens.
+    List,
+    /// Revoke a token at once: its next request is refused.
+    Revoke {
+        /// The token's client id, as `portal token create` and `portal token list` print it.
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -806,6 +814,40 @@ async fn run(cli: Cli) -> Result<ExitCode, StartError> {
                     for (field, message) in errors.iter() {
                         eprintln!("{field}: {message}");
                     }
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            for t in app.accounts().api_tokens(&Actor::operator()).await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".to_string(),
+                };
+                println!(
+                    "{}\t{}\t{}\tcreated {}\t{state}",
+                    t.row.id, t.row.name, t.row.scopes, t.created_at
+                );
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let store = open_store(&settings, clock.as_ref()).await?;
+            let app = build_app(&settings, store, clock).await?;
+            match app
+                .accounts()
+                .revoke_api_token(&Actor::operator(), &id)
+                .await
+            {
+                Ok(token) => eprintln!("Revoked {} ({}).", token.id, token.name),
+                Err(portal_app::Error::NotFound) => {
+                    eprintln!("No active token has the client id {id:?}.");
                     return Ok(ExitCode::from(2));
                 }
                 Err(e) => return Err(e.into()),

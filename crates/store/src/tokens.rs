@@ -65,3 +65,50 @@ pub async fn revoke(conn: &mut Conn, id: ClientId, now: Timestamp) -> Result<boo
             .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A token as the administration lists it (never the token itself, nor its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its client, name and scopes.
+    pub row: TokenRow,
+    /// When it was created.
+    pub created_at: jiff::Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+/// Every token, active ones first, newest first, at most `limit`.
+pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<TokenInfo>> {
+    let rows = sqlx::query(
+        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens \
+         ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(token_info).collect()
+}
+
+/// One token by its client id.
+pub async fn find(conn: &mut Conn, id: ClientId) -> Result<Option<TokenInfo>> {
+    let row = sqlx::query(
+        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(token_info).transpose()
+}
+
+fn token_info(r: &sqlx::any::AnyRow) -> Result<TokenInfo> {
+    let revoked: Option<i64> = r.try_get("revoked_at")?;
+    Ok(TokenInfo {
+        row: TokenRow {
+            id: parse_id(&r.try_get::<String, _>("id")?)?,
+            name: r.try_get("name")?,
+            scopes: r.try_get("scopes")?,
+        },
+        created_at: crate::from_micros(r.try_get("created_at")?)?,
+        revoked_at: revoked.map(crate::from_micros).transpose()?,
+    })
+}

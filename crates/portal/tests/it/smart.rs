@@ -1072,7 +1072,178 @@ async fn admins_register_apps_on_their_page(backend: Backend) {
     t.stop().await;
 }
 
+/// Admins create API tokens on the Apps page (shown once, kept hashed) and revoke them: the
+/// next request with a revoked token is refused; both are audited; nobody else may; `portal
+/// token revoke` goes through the same service.
+async fn admins_create_and_revoke_api_tokens(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    use portal_domain::Role;
+    let admin = t.sign_in(Role::Admin).await;
+    for role in [Role::Patient, Role::Clinician, Role::Staff] {
+        let c = t.sign_in(role).await;
+        let r = t
+            .post_form(
+                &c,
+                "/account",
+                "/admin/apps/tokens",
+                &[("name", "Sneaky"), ("write", "1")],
+            )
+            .await;
+        assert!(
+            matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{role}: {}",
+            r.status()
+        );
+    }
+    assert_eq!(t.count("api_tokens").await, 0);
+    // Neither scope chosen: a clear error, nothing stored.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            "/admin/apps/tokens",
+            &[("name", "Lab system")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("The token was not created"), "{page}");
+    assert!(
+        page.contains("value=\"Lab system\""),
+        "what was typed is kept"
+    );
+    assert_eq!(t.count("api_tokens").await, 0);
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            "/admin/apps/tokens",
+            &[("name", "Lab system"), ("read", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("page");
+    let token = page
+        .split("Token: <code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the token, once")
+        .to_string();
+    assert!(token.starts_with("ppt_"));
+    let id: String = sqlx::query_scalar("SELECT id FROM api_tokens")
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("row");
+    let api = crate::fhir_read::Api {
+        t: &t,
+        token: token.clone(),
+    };
+    let sofia = t.patient("Sofia Martinez");
+    let (status, _) = api.get(&format!("/fhir/Patient/{sofia}")).await;
+    assert_eq!(status, StatusCode::OK, "the new token reads");
+    let listed = t
+        .get(&admin, "/admin/apps")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(listed.contains("Lab system") && listed.contains(&id));
+    assert!(!listed.contains(&token), "shown only once");
+
+    // A wrong id is not found; staff may not revoke.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            "/admin/apps/tokens/not-an-id/revoke",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let staff = t.sign_in(Role::Staff).await;
+    let r = t
+        .post_form(
+            &staff,
+            "/account",
+            &format!("/admin/apps/tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    ));
+    let (status, _) = api.get(&format!("/fhir/Patient/{sofia}")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "still working after the refused revocation"
+    );
+
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            &format!("/admin/apps/tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = t
+        .get(&admin, &crate::helpers::location(&r))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("is revoked: the system using it can no longer"),
+        "{page}"
+    );
+    assert!(page.contains("Revoked "));
+    let response = t
+        .client()
+        .get(format!("{}/fhir/Patient/{sofia}", t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+    // Revoking again changes nothing.
+    let r = t
+        .post_form(
+            &admin,
+            "/admin/apps",
+            &format!("/admin/apps/tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, detail FROM audit_events WHERE resource_type = 'ApiToken' \
+         AND resource_id = $1 ORDER BY seq",
+    )
+    .bind(&id)
+    .fetch_all(t.app.store().pool())
+    .await
+    .expect("events");
+    assert_eq!(
+        events,
+        [
+            ("create".to_string(), "scopes system/*.read".to_string()),
+            ("delete".to_string(), "revoked".to_string())
+        ]
+    );
+    t.stop().await;
+}
+
 both_backends!(
+    admins_create_and_revoke_api_tokens,
     a_request_is_refused_expires_and_belongs_to_one_account,
     admins_register_apps_on_their_page,
     an_unmodified_smart_client_launches_and_reads_labs,
