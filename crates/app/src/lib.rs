@@ -10,6 +10,7 @@ mod audit_writer;
 pub mod auth;
 pub mod chart;
 pub mod clinic;
+pub mod clinic_settings;
 pub mod clock;
 pub mod crypto;
 pub mod demo;

@@ -157,3 +157,40 @@ pub async fn set_setting(
     }
     Ok(())
 }
+
+/// One stored clinic setting with who stored it and when.
+#[derive(Clone, Debug)]
+pub struct StoredSetting {
+    /// Its key.
+    pub key: String,
+    /// Its text.
+    pub value: String,
+    /// When it was stored.
+    pub updated_at: Timestamp,
+    /// The account's name, or the actor id when no account has it (`cli`: the command line).
+    pub updated_by: String,
+}
+
+/// Every stored clinic setting with who stored it and when (the settings overview).
+pub async fn settings_with_origin(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+) -> Result<Vec<StoredSetting>> {
+    require(capability, ClinicAction::ConfigureClinic, "clinic settings")?;
+    let rows = sqlx::query(
+        "SELECT s.key, s.value, s.updated_at, COALESCE(u.name, s.updated_by) AS who \
+         FROM clinic_settings s LEFT JOIN users u ON u.id = s.updated_by ORDER BY s.key",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredSetting {
+                key: r.try_get("key")?,
+                value: r.try_get("value")?,
+                updated_at: crate::from_micros(r.try_get("updated_at")?)?,
+                updated_by: r.try_get("who")?,
+            })
+        })
+        .collect()
+}

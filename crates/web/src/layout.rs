@@ -66,6 +66,8 @@ pub enum Nav {
     Apps,
     /// Proxy age rules and confidential categories (admin).
     ProxyRules,
+    /// Every clinic setting and where its value comes from (admin).
+    Settings,
 }
 
 /// What the shell of every page needs.
@@ -278,6 +280,7 @@ fn admin_items(user: &CurrentUser, active: Nav) -> Vec<NavItem> {
             Nav::ProxyRules,
             active,
         ),
+        item("Settings", "/admin/settings".into(), Nav::Settings, active),
     ];
     if user.privacy_officer {
         items.insert(1, item("Audit", "/admin/audit".into(), Nav::Audit, active));

@@ -93,6 +93,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin_schedules::ROUTES,
     admin_refills::ROUTES,
     crate::pages::admin_apps::ROUTES,
+    crate::pages::admin_settings::ROUTES,
     crate::pages::proxies::ROUTES,
     crate::pages::admin_proxies::ROUTES,
     fhir::ROUTES,

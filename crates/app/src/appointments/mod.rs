@@ -12,7 +12,7 @@ mod booking;
 mod checkin;
 mod clinic_side;
 mod offers;
-mod setup;
+pub(crate) mod setup;
 
 pub use booking::{
     BookForm, FindQuery, Finder, NotBooked, Offered, Opening, Slot, new_book_key, slot_value,

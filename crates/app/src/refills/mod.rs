@@ -6,7 +6,7 @@
 //! e-mails it sends, which carry no health data.
 
 mod clinic;
-mod setup;
+pub(crate) mod setup;
 
 pub use clinic::{Review, ReviewContext};
 pub use portal_domain::refills::DecisionForm;

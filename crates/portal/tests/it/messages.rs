@@ -1003,6 +1003,35 @@ async fn the_admin_sets_messaging_and_pools_and_nobody_else_can(backend: Backend
     assert!(compose.contains("call 112") && compose.contains("0800 111 222"));
     assert!(compose.contains("replies within 1 business day"));
     assert!(compose.contains("Up to 2 photos") && compose.contains("each up to 5 MB"));
+    // The settings overview shows the values in force and that the admin stored them; what
+    // nobody stored is the built-in default, naming the variable that sets it at start-up.
+    let (status, overview) = text(&t, &admin, "/admin/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    let admin_name = t.account(Role::Admin).name.clone();
+    let row = |label: &str| -> String {
+        let at = overview
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} listed"));
+        let end = at + overview[at..].find("</tr>").expect("row end");
+        overview[at..end].to_string()
+    };
+    let emergency = row("Emergency number");
+    assert!(emergency.contains("<td>112</td>"), "{emergency}");
+    assert!(
+        emergency.contains(&format!("Stored by {admin_name}")),
+        "{emergency}"
+    );
+    let idle = row("Sessions end after this long without use");
+    assert!(idle.contains("PORTAL_IDLE_TIMEOUT_MINUTES"), "{idle}");
+    assert!(overview.contains("href=\"/admin/messaging\">Change the messaging settings"));
+    for c in [&clinician, &patient] {
+        let r = t.get(c, "/admin/settings").await;
+        assert!(
+            matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{}",
+            r.status()
+        );
+    }
 
     // A new pool, its member, and a name already taken.
     let r = t

@@ -8,6 +8,7 @@ pub mod admin_messaging;
 pub mod admin_proxies;
 pub mod admin_refills;
 pub mod admin_schedules;
+pub mod admin_settings;
 pub mod appointment_finder;
 pub mod appointment_offers;
 pub mod appointments;
