@@ -57,6 +57,9 @@ pub struct OtherWork {
     /// Check-ins with changes for visits still to come (a clinician's own; the front desk's
     /// contact and insurance changes).
     pub check_ins: Vec<portal_store::inbasket::ChangedCheckIn>,
+    /// Freed times offered to waitlisted patients that nobody took (a clinician's own; every
+    /// clinician's for the front desk), still to come and still free.
+    pub unfilled: Vec<portal_store::inbasket::UnfilledTime>,
 }
 
 impl Clinic {
@@ -89,7 +92,19 @@ impl Clinic {
             200,
         )
         .await?;
-        Ok(OtherWork { results, check_ins })
+        let unfilled = portal_store::inbasket::unfilled_times(
+            &mut conn,
+            &capability,
+            clinician.then_some(*user),
+            self.now(),
+            200,
+        )
+        .await?;
+        Ok(OtherWork {
+            results,
+            check_ins,
+            unfilled,
+        })
     }
 
     /// The patients on the acting clinician's care team (empty for anyone else).

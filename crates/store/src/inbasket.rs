@@ -352,3 +352,58 @@ pub async fn changed_check_ins(
         })
         .collect()
 }
+
+/// A freed time offered to waitlisted patients that nobody took: every offer ended (expired,
+/// withdrawn) without being accepted, the time is still to come and still free.
+#[derive(Clone, Debug)]
+pub struct UnfilledTime {
+    /// Whose time.
+    pub clinician: UserId,
+    /// The clinician's name.
+    pub clinician_name: String,
+    /// From.
+    pub start: Timestamp,
+    /// Until.
+    pub end: Timestamp,
+    /// How many patients it was offered to.
+    pub offered: i64,
+}
+
+/// Freed times whose earlier-time offers all failed, soonest first, at most `limit`: the
+/// clinician's own (`Some`), or every clinician's for the front desk (`None`).
+pub async fn unfilled_times(
+    conn: &mut Conn,
+    capability: &ClinicCapability,
+    clinician: Option<UserId>,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<UnfilledTime>> {
+    require(capability, ClinicAction::ViewInBasket, "the in-basket")?;
+    let rows = sqlx::query(
+        "SELECT o.clinician_id, u.name, o.starts_at, o.ends_at, COUNT(*) AS offered \
+         FROM offers o JOIN users u ON u.id = o.clinician_id \
+         WHERE o.starts_at > $1 AND ($2 = '' OR o.clinician_id = $2) \
+         GROUP BY o.clinician_id, u.name, o.starts_at, o.ends_at \
+         HAVING SUM(CASE WHEN o.status IN ('accepted', 'taken') \
+           OR (o.status = 'open' AND o.expires_at > $1) THEN 1 ELSE 0 END) = 0 \
+         AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.clinician_id = o.clinician_id \
+           AND a.status = 'booked' AND a.starts_at < o.ends_at AND a.ends_at > o.starts_at) \
+         ORDER BY o.starts_at, o.clinician_id LIMIT $3",
+    )
+    .bind(to_micros(now))
+    .bind(clinician.map(|c| c.to_string()).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UnfilledTime {
+                clinician: parse_id(&r.try_get::<String, _>("clinician_id")?)?,
+                clinician_name: r.try_get("name")?,
+                start: from_micros(r.try_get("starts_at")?)?,
+                end: from_micros(r.try_get("ends_at")?)?,
+                offered: r.try_get("offered")?,
+            })
+        })
+        .collect()
+}

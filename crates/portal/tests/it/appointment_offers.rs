@@ -417,7 +417,97 @@ async fn an_account_that_turned_reminders_off_gets_none(backend: Backend) {
     t.stop().await;
 }
 
+/// A freed time whose offers all end unanswered reaches the in-basket of the front desk and of
+/// the clinician (never another clinician's), until someone is booked into it.
+async fn a_freed_time_nobody_took_waits_in_the_inbasket_until_booked(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sofia = t.patient("Sofia Martinez");
+    let marcus = t.patient("Marcus Chen");
+    let c = t.sign_in(Role::Patient).await;
+    let staff = t.sign_in(Role::Staff).await;
+    let sofias = book_at(&t, &c, sofia, 10).await;
+    waitlist(&t, &c, &sofias).await;
+    let marcuss = book_at(&t, &staff, marcus, 3).await;
+    let r = t
+        .post_form(&staff, &marcuss, &format!("{marcuss}/cancel"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let open = scalar(
+        &t,
+        "SELECT COUNT(*) AS n FROM offers WHERE status = $1",
+        "open",
+    )
+    .await;
+    assert_eq!(open, 1);
+    // While the offer is open, nothing failed yet.
+    let basket = t.get(&staff, "/inbasket").await.text().await.expect("page");
+    assert!(basket.contains("Earlier times nobody took (0)"), "{basket}");
+
+    // The offer ends unanswered (four hours by default).
+    t.advance(SignedDuration::from_hours(5));
+    let staff = t.sign_in(Role::Staff).await;
+    let doctor = t.sign_in(Role::Clinician).await;
+    let basket = t
+        .get(&staff, "/inbasket?show=unfilled")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(basket.contains("Earlier times nobody took (1)"), "{basket}");
+    assert!(basket.contains("Offered to 1 patient<"), "{basket}");
+    assert!(
+        basket.contains("/schedule?span=day&amp;date=")
+            || basket.contains("/schedule?span=day&#38;date=")
+    );
+    assert!(!basket.contains("Sofia"), "the line names no patient");
+    // The clinician whose time it is sees it; another clinician does not.
+    let whose = text(
+        &t,
+        "SELECT u.email AS v FROM offers o JOIN users u ON u.id = o.clinician_id \
+         WHERE o.status <> $1",
+        "x",
+    )
+    .await;
+    let name = text(&t, "SELECT name AS v FROM users WHERE email = $1", &whose).await;
+    assert!(basket.contains(&format!("With {name}")), "{basket}");
+    let mine = t
+        .get(&doctor, "/inbasket")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let theirs = whose == t.account(Role::Clinician).email;
+    assert!(
+        mine.contains(&format!(
+            "Earlier times nobody took ({})",
+            i64::from(theirs)
+        )),
+        "{mine}"
+    );
+
+    // Booked by the desk, it leaves the in-basket.
+    let start = scalar(
+        &t,
+        "SELECT MIN(starts_at) AS n FROM offers WHERE status <> $1",
+        "x",
+    )
+    .await;
+    let video = visit_type(&t, "Video visit").await;
+    let html = finder(&t, &staff, marcus, &video, "").await;
+    let slot = slots(&html)
+        .into_iter()
+        .find(|s| s.ends_with(&format!("|{}", start / 1_000_000)))
+        .expect("the freed time is offered to the desk");
+    booked(&book(&t, &staff, marcus, &video, &slot, &new_key()).await);
+    let basket = t.get(&staff, "/inbasket").await.text().await.expect("page");
+    assert!(basket.contains("Earlier times nobody took (0)"), "{basket}");
+    t.stop().await;
+}
+
 both_backends!(
+    a_freed_time_nobody_took_waits_in_the_inbasket_until_booked,
     a_freed_time_goes_to_the_first_waiting_patient_to_accept_it,
     each_reminder_goes_once_whichever_portal_claims_it,
     an_account_that_turned_reminders_off_gets_none,

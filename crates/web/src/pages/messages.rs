@@ -950,6 +950,8 @@ struct InBasketPage {
     check_ins: Vec<(String, String, String, String)>,
     /// Patients asking to remove a proxy: link, name, proxy, asked on.
     removals: Vec<(String, String, String, String)>,
+    /// Freed times nobody took: link to the schedule, when, with whom, offered to how many.
+    unfilled: Vec<(String, String, String, i64)>,
     /// The kinds of work with their counts, as filter links: key, words, count, link, current.
     kinds: Vec<(&'static str, &'static str, usize, String, bool)>,
     /// The kind shown alone, or "all".
@@ -1032,6 +1034,23 @@ pub async fn inbasket(
             )
         })
         .collect();
+    let unfilled: Vec<(String, String, String, i64)> = other
+        .unfilled
+        .iter()
+        .map(|u| {
+            let date = state.dates.civil_today(u.start);
+            (
+                format!("/schedule?span=day&date={date}&clinician={}", u.clinician),
+                format!(
+                    "{} to {}",
+                    state.dates.appointment(u.start),
+                    state.dates.clock(u.end)
+                ),
+                u.clinician_name.clone(),
+                u.offered,
+            )
+        })
+        .collect();
     let removals: Vec<(String, String, String, String)> = if user.role == portal_domain::Role::Staff
     {
         crate::pages::proxies::removal_lines(&state, &actor).await?
@@ -1083,6 +1102,7 @@ pub async fn inbasket(
         ));
     }
     counts.push(("check-ins", "Check-ins with changes", check_ins.len()));
+    counts.push(("unfilled", "Earlier times nobody took", unfilled.len()));
     if !clinician {
         counts.push(("proxies", "Proxy removal requests", removals.len()));
     }
@@ -1125,6 +1145,7 @@ pub async fn inbasket(
         results,
         check_ins,
         removals,
+        unfilled,
         kinds,
         show,
         clinician,
