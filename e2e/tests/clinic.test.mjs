@@ -116,7 +116,7 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
     // She rings: she left herself signed in on a shared computer.
     await page.getByLabel('Sign the account out everywhere').check();
     await clickThrough(page, page.getByRole('button', { name: 'Confirm' }));
-    assert.match(await errorSummary(page), /how you checked that the caller is the patient/);
+    assert.match(await errorSummary(page), /how you checked that the caller holds the account/);
     await checkPage(t, page, 'clinic-account-help-error');
     await page.getByLabel('Sign the account out everywhere').check();
     await page.getByLabel('How you checked who is asking').selectOption('Called back on the phone number in the record');

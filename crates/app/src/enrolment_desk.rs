@@ -13,7 +13,7 @@ use portal_domain::audit::{AuditAction, REVIEW_FLAG};
 use portal_domain::fields::FieldErrors;
 use portal_domain::user::AccountStatus;
 use portal_domain::{Patient, PatientAccess, PatientId};
-use portal_store::enrolment::{self, Adoption, IssuedCode, OwnAccount};
+use portal_store::enrolment::{self, Adoption, IssuedCode, OwnAccount, ProxyAccount};
 use portal_store::{patients, sessions, throttle};
 
 /// Where a record's enrolment stands.
@@ -42,6 +42,9 @@ pub struct EnrolmentView {
     /// The e-mail addresses the record lists, a code can be sent to (none once it has an
     /// account).
     pub addresses: Vec<String>,
+    /// The accounts with proxy access to the record in force, each with the end of a lock
+    /// failed sign-ins set, if one holds.
+    pub proxies: Vec<(ProxyAccount, Option<Timestamp>)>,
 }
 
 /// How far back "signed in lately" looks.
@@ -71,18 +74,10 @@ impl Accounts {
             (Some(account), _) if account.status == AccountStatus::Disabled => {
                 Status::Disabled(account)
             }
-            (Some(account), _) => {
-                let password = account_key("sign-in", &account.email);
-                let code = format!("second-factor:{}", account.user);
-                let mut until = throttle::locked_until(&mut tx, &password, now).await?;
-                if let Some(code_lock) = throttle::locked_until(&mut tx, &code, now).await? {
-                    until = Some(until.map_or(code_lock, |u| u.max(code_lock)));
-                }
-                match until {
-                    Some(until) => Status::Locked(account, until),
-                    None => Status::Active(account),
-                }
-            }
+            (Some(account), _) => match locked_until(&mut tx, &account, now).await? {
+                Some(until) => Status::Locked(account, until),
+                None => Status::Active(account),
+            },
             (None, Some(code)) => Status::CodeIssued(code),
             (None, None) => Status::None,
         };
@@ -90,6 +85,11 @@ impl Accounts {
             Status::None | Status::CodeIssued(_) => self.record_addresses(&mut tx, &access).await?,
             _ => Vec::new(),
         };
+        let mut proxies = Vec::new();
+        for proxy in enrolment::proxy_accounts(&mut tx, &access, now).await? {
+            let until = locked_until(&mut tx, &proxy.account, now).await?;
+            proxies.push((proxy, until));
+        }
         let mut event = self.patient_event(actor, &access, AuditAction::Read, "Enrolment");
         event.detail = "portal enrolment status".into();
         self.audit(&mut tx, &event).await?;
@@ -99,6 +99,7 @@ impl Accounts {
             access,
             status,
             addresses,
+            proxies,
         })
     }
 
@@ -172,6 +173,21 @@ impl Help {
     }
 }
 
+/// Until when failed sign-ins (the password's, or the second step's) lock the account.
+async fn locked_until(
+    conn: &mut portal_store::Conn,
+    account: &OwnAccount,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    let password = account_key("sign-in", &account.email);
+    let code = format!("second-factor:{}", account.user);
+    let mut until = throttle::locked_until(conn, &password, now).await?;
+    if let Some(code_lock) = throttle::locked_until(conn, &code, now).await? {
+        until = Some(until.map_or(code_lock, |u| u.max(code_lock)));
+    }
+    Ok(until)
+}
+
 /// How the help desk may have checked that the person asking is the patient.
 pub const IDENTITY_CHECKS: [&str; 4] = [
     "Photo ID seen in person",
@@ -181,13 +197,16 @@ pub const IDENTITY_CHECKS: [&str; 4] = [
 ];
 
 impl Accounts {
-    /// Helps a patient whose account will not let them in: unlock, reset the second factor, or
-    /// end every session. Staff and admins, with the way they checked the caller's identity and
-    /// a reason, both audited (a reset flagged for review, and the account's address told).
+    /// Helps someone whose account will not let them in: unlock, reset the second factor, or
+    /// end every session. `whose` is empty for the record's own account, or the id of an
+    /// account with proxy access to the record in force (a parent calling about their child's
+    /// record). Staff and admins, with the way they checked the caller's identity and a reason,
+    /// both audited in the record (a reset flagged for review, and the account's address told).
     pub async fn help_account(
         &self,
         actor: &Actor,
         patient: PatientId,
+        whose: &str,
         help: &str,
         identity: &str,
         reason: &str,
@@ -202,7 +221,7 @@ impl Accounts {
         if !IDENTITY_CHECKS.contains(&identity) {
             errors.add(
                 "identity",
-                "Choose how you checked that the caller is the patient.",
+                "Choose how you checked that the caller holds the account.",
             );
         }
         let reason = reason.trim();
@@ -217,14 +236,34 @@ impl Accounts {
             return Err(Error::Invalid(errors));
         };
         let now = self.now();
-        let found = enrolment::of_record(&mut tx, &access, now).await?;
-        let Some(account) = found.account else {
-            return Err(Error::Conflict(
-                "This record has no portal account yet: give the patient an activation code \
-                 instead."
-                    .into(),
-            ));
+        let (account, proxy) = if whose.trim().is_empty() {
+            let found = enrolment::of_record(&mut tx, &access, now).await?;
+            let Some(account) = found.account else {
+                return Err(Error::Conflict(
+                    "This record has no portal account yet: give the patient an activation \
+                     code instead."
+                        .into(),
+                ));
+            };
+            (account, None)
+        } else {
+            let proxies = enrolment::proxy_accounts(&mut tx, &access, now).await?;
+            let Some(found) = proxies
+                .into_iter()
+                .find(|p| p.account.user.to_string() == whose.trim())
+            else {
+                return Err(Error::field(
+                    "whose",
+                    "Choose the patient's own account or one of the proxies listed.",
+                ));
+            };
+            (found.account, Some(found.relationship))
         };
+        if help == Help::ResetSecondFactor && !account.has_second_factor {
+            return Err(Error::Conflict(
+                "That account has no authenticator app to reset.".into(),
+            ));
+        }
         if account.status == AccountStatus::Disabled {
             return Err(Error::Conflict(
                 "The account is disabled. An administrator can enable it again from the Users \
@@ -238,7 +277,9 @@ impl Accounts {
                 throttle::clear(&mut tx, &format!("second-factor:{}", account.user)).await?;
             }
             Help::ResetSecondFactor => {
-                enrolment::clear_second_factor(&mut tx, &access, account.user).await?;
+                if !enrolment::clear_second_factor(&mut tx, &access, account.user).await? {
+                    return Err(Error::NotFound);
+                }
                 sessions::delete_for_user(&mut tx, account.user, None).await?;
                 let clinic = &self.config().clinic_name;
                 let body = format!(
@@ -263,13 +304,17 @@ impl Accounts {
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "Account");
         event.resource_id = Some(account.user.to_string());
         event.detail = format!(
-            "{flag}help desk: {what}; identity checked: {identity}; reason: {reason}",
+            "{flag}help desk: {what}{whose}; identity checked: {identity}; reason: {reason}",
             flag = if help == Help::ResetSecondFactor {
                 REVIEW_FLAG
             } else {
                 ""
             },
             what = help.words(),
+            whose = match &proxy {
+                Some(relationship) => format!(" for a proxy's account ({relationship})"),
+                None => String::new(),
+            },
         );
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;

@@ -384,7 +384,7 @@ pub mod types {
     pub use portal_domain::audit::{NamedEvent, PatientLogFilter, Verdict};
     pub use portal_domain::user::Account;
     pub use portal_store::audit_report::{Line as ReportLine, Order};
-    pub use portal_store::enrolment::{Adoption, IssuedCode, OwnAccount};
+    pub use portal_store::enrolment::{Adoption, IssuedCode, OwnAccount, ProxyAccount};
 }
 
 impl App {

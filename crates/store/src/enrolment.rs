@@ -72,20 +72,8 @@ pub async fn of_record(
     .bind(&patient)
     .fetch_optional(&mut *conn)
     .await?
-    .map(|r| -> Result<OwnAccount> {
-        Ok(OwnAccount {
-            user: parse_id(&r.try_get::<String, _>("id")?)?,
-            email: r.try_get("email")?,
-            status: AccountStatus::from_stored(&r.try_get::<String, _>("status")?),
-            created_at: from_micros(r.try_get("created_at")?)?,
-            last_signed_in_at: r
-                .try_get::<Option<i64>, _>("last_signed_in_at")?
-                .map(from_micros)
-                .transpose()?,
-            has_second_factor: r.try_get::<i64, _>("has_totp")? != 0,
-            sessions: r.try_get("sessions")?,
-        })
-    })
+    .as_ref()
+    .map(account_of)
     .transpose()?;
     let code = sqlx::query(
         "SELECT c.created_at, c.expires_at, u.name FROM activation_codes c \
@@ -106,6 +94,67 @@ pub async fn of_record(
     })
     .transpose()?;
     Ok(Enrolment { account, code })
+}
+
+fn account_of(r: &sqlx::any::AnyRow) -> Result<OwnAccount> {
+    Ok(OwnAccount {
+        user: parse_id(&r.try_get::<String, _>("id")?)?,
+        email: r.try_get("email")?,
+        status: AccountStatus::from_stored(&r.try_get::<String, _>("status")?),
+        created_at: from_micros(r.try_get("created_at")?)?,
+        last_signed_in_at: r
+            .try_get::<Option<i64>, _>("last_signed_in_at")?
+            .map(from_micros)
+            .transpose()?,
+        has_second_factor: r.try_get::<i64, _>("has_totp")? != 0,
+        sessions: r.try_get("sessions")?,
+    })
+}
+
+/// An account with proxy access to the record (a parent, guardian or caregiver).
+#[derive(Clone, Debug)]
+pub struct ProxyAccount {
+    /// The account.
+    pub account: OwnAccount,
+    /// The proxy's name.
+    pub name: String,
+    /// How they are related to the patient.
+    pub relationship: String,
+}
+
+/// The accounts whose proxy access to the record is in force at `now`, by name.
+pub async fn proxy_accounts(
+    conn: &mut Conn,
+    enrol: &PatientAccess,
+    now: Timestamp,
+) -> Result<Vec<ProxyAccount>> {
+    enrolling(enrol)?;
+    let rows = sqlx::query(
+        "SELECT u.id, u.email, u.status, u.created_at, u.last_signed_in_at, u.name, \
+         g.relationship, CASE WHEN u.totp_secret_enc IS NULL THEN 0 ELSE 1 END AS has_totp, \
+         (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id) AS sessions \
+         FROM proxy_grants g JOIN users u ON u.id = g.proxy_user_id \
+         WHERE g.patient_id = $1 AND g.revoked_at IS NULL AND g.starts_at <= $2 \
+         AND (g.ends_at IS NULL OR g.ends_at > $2) ORDER BY u.name, u.id, g.created_at",
+    )
+    .bind(enrol.patient().to_string())
+    .bind(to_micros(now))
+    .fetch_all(conn)
+    .await?;
+    let mut out: Vec<ProxyAccount> = Vec::new();
+    for r in &rows {
+        let account = account_of(r)?;
+        // One line an account, whatever number of grants it holds.
+        if out.iter().any(|p| p.account.user == account.user) {
+            continue;
+        }
+        out.push(ProxyAccount {
+            account,
+            name: r.try_get("name")?,
+            relationship: r.try_get("relationship")?,
+        });
+    }
+    Ok(out)
 }
 
 /// Makes every waiting code of the record stop working at `now`; how many there were.
@@ -169,24 +218,30 @@ pub async fn signed_in(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<
 
 /// Removes an account's authenticator app and recovery codes (the help desk's reset, after
 /// checking who asks); the account sets up a new one at its next sign-in when the clinic
-/// requires one.
+/// requires one. Only the record's own account or a proxy's in force: `false` for any other.
 pub async fn clear_second_factor(
     conn: &mut Conn,
     enrol: &PatientAccess,
     user: UserId,
-) -> Result<()> {
+) -> Result<bool> {
     enrolling(enrol)?;
-    sqlx::query(
+    let cleared = sqlx::query(
         "UPDATE users SET totp_secret_enc = NULL, totp_last_step = 0, totp_enabled_at = NULL \
-         WHERE id = $1 AND patient_id = $2",
+         WHERE id = $1 AND (patient_id = $2 OR id IN (SELECT proxy_user_id FROM proxy_grants \
+         WHERE patient_id = $2 AND revoked_at IS NULL))",
     )
     .bind(user.to_string())
     .bind(enrol.patient().to_string())
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if cleared == 0 {
+        // Neither the record's own account nor one of its proxies': nothing is touched.
+        return Ok(false);
+    }
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user.to_string())
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(true)
 }

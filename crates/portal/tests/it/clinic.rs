@@ -476,7 +476,7 @@ async fn the_front_desk_follows_enrolment_from_code_to_account(backend: Backend)
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.expect("body");
-    assert!(html.contains("Choose how you checked that the caller is the patient"));
+    assert!(html.contains("Choose how you checked that the caller holds the account"));
     assert!(html.contains("Say why the patient needs this"));
     let identity = "Called back on the phone number in the record";
     let r = t
@@ -1068,7 +1068,152 @@ async fn the_in_basket_counts_and_filters_each_kind_of_work(backend: Backend) {
     t.stop().await;
 }
 
+/// A parent calls about their child's portal access: the help desk reaches the parent's
+/// account through the child's record (its proxies in force), signs it out everywhere and
+/// resets its lost second factor, audited in the child's record; an account that is no proxy
+/// of that record is refused and left alone.
+async fn the_help_desk_helps_a_parent_through_the_childs_record(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let leo = t.patient("Leo Martinez");
+    let marcus = t.patient("Marcus Chen");
+    let parent = t.sign_in(Role::Patient).await;
+    let doctor = t.sign_in(Role::Clinician).await;
+    let desk = t.sign_in(Role::Staff).await;
+    let sofia_user = user_id(&t, Role::Patient).await;
+    let doctor_user = user_id(&t, Role::Clinician).await;
+    let email = t.account(Role::Patient).email.clone();
+    let enrolment = format!("/patients/{leo}/enrolment");
+    let html = crate::record::open(&t, &desk, &enrolment).await;
+    assert!(html.contains("Help someone sign in"), "{html}");
+    assert!(
+        html.contains(&format!("Sofia Martinez (parent, proxy; {email})")),
+        "{html}"
+    );
+    let help = format!("/patients/{leo}/account-help");
+    let identity = "Photo ID seen in person";
+    // An account that holds no proxy access to Leo: refused, its sessions untouched.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("whose", doctor_user.as_str()),
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Says he is the father, no proof"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Choose the patient&#39;s own account or one of the proxies listed")
+    );
+    assert_eq!(
+        t.get(&doctor, "/inbasket").await.status(),
+        StatusCode::OK,
+        "the clinician's session is untouched"
+    );
+    // Sofia is no proxy of Marcus: refused there too.
+    let r = t
+        .post_form(
+            &desk,
+            &format!("/patients/{marcus}/enrolment"),
+            &format!("/patients/{marcus}/account-help"),
+            &[
+                ("whose", sofia_user.as_str()),
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Wrong record picked by mistake"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        t.get(&parent, &format!("/patients/{leo}")).await.status(),
+        StatusCode::OK
+    );
+
+    // Her phone was stolen while signed in: signed out everywhere, then the app reset.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("whose", sofia_user.as_str()),
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Phone stolen while signed in"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("{enrolment}?done=signed-out"));
+    let r = t.get(&parent, &format!("/patients/{leo}")).await;
+    assert_ne!(r.status(), StatusCode::OK, "her session ended");
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("whose", sofia_user.as_str()),
+                ("help", "reset-second-factor"),
+                ("identity", identity),
+                ("reason", "Phone stolen, came to the desk"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("{enrolment}?done=reset"));
+    let row = sqlx::query("SELECT totp_secret_enc FROM users WHERE id = $1")
+        .bind(&sofia_user)
+        .fetch_one(t.app.store().pool())
+        .await
+        .expect("account");
+    assert_eq!(
+        row.try_get::<Option<String>, _>("totp_secret_enc")
+            .expect("secret"),
+        None
+    );
+    let mail = mail_to(&t, &email).await;
+    assert!(mail.contains("removed the authenticator app"), "{mail}");
+    assert!(!mail.contains("Leo"), "the e-mail names no record");
+    // Once more: nothing left to reset.
+    let r = t
+        .post_form(
+            &desk,
+            &enrolment,
+            &help,
+            &[
+                ("whose", sofia_user.as_str()),
+                ("help", "reset-second-factor"),
+                ("identity", identity),
+                ("reason", "Asked twice by mistake"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let events = events_about(&t, leo, "Account").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events[0].contains("help desk: every session ended for a proxy's account (parent)"),
+        "{events:?}"
+    );
+    assert!(
+        events[1].contains("second factor reset for a proxy's account (parent)"),
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e.contains(identity)));
+    t.stop().await;
+}
+
 both_backends!(
+    the_help_desk_helps_a_parent_through_the_childs_record,
     the_in_basket_counts_and_filters_each_kind_of_work,
     locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset,
     finding_patients_and_opening_one_from_the_result,

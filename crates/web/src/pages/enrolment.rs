@@ -68,6 +68,9 @@ struct EnrolmentPage {
     addresses: Vec<String>,
     /// What the help desk may do for the account: the form's value and the words.
     helps: Vec<(&'static str, &'static str)>,
+    /// The accounts the help desk may help: the form's value ("" for the patient's own), the
+    /// words, and where the account stands. Only shown as a choice when a proxy has one.
+    accounts: Vec<(String, String, String)>,
     identity_checks: &'static [&'static str],
     form: HelpForm,
     errors: FieldErrors,
@@ -164,30 +167,69 @@ async fn enrolment_page(
         ),
     };
     let can_issue = matches!(view.status, Status::None | Status::CodeIssued(_));
-    let helps = match &view.status {
-        Status::Active(account) | Status::Locked(account, _) => {
-            let mut helps = Vec::new();
-            if matches!(view.status, Status::Locked(..)) {
-                helps.push(("unlock", "Unlock the account (failed sign-ins locked it)"));
-            }
-            if account.has_second_factor {
-                helps.push((
-                    "reset-second-factor",
-                    "Reset the second factor (a lost phone): removes the authenticator app and \
-                     signs out everywhere",
-                ));
-            }
-            helps.push(("end-sessions", "Sign the account out everywhere"));
-            helps
+    // Whose account the help desk may help: the patient's own (active or locked) and each
+    // proxy's that is not disabled.
+    let mut accounts: Vec<(String, String, String, bool, bool)> = Vec::new();
+    match &view.status {
+        Status::Active(a) => accounts.push((
+            String::new(),
+            format!("The patient's own account ({})", a.email),
+            "active".into(),
+            false,
+            a.has_second_factor,
+        )),
+        Status::Locked(a, until) => accounts.push((
+            String::new(),
+            format!("The patient's own account ({})", a.email),
+            format!("locked until {}", dates.minute(*until)),
+            true,
+            a.has_second_factor,
+        )),
+        _ => {}
+    }
+    for (proxy, until) in &view.proxies {
+        if proxy.account.status == portal_domain::user::AccountStatus::Disabled {
+            continue;
         }
-        _ => Vec::new(),
-    };
+        accounts.push((
+            proxy.account.user.to_string(),
+            format!(
+                "{} ({}, proxy; {})",
+                proxy.name, proxy.relationship, proxy.account.email
+            ),
+            match until {
+                Some(u) => format!("locked until {}", dates.minute(*u)),
+                None => "active".into(),
+            },
+            until.is_some(),
+            proxy.account.has_second_factor,
+        ));
+    }
+    let mut helps = Vec::new();
+    if accounts.iter().any(|a| a.3) {
+        helps.push(("unlock", "Unlock the account (failed sign-ins locked it)"));
+    }
+    if accounts.iter().any(|a| a.4) {
+        helps.push((
+            "reset-second-factor",
+            "Reset the second factor (a lost phone): removes the authenticator app and \
+             signs out everywhere",
+        ));
+    }
+    if !accounts.is_empty() {
+        helps.push(("end-sessions", "Sign the account out everywhere"));
+    }
+    let accounts: Vec<(String, String, String)> = accounts
+        .into_iter()
+        .map(|(value, words, state, _, _)| (value, words, state))
+        .collect();
     let status_code = crate::layout::form_status(&errors);
     Ok(crate::layout::render_status(
         status_code,
         &EnrolmentPage {
             page: Page::signed_in("Portal enrolment", user, Nav::Patients, Some(id)),
             helps,
+            accounts,
             identity_checks: &IDENTITY_CHECKS,
             form,
             errors,
@@ -207,6 +249,9 @@ async fn enrolment_page(
 /// The help desk's form.
 #[derive(Default, Deserialize)]
 pub struct HelpForm {
+    /// Whose account: empty for the patient's own, else a proxy's account id.
+    #[serde(default)]
+    whose: String,
     #[serde(default)]
     help: String,
     #[serde(default)]
@@ -229,6 +274,7 @@ pub async fn help(
         .help_account(
             &user.actor(ctx.clone()),
             id,
+            &form.whose,
             &form.help,
             &form.identity,
             &form.reason,
