@@ -8,6 +8,7 @@ pub mod audit_report;
 pub mod audit_trail;
 mod audit_writer;
 pub mod auth;
+pub mod care_team;
 pub mod chart;
 pub mod clinic;
 pub mod clinic_settings;

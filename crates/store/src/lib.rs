@@ -10,6 +10,7 @@ pub mod appointments;
 pub mod audit;
 pub mod audit_report;
 mod bulk;
+pub mod care_team;
 pub mod ceiling;
 pub mod checkins;
 pub mod codes;

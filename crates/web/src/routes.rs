@@ -94,6 +94,7 @@ pub const FEATURES: &[&[Route]] = &[
     admin_refills::ROUTES,
     crate::pages::admin_apps::ROUTES,
     crate::pages::admin_settings::ROUTES,
+    crate::pages::care_team::ROUTES,
     crate::pages::proxies::ROUTES,
     crate::pages::admin_proxies::ROUTES,
     fhir::ROUTES,

@@ -152,11 +152,14 @@ pub enum Action {
     ManageProxy,
     /// Connect an app of the patient's choice to read the record through the API.
     UseApi,
+    /// Put clinicians on the record's care team or take them off it (the front desk and
+    /// admins: who may open the record as its care team).
+    ManageCareTeam,
 }
 
 impl Action {
     /// Every action, for policy matrices.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ViewDemographics,
         Action::ViewRecord,
         Action::ViewNotes,
@@ -177,6 +180,7 @@ impl Action {
         Action::JoinVisit,
         Action::ManageProxy,
         Action::UseApi,
+        Action::ManageCareTeam,
     ];
 
     /// The stable name used in the audit trail.
@@ -202,6 +206,7 @@ impl Action {
             Action::JoinVisit => "join-visit",
             Action::ManageProxy => "manage-proxy",
             Action::UseApi => "use-api",
+            Action::ManageCareTeam => "manage-care-team",
         }
     }
 
@@ -360,6 +365,7 @@ impl AccessBasis {
                 action,
                 WriteRecord
                     | Enrol
+                    | ManageCareTeam
                     | ReleaseResult
                     | DecideRefill
                     | ReassignMessage
@@ -385,6 +391,7 @@ impl AccessBasis {
                 Export
                     | ViewAccessLog
                     | Enrol
+                    | ManageCareTeam
                     | RequestRefill
                     | ManageProxy
                     | UseApi
@@ -401,12 +408,19 @@ impl AccessBasis {
                     | ManageAppointments
                     | Enrol
                     | ManageProxy
+                    | ManageCareTeam
             ),
             AccessBasis::Administration => {
-                matches!(action, ViewDemographics | Enrol | ManageProxy)
+                matches!(
+                    action,
+                    ViewDemographics | Enrol | ManageProxy | ManageCareTeam
+                )
             }
             // The server's command line enrols and imports records; it never reads clinical data.
-            AccessBasis::Operator => matches!(action, ViewDemographics | Enrol | WriteRecord),
+            AccessBasis::Operator => matches!(
+                action,
+                ViewDemographics | Enrol | WriteRecord | ManageCareTeam
+            ),
             AccessBasis::SystemClient => false,
             AccessBasis::Routed => matches!(
                 action,

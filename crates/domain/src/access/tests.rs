@@ -744,3 +744,47 @@ fn a_grant_without_a_known_birth_date_reaches_nothing() {
         assert!(authorize(&parent, pid(5), action, &facts, now()).is_err());
     }
 }
+
+#[test]
+fn only_the_front_desk_and_admins_manage_a_care_team() {
+    let facts = AccessFacts::default();
+    for role in [Role::Staff, Role::Admin] {
+        assert!(
+            authorize(
+                &user(role, None),
+                pid(7),
+                Action::ManageCareTeam,
+                &facts,
+                now()
+            )
+            .is_ok()
+        );
+    }
+    // The patient, and a clinician already on the team or in an emergency, may not.
+    assert!(
+        authorize(
+            &user(Role::Patient, Some(pid(7))),
+            pid(7),
+            Action::ManageCareTeam,
+            &facts,
+            now()
+        )
+        .is_err()
+    );
+    let team = AccessFacts {
+        on_care_team: true,
+        break_glass_until: Some(now() + jiff::SignedDuration::from_hours(1)),
+        ..Default::default()
+    };
+    assert!(
+        authorize(
+            &user(Role::Clinician, None),
+            pid(7),
+            Action::ManageCareTeam,
+            &team,
+            now()
+        )
+        .is_err()
+    );
+    assert!(!Action::ManageCareTeam.is_clinical());
+}

@@ -99,6 +99,9 @@ const EXPECTED: &[(Action, [May; 5])] = {
         // Who holds access to a record: the patient manages it, the clinic's staff and admins
         // grant parents access after checking identity; a proxy never hands access on.
         (Action::ManageProxy,      [Related, Never,   Never,    Any,   Any]),
+        // Who is on a record's care team: the front desk and admins decide, never the patient's
+        // side nor a clinician (who would otherwise open any record by joining its team).
+        (Action::ManageCareTeam,   [Never,   Never,   Never,    Any,   Any]),
     ]
 };
 
@@ -307,6 +310,7 @@ async fn every_patient_route_answers_every_role_as_the_table_says(backend: Backe
                                 | Action::RequestRefill
                                 | Action::Export
                                 | Action::ManageProxy
+                                | Action::ManageCareTeam
                         )
                         || route.path == "/patients/{id}/account-help";
                     // Sofia has an account of her own: she is never sent an activation code.
@@ -596,10 +600,16 @@ async fn a_proxy_loses_access_when_the_grant_is_revoked_or_ends(backend: Backend
     let leo = t.patient("Leo Martinez");
     let reference = not_found_body(&t, &c).await;
     // Every page a proxy may open (who holds access is the patient's own to manage; enrolment
-    // is the clinic's).
+    // and the care team are the clinic's).
     let leo_pages: Vec<String> = patient_routes()
         .iter()
-        .filter(|r| r.method == "GET" && !matches!(r.action(), Action::ManageProxy | Action::Enrol))
+        .filter(|r| {
+            r.method == "GET"
+                && !matches!(
+                    r.action(),
+                    Action::ManageProxy | Action::Enrol | Action::ManageCareTeam
+                )
+        })
         .map(|r| path_for(r, leo))
         .collect();
     for path in &leo_pages {

@@ -155,13 +155,15 @@ async fn every_patient_page_view_writes_one_event_with_the_astm_fields(backend: 
             let path = route.path.replace("{id}", &record.to_string());
             // Clinicians have no access log of their patients; that refusal is audited too.
             // Nor do they start conversations from the chart, or ask for refills.
-            // Who holds access is the patient's own to manage; enrolment is the front desk's.
+            // Who holds access is the patient's own to manage; enrolment and the care team are
+            // the front desk's.
             let allowed = !(role == "clinician"
                 && (path.ends_with("/access-log")
                     || path.ends_with("/messages/new")
                     || path.ends_with("/refills")))
                 && !(path.ends_with("/proxies") && basis != "own-record")
-                && !path.ends_with("/enrolment");
+                && !path.ends_with("/enrolment")
+                && !path.ends_with("/care-team");
             t.advance(SignedDuration::from_secs(1));
             let seq = last_seq(&t).await;
             let r = t.get(client, &path).await;

@@ -1212,7 +1212,138 @@ async fn the_help_desk_helps_a_parent_through_the_childs_record(backend: Backend
     t.stop().await;
 }
 
+/// The front desk puts a clinician on a record's care team and takes them off again: the
+/// record opens for the clinician at once and stops opening at once; each change is audited in
+/// the record; two requests at once make one change; nobody else may change the team.
+async fn the_front_desk_manages_a_records_care_team(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ramon = add_ramon(&t).await;
+    let sofia = t.patient("Sofia Martinez");
+    let patient = t.sign_in(Role::Patient).await;
+    let doctor = t.sign_in(Role::Clinician).await;
+    let desk = t.sign_in(Role::Staff).await;
+    let doctor_id = user_id(&t, Role::Clinician).await;
+    let doctor_name = t.account(Role::Clinician).name.clone();
+    let team = format!("/patients/{ramon}/care-team");
+    let record = format!("/patients/{ramon}/record");
+    assert_eq!(
+        t.get(&doctor, &record).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Neither the patient's side nor a clinician changes a team.
+    for (c, page) in [
+        (&patient, format!("/patients/{sofia}")),
+        (&doctor, "/inbasket".into()),
+    ] {
+        let r = t
+            .post_form(
+                c,
+                &page,
+                &format!("/patients/{sofia}/care-team"),
+                &[("clinician", doctor_id.as_str()), ("change", "remove")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        t.get(&doctor, &format!("/patients/{sofia}/record"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let html = crate::record::open(&t, &desk, &team).await;
+    assert!(html.contains("No clinician is on this patient"), "{html}");
+    assert!(html.contains(&format!(
+        "<option value=\"{doctor_id}\">{doctor_name}</option>"
+    )));
+    // Someone not offered (a staff account) is refused and nothing changes.
+    let desk_id = user_id(&t, Role::Staff).await;
+    let r = t
+        .post_form(
+            &desk,
+            &team,
+            &team,
+            &[("clinician", desk_id.as_str()), ("change", "add")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Choose a clinician from the list")
+    );
+    // Two requests at once: one change.
+    let csrf = t.csrf_from(&desk, &team).await;
+    let send = || {
+        let c = desk.clone();
+        let url = format!("{}{team}", t.url);
+        let form = [
+            ("csrf", csrf.clone()),
+            ("clinician", doctor_id.clone()),
+            ("change", "add".to_string()),
+        ];
+        tokio::spawn(async move { c.post(url).form(&form).send().await.expect("POST").status() })
+    };
+    let (one, two) = (send(), send());
+    let mut statuses = [one.await.expect("task"), two.await.expect("task")];
+    statuses.sort();
+    assert_eq!(statuses[0], StatusCode::SEE_OTHER, "{statuses:?}");
+    assert!(
+        matches!(
+            statuses[1],
+            StatusCode::SEE_OTHER | StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
+        ),
+        "{statuses:?}"
+    );
+    let n = "SELECT COUNT(*) AS n FROM care_team WHERE patient_id = $1";
+    assert_eq!(count_where(&t, n, &ramon.to_string()).await, 1);
+    let html = crate::record::open(&t, &desk, &format!("{team}?added={doctor_id}")).await;
+    assert!(
+        html.contains(&format!("{doctor_name} is on the care team now")),
+        "{html}"
+    );
+    assert_eq!(
+        t.get(&doctor, &record).await.status(),
+        StatusCode::OK,
+        "opens at once"
+    );
+    let list = crate::record::open(&t, &doctor, "/patients").await;
+    assert!(
+        list.contains("García-López"),
+        "listed among the doctor's patients"
+    );
+
+    let r = t
+        .post_form(
+            &desk,
+            &team,
+            &team,
+            &[("clinician", doctor_id.as_str()), ("change", "remove")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("{team}?removed={doctor_id}"));
+    assert_eq!(
+        t.get(&doctor, &record).await.status(),
+        StatusCode::NOT_FOUND,
+        "closed at once"
+    );
+    let events = events_about(&t, ramon, "CareTeam").await;
+    let changes: Vec<&String> = events
+        .iter()
+        .filter(|e| e.contains("care team") && e != &"care team")
+        .collect();
+    assert_eq!(changes.len(), 2, "{events:?}");
+    assert!(changes[0].contains(&format!("put {doctor_name} on the care team")));
+    assert!(changes[1].contains(&format!("took {doctor_name} off the care team")));
+    t.stop().await;
+}
+
 both_backends!(
+    the_front_desk_manages_a_records_care_team,
     the_help_desk_helps_a_parent_through_the_childs_record,
     the_in_basket_counts_and_filters_each_kind_of_work,
     locked_accounts_are_unlocked_and_a_lost_second_factor_is_reset,

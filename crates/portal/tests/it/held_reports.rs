@@ -146,10 +146,16 @@ async fn every_record_page(
     pia: PatientId,
     items: &[&str],
 ) -> Vec<(String, StatusCode, String)> {
-    // Every page of the patient's side (enrolment is the front desk's).
+    // Every page of the patient's side (enrolment and the care team are the front desk's).
     let mut paths: Vec<String> = patient_routes()
         .iter()
-        .filter(|r| r.method == "GET" && r.action() != portal_domain::Action::Enrol)
+        .filter(|r| {
+            r.method == "GET"
+                && !matches!(
+                    r.action(),
+                    portal_domain::Action::Enrol | portal_domain::Action::ManageCareTeam
+                )
+        })
         .map(|r| r.path.replace("{id}", &pia.to_string()))
         .collect();
     paths.extend(

@@ -14,6 +14,7 @@ pub mod appointment_offers;
 pub mod appointments;
 pub mod auth;
 pub mod banner;
+pub mod care_team;
 pub mod checkin;
 pub mod clinic;
 pub mod enrolment;
