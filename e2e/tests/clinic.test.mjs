@@ -3,7 +3,8 @@
 // watches her account become active, signs it out everywhere when she calls (after checking
 // who she is), and reads the adoption figures; a doctor finds a patient
 // who is not on their care team and opens her record with emergency access from the result; the
-// privacy officer finds that emergency access in the audit reports.
+// privacy officer finds that emergency access in the audit reports; the desk puts the doctor on
+// her care team; an admin reads every setting and where it comes from and revokes an API token.
 // Every page checked with axe at 360 and 1280 px and photographed.
 
 import assert from 'node:assert/strict';
@@ -163,7 +164,28 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
     assert.equal(pathOf(page), '/patients');
   });
 
-  test('the privacy officer reviews the emergency access', async (t) => {
+  test('the front desk puts the doctor on her care team', async (t) => {
+    const { page } = desk;
+    await page.setViewportSize(PHONE);
+    await page.goto(portal.href('/patients'));
+    await page.getByLabel('Find a patient', { exact: true }).fill('E2E-RAMONA');
+    await clickThrough(page, page.getByRole('button', { name: 'Search' }));
+    await clickThrough(page, page.getByRole('link', { name: 'Núñez-Ibáñez, Ramona' }).first());
+    await clickThrough(page, page.getByRole('link', { name: /^Care team/ }));
+    assert.equal(await heading(page), 'Care team');
+    assert.match(await page.locator('main').innerText(), /No clinician is on this patient's care team/);
+    await clickThrough(page, page.getByRole('button', { name: 'Put on the care team' }));
+    assert.match(await errorSummary(page), /Choose a clinician from the list/);
+    await checkPage(t, page, 'clinic-care-team-error');
+    const doctorName = portal.account('clinician').name;
+    await page.getByLabel('Clinician', { exact: true }).selectOption({ label: doctorName });
+    await clickThrough(page, page.getByRole('button', { name: 'Put on the care team' }));
+    assert.match(await page.getByRole('status').innerText(), /is on the care team now/);
+    assert.match(await page.locator('main').innerText(), /On the care team \(1\)/);
+    await checkPage(t, page, 'clinic-care-team');
+  });
+
+  test('the privacy officer reviews the emergency access; the admin reads every setting and revokes a token', async (t) => {
     const officer = await person(browser);
     try {
       const { page } = officer;
@@ -180,6 +202,27 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
       await checkPage(t, page, 'audit-report');
       await clickThrough(page, page.getByRole('link', { name: 'Who' }));
       assert.match(page.url(), /sort=who&dir=desc/);
+
+      // The same admin reads every setting and where it comes from, and revokes a token.
+      await page.goto(portal.href('/admin/settings'));
+      assert.equal(await heading(page), 'Clinic settings');
+      const settings = await page.locator('main').innerText();
+      assert.match(settings, /Sessions end after this long without use/);
+      assert.match(settings, /PORTAL_IDLE_TIMEOUT_MINUTES/);
+      await checkPage(t, page, 'admin-settings');
+      await page.goto(portal.href('/admin/apps'));
+      await page.getByLabel('What it is for (the system\'s name)').fill('Lab system');
+      await clickThrough(page, page.getByRole('button', { name: 'Create the token' }));
+      assert.match(await errorSummary(page), /Choose what the system may do/);
+      await page.getByLabel('Read records (system/*.read)').check();
+      await clickThrough(page, page.getByRole('button', { name: 'Create the token' }));
+      const shown = await page.locator('code.secret').innerText();
+      assert.match(shown, /^ppt_/);
+      await checkPage(t, page, 'admin-apps-token');
+      await clickThrough(page, page.getByRole('button', { name: 'Revoke the token Lab system' }));
+      assert.match(await page.getByRole('status').first().innerText(), /is revoked/);
+      assert.doesNotMatch(await page.locator('main').innerText(), new RegExp(shown), 'shown only once');
+      await checkPage(t, page, 'admin-apps-revoked');
     } finally {
       await officer.context.close();
     }

@@ -75,6 +75,22 @@ fn routed_parts(pools: usize, select: &str) -> Vec<String> {
     parts
 }
 
+/// A query over [`routed_parts`] with its parameters bound: the user, the status, each pool.
+fn routed_query<'q>(
+    sql: String,
+    user: UserId,
+    status: Status,
+    pools: &[String],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(status.as_str());
+    for pool in pools {
+        q = q.bind(pool.clone());
+    }
+    q
+}
+
 /// How many conversations with `status` are routed to the user or their pools, and how many
 /// of those have a message from the patient's side nobody at the clinic opened: read from
 /// the queue indexes alone.
@@ -96,13 +112,9 @@ pub async fn counts(
     );
     // PostgreSQL sums bigints into numerics: read the totals as text on both.
     let sql = format!("SELECT CAST(n AS TEXT) AS n, CAST(unread AS TEXT) AS unread FROM ({sql}) t");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user.to_string())
-        .bind(status.as_str());
-    for pool in &pools {
-        q = q.bind(pool.clone());
-    }
-    let row = q.fetch_one(conn).await?;
+    let row = routed_query(sql, user, status, &pools)
+        .fetch_one(conn)
+        .await?;
     let number = |name: &str| -> Result<i64> {
         let text: String = row.try_get(name)?;
         text.parse()
@@ -153,13 +165,9 @@ pub async fn page(
          ORDER BY q.k{dir}, q.id{dir}",
         parts.join(" UNION ALL ")
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user.to_string())
-        .bind(status.as_str());
-    for pool in &pools {
-        q = q.bind(pool.clone());
-    }
-    let rows = q.fetch_all(conn).await?;
+    let rows = routed_query(sql, user, status, &pools)
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| {
             let subject: String = r.try_get("subject")?;

@@ -1012,11 +1012,11 @@ async fn the_admin_sets_messaging_and_pools_and_nobody_else_can(backend: Backend
         let at = overview
             .find(label)
             .unwrap_or_else(|| panic!("{label} listed"));
-        let end = at + overview[at..].find("</tr>").expect("row end");
+        let end = at + overview[at..].find("</li>").expect("line end");
         overview[at..end].to_string()
     };
     let emergency = row("Emergency number");
-    assert!(emergency.contains("<td>112</td>"), "{emergency}");
+    assert!(emergency.contains("<strong>112</strong>"), "{emergency}");
     assert!(
         emergency.contains(&format!("Stored by {admin_name}")),
         "{emergency}"

@@ -305,8 +305,20 @@ pub async fn create_token(
             apps_page(&state, &user, ctx, shown).await
         }
         Err(Error::Invalid(errors)) => {
+            // The form offers checkboxes, not scope text: say so in its words.
+            let mut worded = FieldErrors::new();
+            for (field, message) in errors.iter() {
+                if *field == "scope" && form.scopes().is_empty() {
+                    worded.add(
+                        "scope",
+                        "Choose what the system may do: send records, read them, or both.",
+                    );
+                } else {
+                    worded.add(field, message.clone());
+                }
+            }
             let shown = Shown {
-                token_errors: errors,
+                token_errors: worded,
                 token_form: form,
                 ..Shown::default()
             };
