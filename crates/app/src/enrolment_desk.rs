@@ -9,7 +9,7 @@ use crate::throttle::account_key;
 use crate::{Actor, Error, Result, commit};
 use jiff::{SignedDuration, Timestamp};
 use portal_domain::access::{Action, ClinicAction, authorize_clinic};
-use portal_domain::audit::{AuditAction, REVIEW_FLAG};
+use portal_domain::audit::{AuditAction, Outcome, REVIEW_FLAG};
 use portal_domain::fields::FieldErrors;
 use portal_domain::user::AccountStatus;
 use portal_domain::{Patient, PatientAccess, PatientId};
@@ -196,7 +196,124 @@ pub const IDENTITY_CHECKS: [&str; 4] = [
     "Known to the clinic in person",
 ];
 
+/// Reads the help desk's form: what to do, how the caller was checked, and why (10 to 500
+/// characters). Every missing part is a field error.
+fn judge_help<'r>(help: &str, identity: &str, reason: &'r str) -> Result<(Help, &'r str)> {
+    let mut errors = FieldErrors::new();
+    let help = Help::parse(help);
+    if help.is_none() {
+        errors.add("help", "Choose what to do for the account.");
+    }
+    if !IDENTITY_CHECKS.contains(&identity) {
+        errors.add(
+            "identity",
+            "Choose how you checked that the caller holds the account.",
+        );
+    }
+    let reason = reason.trim();
+    let length = reason.chars().count();
+    if !(10..=500).contains(&length) {
+        errors.add(
+            "reason",
+            "Say why the account needs this, in 10 to 500 characters.",
+        );
+    }
+    match help.filter(|_| errors.is_empty()) {
+        Some(help) => Ok((help, reason)),
+        None => Err(Error::Invalid(errors)),
+    }
+}
+
+/// The e-mail telling an account its authenticator app was removed (no health data).
+fn reset_mail(clinic: &str) -> (String, String) {
+    (
+        format!("Your {clinic} portal sign-in was reset"),
+        format!(
+            "Hello,\n\nAt your request, {clinic} removed the authenticator app from your portal \
+             account and signed it out everywhere. Sign in with your password, then set up a new \
+             authenticator app (Account, second step at sign-in).\n\nIf you did not ask for this, \
+             call the clinic now.\n\n{clinic}\n"
+        ),
+    )
+}
+
 impl Accounts {
+    /// Helps a clinic account (a clinician, staff member or another admin) that cannot sign
+    /// in: unlock, reset its second factor, or end every session (admins; never their own
+    /// account), with the identity check and a reason, audited (a reset flagged for review and
+    /// the account told by e-mail). Patients' and proxies' accounts are helped from a record's
+    /// enrolment page instead.
+    pub async fn help_clinic_account(
+        &self,
+        actor: &Actor,
+        user: portal_domain::UserId,
+        help: &str,
+        identity: &str,
+        reason: &str,
+    ) -> Result<Help> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let (help, reason) = judge_help(help, identity, reason)?;
+        if actor.principal.user_id() == Some(user) {
+            return Err(Error::Conflict(
+                "Ask another administrator to help with your own account.".into(),
+            ));
+        }
+        let mut tx = self.store().begin().await?;
+        let account = portal_store::users::find(&mut tx, user)
+            .await?
+            .filter(|a| a.role != portal_domain::Role::Patient)
+            .ok_or(Error::NotFound)?;
+        if account.status == AccountStatus::Disabled {
+            return Err(Error::Conflict(
+                "The account is disabled: enable it first.".into(),
+            ));
+        }
+        match help {
+            Help::Unlock => {
+                throttle::clear(&mut tx, &account_key("sign-in", &account.email)).await?;
+                throttle::clear(&mut tx, &format!("second-factor:{user}")).await?;
+            }
+            Help::ResetSecondFactor => {
+                if account.totp_secret_enc.is_none() {
+                    return Err(Error::Conflict(
+                        "That account has no authenticator app to reset.".into(),
+                    ));
+                }
+                portal_store::users::clear_second_factor(&mut tx, user).await?;
+                sessions::delete_for_user(&mut tx, user, None).await?;
+                let (subject, body) = reset_mail(&self.config().clinic_name);
+                self.queue_mail(
+                    &mut tx,
+                    "second-factor-reset",
+                    &account.email,
+                    &subject,
+                    &body,
+                )
+                .await?;
+            }
+            Help::EndSessions => {
+                sessions::delete_for_user(&mut tx, user, None).await?;
+            }
+        }
+        let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
+        event.resource_id = Some(user.to_string());
+        event.detail = format!(
+            "{flag}help desk: {what} for a {role} account; identity checked: {identity}; \
+             reason: {reason}",
+            flag = if help == Help::ResetSecondFactor {
+                REVIEW_FLAG
+            } else {
+                ""
+            },
+            what = help.words(),
+            role = account.role,
+        );
+        self.audit(&mut tx, &event).await?;
+        commit(tx).await?;
+        Ok(help)
+    }
+
     /// Helps someone whose account will not let them in: unlock, reset the second factor, or
     /// end every session. `whose` is empty for the record's own account, or the id of an
     /// account with proxy access to the record in force (a parent calling about their child's
@@ -213,28 +330,7 @@ impl Accounts {
     ) -> Result<Help> {
         // The policy first: a form from someone it refuses is not looked at.
         let (access, mut tx) = self.open_patient(actor, patient, Action::Enrol).await?;
-        let mut errors = FieldErrors::new();
-        let help = Help::parse(help);
-        if help.is_none() {
-            errors.add("help", "Choose what to do for the patient.");
-        }
-        if !IDENTITY_CHECKS.contains(&identity) {
-            errors.add(
-                "identity",
-                "Choose how you checked that the caller holds the account.",
-            );
-        }
-        let reason = reason.trim();
-        let length = reason.chars().count();
-        if !(10..=500).contains(&length) {
-            errors.add(
-                "reason",
-                "Say why the patient needs this, in 10 to 500 characters.",
-            );
-        }
-        let Some(help) = help.filter(|_| errors.is_empty()) else {
-            return Err(Error::Invalid(errors));
-        };
+        let (help, reason) = judge_help(help, identity, reason)?;
         let now = self.now();
         let (account, proxy) = if whose.trim().is_empty() {
             let found = enrolment::of_record(&mut tx, &access, now).await?;
@@ -281,18 +377,12 @@ impl Accounts {
                     return Err(Error::NotFound);
                 }
                 sessions::delete_for_user(&mut tx, account.user, None).await?;
-                let clinic = &self.config().clinic_name;
-                let body = format!(
-                    "Hello,\n\nAt your request, {clinic} removed the authenticator app from your \
-                     portal account and signed it out everywhere. Sign in with your password, \
-                     then set up a new authenticator app (Account, second step at sign-in).\n\n\
-                     If you did not ask for this, call the clinic now.\n\n{clinic}\n"
-                );
+                let (subject, body) = reset_mail(&self.config().clinic_name);
                 self.queue_mail(
                     &mut tx,
                     "second-factor-reset",
                     &account.email,
-                    &format!("Your {clinic} portal sign-in was reset"),
+                    &subject,
                     &body,
                 )
                 .await?;
@@ -319,5 +409,23 @@ impl Accounts {
         self.audit(&mut tx, &event).await?;
         commit(tx).await?;
         Ok(help)
+    }
+}
+
+impl Accounts {
+    /// A clinic account for the admin's help page (never a patient's or proxy's; not audited:
+    /// no health data).
+    pub async fn clinic_account(
+        &self,
+        actor: &Actor,
+        user: portal_domain::UserId,
+    ) -> Result<portal_store::users::UserRow> {
+        authorize_clinic(&actor.principal, ClinicAction::ManageUsers)
+            .map_err(|_| Error::Forbidden)?;
+        let mut conn = self.conn().await?;
+        portal_store::users::find(&mut conn, user)
+            .await?
+            .filter(|a| a.role != portal_domain::Role::Patient)
+            .ok_or(Error::NotFound)
     }
 }

@@ -334,3 +334,26 @@ pub async fn names_of(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
     }
     Ok(q.fetch_all(conn).await?)
 }
+
+/// Removes a clinic account's authenticator app and recovery codes (an admin's help-desk reset);
+/// the account sets up a new one at its next sign-in. Never a patient's or proxy's account,
+/// which are reset through a record (`enrolment::clear_second_factor`). `false`: no such
+/// clinic account.
+pub async fn clear_second_factor(conn: &mut Conn, user: UserId) -> Result<bool> {
+    let cleared = sqlx::query(
+        "UPDATE users SET totp_secret_enc = NULL, totp_last_step = 0, totp_enabled_at = NULL \
+         WHERE id = $1 AND role <> 'patient'",
+    )
+    .bind(user.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if cleared == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(true)
+}

@@ -95,6 +95,7 @@ pub const FEATURES: &[&[Route]] = &[
     crate::pages::admin_apps::ROUTES,
     crate::pages::admin_settings::ROUTES,
     crate::pages::care_team::ROUTES,
+    crate::pages::admin_user_help::ROUTES,
     crate::pages::proxies::ROUTES,
     crate::pages::admin_proxies::ROUTES,
     fhir::ROUTES,

@@ -477,7 +477,7 @@ async fn the_front_desk_follows_enrolment_from_code_to_account(backend: Backend)
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.expect("body");
     assert!(html.contains("Choose how you checked that the caller holds the account"));
-    assert!(html.contains("Say why the patient needs this"));
+    assert!(html.contains("Say why the account needs this"));
     let identity = "Called back on the phone number in the record";
     let r = t
         .post_form(
@@ -1342,7 +1342,111 @@ async fn the_front_desk_manages_a_records_care_team(backend: Backend) {
     t.stop().await;
 }
 
+/// An admin helps a clinician who lost their phone: the second factor reset (the clinician's
+/// sessions end, the account is told, flagged for review), only with an identity check and a
+/// reason; never the admin's own account, never a patient's (helped through the record), and
+/// nobody but admins.
+async fn an_admin_helps_a_clinic_account_that_cannot_sign_in(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let doctor = t.sign_in(Role::Clinician).await;
+    let desk = t.sign_in(Role::Staff).await;
+    let admin = t.sign_in(Role::Admin).await;
+    let doctor_id = user_id(&t, Role::Clinician).await;
+    let admin_id = user_id(&t, Role::Admin).await;
+    let patient_id = user_id(&t, Role::Patient).await;
+    let page = format!("/admin/users/{doctor_id}/help");
+    let users = crate::record::open(&t, &admin, "/admin/users").await;
+    assert!(
+        users.contains(&format!("href=\"{page}\"")),
+        "a Help link per clinic account"
+    );
+    assert!(!users.contains(&format!("/admin/users/{patient_id}/help")));
+    let html = crate::record::open(&t, &admin, &page).await;
+    assert!(html.contains(&t.account(Role::Clinician).email));
+    assert!(html.contains("Reset the second factor"));
+    // Staff may not; a patient's account is not helped here; nor the admin's own.
+    let r = t
+        .post_form(&desk, "/inbasket", &page, &[("help", "end-sessions")])
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    ));
+    assert_eq!(
+        t.get(&admin, &format!("/admin/users/{patient_id}/help"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let identity = "Known to the clinic in person";
+    let own = format!("/admin/users/{admin_id}/help");
+    let r = t
+        .post_form(
+            &admin,
+            &page,
+            &own,
+            &[
+                ("help", "end-sessions"),
+                ("identity", identity),
+                ("reason", "Testing on myself"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Without the check and a reason: refused, nothing changes.
+    let r = t
+        .post_form(&admin, &page, &page, &[("help", "reset-second-factor")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(t.get(&doctor, "/inbasket").await.status(), StatusCode::OK);
+    let r = t
+        .post_form(
+            &admin,
+            &page,
+            &page,
+            &[
+                ("help", "reset-second-factor"),
+                ("identity", identity),
+                ("reason", "Phone lost on the train, in person at reception"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/users?done=reset");
+    assert_ne!(
+        t.get(&doctor, "/inbasket").await.status(),
+        StatusCode::OK,
+        "signed out"
+    );
+    let secret: Option<String> =
+        sqlx::query_scalar("SELECT totp_secret_enc FROM users WHERE id = $1")
+            .bind(&doctor_id)
+            .fetch_one(t.app.store().pool())
+            .await
+            .expect("account");
+    assert_eq!(secret, None);
+    let mail = mail_to(&t, &t.account(Role::Clinician).email).await;
+    assert!(mail.contains("removed the authenticator app"));
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE resource_type = 'Account' AND resource_id = $1 \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&doctor_id)
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("event");
+    assert!(detail.starts_with("flagged for review"), "{detail}");
+    assert!(
+        detail.contains("second factor reset for a clinician account"),
+        "{detail}"
+    );
+    assert!(detail.contains(identity));
+    t.stop().await;
+}
+
 both_backends!(
+    an_admin_helps_a_clinic_account_that_cannot_sign_in,
     the_front_desk_manages_a_records_care_team,
     the_help_desk_helps_a_parent_through_the_childs_record,
     the_in_basket_counts_and_filters_each_kind_of_work,

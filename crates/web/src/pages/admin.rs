@@ -196,6 +196,11 @@ pub async fn users(
         Some("status") => Some("The account's status was changed."),
         Some("officer") => Some("The privacy officer permission was changed."),
         Some("unlocked") => Some("The account was unlocked: it can sign in again now."),
+        Some("reset") => Some(
+            "The authenticator app was removed and every session ended; the account was told by \
+             e-mail and sets up a new one at its next sign-in.",
+        ),
+        Some("signed-out") => Some("The account was signed out everywhere."),
         _ => None,
     };
     users_page(&state, &user, ctx, FieldErrors::new(), notice, None).await

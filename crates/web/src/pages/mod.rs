@@ -9,6 +9,7 @@ pub mod admin_proxies;
 pub mod admin_refills;
 pub mod admin_schedules;
 pub mod admin_settings;
+pub mod admin_user_help;
 pub mod appointment_finder;
 pub mod appointment_offers;
 pub mod appointments;
