@@ -4,7 +4,8 @@
 // who she is), and reads the adoption figures; a doctor finds a patient
 // who is not on their care team and opens her record with emergency access from the result; the
 // privacy officer finds that emergency access in the audit reports; the desk puts the doctor on
-// her care team; an admin reads every setting and where it comes from and revokes an API token.
+// her care team; an admin reads every setting and where it comes from, revokes an API token and
+// signs the doctor out everywhere.
 // Every page checked with axe at 360 and 1280 px and photographed.
 
 import assert from 'node:assert/strict';
@@ -223,6 +224,21 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
       assert.match(await page.getByRole('status').first().innerText(), /is revoked/);
       assert.doesNotMatch(await page.locator('main').innerText(), new RegExp(shown), 'shown only once');
       await checkPage(t, page, 'admin-apps-revoked');
+
+      // The doctor left themselves signed in on a ward computer: the admin signs them out.
+      await page.goto(portal.href('/admin/users'));
+      const doctorName = portal.account('clinician').name;
+      await clickThrough(page, page.getByRole('link', { name: `Help ${doctorName}` }));
+      assert.equal(await heading(page), 'Help with an account');
+      await clickThrough(page, page.getByRole('button', { name: 'Confirm' }));
+      assert.match(await errorSummary(page), /Choose what to do for the account/);
+      await checkPage(t, page, 'admin-user-help-error');
+      await page.getByLabel('Sign the account out everywhere').check();
+      await page.getByLabel('How you checked who is asking').selectOption('Known to the clinic in person');
+      await page.getByLabel('Why', { exact: true }).fill('Left signed in on a ward computer');
+      const back = await clickThrough(page, page.getByRole('button', { name: 'Confirm' }));
+      assert.equal(back, '/admin/users');
+      assert.match(await page.getByRole('status').innerText(), /signed out everywhere/);
     } finally {
       await officer.context.close();
     }
