@@ -154,6 +154,16 @@ pub enum Help {
 
 impl Help {
     /// The form's value.
+    /// The word a page is told it was done with (`?done=`).
+    pub fn done_key(self) -> &'static str {
+        match self {
+            Help::Unlock => "unlocked",
+            Help::ResetSecondFactor => "reset",
+            Help::EndSessions => "signed-out",
+        }
+    }
+
+    /// Reads the form's value.
     pub fn parse(value: &str) -> Option<Help> {
         match value {
             "unlock" => Some(Help::Unlock),
@@ -238,6 +248,34 @@ fn reset_mail(clinic: &str) -> (String, String) {
 }
 
 impl Accounts {
+    /// Carries out the help desk's help once the account is known (for a reset, after its
+    /// authenticator app was removed): lifts the locks, or ends every session (and for a reset
+    /// tells the account by e-mail).
+    async fn carry_out(
+        &self,
+        tx: &mut portal_store::Tx,
+        help: Help,
+        user: portal_domain::UserId,
+        email: &str,
+    ) -> Result<()> {
+        match help {
+            Help::Unlock => {
+                throttle::clear(&mut *tx, &account_key("sign-in", email)).await?;
+                throttle::clear(&mut *tx, &format!("second-factor:{user}")).await?;
+            }
+            Help::ResetSecondFactor => {
+                sessions::delete_for_user(&mut *tx, user, None).await?;
+                let (subject, body) = reset_mail(&self.config().clinic_name);
+                self.queue_mail(tx, "second-factor-reset", email, &subject, &body)
+                    .await?;
+            }
+            Help::EndSessions => {
+                sessions::delete_for_user(&mut *tx, user, None).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Helps a clinic account (a clinician, staff member or another admin) that cannot sign
     /// in: unlock, reset its second factor, or end every session (admins; never their own
     /// account), with the identity check and a reason, audited (a reset flagged for review and
@@ -269,33 +307,14 @@ impl Accounts {
                 "The account is disabled: enable it first.".into(),
             ));
         }
-        match help {
-            Help::Unlock => {
-                throttle::clear(&mut tx, &account_key("sign-in", &account.email)).await?;
-                throttle::clear(&mut tx, &format!("second-factor:{user}")).await?;
-            }
-            Help::ResetSecondFactor => {
-                if account.totp_secret_enc.is_none() {
-                    return Err(Error::Conflict(
-                        "That account has no authenticator app to reset.".into(),
-                    ));
-                }
-                portal_store::users::clear_second_factor(&mut tx, user).await?;
-                sessions::delete_for_user(&mut tx, user, None).await?;
-                let (subject, body) = reset_mail(&self.config().clinic_name);
-                self.queue_mail(
-                    &mut tx,
-                    "second-factor-reset",
-                    &account.email,
-                    &subject,
-                    &body,
-                )
-                .await?;
-            }
-            Help::EndSessions => {
-                sessions::delete_for_user(&mut tx, user, None).await?;
-            }
+        if help == Help::ResetSecondFactor
+            && !portal_store::users::clear_second_factor(&mut tx, user).await?
+        {
+            return Err(Error::Conflict(
+                "That account has no authenticator app to reset.".into(),
+            ));
         }
+        self.carry_out(&mut tx, help, user, &account.email).await?;
         let mut event = self.event(actor, AuditAction::Update, "Account", Outcome::Success);
         event.resource_id = Some(user.to_string());
         event.detail = format!(
@@ -367,30 +386,13 @@ impl Accounts {
                     .into(),
             ));
         }
-        match help {
-            Help::Unlock => {
-                throttle::clear(&mut tx, &account_key("sign-in", &account.email)).await?;
-                throttle::clear(&mut tx, &format!("second-factor:{}", account.user)).await?;
-            }
-            Help::ResetSecondFactor => {
-                if !enrolment::clear_second_factor(&mut tx, &access, account.user).await? {
-                    return Err(Error::NotFound);
-                }
-                sessions::delete_for_user(&mut tx, account.user, None).await?;
-                let (subject, body) = reset_mail(&self.config().clinic_name);
-                self.queue_mail(
-                    &mut tx,
-                    "second-factor-reset",
-                    &account.email,
-                    &subject,
-                    &body,
-                )
-                .await?;
-            }
-            Help::EndSessions => {
-                sessions::delete_for_user(&mut tx, account.user, None).await?;
-            }
+        if help == Help::ResetSecondFactor
+            && !enrolment::clear_second_factor(&mut tx, &access, account.user).await?
+        {
+            return Err(Error::NotFound);
         }
+        self.carry_out(&mut tx, help, account.user, &account.email)
+            .await?;
         let mut event = self.patient_event(actor, &access, AuditAction::Update, "Account");
         event.resource_id = Some(account.user.to_string());
         event.detail = format!(

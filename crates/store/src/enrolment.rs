@@ -218,30 +218,20 @@ pub async fn signed_in(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<
 
 /// Removes an account's authenticator app and recovery codes (the help desk's reset, after
 /// checking who asks); the account sets up a new one at its next sign-in when the clinic
-/// requires one. Only the record's own account or a proxy's in force: `false` for any other.
+/// requires one. Only the record's own account or a proxy's in force, with an app set up:
+/// `false` for any other.
 pub async fn clear_second_factor(
     conn: &mut Conn,
     enrol: &PatientAccess,
     user: UserId,
 ) -> Result<bool> {
     enrolling(enrol)?;
-    let cleared = sqlx::query(
-        "UPDATE users SET totp_secret_enc = NULL, totp_last_step = 0, totp_enabled_at = NULL \
-         WHERE id = $1 AND (patient_id = $2 OR id IN (SELECT proxy_user_id FROM proxy_grants \
+    crate::users::remove_second_factor(
+        conn,
+        user,
+        "(patient_id = $2 OR id IN (SELECT proxy_user_id FROM proxy_grants \
          WHERE patient_id = $2 AND revoked_at IS NULL))",
+        Some(enrol.patient().to_string()),
     )
-    .bind(user.to_string())
-    .bind(enrol.patient().to_string())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if cleared == 0 {
-        // Neither the record's own account nor one of its proxies': nothing is touched.
-        return Ok(false);
-    }
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(user.to_string())
-        .execute(conn)
-        .await?;
-    Ok(true)
+    .await
 }

@@ -338,17 +338,29 @@ pub async fn names_of(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
 /// Removes a clinic account's authenticator app and recovery codes (an admin's help-desk reset);
 /// the account sets up a new one at its next sign-in. Never a patient's or proxy's account,
 /// which are reset through a record (`enrolment::clear_second_factor`). `false`: no such
-/// clinic account.
+/// clinic account, or it has no authenticator app.
 pub async fn clear_second_factor(conn: &mut Conn, user: UserId) -> Result<bool> {
-    let cleared = sqlx::query(
+    remove_second_factor(conn, user, "role <> 'patient'", None).await
+}
+
+/// Removes the authenticator app and recovery codes of `user` where `condition` (SQL over the
+/// users row, `$2` bound to `extra` when given) holds and an app is set up; `false` otherwise,
+/// and nothing is touched.
+pub(crate) async fn remove_second_factor(
+    conn: &mut Conn,
+    user: UserId,
+    condition: &'static str,
+    extra: Option<String>,
+) -> Result<bool> {
+    let sql = format!(
         "UPDATE users SET totp_secret_enc = NULL, totp_last_step = 0, totp_enabled_at = NULL \
-         WHERE id = $1 AND role <> 'patient'",
-    )
-    .bind(user.to_string())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if cleared == 0 {
+         WHERE id = $1 AND totp_secret_enc IS NOT NULL AND {condition}"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.to_string());
+    if let Some(extra) = extra {
+        q = q.bind(extra);
+    }
+    if q.execute(&mut *conn).await?.rows_affected() == 0 {
         return Ok(false);
     }
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use portal_app::auth::CurrentUser;
-use portal_app::enrolment_desk::{Help, IDENTITY_CHECKS};
+use portal_app::enrolment_desk::IDENTITY_CHECKS;
 use portal_domain::UserId;
 use portal_domain::fields::FieldErrors;
 use serde::Deserialize;
@@ -136,11 +136,7 @@ pub async fn help(
         .await
     {
         Ok(done) => {
-            let key = match done {
-                Help::Unlock => "unlocked",
-                Help::ResetSecondFactor => "reset",
-                Help::EndSessions => "signed-out",
-            };
+            let key = done.done_key();
             Ok(Redirect::to(&format!("/admin/users?done={key}")).into_response())
         }
         Err(portal_app::Error::Invalid(errors)) => {

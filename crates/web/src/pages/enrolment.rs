@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use portal_app::auth::CurrentUser;
-use portal_app::enrolment_desk::{Help, IDENTITY_CHECKS, Status};
+use portal_app::enrolment_desk::{IDENTITY_CHECKS, Status};
 use portal_domain::fields::FieldErrors;
 use portal_domain::{Action, PatientId};
 use serde::Deserialize;
@@ -282,11 +282,7 @@ pub async fn help(
         .await
     {
         Ok(done) => {
-            let key = match done {
-                Help::Unlock => "unlocked",
-                Help::ResetSecondFactor => "reset",
-                Help::EndSessions => "signed-out",
-            };
+            let key = done.done_key();
             Ok(Redirect::to(&format!("/patients/{id}/enrolment?done={key}")).into_response())
         }
         Err(portal_app::Error::Invalid(errors)) => {
