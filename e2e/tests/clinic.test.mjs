@@ -211,6 +211,14 @@ describe('the clinic finds and enrols patients', { timeout: TEST_TIMEOUT_MS }, (
       assert.match(settings, /Sessions end after this long without use/);
       assert.match(settings, /PORTAL_IDLE_TIMEOUT_MINUTES/);
       await checkPage(t, page, 'admin-settings');
+      await page.getByLabel('Minutes without use before a session ends').fill('2');
+      await clickThrough(page, page.getByRole('button', { name: 'Save sign-in and sessions' }));
+      assert.match(await errorSummary(page), /from 5 to 120/);
+      await checkPage(t, page, 'admin-settings-error');
+      await page.getByLabel('Minutes without use before a session ends').fill('30');
+      await clickThrough(page, page.getByRole('button', { name: 'Save sign-in and sessions' }));
+      assert.match(await page.getByRole('status').innerText(), /settings are saved/);
+      assert.match(await page.locator('main').innerText(), /without use: 30 minutes\s+Stored by/);
       await page.goto(portal.href('/admin/apps'));
       await page.getByLabel('What it is for (the system\'s name)').fill('Lab system');
       await clickThrough(page, page.getByRole('button', { name: 'Create the token' }));

@@ -1,7 +1,7 @@
 //! One overview of every clinic setting: the value in force and where it comes from. A value
 //! stored in the clinic's settings (from an administration page) wins over the start-up flag or
 //! environment variable, which wins over the built-in default; settings read only at start-up
-//! (sign-in and sessions, the address, the time zone) say so and name their variable.
+//! (the name, the address, the time zone, activation codes) say so and name their variable.
 
 use crate::services::Clinic;
 use crate::{Actor, Error, Result};
@@ -146,14 +146,16 @@ impl Clinic {
         use crate::messages::keys as mk;
         use crate::refills::setup::keys as rk;
 
+        let rules = crate::session_rules::rules_from(config, &pairs);
+        use crate::session_rules::keys as sk;
         let mut groups = vec![SettingsGroup {
             title: "Sign-in and sessions",
-            change: None,
+            change: Some("#sessions-form"),
             lines: vec![
                 lines.line(
                     "Sessions end after this long without use",
-                    duration_words(config.idle_timeout),
-                    None,
+                    duration_words(rules.idle_timeout),
+                    Some(sk::IDLE_MINUTES),
                     Some((
                         "PORTAL_IDLE_TIMEOUT_MINUTES",
                         config.idle_timeout != built_in.idle_timeout,
@@ -161,8 +163,8 @@ impl Clinic {
                 ),
                 lines.line(
                     "Sessions end this long after sign-in",
-                    duration_words(config.absolute_timeout),
-                    None,
+                    duration_words(rules.absolute_timeout),
+                    Some(sk::ABSOLUTE_HOURS),
                     Some((
                         "PORTAL_ABSOLUTE_TIMEOUT_HOURS",
                         config.absolute_timeout != built_in.absolute_timeout,
@@ -170,18 +172,24 @@ impl Clinic {
                 ),
                 lines.line(
                     "Patients must use a second factor",
-                    if config.require_patient_second_factor {
+                    if rules.require_patient_second_factor {
                         "Yes".into()
                     } else {
                         "No (offered, not required; clinic accounts always use one)".into()
                     },
-                    None,
+                    Some(sk::PATIENT_SECOND_FACTOR),
                     Some((
                         "PORTAL_REQUIRE_PATIENT_SECOND_FACTOR",
                         config.require_patient_second_factor
                             != built_in.require_patient_second_factor,
                     )),
                 ),
+            ],
+        }];
+        groups.push(SettingsGroup {
+            title: "The clinic",
+            change: None,
+            lines: vec![
                 lines.line(
                     "Activation codes work for",
                     duration_words(config.activation_ttl),
@@ -191,12 +199,6 @@ impl Clinic {
                         config.activation_ttl != built_in.activation_ttl,
                     )),
                 ),
-            ],
-        }];
-        groups.push(SettingsGroup {
-            title: "The clinic",
-            change: None,
-            lines: vec![
                 lines.line(
                     "Name in pages and e-mails",
                     config.clinic_name.clone(),

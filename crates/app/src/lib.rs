@@ -26,6 +26,7 @@ pub mod proxies;
 pub mod record;
 pub mod refills;
 pub mod services;
+pub mod session_rules;
 pub mod smart;
 pub mod throttle;
 pub mod tokens;
@@ -200,6 +201,7 @@ struct Inner {
     audit_writer: audit_writer::AuditWriter,
     pages: record::cache::PageCache,
     located: fhir_api::Located,
+    session_rules: session_rules::Cached,
 }
 
 impl App {
@@ -226,6 +228,7 @@ impl App {
                 audit_writer: audit_writer::AuditWriter::start(store.clone(), head_key.clone()),
                 pages: record::cache::PageCache::new(config.page_cache_bytes),
                 located: fhir_api::Located::default(),
+                session_rules: std::sync::RwLock::new(None),
                 store,
                 clock,
                 config,

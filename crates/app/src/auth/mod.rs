@@ -258,7 +258,8 @@ impl Accounts {
         self.attempt_succeeded(attempt, &[&acct_key]).await?;
         let stage = if user.totp_secret_enc.is_some() {
             Stage::SecondFactor
-        } else if user.role.requires_second_factor() || self.config().require_patient_second_factor
+        } else if user.role.requires_second_factor()
+            || self.session_rules().await?.require_patient_second_factor
         {
             Stage::Enrol
         } else {
@@ -349,7 +350,7 @@ impl Accounts {
         let token = crypto::random_token();
         let id = SessionId::new_v7(now);
         let lifetime = if stage == Stage::Full {
-            self.config().absolute_timeout
+            self.session_rules().await?.absolute_timeout
         } else {
             PENDING_LIFETIME
         };
@@ -441,7 +442,8 @@ impl Accounts {
             })
         });
         let stage = Stage::from_stored(&session.stage);
-        let idle_expired = now.duration_since(session.last_seen_at) >= self.config().idle_timeout;
+        let idle_timeout = self.session_rules().await?.idle_timeout;
+        let idle_expired = now.duration_since(session.last_seen_at) >= idle_timeout;
         if stage.is_none()
             || idle_expired
             || now >= session.absolute_expires_at

@@ -19,11 +19,9 @@ impl Accounts {
     /// The account's active sessions, newest first.
     pub async fn active_sessions(&self, current: &CurrentUser) -> Result<Vec<Session>> {
         let now = self.now();
+        let idle = self.session_rules().await?.idle_timeout;
         let mut conn = self.conn().await?;
-        Ok(
-            sessions::list_for_user(&mut conn, current.id, now - self.config().idle_timeout, now)
-                .await?,
-        )
+        Ok(sessions::list_for_user(&mut conn, current.id, now - idle, now).await?)
     }
 
     /// The account's refused sign-ins of the last 30 days (wrong passwords and codes, and
@@ -64,7 +62,8 @@ impl Accounts {
     /// Deletes timed-out sessions (housekeeping).
     pub async fn purge_expired_sessions(&self) -> Result<u64> {
         let now = self.now();
+        let idle = self.session_rules().await?.idle_timeout;
         let mut conn = self.conn().await?;
-        Ok(sessions::delete_expired(&mut conn, now - self.config().idle_timeout, now).await?)
+        Ok(sessions::delete_expired(&mut conn, now - idle, now).await?)
     }
 }

@@ -1445,7 +1445,99 @@ async fn an_admin_helps_a_clinic_account_that_cannot_sign_in(backend: Backend) {
     t.stop().await;
 }
 
+/// The admin shortens the idle time-out on the settings page: stored over the start-up value,
+/// shown with who stored it, in force at once in this process (a session idle longer ends);
+/// values out of range change nothing; nobody else may.
+async fn the_admin_changes_the_session_settings_on_the_settings_page(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let desk = t.sign_in(Role::Staff).await;
+    let patient = t.sign_in(Role::Patient).await;
+    let admin = t.sign_in(Role::Admin).await;
+    let sofia = t.patient("Sofia Martinez");
+    let page = "/admin/settings";
+    let form = "/admin/settings/sessions";
+    let r = t
+        .post_form(
+            &desk,
+            "/inbasket",
+            form,
+            &[("idle_minutes", "5"), ("absolute_hours", "1")],
+        )
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    ));
+    for (idle, absolute, says) in [
+        ("2", "12", "from 5 to 120"),
+        ("ten", "12", "from 5 to 120"),
+        ("10", "48", "from 1 to 24"),
+        ("120", "1", "cannot last longer without use"),
+    ] {
+        let r = t
+            .post_form(
+                &admin,
+                page,
+                form,
+                &[("idle_minutes", idle), ("absolute_hours", absolute)],
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{idle} {absolute}"
+        );
+        let html = r.text().await.expect("body");
+        assert!(html.contains(says), "{idle} {absolute}: {html}");
+        assert!(
+            html.contains(&format!("value=\"{idle}\"")),
+            "what was typed is kept"
+        );
+    }
+    let n = "SELECT COUNT(*) AS n FROM clinic_settings WHERE key LIKE $1";
+    assert_eq!(count_where(&t, n, "sessions.%").await, 0, "nothing stored");
+    let r = t
+        .post_form(
+            &admin,
+            page,
+            form,
+            &[("idle_minutes", "5"), ("absolute_hours", "8")],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/settings?done=sessions#sessions-form");
+    let html = crate::record::open(&t, &admin, "/admin/settings?done=sessions").await;
+    assert!(html.contains("The sign-in and session settings are saved"));
+    let admin_name = t.account(Role::Admin).name.clone();
+    let at = html
+        .find("Sessions end after this long without use")
+        .expect("listed");
+    let line = &html[at..at + html[at..].find("</li>").expect("end")];
+    assert!(line.contains("<strong>5 minutes</strong>"), "{line}");
+    assert!(line.contains(&format!("Stored by {admin_name}")), "{line}");
+    // Six minutes without a request: the patient's session has ended; the desk, who kept
+    // working, is still signed in.
+    t.advance(SignedDuration::from_mins(3));
+    assert_eq!(t.get(&desk, "/inbasket").await.status(), StatusCode::OK);
+    t.advance(SignedDuration::from_mins(3));
+    assert_eq!(t.get(&desk, "/inbasket").await.status(), StatusCode::OK);
+    let r = t.get(&patient, &format!("/patients/{sofia}")).await;
+    assert_ne!(r.status(), StatusCode::OK, "idle six minutes: signed out");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE resource_type = 'ClinicSettings' \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .expect("event");
+    assert!(detail.starts_with("flagged for review"), "{detail}");
+    assert!(detail.contains("idle time-out 5 minutes"), "{detail}");
+    t.stop().await;
+}
+
 both_backends!(
+    the_admin_changes_the_session_settings_on_the_settings_page,
     an_admin_helps_a_clinic_account_that_cannot_sign_in,
     the_front_desk_manages_a_records_care_team,
     the_help_desk_helps_a_parent_through_the_childs_record,
